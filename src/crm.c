@@ -1,0 +1,22 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/crm.c
+ *
+ * Module entry point of the crm extension: the module magic and
+ * _PG_init().  The SQL-callable functions live in one file per concern.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* nothing to set up yet: no hooks, no settings */
+}
