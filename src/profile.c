@@ -1,0 +1,584 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/profile.c
+ *
+ * The per-client purchase profile: crm.purchase_profile(purchased_at,
+ * amount [, offer]), an aggregate that reads a client's purchases in one
+ * pass, in any order, and returns the composite crm.purchase_profile that
+ * RFM scoring, churn signals and CLV models read.
+ *
+ * The state is small and flat (ProfileState, a fixed size) and every field
+ * of it is a function of the multiset of purchases, never of their order, so
+ * that combining two partial states is exact however the rows were split:
+ *
+ *	- count, money totals (an exact fixed-point integer), offer count;
+ *	- first and last purchase time, and the count and spend of the purchases
+ *	  at the first instant (for repeat purchases and their mean value);
+ *	- the latest PROFILE_WINDOW purchase times, sorted: the top-K of a
+ *	  multiset merges exactly, so the spread of the gaps is exact over all
+ *	  gaps for a client with at most PROFILE_WINDOW purchases, and over the
+ *	  most recent PROFILE_WINDOW - 1 gaps otherwise (documented as such).
+ *
+ * The mean gap over all gaps needs no order: (last - first) / (n - 1).
+ *
+ * Amounts are numeric; they are accumulated as int128 millionths (values
+ * with more than six decimals are rounded half away from zero to six), read
+ * straight from the numeric's digits so that no per-row allocation or
+ * string conversion is needed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+#ifndef HAVE_INT128
+#error "crm needs a compiler with a 128-bit integer type"
+#endif
+
+/* number of latest purchase times kept for the gap spread */
+#define PROFILE_WINDOW		16
+
+/* amounts are kept in units of 10^-PROFILE_SCALE */
+#define PROFILE_SCALE		6
+
+/* serialised state: format version byte first */
+#define PROFILE_SERIAL_VERSION	1
+
+/* number of columns of the composite crm.purchase_profile */
+#define PROFILE_NATTS		15
+
+typedef struct ProfileState
+{
+	int64		n;				/* purchases */
+	int64		n_first;		/* purchases at the first instant */
+	int64		n_offer;		/* purchases made with an offer */
+	TimestampTz first;			/* earliest purchase time */
+	TimestampTz last;			/* latest purchase time */
+	int128		total;			/* sum of amounts, in millionths */
+	int128		first_total;	/* sum of amounts at the first instant */
+	int32		scale;			/* largest display scale seen, <= 6 */
+	int32		nwin;			/* times in win[], = Min(n, PROFILE_WINDOW) */
+	TimestampTz win[PROFILE_WINDOW];	/* latest purchase times, ascending */
+} ProfileState;
+
+PG_FUNCTION_INFO_V1(profile_transfn);
+PG_FUNCTION_INFO_V1(profile_combinefn);
+PG_FUNCTION_INFO_V1(profile_serialfn);
+PG_FUNCTION_INFO_V1(profile_deserialfn);
+PG_FUNCTION_INFO_V1(profile_finalfn);
+PG_FUNCTION_INFO_V1(profile_state_size);
+
+static const int128 pow10_128[] = {
+	1, 10, 100, 1000, 10000, 100000, 1000000
+};
+
+/*
+ * Reads a numeric's digits into millionths, without detoasting into a new
+ * 4-byte-header copy and without any allocation.  The numeric on-disk format
+ * (sign, display scale, weight, base-10000 digits) is stable across major
+ * versions, pg_upgrade relies on it.  *dscale receives the display scale.
+ */
+static int128
+profile_numeric_to_micro(Datum d, int *dscale)
+{
+	struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
+	const char *p = VARDATA_ANY(v);
+	int			len = VARSIZE_ANY_EXHDR(v);
+	uint16		header;
+	int			weight;
+	bool		negative;
+	int			hdrlen;
+	int			ndigits;
+	int128		acc = 0;
+	int			i;
+
+	if (len < (int) sizeof(uint16))
+		elog(ERROR, "invalid numeric datum");
+	memcpy(&header, p, sizeof(uint16));
+
+	if ((header & 0xC000) == 0xC000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase amount must be a finite number"),
+				 errdetail("The amount is %s.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, d)))));
+
+	if (header & 0x8000)
+	{
+		/* short format: sign, dscale and weight packed into the header */
+		negative = (header & 0x2000) != 0;
+		*dscale = (header & 0x1F80) >> 7;
+		weight = (header & 0x0040) ? (int) (~0x003F | (header & 0x003F)) : (header & 0x003F);
+		hdrlen = sizeof(uint16);
+	}
+	else
+	{
+		int16		w;
+
+		if (len < (int) (2 * sizeof(uint16)))
+			elog(ERROR, "invalid numeric datum");
+		negative = (header & 0xC000) == 0x4000;
+		*dscale = header & 0x3FFF;
+		memcpy(&w, p + sizeof(uint16), sizeof(int16));
+		weight = w;
+		hdrlen = 2 * sizeof(uint16);
+	}
+	ndigits = (len - hdrlen) / sizeof(int16);
+
+	if (ndigits > 0 && weight > 5)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("purchase amount out of range"),
+				 errdetail("The amount is %s; amounts must be below 10^24.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, d)))));
+
+	/*
+	 * Accumulate the digits of weight >= -2, that is, in units of 10^-8;
+	 * digits further right cannot change the rounding to 10^-6 (see below).
+	 */
+	for (i = 0; i < ndigits && weight - i >= -2; i++)
+	{
+		int16		digit;
+
+		memcpy(&digit, p + hdrlen + i * sizeof(int16), sizeof(int16));
+		acc = acc * 10000 + digit;
+	}
+	for (; weight - i >= -2; i++)
+		acc *= 10000;
+
+	/*
+	 * Round half away from zero to 10^-6: the result rounds up exactly when
+	 * the two dropped decimals are >= 50, whatever follows them.
+	 */
+	acc = (acc + 50) / 100;
+
+	if ((char *) v != DatumGetPointer(d))
+		pfree(v);
+
+	return negative ? -acc : acc;
+}
+
+/* Converts millionths to a numeric of the given display scale (<= 6). */
+static Datum
+profile_micro_to_numeric(int128 v, int scale)
+{
+	int128		q = v / pow10_128[PROFILE_SCALE - scale];
+	char		buf[64];
+	char	   *p = buf + sizeof(buf) - 1;
+	bool		negative = q < 0;
+	uint128		u;
+	int			digits = 0;
+
+	if (q >= PG_INT64_MIN && q <= PG_INT64_MAX)
+		return NumericGetDatum(int64_div_fast_to_numeric((int64) q, scale));
+
+	/* beyond int64: go through text */
+	u = negative ? -(uint128) q : (uint128) q;
+	*p = '\0';
+	while (u > 0 || digits <= scale)
+	{
+		*--p = '0' + (int) (u % 10);
+		u /= 10;
+		if (++digits == scale && scale > 0)
+			*--p = '.';
+	}
+	if (negative)
+		*--p = '-';
+	return DirectFunctionCall3(numeric_in, CStringGetDatum(p),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+}
+
+static inline void
+profile_add128(int128 *acc, int128 v)
+{
+	if (__builtin_add_overflow(*acc, v, acc))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("purchase profile spend total out of range")));
+}
+
+/* Puts t into the window of the latest PROFILE_WINDOW times. */
+static void
+profile_window_add(ProfileState *s, TimestampTz t)
+{
+	int			i;
+
+	if (s->nwin < PROFILE_WINDOW)
+	{
+		/* room left: insert in place, scanning from the newest end */
+		for (i = s->nwin; i > 0 && s->win[i - 1] > t; i--)
+			s->win[i] = s->win[i - 1];
+		s->win[i] = t;
+		s->nwin++;
+		return;
+	}
+
+	/* full: t enters only if it is later than the oldest kept time */
+	if (t <= s->win[0])
+		return;
+	for (i = 0; i < PROFILE_WINDOW - 1 && s->win[i + 1] < t; i++)
+		s->win[i] = s->win[i + 1];
+	s->win[i] = t;
+}
+
+/*
+ * crm.purchase_profile transition: (state, purchased_at, amount [, offer]).
+ * A row with a NULL time or amount is not a purchase and is skipped; a NULL
+ * offer counts as no offer.
+ */
+Datum
+profile_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	ProfileState *s;
+	TimestampTz t;
+	int128		amount;
+	int			dscale;
+	bool		offer;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "profile_transfn called in non-aggregate context");
+
+	s = PG_ARGISNULL(0) ? NULL : (ProfileState *) PG_GETARG_POINTER(0);
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (s == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s);
+	}
+
+	t = PG_GETARG_TIMESTAMPTZ(1);
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase time must be finite"),
+				 errdetail("The purchase time is %s.",
+						   timestamptz_to_str(t))));
+	amount = profile_numeric_to_micro(PG_GETARG_DATUM(2), &dscale);
+	offer = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
+
+	if (s == NULL)
+	{
+		s = (ProfileState *) MemoryContextAllocZero(aggcontext, sizeof(ProfileState));
+		s->first = t;
+		s->last = t;
+	}
+
+	s->n++;
+	profile_add128(&s->total, amount);
+	if (offer)
+		s->n_offer++;
+	s->scale = Max(s->scale, Min(dscale, PROFILE_SCALE));
+
+	if (s->n == 1 || t < s->first)
+	{
+		s->first = t;
+		s->n_first = 1;
+		s->first_total = amount;
+	}
+	else if (t == s->first)
+	{
+		s->n_first++;
+		profile_add128(&s->first_total, amount);
+	}
+	if (t > s->last)
+		s->last = t;
+
+	profile_window_add(s, t);
+
+	PG_RETURN_POINTER(s);
+}
+
+/* Merges b into a; both non-empty. */
+static void
+profile_merge(ProfileState *a, const ProfileState *b)
+{
+	TimestampTz merged[PROFILE_WINDOW];
+	int			i = a->nwin - 1;
+	int			j = b->nwin - 1;
+	int			k;
+	int			m = Min(a->nwin + b->nwin, PROFILE_WINDOW);
+
+	a->n += b->n;
+	a->n_offer += b->n_offer;
+	profile_add128(&a->total, b->total);
+	a->scale = Max(a->scale, b->scale);
+
+	if (b->first < a->first)
+	{
+		a->first = b->first;
+		a->n_first = b->n_first;
+		a->first_total = b->first_total;
+	}
+	else if (b->first == a->first)
+	{
+		a->n_first += b->n_first;
+		profile_add128(&a->first_total, b->first_total);
+	}
+	a->last = Max(a->last, b->last);
+
+	/* the latest m of the union, taken from the newest ends */
+	for (k = m - 1; k >= 0; k--)
+	{
+		if (j < 0 || (i >= 0 && a->win[i] >= b->win[j]))
+			merged[k] = a->win[i--];
+		else
+			merged[k] = b->win[j--];
+	}
+	memcpy(a->win, merged, m * sizeof(TimestampTz));
+	a->nwin = m;
+}
+
+Datum
+profile_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	ProfileState *a;
+	ProfileState *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "profile_combinefn called in non-aggregate context");
+
+	a = PG_ARGISNULL(0) ? NULL : (ProfileState *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (ProfileState *) PG_GETARG_POINTER(1);
+
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+	{
+		/* the result must live in the aggregate context: copy */
+		a = (ProfileState *) MemoryContextAlloc(aggcontext, sizeof(ProfileState));
+		memcpy(a, b, sizeof(ProfileState));
+		PG_RETURN_POINTER(a);
+	}
+
+	profile_merge(a, b);
+	PG_RETURN_POINTER(a);
+}
+
+static void
+profile_send128(StringInfo buf, int128 v)
+{
+	pq_sendint64(buf, (int64) (v >> 64));
+	pq_sendint64(buf, (int64) (uint64) v);
+}
+
+static int128
+profile_get128(StringInfo buf)
+{
+	uint64		hi = (uint64) pq_getmsgint64(buf);
+	uint64		lo = (uint64) pq_getmsgint64(buf);
+
+	return (int128) (((uint128) hi << 64) | lo);
+}
+
+Datum
+profile_serialfn(PG_FUNCTION_ARGS)
+{
+	ProfileState *s;
+	StringInfoData buf;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "profile_serialfn called in non-aggregate context");
+	s = (ProfileState *) PG_GETARG_POINTER(0);
+
+	pq_begintypsend(&buf);
+	pq_sendbyte(&buf, PROFILE_SERIAL_VERSION);
+	pq_sendint64(&buf, s->n);
+	pq_sendint64(&buf, s->n_first);
+	pq_sendint64(&buf, s->n_offer);
+	pq_sendint64(&buf, s->first);
+	pq_sendint64(&buf, s->last);
+	profile_send128(&buf, s->total);
+	profile_send128(&buf, s->first_total);
+	pq_sendbyte(&buf, s->scale);
+	pq_sendbyte(&buf, s->nwin);
+	for (i = 0; i < s->nwin; i++)
+		pq_sendint64(&buf, s->win[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+static void
+profile_corrupt(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid purchase profile state: %s", what)));
+}
+
+/*
+ * The bytes may come from another server: check every invariant before
+ * trusting them.
+ */
+Datum
+profile_deserialfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	bytea	   *sstate;
+	StringInfoData buf;
+	ProfileState *s;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "profile_deserialfn called in non-aggregate context");
+	sstate = PG_GETARG_BYTEA_PP(0);
+
+	buf.data = VARDATA_ANY(sstate);
+	buf.len = VARSIZE_ANY_EXHDR(sstate);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	if (buf.len < 1 || pq_getmsgbyte(&buf) != PROFILE_SERIAL_VERSION)
+		profile_corrupt("unknown format version");
+	if (buf.len < 1 + 5 * 8 + 2 * 16 + 2)
+		profile_corrupt("too short");
+
+	s = (ProfileState *) MemoryContextAllocZero(aggcontext, sizeof(ProfileState));
+	s->n = pq_getmsgint64(&buf);
+	s->n_first = pq_getmsgint64(&buf);
+	s->n_offer = pq_getmsgint64(&buf);
+	s->first = pq_getmsgint64(&buf);
+	s->last = pq_getmsgint64(&buf);
+	s->total = profile_get128(&buf);
+	s->first_total = profile_get128(&buf);
+	s->scale = pq_getmsgbyte(&buf);
+	s->nwin = pq_getmsgbyte(&buf);
+
+	if (s->n < 1)
+		profile_corrupt("no purchases");
+	if (s->n_first < 1 || s->n_first > s->n)
+		profile_corrupt("purchases at the first instant out of range");
+	if (s->n_offer < 0 || s->n_offer > s->n)
+		profile_corrupt("offer purchases out of range");
+	if (TIMESTAMP_NOT_FINITE(s->first) || TIMESTAMP_NOT_FINITE(s->last) ||
+		s->first > s->last)
+		profile_corrupt("first and last purchase out of order");
+	if (s->scale < 0 || s->scale > PROFILE_SCALE)
+		profile_corrupt("scale out of range");
+	if (s->nwin != Min(s->n, PROFILE_WINDOW))
+		profile_corrupt("window size does not match the purchase count");
+	if (buf.len - buf.cursor != s->nwin * 8)
+		profile_corrupt("window length does not match its size");
+	for (i = 0; i < s->nwin; i++)
+	{
+		s->win[i] = pq_getmsgint64(&buf);
+		if (s->win[i] < s->first || s->win[i] > s->last ||
+			(i > 0 && s->win[i] < s->win[i - 1]))
+			profile_corrupt("window times out of order or out of range");
+	}
+	if (s->win[s->nwin - 1] != s->last ||
+		(s->n <= PROFILE_WINDOW && s->win[0] != s->first))
+		profile_corrupt("window does not match first and last purchase");
+	pq_getmsgend(&buf);
+
+	PG_RETURN_POINTER(s);
+}
+
+static inline double
+profile_days(int64 usecs)
+{
+	return (double) usecs / (double) USECS_PER_DAY;
+}
+
+/*
+ * Builds the composite.  Read-only: the state is not modified, so the
+ * aggregate also works as a window function.
+ */
+Datum
+profile_finalfn(PG_FUNCTION_ARGS)
+{
+	ProfileState *s;
+	TupleDesc	tupdesc;
+	Datum		values[PROFILE_NATTS];
+	bool		nulls[PROFILE_NATTS];
+	int64		repeat;
+	int			ngaps;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "profile_finalfn called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	s = (ProfileState *) PG_GETARG_POINTER(0);
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts != PROFILE_NATTS)
+		elog(ERROR, "crm.purchase_profile has %d columns, expected %d",
+			 tupdesc->natts, PROFILE_NATTS);
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	memset(nulls, 0, sizeof(nulls));
+	repeat = s->n - s->n_first;
+	ngaps = s->nwin - 1;
+
+	values[0] = TimestampTzGetDatum(s->first);
+	values[1] = TimestampTzGetDatum(s->last);
+	values[2] = Int64GetDatum(s->n);
+	values[3] = Int64GetDatum(repeat);
+	values[4] = Float8GetDatum(profile_days(s->last - s->first));
+	values[5] = profile_micro_to_numeric(s->total, s->scale);
+	values[6] = Float8GetDatum((double) s->total / 1e6 / (double) s->n);
+	if (repeat > 0)
+		values[7] = Float8GetDatum((double) (s->total - s->first_total) / 1e6 /
+								   (double) repeat);
+	else
+		nulls[7] = true;
+
+	if (s->n > 1)
+	{
+		double		wmean;
+		double		ss = 0;
+		int			i;
+
+		values[8] = Float8GetDatum(profile_days(s->last - s->first) /
+								   (double) (s->n - 1));
+		values[9] = Float8GetDatum(profile_days(s->win[ngaps] - s->win[ngaps - 1]));
+
+		/* mean and sample deviation of the gaps inside the window */
+		wmean = profile_days(s->win[ngaps] - s->win[0]) / ngaps;
+		values[10] = Float8GetDatum(wmean);
+		for (i = 1; i <= ngaps; i++)
+		{
+			double		d = profile_days(s->win[i] - s->win[i - 1]) - wmean;
+
+			ss += d * d;
+		}
+		if (ngaps >= 2)
+			values[11] = Float8GetDatum(sqrt(ss / (ngaps - 1)));
+		else
+			nulls[11] = true;
+	}
+	else
+	{
+		nulls[8] = nulls[9] = nulls[10] = nulls[11] = true;
+	}
+	values[12] = Int32GetDatum(ngaps);
+	values[13] = Int64GetDatum(s->n_offer);
+	values[14] = Float8GetDatum((double) s->n_offer / (double) s->n);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* The size of the aggregate state in bytes, for the documentation. */
+Datum
+profile_state_size(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32((int32) sizeof(ProfileState));
+}
