@@ -582,3 +582,29 @@ profile_state_size(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_INT32((int32) sizeof(ProfileState));
 }
+
+/*
+ * crm.recency_days(last_purchase, as_of): whole days from the last purchase
+ * to as_of, rounded down (negative when the purchase is after as_of).
+ */
+PG_FUNCTION_INFO_V1(profile_recency_days);
+
+Datum
+profile_recency_days(PG_FUNCTION_ARGS)
+{
+	TimestampTz last = PG_GETARG_TIMESTAMPTZ(0);
+	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
+	int64		diff;
+	int64		days;
+
+	if (TIMESTAMP_NOT_FINITE(last) || TIMESTAMP_NOT_FINITE(as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recency needs finite times: last purchase %s, as of %s",
+						timestamptz_to_str(last), timestamptz_to_str(as_of))));
+	diff = as_of - last;
+	days = diff / USECS_PER_DAY;
+	if (diff < 0 && diff % USECS_PER_DAY != 0)
+		days--;
+	PG_RETURN_INT32((int32) days);
+}

@@ -104,3 +104,9 @@ AS $$
 	 GROUP BY o.client_id
 $$;
 COMMENT ON FUNCTION crm.client_profiles(timestamptz) IS 'purchase profile of every client with a purchase (status placed or paid, value net_amount) at or before as_of';
+
+CREATE FUNCTION crm.recency_days(last_purchase timestamptz, as_of timestamptz)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'profile_recency_days'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.recency_days(timestamptz, timestamptz) IS 'whole days from the last purchase to as_of, rounded down';
