@@ -53,10 +53,11 @@ AS $$
 						AND f BETWEEN u.f_min AND u.f_max
 						AND m BETWEEN u.m_min AND u.m_max), '{}')
 	  FROM crm.segment_maps mp,
-		   generate_series(1, mp.classes) r,
-		   generate_series(1, mp.classes) f,
-		   generate_series(1, mp.classes) m
+		   generate_series(1, 9) r,
+		   generate_series(1, 9) f,
+		   generate_series(1, 9) m
 	 WHERE mp.map_name = segment_map_coverage.map_name
+	   AND greatest(r, f, m) <= mp.classes
 $$;
 COMMENT ON FUNCTION crm.segment_map_coverage(text) IS 'every score cell of the map with the segments of the rules that contain it (in rule order)';
 
