@@ -206,7 +206,7 @@ SELECT pg_catalog.pg_extension_config_dump('crm.segment_map_rules',
 /* The segment of each score cell of a valid map. */
 CREATE FUNCTION crm.segment_map_cells(map_name text)
 RETURNS TABLE (rfm crm.rfm, segment text)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 125
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
@@ -284,33 +284,35 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'The maps are listed in crm.segment_maps.';
 	END IF;
+	/*
+	 * One pass over the purchases (the profile aggregate, computed once
+	 * per client: the three field selections share it), one pass over the
+	 * clients for the breakpoints, one to score them.
+	 */
 	RETURN QUERY
-	WITH p AS MATERIALIZED (
+	WITH v AS MATERIALIZED (
 		SELECT o.client_id,
-			   crm.purchase_profile(o.ordered_at, o.net_amount) AS pr
+			   crm.recency_days((crm.purchase_profile(o.ordered_at, o.net_amount)).last_purchase,
+								as_of) AS r,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases AS f,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend AS m,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend::float8 AS mf
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid')
 		   AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
-	v AS MATERIALIZED (
-		SELECT p.client_id,
-			   crm.recency_days((p.pr).last_purchase, as_of) AS r,
-			   (p.pr).purchases AS f,
-			   (p.pr).total_spend AS m
-		  FROM p),
 	b AS (
 		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
 			   crm.quantile_breaks(v.f, k, true) AS fb,
-			   crm.quantile_breaks(v.m::float8, k, true) AS mb
-		  FROM v),
-	s AS (
-		SELECT v.client_id, v.r, v.f, v.m,
-			   crm.rfm(crm.threshold_score(v.r, b.rb, false),
+			   crm.quantile_breaks(v.mf, k, true) AS mb
+		  FROM v)
+	SELECT v.client_id, v.r, v.f, v.m, s.code, c.segment
+	  FROM v
+	 CROSS JOIN b
+	 CROSS JOIN LATERAL (
+		SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
 					   crm.threshold_score(v.f, b.fb, true),
-					   crm.threshold_score(v.m::float8, b.mb, true)) AS code
-		  FROM v CROSS JOIN b)
-	SELECT s.client_id, s.r, s.f, s.m, s.code, c.segment
-	  FROM s
+					   crm.threshold_score(v.mf, b.mb, true)) AS code) s
 	  LEFT JOIN crm.segment_map_cells(rfm_scores.map_name) c ON c.rfm = s.code;
 END
 $$;
