@@ -598,10 +598,15 @@ profile_recency_days(PG_FUNCTION_ARGS)
 	int64		days;
 
 	if (TIMESTAMP_NOT_FINITE(last) || TIMESTAMP_NOT_FINITE(as_of))
+	{
+		/* timestamptz_to_str returns a static buffer: copy the first */
+		char	   *last_str = pstrdup(timestamptz_to_str(last));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("recency needs finite times: last purchase %s, as of %s",
-						timestamptz_to_str(last), timestamptz_to_str(as_of))));
+						last_str, timestamptz_to_str(as_of))));
+	}
 	diff = as_of - last;
 	days = diff / USECS_PER_DAY;
 	if (diff < 0 && diff % USECS_PER_DAY != 0)

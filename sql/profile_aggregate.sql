@@ -1,0 +1,124 @@
+--
+-- crm.purchase_profile: the per-client purchase profile aggregate.
+--
+SET TimeZone = 'UTC';
+SET extra_float_digits = 0;
+
+CREATE TEMP TABLE buys (
+	client_id	integer,
+	t			timestamptz,
+	amount		numeric,
+	offer		boolean
+);
+-- client 1: four purchases, two at the first instant; gaps 0, 10, 20 days
+-- client 2: one purchase
+-- client 3: identical purchases (same time, same amount)
+-- client 4: zero spend
+-- client 5: only rows with a NULL time or amount: no purchase at all
+-- client 6: a NULL offer counts as no offer
+INSERT INTO buys VALUES
+	(1, '2024-01-31', 30.25, NULL),
+	(1, '2024-01-01', 10.5, true),
+	(1, '2024-01-11', 20, false),
+	(1, '2024-01-01', 1, false),
+	(2, '2024-03-01 12:00', 5, false),
+	(3, '2024-02-01', 7, true),
+	(3, '2024-02-01', 7, true),
+	(3, '2024-02-01', 7, true),
+	(4, '2024-01-01', 0, false),
+	(4, '2024-01-04', 0.00, false),
+	(5, NULL, 3, true),
+	(5, '2024-01-01', NULL, true),
+	(6, '2024-01-01', 2.125, NULL),
+	(6, '2024-01-03', 1, true);
+
+SELECT client_id, (p).first_purchase, (p).last_purchase, (p).purchases,
+	   (p).repeat_purchases AS repeats, (p).span_days AS span,
+	   (p).total_spend AS total, (p).mean_spend AS mean,
+	   (p).repeat_mean_spend AS repeat_mean
+  FROM (SELECT client_id, crm.purchase_profile(t, amount, offer) AS p
+		  FROM buys GROUP BY client_id) s
+ ORDER BY client_id;
+
+SELECT client_id, (p).mean_gap_days AS mean_gap, (p).last_gap_days AS last_gap,
+	   (p).recent_mean_gap_days AS recent_gap, (p).gap_sd_days AS gap_sd,
+	   (p).gap_window, (p).offer_purchases AS offers, (p).offer_share
+  FROM (SELECT client_id, crm.purchase_profile(t, amount, offer) AS p
+		  FROM buys GROUP BY client_id) s
+ ORDER BY client_id;
+
+-- the two-argument form: no offer information
+SELECT crm.purchase_profile(t, amount) FROM buys WHERE client_id = 1;
+
+-- no rows, and only NULL rows: NULL
+SELECT crm.purchase_profile(t, amount, offer) IS NULL AS no_rows FROM buys WHERE false;
+SELECT crm.purchase_profile(t, amount, offer) IS NULL AS null_rows FROM buys WHERE client_id = 5;
+
+-- the input order does not matter: every permutation of client 1 agrees
+SELECT count(DISTINCT p::text) AS distinct_profiles
+  FROM (SELECT (SELECT crm.purchase_profile(t, amount, offer)
+				  FROM (SELECT * FROM buys WHERE client_id = 1
+						 ORDER BY md5(t::text || amount::text || seed::text)) x) AS p
+		  FROM generate_series(1, 24) seed) s;
+
+-- amounts: exact totals, the largest display scale, rounding beyond six decimals
+SELECT (crm.purchase_profile(t, a)).total_spend
+  FROM (VALUES ('2024-01-01'::timestamptz, 0.1), ('2024-01-02', 0.2), ('2024-01-03', 0.3)) v(t, a);
+SELECT (crm.purchase_profile(t, a)).total_spend
+  FROM (VALUES ('2024-01-01'::timestamptz, 1.0000004), ('2024-01-02', 1.0000005),
+			   ('2024-01-03', -0.0000005)) v(t, a);
+SELECT (crm.purchase_profile(t, a)).total_spend
+  FROM (VALUES ('2024-01-01'::timestamptz, 99999999999999999999.99),
+			   ('2024-01-02', 99999999999999999999.99)) v(t, a);
+-- a negative amount (a correction) is summed like any other
+SELECT (crm.purchase_profile(t, a)).total_spend
+  FROM (VALUES ('2024-01-01'::timestamptz, 10), ('2024-01-02', -2.5)) v(t, a);
+
+-- more purchases than the gap window (16): the gap mean is over all gaps,
+-- the spread over the 15 most recent; compare with window functions
+CREATE TEMP TABLE many AS
+SELECT '2024-01-01'::timestamptz + make_interval(days => i * 3 + (i * i) % 3, hours => i % 5) AS t,
+	   (i % 7)::numeric AS amount
+  FROM generate_series(1, 40) i
+ ORDER BY md5(i::text);
+SELECT (p).purchases, (p).gap_window, round((p).mean_gap_days::numeric, 6) AS mean_gap,
+	   round((p).recent_mean_gap_days::numeric, 6) AS recent_gap,
+	   round((p).gap_sd_days::numeric, 6) AS gap_sd
+  FROM (SELECT crm.purchase_profile(t, amount) AS p FROM many) s;
+WITH g AS (
+	SELECT t, extract(epoch FROM t - lag(t) OVER (ORDER BY t)) / 86400 AS gap FROM many),
+recent AS (
+	SELECT gap FROM g WHERE gap IS NOT NULL ORDER BY t DESC LIMIT 15)
+SELECT count(*) + 1 AS purchases, round(avg(gap), 6) AS mean_gap,
+	   (SELECT round(avg(gap), 6) FROM recent) AS recent_gap,
+	   (SELECT round(stddev_samp(gap), 6) FROM recent) AS gap_sd
+  FROM g WHERE gap IS NOT NULL;
+-- with at most 16 purchases the spread is over all gaps
+SELECT round((crm.purchase_profile(t, amount)).gap_sd_days::numeric, 6) AS gap_sd,
+	   (SELECT round(stddev_samp(gap), 6)
+		  FROM (SELECT extract(epoch FROM t - lag(t) OVER (ORDER BY t)) / 86400 AS gap
+				  FROM (SELECT t FROM many ORDER BY t LIMIT 16) f) g) AS window_sd
+  FROM (SELECT * FROM many ORDER BY t LIMIT 16) f;
+
+-- as a window function: the running profile
+SELECT t::date, (p).purchases, (p).total_spend, (p).mean_gap_days, (p).gap_sd_days
+  FROM (SELECT t, crm.purchase_profile(t, amount, offer) OVER (ORDER BY t, amount) AS p
+		  FROM buys WHERE client_id = 1) s
+ ORDER BY t, (p).purchases;
+
+-- errors
+SELECT crm.purchase_profile(t, a) FROM (VALUES ('infinity'::timestamptz, 1::numeric)) v(t, a);
+SELECT crm.purchase_profile(t, a) FROM (VALUES (now(), 'NaN'::numeric)) v(t, a);
+SELECT crm.purchase_profile(t, a) FROM (VALUES (now(), 'Infinity'::numeric)) v(t, a);
+SELECT crm.purchase_profile(t, a) FROM (VALUES (now(), 1e24)) v(t, a);
+
+-- recency in whole days, rounded down
+SELECT crm.recency_days('2024-01-01 12:00', '2024-01-11 11:59') AS almost_ten,
+	   crm.recency_days('2024-01-01 12:00', '2024-01-11 12:00') AS ten,
+	   crm.recency_days('2024-01-02', '2024-01-01 12:00') AS future;
+SELECT crm.recency_days('-infinity', '2024-01-01');
+
+-- the state is small and fixed
+SELECT crm.purchase_profile_state_size() AS state_bytes,
+	   (SELECT aggtransspace FROM pg_aggregate
+		 WHERE aggfnoid = 'crm.purchase_profile(timestamptz, numeric, boolean)'::regprocedure) AS sspace;
