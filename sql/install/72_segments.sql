@@ -175,13 +175,19 @@ AS $$
 DECLARE
 	name		text;
 BEGIN
+	IF TG_TABLE_NAME = 'segment_maps' AND TG_OP <> 'DELETE' THEN
+		IF NEW.builtin THEN
+			RAISE EXCEPTION 'segment map "%" cannot be marked as shipped with crm', NEW.map_name
+				USING ERRCODE = 'check_violation',
+					  HINT = 'Only the maps of the extension are builtin.';
+		END IF;
+	END IF;
 	FOR name IN SELECT DISTINCT x FROM unnest(ARRAY[
 					CASE WHEN TG_OP <> 'INSERT' THEN OLD.map_name END,
 					CASE WHEN TG_OP <> 'DELETE' THEN NEW.map_name END]) x
 				WHERE x IS NOT NULL
 	LOOP
-		IF EXISTS (SELECT 1 FROM crm.segment_maps m WHERE m.map_name = name AND m.builtin)
-		   OR (TG_TABLE_NAME = 'segment_maps' AND TG_OP <> 'DELETE' AND NEW.builtin) THEN
+		IF EXISTS (SELECT 1 FROM crm.segment_maps m WHERE m.map_name = name AND m.builtin) THEN
 			RAISE EXCEPTION 'segment map "%" is shipped with crm and cannot be changed', name
 				USING ERRCODE = 'check_violation',
 					  HINT = 'Copy it under a new name and change the copy.';
