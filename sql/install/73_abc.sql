@@ -15,7 +15,7 @@ BEGIN
 			a_share, b_share
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF share_before IS NULL OR share_before = 'NaN' THEN
+	IF share_before = 'NaN' THEN
 		RAISE EXCEPTION 'share_before must be a number, got %', share_before
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -31,9 +31,12 @@ CREATE FUNCTION crm.abc_analysis(as_of timestamptz,
 								 b_share double precision DEFAULT 0.95)
 RETURNS TABLE (client_id bigint, revenue numeric, revenue_share double precision,
 			   share_before double precision, cumulative_share double precision, abc text)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+BEGIN
+	PERFORM crm.abc_class(0, a_share, b_share);		-- checks the shares
+	RETURN QUERY
 	WITH r AS (
 		SELECT o.client_id, sum(o.net_amount) AS revenue
 		  FROM crm.orders o
@@ -50,9 +53,9 @@ AS $$
 		   CASE WHEN w.total > 0 THEN (w.revenue / w.total)::float8 ELSE 0 END,
 		   CASE WHEN w.total > 0 THEN (w.above / w.total)::float8 ELSE 1 END,
 		   CASE WHEN w.total > 0 THEN (w.through / w.total)::float8 ELSE 1 END,
-		   CASE WHEN w.revenue <= 0 OR w.total <= 0 THEN
-					crm.abc_class(1, a_share, b_share)
+		   CASE WHEN w.revenue <= 0 OR w.total <= 0 THEN 'C'
 				ELSE crm.abc_class((w.above / w.total)::float8, a_share, b_share) END
-	  FROM w
+	  FROM w;
+END
 $$;
 COMMENT ON FUNCTION crm.abc_analysis(timestamptz, double precision, double precision) IS 'ABC class of every client with a purchase at or before as_of: ranked by revenue (net_amount of placed and paid orders), A while the revenue of the clients ranked strictly above is below a_share of the total, then B below b_share, then C; ties share a class; zero revenue is C';
