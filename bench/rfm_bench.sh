@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+#
+# bench/rfm_bench.sh: how crm.rfm_scores compares with a bare scan and with
+# RFM written in plain SQL with window functions.
+#
+#   PG_CONFIG=... bench/rfm_bench.sh [clients [runs]]      (default 1000000 3)
+#
+# Starts a throwaway cluster (as the postgres user when run as root), creates
+# crm, fills crm.clients and crm.orders with `clients` clients and about 20
+# orders each (crm.generate_demo_data when it is installed, otherwise the
+# plain-SQL generator bench/rfm_data.sql), then times, `runs` times each in
+# turn, with EXPLAIN (ANALYZE, TIMING OFF) so that no rows travel to the
+# client:
+#   (a) the scan floor: SELECT client_id, count(*), max(ordered_at),
+#       sum(net_amount) FROM crm.orders GROUP BY client_id
+#   (b) RFM in plain SQL: per-client aggregates, then rank() windows for the
+#       three quantile scores (the same tie rule), then the segment
+#   (c) SELECT * FROM crm.rfm_scores(as_of)
+# and prints the best time of each and the ratios c/a and b/c.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+clients=${1:-1000000}
+runs=${2:-3}
+as_of='2026-01-01'
+PG_CONFIG=${PG_CONFIG:-pg_config}
+bindir=$("$PG_CONFIG" --bindir)
+
+tmp=$(mktemp -d /tmp/crm-bench.XXXXXX)
+run_server=()
+if [ "$(id -u)" = 0 ]; then
+	chown postgres: "$tmp"
+	run_server=(runuser -u postgres --)
+	dbuser=postgres
+else
+	dbuser=$(id -un)
+fi
+cleanup() {
+	"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+"${run_server[@]}" "$bindir/initdb" -D "$tmp/data" -U "$dbuser" -A trust --no-sync \
+	-E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; exit 1; }
+port=$(( 20000 + RANDOM % 20000 ))
+"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -w -l "$tmp/server.log" \
+	-o "-k $tmp -p $port -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
+		-c shared_buffers=2GB -c max_wal_size=8GB -c checkpoint_timeout=30min" \
+	start >/dev/null || { cat "$tmp/server.log"; exit 1; }
+export PGHOST=$tmp PGPORT=$port PGUSER=$dbuser PGDATABASE=postgres
+unset PGOPTIONS
+psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
+
+psql -c 'CREATE EXTENSION crm'
+start=$(date +%s)
+if [ -n "$(psql -At -c "SELECT to_regproc('crm.generate_demo_data')")" ]; then
+	generator="crm.generate_demo_data($clients, 42, '$as_of')"
+	psql -c "SELECT crm.generate_demo_data($clients, 42, '$as_of')" >/dev/null
+	psql -c 'VACUUM ANALYZE crm.orders' -c 'VACUUM ANALYZE crm.clients'
+else
+	generator="bench/rfm_data.sql (plain SQL)"
+	psql -v clients="$clients" -v seed=0.42 -v as_of="'$as_of'" -f bench/rfm_data.sql >/dev/null
+fi
+orders=$(psql -At -c 'SELECT count(*) FROM crm.orders')
+purchasers=$(psql -At -c "SELECT count(DISTINCT client_id) FROM crm.orders WHERE status IN ('placed', 'paid')")
+size=$(psql -At -c "SELECT pg_size_pretty(pg_table_size('crm.orders'))")
+echo "data: $clients clients, $orders orders ($size), $purchasers clients with a purchase; generator $generator, $(( $(date +%s) - start )) s"
+
+floor_sql="SELECT client_id, count(*), max(ordered_at), sum(net_amount) FROM crm.orders GROUP BY client_id"
+sql_rfm="
+WITH c AS (
+	SELECT client_id,
+		   floor(extract(epoch FROM '$as_of'::timestamptz - max(ordered_at)) / 86400)::int AS r,
+		   count(*) AS f, sum(net_amount) AS m
+	  FROM crm.orders
+	 WHERE status IN ('placed', 'paid') AND ordered_at <= '$as_of'
+	 GROUP BY client_id),
+s AS (
+	SELECT client_id, r, f, m,
+		   crm.rfm((1 + 5 * (rank() OVER (ORDER BY r DESC) - 1) / count(*) OVER ())::int,
+				   (1 + 5 * (rank() OVER (ORDER BY f) - 1) / count(*) OVER ())::int,
+				   (1 + 5 * (rank() OVER (ORDER BY m) - 1) / count(*) OVER ())::int) AS rfm
+	  FROM c)
+SELECT s.client_id, s.r, s.f, s.m, s.rfm, g.segment
+  FROM s LEFT JOIN crm.segment_map_cells('rfm11') g ON g.rfm OPERATOR(crm.=) s.rfm"
+crm_rfm="SELECT * FROM crm.rfm_scores('$as_of')"
+
+# the plain-SQL RFM and crm.rfm_scores give the same answer
+diff=$(psql -At -c "SELECT count(*) FROM (($sql_rfm) EXCEPT ($crm_rfm)) x")
+[ "$diff" = 0 ] || echo "warning: plain-SQL RFM and crm.rfm_scores differ on $diff rows"
+
+exec_ms() {
+	psql -At -c "EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) $1" |
+		sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p'
+}
+best_a=; best_b=; best_c=
+min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
+for i in $(seq 1 "$runs"); do
+	a=$(exec_ms "$floor_sql"); b=$(exec_ms "$sql_rfm"); c=$(exec_ms "$crm_rfm")
+	echo "run $i: (a) scan floor $a ms, (b) plain-SQL RFM $b ms, (c) crm.rfm_scores $c ms"
+	best_a=$(min "$best_a" "$a"); best_b=$(min "$best_b" "$b"); best_c=$(min "$best_c" "$c")
+done
+echo "best of $runs: (a) $best_a ms  (b) $best_b ms  (c) $best_c ms"
+awk -v a="$best_a" -v b="$best_b" -v c="$best_c" 'BEGIN {
+	printf "c/a = %.2f  (crm.rfm_scores against the scan floor; target <= 1.5)\n", c / a;
+	printf "b/c = %.2f  (plain-SQL RFM against crm.rfm_scores; target >= 2)\n", b / c }'
+echo "server: $("$bindir/postgres" --version), $(nproc) cores, max_parallel_workers_per_gather $(psql -At -c 'SHOW max_parallel_workers_per_gather'), work_mem $(psql -At -c 'SHOW work_mem')"
