@@ -26,16 +26,18 @@ ALTER TABLE crm.orders SET (autovacuum_enabled = off);
 ALTER TABLE crm.orders DISABLE TRIGGER ALL;
 INSERT INTO crm.orders (client_id, order_id, ordered_at, channel, status,
 						gross_amount, discount_amount, net_amount, promo_used)
-SELECT c.client_id,
-	   (c.client_id - 1) * 1000 + i,
-	   :as_of::timestamptz - make_interval(secs => (c.age_days * random() + random() * 95) * 86400),
-	   'web',
-	   CASE WHEN random() < 0.05 THEN 'cancelled' ELSE 'paid' END,
-	   g.gross, d.discount, g.gross - d.discount, d.discount > 0
-  FROM bench_clients c
- CROSS JOIN LATERAL generate_series(1, c.n) i
- CROSS JOIN LATERAL (SELECT round((c.amount * (0.5 + random()))::numeric, 2) AS gross) g
- CROSS JOIN LATERAL (SELECT CASE WHEN random() < 0.3 THEN round(g.gross * 0.1, 2) ELSE 0 END AS discount) d;
+SELECT client_id, order_id, ordered_at, 'web', status, gross, discount, gross - discount, discount > 0
+  FROM (SELECT client_id, order_id, ordered_at, status, gross,
+			   CASE WHEN offer THEN round(gross * 0.1, 2) ELSE 0 END AS discount
+		  FROM (SELECT c.client_id,
+					   (c.client_id - 1) * 1000 + i AS order_id,
+					   :as_of::timestamptz
+						 - make_interval(secs => (c.age_days * random() + random() * 95) * 86400) AS ordered_at,
+					   CASE WHEN random() < 0.05 THEN 'cancelled' ELSE 'paid' END AS status,
+					   round((c.amount * (0.5 + random()))::numeric, 2) AS gross,
+					   random() < 0.3 AS offer
+				  FROM bench_clients c
+				 CROSS JOIN LATERAL generate_series(1, c.n) i) o) p;
 ALTER TABLE crm.orders ENABLE TRIGGER ALL;
 ALTER TABLE crm.orders RESET (autovacuum_enabled);
 VACUUM ANALYZE crm.clients;
