@@ -517,12 +517,22 @@ profile_finalfn(PG_FUNCTION_ARGS)
 		PG_RETURN_NULL();
 	s = (ProfileState *) PG_GETARG_POINTER(0);
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	if (tupdesc->natts != PROFILE_NATTS)
-		elog(ERROR, "crm.purchase_profile has %d columns, expected %d",
-			 tupdesc->natts, PROFILE_NATTS);
-	tupdesc = BlessTupleDesc(tupdesc);
+	/* the blessed result descriptor is looked up once per query */
+	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+	if (tupdesc == NULL)
+	{
+		MemoryContext oldcontext;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		if (tupdesc->natts != PROFILE_NATTS)
+			elog(ERROR, "crm.purchase_profile has %d columns, expected %d",
+				 tupdesc->natts, PROFILE_NATTS);
+		oldcontext = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(oldcontext);
+		fcinfo->flinfo->fn_extra = tupdesc;
+	}
 
 	memset(nulls, 0, sizeof(nulls));
 	repeat = s->n - s->n_first;
