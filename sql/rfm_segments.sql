@@ -91,7 +91,7 @@ INSERT INTO crm.orders (client_id, order_id, ordered_at, channel, status, gross_
 	(903, 4, '2024-12-31', 'web', 'paid', 20, 20),				-- r 1
 	(903, 5, '2024-12-29', 'web', 'paid', 20, 20),
 	(903, 6, '2024-12-27', 'web', 'paid', 20, 20),
-	(904, 7, '2024-06-15', 'web', 'paid', 10, 10),				-- r 200
+	(904, 7, '2024-06-15', 'web', 'paid', 50, 50),				-- r 200
 	(904, 8, '2024-12-31', 'web', 'cancelled', 999, 999),		-- not a purchase
 	(905, 9, '2024-11-22', 'web', 'paid', 0, 0),				-- r 40, zero spend
 	(906, 10, '2025-01-02', 'web', 'paid', 5, 5),				-- after as_of
@@ -100,7 +100,7 @@ INSERT INTO crm.orders (client_id, order_id, ordered_at, channel, status, gross_
 -- recency (more days is worse): 901 r=0 (4 worse) -> 5; 903 r=1 (3 worse) -> 4;
 --   902 and 905 r=40 (1 worse) -> 2, a tie; 904 r=200 (none worse) -> 1
 -- frequency: 1 (0 worse) -> 1, 2 (3 worse) -> 4, 3 (4 worse) -> 5
--- monetary: 0, 10, 60, 150, 500 -> 1, 2, 3, 4, 5
+-- monetary: 0, 50, 60, 150, 500 -> 1, 2, 3, 4, 5
 SELECT * FROM crm.rfm_scores('2025-01-01') ORDER BY client_id;
 SELECT client_id, rfm, segment FROM crm.rfm_scores('2025-01-01', 'rf10') ORDER BY client_id;
 -- the same with window functions only
@@ -115,6 +115,10 @@ SELECT client_id, r, f, m,
 	   || (1 + 5 * (rank() OVER (ORDER BY f) - 1) / count(*) OVER ())::text
 	   || (1 + 5 * (rank() OVER (ORDER BY m) - 1) / count(*) OVER ())::text AS rfm
   FROM c ORDER BY client_id;
+-- monetary as the mean order value: 901 75, 902 500, 903 20, 904 50, 905 0:
+-- 903 and 904 swap their M scores
+SELECT client_id, monetary, rfm FROM crm.rfm_scores('2025-01-01', monetary_by => 'mean') ORDER BY client_id;
 SELECT count(*) FROM crm.rfm_scores('2020-01-01');
 SELECT * FROM crm.rfm_scores('2025-01-01', 'nosuchmap');
 ROLLBACK;
+SELECT * FROM crm.rfm_scores('2025-01-01', monetary_by => 'median');

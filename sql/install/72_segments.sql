@@ -275,7 +275,8 @@ COMMENT ON FUNCTION crm.rfm_segment(crm.rfm, text) IS 'the segment of an RFM val
  * monetary = total net_amount; quantile scores over these clients with
  * ties kept together; segment from the map.
  */
-CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11')
+CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
+							   monetary_by text DEFAULT 'total')
 RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
 			   monetary numeric, rfm crm.rfm, segment text)
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -283,7 +284,13 @@ SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	k			integer;
+	by_mean		boolean;
 BEGIN
+	IF monetary_by NOT IN ('total', 'mean') THEN
+		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	by_mean := monetary_by = 'mean';
 	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = rfm_scores.map_name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'segment map "%" does not exist', map_name
@@ -296,17 +303,21 @@ BEGIN
 	 * clients for the breakpoints, one to score them.
 	 */
 	RETURN QUERY
-	WITH v AS MATERIALIZED (
+	WITH p AS (
 		SELECT o.client_id,
 			   crm.recency_days((crm.purchase_profile(o.ordered_at, o.net_amount)).last_purchase,
 								as_of) AS r,
 			   (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases AS f,
-			   (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend AS m,
-			   (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend::float8 AS mf
+			   CASE WHEN by_mean
+					THEN round((crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend
+							   / (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases, 2)
+					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid')
 		   AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
+	v AS MATERIALIZED (
+		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf FROM p),
 	b AS (
 		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
 			   crm.quantile_breaks(v.f, k, true) AS fb,
@@ -322,4 +333,4 @@ BEGIN
 	  LEFT JOIN crm.segment_map_cells(rfm_scores.map_name) c ON c.rfm = s.code;
 END
 $$;
-COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text) IS 'recency (days), frequency, monetary, RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';
+COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';
