@@ -63,6 +63,8 @@ SELECT * FROM crm.product_affinity('2025-01-01', 0.3);
 SELECT count(*) AS rules FROM crm.product_affinity('2025-01-01', 0.2);
 SELECT count(*) AS rules FROM crm.product_affinity('2025-01-01', 0.7);
 SELECT count(*) AS rules FROM crm.product_affinity('2025-01-01', 0.3, '2024-12-15');
+-- by category: Food in 5 baskets, Tools in 2, both in 2
+SELECT * FROM crm.product_affinity('2025-01-01', 0.3, level => 'category');
 
 -- category x segment: 801 scores 424 (Potential loyalist), 802 222 (Need
 -- attention), 803 111 (Lost); Food holds 130 of 190
@@ -73,3 +75,4 @@ SELECT segment, category, revenue, buyers, round(segment_share::numeric, 4) AS s
 ROLLBACK;
 SELECT * FROM crm.product_affinity('2025-01-01', 0);
 SELECT * FROM crm.product_affinity('2025-01-01', 1.5);
+SELECT * FROM crm.product_affinity('2025-01-01', level => 'sku');

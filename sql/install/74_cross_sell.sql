@@ -6,7 +6,8 @@
 
 CREATE FUNCTION crm.product_affinity(as_of timestamptz,
 									 min_support double precision DEFAULT 0.01,
-									 since timestamptz DEFAULT '-infinity')
+									 since timestamptz DEFAULT '-infinity',
+									 level text DEFAULT 'product')
 RETURNS TABLE (antecedent bigint, consequent bigint, baskets bigint,
 			   support double precision, confidence double precision,
 			   lift double precision)
@@ -18,11 +19,17 @@ BEGIN
 		RAISE EXCEPTION 'min_support must be in (0, 1], got %', min_support
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF level NOT IN ('product', 'category') THEN
+		RAISE EXCEPTION 'level must be product or category, not "%"', level
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	RETURN QUERY
 	WITH items AS MATERIALIZED (
-		SELECT DISTINCT l.client_id, l.order_id, l.product_id
+		SELECT DISTINCT l.client_id, l.order_id,
+			   CASE WHEN level = 'category' THEN p.category_id ELSE l.product_id END AS product_id
 		  FROM crm.order_lines l
 		  JOIN crm.orders o USING (client_id, order_id)
+		  JOIN crm.products p USING (product_id)
 		 WHERE o.status IN ('placed', 'paid')
 		   AND o.ordered_at > since AND o.ordered_at <= as_of),
 	n AS (
@@ -54,7 +61,7 @@ BEGIN
 	 ORDER BY 1, 2;
 END
 $$;
-COMMENT ON FUNCTION crm.product_affinity(timestamptz, double precision, timestamptz) IS 'association rules antecedent -> consequent between products bought in the same purchase (since, as_of]: baskets with both, support, confidence, lift; pairs below min_support are dropped';
+COMMENT ON FUNCTION crm.product_affinity(timestamptz, double precision, timestamptz, text) IS 'association rules antecedent -> consequent between products (or, with level category, product categories) bought in the same purchase (since, as_of]: baskets with both, support, confidence, lift; pairs below min_support are dropped';
 
 CREATE FUNCTION crm.segment_category_revenue(as_of timestamptz, map_name text DEFAULT 'rfm11')
 RETURNS TABLE (segment text, category_id integer, category text, revenue numeric,
