@@ -67,6 +67,12 @@ INSERT INTO crm.segment_map_rules VALUES ('recent2', 3, 'odd', 1, 3, 1, 1, 1, 1)
 SELECT * FROM crm.segment_map_problems('recent2');
 COMMIT;
 DELETE FROM crm.segment_maps WHERE map_name = 'recent2';
+-- a map without rules can be stored (restores load maps before rules) but not used
+INSERT INTO crm.segment_maps (map_name, description) VALUES ('empty', 'no rules yet');
+SELECT count(*) AS unmapped FROM crm.segment_map_problems('empty');
+SELECT * FROM crm.segment_map_cells('empty');
+SELECT crm.rfm_segment('111', 'empty');
+DELETE FROM crm.segment_maps WHERE map_name = 'empty';
 
 -- the shipped maps are read-only
 UPDATE crm.segment_map_rules SET segment = 'Stars' WHERE map_name = 'rfm11' AND rule_no = 1;

@@ -119,8 +119,12 @@ CREATE CONSTRAINT TRIGGER segment_map_rules_partition
 	AFTER INSERT OR UPDATE OR DELETE ON crm.segment_map_rules
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW EXECUTE FUNCTION crm.segment_maps_check();
+-- a new map is checked through its rules (so that pg_restore, which loads
+-- the maps before their rules in separate transactions, succeeds); a map
+-- without any rule is not a partition either, and rfm_segment and
+-- segment_map_cells refuse it
 CREATE CONSTRAINT TRIGGER segment_maps_partition
-	AFTER INSERT OR UPDATE ON crm.segment_maps
+	AFTER UPDATE ON crm.segment_maps
 	DEFERRABLE INITIALLY DEFERRED
 	FOR EACH ROW EXECUTE FUNCTION crm.segment_maps_check();
 
