@@ -41,6 +41,7 @@
 #include "common/int.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/float.h"
@@ -75,6 +76,8 @@ typedef struct BreaksState
 
 PG_FUNCTION_INFO_V1(rfm_quantile_state_in);
 PG_FUNCTION_INFO_V1(rfm_quantile_state_out);
+PG_FUNCTION_INFO_V1(rfm_quantile_state_recv);
+PG_FUNCTION_INFO_V1(rfm_quantile_state_send);
 PG_FUNCTION_INFO_V1(rfm_breaks_transfn);
 PG_FUNCTION_INFO_V1(rfm_breaks_combinefn);
 PG_FUNCTION_INFO_V1(rfm_breaks_finalfn);
@@ -306,6 +309,74 @@ rfm_quantile_state_out(PG_FUNCTION_ARGS)
 		pfree(v);
 	}
 	PG_RETURN_CSTRING(buf.data);
+}
+
+/*
+ * Binary form: int32 classes, byte higher (1) or lower (0), int32 number of
+ * pairs, then each pair as float8 value and int64 count, values ascending
+ * and distinct.  The bytes are untrusted: every rule of the text form is
+ * checked again.
+ */
+Datum
+rfm_quantile_state_recv(PG_FUNCTION_ARGS)
+{
+	StringInfo	buf = (StringInfo) PG_GETARG_POINTER(0);
+	int32		classes = pq_getmsgint(buf, 4);
+	int			higher = pq_getmsgbyte(buf);
+	int32		n = pq_getmsgint(buf, 4);
+	int64		total = 0;
+	BreaksState *s;
+	int32		i;
+
+#define BAD_BINARY(...) \
+	ereport(ERROR, \
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION), \
+			 errmsg("invalid binary crm.quantile_state: " __VA_ARGS__)))
+
+	if (classes < BREAKS_MIN_CLASSES || classes > BREAKS_MAX_CLASSES)
+		BAD_BINARY("%d classes", classes);
+	if (higher != 0 && higher != 1)
+		BAD_BINARY("direction byte %d", higher);
+	if (n < 0 || n > BREAKS_MAX_PAIRS || (buf->len - buf->cursor) != (int64) n * 16)
+		BAD_BINARY("%d values do not match %d bytes", n, buf->len - buf->cursor);
+
+	s = breaks_alloc(Max(n, 1), classes, higher == 1);
+	for (i = 0; i < n; i++)
+	{
+		float8		v = pq_getmsgfloat8(buf);
+		int64		c = pq_getmsgint64(buf);
+
+		if (isnan(v))
+			BAD_BINARY("NaN value");
+		if (i > 0 && !(v > s->pairs[i - 1].value))
+			BAD_BINARY("values not ascending and distinct at value %d", i + 1);
+		if (c < 1 || pg_add_s64_overflow(total, c, &total))
+			BAD_BINARY("count " INT64_FORMAT " of value %d", c, i + 1);
+		s->pairs[i].value = (v == 0) ? 0 : v;
+		s->pairs[i].count = c;
+	}
+	s->nsorted = s->nused = n;
+#undef BAD_BINARY
+	PG_RETURN_POINTER(s);
+}
+
+Datum
+rfm_quantile_state_send(PG_FUNCTION_ARGS)
+{
+	const BreaksState *s = breaks_compacted((BreaksState *) PG_GETARG_VARLENA_P(0));
+	StringInfoData buf;
+	int32		i;
+
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, s->classes);
+	pq_sendbyte(&buf, s->higher ? 1 : 0);
+	pq_sendint32(&buf, s->nused);
+	for (i = 0; i < s->nused; i++)
+	{
+		pq_sendfloat8(&buf, s->pairs[i].value);
+		pq_sendint64(&buf, s->pairs[i].count);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
 /* crm.quantile_breaks transition: (state, value, classes, higher_is_better) */

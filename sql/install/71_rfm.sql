@@ -143,9 +143,19 @@ CREATE FUNCTION crm.quantile_state_out(crm.quantile_state) RETURNS cstring
 AS 'MODULE_PATHNAME', 'rfm_quantile_state_out' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.quantile_state_out(crm.quantile_state) IS 'output function of crm.quantile_state: distinct values ascending, shortest exact float8 form';
 
+CREATE FUNCTION crm.quantile_state_recv(internal) RETURNS crm.quantile_state
+AS 'MODULE_PATHNAME', 'rfm_quantile_state_recv' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.quantile_state_recv(internal) IS 'binary input function of crm.quantile_state: validates the bytes';
+
+CREATE FUNCTION crm.quantile_state_send(crm.quantile_state) RETURNS bytea
+AS 'MODULE_PATHNAME', 'rfm_quantile_state_send' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.quantile_state_send(crm.quantile_state) IS 'binary output function of crm.quantile_state';
+
 CREATE TYPE crm.quantile_state (
 	INPUT = crm.quantile_state_in,
 	OUTPUT = crm.quantile_state_out,
+	RECEIVE = crm.quantile_state_recv,
+	SEND = crm.quantile_state_send,
 	INTERNALLENGTH = VARIABLE,
 	ALIGNMENT = double,
 	STORAGE = extended
