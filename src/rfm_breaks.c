@@ -113,14 +113,13 @@ breaks_copy(const BreaksState *src, int32 capacity)
 	return s;
 }
 
-static int
-breaks_pair_cmp(const void *a, const void *b)
-{
-	float8		x = ((const BreaksPair *) a)->value;
-	float8		y = ((const BreaksPair *) b)->value;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
+/* breaks_sort(pairs, n): an inlined sort of pairs by value (no NaN here) */
+#define ST_SORT breaks_sort
+#define ST_ELEMENT_TYPE BreaksPair
+#define ST_COMPARE(a, b) (((a)->value > (b)->value) - ((a)->value < (b)->value))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
 
 /* Sorts the tail and merges it into the sorted run, equal values summed. */
 static void
@@ -135,7 +134,7 @@ breaks_compact(BreaksState *s)
 
 	if (ntail == 0)
 		return;
-	qsort(tail, ntail, sizeof(BreaksPair), breaks_pair_cmp);
+	breaks_sort(tail, ntail);
 
 	out = (BreaksPair *) palloc(s->nused * sizeof(BreaksPair));
 	while (i < s->nsorted || j < ntail)
