@@ -10,13 +10,13 @@
 # orders each (crm.generate_demo_data when it is installed, otherwise the
 # plain-SQL generator bench/rfm_data.sql), then times, `runs` times each in
 # turn, with EXPLAIN (ANALYZE, TIMING OFF) so that no rows travel to the
-# client:
+# client, first with 2 parallel workers per gather, then serially:
 #   (a) the scan floor: SELECT client_id, count(*), max(ordered_at),
 #       sum(net_amount) FROM crm.orders GROUP BY client_id
 #   (b) RFM in plain SQL: per-client aggregates, then rank() windows for the
 #       three quantile scores (the same tie rule), then the segment
 #   (c) SELECT * FROM crm.rfm_scores(as_of)
-# and prints the best time of each and the ratios c/a and b/c.
+# and prints the best time of each and the ratios c/a and b/c for each mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,18 +91,22 @@ diff=$(psql -At -c "SELECT count(*) FROM (($sql_rfm) EXCEPT ($crm_rfm)) x")
 [ "$diff" = 0 ] || echo "warning: plain-SQL RFM and crm.rfm_scores differ on $diff rows"
 
 exec_ms() {
-	psql -At -c "EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) $1" |
+	psql -At -c "SET max_parallel_workers_per_gather = $2" \
+		-c "EXPLAIN (ANALYZE, TIMING OFF, COSTS OFF) $1" |
 		sed -n 's/^Execution Time: \([0-9.]*\) ms$/\1/p'
 }
-best_a=; best_b=; best_c=
 min() { awk -v a="$1" -v b="$2" 'BEGIN { print (a == "" || b < a) ? b : a }'; }
-for i in $(seq 1 "$runs"); do
-	a=$(exec_ms "$floor_sql"); b=$(exec_ms "$sql_rfm"); c=$(exec_ms "$crm_rfm")
-	echo "run $i: (a) scan floor $a ms, (b) plain-SQL RFM $b ms, (c) crm.rfm_scores $c ms"
-	best_a=$(min "$best_a" "$a"); best_b=$(min "$best_b" "$b"); best_c=$(min "$best_c" "$c")
+# parallel as configured (2 workers per gather), then serial
+for workers in 2 0; do
+	best_a=; best_b=; best_c=
+	for i in $(seq 1 "$runs"); do
+		a=$(exec_ms "$floor_sql" $workers); b=$(exec_ms "$sql_rfm" $workers); c=$(exec_ms "$crm_rfm" $workers)
+		echo "workers $workers, run $i: (a) scan floor $a ms, (b) plain-SQL RFM $b ms, (c) crm.rfm_scores $c ms"
+		best_a=$(min "$best_a" "$a"); best_b=$(min "$best_b" "$b"); best_c=$(min "$best_c" "$c")
+	done
+	echo "workers $workers, best of $runs: (a) $best_a ms  (b) $best_b ms  (c) $best_c ms"
+	awk -v w="$workers" -v a="$best_a" -v b="$best_b" -v c="$best_c" 'BEGIN {
+		printf "workers %s: c/a = %.2f  (crm.rfm_scores against the scan floor; target <= 1.5)\n", w, c / a;
+		printf "workers %s: b/c = %.2f  (plain-SQL RFM against crm.rfm_scores; target >= 2)\n", w, b / c }'
 done
-echo "best of $runs: (a) $best_a ms  (b) $best_b ms  (c) $best_c ms"
-awk -v a="$best_a" -v b="$best_b" -v c="$best_c" 'BEGIN {
-	printf "c/a = %.2f  (crm.rfm_scores against the scan floor; target <= 1.5)\n", c / a;
-	printf "b/c = %.2f  (plain-SQL RFM against crm.rfm_scores; target >= 2)\n", b / c }'
-echo "server: $("$bindir/postgres" --version), $(nproc) cores, max_parallel_workers_per_gather $(psql -At -c 'SHOW max_parallel_workers_per_gather'), work_mem $(psql -At -c 'SHOW work_mem')"
+echo "server: $("$bindir/postgres" --version), $(nproc) cores (shared with other users), work_mem $(psql -At -c 'SHOW work_mem'), shared_buffers $(psql -At -c 'SHOW shared_buffers'), jit $(psql -At -c 'SHOW jit')"

@@ -36,7 +36,7 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
-#include "libpq/pqformat.h"
+#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/numeric.h"
@@ -372,47 +372,64 @@ profile_combinefn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-static void
-profile_send128(StringInfo buf, int128 v)
+/*
+ * Serialised form: a format version byte, then n, n_first, n_offer, first,
+ * last (int64 each), total and first_total (int128 each, high half first),
+ * scale and nwin (one byte each), then nwin window times (int64), all in
+ * network byte order, written straight into a bytea of the exact size.
+ */
+#define PROFILE_SERIAL_FIXED	(1 + 5 * 8 + 2 * 16 + 2)
+
+static inline char *
+profile_put64(char *p, uint64 v)
 {
-	pq_sendint64(buf, (int64) (v >> 64));
-	pq_sendint64(buf, (int64) (uint64) v);
+	v = pg_hton64(v);
+	memcpy(p, &v, sizeof(v));
+	return p + sizeof(v);
 }
 
-static int128
-profile_get128(StringInfo buf)
+static inline const char *
+profile_get64(const char *p, uint64 *v)
 {
-	uint64		hi = (uint64) pq_getmsgint64(buf);
-	uint64		lo = (uint64) pq_getmsgint64(buf);
-
-	return (int128) (((uint128) hi << 64) | lo);
+	memcpy(v, p, sizeof(*v));
+	*v = pg_ntoh64(*v);
+	return p + sizeof(*v);
 }
 
 Datum
 profile_serialfn(PG_FUNCTION_ARGS)
 {
 	ProfileState *s;
-	StringInfoData buf;
+	bytea	   *result;
+	char	   *p;
+	int			len;
 	int			i;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "profile_serialfn called in non-aggregate context");
 	s = (ProfileState *) PG_GETARG_POINTER(0);
 
-	pq_begintypsend(&buf);
-	pq_sendbyte(&buf, PROFILE_SERIAL_VERSION);
-	pq_sendint64(&buf, s->n);
-	pq_sendint64(&buf, s->n_first);
-	pq_sendint64(&buf, s->n_offer);
-	pq_sendint64(&buf, s->first);
-	pq_sendint64(&buf, s->last);
-	profile_send128(&buf, s->total);
-	profile_send128(&buf, s->first_total);
-	pq_sendbyte(&buf, s->scale);
-	pq_sendbyte(&buf, s->nwin);
+	len = PROFILE_SERIAL_FIXED + s->nwin * 8;
+	result = (bytea *) palloc(VARHDRSZ + len);
+	SET_VARSIZE(result, VARHDRSZ + len);
+	p = VARDATA(result);
+	*p++ = PROFILE_SERIAL_VERSION;
+	p = profile_put64(p, (uint64) s->n);
+	p = profile_put64(p, (uint64) s->n_first);
+	p = profile_put64(p, (uint64) s->n_offer);
+	p = profile_put64(p, (uint64) s->first);
+	p = profile_put64(p, (uint64) s->last);
+	p = profile_put64(p, (uint64) ((uint128) s->total >> 64));
+	p = profile_put64(p, (uint64) s->total);
+	p = profile_put64(p, (uint64) ((uint128) s->first_total >> 64));
+	p = profile_put64(p, (uint64) s->first_total);
+	*p++ = (char) s->scale;
+	*p++ = (char) s->nwin;
 	for (i = 0; i < s->nwin; i++)
-		pq_sendint64(&buf, s->win[i]);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+		p = profile_put64(p, (uint64) s->win[i]);
+	Assert(p == VARDATA(result) + len);
+
+	PG_RETURN_BYTEA_P(result);
 }
 
 static void
@@ -424,42 +441,52 @@ profile_corrupt(const char *what)
 }
 
 /*
- * The bytes may come from another server: check every invariant before
- * trusting them.
+ * The bytes may come from another process: check every invariant before
+ * trusting them.  The state lives only until the combine function has
+ * merged (or copied) it, so it is allocated in the per-call context.
  */
 Datum
 profile_deserialfn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
 	bytea	   *sstate;
-	StringInfoData buf;
+	const char *p;
+	int			len;
 	ProfileState *s;
+	uint64		v;
+	uint64		hi;
 	int			i;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
+	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "profile_deserialfn called in non-aggregate context");
 	sstate = PG_GETARG_BYTEA_PP(0);
+	p = VARDATA_ANY(sstate);
+	len = VARSIZE_ANY_EXHDR(sstate);
 
-	buf.data = VARDATA_ANY(sstate);
-	buf.len = VARSIZE_ANY_EXHDR(sstate);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-
-	if (buf.len < 1 || pq_getmsgbyte(&buf) != PROFILE_SERIAL_VERSION)
+	if (len < 1 || *p != PROFILE_SERIAL_VERSION)
 		profile_corrupt("unknown format version");
-	if (buf.len < 1 + 5 * 8 + 2 * 16 + 2)
+	if (len < PROFILE_SERIAL_FIXED)
 		profile_corrupt("too short");
+	p++;
 
-	s = (ProfileState *) MemoryContextAllocZero(aggcontext, sizeof(ProfileState));
-	s->n = pq_getmsgint64(&buf);
-	s->n_first = pq_getmsgint64(&buf);
-	s->n_offer = pq_getmsgint64(&buf);
-	s->first = pq_getmsgint64(&buf);
-	s->last = pq_getmsgint64(&buf);
-	s->total = profile_get128(&buf);
-	s->first_total = profile_get128(&buf);
-	s->scale = pq_getmsgbyte(&buf);
-	s->nwin = pq_getmsgbyte(&buf);
+	s = (ProfileState *) palloc(sizeof(ProfileState));
+	p = profile_get64(p, &v);
+	s->n = (int64) v;
+	p = profile_get64(p, &v);
+	s->n_first = (int64) v;
+	p = profile_get64(p, &v);
+	s->n_offer = (int64) v;
+	p = profile_get64(p, &v);
+	s->first = (TimestampTz) v;
+	p = profile_get64(p, &v);
+	s->last = (TimestampTz) v;
+	p = profile_get64(p, &hi);
+	p = profile_get64(p, &v);
+	s->total = (int128) (((uint128) hi << 64) | v);
+	p = profile_get64(p, &hi);
+	p = profile_get64(p, &v);
+	s->first_total = (int128) (((uint128) hi << 64) | v);
+	s->scale = (unsigned char) *p++;
+	s->nwin = (unsigned char) *p++;
 
 	if (s->n < 1)
 		profile_corrupt("no purchases");
@@ -470,15 +497,16 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	if (TIMESTAMP_NOT_FINITE(s->first) || TIMESTAMP_NOT_FINITE(s->last) ||
 		s->first > s->last)
 		profile_corrupt("first and last purchase out of order");
-	if (s->scale < 0 || s->scale > PROFILE_SCALE)
+	if (s->scale > PROFILE_SCALE)
 		profile_corrupt("scale out of range");
 	if (s->nwin != Min(s->n, PROFILE_WINDOW))
 		profile_corrupt("window size does not match the purchase count");
-	if (buf.len - buf.cursor != s->nwin * 8)
-		profile_corrupt("window length does not match its size");
+	if (len != PROFILE_SERIAL_FIXED + s->nwin * 8)
+		profile_corrupt("length does not match the window size");
 	for (i = 0; i < s->nwin; i++)
 	{
-		s->win[i] = pq_getmsgint64(&buf);
+		p = profile_get64(p, &v);
+		s->win[i] = (TimestampTz) v;
 		if (s->win[i] < s->first || s->win[i] > s->last ||
 			(i > 0 && s->win[i] < s->win[i - 1]))
 			profile_corrupt("window times out of order or out of range");
@@ -486,7 +514,6 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	if (s->win[s->nwin - 1] != s->last ||
 		(s->n <= PROFILE_WINDOW && s->win[0] != s->first))
 		profile_corrupt("window does not match first and last purchase");
-	pq_getmsgend(&buf);
 
 	PG_RETURN_POINTER(s);
 }
