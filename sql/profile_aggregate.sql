@@ -100,6 +100,16 @@ SELECT round((crm.purchase_profile(t, amount)).gap_sd_days::numeric, 6) AS gap_s
 				  FROM (SELECT t FROM many ORDER BY t LIMIT 16) f) g) AS window_sd
   FROM (SELECT * FROM many ORDER BY t LIMIT 16) f;
 
+-- purchases by calendar month in UTC, whatever the session's time zone;
+-- the peak share of three consecutive months wraps around the year end
+SET TimeZone = 'America/New_York';
+SELECT (p).month_purchases, (p).peak_quarter_share
+  FROM (SELECT crm.purchase_profile(t, 1) AS p
+		  FROM (VALUES ('2024-01-31 23:30-05'::timestamptz),		-- February in UTC
+					   ('2023-12-15 12:00+00'), ('1999-12-31 23:00+00'),
+					   ('2024-01-10 00:00+00'), ('2024-07-01 00:00+00')) v(t)) x;
+SET TimeZone = 'UTC';
+
 -- as a window function: the running profile
 SELECT t::date, (p).purchases, (p).total_spend, (p).mean_gap_days, (p).gap_sd_days
   FROM (SELECT t, crm.purchase_profile(t, amount, offer) OVER (ORDER BY t, amount) AS p

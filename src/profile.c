@@ -17,7 +17,8 @@
  *	- the latest PROFILE_WINDOW purchase times, sorted: the top-K of a
  *	  multiset merges exactly, so the spread of the gaps is exact over all
  *	  gaps for a client with at most PROFILE_WINDOW purchases, and over the
- *	  most recent PROFILE_WINDOW - 1 gaps otherwise (documented as such).
+ *	  most recent PROFILE_WINDOW - 1 gaps otherwise (documented as such);
+ *	- purchases per calendar month (UTC), for seasonality.
  *
  * The mean gap over all gaps needs no order: (last - first) / (n - 1).
  *
@@ -34,9 +35,11 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "port/pg_bswap.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/numeric.h"
@@ -56,7 +59,7 @@
 #define PROFILE_SERIAL_VERSION	1
 
 /* number of columns of the composite crm.purchase_profile */
-#define PROFILE_NATTS		15
+#define PROFILE_NATTS		17
 
 typedef struct ProfileState
 {
@@ -70,6 +73,7 @@ typedef struct ProfileState
 	int32		scale;			/* largest display scale seen, <= 6 */
 	int32		nwin;			/* times in win[], = Min(n, PROFILE_WINDOW) */
 	TimestampTz win[PROFILE_WINDOW];	/* latest purchase times, ascending */
+	int32		months[12];		/* purchases per calendar month (UTC) */
 } ProfileState;
 
 PG_FUNCTION_INFO_V1(profile_transfn);
@@ -208,6 +212,30 @@ profile_add128(int128 *acc, int128 v)
 				 errmsg("purchase profile spend total out of range")));
 }
 
+/* Calendar month 0..11 of a finite time, in UTC (immutable: no TimeZone). */
+static inline int
+profile_month(TimestampTz t)
+{
+	int64		days = t / USECS_PER_DAY;
+	int			year;
+	int			month;
+	int			day;
+
+	if (t < 0 && t % USECS_PER_DAY != 0)
+		days--;
+	j2date((int) (days + POSTGRES_EPOCH_JDATE), &year, &month, &day);
+	return month - 1;
+}
+
+static inline void
+profile_add32(int32 *acc, int32 v)
+{
+	if (pg_add_s32_overflow(*acc, v, acc))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("purchase profile month count out of range")));
+}
+
 /* Puts t into the window of the latest PROFILE_WINDOW times. */
 static void
 profile_window_add(ProfileState *s, TimestampTz t)
@@ -297,6 +325,7 @@ profile_transfn(PG_FUNCTION_ARGS)
 		s->last = t;
 
 	profile_window_add(s, t);
+	profile_add32(&s->months[profile_month(t)], 1);
 
 	PG_RETURN_POINTER(s);
 }
@@ -328,6 +357,8 @@ profile_merge(ProfileState *a, const ProfileState *b)
 		profile_add128(&a->first_total, b->first_total);
 	}
 	a->last = Max(a->last, b->last);
+	for (k = 0; k < 12; k++)
+		profile_add32(&a->months[k], b->months[k]);
 
 	/* the latest m of the union, taken from the newest ends */
 	for (k = m - 1; k >= 0; k--)
@@ -375,10 +406,11 @@ profile_combinefn(PG_FUNCTION_ARGS)
 /*
  * Serialised form: a format version byte, then n, n_first, n_offer, first,
  * last (int64 each), total and first_total (int128 each, high half first),
- * scale and nwin (one byte each), then nwin window times (int64), all in
- * network byte order, written straight into a bytea of the exact size.
+ * scale and nwin (one byte each), the 12 month counts (int32), then nwin
+ * window times (int64), all in network byte order, written straight into a
+ * bytea of the exact size.
  */
-#define PROFILE_SERIAL_FIXED	(1 + 5 * 8 + 2 * 16 + 2)
+#define PROFILE_SERIAL_FIXED	(1 + 5 * 8 + 2 * 16 + 2 + 12 * 4)
 
 static inline char *
 profile_put64(char *p, uint64 v)
@@ -425,6 +457,13 @@ profile_serialfn(PG_FUNCTION_ARGS)
 	p = profile_put64(p, (uint64) s->first_total);
 	*p++ = (char) s->scale;
 	*p++ = (char) s->nwin;
+	for (i = 0; i < 12; i++)
+	{
+		uint32		m = pg_hton32((uint32) s->months[i]);
+
+		memcpy(p, &m, sizeof(m));
+		p += sizeof(m);
+	}
 	for (i = 0; i < s->nwin; i++)
 		p = profile_put64(p, (uint64) s->win[i]);
 	Assert(p == VARDATA(result) + len);
@@ -454,6 +493,7 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	ProfileState *s;
 	uint64		v;
 	uint64		hi;
+	int64		month_total = 0;
 	int			i;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
@@ -487,6 +527,17 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	s->first_total = (int128) (((uint128) hi << 64) | v);
 	s->scale = (unsigned char) *p++;
 	s->nwin = (unsigned char) *p++;
+	for (i = 0; i < 12; i++)
+	{
+		uint32		m;
+
+		memcpy(&m, p, sizeof(m));
+		p += sizeof(m);
+		s->months[i] = (int32) pg_ntoh32(m);
+		if (s->months[i] < 0)
+			profile_corrupt("negative month count");
+		month_total += s->months[i];
+	}
 
 	if (s->n < 1)
 		profile_corrupt("no purchases");
@@ -501,6 +552,8 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 		profile_corrupt("scale out of range");
 	if (s->nwin != Min(s->n, PROFILE_WINDOW))
 		profile_corrupt("window size does not match the purchase count");
+	if (month_total != s->n)
+		profile_corrupt("month counts do not add up to the purchase count");
 	if (len != PROFILE_SERIAL_FIXED + s->nwin * 8)
 		profile_corrupt("length does not match the window size");
 	for (i = 0; i < s->nwin; i++)
@@ -609,6 +662,25 @@ profile_finalfn(PG_FUNCTION_ARGS)
 	values[12] = Int32GetDatum(ngaps);
 	values[13] = Int64GetDatum(s->n_offer);
 	values[14] = Float8GetDatum((double) s->n_offer / (double) s->n);
+
+	/* purchases by month, and the largest share in three consecutive months */
+	{
+		Datum		m[12];
+		int64		peak = 0;
+		int			i;
+
+		for (i = 0; i < 12; i++)
+		{
+			int64		q = (int64) s->months[i] + s->months[(i + 1) % 12] +
+				s->months[(i + 2) % 12];
+
+			m[i] = Int32GetDatum(s->months[i]);
+			peak = Max(peak, q);
+		}
+		values[15] = PointerGetDatum(construct_array(m, 12, INT4OID, sizeof(int32),
+													 true, TYPALIGN_INT));
+		values[16] = Float8GetDatum((double) peak / (double) s->n);
+	}
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

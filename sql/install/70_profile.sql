@@ -19,7 +19,9 @@ CREATE TYPE crm.purchase_profile AS (
 	gap_sd_days			double precision,
 	gap_window			integer,
 	offer_purchases		bigint,
-	offer_share			double precision
+	offer_share			double precision,
+	month_purchases		integer[],
+	peak_quarter_share	double precision
 );
 COMMENT ON TYPE crm.purchase_profile IS 'a client''s purchase profile, the result of the aggregate crm.purchase_profile: see docs/rfm.md for each field';
 
@@ -62,7 +64,7 @@ COMMENT ON FUNCTION crm.purchase_profile_finalfn(internal) IS 'final function of
 CREATE AGGREGATE crm.purchase_profile(purchased_at timestamptz, amount numeric) (
 	SFUNC = crm.purchase_profile_transfn,
 	STYPE = internal,
-	SSPACE = 208,
+	SSPACE = 256,
 	FINALFUNC = crm.purchase_profile_finalfn,
 	FINALFUNC_MODIFY = READ_ONLY,
 	COMBINEFUNC = crm.purchase_profile_combinefn,
@@ -75,7 +77,7 @@ COMMENT ON AGGREGATE crm.purchase_profile(timestamptz, numeric) IS 'per-client p
 CREATE AGGREGATE crm.purchase_profile(purchased_at timestamptz, amount numeric, offer boolean) (
 	SFUNC = crm.purchase_profile_transfn,
 	STYPE = internal,
-	SSPACE = 208,
+	SSPACE = 256,
 	FINALFUNC = crm.purchase_profile_finalfn,
 	FINALFUNC_MODIFY = READ_ONLY,
 	COMBINEFUNC = crm.purchase_profile_combinefn,

@@ -7,7 +7,7 @@
 -- demo generator when it is installed, plain SQL otherwise.
 --
 BEGIN;
-SELECT plan(30);
+SELECT plan(31);
 SET LOCAL TimeZone = 'UTC';
 
 DO $$
@@ -72,6 +72,23 @@ SELECT is_empty($$
 	 WHERE (p.profile).gap_window <> s.gaps
 		OR abs(coalesce((p.profile).gap_sd_days, -1) - coalesce(s.sd::float8, -1)) > 1e-6$$,
 	'profile: gap spread equals the sample deviation of the last 15 gaps from window functions');
+
+SELECT is_empty($$
+	WITH m AS (
+		SELECT client_id, array_agg(n ORDER BY month) AS months
+		  FROM (SELECT c.client_id, k.month,
+					   count(o.client_id) FILTER (WHERE o.client_id IS NOT NULL)::int AS n
+				  FROM (SELECT DISTINCT client_id FROM sql_profile) c
+				 CROSS JOIN generate_series(1, 12) k(month)
+				  LEFT JOIN crm.orders o
+						 ON o.client_id = c.client_id AND o.status IN ('placed', 'paid')
+						AND o.ordered_at <= '2026-01-01'
+						AND extract(month FROM o.ordered_at AT TIME ZONE 'UTC') = k.month
+				 GROUP BY c.client_id, k.month) x
+		 GROUP BY client_id)
+	SELECT client_id FROM crm.client_profiles('2026-01-01') p JOIN m USING (client_id)
+	 WHERE (p.profile).month_purchases <> m.months$$,
+	'profile: purchases by month agree with extract(month) in UTC');
 
 -- scores are monotone in the underlying values, ties get one score
 SELECT is_empty($$
