@@ -133,6 +133,20 @@ SELECT k % 2 AS half, crm.quantile_breaks(v, 3, true)
   FROM scoring_parts GROUP BY 1 ORDER BY 1;
 SELECT k % 2 AS half, crm.quantile_breaks(v, 3, true)
   FROM scoring_values GROUP BY 1 ORDER BY 1;
+-- what a cluster does: partial states per shard, shipped as text, combined,
+-- finalised; the breakpoints are those of the whole table
+CREATE AGGREGATE pg_temp.quantile_partial(double precision, integer, boolean) (
+	SFUNC = crm.quantile_breaks_transfn, STYPE = crm.quantile_state,
+	COMBINEFUNC = crm.quantile_breaks_combinefn);
+CREATE AGGREGATE pg_temp.quantile_combine(crm.quantile_state) (
+	SFUNC = crm.quantile_breaks_combinefn, STYPE = crm.quantile_state,
+	FINALFUNC = crm.quantile_breaks_finalfn);
+WITH shards AS (
+	SELECT k, pg_temp.quantile_partial(v, 7, false)::text AS shipped
+	  FROM scoring_values GROUP BY k)
+SELECT count(*) AS shards, sum(length(shipped)) > 1000 AS big_enough,
+	   pg_temp.quantile_combine(shipped::crm.quantile_state) = (SELECT lb FROM scoring_serial) AS same
+  FROM shards;
 RESET enable_partitionwise_aggregate;
 RESET max_parallel_workers_per_gather;
 RESET parallel_setup_cost;
