@@ -477,7 +477,7 @@ rfm_breaks_combinefn(PG_FUNCTION_ARGS)
 	if (!AggCheckCallContext(fcinfo, NULL) ||
 		(Pointer) a != DatumGetPointer(PG_GETARG_DATUM(0)) ||
 		need > BREAKS_CAPACITY(a))
-		a = breaks_copy(a, need);
+		a = breaks_copy(a, Max(need, Min(2 * BREAKS_CAPACITY(a), BREAKS_MAX_PAIRS)));
 	memcpy(a->pairs + a->nused, b->pairs, b->nused * sizeof(BreaksPair));
 	a->nused = need;
 	PG_RETURN_POINTER(a);
