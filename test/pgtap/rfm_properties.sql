@@ -7,7 +7,7 @@
 -- demo generator when it is installed, plain SQL otherwise.
 --
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 SET LOCAL TimeZone = 'UTC';
 
 DO $$
@@ -142,6 +142,29 @@ SELECT is_empty($$
 	SELECT sc FROM s GROUP BY sc
 	HAVING count(*) NOT IN (floor((SELECT count(*) FROM v) / 5.0), ceil((SELECT count(*) FROM v) / 5.0))$$,
 	'distinct values: each class holds floor or ceil of N / 5');
+
+-- breakpoints are the order statistics s_(ceil(j n / k)) (higher is better)
+-- and s_(n + 1 - ceil(j n / k)) (lower), on random samples of random sizes,
+-- cardinalities and class counts, grouped so that many states grow at once
+CREATE TEMP TABLE trials AS
+SELECT g AS trial, 1 + (random() * 1500)::int AS n, 2 + (random() * 9)::int AS k,
+	   1 + (random() * 60)::int AS card
+  FROM generate_series(1, 100) g;
+CREATE TEMP TABLE trial_values AS
+SELECT trial, floor(random() * card)::float8 / 4 AS v FROM trials, generate_series(1, n);
+SELECT is_empty($$
+	WITH s AS (SELECT trial, array_agg(v ORDER BY v) AS a, count(*) AS n FROM trial_values GROUP BY trial),
+	want AS (
+		SELECT s.trial,
+			   ARRAY(SELECT a[ceil(j::numeric * s.n / t.k)::int] FROM generate_series(1, t.k - 1) j ORDER BY j) AS hb,
+			   ARRAY(SELECT a[(s.n + 1 - ceil(j::numeric * s.n / t.k))::int] FROM generate_series(1, t.k - 1) j ORDER BY 1) AS lb
+		  FROM s JOIN trials t USING (trial)),
+	got AS (
+		SELECT trial, crm.quantile_breaks(v, t.k, true) AS hb, crm.quantile_breaks(v, t.k, false) AS lb
+		  FROM trial_values JOIN trials t USING (trial) GROUP BY trial)
+	SELECT trial FROM want FULL JOIN got USING (trial)
+	 WHERE want.hb IS DISTINCT FROM got.hb OR want.lb IS DISTINCT FROM got.lb$$,
+	'quantile breaks are the order statistics ceil(j n / k) on 100 random samples');
 
 -- the window-function formulation agrees
 SELECT is_empty($$
