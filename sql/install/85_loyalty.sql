@@ -9,6 +9,13 @@
  * points are caches kept in the same transaction as the entries, under the
  * account's row lock; crm.verify_ledger() checks them against the ledger.
  *
+ * References inside the ledger (an entry's lot, the entry a reversal
+ * reverses, the entry and lot of an allocation, the entries of a reversal)
+ * are not foreign keys: only the loyalty functions write these tables, and
+ * a foreign key would take a row lock per reference on the hot path.
+ * crm.verify_ledger() checks that each of them resolves.  The references
+ * out of the ledger (account, client, order) are foreign keys.
+ *
  * The operations live in 85_loyalty_ops.sql, the scheduled jobs (cashback,
  * bonuses, tiers, expiry) in 85_loyalty_jobs.sql, the checks in
  * 85_loyalty_verify.sql.
@@ -137,10 +144,6 @@ CREATE TABLE crm.loyalty_ledger (
 		REFERENCES crm.loyalty_accounts (client_id, program_id),
 	CONSTRAINT loyalty_ledger_order_fkey FOREIGN KEY (client_id, order_id)
 		REFERENCES crm.orders (client_id, order_id),
-	CONSTRAINT loyalty_ledger_lot_fkey FOREIGN KEY (client_id, program_id, lot_id)
-		REFERENCES crm.loyalty_ledger (client_id, program_id, entry_id),
-	CONSTRAINT loyalty_ledger_reverses_fkey FOREIGN KEY (client_id, program_id, reverses_entry_id)
-		REFERENCES crm.loyalty_ledger (client_id, program_id, entry_id),
 	CONSTRAINT loyalty_ledger_kind_check
 		CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust', 'reversal', 'welcome', 'birthday')),
 	CONSTRAINT loyalty_ledger_points_check
@@ -177,7 +180,6 @@ CREATE INDEX loyalty_ledger_reverses_idx ON crm.loyalty_ledger (client_id, progr
 	WHERE reverses_entry_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_lot_idx ON crm.loyalty_ledger (client_id, program_id, lot_id)
 	WHERE lot_id IS NOT NULL;
-CREATE INDEX loyalty_ledger_program_idx ON crm.loyalty_ledger (program_id);
 
 COMMENT ON TABLE crm.loyalty_ledger IS 'append-only points ledger: one row per movement (earn, redeem, expire, adjust, reversal, welcome, birthday); UPDATE, DELETE and TRUNCATE are refused';
 COMMENT ON COLUMN crm.loyalty_ledger.points IS 'signed change of the balance: credits positive, debits negative (0 only for a reversal that found nothing left to take)';
@@ -203,16 +205,14 @@ CREATE TABLE crm.loyalty_lots (
 	earned_at		timestamptz NOT NULL,
 	expires_at		timestamptz,
 	CONSTRAINT loyalty_lots_pkey PRIMARY KEY (client_id, program_id, lot_id),
-	CONSTRAINT loyalty_lots_entry_fkey FOREIGN KEY (client_id, program_id, lot_id)
-		REFERENCES crm.loyalty_ledger (client_id, program_id, entry_id),
 	CONSTRAINT loyalty_lots_points_check CHECK (points > 0),
 	CONSTRAINT loyalty_lots_remaining_check CHECK (remaining >= 0 AND remaining <= points)
 );
-CREATE INDEX loyalty_lots_open_idx ON crm.loyalty_lots (client_id, program_id, expires_at)
+CREATE INDEX loyalty_lots_open_idx ON crm.loyalty_lots (client_id, program_id, expires_at, lot_id)
 	WHERE remaining > 0;
 CREATE INDEX loyalty_lots_due_idx ON crm.loyalty_lots (expires_at)
 	WHERE remaining > 0 AND expires_at IS NOT NULL;
-COMMENT ON TABLE crm.loyalty_lots IS 'lots: the points of each credit entry and how many remain (a cache of the allocations, checked by crm.verify_ledger)';
+COMMENT ON TABLE crm.loyalty_lots IS 'lots: the points of each credit entry that brought new points, and how many remain (a cache: points + the sum of the lot''s allocations, checked by crm.verify_ledger)';
 
 CREATE TABLE crm.loyalty_allocations (
 	client_id		bigint NOT NULL,
@@ -221,14 +221,10 @@ CREATE TABLE crm.loyalty_allocations (
 	lot_id			bigint NOT NULL,
 	points			bigint NOT NULL,
 	CONSTRAINT loyalty_allocations_pkey PRIMARY KEY (client_id, program_id, entry_id, lot_id),
-	CONSTRAINT loyalty_allocations_entry_fkey FOREIGN KEY (client_id, program_id, entry_id)
-		REFERENCES crm.loyalty_ledger (client_id, program_id, entry_id),
-	CONSTRAINT loyalty_allocations_lot_fkey FOREIGN KEY (client_id, program_id, lot_id)
-		REFERENCES crm.loyalty_lots (client_id, program_id, lot_id),
 	CONSTRAINT loyalty_allocations_points_check CHECK (points <> 0)
 );
 CREATE INDEX loyalty_allocations_lot_idx ON crm.loyalty_allocations (client_id, program_id, lot_id);
-COMMENT ON TABLE crm.loyalty_allocations IS 'append-only: which lots each ledger entry changed and by how much (a lot''s remaining points = the sum of its allocations)';
+COMMENT ON TABLE crm.loyalty_allocations IS 'append-only: how much each ledger entry drew from (negative) or put back into (positive) each lot; a lot''s remaining points = its points + the sum of its allocations';
 
 CREATE TABLE crm.loyalty_reversals (
 	client_id		bigint NOT NULL,
@@ -238,10 +234,6 @@ CREATE TABLE crm.loyalty_reversals (
 	points			bigint NOT NULL,
 	unrecovered		bigint NOT NULL DEFAULT 0,
 	CONSTRAINT loyalty_reversals_pkey PRIMARY KEY (client_id, program_id, entry_id, reversed_entry_id),
-	CONSTRAINT loyalty_reversals_entry_fkey FOREIGN KEY (client_id, program_id, entry_id)
-		REFERENCES crm.loyalty_ledger (client_id, program_id, entry_id),
-	CONSTRAINT loyalty_reversals_reversed_fkey FOREIGN KEY (client_id, program_id, reversed_entry_id)
-		REFERENCES crm.loyalty_ledger (client_id, program_id, entry_id),
 	CONSTRAINT loyalty_reversals_unrecovered_check CHECK (unrecovered >= 0)
 );
 CREATE INDEX loyalty_reversals_reversed_idx

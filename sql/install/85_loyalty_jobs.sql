@@ -432,7 +432,8 @@ BEGIN
 		 ORDER BY t.client_id, t.program_id
 	LOOP
 		PERFORM crm.loyalty_lock_account(r.client_id, r.program_id, false);
-		x := crm.loyalty_expire_account(r.client_id, r.program_id, as_of, actor);
+		x := crm.loyalty_expire_account(r.client_id, r.program_id, as_of,
+										pg_catalog.clock_timestamp(), actor);
 		IF x.lots > 0 THEN
 			accounts := accounts + 1;
 			lots := lots + x.lots;

@@ -112,6 +112,11 @@ BEGIN
 	SELECT * INTO a FROM crm.loyalty_accounts
 	 WHERE client_id = v_client AND program_id = v_program
 	   FOR UPDATE;
+	IF NOT FOUND THEN
+		/* another transaction opened it after this one's snapshot */
+		RAISE EXCEPTION 'could not open the account of client % in programme % because of a concurrent update', v_client, v_program
+			USING ERRCODE = 'serialization_failure';
+	END IF;
 	RETURN a;
 END
 $$;
@@ -152,8 +157,9 @@ COMMENT ON FUNCTION crm.loyalty_replay(bigint, bigint, text, jsonb) IS 'internal
 /*
  * Appends one entry to the ledger of a locked account: optionally a new
  * lot of new_lot points, and changes to existing lots (lot_ids[i] by
- * deltas[i]; repeated lots are summed).  Updates the lot and balance
- * caches.  The balance may not go below zero (LY001).
+ * deltas[i]; repeated lots are summed, each becomes one allocation row).
+ * Updates the lot and balance caches.  The balance may not go below zero
+ * (LY001).  earn_points and redeem_points do the same in one statement.
  */
 CREATE FUNCTION crm.loyalty_append(
 	client_id bigint, program_id bigint, kind text,
@@ -203,8 +209,6 @@ BEGIN
 	IF coalesce(new_lot, 0) > 0 THEN
 		INSERT INTO crm.loyalty_lots (client_id, program_id, lot_id, points, remaining, earned_at, expires_at)
 		VALUES (client_id, program_id, v_id, new_lot, new_lot, at, expires_at);
-		INSERT INTO crm.loyalty_allocations (client_id, program_id, entry_id, lot_id, points)
-		VALUES (client_id, program_id, v_id, v_id, new_lot);
 	END IF;
 
 	IF v_nlots > 0 THEN
@@ -233,11 +237,12 @@ COMMENT ON FUNCTION crm.loyalty_append(bigint, bigint, text, bigint, timestamptz
 /*
  * Expires, lot by lot, the points of a locked account whose lots are due
  * (expires_at <= as_of): one expire entry per lot, keyed
- * "crm:expire:<lot>:<n>" (n counts the expiries of that lot).  Returns how
+ * "crm:expire:<lot>:<n>" (n counts the expiries of that lot), written at
+ * "at".  Returns how
  * many lots and points expired.
  */
 CREATE FUNCTION crm.loyalty_expire_account(client_id bigint, program_id bigint,
-										   as_of timestamptz, actor text,
+										   as_of timestamptz, at timestamptz, actor text,
 										   OUT lots bigint, OUT points bigint)
 LANGUAGE plpgsql
 SET search_path = pg_catalog, crm, pg_temp
@@ -268,37 +273,13 @@ BEGIN
 								   NULL,
 								   jsonb_build_object('op', 'expire_points', 'lot_id', lot.lot_id,
 													  'expires_at', lot.expires_at),
-								   pg_catalog.clock_timestamp());
+								   at);
 		lots := lots + 1;
 		points := points + lot.remaining;
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION crm.loyalty_expire_account(bigint, bigint, timestamptz, text) IS 'internal: expires the due lots of a locked account, one entry per lot';
-
-/*
- * The lots a debit of points draws from, in the programme's lot order,
- * and how much from each: only lots still alive at "at".
- */
-CREATE FUNCTION crm.loyalty_pick_lots(client_id bigint, program_id bigint, points bigint,
-									  lot_order text, at timestamptz)
-RETURNS TABLE (lot_id bigint, take bigint)
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-	SELECT s.lot_id, least(s.remaining, $3 - s.before)
-	  FROM (SELECT t.lot_id, t.remaining,
-				   coalesce(sum(t.remaining) OVER (
-						ORDER BY CASE WHEN $4 = 'expiring_first' THEN t.expires_at END NULLS LAST,
-								 t.lot_id
-						ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
-			  FROM crm.loyalty_lots t
-			 WHERE t.client_id = $1 AND t.program_id = $2 AND t.remaining > 0
-			   AND (t.expires_at IS NULL OR t.expires_at > $5)) s
-	 WHERE s.before < $3
-	 ORDER BY s.before
-$$;
-COMMENT ON FUNCTION crm.loyalty_pick_lots(bigint, bigint, bigint, text, timestamptz) IS 'internal: lots a debit draws from, in the programme''s lot order';
+COMMENT ON FUNCTION crm.loyalty_expire_account(bigint, bigint, timestamptz, timestamptz, text) IS 'internal: expires the due lots of a locked account, one entry per lot';
 
 /* A debit (redeem, negative adjust) of a locked account after expiring its due lots. */
 CREATE FUNCTION crm.loyalty_debit(a crm.loyalty_accounts, p crm.loyalty_programs, kind text,
@@ -312,25 +293,90 @@ AS $$
 DECLARE
 	v_at		timestamptz;
 	v_balance	bigint;
-	v_lots		bigint[];
-	v_takes		bigint[];
+	v_id		bigint;
+	v_need		bigint;
+	v_lots		bigint[] := '{}';
+	v_takes		bigint[] := '{}';
+	lot			record;
+	e			crm.loyalty_ledger;
 BEGIN
 	v_at := pg_catalog.clock_timestamp();
-	PERFORM crm.loyalty_expire_account(a.client_id, a.program_id, v_at, actor);
-	SELECT x.balance INTO v_balance FROM crm.loyalty_accounts x
-	 WHERE x.client_id = a.client_id AND x.program_id = a.program_id;
+	v_balance := a.balance;
+	IF EXISTS (SELECT 1 FROM crm.loyalty_lots t
+				WHERE t.client_id = a.client_id AND t.program_id = a.program_id
+				  AND t.remaining > 0 AND t.expires_at <= v_at) THEN
+		PERFORM crm.loyalty_expire_account(a.client_id, a.program_id, v_at, v_at, actor);
+		SELECT x.balance INTO v_balance FROM crm.loyalty_accounts x
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id;
+	END IF;
 	IF v_balance < points THEN
 		RAISE EXCEPTION 'not enough loyalty points: % requested, % available', points, v_balance
 			USING ERRCODE = 'LY001',
 				  DETAIL = format('Client %s has %s points in programme "%s".',
 								  a.client_id, v_balance, p.code);
 	END IF;
-	SELECT array_agg(k.lot_id), array_agg(-k.take)
-	  INTO v_lots, v_takes
-	  FROM crm.loyalty_pick_lots(a.client_id, a.program_id, points, p.lot_order, v_at) k;
-	RETURN crm.loyalty_append(a.client_id, a.program_id, kind, 0, NULL, v_lots, v_takes,
-							  order_id, NULL, 0, NULL, idempotency_key, actor, source, note,
-							  request, v_at);
+	/*
+	 * The lots to draw from, in the programme's lot order, and how much
+	 * from each: live lots until the amount is complete.  Soonest expiry
+	 * first reads the open-lots index in order and stops there.
+	 */
+	v_need := points;
+	IF p.lot_order = 'expiring_first' THEN
+		FOR lot IN
+			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
+			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
+			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+			 ORDER BY t.client_id, t.program_id, t.expires_at, t.lot_id
+		LOOP
+			v_lots := v_lots || lot.lot_id;
+			v_takes := v_takes || least(lot.remaining, v_need);
+			v_need := v_need - least(lot.remaining, v_need);
+			EXIT WHEN v_need = 0;
+		END LOOP;
+	ELSE
+		FOR lot IN
+			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
+			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
+			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+			 ORDER BY t.lot_id
+		LOOP
+			v_lots := v_lots || lot.lot_id;
+			v_takes := v_takes || least(lot.remaining, v_need);
+			v_need := v_need - least(lot.remaining, v_need);
+			EXIT WHEN v_need = 0;
+		END LOOP;
+	END IF;
+	IF v_need > 0 THEN
+		/* cannot happen while the caches hold; verify_ledger would tell */
+		RAISE EXCEPTION 'the live lots of client % in programme "%" hold fewer points than its balance', a.client_id, p.code
+			USING ERRCODE = 'data_corrupted';
+	END IF;
+
+	/* the entry, its allocations, the lot and balance caches, in one statement */
+	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	WITH pick AS (
+		SELECT u.lot_id, u.take FROM unnest(v_lots, v_takes) AS u(lot_id, take)),
+	ins AS (
+		INSERT INTO crm.loyalty_ledger AS l
+			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
+			 lot_id, idempotency_key, made_by, source, note, request, created_at)
+		SELECT a.client_id, a.program_id, v_id, kind, -points, v_balance - points, order_id,
+			   CASE WHEN count(*) = 1 THEN min(pick.lot_id) END,
+			   idempotency_key, coalesce(actor, session_user::text), source, note, request, v_at
+		  FROM pick
+		RETURNING l.*),
+	al AS (
+		INSERT INTO crm.loyalty_allocations (client_id, program_id, entry_id, lot_id, points)
+		SELECT a.client_id, a.program_id, v_id, pick.lot_id, -pick.take FROM pick),
+	lu AS (
+		UPDATE crm.loyalty_lots t SET remaining = t.remaining - pick.take
+		  FROM pick
+		 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.lot_id = pick.lot_id),
+	acc AS (
+		UPDATE crm.loyalty_accounts x SET balance = v_balance - points
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
+	SELECT * INTO e FROM ins;
+	RETURN e;
 END
 $$;
 COMMENT ON FUNCTION crm.loyalty_debit(crm.loyalty_accounts, crm.loyalty_programs, text, bigint, bigint, text, text, text, text, jsonb) IS 'internal: draws points from the lots of a locked account';
@@ -378,6 +424,8 @@ DECLARE
 	e			crm.loyalty_ledger;
 	v_request	jsonb;
 	v_at		timestamptz;
+	v_id		bigint;
+	v_expires	timestamptz;
 BEGIN
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points <= 0 THEN
@@ -394,16 +442,39 @@ BEGIN
 	END IF;
 	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
 									'expires_at', expires_at, 'note', note);
-	a := crm.loyalty_lock_account(client_id, p.program_id, true);
-	e := crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
-	IF e.entry_id IS NOT NULL THEN
-		RETURN e;
+	SELECT * INTO a FROM crm.loyalty_accounts x
+	 WHERE x.client_id = earn_points.client_id AND x.program_id = p.program_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		a := crm.loyalty_lock_account(client_id, p.program_id, true);
 	END IF;
+	SELECT * INTO e FROM crm.loyalty_ledger l
+	 WHERE l.client_id = earn_points.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = earn_points.idempotency_key;
+	IF FOUND THEN
+		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
+	END IF;
+
+	/* the entry, its lot and the balance, in one statement */
 	v_at := pg_catalog.clock_timestamp();
-	RETURN crm.loyalty_append(client_id, p.program_id, 'earn', points,
-							  coalesce(expires_at, v_at + p.points_lifetime),
-							  '{}', '{}', order_id, NULL, 0, NULL,
-							  idempotency_key, actor, 'earn_points', note, v_request, v_at);
+	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	v_expires := coalesce(expires_at, v_at + p.points_lifetime);
+	WITH ins AS (
+		INSERT INTO crm.loyalty_ledger AS l
+			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
+			 lot_id, expires_at, idempotency_key, made_by, source, note, request, created_at)
+		VALUES (client_id, p.program_id, v_id, 'earn', points, a.balance + points, order_id,
+				v_id, v_expires, idempotency_key, coalesce(actor, session_user::text),
+				'earn_points', note, v_request, v_at)
+		RETURNING l.*),
+	lot AS (
+		INSERT INTO crm.loyalty_lots (client_id, program_id, lot_id, points, remaining, earned_at, expires_at)
+		VALUES (client_id, p.program_id, v_id, points, points, v_at, v_expires)),
+	acc AS (
+		UPDATE crm.loyalty_accounts x SET balance = a.balance + points
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
+	SELECT * INTO e FROM ins;
+	RETURN e;
 END
 $$;
 COMMENT ON FUNCTION crm.earn_points(bigint, text, bigint, text, bigint, timestamptz, text, text) IS 'credits points to a client''s account (opened if needed) as a new lot expiring at expires_at (default: now + the programme''s points_lifetime); idempotent by key';
@@ -436,15 +507,19 @@ BEGIN
 	p := crm.loyalty_program_row(program);
 	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
 									'note', note);
-	a := crm.loyalty_lock_account(client_id, p.program_id, false);
-	IF a.client_id IS NULL THEN
+	SELECT * INTO a FROM crm.loyalty_accounts x
+	 WHERE x.client_id = redeem_points.client_id AND x.program_id = p.program_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
 		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', points
 			USING ERRCODE = 'LY001',
 				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
 	END IF;
-	e := crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
-	IF e.entry_id IS NOT NULL THEN
-		RETURN e;
+	SELECT * INTO e FROM crm.loyalty_ledger l
+	 WHERE l.client_id = redeem_points.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = redeem_points.idempotency_key;
+	IF FOUND THEN
+		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	END IF;
 	IF order_id IS NOT NULL THEN
 		o := crm.loyalty_order_row(client_id, order_id, false);
@@ -653,7 +728,7 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	v_at := pg_catalog.clock_timestamp();
-	PERFORM crm.loyalty_expire_account(o.client_id, o.program_id, v_at, actor);
+	PERFORM crm.loyalty_expire_account(o.client_id, o.program_id, v_at, v_at, actor);
 	plan := crm.loyalty_reverse_plan(o, abs(o.points) - v_done, '{}', '{}');
 	e := crm.loyalty_append(o.client_id, o.program_id, 'reversal', 0, NULL,
 							plan.lot_ids, plan.deltas, o.order_id, o.entry_id,
@@ -752,7 +827,7 @@ BEGIN
 		v_share := CASE WHEN o.net_amount = 0 THEN 1 ELSE (v_so_far + v_amount) / o.net_amount END;
 
 		v_at := pg_catalog.clock_timestamp();
-		PERFORM crm.loyalty_expire_account(client_id, acct.program_id, v_at, actor);
+		PERFORM crm.loyalty_expire_account(client_id, acct.program_id, v_at, v_at, actor);
 
 		v_lots := '{}'; v_deltas := '{}'; v_targets := '{}'; v_moved := '{}'; v_unrec := '{}';
 		v_total_unrec := 0;

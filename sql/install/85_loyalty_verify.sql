@@ -27,28 +27,28 @@ AS $$
 			  FROM crm.loyalty_ledger l) r
 	 WHERE r.running < 0 OR r.running <> r.balance_after
 	UNION ALL
-	/* an entry's points are the sum of its allocations */
+	/* an entry's points are the sum of its allocations (a credit that opens a lot: the lot) */
 	SELECT 'entry_equals_allocations', l.client_id, l.program_id, l.entry_id,
 		   format('entry %s points, allocations sum to %s', l.points, coalesce(s.total, 0))
 	  FROM crm.loyalty_ledger l
 	  LEFT JOIN (SELECT al.client_id, al.program_id, al.entry_id, sum(al.points) AS total
 				   FROM crm.loyalty_allocations al GROUP BY 1, 2, 3) s
 		ON s.client_id = l.client_id AND s.program_id = l.program_id AND s.entry_id = l.entry_id
-	 WHERE l.points <> coalesce(s.total, 0)
+	 WHERE l.points <> coalesce(s.total, 0) + CASE WHEN l.lot_id = l.entry_id THEN l.points ELSE 0 END
 	UNION ALL
 	/* a lot is never over-drawn, never over-filled, and its cache is right */
-	SELECT CASE WHEN coalesce(s.total, 0) < 0 THEN 'lot_overdrawn'
-				WHEN coalesce(s.total, 0) > t.points THEN 'lot_overfilled'
+	SELECT CASE WHEN t.points + coalesce(s.total, 0) < 0 THEN 'lot_overdrawn'
+				WHEN coalesce(s.total, 0) > 0 THEN 'lot_overfilled'
 				ELSE 'lot_remaining_equals_allocations' END,
 		   t.client_id, t.program_id, t.lot_id,
-		   format('lot of %s points, remaining %s, allocations sum to %s',
+		   format('lot of %s points, remaining %s, allocations since sum to %s',
 				  t.points, t.remaining, coalesce(s.total, 0))
 	  FROM crm.loyalty_lots t
 	  LEFT JOIN (SELECT al.client_id, al.program_id, al.lot_id, sum(al.points) AS total
 				   FROM crm.loyalty_allocations al GROUP BY 1, 2, 3) s
 		ON s.client_id = t.client_id AND s.program_id = t.program_id AND s.lot_id = t.lot_id
-	 WHERE coalesce(s.total, 0) < 0 OR coalesce(s.total, 0) > t.points
-		OR coalesce(s.total, 0) <> t.remaining
+	 WHERE t.points + coalesce(s.total, 0) < 0 OR coalesce(s.total, 0) > 0
+		OR t.points + coalesce(s.total, 0) <> t.remaining
 	UNION ALL
 	/* every credit of new points has its lot, of its size */
 	SELECT 'credit_has_lot', l.client_id, l.program_id, l.entry_id,
@@ -90,6 +90,46 @@ AS $$
 	 WHERE l.kind = 'reversal'
 	   AND (l.points <> coalesce(s.moved, 0) OR l.unrecovered <> coalesce(s.unrec, 0))
 	UNION ALL
+	/* every reference inside the ledger resolves */
+	SELECT 'dangling_reference', x.client_id, x.program_id, x.entry_id, x.what
+	  FROM (SELECT l.client_id, l.program_id, l.entry_id, format('lot %s of the entry', l.lot_id) AS what
+			  FROM crm.loyalty_ledger l
+			 WHERE l.lot_id IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_lots t
+								WHERE t.client_id = l.client_id AND t.program_id = l.program_id
+								  AND t.lot_id = l.lot_id)
+			UNION ALL
+			SELECT l.client_id, l.program_id, l.entry_id, format('reversed entry %s', l.reverses_entry_id)
+			  FROM crm.loyalty_ledger l
+			 WHERE l.reverses_entry_id IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = l.client_id AND o.program_id = l.program_id
+								  AND o.entry_id = l.reverses_entry_id)
+			UNION ALL
+			SELECT t.client_id, t.program_id, t.lot_id, 'lot without its credit entry'
+			  FROM crm.loyalty_lots t
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = t.client_id AND o.program_id = t.program_id
+								  AND o.entry_id = t.lot_id AND o.lot_id = t.lot_id)
+			UNION ALL
+			SELECT al.client_id, al.program_id, al.entry_id, format('allocation to lot %s', al.lot_id)
+			  FROM crm.loyalty_allocations al
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = al.client_id AND o.program_id = al.program_id
+								  AND o.entry_id = al.entry_id)
+				OR NOT EXISTS (SELECT 1 FROM crm.loyalty_lots t
+								WHERE t.client_id = al.client_id AND t.program_id = al.program_id
+								  AND t.lot_id = al.lot_id)
+			UNION ALL
+			SELECT r.client_id, r.program_id, r.entry_id, format('reversal of entry %s', r.reversed_entry_id)
+			  FROM crm.loyalty_reversals r
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = r.client_id AND o.program_id = r.program_id
+								  AND o.entry_id = r.entry_id AND o.kind = 'reversal')
+				OR NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = r.client_id AND o.program_id = r.program_id
+								  AND o.entry_id = r.reversed_entry_id)) x
+	UNION ALL
 	/* the ledger is append-only: its guards are in place */
 	SELECT 'append_only_trigger', NULL, NULL, NULL,
 		   format('trigger %s on %s is missing or not enabled always', g.name, g.tab)
@@ -106,7 +146,7 @@ AS $$
 						  AND tg.tgenabled = 'A')
 	ORDER BY 1, 2, 3, 4
 $$;
-COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, append-only guards) and returns each violation; no rows = clean';
+COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, every reference inside the ledger resolves, append-only guards) and returns each violation; no rows = clean';
 
 /*
  * Privileges: the loyalty functions run as the extension's owner (the
@@ -122,7 +162,7 @@ BEGIN
 		 WHERE p.pronamespace = 'crm'::regnamespace
 		   AND p.proname IN ('loyalty_program_row', 'loyalty_check_args', 'loyalty_lock_account',
 							 'loyalty_replay', 'loyalty_append', 'loyalty_expire_account',
-							 'loyalty_pick_lots', 'loyalty_debit', 'loyalty_order_row',
+ 'loyalty_debit', 'loyalty_order_row',
 							 'loyalty_order_redeemed', 'loyalty_reverse_plan', 'loyalty_award',
 							 'earn_points', 'redeem_points', 'adjust_points', 'reverse_entry',
 							 'refund_order_points', 'points_balance', 'points_statement',
