@@ -432,7 +432,7 @@ BEGIN
 		RAISE EXCEPTION 'points to earn must be positive, not %', coalesce(points::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF expires_at <= pg_catalog.now() THEN
+	IF expires_at <= pg_catalog.clock_timestamp() THEN
 		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -588,7 +588,7 @@ BEGIN
 		RAISE EXCEPTION 'an adjustment needs a note giving its reason'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF expires_at IS NOT NULL AND (points < 0 OR expires_at <= pg_catalog.now()) THEN
+	IF expires_at IS NOT NULL AND (points < 0 OR expires_at <= pg_catalog.clock_timestamp()) THEN
 		RAISE EXCEPTION 'expires_at % is not in the future or the adjustment is not a credit', expires_at
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -622,7 +622,12 @@ COMMENT ON FUNCTION crm.adjust_points(bigint, text, bigint, text, text, timestam
  * What reversing "target" more points of entry e moves: for a credit,
  * points taken back out of its own lot (as far as they remain, the rest
  * is unrecovered); for a debit, points put back into the lots it drew
- * from, the lots that expire last first.  pending_lots/pending_deltas are
+ * from: first the lots of the same order's credits (so that a refund can
+ * take back the points an order earned and then spent on itself), then
+ * the lots that expire last.  Partial restores fill the lots in this same
+ * order, which depends only on the debit, so that successive partial
+ * reversals add up to exactly what was drawn from each lot.
+ * pending_lots/pending_deltas are
  * moves already planned in the same entry (taken into account for what a
  * lot still holds).
  */
@@ -669,9 +674,12 @@ BEGIN
 				  FROM crm.loyalty_allocations al
 				  JOIN crm.loyalty_lots t
 					ON t.client_id = al.client_id AND t.program_id = al.program_id AND t.lot_id = al.lot_id
+				  LEFT JOIN crm.loyalty_ledger c
+					ON c.client_id = t.client_id AND c.program_id = t.program_id AND c.entry_id = t.lot_id
 				 WHERE al.client_id = e.client_id AND al.program_id = e.program_id
 				   AND al.entry_id = e.entry_id
-				WINDOW w AS (ORDER BY t.expires_at DESC NULLS FIRST, t.lot_id DESC)) s
+				WINDOW w AS (ORDER BY (c.order_id IS NOT DISTINCT FROM e.order_id AND e.order_id IS NOT NULL) DESC,
+								  t.expires_at DESC NULLS FIRST, t.lot_id DESC)) s
 		 WHERE s.before < v_done + target;
 		moved := target;
 		unrecovered := 0;
@@ -709,7 +717,8 @@ BEGIN
 	END IF;
 	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
 	IF o.kind IN ('reversal', 'expire') THEN
-		RAISE EXCEPTION 'ledger entry % is an % entry and cannot be reversed', entry_id, o.kind
+		RAISE EXCEPTION 'ledger entry % cannot be reversed: it is %', entry_id,
+			CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Correct it with crm.adjust_points.';
 	END IF;
@@ -794,6 +803,25 @@ BEGIN
 	END IF;
 	v_request := jsonb_build_object('op', 'refund_order_points', 'order_id', order_id,
 									'refund_amount', refund_amount, 'note', note);
+
+	/*
+	 * A refund already made under this key, in any programme: return what
+	 * it wrote and write nothing (even in a programme where the order has
+	 * moved points since).
+	 */
+	IF EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+				WHERE l.client_id = refund_order_points.client_id
+				  AND l.idempotency_key = refund_order_points.idempotency_key) THEN
+		FOR acct IN
+			SELECT l.program_id FROM crm.loyalty_ledger l
+			 WHERE l.client_id = refund_order_points.client_id
+			   AND l.idempotency_key = refund_order_points.idempotency_key
+			 ORDER BY l.program_id
+		LOOP
+			RETURN NEXT crm.loyalty_replay(client_id, acct.program_id, idempotency_key, v_request);
+		END LOOP;
+		RETURN;
+	END IF;
 
 	FOR acct IN
 		SELECT DISTINCT l.program_id FROM crm.loyalty_ledger l

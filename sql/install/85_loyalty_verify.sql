@@ -52,7 +52,7 @@ AS $$
 	UNION ALL
 	/* every credit of new points has its lot, of its size */
 	SELECT 'credit_has_lot', l.client_id, l.program_id, l.entry_id,
-		   format('entry of %s points, lot of %s', l.points, t.points)
+		   format('entry of %s points, lot of %s', l.points, coalesce(t.points::text, 'none'))
 	  FROM crm.loyalty_ledger l
 	  LEFT JOIN crm.loyalty_lots t
 		ON t.client_id = l.client_id AND t.program_id = l.program_id AND t.lot_id = l.entry_id
@@ -164,6 +164,7 @@ BEGIN
 							 'loyalty_replay', 'loyalty_append', 'loyalty_expire_account',
  'loyalty_debit', 'loyalty_order_row',
 							 'loyalty_order_redeemed', 'loyalty_reverse_plan', 'loyalty_award',
+							 'loyalty_is_birthday',
 							 'earn_points', 'redeem_points', 'adjust_points', 'reverse_entry',
 							 'refund_order_points', 'points_balance', 'points_statement',
 							 'points_expiring', 'open_loyalty_account', 'award_order_points',
