@@ -84,7 +84,7 @@ SELECT pg_temp.try($$SELECT crm.earn_points(9001, 'nope', 10, 'x')$$);
 SELECT pg_temp.try($$SELECT crm.earn_points(9999, 'club', 10, 'x')$$);
 SELECT pg_temp.try($$SELECT crm.earn_points(9001, 'club', 10, 'x', order_id => 503)$$);
 SELECT pg_temp.try($$SELECT crm.earn_points(9001, 'club', 10, 'x', order_id => 502)$$);
-SELECT pg_temp.try($$SELECT crm.earn_points(9001, 'club', 10, 'x', expires_at => now() - interval '1 day')$$);
+SELECT pg_temp.try($$SELECT crm.earn_points(9001, 'club', 10, 'x', expires_at => '2020-01-01 00:00+00')$$);
 SELECT pg_temp.snap() = :'before' AS nothing_written;
 
 --
@@ -158,6 +158,7 @@ SELECT pg_temp.try($$SELECT crm.adjust_points(9002, 'club', 5, 'a3', NULL)$$);
 SELECT pg_temp.try($$SELECT crm.adjust_points(9002, 'club', -51, 'a3', 'too much')$$);
 SELECT pg_temp.try($$SELECT crm.adjust_points(9003, 'club', -1, 'a3', 'no account')$$);
 SELECT pg_temp.try($$SELECT crm.adjust_points(9002, 'club', -1, 'a3', 'x', expires_at => now() + interval '1 day')$$);
+SELECT pg_temp.try($$SELECT crm.adjust_points(9002, 'club', 1, 'a3', 'x', expires_at => '2020-01-01 00:00+00')$$);
 SELECT pg_temp.snap() = :'before' AS nothing_written;
 
 --

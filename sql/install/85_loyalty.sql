@@ -264,13 +264,23 @@ CREATE FUNCTION crm.loyalty_refuse_change() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	has_rows	boolean;
 BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		/* emptying an empty table removes nothing (TRUNCATE ... CASCADE from clients) */
+		EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.%I)', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+		   INTO has_rows;
+		IF NOT has_rows THEN
+			RETURN NULL;
+		END IF;
+	END IF;
 	RAISE EXCEPTION '%.% is append-only: % is not allowed', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
 		USING ERRCODE = 'insufficient_privilege',
 			  HINT = 'Correct a movement with a new entry: crm.reverse_entry or crm.adjust_points.';
 END
 $$;
-COMMENT ON FUNCTION crm.loyalty_refuse_change() IS 'trigger: refuses UPDATE, DELETE and TRUNCATE on the append-only loyalty tables';
+COMMENT ON FUNCTION crm.loyalty_refuse_change() IS 'trigger: refuses UPDATE, DELETE and TRUNCATE (of a table that has rows) on the append-only loyalty tables';
 
 CREATE TRIGGER loyalty_ledger_append_only BEFORE UPDATE OR DELETE ON crm.loyalty_ledger
 	FOR EACH ROW EXECUTE FUNCTION crm.loyalty_refuse_change();

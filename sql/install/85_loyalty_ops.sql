@@ -588,8 +588,12 @@ BEGIN
 		RAISE EXCEPTION 'an adjustment needs a note giving its reason'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF expires_at IS NOT NULL AND (points < 0 OR expires_at <= pg_catalog.clock_timestamp()) THEN
-		RAISE EXCEPTION 'expires_at % is not in the future or the adjustment is not a credit', expires_at
+	IF expires_at IS NOT NULL AND points < 0 THEN
+		RAISE EXCEPTION 'expires_at applies to a credit only, not to an adjustment of % points', points
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF expires_at <= pg_catalog.clock_timestamp() THEN
+		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	p := crm.loyalty_program_row(program);
