@@ -194,6 +194,20 @@ SELECT kind, points, regexp_replace(idempotency_key, '\d+', 'n') AS key
 
 SELECT * FROM crm.verify_ledger();
 
+-- the remaining error paths of the jobs and readers
+SELECT pg_temp.try($$SELECT crm.reverse_entry((SELECT max(entry_id) FROM crm.loyalty_ledger WHERE kind = 'expire'), 'x')$$);
+SELECT pg_temp.try($$SELECT crm.award_welcome_bonus(NULL, 'gold')$$);
+SELECT pg_temp.try($$SELECT crm.award_welcome_bonus(9999, 'gold')$$);
+SELECT pg_temp.try($$SELECT crm.award_welcome_bonuses('nope')$$);
+SELECT pg_temp.try($$SELECT crm.award_paid_orders('nope')$$);
+SELECT pg_temp.try($$SELECT crm.award_birthday_bonus(9201, 'gold', NULL)$$);
+SELECT pg_temp.try($$SELECT crm.update_tiers('nope')$$);
+SELECT pg_temp.try($$SELECT crm.tier_turnover(NULL, 'gold')$$);
+SELECT pg_temp.try($$SELECT crm.tier_turnover(9201, 'nope')$$);
+SELECT pg_temp.try($$SELECT crm.points_expiring(9201, 'gold', NULL)$$);
+SELECT pg_temp.try($$SELECT crm.points_expiring(9201, 'nope')$$);
+SELECT pg_temp.try($$SELECT crm.open_loyalty_account(9201, NULL)$$);
+
 --
 -- verify_ledger finds what is wrong (the caches can be corrupted by the
 -- owner; the ledger only with its guard switched off)
