@@ -238,8 +238,10 @@ COMMENT ON FUNCTION crm.loyalty_append(bigint, bigint, text, bigint, timestamptz
  * Expires, lot by lot, the points of a locked account whose lots are due
  * (expires_at <= as_of): one expire entry per lot, keyed
  * "crm:expire:<lot>:<n>" (n counts the expiries of that lot), written at
- * "at".  Returns how
- * many lots and points expired.
+ * "at".  The entries and allocations are inserted lot by lot; the lot and
+ * balance caches are updated once for all of them, so that an account
+ * with many due lots costs no more than its inserts.  Returns how many
+ * lots and points expired.
  */
 CREATE FUNCTION crm.loyalty_expire_account(client_id bigint, program_id bigint,
 										   as_of timestamptz, at timestamptz, actor text,
@@ -251,9 +253,15 @@ AS $$
 DECLARE
 	lot			record;
 	v_n			bigint;
+	v_id		bigint;
+	v_balance	bigint;
+	v_lots		bigint[] := '{}';
 BEGIN
 	lots := 0;
 	points := 0;
+	SELECT a.balance INTO v_balance FROM crm.loyalty_accounts a
+	 WHERE a.client_id = loyalty_expire_account.client_id
+	   AND a.program_id = loyalty_expire_account.program_id;
 	FOR lot IN
 		SELECT t.lot_id, t.remaining, t.expires_at
 		  FROM crm.loyalty_lots t
@@ -266,17 +274,32 @@ BEGIN
 		 WHERE l.client_id = loyalty_expire_account.client_id
 		   AND l.program_id = loyalty_expire_account.program_id
 		   AND l.lot_id = lot.lot_id AND l.kind = 'expire';
-		PERFORM crm.loyalty_append(client_id, program_id, 'expire', 0, NULL,
-								   ARRAY[lot.lot_id], ARRAY[-lot.remaining],
-								   NULL, NULL, 0, NULL,
-								   format('crm:expire:%s:%s', lot.lot_id, v_n), actor, 'expire_points',
-								   NULL,
-								   jsonb_build_object('op', 'expire_points', 'lot_id', lot.lot_id,
-													  'expires_at', lot.expires_at),
-								   at);
+		v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+		v_balance := v_balance - lot.remaining;
+		INSERT INTO crm.loyalty_ledger AS l
+			(client_id, program_id, entry_id, kind, points, balance_after, lot_id,
+			 idempotency_key, made_by, source, request, created_at)
+		VALUES (client_id, program_id, v_id, 'expire', -lot.remaining, v_balance, lot.lot_id,
+				format('crm:expire:%s:%s', lot.lot_id, v_n), coalesce(actor, session_user::text),
+				'expire_points',
+				jsonb_build_object('op', 'expire_points', 'lot_id', lot.lot_id,
+								   'expires_at', lot.expires_at),
+				at);
+		INSERT INTO crm.loyalty_allocations (client_id, program_id, entry_id, lot_id, points)
+		VALUES (client_id, program_id, v_id, lot.lot_id, -lot.remaining);
+		v_lots := v_lots || lot.lot_id;
 		lots := lots + 1;
 		points := points + lot.remaining;
 	END LOOP;
+	IF lots > 0 THEN
+		UPDATE crm.loyalty_lots t SET remaining = 0
+		 WHERE t.client_id = loyalty_expire_account.client_id
+		   AND t.program_id = loyalty_expire_account.program_id
+		   AND t.lot_id = ANY (v_lots);
+		UPDATE crm.loyalty_accounts a SET balance = v_balance
+		 WHERE a.client_id = loyalty_expire_account.client_id
+		   AND a.program_id = loyalty_expire_account.program_id;
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION crm.loyalty_expire_account(bigint, bigint, timestamptz, timestamptz, text) IS 'internal: expires the due lots of a locked account, one entry per lot';
