@@ -178,8 +178,8 @@ CREATE INDEX loyalty_ledger_order_idx ON crm.loyalty_ledger (client_id, order_id
 	WHERE order_id IS NOT NULL;
 CREATE INDEX loyalty_ledger_reverses_idx ON crm.loyalty_ledger (client_id, program_id, reverses_entry_id)
 	WHERE reverses_entry_id IS NOT NULL;
-CREATE INDEX loyalty_ledger_lot_idx ON crm.loyalty_ledger (client_id, program_id, lot_id)
-	WHERE lot_id IS NOT NULL;
+CREATE INDEX loyalty_ledger_expire_idx ON crm.loyalty_ledger (client_id, program_id, lot_id)
+	WHERE kind = 'expire';
 
 COMMENT ON TABLE crm.loyalty_ledger IS 'append-only points ledger: one row per movement (earn, redeem, expire, adjust, reversal, welcome, birthday); UPDATE, DELETE and TRUNCATE are refused';
 COMMENT ON COLUMN crm.loyalty_ledger.points IS 'signed change of the balance: credits positive, debits negative (0 only for a reversal that found nothing left to take)';
