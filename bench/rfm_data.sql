@@ -2,14 +2,21 @@
 --
 --   psql -v clients=1000000 -v seed=0.42 -v as_of="'2026-01-01'" -f bench/rfm_data.sql
 --
--- Fills crm.clients and crm.orders (emptied first) with :clients clients
+-- Fills the empty crm.clients and crm.orders with :clients clients
 -- and about 20 orders each (1 + a geometric count, mean 20), spread over
 -- the three years before :as_of with a client-specific rhythm; 5 % of the
 -- orders are cancelled, 30 % use an offer.  Rows are written in client
 -- order; foreign-key triggers are off while loading (superuser only).
 \set ON_ERROR_STOP on
 SELECT setseed(:seed);
-TRUNCATE crm.order_lines, crm.orders, crm.consents, crm.interactions, crm.incidents, crm.clients CASCADE;
+DO $$
+BEGIN
+	IF EXISTS (SELECT 1 FROM crm.clients) THEN
+		RAISE EXCEPTION 'bench/rfm_data.sql fills an empty database: crm.clients has rows'
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+END
+$$;
 
 INSERT INTO crm.clients (client_id, first_name, created_at, updated_at)
 SELECT g, 'client ' || g, :as_of::timestamptz - interval '4 years', :as_of::timestamptz - interval '4 years'
