@@ -94,7 +94,10 @@ DECLARE
 	example		text;
 BEGIN
 	name := CASE TG_OP WHEN 'DELETE' THEN OLD.map_name ELSE NEW.map_name END;
-	IF NOT EXISTS (SELECT 1 FROM crm.segment_maps m WHERE m.map_name = name) THEN
+	-- lock the map: concurrent edits of one map are checked one after the
+	-- other, each seeing the other's committed rules
+	PERFORM 1 FROM crm.segment_maps m WHERE m.map_name = name FOR UPDATE;
+	IF NOT FOUND THEN
 		RETURN NULL;			-- the map is gone: nothing to check
 	END IF;
 	SELECT count(*) FILTER (WHERE p.problem = 'unmapped'),
