@@ -920,7 +920,7 @@ behave_loyal(DemoSim *sim)
 	double		gap = rng_gamma_mean(r, 20.0, 7.5);
 	double		t;
 
-	c->first_purchase = -rng_between(r, 240.0, DEMO_HISTORY);
+	c->first_purchase = -rng_between(r, 180.0, 730.0);
 	c->rate = 1.0 / gap;
 	add_purchase(sim, c->first_purchase);
 	t = c->first_purchase;
@@ -959,7 +959,7 @@ behave_at_risk(DemoSim *sim)
 	double		gap2 = gap1 * rng_between(r, 3.5, 7.0);
 	double		t;
 
-	c->first_purchase = -rng_between(r, 420.0, DEMO_HISTORY);
+	c->first_purchase = -rng_between(r, 330.0, 800.0);
 	c->changed_t = -rng_between(r, 75.0, 150.0);
 	c->earlier_rate = 1.0 / gap1;
 	c->rate = 1.0 / gap2;
@@ -978,7 +978,7 @@ behave_drifting(DemoSim *sim)
 	double		gap = rng_gamma_mean(r, 10.0, 6.0);
 	double		t;
 
-	c->first_purchase = -rng_between(r, 300.0, DEMO_HISTORY);
+	c->first_purchase = -rng_between(r, 300.0, 900.0);
 	c->rate = 1.0 / gap;
 	add_purchase(sim, c->first_purchase);
 	t = c->first_purchase;
@@ -1089,7 +1089,7 @@ behave_promo(DemoSim *sim)
 	DemoClient *c = &sim->client;
 	DemoRng    *r = &sim->rb;
 	static const int pcts[] = {10, 15, 20, 25};
-	double		every = rng_gamma_mean(r, 6.0, 35.0);
+	double		every = rng_gamma_mean(r, 6.0, 50.0);
 	double		t;
 	bool		first = true;
 
@@ -1278,7 +1278,7 @@ make_lines(DemoSim *sim, DemoOrder *o, double target)
 {
 	DemoClient *c = &sim->client;
 	DemoRng    *r = &sim->rk;
-	static const double nline_weights[4] = {40, 30, 18, 12};
+	static const double nline_weights[4] = {50, 28, 14, 8};
 	int			n = 1 + rng_pick(r, nline_weights, 4);
 	double		share[4],
 				total = 0.0,
@@ -1629,7 +1629,7 @@ make_interactions(DemoSim *sim)
 	}
 
 	/* newsletters, to those who consented at the time */
-	n = rng_poisson(r, years * 3.0);
+	n = rng_poisson(r, years * 1.5);
 	for (int i = 0; i < n; i++)
 	{
 		double		t = random_time(sim, c->created);
@@ -1639,7 +1639,7 @@ make_interactions(DemoSim *sim)
 							 rng_chance(r, c->engagement), rng_chance(r, 0.3), 0);
 	}
 	/* push messages to app users */
-	n = rng_poisson(r, years * 2.0);
+	n = rng_poisson(r, years * 1.0);
 	for (int i = 0; i < n; i++)
 	{
 		double		t = random_time(sim, c->created);
@@ -1649,7 +1649,7 @@ make_interactions(DemoSim *sim)
 							 rng_chance(r, c->engagement * 0.6), rng_chance(r, 0.2), 0);
 	}
 	/* text messages: pick-up and delivery notices */
-	n = rng_poisson(r, years * 0.8);
+	n = rng_poisson(r, years * 0.5);
 	for (int i = 0; i < n; i++)
 	{
 		double		t = random_time(sim, c->created);
@@ -1663,7 +1663,7 @@ make_interactions(DemoSim *sim)
 		}
 	}
 	/* calls */
-	n = rng_poisson(r, years * (c->company ? 2.0 : 0.5));
+	n = rng_poisson(r, years * (c->company ? 2.0 : 0.4));
 	for (int i = 0; i < n; i++)
 	{
 		double		t = random_time(sim, c->created);
@@ -1694,7 +1694,7 @@ make_interactions(DemoSim *sim)
 		}
 	}
 	/* visits without a purchase */
-	n = rng_poisson(r, years * 1.0);
+	n = rng_poisson(r, years * 0.8);
 	for (int i = 0; i < n; i++)
 	{
 		const char *channel = c->main_channel == 0 || c->main_channel == 5 ? "store" :
@@ -1970,9 +1970,8 @@ lower_letters(char *dst, const char *src, int size)
 }
 
 static void
-emit_client(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc)
+emit_client(DemoSim *sim, DemoClient *c, Tuplestorestate *ts, TupleDesc desc)
 {
-	DemoClient *c = &sim->client;
 	const DemoCity *city = &demo_cities[c->city];
 	Datum		v[17];
 	bool		n[17] = {false};
@@ -2053,9 +2052,8 @@ emit_client(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc)
 }
 
 static void
-emit_truth(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc)
+emit_truth(DemoSim *sim, DemoClient *c, Tuplestorestate *ts, TupleDesc desc)
 {
-	DemoClient *c = &sim->client;
 	Datum		v[11];
 	bool		n[11] = {false};
 
@@ -2079,10 +2077,8 @@ emit_truth(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc)
 }
 
 static void
-emit_consents(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc)
+emit_consents(DemoSim *sim, DemoClient *c, Tuplestorestate *ts, TupleDesc desc)
 {
-	DemoClient *c = &sim->client;
-
 	for (int i = 0; i < c->n_consents; i++)
 	{
 		DemoConsent *k = &c->consents[i];
@@ -2099,10 +2095,8 @@ emit_consents(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc)
 }
 
 static void
-emit_orders(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc, int64 first_order)
+emit_orders(DemoSim *sim, DemoClient *c, Tuplestorestate *ts, TupleDesc desc, int64 first_order)
 {
-	DemoClient *c = &sim->client;
-
 	for (int i = 0; i < c->n_orders; i++)
 	{
 		DemoOrder  *o = &c->orders[i];
@@ -2141,10 +2135,8 @@ emit_orders(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc, int64 first_order
 }
 
 static void
-emit_lines(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc, int64 first_order)
+emit_lines(DemoSim *sim, DemoClient *c, Tuplestorestate *ts, TupleDesc desc, int64 first_order)
 {
-	DemoClient *c = &sim->client;
-
 	for (int i = 0; i < c->n_orders; i++)
 	{
 		DemoOrder  *o = &c->orders[i];
@@ -2171,11 +2163,9 @@ emit_lines(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc, int64 first_order)
 }
 
 static void
-emit_incidents(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc,
+emit_incidents(DemoSim *sim, DemoClient *c, Tuplestorestate *ts, TupleDesc desc,
 			   int64 first_order, int64 first_incident)
 {
-	DemoClient *c = &sim->client;
-
 	for (int i = 0; i < c->n_incidents; i++)
 	{
 		DemoIncident *inc = &c->incidents[i];
@@ -2206,11 +2196,9 @@ emit_incidents(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc,
 }
 
 static void
-emit_interactions(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc, Datum empty,
+emit_interactions(DemoSim *sim, DemoClient *c, Tuplestorestate *ts, TupleDesc desc, Datum empty,
 				  int64 first_order, int64 first_incident, int64 first_interaction)
 {
-	DemoClient *c = &sim->client;
-
 	for (int i = 0; i < c->n_interactions; i++)
 	{
 		DemoInteraction *x = &c->interactions[i];
@@ -2251,6 +2239,96 @@ emit_interactions(DemoSim *sim, Tuplestorestate *ts, TupleDesc desc, Datum empty
 	}
 }
 
+/*
+ * The simulated clients of the last range asked for, kept per backend:
+ * crm.generate_demo_data() asks each row function for the same range in
+ * turn, and the clients need to be simulated only once.  The functions are
+ * deterministic, so the cache is never stale.
+ */
+#define CACHE_MAX_CLIENTS 5000
+
+typedef struct DemoCache
+{
+	MemoryContext cxt;
+	int64		seed;
+	TimestampTz as_of;
+	int64		first_client;
+	int64		last_client;
+	DemoClient *clients;
+} DemoCache;
+
+static DemoCache *demo_cache = NULL;
+
+#define COPY_ARRAY(dst, src, arr) \
+	do { \
+		(dst)->arr = (src)->n_##arr > 0 ? \
+			palloc(sizeof(*(src)->arr) * (src)->n_##arr) : NULL; \
+		if ((src)->n_##arr > 0) \
+			memcpy((dst)->arr, (src)->arr, sizeof(*(src)->arr) * (src)->n_##arr); \
+		(dst)->cap_##arr = (src)->n_##arr; \
+	} while (0)
+
+static DemoCache *
+cache_get(DemoSim *sim, int64 first_client, int64 last_client)
+{
+	DemoCache  *cache;
+	MemoryContext cxt,
+				old;
+
+	if (demo_cache != NULL &&
+		demo_cache->seed == sim->seed && demo_cache->as_of == sim->as_of &&
+		demo_cache->first_client == first_client &&
+		demo_cache->last_client == last_client)
+		return demo_cache;
+
+	if (demo_cache != NULL)
+	{
+		MemoryContextDelete(demo_cache->cxt);
+		demo_cache = NULL;
+	}
+	cxt = AllocSetContextCreate(TopMemoryContext, "crm demo cache",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		cache = palloc(sizeof(DemoCache));
+		cache->cxt = cxt;
+		cache->seed = sim->seed;
+		cache->as_of = sim->as_of;
+		cache->first_client = first_client;
+		cache->last_client = last_client;
+		cache->clients = palloc(sizeof(DemoClient) * (last_client - first_client + 1));
+		for (int64 id = first_client; id <= last_client; id++)
+		{
+			DemoClient *dst = &cache->clients[id - first_client];
+			DemoClient *src = &sim->client;
+
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextSwitchTo(old);
+			simulate_client(sim, id);
+			MemoryContextSwitchTo(cxt);
+			*dst = *src;
+			COPY_ARRAY(dst, src, purchases);
+			COPY_ARRAY(dst, src, offers);
+			COPY_ARRAY(dst, src, orders);
+			COPY_ARRAY(dst, src, lines);
+			COPY_ARRAY(dst, src, incidents);
+			COPY_ARRAY(dst, src, interactions);
+			COPY_ARRAY(dst, src, consents);
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	demo_cache = cache;
+	return cache;
+}
+
 static int64
 positive_arg(FunctionCallInfo fcinfo, int argno, const char *name)
 {
@@ -2286,6 +2364,7 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	DemoSim		sim;
+	DemoCache  *cache = NULL;
 	int64		first_client,
 				last_client;
 	int64		first_order = 1,
@@ -2309,6 +2388,8 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 		first_incident = positive_arg(fcinfo, 5, "first_incident_id");
 	if (PG_NARGS() > 6)
 		first_interaction = positive_arg(fcinfo, 6, "first_interaction_id");
+	if (last_client < first_client)
+		return (Datum) 0;
 
 	catalog_build();
 	sim.as_of_days = (double) sim.as_of / (double) USECS_PER_DAY;
@@ -2318,37 +2399,45 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 	row_cxt = AllocSetContextCreate(CurrentMemoryContext, "crm demo rows",
 									ALLOCSET_DEFAULT_SIZES);
 	empty = DirectFunctionCall1(jsonb_in, CStringGetDatum("{}"));
+	if (last_client - first_client < CACHE_MAX_CLIENTS)
+		cache = cache_get(&sim, first_client, last_client);
 
 	for (int64 id = first_client; id <= last_client; id++)
 	{
-		DemoClient *c = &sim.client;
+		DemoClient *c;
 
 		CHECK_FOR_INTERRUPTS();
-		simulate_client(&sim, id);
+		if (cache)
+			c = &cache->clients[id - first_client];
+		else
+		{
+			simulate_client(&sim, id);
+			c = &sim.client;
+		}
 		old = MemoryContextSwitchTo(row_cxt);
 		switch (table)
 		{
 			case DT_CLIENTS:
-				emit_client(&sim, rsinfo->setResult, rsinfo->setDesc);
+				emit_client(&sim, c, rsinfo->setResult, rsinfo->setDesc);
 				break;
 			case DT_TRUTH:
-				emit_truth(&sim, rsinfo->setResult, rsinfo->setDesc);
+				emit_truth(&sim, c, rsinfo->setResult, rsinfo->setDesc);
 				break;
 			case DT_CONSENTS:
-				emit_consents(&sim, rsinfo->setResult, rsinfo->setDesc);
+				emit_consents(&sim, c, rsinfo->setResult, rsinfo->setDesc);
 				break;
 			case DT_ORDERS:
-				emit_orders(&sim, rsinfo->setResult, rsinfo->setDesc, first_order);
+				emit_orders(&sim, c, rsinfo->setResult, rsinfo->setDesc, first_order);
 				break;
 			case DT_LINES:
-				emit_lines(&sim, rsinfo->setResult, rsinfo->setDesc, first_order);
+				emit_lines(&sim, c, rsinfo->setResult, rsinfo->setDesc, first_order);
 				break;
 			case DT_INCIDENTS:
-				emit_incidents(&sim, rsinfo->setResult, rsinfo->setDesc,
+				emit_incidents(&sim, c, rsinfo->setResult, rsinfo->setDesc,
 							   first_order, first_incident);
 				break;
 			case DT_INTERACTIONS:
-				emit_interactions(&sim, rsinfo->setResult, rsinfo->setDesc, empty,
+				emit_interactions(&sim, c, rsinfo->setResult, rsinfo->setDesc, empty,
 								  first_order, first_incident, first_interaction);
 				break;
 		}
