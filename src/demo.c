@@ -85,7 +85,7 @@ static const char *const archetype_descriptions[NUM_ARCHETYPES] = {
 	"buys every few days for 20 to 60 days, vanishes for 50 to 150 days, comes back",
 	"bought regularly, silent for 4 to 9 of its own gaps (45 to 240 days)",
 	"buys only from 20 Nov to 31 Dec, 20 Mar to 25 Apr and 15 Jun to 31 Jul",
-	"buys only 5 hours to 4 days after an outbound offer, with the offer's discount",
+	"buys only within 5 days after an outbound offer, with the offer's discount",
 	"bought a few times, silent for over a year, win-back offers got no response"
 };
 
@@ -1006,8 +1006,8 @@ behave_about_to_lose(DemoSim *sim)
 
 	if (silence < 45.0)
 		silence = rng_between(r, 45.0, 60.0);
-	if (silence > 240.0)
-		silence = rng_between(r, 200.0, 240.0);
+	if (silence > 230.0)
+		silence = rng_between(r, 190.0, 230.0);
 	c->first_purchase = -rng_between(r, 300.0, DEMO_HISTORY);
 	c->rate = 1.0 / gap;
 	stop = -silence;
@@ -1015,7 +1015,7 @@ behave_about_to_lose(DemoSim *sim)
 	add_purchase(sim, c->first_purchase);
 	gamma_gaps(sim, c->first_purchase, stop, 3.0, gap);
 	/* the last purchase comes shortly before the silence begins */
-	add_purchase(sim, stop - rng_between(r, 0.0, 0.2 * gap));
+	add_purchase(sim, stop - rng_between(r, 0.0, Min(0.2 * gap, 10.0)));
 	if (c->purchases[c->n_purchases - 1].t <= c->purchases[c->n_purchases - 2].t)
 		c->n_purchases--;
 }
@@ -1104,7 +1104,7 @@ behave_promo(DemoSim *sim)
 		o->opened = rng_chance(r, 0.8);
 		if (o->opened && (first || rng_chance(r, c->response_prob)))
 		{
-			double		pt = t + rng_between(r, 0.2, 4.0);
+			double		pt = t + rng_between(r, 0.2, 3.5);
 
 			if (pt < 0.0)
 			{
