@@ -77,28 +77,4 @@ CREATE TABLE crm.consents (
 );
 COMMENT ON TABLE crm.consents IS 'history of each client''s consent per contact channel: the latest row at or before a moment is in force';
 
-CREATE FUNCTION crm.can_contact(client_id bigint, channel text,
-								at timestamptz DEFAULT pg_catalog.now())
-RETURNS boolean
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-DECLARE
-	result		boolean;
-BEGIN
-	IF channel NOT IN ('email', 'sms', 'push', 'phone', 'messenger', 'post') THEN
-		RAISE EXCEPTION 'unknown contact channel "%"', channel
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Contact channels are email, sms, push, phone, messenger and post.';
-	END IF;
-	SELECT c.granted INTO result
-	  FROM crm.consents c
-	 WHERE c.client_id = can_contact.client_id
-	   AND c.channel = can_contact.channel
-	   AND c.changed_at <= can_contact.at
-	 ORDER BY c.changed_at DESC
-	 LIMIT 1;
-	RETURN coalesce(result, false);
-END
-$$;
-COMMENT ON FUNCTION crm.can_contact(bigint, text, timestamptz) IS 'whether the client had consented to contact on the channel at the moment (no consent row: false)';
+/* crm.can_contact(client_id, channel, at): sql/install/77_churn_contact.sql */

@@ -1,0 +1,247 @@
+/*
+ * Churn signals and behavioural classes (C: src/churn.c), the repeat
+ * purchase curve and acquisition-cohort retention.  Definitions and
+ * defaults: docs/churn.md.
+ */
+
+CREATE TYPE crm.churn_signal AS (
+	age_days			double precision,
+	silence_days		double precision,
+	own_gap_days		double precision,
+	expected_gap_days	double precision,
+	gap_cv				double precision,
+	overdue_ratio		double precision,
+	p_gap				double precision,
+	season_share		double precision,
+	engagement_silence_days double precision,
+	offers_since_last_purchase bigint,
+	status				text,
+	behaviour_class		text
+);
+COMMENT ON TYPE crm.churn_signal IS 'churn signals of one client: rhythm, overdue ratio, probability of a gap this long, season share, engagement silence, status and behavioural class (docs/churn.md)';
+
+CREATE FUNCTION crm.churn_signal(profile crm.purchase_profile, as_of timestamptz,
+								 population_gap_days double precision,
+								 recent_purchases bigint DEFAULT 0,
+								 previous_purchases bigint DEFAULT 0,
+								 last_engagement timestamptz DEFAULT NULL,
+								 offers_since_last_purchase bigint DEFAULT 0,
+								 options jsonb DEFAULT '{}')
+RETURNS crm.churn_signal
+AS 'MODULE_PATHNAME', 'churn_signal'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.churn_signal(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb) IS 'churn signals, status and behavioural class of one client from its purchase profile at as_of; error if the last purchase is after as_of';
+
+CREATE FUNCTION crm.churn_options(options jsonb DEFAULT '{}')
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'churn_options'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.churn_options(jsonb) IS 'every churn setting with its effective value: the given options over the defaults; error on an unknown key or a value out of range';
+
+/*
+ * Engagement (an inbound interaction that is not a sale) and marketing
+ * messages (outbound, with a campaign), per client and time: what
+ * crm.churn_signals and crm.can_contact look up.
+ */
+CREATE INDEX interactions_engagement_idx ON crm.interactions (client_id, occurred_at)
+	WHERE direction = 'inbound' AND kind <> 'sale';
+CREATE INDEX interactions_campaign_idx ON crm.interactions (client_id, occurred_at)
+	WHERE direction = 'outbound' AND campaign IS NOT NULL;
+
+/*
+ * The signals of every client with a purchase at or before as_of: one pass
+ * over the purchases (profile and window counts), the population's median
+ * gap over the profiles, the last engagement per client and the offers since
+ * the last purchase from the two partial indexes above.
+ */
+CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
+			   last_purchase timestamptz, monetary numeric,
+			   age_days double precision, silence_days double precision,
+			   own_gap_days double precision, expected_gap_days double precision,
+			   gap_cv double precision, overdue_ratio double precision,
+			   p_gap double precision,
+			   recent_purchases bigint, previous_purchases bigint,
+			   purchase_trend double precision, recent_spend numeric,
+			   previous_spend numeric, spend_trend double precision,
+			   last_engagement timestamptz, engagement_silence_days double precision,
+			   offers_since_last_purchase bigint, offer_share double precision,
+			   season_share double precision, population_gap_days double precision,
+			   status text, behaviour_class text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	opts		jsonb := crm.churn_options(options);
+	w			interval;
+	recent_from timestamptz;
+	previous_from timestamptz;
+	pop			double precision := (opts ->> 'population_gap_days')::double precision;
+	min_gap		double precision := (opts ->> 'min_gap_days')::double precision;
+BEGIN
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
+	recent_from := as_of - w;
+	previous_from := as_of - 2 * w;
+	RETURN QUERY
+	WITH p AS MATERIALIZED (
+		SELECT o.client_id,
+			   crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr,
+			   count(*) FILTER (WHERE o.ordered_at > recent_from) AS rn,
+			   count(*) FILTER (WHERE o.ordered_at > previous_from
+								  AND o.ordered_at <= recent_from) AS pn,
+			   coalesce(sum(o.net_amount) FILTER (WHERE o.ordered_at > recent_from), 0) AS rs,
+			   coalesce(sum(o.net_amount) FILTER (WHERE o.ordered_at > previous_from
+													AND o.ordered_at <= recent_from), 0) AS ps
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+		 GROUP BY o.client_id),
+	/* the population's rhythm: the median recent mean gap of the clients with a gap */
+	g AS (
+		SELECT coalesce(pop,
+						greatest(coalesce(percentile_cont(0.5) WITHIN GROUP
+											  (ORDER BY (p.pr).recent_mean_gap_days), 30),
+								 min_gap)) AS gap
+		  FROM p
+		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
+	e AS (
+		SELECT i.client_id, max(i.occurred_at) AS last_at
+		  FROM crm.interactions i
+		 WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= as_of
+		 GROUP BY i.client_id),
+	x AS (
+		SELECT p.client_id, p.pr, p.rn, p.pn, p.rs, p.ps, e.last_at, f.offers, g.gap,
+			   crm.churn_signal(p.pr, as_of, g.gap, p.rn, p.pn, e.last_at, f.offers, opts) AS s
+		  FROM p
+		 CROSS JOIN g
+		  LEFT JOIN e ON e.client_id = p.client_id
+		 CROSS JOIN LATERAL (
+			SELECT count(*) AS offers
+			  FROM crm.interactions c
+			 WHERE c.client_id = p.client_id
+			   AND c.direction = 'outbound' AND c.campaign IS NOT NULL
+			   AND c.occurred_at > (p.pr).last_purchase AND c.occurred_at <= as_of) f
+		OFFSET 0)
+	SELECT x.client_id, (x.pr).purchases, (x.pr).first_purchase, (x.pr).last_purchase,
+		   (x.pr).total_spend,
+		   (x.s).age_days, (x.s).silence_days, (x.s).own_gap_days, (x.s).expected_gap_days,
+		   (x.s).gap_cv, (x.s).overdue_ratio, (x.s).p_gap,
+		   x.rn, x.pn,
+		   CASE WHEN x.pn > 0 THEN x.rn::double precision / x.pn END,
+		   x.rs, x.ps,
+		   CASE WHEN x.ps > 0 THEN (x.rs / x.ps)::double precision END,
+		   x.last_at, (x.s).engagement_silence_days, x.offers, (x.pr).offer_share,
+		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class
+	  FROM x;
+END
+$$;
+COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';
+
+/*
+ * The behavioural classifier beside the RFM maps: the classes in the order
+ * their rules are tried (the rules themselves are in src/churn.c, their
+ * thresholds are the options of crm.churn_options).
+ */
+CREATE TABLE crm.behaviour_classes (
+	class			text NOT NULL,
+	priority		integer NOT NULL,
+	description		text NOT NULL,
+	rule			text NOT NULL,
+	CONSTRAINT behaviour_classes_pkey PRIMARY KEY (class),
+	CONSTRAINT behaviour_classes_priority_key UNIQUE (priority)
+);
+COMMENT ON TABLE crm.behaviour_classes IS 'the eight behavioural classes (and unclassified) of crm.churn_signal, in the order their rules are tried';
+
+INSERT INTO crm.behaviour_classes (class, priority, description, rule) VALUES
+	('promo_dependent', 1, 'buys only after an offer',
+	 'purchases >= 2 and offer_share >= promo_share'),
+	('lost', 2, 'long gone, offers did not help',
+	 'silence_days >= lost_days and offers_since_last_purchase >= lost_offers'),
+	('about_to_lose', 3, 'long overdue',
+	 'silence_days >= lost_days (no offer tried yet), or (rule 9) overdue_ratio > about_to_lose_overdue and silence_days >= about_to_lose_days'),
+	('promising', 4, 'habit forming, about every two weeks',
+	 'age_days <= promising_days and purchases >= promising_purchases and own gap <= promising_gap_days and overdue_ratio <= about_to_lose_overdue'),
+	('seasonal_sleeper', 5, 'buys around holidays and events only',
+	 'purchases >= 2 and season_share >= season_share and age_days > promising_days and own gap > seasonal_gap_days'),
+	('at_risk', 6, 'was loyal, now buys less often',
+	 'purchases > frequent_purchases and earlier rate >= 1 / loyal_gap_days and recent rate < at_risk_rate_ratio * earlier rate and silence_days < lost_days / 3'),
+	('drifting', 7, 'buys often, vanishes, comes back',
+	 'purchases > frequent_purchases and own gap cv >= drifting_cv and silence_days < drifting_days'),
+	('loyal', 8, 'buys about weekly, more than 10 orders',
+	 'purchases > frequent_purchases and own gap <= loyal_gap_days and overdue_ratio <= about_to_lose_overdue'),
+	('unclassified', 10, 'none of the eight classes',
+	 'none of the rules above holds');
+SELECT pg_catalog.pg_extension_config_dump('crm.behaviour_classes', 'WHERE false');
+
+/*
+ * Repeat-purchase curve: for each order number n, the clients whose n-th
+ * purchase is at or before as_of and the share of them that made an
+ * (n+1)-th.
+ */
+CREATE FUNCTION crm.repeat_curve(as_of timestamptz, since timestamptz DEFAULT '-infinity')
+RETURNS TABLE (order_number integer, clients bigint, next_clients bigint,
+			   repeat_share double precision)
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	WITH c AS (
+		SELECT o.client_id, count(*)::integer AS n
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+		 GROUP BY o.client_id
+		HAVING min(o.ordered_at) > since),
+	h AS (SELECT c.n, count(*) AS k FROM c GROUP BY c.n),
+	r AS (
+		SELECT g.n, (SELECT coalesce(sum(h.k), 0) FROM h WHERE h.n >= g.n)::bigint AS reached
+		  FROM generate_series(1, (SELECT max(h.n) FROM h)) g(n))
+	SELECT r.n, r.reached, lead(r.reached, 1, 0::bigint) OVER (ORDER BY r.n),
+		   lead(r.reached, 1, 0::bigint) OVER (ORDER BY r.n)::double precision / r.reached
+	  FROM r
+	 ORDER BY r.n
+$$;
+COMMENT ON FUNCTION crm.repeat_curve(timestamptz, timestamptz) IS 'for each order number n: clients with at least n purchases at or before as_of, those with at least n + 1, and the share that went on (clients acquired after since)';
+
+/*
+ * Retention by acquisition cohort: clients grouped by the month (or week,
+ * or quarter) of their first purchase; for each later period, the share of
+ * the cohort with a purchase in it.  Periods are UTC calendar periods.
+ */
+CREATE FUNCTION crm.cohort_retention(as_of timestamptz, period text DEFAULT 'month')
+RETURNS TABLE (cohort date, period_number integer, cohort_clients bigint,
+			   active_clients bigint, retention double precision)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF period NOT IN ('week', 'month', 'quarter') THEN
+		RAISE EXCEPTION 'period must be week, month or quarter, not "%"', period
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH o AS (
+		SELECT DISTINCT o.client_id,
+			   date_trunc(period, o.ordered_at AT TIME ZONE 'UTC')::date AS p
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of),
+	f AS (SELECT o.client_id, min(o.p) AS c FROM o GROUP BY o.client_id),
+	sizes AS (SELECT f.c, count(*) AS k FROM f GROUP BY f.c),
+	a AS (
+		SELECT f.c,
+			   CASE period
+				   WHEN 'week' THEN ((o.p - f.c) / 7)
+				   ELSE ((extract(year FROM o.p) - extract(year FROM f.c)) * 12
+						 + extract(month FROM o.p) - extract(month FROM f.c))::integer
+						/ CASE period WHEN 'quarter' THEN 3 ELSE 1 END
+			   END AS k,
+			   count(*) AS active
+		  FROM o JOIN f USING (client_id)
+		 GROUP BY 1, 2)
+	SELECT a.c, a.k, s.k, a.active, a.active::double precision / s.k
+	  FROM a JOIN sizes s ON s.c = a.c
+	 ORDER BY a.c, a.k;
+END
+$$;
+COMMENT ON FUNCTION crm.cohort_retention(timestamptz, text) IS 'retention matrix: per acquisition cohort (UTC week, month or quarter of the first purchase) and period number, the share of the cohort with a purchase in that period';

@@ -1,0 +1,633 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/churn.c
+ *
+ * Churn signals and behavioural classes of one client, from the client's
+ * purchase profile (crm.purchase_profile, src/profile.c), a few per-client
+ * counts that the profile does not hold (purchases in the recent and the
+ * previous window, the last engagement, offers sent since the last
+ * purchase), the population's rhythm and an as_of:
+ *
+ *	crm.churn_signal(profile, as_of, population_gap_days, recent_purchases,
+ *					 previous_purchases, last_engagement, offers_since_last,
+ *					 options jsonb) -> crm.churn_signal
+ *	crm.churn_options(options jsonb) -> jsonb (the effective settings)
+ *
+ * The rhythm: the expected gap is the client's recent mean gap shrunk toward
+ * the population's gap with a weight of prior_gaps pseudo-gaps; the spread
+ * (coefficient of variation) likewise toward population_cv.  Gaps are taken
+ * to be lognormal with that mean and spread (method of moments), which gives
+ * the probability of a gap at least as long as the current silence.
+ *
+ * The options are a jsonb object of named settings (defaults in
+ * churn_defaults below and in docs/churn.md); a call parses them once and
+ * keeps the result for as long as the same bytes come back.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/float.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+#include "utils/typcache.h"
+
+#define SECS_PER_DAY_F	86400.0
+
+/* the fields of crm.purchase_profile that are read, by position */
+#define PF_FIRST		0
+#define PF_LAST			1
+#define PF_PURCHASES	2
+#define PF_MEAN_GAP		8
+#define PF_RECENT_GAP	10
+#define PF_GAP_SD		11
+#define PF_GAP_WINDOW	12
+#define PF_OFFER_SHARE	14
+#define PF_MONTHS		15
+#define PF_NATTS		17
+
+/* fields of crm.churn_signal */
+#define CS_NATTS		12
+
+/* behavioural classes, in the order they are tried */
+typedef struct ChurnSettings
+{
+	double		window_days;
+	double		prior_gaps;
+	double		population_cv;
+	double		min_gap_days;
+	double		new_days;
+	double		slipping_p;
+	double		lapsed_p;
+	double		lost_days;
+	double		lost_overdue;
+	double		lost_offers;
+	double		promo_share;
+	double		season_share;
+	double		seasonal_gap_days;
+	double		frequent_purchases;
+	double		loyal_gap_days;
+	double		promising_days;
+	double		promising_purchases;
+	double		promising_gap_days;
+	double		at_risk_rate_ratio;
+	double		drifting_cv;
+	double		drifting_days;
+	double		about_to_lose_overdue;
+	double		about_to_lose_days;
+	double		population_gap_days;	/* NaN: computed by crm.churn_signals */
+	bool		season_months[12];
+} ChurnSettings;
+
+typedef struct SettingDef
+{
+	const char *name;
+	size_t		offset;
+	double		def;
+	double		min;
+	double		max;
+	bool		min_open;		/* value must be > min rather than >= */
+} SettingDef;
+
+#define S(f) offsetof(ChurnSettings, f)
+static const SettingDef churn_defs[] = {
+	{"window_days", S(window_days), 90, 1, 3650, false},
+	{"prior_gaps", S(prior_gaps), 3, 0, 1000, false},
+	{"population_cv", S(population_cv), 1.0, 0.05, 10, false},
+	{"min_gap_days", S(min_gap_days), 1, 0, 365, true},
+	{"new_days", S(new_days), 30, 0, 3650, false},
+	{"slipping_p", S(slipping_p), 0.2, 0, 1, false},
+	{"lapsed_p", S(lapsed_p), 0.02, 0, 1, false},
+	{"lost_days", S(lost_days), 365, 1, 36500, false},
+	{"lost_overdue", S(lost_overdue), 8, 1, 1000, false},
+	{"lost_offers", S(lost_offers), 1, 0, 1000, false},
+	{"promo_share", S(promo_share), 0.8, 0, 1, true},
+	{"season_share", S(season_share), 0.9, 0, 1, true},
+	{"seasonal_gap_days", S(seasonal_gap_days), 30, 0, 3650, false},
+	{"frequent_purchases", S(frequent_purchases), 10, 1, 100000, false},
+	{"loyal_gap_days", S(loyal_gap_days), 12, 0, 3650, true},
+	{"promising_days", S(promising_days), 120, 0, 3650, false},
+	{"promising_purchases", S(promising_purchases), 3, 2, 100000, false},
+	{"promising_gap_days", S(promising_gap_days), 25, 0, 3650, true},
+	{"at_risk_rate_ratio", S(at_risk_rate_ratio), 0.4, 0, 1, true},
+	{"drifting_cv", S(drifting_cv), 1.2, 0, 100, true},
+	{"drifting_days", S(drifting_days), 180, 1, 36500, false},
+	{"about_to_lose_overdue", S(about_to_lose_overdue), 3, 1, 1000, false},
+	{"about_to_lose_days", S(about_to_lose_days), 45, 0, 36500, false},
+};
+#undef S
+#define N_DEFS	lengthof(churn_defs)
+
+/* the holiday and event months of the default settings (1 = January) */
+static const int default_season_months[] = {3, 4, 6, 7, 11, 12};
+
+/* what a call keeps between rows in fn_extra */
+typedef struct ChurnCache
+{
+	Oid			profile_type;
+	TupleDesc	profile_desc;
+	TupleDesc	result_desc;
+	Jsonb	   *options;		/* copy of the options last parsed */
+	ChurnSettings settings;
+} ChurnCache;
+
+PG_FUNCTION_INFO_V1(churn_signal);
+PG_FUNCTION_INFO_V1(churn_options);
+
+static void
+settings_defaults(ChurnSettings *s)
+{
+	for (int i = 0; i < N_DEFS; i++)
+		*(double *) ((char *) s + churn_defs[i].offset) = churn_defs[i].def;
+	s->population_gap_days = NAN;
+	memset(s->season_months, 0, sizeof(s->season_months));
+	for (int i = 0; i < lengthof(default_season_months); i++)
+		s->season_months[default_season_months[i] - 1] = true;
+}
+
+static double
+jsonb_number(JsonbValue *v, const char *key)
+{
+	if (v->type != jbvNumeric)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("churn option \"%s\" must be a number", key)));
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+											  NumericGetDatum(v->val.numeric)));
+}
+
+/* Parse an options object into *s (defaults first); errors name the key. */
+static void
+settings_parse(Jsonb *options, ChurnSettings *s)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	settings_defaults(s);
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("churn options must be a JSON object")));
+
+	it = JsonbIteratorInit(&options->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+
+		if (strcmp(key, "population_gap_days") == 0)
+		{
+			/* read by crm.churn_signals; null or a positive number */
+			if (v.type != jbvNull)
+			{
+				double		x = jsonb_number(&v, key);
+
+				if (!(x > 0) || isinf(x))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("churn option \"population_gap_days\" must be positive or null: %g", x)));
+				s->population_gap_days = x;
+			}
+			else
+				s->population_gap_days = NAN;
+			continue;
+		}
+		if (strcmp(key, "season_months") == 0)
+		{
+			JsonbIterator *ait;
+			JsonbValue	e;
+			JsonbIteratorToken at;
+
+			if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("churn option \"season_months\" must be an array of months 1 to 12")));
+			memset(s->season_months, 0, sizeof(s->season_months));
+			ait = JsonbIteratorInit(v.val.binary.data);
+			while ((at = JsonbIteratorNext(&ait, &e, true)) != WJB_DONE)
+			{
+				double		m;
+
+				if (at != WJB_ELEM)
+					continue;
+				m = (e.type == jbvNumeric) ? jsonb_number(&e, key) : -1;
+				if (m != floor(m) || m < 1 || m > 12)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("churn option \"season_months\" must be an array of months 1 to 12")));
+				s->season_months[(int) m - 1] = true;
+			}
+			continue;
+		}
+		for (int i = 0;; i++)
+		{
+			const SettingDef *d;
+			double		x;
+
+			if (i == N_DEFS)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("unknown churn option \"%s\"", key),
+						 errhint("SELECT crm.churn_options('{}') lists the options and their defaults.")));
+			d = &churn_defs[i];
+			if (strcmp(key, d->name) != 0)
+				continue;
+			x = jsonb_number(&v, key);
+			if (isnan(x) || x < d->min || x > d->max || (d->min_open && x == d->min))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("churn option \"%s\" is out of range: %g", key, x),
+						 errdetail("It must lie in %s%g, %g].",
+								   d->min_open ? "(" : "[", d->min, d->max)));
+			*(double *) ((char *) s + d->offset) = x;
+			break;
+		}
+	}
+	if (s->lapsed_p > s->slipping_p)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("churn option \"lapsed_p\" (%g) must not exceed \"slipping_p\" (%g)",
+						s->lapsed_p, s->slipping_p)));
+}
+
+/* P(X >= x) for a lognormal X with the given mean and coefficient of variation */
+static double
+lognormal_tail(double x, double mean, double cv)
+{
+	double		s2,
+				mu;
+
+	if (x <= 0)
+		return 1.0;
+	s2 = log1p(cv * cv);
+	mu = log(mean) - s2 / 2;
+	return 0.5 * erfc((log(x) - mu) / sqrt(2 * s2));
+}
+
+static const char *
+churn_status(const ChurnSettings *s, double age, double silence,
+			 double overdue, double p_gap)
+{
+	if (age < s->new_days)
+		return "new";
+	if (silence >= s->lost_days || overdue >= s->lost_overdue)
+		return "lost";
+	if (p_gap < s->lapsed_p)
+		return "lapsed";
+	if (p_gap < s->slipping_p)
+		return "slipping";
+	return "active";
+}
+
+/*
+ * The behavioural class: the first of these rules that holds (docs/churn.md
+ * states them with their settings).
+ */
+static const char *
+behaviour_class(const ChurnSettings *s, int64 n, double age, double silence,
+				double own_gap, double own_cv, double expected_gap,
+				double offer_share, double season_share, double recent_n,
+				double offers_since_last)
+{
+	double		overdue = silence / expected_gap;
+	double		recent_rate = recent_n / s->window_days;
+	double		earlier_rate = -1;
+
+	if (age > s->window_days)
+		earlier_rate = ((double) n - recent_n) / (age - s->window_days);
+
+	if (n >= 2 && offer_share >= s->promo_share)
+		return "promo_dependent";
+	if (silence >= s->lost_days)
+		return offers_since_last >= s->lost_offers ? "lost" : "about_to_lose";
+	if (age <= s->promising_days && n >= s->promising_purchases &&
+		own_gap <= s->promising_gap_days && overdue <= s->about_to_lose_overdue)
+		return "promising";
+	if (n >= 2 && season_share >= s->season_share && age > s->promising_days &&
+		own_gap > s->seasonal_gap_days)
+		return "seasonal_sleeper";
+	if (n > s->frequent_purchases && earlier_rate * s->loyal_gap_days >= 1 &&
+		recent_rate < s->at_risk_rate_ratio * earlier_rate &&
+		silence < s->lost_days / 3)
+		return "at_risk";
+	if (n > s->frequent_purchases && own_cv >= s->drifting_cv &&
+		silence < s->drifting_days)
+		return "drifting";
+	if (n > s->frequent_purchases && own_gap <= s->loyal_gap_days &&
+		overdue <= s->about_to_lose_overdue)
+		return "loyal";
+	if (overdue > s->about_to_lose_overdue && silence >= s->about_to_lose_days)
+		return "about_to_lose";
+	return "unclassified";
+}
+
+static ChurnCache *
+churn_cache(FunctionCallInfo fcinfo, Oid profile_type)
+{
+	ChurnCache *c = (ChurnCache *) fcinfo->flinfo->fn_extra;
+
+	if (c == NULL || c->profile_type != profile_type)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		TupleDesc	pd;
+		TupleDesc	rd;
+
+		pd = lookup_rowtype_tupdesc_copy(profile_type, -1);
+		if (pd->natts != PF_NATTS ||
+			TupleDescAttr(pd, PF_LAST)->atttypid != TIMESTAMPTZOID ||
+			TupleDescAttr(pd, PF_PURCHASES)->atttypid != INT8OID ||
+			TupleDescAttr(pd, PF_GAP_WINDOW)->atttypid != INT4OID ||
+			TupleDescAttr(pd, PF_MONTHS)->atttypid != INT4ARRAYOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("churn_signal expects a crm.purchase_profile value")));
+		if (get_call_result_type(fcinfo, NULL, &rd) != TYPEFUNC_COMPOSITE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("function returning record called in context that cannot accept type record")));
+		if (rd->natts != CS_NATTS)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("crm.churn_signal has %d fields, expected %d", rd->natts, CS_NATTS)));
+		rd = BlessTupleDesc(CreateTupleDescCopy(rd));
+		if (c == NULL)
+			c = palloc0(sizeof(ChurnCache));
+		c->profile_type = profile_type;
+		c->profile_desc = pd;
+		c->result_desc = rd;
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = c;
+	}
+	return c;
+}
+
+static const ChurnSettings *
+churn_settings(FunctionCallInfo fcinfo, ChurnCache *c, Jsonb *options)
+{
+	if (c->options == NULL || VARSIZE(c->options) != VARSIZE(options) ||
+		memcmp(c->options, options, VARSIZE(options)) != 0)
+	{
+		ChurnSettings s;
+
+		settings_parse(options, &s);
+		if (c->options)
+			pfree(c->options);
+		c->options = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE(options));
+		memcpy(c->options, options, VARSIZE(options));
+		c->settings = s;
+	}
+	return &c->settings;
+}
+
+static double
+float_or(Datum d, bool isnull, double dflt)
+{
+	return isnull ? dflt : DatumGetFloat8(d);
+}
+
+/*
+ * crm.churn_signal(profile crm.purchase_profile, as_of timestamptz,
+ *					population_gap_days float8, recent_purchases bigint,
+ *					previous_purchases bigint, last_engagement timestamptz,
+ *					offers_since_last bigint, options jsonb)
+ *
+ * Not strict: a NULL profile or as_of gives NULL; a NULL count is 0, a NULL
+ * last_engagement means none.  population_gap_days must be positive (it is
+ * what a client without a gap is expected to wait).
+ */
+Datum
+churn_signal(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader ph;
+	HeapTupleData tuple;
+	Datum		pv[PF_NATTS];
+	bool		pn[PF_NATTS];
+	Datum		values[CS_NATTS];
+	bool		nulls[CS_NATTS];
+	ChurnCache *c;
+	const ChurnSettings *s;
+	TimestampTz as_of;
+	TimestampTz first,
+				last;
+	int64		n;
+	int			g;
+	double		population_gap,
+				recent_n,
+				previous_n,
+				offers;
+	double		age,
+				silence,
+				own_gap,
+				own_sd,
+				own_cv,
+				expected,
+				cv,
+				overdue,
+				p_gap,
+				offer_share,
+				season_share;
+	int64		in_season = 0;
+	ArrayType  *months;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(7))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("population_gap_days and options must not be null")));
+
+	ph = PG_GETARG_HEAPTUPLEHEADER(0);
+	c = churn_cache(fcinfo, HeapTupleHeaderGetTypeId(ph));
+	s = churn_settings(fcinfo, c, PG_GETARG_JSONB_P(7));
+
+	as_of = PG_GETARG_TIMESTAMPTZ(1);
+	population_gap = PG_GETARG_FLOAT8(2);
+	recent_n = PG_ARGISNULL(3) ? 0 : (double) PG_GETARG_INT64(3);
+	previous_n = PG_ARGISNULL(4) ? 0 : (double) PG_GETARG_INT64(4);
+	offers = PG_ARGISNULL(6) ? 0 : (double) PG_GETARG_INT64(6);
+
+	if (TIMESTAMP_NOT_FINITE(as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of must be finite")));
+	if (!(population_gap > 0) || isinf(population_gap))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("population_gap_days must be positive and finite: %g", population_gap)));
+	if (recent_n < 0 || previous_n < 0 || offers < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase and offer counts must not be negative")));
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(ph);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = ph;
+	heap_deform_tuple(&tuple, c->profile_desc, pv, pn);
+
+	if (pn[PF_FIRST] || pn[PF_LAST] || pn[PF_PURCHASES] || pn[PF_GAP_WINDOW])
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase profile without first, last purchase or count")));
+	first = DatumGetTimestampTz(pv[PF_FIRST]);
+	last = DatumGetTimestampTz(pv[PF_LAST]);
+	n = DatumGetInt64(pv[PF_PURCHASES]);
+	g = DatumGetInt32(pv[PF_GAP_WINDOW]);
+
+	if (last > as_of)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("last purchase %s is after as_of %s",
+						timestamptz_to_str(last), timestamptz_to_str(as_of)),
+				 errhint("Count only the purchases at or before as_of.")));
+	if (n < 1 || g < 0 || g >= n || first > last)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent purchase profile: %lld purchases, %d gaps",
+						(long long) n, g)));
+	if (recent_n + previous_n > (double) n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("recent (%g) and previous (%g) purchases exceed the %lld purchases of the profile",
+						recent_n, previous_n, (long long) n)));
+
+	age = (double) (as_of - first) / (USECS_PER_SEC * SECS_PER_DAY_F);
+	silence = (double) (as_of - last) / (USECS_PER_SEC * SECS_PER_DAY_F);
+
+	/* the client's own rhythm, over the profile's window of recent gaps */
+	own_gap = NAN;
+	own_cv = NAN;
+	if (g >= 1 && !pn[PF_RECENT_GAP])
+	{
+		own_gap = Max(DatumGetFloat8(pv[PF_RECENT_GAP]), s->min_gap_days);
+		if (g >= 2 && !pn[PF_GAP_SD])
+		{
+			own_sd = DatumGetFloat8(pv[PF_GAP_SD]);
+			own_cv = own_sd / own_gap;
+		}
+	}
+	else
+		g = 0;
+
+	/* shrink toward the population: prior_gaps pseudo-gaps of its rhythm */
+	if (g == 0)
+		expected = population_gap;
+	else
+		expected = (g * own_gap + s->prior_gaps * population_gap) / (g + s->prior_gaps);
+	if (g >= 2 && !isnan(own_cv))
+	{
+		double		w = (g - 1) / (g - 1 + s->prior_gaps);
+
+		cv = w * own_cv + (1 - w) * s->population_cv;
+	}
+	else
+		cv = s->population_cv;
+	cv = Max(cv, 0.05);
+
+	overdue = silence / expected;
+	p_gap = lognormal_tail(silence, expected, cv);
+
+	offer_share = float_or(pv[PF_OFFER_SHARE], pn[PF_OFFER_SHARE], 0);
+	months = pn[PF_MONTHS] ? NULL : DatumGetArrayTypeP(pv[PF_MONTHS]);
+	if (months && ARR_NDIM(months) == 1 && ARR_DIMS(months)[0] == 12 &&
+		!ARR_HASNULL(months) && ARR_ELEMTYPE(months) == INT4OID)
+	{
+		int32	   *m = (int32 *) ARR_DATA_PTR(months);
+
+		for (int i = 0; i < 12; i++)
+			if (s->season_months[i])
+				in_season += m[i];
+	}
+	season_share = (double) in_season / (double) n;
+
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Float8GetDatum(age);
+	values[1] = Float8GetDatum(silence);
+	values[2] = Float8GetDatum(own_gap);
+	nulls[2] = isnan(own_gap);
+	values[3] = Float8GetDatum(expected);
+	values[4] = Float8GetDatum(cv);
+	values[5] = Float8GetDatum(overdue);
+	values[6] = Float8GetDatum(p_gap);
+	values[7] = Float8GetDatum(season_share);
+	if (PG_ARGISNULL(5))
+		nulls[8] = true;
+	else
+	{
+		TimestampTz e = PG_GETARG_TIMESTAMPTZ(5);
+
+		if (TIMESTAMP_NOT_FINITE(e) || e > as_of)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("last engagement %s is not a finite time at or before as_of",
+							timestamptz_to_str(e))));
+		values[8] = Float8GetDatum((double) (as_of - e) / (USECS_PER_SEC * SECS_PER_DAY_F));
+	}
+	values[9] = Int64GetDatum((int64) offers);
+	values[10] = CStringGetTextDatum(churn_status(s, age, silence, overdue, p_gap));
+	values[11] = CStringGetTextDatum(behaviour_class(s, n, age, silence,
+													 isnan(own_gap) ? expected : own_gap,
+													 isnan(own_cv) ? 0 : own_cv,
+													 expected, offer_share,
+													 season_share, recent_n, offers));
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(c->result_desc, values, nulls)));
+}
+
+/*
+ * crm.churn_options(options jsonb) -> jsonb: every setting with the value
+ * that the options give it (defaults for the others); errors as churn_signal.
+ */
+Datum
+churn_options(PG_FUNCTION_ARGS)
+{
+	Jsonb	   *options = PG_GETARG_JSONB_P(0);
+	ChurnSettings s;
+	StringInfoData buf;
+	bool		first = true;
+
+	settings_parse(options, &s);
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < N_DEFS; i++)
+	{
+		double		x = *(double *) ((char *) &s + churn_defs[i].offset);
+		char	   *num = float8out_internal(x);
+
+		appendStringInfo(&buf, "%s\"%s\": %s", first ? "" : ", ",
+						 churn_defs[i].name, num);
+		first = false;
+	}
+	if (isnan(s.population_gap_days))
+		appendStringInfoString(&buf, ", \"population_gap_days\": null");
+	else
+		appendStringInfo(&buf, ", \"population_gap_days\": %s",
+						 float8out_internal(s.population_gap_days));
+	appendStringInfoString(&buf, ", \"season_months\": [");
+	first = true;
+	for (int i = 0; i < 12; i++)
+		if (s.season_months[i])
+		{
+			appendStringInfo(&buf, "%s%d", first ? "" : ", ", i + 1);
+			first = false;
+		}
+	appendStringInfoString(&buf, "]}");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
