@@ -492,11 +492,15 @@ churn_signal(PG_FUNCTION_ARGS)
 	g = DatumGetInt32(pv[PF_GAP_WINDOW]);
 
 	if (last > as_of)
+	{
+		char	   *last_s = pstrdup(timestamptz_to_str(last));
+		char	   *as_of_s = pstrdup(timestamptz_to_str(as_of));
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("last purchase %s is after as_of %s",
-						timestamptz_to_str(last), timestamptz_to_str(as_of)),
+				 errmsg("last purchase %s is after as_of %s", last_s, as_of_s),
 				 errhint("Count only the purchases at or before as_of.")));
+	}
 	if (n < 1 || g < 0 || g >= n || first > last)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
