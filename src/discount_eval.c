@@ -480,7 +480,10 @@ resolve_exclusive(DiscCart *c, Scratch *s)
 
 			if (ri == best || r->phase == DISC_PHASE_BONUS || r->status != DISC_APPLIED)
 				continue;
-			if (r->stacking == DISC_EXCLUSIVE)
+			if (r->stacking == DISC_EXCLUSIVE && r->amount == b->amount)
+				skip(r, psprintf("exclusive rule \"%s\" gives as much (%s) and comes first",
+								 b->code, discount_money(b->amount)));
+			else if (r->stacking == DISC_EXCLUSIVE)
 				skip(r, psprintf("exclusive rule \"%s\" gives more (%s, this rule %s)",
 								 b->code, discount_money(b->amount), discount_money(r->amount)));
 			else
@@ -568,8 +571,10 @@ evaluate_bonus(DiscCart *c)
 			r->status = DISC_APPLIED;
 		else
 		{
-			skip(r, psprintf("rule \"%s\" allows more to be paid with points",
-							 c->rules[share].code));
+			skip(r, psprintf("rule \"%s\" allows %s to be paid with points",
+							 c->rules[share].code,
+							 (int64) (((int128) covered_net(c, ri) * r->value) / PERCENT_DEN) == share_money ?
+							 "as much, and comes first," : "more"));
 			r->points = 0;
 		}
 	}
@@ -633,8 +638,10 @@ evaluate_bonus(DiscCart *c)
 		if (r->action != DISC_MULTIPLIER || r->status != DISC_CANDIDATE)
 			continue;
 		if (ri != mult)
-			skip(r, psprintf("rule \"%s\" multiplies more (x%s)",
-							 c->rules[mult].code, factor(c->rules[mult].value)));
+			skip(r, psprintf("rule \"%s\" multiplies %s (x%s)",
+							 c->rules[mult].code,
+							 r->value == c->rules[mult].value ? "as much, and comes first" : "more",
+							 factor(c->rules[mult].value)));
 		else if (c->points_earned == 0)
 		{
 			skip(r, pstrdup("no cashback points to multiply"));

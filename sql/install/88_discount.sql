@@ -122,6 +122,10 @@ BEGIN
 		RAISE EXCEPTION 'discount rule "%": code must be 1 to 63 characters a-z, 0-9, _ . - starting with a letter or digit', r
 			USING ERRCODE = 'check_violation';
 	END IF;
+	IF NEW.name IS NULL OR NEW.name = '' THEN
+		RAISE EXCEPTION 'discount rule "%": name must not be empty', r
+			USING ERRCODE = 'check_violation';
+	END IF;
 	IF NEW.action IS NULL OR NEW.action NOT IN ('percent', 'fixed', 'cashback', 'points_multiplier', 'points_share') THEN
 		RAISE EXCEPTION 'discount rule "%": action "%" is not one of percent, fixed, cashback, points_multiplier, points_share', r, NEW.action
 			USING ERRCODE = 'check_violation';
@@ -187,7 +191,7 @@ BEGIN
 			USING ERRCODE = 'check_violation';
 	END IF;
 	IF NEW.valid IS NULL OR isempty(NEW.valid) THEN
-		RAISE EXCEPTION 'discount rule "%": validity window % is empty', r, coalesce(NEW.valid::text, 'NULL')
+		RAISE EXCEPTION 'discount rule "%": validity window is empty (%)', r, coalesce(NEW.valid::text, 'NULL')
 			USING ERRCODE = 'check_violation';
 	END IF;
 	IF NEW.min_order_amount < 0 OR NEW.min_order_amount <> round(NEW.min_order_amount, 2) THEN
