@@ -138,6 +138,15 @@ VALUES (2, 'gold', 'gold tier 4 %', 20, 'percent', 4, 'gold');
 SELECT pg_temp.price(1, :'cart');
 SELECT pg_temp.price(1, '{"segment": "Champions", "tier": "gold", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
 SELECT pg_temp.price(1, '{"segment": "At risk", "tier": "silver", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
+-- where crm.loyalty_accounts exists, the client's tiers are read from it
+-- (here a stand-in with the two columns read, until the loyalty schema lands)
+CREATE TABLE crm.loyalty_accounts (client_id bigint, program_id bigint, tier_code text);
+INSERT INTO crm.loyalty_accounts VALUES (1, 1, 'silver'), (1, 2, 'gold'), (2, 1, NULL);
+SELECT crm.price_cart(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]', '2026-11-25 10:00+00') -> 'tiers' AS ada_tiers;
+SELECT pg_temp.price(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]');
+SELECT pg_temp.price(2, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]');
+-- a tier given in the cart wins over the table
+SELECT pg_temp.price(1, '{"tier": "bronze", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
 ROLLBACK;
 
 -- 4. fixed amounts: per unit on a line rule (rounded half up for a
