@@ -355,48 +355,119 @@ rank_lines(DiscCart *c)
 	pfree(p);
 }
 
-/* output */
+/*
+ * Output: the answer is built as a JsonbValue tree with pushJsonbValue, so
+ * that no JSON text is written and parsed again.  Amounts are numerics
+ * with two decimals (12.30); quantities and rule values with the decimals
+ * they need.
+ */
+
+typedef JsonbParseState *JB;
 
 static void
-put_money(StringInfo s, int64 cents)
+jb_begin_object(JB *st)
 {
-	appendStringInfoString(s, discount_money(cents));
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
 }
 
 static void
-put_qty(StringInfo s, int64 milli)
+jb_end_object(JB *st)
 {
-	appendStringInfo(s, INT64_FORMAT, milli / 1000);
-	if (milli % 1000)
-	{
-		char		frac[8];
-		int			n;
-
-		snprintf(frac, sizeof(frac), ".%03d", (int) (milli % 1000));
-		n = strlen(frac);
-		while (frac[n - 1] == '0')
-			frac[--n] = '\0';
-		appendStringInfoString(s, frac);
-	}
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
 }
 
 static void
-put_value(StringInfo s, DiscRule *r)
+jb_begin_array(JB *st)
 {
-	if (r->action == DISC_FIXED)
-		put_money(s, r->value);
+	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+}
+
+static void
+jb_end_array(JB *st)
+{
+	pushJsonbValue(st, WJB_END_ARRAY, NULL);
+}
+
+static void
+jb_key(JB *st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+/* a value in an object (in_array false) or an element of an array */
+static void
+jb_value(JB *st, JsonbValue *v, bool in_array)
+{
+	pushJsonbValue(st, in_array ? WJB_ELEM : WJB_VALUE, v);
+}
+
+static void
+jb_str(JB *st, const char *key, const char *str)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	if (str == NULL)
+		v.type = jbvNull;
 	else
 	{
-		char	   *v = psprintf(INT64_FORMAT ".%04d", r->value / 10000,
-								 (int) (r->value % 10000));
-		int			n = strlen(v);
-
-		while (v[n - 1] == '0')
-			v[--n] = '\0';
-		if (v[n - 1] == '.')
-			v[--n] = '\0';
-		appendStringInfoString(s, v);
+		v.type = jbvString;
+		v.val.string.val = (char *) str;
+		v.val.string.len = strlen(str);
 	}
+	jb_value(st, &v, false);
+}
+
+/* val / 10^scale as a numeric, trailing zeros dropped down to min_scale */
+static Numeric
+scaled_numeric(int64 val, int scale, int min_scale)
+{
+	while (scale > min_scale && val % 10 == 0)
+	{
+		val /= 10;
+		scale--;
+	}
+	return scale == 0 ? int64_to_numeric(val) : int64_div_fast_to_numeric(val, scale);
+}
+
+static void
+jb_num(JB *st, const char *key, int64 val, int scale, int min_scale)
+{
+	JsonbValue	v;
+
+	if (key)
+		jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = scaled_numeric(val, scale, min_scale);
+	jb_value(st, &v, key == NULL);
+}
+
+static void
+jb_int(JB *st, const char *key, int64 val)
+{
+	jb_num(st, key, val, 0, 0);
+}
+
+static void
+jb_money(JB *st, const char *key, int64 cents)
+{
+	jb_num(st, key, cents, 2, 2);
+}
+
+static void
+jb_bool(JB *st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = b;
+	jb_value(st, &v, false);
 }
 
 static const char *
@@ -438,163 +509,168 @@ line_reason(DiscCart *c, int ri, int i)
 	}
 }
 
-static char *
-build_result(DiscCart *c)
+static void
+build_line(JB *st, DiscCart *c, int i)
 {
-	StringInfoData s;
-	bool		first;
+	DiscLine   *l = &c->lines[i];
 
-	initStringInfo(&s);
-	appendStringInfo(&s, "{\"client_id\": " INT64_FORMAT ", \"at\": ", c->client_id);
-	escape_json(&s, at_text(c->at));
-	appendStringInfoString(&s, ", \"cart\": ");
-	appendStringInfoString(&s, JsonbToCString(NULL, &c->cart->root, VARSIZE(c->cart)));
-	appendStringInfoString(&s, ", \"currency\": ");
-	escape_json(&s, c->currency);
-	appendStringInfo(&s, ", \"turnover_before\": %s", discount_money(c->turnover));
-	appendStringInfoString(&s, ", \"segment\": ");
-	if (c->segment)
-		escape_json(&s, c->segment);
-	else
-		appendStringInfoString(&s, "null");
-	appendStringInfoString(&s, ", \"tiers\": ");
-	if (c->tiers_known)
-	{
-		appendStringInfoChar(&s, '[');
-		for (int k = 0; k < c->ntiers; k++)
-		{
-			if (k)
-				appendStringInfoString(&s, ", ");
-			escape_json(&s, c->tiers[k]);
-		}
-		appendStringInfoChar(&s, ']');
-	}
-	else
-		appendStringInfoString(&s, "null");
+	jb_begin_object(st);
+	jb_int(st, "line", l->line_no);
+	jb_int(st, "product_id", l->product_id);
+	jb_int(st, "price_list_id", l->price_list_id);
+	jb_num(st, "quantity", l->qty_milli, 3, 0);
+	jb_money(st, "unit_price", l->unit_price);
+	jb_money(st, "gross", l->gross);
+	jb_money(st, "discount", l->gross - l->remaining);
+	jb_money(st, "net", l->remaining);
+	jb_money(st, "cost", l->cost);
 
-	/* lines */
-	appendStringInfoString(&s, ", \"lines\": [");
-	for (int i = 0; i < c->nlines; i++)
-	{
-		DiscLine   *l = &c->lines[i];
-
-		appendStringInfo(&s, "%s{\"line\": %d, \"product_id\": " INT64_FORMAT
-						 ", \"price_list_id\": %d, \"quantity\": ",
-						 i ? ", " : "", l->line_no, l->product_id, l->price_list_id);
-		put_qty(&s, l->qty_milli);
-		appendStringInfoString(&s, ", \"unit_price\": ");
-		put_money(&s, l->unit_price);
-		appendStringInfoString(&s, ", \"gross\": ");
-		put_money(&s, l->gross);
-		appendStringInfoString(&s, ", \"discount\": ");
-		put_money(&s, l->gross - l->remaining);
-		appendStringInfoString(&s, ", \"net\": ");
-		put_money(&s, l->remaining);
-		appendStringInfoString(&s, ", \"cost\": ");
-		put_money(&s, l->cost);
-		appendStringInfoString(&s, ", \"discounts\": [");
-		first = true;
-		for (int ri = 0; ri < c->nrules; ri++)
-		{
-			DiscRule   *r = &c->rules[ri];
-
-			if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
-				DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
-				continue;
-			appendStringInfo(&s, "%s{\"rule_id\": " INT64_FORMAT ", \"code\": ",
-							 first ? "" : ", ", r->rule_id);
-			escape_json(&s, r->code);
-			appendStringInfoString(&s, ", \"amount\": ");
-			put_money(&s, DISC_AMT(c, ri, i));
-			appendStringInfoChar(&s, '}');
-			first = false;
-		}
-		appendStringInfoString(&s, "], \"skipped\": [");
-		first = true;
-		for (int ri = 0; ri < c->nrules; ri++)
-		{
-			DiscRule   *r = &c->rules[ri];
-			char	   *why;
-
-			if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS)
-				continue;
-			why = line_reason(c, ri, i);
-			if (why == NULL)
-				continue;
-			appendStringInfo(&s, "%s{\"rule_id\": " INT64_FORMAT ", \"code\": ",
-							 first ? "" : ", ", r->rule_id);
-			escape_json(&s, r->code);
-			appendStringInfoString(&s, ", \"reason\": ");
-			escape_json(&s, why);
-			appendStringInfoChar(&s, '}');
-			first = false;
-		}
-		appendStringInfoString(&s, "]}");
-	}
-	appendStringInfoChar(&s, ']');
-
-	/* rules, in evaluation order */
-	appendStringInfoString(&s, ", \"rules\": [");
+	jb_key(st, "discounts");
+	jb_begin_array(st);
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
 		DiscRule   *r = &c->rules[ri];
 
-		appendStringInfo(&s, "%s{\"rule_id\": " INT64_FORMAT ", \"code\": ",
-						 ri ? ", " : "", r->rule_id);
-		escape_json(&s, r->code);
-		appendStringInfo(&s, ", \"rank\": %d, \"level\": \"%s\", \"action\": \"%s\", \"value\": ",
-						 r->rank,
-						 r->phase == DISC_PHASE_LINE ? "line" : "order",
-						 action_name(r->action));
-		put_value(&s, r);
-		if (r->phase != DISC_PHASE_BONUS)
-			appendStringInfo(&s, ", \"stacking\": \"%s\", \"base\": \"%s\"",
-							 stacking_name(r->stacking),
-							 r->base_original ? "original" : "remaining");
-		if (r->status == DISC_APPLIED)
-		{
-			appendStringInfoString(&s, ", \"status\": \"applied\"");
-			if (r->phase == DISC_PHASE_BONUS)
-				appendStringInfo(&s, ", \"points\": " INT64_FORMAT, r->points);
-			else
-			{
-				appendStringInfoString(&s, ", \"amount\": ");
-				put_money(&s, r->amount);
-				if (r->capped)
-					appendStringInfoString(&s, ", \"capped\": true");
-				appendStringInfoString(&s, ", \"lines\": [");
-				first = true;
-				for (int i = 0; i < c->nlines; i++)
-				{
-					if (DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
-						continue;
-					appendStringInfo(&s, "%s%d", first ? "" : ", ", c->lines[i].line_no);
-					first = false;
-				}
-				appendStringInfoChar(&s, ']');
-			}
-		}
+		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
+			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
+			continue;
+		jb_begin_object(st);
+		jb_int(st, "rule_id", r->rule_id);
+		jb_str(st, "code", r->code);
+		jb_money(st, "amount", DISC_AMT(c, ri, i));
+		jb_end_object(st);
+	}
+	jb_end_array(st);
+
+	jb_key(st, "skipped");
+	jb_begin_array(st);
+	for (int ri = 0; ri < c->nrules; ri++)
+	{
+		DiscRule   *r = &c->rules[ri];
+		char	   *why;
+
+		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS)
+			continue;
+		why = line_reason(c, ri, i);
+		if (why == NULL)
+			continue;
+		jb_begin_object(st);
+		jb_int(st, "rule_id", r->rule_id);
+		jb_str(st, "code", r->code);
+		jb_str(st, "reason", why);
+		jb_end_object(st);
+	}
+	jb_end_array(st);
+	jb_end_object(st);
+}
+
+static void
+build_rule(JB *st, DiscCart *c, int ri)
+{
+	DiscRule   *r = &c->rules[ri];
+
+	jb_begin_object(st);
+	jb_int(st, "rule_id", r->rule_id);
+	jb_str(st, "code", r->code);
+	jb_int(st, "rank", r->rank);
+	jb_str(st, "level", r->phase == DISC_PHASE_LINE ? "line" : "order");
+	jb_str(st, "action", action_name(r->action));
+	if (r->action == DISC_FIXED)
+		jb_money(st, "value", r->value);
+	else
+		jb_num(st, "value", r->value, 4, 0);
+	if (r->phase != DISC_PHASE_BONUS)
+	{
+		jb_str(st, "stacking", stacking_name(r->stacking));
+		jb_str(st, "base", r->base_original ? "original" : "remaining");
+	}
+	if (r->status == DISC_APPLIED)
+	{
+		jb_str(st, "status", "applied");
+		if (r->phase == DISC_PHASE_BONUS)
+			jb_int(st, "points", r->points);
 		else
 		{
-			appendStringInfoString(&s, ", \"status\": \"skipped\", \"reason\": ");
-			escape_json(&s, r->reason ? r->reason : "not evaluated");
+			jb_money(st, "amount", r->amount);
+			if (r->capped)
+				jb_bool(st, "capped", true);
+			jb_key(st, "lines");
+			jb_begin_array(st);
+			for (int i = 0; i < c->nlines; i++)
+				if (DISC_MARK(c, ri, i) == DISC_MARK_APPLIED)
+					jb_int(st, NULL, c->lines[i].line_no);
+			jb_end_array(st);
 		}
-		appendStringInfoChar(&s, '}');
 	}
-	appendStringInfoChar(&s, ']');
+	else
+	{
+		jb_str(st, "status", "skipped");
+		jb_str(st, "reason", r->reason ? r->reason : "not evaluated");
+	}
+	jb_end_object(st);
+}
 
-	appendStringInfoString(&s, ", \"totals\": {\"gross\": ");
-	put_money(&s, c->gross);
-	appendStringInfoString(&s, ", \"discount\": ");
-	put_money(&s, c->discount);
-	appendStringInfoString(&s, ", \"net\": ");
-	put_money(&s, c->net);
-	appendStringInfo(&s, ", \"points_earned\": " INT64_FORMAT
-					 ", \"max_points_payable\": " INT64_FORMAT
-					 ", \"points_paid\": " INT64_FORMAT "}}",
-					 c->points_earned, c->max_points, c->points_paid);
+static Jsonb *
+build_result(DiscCart *c)
+{
+	JB			st = NULL;
+	JsonbValue	v;
+	JsonbValue *res;
 
-	return s.data;
+	jb_begin_object(&st);
+	jb_int(&st, "client_id", c->client_id);
+	jb_str(&st, "at", at_text(c->at));
+	jb_key(&st, "cart");
+	v.type = jbvBinary;
+	v.val.binary.data = &c->cart->root;
+	v.val.binary.len = VARSIZE(c->cart) - VARHDRSZ;
+	jb_value(&st, &v, false);
+	jb_str(&st, "currency", c->currency);
+	jb_money(&st, "turnover_before", c->turnover);
+	jb_str(&st, "segment", c->segment);
+	jb_key(&st, "tiers");
+	if (c->tiers_known)
+	{
+		jb_begin_array(&st);
+		for (int k = 0; k < c->ntiers; k++)
+		{
+			v.type = jbvString;
+			v.val.string.val = c->tiers[k];
+			v.val.string.len = strlen(c->tiers[k]);
+			jb_value(&st, &v, true);
+		}
+		jb_end_array(&st);
+	}
+	else
+	{
+		v.type = jbvNull;
+		jb_value(&st, &v, false);
+	}
+
+	jb_key(&st, "lines");
+	jb_begin_array(&st);
+	for (int i = 0; i < c->nlines; i++)
+		build_line(&st, c, i);
+	jb_end_array(&st);
+
+	jb_key(&st, "rules");
+	jb_begin_array(&st);
+	for (int ri = 0; ri < c->nrules; ri++)
+		build_rule(&st, c, ri);
+	jb_end_array(&st);
+
+	jb_key(&st, "totals");
+	jb_begin_object(&st);
+	jb_money(&st, "gross", c->gross);
+	jb_money(&st, "discount", c->discount);
+	jb_money(&st, "net", c->net);
+	jb_int(&st, "points_earned", c->points_earned);
+	jb_int(&st, "max_points_payable", c->max_points);
+	jb_int(&st, "points_paid", c->points_paid);
+	jb_end_object(&st);
+
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
 }
 
 Datum
@@ -631,11 +707,10 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	discount_evaluate(&c);
 
 	{
-		char	   *text = build_result(&c);
-		MemoryContext spi = MemoryContextSwitchTo(caller);
+		Jsonb	   *built = build_result(&c);
 
-		result = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
-		MemoryContextSwitchTo(spi);
+		result = MemoryContextAlloc(caller, VARSIZE(built));
+		memcpy(result, built, VARSIZE(built));
 	}
 	SPI_finish();
 	PG_RETURN_JSONB_P(result);
