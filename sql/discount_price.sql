@@ -196,6 +196,16 @@ UPDATE crm.discount_rules SET rank = -1, base = 'remaining' WHERE rule_id = 2;
 SELECT pg_temp.price(3, :'hundred') AS negative_rank_first;
 ROLLBACK;
 
+-- an order rule with base original after a line rule: 10 % of the original
+-- 109.90 is 10.99, allocated over what the lines still cost (5.00 and 99.90)
+BEGIN;
+INSERT INTO crm.discount_rules (rule_id, code, name, rank, action, value, category_id)
+VALUES (3, 'books-half', 'books half price', 10, 'percent', 50, 4);
+INSERT INTO crm.discount_rules (rule_id, code, name, rank, level, action, value, base)
+VALUES (4, 'order-10-original', '10 % of the original order', 10, 'order', 'percent', 10, 'original');
+SELECT pg_temp.price(3, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}, {"product_id": 10, "quantity": 1, "price_list_id": 1}]');
+ROLLBACK;
+
 -- 7. ties: equal ranks go in rule_id order, never in table order; here the
 -- higher id is written first, and the stop rule with the lower id wins
 BEGIN;

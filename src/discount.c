@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "discount.h"
 #include "executor/spi.h"
@@ -107,15 +108,6 @@ col_int64(int row, int colno, int64 if_null)
 	Datum		d = col(row, colno, &isnull);
 
 	return isnull ? if_null : DatumGetInt64(d);
-}
-
-static int32
-col_int32(int row, int colno, int32 if_null)
-{
-	bool		isnull;
-	Datum		d = col(row, colno, &isnull);
-
-	return isnull ? if_null : DatumGetInt32(d);
 }
 
 static bool
@@ -253,28 +245,40 @@ load_client(DiscCart *c, bool *loyalty)
 	*loyalty = col_bool(0, 3);
 }
 
+#define RULE_COLUMNS 21
+
 static void
 load_rules(DiscCart *c)
 {
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		args[2] = {Int64GetDatum(c->client_id), TimestampTzGetDatum(c->at)};
+	Datum		v[RULE_COLUMNS];
+	bool		n[RULE_COLUMNS];
 	int			rc;
 
 	rc = SPI_execute_plan(prepare(&plan_rules, sql_rules, 2, types), args, NULL,
 						  true, 0);
-	if (rc != SPI_OK_SELECT)
+	if (rc != SPI_OK_SELECT || SPI_tuptable->tupdesc->natts != RULE_COLUMNS)
 		elog(ERROR, "reading the discount rules failed");
 	c->nrules = (int) SPI_processed;
 	c->rules = palloc0(sizeof(DiscRule) * Max(c->nrules, 1));
 	for (int i = 0; i < c->nrules; i++)
 	{
 		DiscRule   *r = &c->rules[i];
-		char	   *action = col_text(i, 5);
-		char	   *stacking = col_text(i, 8);
+		char	   *action;
+		char	   *stacking;
 
-		r->rule_id = col_int64(i, 1, 0);
-		r->code = col_text(i, 2);
-		r->rank = col_int32(i, 3, 0);
+		/* one pass over the tuple instead of one per column */
+		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, v, n);
+#define I64(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt64(v[(k) - 1]))
+#define I32(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt32(v[(k) - 1]))
+#define BOOL(k)			(!n[(k) - 1] && DatumGetBool(v[(k) - 1]))
+#define TEXT(k)			(n[(k) - 1] ? NULL : TextDatumGetCString(v[(k) - 1]))
+		action = TEXT(5);
+		stacking = TEXT(8);
+		r->rule_id = I64(1, 0);
+		r->code = TEXT(2);
+		r->rank = I32(3, 0);
 		r->action = strcmp(action, "percent") == 0 ? DISC_PERCENT :
 			strcmp(action, "fixed") == 0 ? DISC_FIXED :
 			strcmp(action, "cashback") == 0 ? DISC_CASHBACK :
@@ -283,26 +287,30 @@ load_rules(DiscCart *c)
 			r->action == DISC_SHARE)
 			r->phase = DISC_PHASE_BONUS;
 		else
-			r->phase = col_bool(i, 4) ? DISC_PHASE_ORDER : DISC_PHASE_LINE;
-		r->value = col_int64(i, 6, 0);
-		r->cap = col_int64(i, 7, -1);
-		r->stacking = stacking[2] == 'a' ? DISC_STACK :
-			stacking[2] == 'o' ? DISC_STOP : DISC_EXCLUSIVE;
-		r->base_original = col_bool(i, 9);
-		r->per_client = col_bool(i, 10);
-		r->price_list_id = col_int32(i, 11, -1);
-		r->has_price_list = r->price_list_id >= 0;
-		r->category_id = col_int32(i, 12, -1);
-		r->has_category = r->category_id >= 0;
-		r->window = col_int32(i, 13, 0);
-		r->min_order = col_int64(i, 14, -1);
-		r->min_turnover = col_int64(i, 15, -1);
-		r->crossing = col_int64(i, 16, -1);
-		r->segment = col_text(i, 17);
-		r->tier = col_text(i, 18);
-		r->uses_limit = col_int32(i, 19, -1);
-		r->uses = col_int64(i, 20, 0);
-		r->point_value = col_int64(i, 21, 100);
+			r->phase = BOOL(4) ? DISC_PHASE_ORDER : DISC_PHASE_LINE;
+		r->value = I64(6, 0);
+		r->cap = I64(7, -1);
+		r->stacking = strcmp(stacking, "stack") == 0 ? DISC_STACK :
+			strcmp(stacking, "stop") == 0 ? DISC_STOP : DISC_EXCLUSIVE;
+		r->base_original = BOOL(9);
+		r->per_client = BOOL(10);
+		r->has_price_list = !n[10];
+		r->price_list_id = I32(11, 0);
+		r->has_category = !n[11];
+		r->category_id = I32(12, 0);
+		r->window = I32(13, 0);
+		r->min_order = I64(14, -1);
+		r->min_turnover = I64(15, -1);
+		r->crossing = I64(16, -1);
+		r->segment = TEXT(17);
+		r->tier = TEXT(18);
+		r->uses_limit = I32(19, -1);
+		r->uses = I64(20, 0);
+		r->point_value = I64(21, 100);
+#undef I64
+#undef I32
+#undef BOOL
+#undef TEXT
 	}
 }
 

@@ -76,6 +76,28 @@ factor(int64 v)
  * the lower tie_rank.  The parts sum to total exactly, and no part exceeds
  * its weight when total <= W.
  */
+typedef struct AllocSort
+{
+	const int64 *rem;
+	const int64 *weights;
+	const int  *tie_rank;
+} AllocSort;
+
+/* larger remainder first, then larger weight, then lower tie rank */
+static int
+alloc_cmp(const void *a, const void *b, void *arg)
+{
+	const AllocSort *s = arg;
+	int			x = *(const int *) a;
+	int			y = *(const int *) b;
+
+	if (s->rem[x] != s->rem[y])
+		return s->rem[x] > s->rem[y] ? -1 : 1;
+	if (s->weights[x] != s->weights[y])
+		return s->weights[x] > s->weights[y] ? -1 : 1;
+	return s->tie_rank[x] < s->tie_rank[y] ? -1 : s->tie_rank[x] > s->tie_rank[y];
+}
+
 void
 discount_allocate(int64 total, int n, const int64 *weights,
 				  const int *tie_rank, int64 *out)
@@ -84,8 +106,8 @@ discount_allocate(int64 total, int n, const int64 *weights,
 	int64		left = total;
 	int64	   *rem;
 	int		   *idx;
-	int			i,
-				j;
+	AllocSort	sort;
+	int			i;
 
 	for (i = 0; i < n; i++)
 		wsum += weights[i];
@@ -106,30 +128,15 @@ discount_allocate(int64 total, int n, const int64 *weights,
 		left -= out[i];
 		idx[i] = i;
 	}
-	/* insertion sort: n is the number of lines */
-	for (i = 1; i < n; i++)
+	if (left > 0)
 	{
-		int			k = idx[i];
-
-		for (j = i - 1; j >= 0; j--)
-		{
-			int			m = idx[j];
-			bool		before;
-
-			if (rem[k] != rem[m])
-				before = rem[k] > rem[m];
-			else if (weights[k] != weights[m])
-				before = weights[k] > weights[m];
-			else
-				before = tie_rank[k] < tie_rank[m];
-			if (!before)
-				break;
-			idx[j + 1] = m;
-		}
-		idx[j + 1] = k;
+		sort.rem = rem;
+		sort.weights = weights;
+		sort.tie_rank = tie_rank;
+		qsort_arg(idx, n, sizeof(int), alloc_cmp, &sort);
+		for (i = 0; i < n && left > 0; i++, left--)
+			out[idx[i]]++;
 	}
-	for (i = 0; i < n && left > 0; i++, left--)
-		out[idx[i]]++;
 	pfree(rem);
 	pfree(idx);
 }
