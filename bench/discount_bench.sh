@@ -13,8 +13,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-c_calls=${1:-400}
-p_calls=${2:-20}
+c_calls=${1:-100}
+p_calls=${2:-5}
+rounds=${3:-7}
 PG_CONFIG=${PG_CONFIG:-pg_config}
 bindir=$("$PG_CONFIG" --bindir)
 
@@ -133,13 +134,32 @@ SELECT format('evaluators agree (lines, rules, totals) on %s of %s carts', count
 SQL
 
 psql -At <<SQL
--- warm up both (plans, caches), then time each in the same session
+-- warm up both (plans, caches), then time them in alternating rounds
 SELECT bench.per_call_ms('c', 20, client_id, cart, '$at') + bench.per_call_ms('p', 2, client_id, cart, '$at') >= 0 AS warm
   FROM bench.carts WHERE cart_id = 0 \gset
-SELECT bench.per_call_ms('c', $c_calls, client_id, cart, '$at') AS c_ms,
-	   bench.per_call_ms('p', $p_calls, client_id, cart, '$at') AS p_ms
-  FROM bench.carts WHERE cart_id = 0 \gset
-SELECT format('crm.price_cart (C):        %s ms per call (%s calls)', round(:c_ms::numeric, 3), $c_calls);
-SELECT format('PL/pgSQL evaluator:        %s ms per call (%s calls)', round(:p_ms::numeric, 3), $p_calls);
-SELECT format('ratio PL/pgSQL / C:        %s x', round((:p_ms / :c_ms)::numeric, 1));
+CREATE TEMP TABLE timing (round integer, c_ms float8, p_ms float8);
+DO \$\$
+DECLARE
+	cart jsonb;
+	client bigint;
+BEGIN
+	SELECT b.cart, b.client_id INTO cart, client FROM bench.carts b WHERE cart_id = 0;
+	FOR r IN 1 .. $rounds LOOP
+		INSERT INTO timing VALUES (r, bench.per_call_ms('c', $c_calls, client, cart, '$at'),
+									  bench.per_call_ms('p', $p_calls, client, cart, '$at'));
+	END LOOP;
+END
+\$\$;
+SELECT line FROM (
+	SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY c_ms) AS c_med, min(c_ms) AS c_min,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY p_ms) AS p_med, min(p_ms) AS p_min, count(*) AS n
+	  FROM timing) t,
+	LATERAL (VALUES
+		(1, format('crm.price_cart (C):   median %s ms per call (min %s; %s rounds of %s calls)',
+				   round(c_med::numeric, 3), round(c_min::numeric, 3), n, $c_calls)),
+		(2, format('PL/pgSQL evaluator:   median %s ms per call (min %s; %s rounds of %s calls)',
+				   round(p_med::numeric, 3), round(p_min::numeric, 3), n, $p_calls)),
+		(3, format('ratio PL/pgSQL / C:   %s x (medians; %s x from the minimums)',
+				   round((p_med / c_med)::numeric, 1), round((p_min / c_min)::numeric, 1)))) AS v(k, line)
+ ORDER BY k;
 SQL

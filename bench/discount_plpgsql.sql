@@ -109,7 +109,7 @@ DECLARE
 	earned		bigint := 0;
 	maxpts		bigint := 0;
 	lines_out	jsonb := '[]';
-	rules_out	jsonb := '[]';
+	rules_out	jsonb[] := '{}';
 	o			jsonb;
 	ds			jsonb;
 	sk			jsonb;
@@ -141,9 +141,9 @@ BEGIN
 						 WHERE k.parent_id IS NOT NULL)
 					SELECT ',' || string_agg(id::text, ',') || ',' FROM up) AS anc
 			  FROM jsonb_array_elements(cart -> 'lines') WITH ORDINALITY AS e(v, ord)
-			  JOIN crm.products p ON p.product_id = (e.v ->> 'product_id')::bigint
-			  JOIN crm.price_lists pl ON pl.price_list_id = (e.v ->> 'price_list_id')::integer
-			  JOIN crm.prices pr ON pr.price_list_id = pl.price_list_id AND pr.product_id = p.product_id) x;
+			  JOIN LATERAL (SELECT * FROM crm.products p WHERE p.product_id = (e.v ->> 'product_id')::bigint OFFSET 0) p ON true
+			  JOIN LATERAL (SELECT * FROM crm.price_lists pl WHERE pl.price_list_id = (e.v ->> 'price_list_id')::integer OFFSET 0) pl ON true
+			  JOIN LATERAL (SELECT * FROM crm.prices pr WHERE pr.price_list_id = pl.price_list_id AND pr.product_id = p.product_id OFFSET 0) pr ON true) x;
 	IF nl IS DISTINCT FROM jsonb_array_length(cart -> 'lines') THEN
 		RAISE EXCEPTION 'bad cart' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -482,31 +482,30 @@ BEGIN
 	END LOOP;
 	FOR k IN 1 .. nr LOOP
 		r := rules[k];
+		IF st[k] <> 'A' THEN
+			rules_out[k] := jsonb_build_object('rule_id', r.rule_id, 'code', r.code, 'rank', r.rank,
+											   'status', 'skipped', 'reason', reason[k]);
+			CONTINUE;
+		END IF;
 		o := jsonb_build_object('rule_id', r.rule_id, 'code', r.code, 'rank', r.rank,
 								'level', CASE WHEN r.phase = 0 THEN 'line' ELSE 'order' END,
-								'action', r.action,
+								'action', r.action, 'status', 'applied',
 								'value', CASE WHEN r.action = 'fixed' THEN bench.eur(r.value) ELSE trim_scale(r.value / 10000.0) END);
-		IF r.phase <> 2 THEN
-			o := o || jsonb_build_object('stacking', r.stacking, 'base', CASE WHEN r.base_original THEN 'original' ELSE 'remaining' END);
-		END IF;
-		IF st[k] = 'A' THEN
-			o := o || jsonb_build_object('status', 'applied');
-			IF r.phase = 2 THEN
-				o := o || jsonb_build_object('points', points[k]);
-			ELSE
-				lns := '[]';
-				FOR i IN 1 .. nl LOOP
-					IF mark[(k - 1) * nl + i] = 2 THEN lns := lns || to_jsonb(i); END IF;
-				END LOOP;
-				o := o || jsonb_build_object('amount', bench.eur(amount[k]), 'lines', lns);
-				IF capped[k] THEN o := o || '{"capped": true}'; END IF;
-			END IF;
+		IF r.phase = 2 THEN
+			o := o || jsonb_build_object('points', points[k]);
 		ELSE
-			o := o || jsonb_build_object('status', 'skipped', 'reason', reason[k]);
+			lns := '[]';
+			FOR i IN 1 .. nl LOOP
+				IF mark[(k - 1) * nl + i] = 2 THEN lns := lns || to_jsonb(i); END IF;
+			END LOOP;
+			o := o || jsonb_build_object('stacking', r.stacking,
+										 'base', CASE WHEN r.base_original THEN 'original' ELSE 'remaining' END,
+										 'amount', bench.eur(amount[k]), 'lines', lns);
+			IF capped[k] THEN o := o || '{"capped": true}'; END IF;
 		END IF;
-		rules_out := rules_out || o;
+		rules_out[k] := o;
 	END LOOP;
-	RETURN jsonb_build_object('client_id', p_client, 'lines', lines_out, 'rules', rules_out,
+	RETURN jsonb_build_object('client_id', p_client, 'lines', lines_out, 'rules', coalesce(to_jsonb(rules_out), '[]'),
 							  'totals', jsonb_build_object('gross', bench.eur(gross_t), 'discount', bench.eur(disc_t),
 														   'net', bench.eur(net_t), 'points_earned', earned,
 														   'max_points_payable', maxpts, 'points_paid', pts_paid));

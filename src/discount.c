@@ -37,26 +37,47 @@ PG_FUNCTION_INFO_V1(discount_price_cart);
 #define DISC_MAX_AMOUNT		INT64CONST(99999999999999)
 
 static SPIPlanPtr plan_lines = NULL;
+static SPIPlanPtr plan_ancestors = NULL;
 static SPIPlanPtr plan_client = NULL;
 static SPIPlanPtr plan_rules = NULL;
+static SPIPlanPtr plan_usage = NULL;
 
+/*
+ * Working memory of price_cart: a context kept for the backend's life whose
+ * first block (1 MB) survives resets, so that pricing one cart after
+ * another does not hand large blocks back to malloc and take them again.
+ */
+static MemoryContext work_cxt = NULL;
+
+/*
+ * One row per cart line, in cart order.  The lateral subqueries (kept
+ * apart by OFFSET 0) make each line a few primary-key lookups instead of a
+ * hash join over the whole catalogue.
+ */
 static const char *sql_lines =
 "SELECT l.ord::int4, p.product_id IS NOT NULL, (p.unit_cost * 100)::int8,"
 "       pl.price_list_id IS NOT NULL, pl.valid @> $3, pl.currency,"
-"       (pr.price * 100)::int8,"
-"       (WITH RECURSIVE up(id, depth) AS ("
-"            SELECT p.category_id, 0"
-"            UNION ALL"
-"            SELECT k.parent_id, up.depth + 1"
-"              FROM crm.categories k JOIN up ON k.category_id = up.id"
-"             WHERE k.parent_id IS NOT NULL AND up.depth < 1000)"
-"        SELECT pg_catalog.array_agg(up.id) FROM up WHERE up.id IS NOT NULL)"
+"       (pr.price * 100)::int8, p.category_id"
 "  FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int4[]))"
 "       WITH ORDINALITY AS l(product_id, price_list_id, ord)"
-"  LEFT JOIN crm.products p ON p.product_id = l.product_id"
-"  LEFT JOIN crm.price_lists pl ON pl.price_list_id = l.price_list_id"
-"  LEFT JOIN crm.prices pr ON pr.price_list_id = l.price_list_id AND pr.product_id = l.product_id"
+"  LEFT JOIN LATERAL (SELECT p.product_id, p.category_id, p.unit_cost FROM crm.products p"
+"                      WHERE p.product_id = l.product_id OFFSET 0) p ON true"
+"  LEFT JOIN LATERAL (SELECT pl.price_list_id, pl.valid, pl.currency FROM crm.price_lists pl"
+"                      WHERE pl.price_list_id = l.price_list_id OFFSET 0) pl ON true"
+"  LEFT JOIN LATERAL (SELECT pr.price FROM crm.prices pr"
+"                      WHERE pr.price_list_id = l.price_list_id AND pr.product_id = l.product_id"
+"                     OFFSET 0) pr ON true"
 " ORDER BY l.ord";
+
+/* each category of the cart with its ancestors, itself first */
+static const char *sql_ancestors =
+"WITH RECURSIVE up(start, id, depth) AS ("
+"    SELECT DISTINCT c, c, 0 FROM pg_catalog.unnest($1::int4[]) c"
+"    UNION ALL"
+"    SELECT up.start, k.parent_id, up.depth + 1"
+"      FROM crm.categories k JOIN up ON k.category_id = up.id"
+"     WHERE k.parent_id IS NOT NULL AND up.depth < 1000)"
+"SELECT up.start, up.id FROM up ORDER BY up.start, up.depth";
 
 static const char *sql_client =
 "SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1),"
@@ -74,10 +95,13 @@ static const char *sql_rules =
 "            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
 "       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
 "       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       coalesce(u.uses, 0)::int8, (r.point_value * 10000)::int8"
+"       (r.point_value * 10000)::int8"
 "  FROM crm.discount_rules r"
-"  LEFT JOIN crm.discount_usage u ON u.client_id = $1 AND u.rule_id = r.rule_id"
 " WHERE r.active AND (r.client_id IS NULL OR r.client_id = $1)";
+
+static const char *sql_usage =
+"SELECT u.rule_id, u.uses::int8 FROM crm.discount_usage u"
+" WHERE u.client_id = $1 ORDER BY u.rule_id";
 
 static SPIPlanPtr
 prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
@@ -138,6 +162,60 @@ at_text(TimestampTz at)
 									  TIMESTAMPTZOID, &utc));
 }
 
+/*
+ * The category paths of the lines: one recursive query for all the cart's
+ * categories; rows come sorted by category, each path from the category up.
+ */
+static void
+load_ancestors(DiscCart *c, Datum *cats)
+{
+	Oid			types[1] = {INT4ARRAYOID};
+	Datum		args[1];
+	int			rc;
+	int			nrows;
+	int32	   *start;
+	int32	   *id;
+
+	args[0] = PointerGetDatum(construct_array(cats, c->nlines, INT4OID, 4,
+											  true, TYPALIGN_INT));
+	rc = SPI_execute_plan(prepare(&plan_ancestors, sql_ancestors, 1, types), args,
+						  NULL, true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the category paths failed");
+	nrows = (int) SPI_processed;
+	start = palloc(sizeof(int32) * Max(nrows, 1));
+	id = palloc(sizeof(int32) * Max(nrows, 1));
+	for (int k = 0; k < nrows; k++)
+	{
+		bool		isnull;
+
+		start[k] = DatumGetInt32(col(k, 1, &isnull));
+		id[k] = DatumGetInt32(col(k, 2, &isnull));
+	}
+	for (int i = 0; i < c->nlines; i++)
+	{
+		int32		cat = DatumGetInt32(cats[i]);
+		int			lo = 0,
+					hi = nrows;
+
+		/* the first row of this category */
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (start[mid] < cat)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		c->lines[i].categories = &id[lo];
+		c->lines[i].ncategories = 0;
+		for (int k = lo; k < nrows && start[k] == cat; k++)
+			c->lines[i].ncategories++;
+	}
+}
+
 /* products, prices, price lists and category paths of the cart's lines */
 static void
 load_lines(DiscCart *c)
@@ -146,6 +224,7 @@ load_lines(DiscCart *c)
 	Datum	   *pids = palloc(sizeof(Datum) * c->nlines);
 	Datum	   *lids = palloc(sizeof(Datum) * c->nlines);
 	Datum		args[3];
+	Datum	   *cats = palloc(sizeof(Datum) * c->nlines);
 	int			rc;
 
 	for (int i = 0; i < c->nlines; i++)
@@ -160,6 +239,7 @@ load_lines(DiscCart *c)
 	args[2] = TimestampTzGetDatum(c->at);
 	rc = SPI_execute_plan(prepare(&plan_lines, sql_lines, 3, types), args, NULL,
 						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT || SPI_processed != (uint64) c->nlines)
 		elog(ERROR, "reading the cart's products failed");
 
@@ -167,7 +247,6 @@ load_lines(DiscCart *c)
 	{
 		DiscLine   *l = &c->lines[i];
 		bool		isnull;
-		Datum		d;
 		char	   *currency;
 		int128		g;
 
@@ -210,20 +289,11 @@ load_lines(DiscCart *c)
 		g = discount_round_div((int128) l->qty_milli * l->unit_cost, 1000);
 		l->cost = g > DISC_MAX_AMOUNT ? DISC_MAX_AMOUNT : (int64) g;
 
-		d = col(i, 8, &isnull);
-		if (!isnull)
-		{
-			ArrayType  *a = DatumGetArrayTypeP(d);
-			Datum	   *elems;
-			int			ne;
-
-			deconstruct_array(a, INT4OID, 4, true, TYPALIGN_INT, &elems, NULL, &ne);
-			l->categories = palloc(sizeof(int32) * Max(ne, 1));
-			for (int k = 0; k < ne; k++)
-				l->categories[k] = DatumGetInt32(elems[k]);
-			l->ncategories = ne;
-		}
+		l->ncategories = 0;
+		l->categories = NULL;
+		cats[i] = col(i, 8, &isnull);
 	}
+	load_ancestors(c, cats);
 }
 
 static void
@@ -235,6 +305,7 @@ load_client(DiscCart *c, bool *loyalty)
 
 	rc = SPI_execute_plan(prepare(&plan_client, sql_client, 2, types), args, NULL,
 						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		elog(ERROR, "reading the client failed");
 	if (!col_bool(0, 1))
@@ -245,7 +316,7 @@ load_client(DiscCart *c, bool *loyalty)
 	*loyalty = col_bool(0, 3);
 }
 
-#define RULE_COLUMNS 21
+#define RULE_COLUMNS 20
 
 static void
 load_rules(DiscCart *c)
@@ -258,6 +329,7 @@ load_rules(DiscCart *c)
 
 	rc = SPI_execute_plan(prepare(&plan_rules, sql_rules, 2, types), args, NULL,
 						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT || SPI_tuptable->tupdesc->natts != RULE_COLUMNS)
 		elog(ERROR, "reading the discount rules failed");
 	c->nrules = (int) SPI_processed;
@@ -305,12 +377,51 @@ load_rules(DiscCart *c)
 		r->segment = TEXT(17);
 		r->tier = TEXT(18);
 		r->uses_limit = I32(19, -1);
-		r->uses = I64(20, 0);
-		r->point_value = I64(21, 100);
+		r->point_value = I64(20, 100);
 #undef I64
 #undef I32
 #undef BOOL
 #undef TEXT
+	}
+}
+
+/* the client's use counts of the rules, merged into the rules */
+static void
+load_usage(DiscCart *c)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(c->client_id)};
+	int			rc;
+	int			nuse;
+
+	rc = SPI_execute_plan(prepare(&plan_usage, sql_usage, 1, types), args, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the client's rule uses failed");
+	nuse = (int) SPI_processed;
+	if (nuse == 0)
+		return;
+	for (int i = 0; i < c->nrules; i++)
+	{
+		int			lo = 0,
+					hi = nuse - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = (lo + hi) / 2;
+			int64		id = col_int64(mid, 1, 0);
+
+			if (id == c->rules[i].rule_id)
+			{
+				c->rules[i].uses = col_int64(mid, 2, 0);
+				break;
+			}
+			if (id < c->rules[i].rule_id)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
 	}
 }
 
@@ -325,6 +436,7 @@ load_tiers(DiscCart *c)
 	rc = SPI_execute_with_args("SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
 							   " WHERE a.client_id = $1 AND a.tier_code IS NOT NULL ORDER BY 1",
 							   1, types, args, NULL, true, 0);
+	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the client's tiers failed");
 	c->ntiers = (int) SPI_processed;
@@ -517,38 +629,20 @@ line_reason(DiscCart *c, int ri, int i)
 	}
 }
 
+/*
+ * The builders emit each object's keys in jsonb's own order (shorter keys
+ * first, then bytewise), so that sorting them on the way in costs little.
+ */
 static void
 build_line(JB *st, DiscCart *c, int i)
 {
 	DiscLine   *l = &c->lines[i];
 
 	jb_begin_object(st);
-	jb_int(st, "line", l->line_no);
-	jb_int(st, "product_id", l->product_id);
-	jb_int(st, "price_list_id", l->price_list_id);
-	jb_num(st, "quantity", l->qty_milli, 3, 0);
-	jb_money(st, "unit_price", l->unit_price);
-	jb_money(st, "gross", l->gross);
-	jb_money(st, "discount", l->gross - l->remaining);
 	jb_money(st, "net", l->remaining);
 	jb_money(st, "cost", l->cost);
-
-	jb_key(st, "discounts");
-	jb_begin_array(st);
-	for (int ri = 0; ri < c->nrules; ri++)
-	{
-		DiscRule   *r = &c->rules[ri];
-
-		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
-			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
-			continue;
-		jb_begin_object(st);
-		jb_int(st, "rule_id", r->rule_id);
-		jb_str(st, "code", r->code);
-		jb_money(st, "amount", DISC_AMT(c, ri, i));
-		jb_end_object(st);
-	}
-	jb_end_array(st);
+	jb_int(st, "line", l->line_no);
+	jb_money(st, "gross", l->gross);
 
 	jb_key(st, "skipped");
 	jb_begin_array(st);
@@ -563,58 +657,91 @@ build_line(JB *st, DiscCart *c, int i)
 		if (why == NULL)
 			continue;
 		jb_begin_object(st);
-		jb_int(st, "rule_id", r->rule_id);
 		jb_str(st, "code", r->code);
 		jb_str(st, "reason", why);
+		jb_int(st, "rule_id", r->rule_id);
 		jb_end_object(st);
 	}
 	jb_end_array(st);
+
+	jb_money(st, "discount", l->gross - l->remaining);
+	jb_num(st, "quantity", l->qty_milli, 3, 0);
+
+	jb_key(st, "discounts");
+	jb_begin_array(st);
+	for (int ri = 0; ri < c->nrules; ri++)
+	{
+		DiscRule   *r = &c->rules[ri];
+
+		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
+			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
+			continue;
+		jb_begin_object(st);
+		jb_str(st, "code", r->code);
+		jb_money(st, "amount", DISC_AMT(c, ri, i));
+		jb_int(st, "rule_id", r->rule_id);
+		jb_end_object(st);
+	}
+	jb_end_array(st);
+
+	jb_int(st, "product_id", l->product_id);
+	jb_money(st, "unit_price", l->unit_price);
+	jb_int(st, "price_list_id", l->price_list_id);
 	jb_end_object(st);
 }
 
+/*
+ * A rule that applied is described in full; a skipped rule by its id, code,
+ * rank and the reason (its other fields are in crm.discount_rules).
+ */
 static void
 build_rule(JB *st, DiscCart *c, int ri)
 {
 	DiscRule   *r = &c->rules[ri];
+	bool		discount = r->phase != DISC_PHASE_BONUS;
 
 	jb_begin_object(st);
-	jb_int(st, "rule_id", r->rule_id);
+	if (r->status != DISC_APPLIED)
+	{
+		jb_str(st, "code", r->code);
+		jb_int(st, "rank", r->rank);
+		jb_str(st, "reason", r->reason ? r->reason : "not evaluated");
+		jb_str(st, "status", "skipped");
+		jb_int(st, "rule_id", r->rule_id);
+		jb_end_object(st);
+		return;
+	}
+	if (discount)
+		jb_str(st, "base", r->base_original ? "original" : "remaining");
 	jb_str(st, "code", r->code);
 	jb_int(st, "rank", r->rank);
 	jb_str(st, "level", r->phase == DISC_PHASE_LINE ? "line" : "order");
-	jb_str(st, "action", action_name(r->action));
+	if (discount)
+	{
+		jb_key(st, "lines");
+		jb_begin_array(st);
+		for (int i = 0; i < c->nlines; i++)
+			if (DISC_MARK(c, ri, i) == DISC_MARK_APPLIED)
+				jb_int(st, NULL, c->lines[i].line_no);
+		jb_end_array(st);
+	}
 	if (r->action == DISC_FIXED)
 		jb_money(st, "value", r->value);
 	else
 		jb_num(st, "value", r->value, 4, 0);
-	if (r->phase != DISC_PHASE_BONUS)
+	jb_str(st, "action", action_name(r->action));
+	if (discount)
 	{
-		jb_str(st, "stacking", stacking_name(r->stacking));
-		jb_str(st, "base", r->base_original ? "original" : "remaining");
-	}
-	if (r->status == DISC_APPLIED)
-	{
-		jb_str(st, "status", "applied");
-		if (r->phase == DISC_PHASE_BONUS)
-			jb_int(st, "points", r->points);
-		else
-		{
-			jb_money(st, "amount", r->amount);
-			if (r->capped)
-				jb_bool(st, "capped", true);
-			jb_key(st, "lines");
-			jb_begin_array(st);
-			for (int i = 0; i < c->nlines; i++)
-				if (DISC_MARK(c, ri, i) == DISC_MARK_APPLIED)
-					jb_int(st, NULL, c->lines[i].line_no);
-			jb_end_array(st);
-		}
+		jb_money(st, "amount", r->amount);
+		if (r->capped)
+			jb_bool(st, "capped", true);
 	}
 	else
-	{
-		jb_str(st, "status", "skipped");
-		jb_str(st, "reason", r->reason ? r->reason : "not evaluated");
-	}
+		jb_int(st, "points", r->points);
+	jb_str(st, "status", "applied");
+	jb_int(st, "rule_id", r->rule_id);
+	if (discount)
+		jb_str(st, "stacking", stacking_name(r->stacking));
 	jb_end_object(st);
 }
 
@@ -626,16 +753,25 @@ build_result(DiscCart *c)
 	JsonbValue *res;
 
 	jb_begin_object(&st);
-	jb_int(&st, "client_id", c->client_id);
 	jb_str(&st, "at", at_text(c->at));
 	jb_key(&st, "cart");
 	v.type = jbvBinary;
 	v.val.binary.data = &c->cart->root;
 	v.val.binary.len = VARSIZE(c->cart) - VARHDRSZ;
 	jb_value(&st, &v, false);
-	jb_str(&st, "currency", c->currency);
-	jb_money(&st, "turnover_before", c->turnover);
-	jb_str(&st, "segment", c->segment);
+
+	jb_key(&st, "lines");
+	jb_begin_array(&st);
+	for (int i = 0; i < c->nlines; i++)
+		build_line(&st, c, i);
+	jb_end_array(&st);
+
+	jb_key(&st, "rules");
+	jb_begin_array(&st);
+	for (int ri = 0; ri < c->nrules; ri++)
+		build_rule(&st, c, ri);
+	jb_end_array(&st);
+
 	jb_key(&st, "tiers");
 	if (c->tiers_known)
 	{
@@ -655,27 +791,20 @@ build_result(DiscCart *c)
 		jb_value(&st, &v, false);
 	}
 
-	jb_key(&st, "lines");
-	jb_begin_array(&st);
-	for (int i = 0; i < c->nlines; i++)
-		build_line(&st, c, i);
-	jb_end_array(&st);
-
-	jb_key(&st, "rules");
-	jb_begin_array(&st);
-	for (int ri = 0; ri < c->nrules; ri++)
-		build_rule(&st, c, ri);
-	jb_end_array(&st);
-
 	jb_key(&st, "totals");
 	jb_begin_object(&st);
+	jb_money(&st, "net", c->net);
 	jb_money(&st, "gross", c->gross);
 	jb_money(&st, "discount", c->discount);
-	jb_money(&st, "net", c->net);
+	jb_int(&st, "points_paid", c->points_paid);
 	jb_int(&st, "points_earned", c->points_earned);
 	jb_int(&st, "max_points_payable", c->max_points);
-	jb_int(&st, "points_paid", c->points_paid);
 	jb_end_object(&st);
+
+	jb_str(&st, "segment", c->segment);
+	jb_str(&st, "currency", c->currency);
+	jb_int(&st, "client_id", c->client_id);
+	jb_money(&st, "turnover_before", c->turnover);
 
 	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	return JsonbValueToJsonb(res);
@@ -687,8 +816,17 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	DiscCart	c;
 	MemoryContext caller = CurrentMemoryContext;
 	Jsonb	   *result;
+	Jsonb	   *built;
 	bool		loyalty;
 	bool		need_tier = false;
+
+	if (work_cxt == NULL)
+		work_cxt = AllocSetContextCreate(TopMemoryContext, "crm price_cart",
+										 1024 * 1024, 1024 * 1024,
+										 8 * 1024 * 1024);
+	else
+		MemoryContextReset(work_cxt);	/* after an error in the last call */
+	MemoryContextSwitchTo(work_cxt);
 
 	memset(&c, 0, sizeof(c));
 	c.client_id = PG_GETARG_INT64(0);
@@ -699,9 +837,11 @@ discount_price_cart(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(work_cxt);
 	load_client(&c, &loyalty);
 	load_lines(&c);
 	load_rules(&c);
+	load_usage(&c);
 	for (int i = 0; i < c.nrules; i++)
 		if (c.rules[i].tier)
 			need_tier = true;
@@ -714,12 +854,12 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	rank_lines(&c);
 	discount_evaluate(&c);
 
-	{
-		Jsonb	   *built = build_result(&c);
+	built = build_result(&c);
+	result = MemoryContextAlloc(caller, VARSIZE(built));
+	memcpy(result, built, VARSIZE(built));
 
-		result = MemoryContextAlloc(caller, VARSIZE(built));
-		memcpy(result, built, VARSIZE(built));
-	}
 	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	MemoryContextReset(work_cxt);
 	PG_RETURN_JSONB_P(result);
 }
