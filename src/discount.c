@@ -21,6 +21,9 @@
 #include "discount.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "executor/tuptable.h"
+#include "nodes/params.h"
+#include "tcop/dest.h"
 #include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -43,9 +46,10 @@ static SPIPlanPtr plan_rules = NULL;
 static SPIPlanPtr plan_usage = NULL;
 
 /*
- * Working memory of price_cart: a context kept for the backend's life whose
- * first block (1 MB) survives resets, so that pricing one cart after
- * another does not hand large blocks back to malloc and take them again.
+ * Working memory of one price_cart call, a child of the caller's context:
+ * SPI's own contexts come and go with its calls, so the loaders switch back
+ * to it after each.  Deleted at the end of the call (or with its parent on
+ * error).
  */
 static MemoryContext work_cxt = NULL;
 
@@ -89,13 +93,14 @@ static const char *sql_client =
 static const char *sql_rules =
 "SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
 "       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
-"       (r.cap * 100)::int8, r.stacking, r.base = 'original', r.client_id IS NOT NULL,"
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
 "       r.price_list_id, r.category_id,"
 "       CASE WHEN r.valid @> $2 THEN 0"
 "            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
 "       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
 "       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       (r.point_value * 10000)::int8"
+"       CASE WHEN r.action IN ('cashback', 'points_share')"
+"            THEN (r.point_value * 10000)::int8 END"
 "  FROM crm.discount_rules r"
 " WHERE r.active AND (r.client_id IS NULL OR r.client_id = $1)";
 
@@ -316,73 +321,143 @@ load_client(DiscCart *c, bool *loyalty)
 	*loyalty = col_bool(0, 3);
 }
 
-#define RULE_COLUMNS 20
+#define RULE_COLUMNS 19
+
+/*
+ * The rules are received straight from the executor's slots by a
+ * DestReceiver of our own: no tuple is formed and copied per rule.
+ */
+typedef struct RuleReceiver
+{
+	DestReceiver pub;
+	DiscCart   *c;
+	int			allocated;
+} RuleReceiver;
+
+static bool
+rule_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RuleReceiver *rr = (RuleReceiver *) self;
+	DiscCart   *c = rr->c;
+	MemoryContext old = MemoryContextSwitchTo(work_cxt);
+	Datum	   *v;
+	bool	   *n;
+	DiscRule   *r;
+	char	   *action;
+	char	   *stacking;
+
+	if (slot->tts_tupleDescriptor->natts != RULE_COLUMNS)
+		elog(ERROR, "reading the discount rules failed");
+	if (c->nrules == rr->allocated)
+	{
+		rr->allocated *= 2;
+		c->rule_store = repalloc(c->rule_store, sizeof(DiscRule) * rr->allocated);
+	}
+	r = &c->rule_store[c->nrules++];
+	memset(r, 0, sizeof(DiscRule));
+
+	slot_getallattrs(slot);
+	v = slot->tts_values;
+	n = slot->tts_isnull;
+#define I64(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt64(v[(k) - 1]))
+#define I32(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt32(v[(k) - 1]))
+#define BOOL(k)			(!n[(k) - 1] && DatumGetBool(v[(k) - 1]))
+#define TEXT(k)			(n[(k) - 1] ? NULL : TextDatumGetCString(v[(k) - 1]))
+	action = TEXT(5);
+	stacking = TEXT(8);
+	r->rule_id = I64(1, 0);
+	r->code = TEXT(2);
+	r->rank = I32(3, 0);
+	r->action = strcmp(action, "percent") == 0 ? DISC_PERCENT :
+		strcmp(action, "fixed") == 0 ? DISC_FIXED :
+		strcmp(action, "cashback") == 0 ? DISC_CASHBACK :
+		strcmp(action, "points_multiplier") == 0 ? DISC_MULTIPLIER : DISC_SHARE;
+	if (r->action == DISC_CASHBACK || r->action == DISC_MULTIPLIER ||
+		r->action == DISC_SHARE)
+		r->phase = DISC_PHASE_BONUS;
+	else
+		r->phase = BOOL(4) ? DISC_PHASE_ORDER : DISC_PHASE_LINE;
+	r->value = I64(6, 0);
+	r->cap = I64(7, -1);
+	r->stacking = strcmp(stacking, "stack") == 0 ? DISC_STACK :
+		strcmp(stacking, "stop") == 0 ? DISC_STOP : DISC_EXCLUSIVE;
+	r->base_original = BOOL(9);
+	r->has_price_list = !n[9];
+	r->price_list_id = I32(10, 0);
+	r->has_category = !n[10];
+	r->category_id = I32(11, 0);
+	r->window = I32(12, 0);
+	r->min_order = I64(13, -1);
+	r->min_turnover = I64(14, -1);
+	r->crossing = I64(15, -1);
+	r->segment = TEXT(16);
+	r->tier = TEXT(17);
+	r->uses_limit = I32(18, -1);
+	r->point_value = I64(19, 100);
+	r->uses = 0;
+#undef I64
+#undef I32
+#undef BOOL
+#undef TEXT
+	pfree(action);
+	pfree(stacking);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+rule_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+rule_shutdown(DestReceiver *self)
+{
+}
+
+static void
+rule_destroy(DestReceiver *self)
+{
+}
 
 static void
 load_rules(DiscCart *c)
 {
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
-	Datum		args[2] = {Int64GetDatum(c->client_id), TimestampTzGetDatum(c->at)};
-	Datum		v[RULE_COLUMNS];
-	bool		n[RULE_COLUMNS];
+	ParamListInfo params = makeParamList(2);
+	SPIExecuteOptions options;
+	RuleReceiver rr;
 	int			rc;
 
-	rc = SPI_execute_plan(prepare(&plan_rules, sql_rules, 2, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_tuptable->tupdesc->natts != RULE_COLUMNS)
-		elog(ERROR, "reading the discount rules failed");
-	c->nrules = (int) SPI_processed;
-	c->rules = palloc0(sizeof(DiscRule) * Max(c->nrules, 1));
-	for (int i = 0; i < c->nrules; i++)
-	{
-		DiscRule   *r = &c->rules[i];
-		char	   *action;
-		char	   *stacking;
+	params->params[0].value = Int64GetDatum(c->client_id);
+	params->params[0].isnull = false;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].ptype = INT8OID;
+	params->params[1].value = TimestampTzGetDatum(c->at);
+	params->params[1].isnull = false;
+	params->params[1].pflags = PARAM_FLAG_CONST;
+	params->params[1].ptype = TIMESTAMPTZOID;
 
-		/* one pass over the tuple instead of one per column */
-		heap_deform_tuple(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, v, n);
-#define I64(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt64(v[(k) - 1]))
-#define I32(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt32(v[(k) - 1]))
-#define BOOL(k)			(!n[(k) - 1] && DatumGetBool(v[(k) - 1]))
-#define TEXT(k)			(n[(k) - 1] ? NULL : TextDatumGetCString(v[(k) - 1]))
-		action = TEXT(5);
-		stacking = TEXT(8);
-		r->rule_id = I64(1, 0);
-		r->code = TEXT(2);
-		r->rank = I32(3, 0);
-		r->action = strcmp(action, "percent") == 0 ? DISC_PERCENT :
-			strcmp(action, "fixed") == 0 ? DISC_FIXED :
-			strcmp(action, "cashback") == 0 ? DISC_CASHBACK :
-			strcmp(action, "points_multiplier") == 0 ? DISC_MULTIPLIER : DISC_SHARE;
-		if (r->action == DISC_CASHBACK || r->action == DISC_MULTIPLIER ||
-			r->action == DISC_SHARE)
-			r->phase = DISC_PHASE_BONUS;
-		else
-			r->phase = BOOL(4) ? DISC_PHASE_ORDER : DISC_PHASE_LINE;
-		r->value = I64(6, 0);
-		r->cap = I64(7, -1);
-		r->stacking = strcmp(stacking, "stack") == 0 ? DISC_STACK :
-			strcmp(stacking, "stop") == 0 ? DISC_STOP : DISC_EXCLUSIVE;
-		r->base_original = BOOL(9);
-		r->per_client = BOOL(10);
-		r->has_price_list = !n[10];
-		r->price_list_id = I32(11, 0);
-		r->has_category = !n[11];
-		r->category_id = I32(12, 0);
-		r->window = I32(13, 0);
-		r->min_order = I64(14, -1);
-		r->min_turnover = I64(15, -1);
-		r->crossing = I64(16, -1);
-		r->segment = TEXT(17);
-		r->tier = TEXT(18);
-		r->uses_limit = I32(19, -1);
-		r->point_value = I64(20, 100);
-#undef I64
-#undef I32
-#undef BOOL
-#undef TEXT
-	}
+	memset(&rr, 0, sizeof(rr));
+	rr.pub.receiveSlot = rule_receive;
+	rr.pub.rStartup = rule_startup;
+	rr.pub.rShutdown = rule_shutdown;
+	rr.pub.rDestroy = rule_destroy;
+	rr.pub.mydest = DestNone;
+	rr.c = c;
+	rr.allocated = 256;
+	c->nrules = 0;
+	c->rule_store = palloc(sizeof(DiscRule) * rr.allocated);
+
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = (DestReceiver *) &rr;
+	rc = SPI_execute_plan_extended(prepare(&plan_rules, sql_rules, 2, types), &options);
+	MemoryContextSwitchTo(work_cxt);
+	/* with a receiver of its own (DestNone), SPI reports SPI_OK_UTILITY */
+	if (rc < 0)
+		elog(ERROR, "reading the discount rules failed: %s", SPI_result_code_string(rc));
 }
 
 /* the client's use counts of the rules, merged into the rules */
@@ -412,12 +487,12 @@ load_usage(DiscCart *c)
 			int			mid = (lo + hi) / 2;
 			int64		id = col_int64(mid, 1, 0);
 
-			if (id == c->rules[i].rule_id)
+			if (id == c->rule_store[i].rule_id)
 			{
-				c->rules[i].uses = col_int64(mid, 2, 0);
+				c->rule_store[i].uses = col_int64(mid, 2, 0);
 				break;
 			}
-			if (id < c->rules[i].rule_id)
+			if (id < c->rule_store[i].rule_id)
 				lo = mid + 1;
 			else
 				hi = mid - 1;
@@ -567,10 +642,32 @@ jb_num(JB *st, const char *key, int64 val, int scale, int min_scale)
 	jb_value(st, &v, key == NULL);
 }
 
+/*
+ * Small integers (ranks, line numbers, small ids) recur through an answer:
+ * their numerics are made once per call.
+ */
+#define SMALL_INTS 4096
+static Numeric *small_ints = NULL;
+
 static void
 jb_int(JB *st, const char *key, int64 val)
 {
-	jb_num(st, key, val, 0, 0);
+	JsonbValue	v;
+
+	if (val < 0 || val >= SMALL_INTS)
+	{
+		jb_num(st, key, val, 0, 0);
+		return;
+	}
+	if (small_ints == NULL)
+		small_ints = palloc0(sizeof(Numeric) * SMALL_INTS);
+	if (small_ints[val] == NULL)
+		small_ints[val] = int64_to_numeric(val);
+	if (key)
+		jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = small_ints[val];
+	jb_value(st, &v, key == NULL);
 }
 
 static void
@@ -621,7 +718,7 @@ line_reason(DiscCart *c, int ri, int i)
 	{
 		case DISC_MARK_STOPPED:
 			return psprintf("held by stop rule \"%s\"",
-							c->rules[c->lines[i].stopped_by - 1].code);
+							c->rules[c->lines[i].stopped_by - 1]->code);
 		case DISC_MARK_NOTHING:
 			return "nothing left to discount";
 		default:
@@ -648,7 +745,7 @@ build_line(JB *st, DiscCart *c, int i)
 	jb_begin_array(st);
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 		char	   *why;
 
 		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS)
@@ -671,7 +768,7 @@ build_line(JB *st, DiscCart *c, int i)
 	jb_begin_array(st);
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 
 		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
 			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
@@ -697,7 +794,7 @@ build_line(JB *st, DiscCart *c, int i)
 static void
 build_rule(JB *st, DiscCart *c, int ri)
 {
-	DiscRule   *r = &c->rules[ri];
+	DiscRule   *r = c->rules[ri];
 	bool		discount = r->phase != DISC_PHASE_BONUS;
 
 	jb_begin_object(st);
@@ -820,13 +917,10 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	bool		loyalty;
 	bool		need_tier = false;
 
-	if (work_cxt == NULL)
-		work_cxt = AllocSetContextCreate(TopMemoryContext, "crm price_cart",
-										 1024 * 1024, 1024 * 1024,
-										 8 * 1024 * 1024);
-	else
-		MemoryContextReset(work_cxt);	/* after an error in the last call */
+	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
+									 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work_cxt);
+	small_ints = NULL;			/* it lives in work_cxt */
 
 	memset(&c, 0, sizeof(c));
 	c.client_id = PG_GETARG_INT64(0);
@@ -843,7 +937,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	load_rules(&c);
 	load_usage(&c);
 	for (int i = 0; i < c.nrules; i++)
-		if (c.rules[i].tier)
+		if (c.rule_store[i].tier)
 			need_tier = true;
 	if (!c.tier_given && need_tier && loyalty)
 		load_tiers(&c);
@@ -860,6 +954,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
-	MemoryContextReset(work_cxt);
+	MemoryContextDelete(work_cxt);
+	work_cxt = NULL;
 	PG_RETURN_JSONB_P(result);
 }

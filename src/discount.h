@@ -83,7 +83,6 @@ typedef struct DiscRule
 	int64		cap;			/* cents, -1: none */
 	char		stacking;		/* DISC_STACK ... */
 	bool		base_original;
-	bool		per_client;
 	bool		has_price_list;
 	int32		price_list_id;
 	bool		has_category;
@@ -115,7 +114,8 @@ typedef struct DiscCart
 	int			nlines;
 	DiscLine   *lines;
 	int			nrules;
-	DiscRule   *rules;
+	DiscRule   *rule_store;		/* the rules as read */
+	DiscRule  **rules;			/* the same, in evaluation order */
 	char	   *currency;
 	char	   *segment;		/* NULL: not given */
 	bool		tier_given;		/* the cart names the tier */

@@ -156,24 +156,14 @@ rule_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/*
- * Sorts the rules into evaluation order: sorting pointers, then copying
- * once, is cheaper than sorting the structs themselves.
- */
+/* Sorts the rules into evaluation order: an array of pointers. */
 static void
 sort_rules(DiscCart *c)
 {
-	DiscRule  **p = palloc(sizeof(DiscRule *) * Max(c->nrules, 1));
-	DiscRule   *sorted = palloc(sizeof(DiscRule) * Max(c->nrules, 1));
-
+	c->rules = palloc(sizeof(DiscRule *) * Max(c->nrules, 1));
 	for (int i = 0; i < c->nrules; i++)
-		p[i] = &c->rules[i];
-	qsort(p, c->nrules, sizeof(DiscRule *), rule_cmp);
-	for (int i = 0; i < c->nrules; i++)
-		sorted[i] = *p[i];
-	pfree(p);
-	pfree(c->rules);
-	c->rules = sorted;
+		c->rules[i] = &c->rule_store[i];
+	qsort(c->rules, c->nrules, sizeof(DiscRule *), rule_cmp);
 }
 
 static void
@@ -212,7 +202,7 @@ clear_row(DiscCart *c, int ri)
 static void
 check_conditions(DiscCart *c, int ri)
 {
-	DiscRule   *r = &c->rules[ri];
+	DiscRule   *r = c->rules[ri];
 	int			ncovered = 0;
 
 	r->status = DISC_CANDIDATE;
@@ -336,7 +326,7 @@ typedef struct Scratch
 static void
 apply_discount(DiscCart *c, int ri, Scratch *s)
 {
-	DiscRule   *r = &c->rules[ri];
+	DiscRule   *r = c->rules[ri];
 	int			n = c->nlines;
 	int			nactive = 0;
 	int			stopper = -1;
@@ -373,7 +363,7 @@ apply_discount(DiscCart *c, int ri, Scratch *s)
 	{
 		if (stopper >= 0)
 			skip(r, psprintf("every line it covers is held by stop rule \"%s\"",
-							 c->rules[stopper].code));
+							 c->rules[stopper]->code));
 		else
 			skip(r, pstrdup("nothing is left to discount on its lines"));
 		return;
@@ -482,7 +472,7 @@ resolve_exclusive(DiscCart *c, Scratch *s)
 	}
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 
 		if (r->phase == DISC_PHASE_BONUS || r->stacking != DISC_EXCLUSIVE ||
 			r->status != DISC_CANDIDATE)
@@ -491,19 +481,19 @@ resolve_exclusive(DiscCart *c, Scratch *s)
 		reset_lines(c);
 		apply_discount(c, ri, s);
 		if (r->status == DISC_APPLIED &&
-			(best < 0 || r->amount > c->rules[best].amount))
+			(best < 0 || r->amount > c->rules[best]->amount))
 			best = ri;
 	}
 	if (!any)
 		return;
 
-	if (best >= 0 && c->rules[best].amount > stack_total)
+	if (best >= 0 && c->rules[best]->amount > stack_total)
 	{
-		DiscRule   *b = &c->rules[best];
+		DiscRule   *b = c->rules[best];
 
 		for (int ri = 0; ri < c->nrules; ri++)
 		{
-			DiscRule   *r = &c->rules[ri];
+			DiscRule   *r = c->rules[ri];
 
 			if (ri == best || r->phase == DISC_PHASE_BONUS || r->status != DISC_APPLIED)
 				continue;
@@ -534,7 +524,7 @@ resolve_exclusive(DiscCart *c, Scratch *s)
 		}
 		for (int ri = 0; ri < c->nrules; ri++)
 		{
-			DiscRule   *r = &c->rules[ri];
+			DiscRule   *r = c->rules[ri];
 
 			if (r->phase == DISC_PHASE_BONUS || r->stacking != DISC_EXCLUSIVE ||
 				r->status != DISC_APPLIED)
@@ -574,7 +564,7 @@ evaluate_bonus(DiscCart *c)
 	/* the share of the order payable with points */
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 		int64		m;
 
 		if (r->action != DISC_SHARE || r->status != DISC_CANDIDATE)
@@ -590,7 +580,7 @@ evaluate_bonus(DiscCart *c)
 	}
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 
 		if (r->action != DISC_SHARE || r->status != DISC_CANDIDATE)
 			continue;
@@ -599,14 +589,14 @@ evaluate_bonus(DiscCart *c)
 		else
 		{
 			skip(r, psprintf("rule \"%s\" allows %s to be paid with points",
-							 c->rules[share].code,
+							 c->rules[share]->code,
 							 (int64) (((int128) covered_net(c, ri) * r->value) / PERCENT_DEN) == share_money ?
 							 "as much, and comes first," : "more"));
 			r->points = 0;
 		}
 	}
 	c->share_rule = share;
-	c->max_points = share >= 0 ? c->rules[share].points : 0;
+	c->max_points = share >= 0 ? c->rules[share]->points : 0;
 	if (c->points_paid > c->max_points)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -614,19 +604,19 @@ evaluate_bonus(DiscCart *c)
 						c->points_paid, c->max_points),
 				 share >= 0 ?
 				 errdetail("Rule \"%s\" allows %s of this order to be paid with points.",
-						   c->rules[share].code, discount_money(share_money)) :
+						   c->rules[share]->code, discount_money(share_money)) :
 				 errdetail("No points_share rule applies to this order.")));
 	if (share >= 0)
-		paid4 = (int128) c->points_paid * c->rules[share].point_value;
+		paid4 = (int128) c->points_paid * c->rules[share]->point_value;
 
 	/* the largest multiplier */
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 
 		if (r->action != DISC_MULTIPLIER || r->status != DISC_CANDIDATE)
 			continue;
-		if (mult < 0 || r->value > c->rules[mult].value)
+		if (mult < 0 || r->value > c->rules[mult]->value)
 			mult = ri;
 	}
 	c->multiplier_rule = mult;
@@ -635,11 +625,11 @@ evaluate_bonus(DiscCart *c)
 	c->points_earned = 0;
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 		int64		e;
 		int128		base4;
 		int128		num;
-		int64		m = mult >= 0 ? c->rules[mult].value : FACTOR_ONE;
+		int64		m = mult >= 0 ? c->rules[mult]->value : FACTOR_ONE;
 
 		if (r->action != DISC_CASHBACK || r->status != DISC_CANDIDATE)
 			continue;
@@ -660,15 +650,15 @@ evaluate_bonus(DiscCart *c)
 	}
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 
 		if (r->action != DISC_MULTIPLIER || r->status != DISC_CANDIDATE)
 			continue;
 		if (ri != mult)
 			skip(r, psprintf("rule \"%s\" multiplies %s (x%s)",
-							 c->rules[mult].code,
-							 r->value == c->rules[mult].value ? "as much, and comes first" : "more",
-							 factor(c->rules[mult].value)));
+							 c->rules[mult]->code,
+							 r->value == c->rules[mult]->value ? "as much, and comes first" : "more",
+							 factor(c->rules[mult]->value)));
 		else if (c->points_earned == 0)
 		{
 			skip(r, pstrdup("no cashback points to multiply"));
@@ -710,7 +700,7 @@ discount_evaluate(DiscCart *c)
 	reset_lines(c);
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
-		DiscRule   *r = &c->rules[ri];
+		DiscRule   *r = c->rules[ri];
 
 		if (r->phase == DISC_PHASE_BONUS || r->stacking == DISC_EXCLUSIVE ||
 			r->status != DISC_CANDIDATE)
