@@ -3,35 +3,35 @@
  * src/discount.c
  *
  * crm.price_cart(client_id bigint, cart jsonb, at timestamptz): the SQL
- * entry point of discount evaluation.  One call reads, with three prepared
- * SPI queries, the cart's products, prices and category paths; the
- * client's turnover to date; and every active rule that concerns the
- * client with its per-client use count (plus, when a rule needs a tier
- * the cart does not give, the client's tiers from crm.loyalty_accounts if
- * that table exists).  The rules become an array of DiscRule, evaluated in
- * C by discount_eval.c; the answer is a jsonb that explains every rule
- * considered.
+ * entry point of discount evaluation.  One call reads, with prepared SPI
+ * queries: the client and its turnover to date; the cart's products,
+ * prices and price lists (a few key lookups per line); the category paths
+ * of the cart's categories (one recursive query); every active rule that
+ * concerns the client (one query, received slot by slot into an array of
+ * DiscRule); the client's use counts of the rules; and, only when a rule
+ * needs a tier the cart does not give, the client's tiers from
+ * crm.loyalty_accounts if that table exists.  The rules are evaluated in C
+ * by discount_eval.c; the answer is a jsonb built with pushJsonbValue that
+ * explains every rule considered.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "discount.h"
 #include "executor/spi.h"
-#include "fmgr.h"
 #include "executor/tuptable.h"
+#include "fmgr.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
-#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
-#include "utils/memutils.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
-#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 
 PG_FUNCTION_INFO_V1(discount_price_cart);

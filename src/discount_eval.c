@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "discount.h"
+#include "lib/stringinfo.h"
 
 #define PERCENT_DEN		INT64CONST(1000000)	/* value 1/10000 of a percent */
 #define FACTOR_ONE		INT64CONST(10000)
