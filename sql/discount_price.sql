@@ -393,6 +393,11 @@ SELECT c AS cart, pg_temp.try(format('SELECT crm.price_cart(1, %L, %L)', c, '202
 	('[{"product_id": 11, "quantity": 1, "price_list_id": 4}]'),
 	('[{"product_id": 10, "quantity": 1, "price_list_id": 1}, {"product_id": 10, "quantity": 1, "price_list_id": 3}]')
   ) AS v(c);
+-- amounts beyond numeric(14,2): a line, and a cart of lines each within range
+INSERT INTO crm.products (product_id, sku, name, category_id) VALUES (99, 'GOLD', 'Gold bar', 4);
+INSERT INTO crm.prices VALUES (1, 99, 9999999999.99);
+SELECT pg_temp.try($$SELECT crm.price_cart(3, '[{"product_id": 99, "quantity": 100000, "price_list_id": 1}]', now())$$) AS line_too_large,
+	   pg_temp.try($$SELECT crm.price_cart(3, '[{"product_id": 99, "quantity": 60, "price_list_id": 1}, {"product_id": 99, "quantity": 50, "price_list_id": 1}]', now())$$) AS cart_too_large;
 -- the promotional list is valid in January 2026
 SELECT crm.price_cart(3, '[{"product_id": 10, "quantity": 1, "price_list_id": 2}]', '2026-01-15') #>> '{totals,net}' AS promo_price;
 -- an unknown client

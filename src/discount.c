@@ -230,6 +230,7 @@ load_lines(DiscCart *c)
 	Datum	   *lids = palloc(sizeof(Datum) * c->nlines);
 	Datum		args[3];
 	Datum	   *cats = palloc(sizeof(Datum) * c->nlines);
+	int64		total_gross = 0;
 	int			rc;
 
 	for (int i = 0; i < c->nlines; i++)
@@ -291,6 +292,11 @@ load_lines(DiscCart *c)
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 					 errmsg("cart line %d: amount of the line is out of range", l->line_no)));
 		l->gross = (int64) g;
+		total_gross += l->gross;
+		if (total_gross > DISC_MAX_AMOUNT)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("cart line %d: the cart's total amount is out of range", l->line_no)));
 		g = discount_round_div((int128) l->qty_milli * l->unit_cost, 1000);
 		l->cost = g > DISC_MAX_AMOUNT ? DISC_MAX_AMOUNT : (int64) g;
 
