@@ -145,6 +145,11 @@ INSERT INTO crm.loyalty_accounts VALUES (1, 1, 'silver'), (1, 2, 'gold'), (2, 1,
 SELECT crm.price_cart(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]', '2026-11-25 10:00+00') -> 'tiers' AS ada_tiers;
 SELECT pg_temp.price(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]');
 SELECT pg_temp.price(2, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]');
+-- a cart that names a loyalty programme uses the tier in that programme
+CREATE TABLE crm.loyalty_programs (program_id bigint, code text);
+INSERT INTO crm.loyalty_programs VALUES (1, 'club'), (2, 'partners');
+SELECT crm.price_cart(1, '{"program": "club", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-25 10:00+00') -> 'tiers' AS ada_tiers_in_club;
+SELECT pg_temp.price(1, '{"program": "club", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
 -- a tier given in the cart wins over the table
 SELECT pg_temp.price(1, '{"tier": "bronze", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
 ROLLBACK;
@@ -369,6 +374,7 @@ SELECT c AS cart, pg_temp.try(format('SELECT crm.price_cart(1, %L, %L)', c, '202
 	('{"lines": []}'),
 	('{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "coupon": "X"}'),
 	('{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "segment": 5}'),
+	('{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "program": 7}'),
 	('{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "points_paid": -5}'),
 	('{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "points_paid": "many"}'),
 	('[{"product_id": 10, "quantity": 1, "price_list_id": 1}, 7]'),

@@ -87,6 +87,24 @@ SELECT crm.record_priced_cart(crm.price_cart(2, '[{"product_id": 10, "quantity":
 SELECT o.price_list_id, o.gross_amount, o.discount_amount, o.net_amount
   FROM crm.orders o JOIN two_lists USING (order_id);
 
+-- with a loyalty ledger installed, the points paid are redeemed from the
+-- cart's programme, keyed by the order; here a stand-in with the ledger's
+-- signature records the call (the loyalty schema is not part of crm yet)
+BEGIN;
+CREATE TEMP TABLE redeemed (client_id bigint, program text, points bigint, idempotency_key text, order_id bigint, note text);
+CREATE FUNCTION crm.redeem_points(client_id bigint, program text, points bigint, idempotency_key text,
+								  order_id bigint DEFAULT NULL, note text DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS void LANGUAGE sql AS $$
+	INSERT INTO redeemed VALUES (client_id, program, points, idempotency_key, order_id, note)
+$$;
+SELECT pg_temp.try($$SELECT crm.record_priced_cart(crm.price_cart(2, '{"points_paid": 100, "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-26 09:00+00'))$$) AS no_program;
+CREATE TEMP TABLE with_points AS
+SELECT crm.record_priced_cart(crm.price_cart(2, '{"program": "club", "points_paid": 100, "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-26 09:00+00')) AS order_id;
+SELECT r.client_id, r.program, r.points, r.idempotency_key = 'crm order ' || w.order_id AS keyed_by_order,
+	   r.order_id = w.order_id AS same_order, r.note, o.points_paid
+  FROM redeemed r, with_points w JOIN crm.orders o USING (order_id);
+ROLLBACK;
+
 -- nothing of the refused calls was written: Bob has the one order above
 SELECT count(*) AS orders_of_bob FROM crm.orders WHERE client_id = 2;
 

@@ -88,7 +88,8 @@ static const char *sql_client =
 "       ((SELECT coalesce(sum(o.net_amount), 0) FROM crm.orders o"
 "          WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
 "            AND o.ordered_at < $2) * 100)::int8,"
-"       pg_catalog.to_regclass('crm.loyalty_accounts') IS NOT NULL";
+"       pg_catalog.to_regclass('crm.loyalty_accounts') IS NOT NULL,"
+"       pg_catalog.to_regclass('crm.loyalty_programs') IS NOT NULL";
 
 static const char *sql_rules =
 "SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
@@ -308,7 +309,7 @@ load_lines(DiscCart *c)
 }
 
 static void
-load_client(DiscCart *c, bool *loyalty)
+load_client(DiscCart *c, bool *loyalty, bool *programs)
 {
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		args[2] = {Int64GetDatum(c->client_id), TimestampTzGetDatum(c->at)};
@@ -325,6 +326,7 @@ load_client(DiscCart *c, bool *loyalty)
 				 errmsg("client " INT64_FORMAT " does not exist", c->client_id)));
 	c->turnover = col_int64(0, 2, 0);
 	*loyalty = col_bool(0, 3);
+	*programs = col_bool(0, 4);
 }
 
 #define RULE_COLUMNS 19
@@ -506,17 +508,31 @@ load_usage(DiscCart *c)
 	}
 }
 
-/* the client's tiers, where the loyalty tables exist */
+/*
+ * The client's tiers, where the loyalty tables exist: in the cart's
+ * programme when it names one (and programmes exist), else in any.
+ */
 static void
-load_tiers(DiscCart *c)
+load_tiers(DiscCart *c, bool programs)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		args[1] = {Int64GetDatum(c->client_id)};
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
 	int			rc;
 
-	rc = SPI_execute_with_args("SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
-							   " WHERE a.client_id = $1 AND a.tier_code IS NOT NULL ORDER BY 1",
-							   1, types, args, NULL, true, 0);
+	args[0] = Int64GetDatum(c->client_id);
+	if (c->program && programs)
+	{
+		args[1] = CStringGetTextDatum(c->program);
+		rc = SPI_execute_with_args("SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
+								   " JOIN crm.loyalty_programs p ON p.program_id = a.program_id"
+								   " WHERE a.client_id = $1 AND p.code = $2 AND a.tier_code IS NOT NULL"
+								   " ORDER BY 1",
+								   2, types, args, NULL, true, 0);
+	}
+	else
+		rc = SPI_execute_with_args("SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
+								   " WHERE a.client_id = $1 AND a.tier_code IS NOT NULL ORDER BY 1",
+								   1, types, args, NULL, true, 0);
 	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the client's tiers failed");
@@ -921,6 +937,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	Jsonb	   *result;
 	Jsonb	   *built;
 	bool		loyalty;
+	bool		programs;
 	bool		need_tier = false;
 
 	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
@@ -938,7 +955,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(work_cxt);
-	load_client(&c, &loyalty);
+	load_client(&c, &loyalty, &programs);
 	load_lines(&c);
 	load_rules(&c);
 	load_usage(&c);
@@ -946,7 +963,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 		if (c.rule_store[i].tier)
 			need_tier = true;
 	if (!c.tier_given && need_tier && loyalty)
-		load_tiers(&c);
+		load_tiers(&c, programs);
 	if ((int128) c.nrules * c.nlines > MaxAllocSize / sizeof(int64))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

@@ -124,6 +124,7 @@ typedef struct DiscCart
 	bool		tiers_known;	/* given or looked up */
 	int64		turnover;		/* cents, before this order */
 	int64		points_paid;	/* asked to pay with, 0 if not given */
+	char	   *program;		/* loyalty programme code, NULL if not given */
 	/* (rule, line) matrices, nrules * nlines */
 	int64	   *amt;
 	uint8	   *mark;

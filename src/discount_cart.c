@@ -5,7 +5,8 @@
  * Reading the cart that crm.price_cart() prices.  A cart is a JSON object
  *
  *	 {"lines": [{"product_id": 10, "quantity": 2, "price_list_id": 1}, ...],
- *	  "segment": "Champions", "tier": "gold", "points_paid": 500}
+ *	  "segment": "Champions", "tier": "gold", "program": "club",
+ *	  "points_paid": 500}
  *
  * (only "lines" is required) or, for short, the array of lines alone.
  * Every line needs product_id, quantity and price_list_id; ids may be
@@ -365,6 +366,17 @@ discount_parse_cart(DiscCart *c, Jsonb *cart)
 				c->tiers[0] = s;
 			}
 		}
+		else if (strcmp(key, "program") == 0)
+		{
+			if (val.type == jbvNull)
+				continue;
+			if (val.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("cart: field \"program\" must be a string, not %s",
+								json_type_name(&val))));
+			c->program = pnstrdup(val.val.string.val, val.val.string.len);
+		}
 		else if (strcmp(key, "points_paid") == 0)
 		{
 			if (val.type == jbvNull)
@@ -375,7 +387,7 @@ discount_parse_cart(DiscCart *c, Jsonb *cart)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cart: unknown field \"%s\"", key),
-					 errhint("A cart has the fields lines, segment, tier and points_paid.")));
+					 errhint("A cart has the fields lines, segment, tier, program and points_paid.")));
 	}
 	if (!has_lines)
 		ereport(ERROR,
