@@ -213,15 +213,15 @@ check_conditions(DiscCart *c, int ri)
 		SKIP(r, pstrdup("outside its validity window: ended"));
 	if (r->uses_limit >= 0 && r->uses >= r->uses_limit)
 		SKIP(r, psprintf("used " INT64_FORMAT " of %d times by this client",
-								r->uses, r->uses_limit));
+				r->uses, r->uses_limit));
 	if (r->segment)
 	{
 		if (!c->segment)
 			SKIP(r, psprintf("needs segment \"%s\"; the client's segment is not known",
-									r->segment));
+					r->segment));
 		if (strcmp(r->segment, c->segment) != 0)
 			SKIP(r, psprintf("needs segment \"%s\"; the client is in \"%s\"",
-									r->segment, c->segment));
+					r->segment, c->segment));
 	}
 	if (r->tier)
 	{
@@ -229,7 +229,7 @@ check_conditions(DiscCart *c, int ri)
 
 		if (!c->tiers_known)
 			SKIP(r, psprintf("needs tier \"%s\"; the client's tier is not known",
-									r->tier));
+					r->tier));
 		for (int k = 0; k < c->ntiers; k++)
 			if (strcmp(c->tiers[k], r->tier) == 0)
 				found = true;
@@ -252,7 +252,7 @@ check_conditions(DiscCart *c, int ri)
 	}
 	if (r->min_turnover >= 0 && c->turnover < r->min_turnover)
 		SKIP(r, psprintf("turnover to date %s is below %s",
-								discount_money(c->turnover), discount_money(r->min_turnover)));
+				discount_money(c->turnover), discount_money(r->min_turnover)));
 
 	r->covered_gross = 0;
 	for (int i = 0; i < c->nlines; i++)
@@ -271,7 +271,7 @@ check_conditions(DiscCart *c, int ri)
 	{
 		if (r->has_price_list && r->has_category)
 			SKIP(r, psprintf("no line is on price list %d in category %d",
-									r->price_list_id, r->category_id));
+					r->price_list_id, r->category_id));
 		if (r->has_price_list)
 			SKIP(r, psprintf("no line is on price list %d", r->price_list_id));
 		SKIP(r, psprintf("no line is in category %d", r->category_id));
@@ -280,7 +280,7 @@ check_conditions(DiscCart *c, int ri)
 	{
 		clear_row(c, ri);
 		SKIP(r, psprintf("order amount %s is below %s",
-								discount_money(r->covered_gross), discount_money(r->min_order)));
+				discount_money(r->covered_gross), discount_money(r->min_order)));
 	}
 	if (r->crossing >= 0)
 	{
@@ -288,15 +288,15 @@ check_conditions(DiscCart *c, int ri)
 		{
 			clear_row(c, ri);
 			SKIP(r, psprintf("turnover to date %s had already reached %s",
-									discount_money(c->turnover), discount_money(r->crossing)));
+					discount_money(c->turnover), discount_money(r->crossing)));
 		}
 		if (c->turnover + r->covered_gross < r->crossing)
 		{
 			clear_row(c, ri);
 			SKIP(r, psprintf("this order (%s) takes turnover %s to %s, below %s",
-									discount_money(r->covered_gross), discount_money(c->turnover),
-									discount_money(c->turnover + r->covered_gross),
-									discount_money(r->crossing)));
+					discount_money(r->covered_gross), discount_money(c->turnover),
+					discount_money(c->turnover + r->covered_gross),
+					discount_money(r->crossing)));
 		}
 	}
 }
