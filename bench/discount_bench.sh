@@ -60,6 +60,11 @@ INSERT INTO crm.clients (client_id, kind, first_name) SELECT g, 'person', 'c' ||
 INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, net_amount)
 SELECT 1 + g % 100, '2026-01-01'::timestamptz + (g % 300) * interval '1 day', 'web', a, a
   FROM (SELECT g, round((random() * 300)::numeric, 2) a FROM generate_series(1, 2000) g) x;
+-- a loyalty programme: most clients have an account, some with a tier
+INSERT INTO crm.loyalty_programs (program_id, code, name, points_per_unit) VALUES (1, 'club', 'Club', 1);
+INSERT INTO crm.loyalty_tiers (program_id, tier_code, name, threshold) VALUES (1, 'silver', 'Silver', 500), (1, 'gold', 'Gold', 2000);
+INSERT INTO crm.loyalty_accounts (client_id, program_id, tier_code)
+SELECT g, 1, (ARRAY['silver', 'gold', NULL])[1 + g % 3] FROM generate_series(1, 90) g;
 
 -- 1,000 active rules, all in their validity window, with a mix of conditions
 INSERT INTO crm.discount_rules (rule_id, code, name, rank, level, action, value, cap, stacking, base,
@@ -93,7 +98,7 @@ SELECT 984 + g, 'b' || g, 'bonus ' || g,
 CREATE TABLE bench.carts AS
 SELECT c AS cart_id, 1 + (c * 13) % 100 AS client_id,
 	   jsonb_build_object('segment', (ARRAY['Champions', 'Loyal', 'At risk'])[1 + c % 3],
-						  'tier', (ARRAY['gold', 'silver'])[1 + c % 2],
+						  'tier', CASE WHEN c % 4 <> 1 THEN (ARRAY['gold', 'silver'])[1 + c % 2] END,
 						  'lines', (SELECT jsonb_agg(jsonb_build_object('product_id', 1 + (random() * 499)::int,
 																		'quantity', 1 + (random() * 3)::int,
 																		'price_list_id', 1 + (random() * 2)::int))

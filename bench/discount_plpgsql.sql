@@ -120,7 +120,7 @@ BEGIN
 		cart := jsonb_build_object('lines', cart);
 		seg := NULL;
 	END IF;
-	IF cart ? 'tier' THEN
+	IF cart ->> 'tier' IS NOT NULL THEN
 		tiers := ARRAY[cart ->> 'tier'];
 	END IF;
 
@@ -181,10 +181,11 @@ BEGIN
 	  LEFT JOIN crm.discount_usage u ON u.client_id = p_client AND u.rule_id = d.rule_id
 	 WHERE d.active AND (d.client_id IS NULL OR d.client_id = p_client);
 	nr := coalesce(cardinality(rules), 0);
-	IF tiers IS NULL AND to_regclass('crm.loyalty_accounts') IS NOT NULL
-	   AND EXISTS (SELECT 1 FROM unnest(rules) x WHERE x.tier IS NOT NULL) THEN
-		EXECUTE 'SELECT coalesce(array_agg(DISTINCT tier_code::text ORDER BY tier_code::text), ''{}'') FROM crm.loyalty_accounts WHERE client_id = $1 AND tier_code IS NOT NULL'
-		   INTO tiers USING p_client;
+	IF tiers IS NULL AND EXISTS (SELECT 1 FROM unnest(rules) x WHERE x.tier IS NOT NULL) THEN
+		SELECT coalesce(array_agg(DISTINCT a.tier_code::text ORDER BY a.tier_code::text), '{}') INTO tiers
+		  FROM crm.loyalty_accounts a JOIN crm.loyalty_programs lp ON lp.program_id = a.program_id
+		 WHERE a.client_id = p_client AND a.tier_code IS NOT NULL
+		   AND (cart ->> 'program' IS NULL OR lp.code = cart ->> 'program');
 	END IF;
 
 	st := array_fill('C'::text, ARRAY[greatest(nr, 1)]);
@@ -215,9 +216,7 @@ BEGIN
 			END IF;
 		END IF;
 		IF r.tier IS NOT NULL THEN
-			IF tiers IS NULL THEN
-				st[k] := 'S'; reason[k] := format('needs tier "%s"; the client''s tier is not known', r.tier); CONTINUE;
-			ELSIF NOT r.tier = ANY (tiers) THEN
+			IF NOT r.tier = ANY (tiers) THEN
 				st[k] := 'S';
 				reason[k] := format('needs tier "%s"; ', r.tier)
 					|| CASE WHEN cardinality(tiers) = 0 THEN 'the client has no tier'

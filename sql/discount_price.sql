@@ -128,29 +128,31 @@ SELECT pg_temp.price(2, :'cart', '2026-12-31 00:00+00');
 SELECT pg_temp.price(2, '[{"product_id": 20, "quantity": 5, "price_list_id": 1}]');
 ROLLBACK;
 
--- 3. segment and tier conditions: text, against what the cart gives (or,
--- for tiers, crm.loyalty_accounts where that table exists)
+-- 3. segment and tier conditions: text, against what the cart gives (for
+-- tiers, what the client's loyalty accounts say when the cart gives none)
 BEGIN;
 INSERT INTO crm.discount_rules (rule_id, code, name, rank, action, value, segment)
 VALUES (1, 'champions', 'Champions 7 %', 10, 'percent', 7, 'Champions');
 INSERT INTO crm.discount_rules (rule_id, code, name, rank, action, value, tier)
 VALUES (2, 'gold', 'gold tier 4 %', 20, 'percent', 4, 'gold');
+-- no segment given; Ada has no loyalty account yet
 SELECT pg_temp.price(1, :'cart');
 SELECT pg_temp.price(1, '{"segment": "Champions", "tier": "gold", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
 SELECT pg_temp.price(1, '{"segment": "At risk", "tier": "silver", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
--- where crm.loyalty_accounts exists, the client's tiers are read from it
--- (here a stand-in with the two columns read, until the loyalty schema lands)
-CREATE TABLE crm.loyalty_accounts (client_id bigint, program_id bigint, tier_code text);
-INSERT INTO crm.loyalty_accounts VALUES (1, 1, 'silver'), (1, 2, 'gold'), (2, 1, NULL);
+-- Ada is silver in the club and gold with the partners; Bob is in the club without a tier
+INSERT INTO crm.loyalty_programs (program_id, code, name, points_per_unit)
+VALUES (1, 'club', 'Club', 1), (2, 'partners', 'Partners', 1);
+INSERT INTO crm.loyalty_tiers (program_id, tier_code, name, threshold)
+VALUES (1, 'silver', 'Silver', 0), (2, 'gold', 'Gold', 0);
+INSERT INTO crm.loyalty_accounts (client_id, program_id, tier_code)
+VALUES (1, 1, 'silver'), (1, 2, 'gold'), (2, 1, NULL);
 SELECT crm.price_cart(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]', '2026-11-25 10:00+00') -> 'tiers' AS ada_tiers;
 SELECT pg_temp.price(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]');
 SELECT pg_temp.price(2, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]');
 -- a cart that names a loyalty programme uses the tier in that programme
-CREATE TABLE crm.loyalty_programs (program_id bigint, code text);
-INSERT INTO crm.loyalty_programs VALUES (1, 'club'), (2, 'partners');
 SELECT crm.price_cart(1, '{"program": "club", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-25 10:00+00') -> 'tiers' AS ada_tiers_in_club;
 SELECT pg_temp.price(1, '{"program": "club", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
--- a tier given in the cart wins over the table
+-- a tier given in the cart wins over the accounts
 SELECT pg_temp.price(1, '{"tier": "bronze", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}');
 ROLLBACK;
 

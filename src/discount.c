@@ -10,7 +10,7 @@
  * concerns the client (one query, received slot by slot into an array of
  * DiscRule); the client's use counts of the rules; and, only when a rule
  * needs a tier the cart does not give, the client's tiers from
- * crm.loyalty_accounts if that table exists.  The rules are evaluated in C
+ * crm.loyalty_accounts.  The rules are evaluated in C
  * by discount_eval.c; the answer is a jsonb built with pushJsonbValue that
  * explains every rule considered.
  *
@@ -44,6 +44,7 @@ static SPIPlanPtr plan_ancestors = NULL;
 static SPIPlanPtr plan_client = NULL;
 static SPIPlanPtr plan_rules = NULL;
 static SPIPlanPtr plan_usage = NULL;
+static SPIPlanPtr plan_tiers = NULL;
 
 /*
  * Working memory of one price_cart call, a child of the caller's context:
@@ -87,9 +88,18 @@ static const char *sql_client =
 "SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1),"
 "       ((SELECT coalesce(sum(o.net_amount), 0) FROM crm.orders o"
 "          WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
-"            AND o.ordered_at < $2) * 100)::int8,"
-"       pg_catalog.to_regclass('crm.loyalty_accounts') IS NOT NULL,"
-"       pg_catalog.to_regclass('crm.loyalty_programs') IS NOT NULL";
+"            AND o.ordered_at < $2) * 100)::int8";
+
+/*
+ * The client's tier codes: in the cart's programme ($2), or in any when the
+ * cart names none ($2 NULL).
+ */
+static const char *sql_tiers =
+"SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
+"  JOIN crm.loyalty_programs p ON p.program_id = a.program_id"
+" WHERE a.client_id = $1 AND a.tier_code IS NOT NULL"
+"   AND ($2::text IS NULL OR p.code = $2::text)"
+" ORDER BY 1";
 
 static const char *sql_rules =
 "SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
@@ -309,7 +319,7 @@ load_lines(DiscCart *c)
 }
 
 static void
-load_client(DiscCart *c, bool *loyalty, bool *programs)
+load_client(DiscCart *c)
 {
 	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	Datum		args[2] = {Int64GetDatum(c->client_id), TimestampTzGetDatum(c->at)};
@@ -325,8 +335,6 @@ load_client(DiscCart *c, bool *loyalty, bool *programs)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("client " INT64_FORMAT " does not exist", c->client_id)));
 	c->turnover = col_int64(0, 2, 0);
-	*loyalty = col_bool(0, 3);
-	*programs = col_bool(0, 4);
 }
 
 #define RULE_COLUMNS 19
@@ -508,31 +516,19 @@ load_usage(DiscCart *c)
 	}
 }
 
-/*
- * The client's tiers, where the loyalty tables exist: in the cart's
- * programme when it names one (and programmes exist), else in any.
- */
+/* the client's tiers, from the loyalty accounts */
 static void
-load_tiers(DiscCart *c, bool programs)
+load_tiers(DiscCart *c)
 {
 	Oid			types[2] = {INT8OID, TEXTOID};
 	Datum		args[2];
+	char		nulls[2] = {' ', c->program ? ' ' : 'n'};
 	int			rc;
 
 	args[0] = Int64GetDatum(c->client_id);
-	if (c->program && programs)
-	{
-		args[1] = CStringGetTextDatum(c->program);
-		rc = SPI_execute_with_args("SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
-								   " JOIN crm.loyalty_programs p ON p.program_id = a.program_id"
-								   " WHERE a.client_id = $1 AND p.code = $2 AND a.tier_code IS NOT NULL"
-								   " ORDER BY 1",
-								   2, types, args, NULL, true, 0);
-	}
-	else
-		rc = SPI_execute_with_args("SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
-								   " WHERE a.client_id = $1 AND a.tier_code IS NOT NULL ORDER BY 1",
-								   1, types, args, NULL, true, 0);
+	args[1] = c->program ? CStringGetTextDatum(c->program) : (Datum) 0;
+	rc = SPI_execute_plan(prepare(&plan_tiers, sql_tiers, 2, types), args, nulls,
+						  true, 0);
 	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the client's tiers failed");
@@ -936,8 +932,6 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	Jsonb	   *result;
 	Jsonb	   *built;
-	bool		loyalty;
-	bool		programs;
 	bool		need_tier = false;
 
 	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
@@ -955,15 +949,15 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(work_cxt);
-	load_client(&c, &loyalty, &programs);
+	load_client(&c);
 	load_lines(&c);
 	load_rules(&c);
 	load_usage(&c);
 	for (int i = 0; i < c.nrules; i++)
 		if (c.rule_store[i].tier)
 			need_tier = true;
-	if (!c.tier_given && need_tier && loyalty)
-		load_tiers(&c, programs);
+	if (!c.tier_given && need_tier)
+		load_tiers(&c);
 	if ((int128) c.nrules * c.nlines > MaxAllocSize / sizeof(int64))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

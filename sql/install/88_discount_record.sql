@@ -3,8 +3,8 @@
  * its lines, the rules it used and the per-client use counts, in one
  * transaction.  What was quoted is what is stored: the cart is priced
  * again under the client's row lock and must give exactly the quote.
- * Points paid are redeemed with crm.redeem_points when the loyalty ledger
- * is installed (looked up by name, so this part works without it).
+ * Points paid are redeemed with crm.redeem_points from the cart's loyalty
+ * programme, in the same transaction.
  */
 CREATE FUNCTION crm.record_priced_cart(quote jsonb, channel text DEFAULT 'web',
 									   status text DEFAULT 'placed',
@@ -24,7 +24,6 @@ DECLARE
 	n			integer;
 	f			text;
 	paid		bigint;
-	ledger		boolean;
 BEGIN
 	IF quote IS NULL OR jsonb_typeof(quote) <> 'object' THEN
 		RAISE EXCEPTION 'quote must be the jsonb object crm.price_cart returns'
@@ -44,9 +43,8 @@ BEGIN
 	c := (quote ->> 'client_id')::bigint;
 	at := (quote ->> 'at')::timestamptz;
 	paid := (quote #>> '{totals,points_paid}')::bigint;
-	-- points paid are redeemed from the loyalty ledger where it exists
-	ledger := to_regprocedure('crm.redeem_points(bigint,text,bigint,text,bigint,text,text)') IS NOT NULL;
-	IF paid > 0 AND ledger AND quote #>> '{cart,program}' IS NULL THEN
+	-- points paid are redeemed from the cart's loyalty programme
+	IF paid > 0 AND quote #>> '{cart,program}' IS NULL THEN
 		RAISE EXCEPTION 'quote: the cart pays % points but names no loyalty "program" to redeem them from', paid
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -156,13 +154,12 @@ BEGIN
 		END IF;
 	END LOOP;
 
-	IF paid > 0 AND ledger THEN
-		EXECUTE 'SELECT 1 FROM crm.redeem_points($1, $2, $3, $4, $5, $6)'
-		   USING c, quote #>> '{cart,program}', paid, format('crm order %s', oid), oid,
-				 'paid with points when the order was recorded';
+	IF paid > 0 THEN
+		PERFORM crm.redeem_points(c, quote #>> '{cart,program}', paid, format('crm order %s', oid),
+								  oid, 'paid with points when the order was recorded');
 	END IF;
 
 	RETURN oid;
 END
 $$;
-COMMENT ON FUNCTION crm.record_priced_cart(jsonb, text, text, text) IS 'stores a quote of crm.price_cart as an order with its lines, the rules it used and their per-client use counts, after pricing the cart again under the client''s lock: an out-of-date quote is refused; a repeated external_ref returns the first order; points paid are redeemed from the cart''s loyalty program where crm.redeem_points exists';
+COMMENT ON FUNCTION crm.record_priced_cart(jsonb, text, text, text) IS 'stores a quote of crm.price_cart as an order with its lines, the rules it used and their per-client use counts, after pricing the cart again under the client''s lock: an out-of-date quote is refused; a repeated external_ref returns the first order; points paid are redeemed from the cart''s loyalty programme with crm.redeem_points';
