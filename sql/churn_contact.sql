@@ -13,7 +13,7 @@ INSERT INTO crm.interactions (client_id, occurred_at, channel, kind, direction, 
 	(9301, '2024-06-09', 'phone', 'call', 'outbound', NULL);
 SELECT crm.can_contact(9301, 'email', '2024-06-03') AS before_the_mails,
 	   crm.can_contact(9301, 'email', '2024-06-10') AS after_three,
-	   crm.can_contact(9301, 'email', '2024-06-11 00:00') AS one_left_the_window,
+	   crm.can_contact(9301, 'email', '2024-06-11 00:00:01') AS one_left_the_window,
 	   crm.can_contact(9301, 'sms', '2024-03-01') AS sms_granted,
 	   crm.can_contact(9301, 'sms', '2024-06-01') AS sms_withdrawn,
 	   crm.can_contact(9301, 'push', '2024-06-01') AS push_never;
