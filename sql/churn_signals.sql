@@ -59,10 +59,12 @@ SELECT client_id, recent_purchases, previous_purchases, round(purchase_trend::nu
   FROM crm.churn_signals('2025-01-01', '{"population_gap_days": 20}')
  WHERE client_id > 9000 ORDER BY client_id;
 
--- the population gap: the median recent mean gap of the clients with a gap
-SELECT (SELECT DISTINCT population_gap_days FROM crm.churn_signals('2025-01-01'))
-	 = (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY (profile).recent_mean_gap_days)
-		  FROM crm.client_profiles('2025-01-01')) AS population_is_median;
+-- the population gap: the geometric mean of the recent mean gaps (at least a day)
+SELECT abs((SELECT DISTINCT population_gap_days FROM crm.churn_signals('2025-01-01'))
+		   / (SELECT exp(avg(ln(greatest((profile).recent_mean_gap_days, 1))))
+				FROM crm.client_profiles('2025-01-01')
+			   WHERE (profile).recent_mean_gap_days IS NOT NULL) - 1) < 1e-12 AS population_is_geometric_mean,
+	   round((SELECT DISTINCT population_gap_days FROM crm.churn_signals('2025-01-01'))::numeric, 3) AS population_gap;
 
 -- shrinkage: one gap is pulled toward the population, many gaps much less
 SELECT round(expected_gap_days::numeric, 2) AS expected

@@ -50,8 +50,8 @@ CREATE INDEX interactions_campaign_idx ON crm.interactions (client_id, occurred_
 
 /*
  * The signals of every client with a purchase at or before as_of: one pass
- * over the purchases (profile and window counts), the population's median
- * gap over the profiles, the last engagement per client and the offers since
+ * over the purchases (profile and window counts), the population's
+ * gap (geometric mean) over the profiles, the last engagement per client and the offers since
  * the last purchase from the two partial indexes above.
  */
 CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
@@ -90,21 +90,28 @@ BEGIN
 	WITH p AS MATERIALIZED (
 		SELECT o.client_id,
 			   crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr,
-			   count(*) FILTER (WHERE o.ordered_at > recent_from) AS rn,
-			   count(*) FILTER (WHERE o.ordered_at > previous_from
-								  AND o.ordered_at <= recent_from) AS pn,
-			   coalesce(sum(o.net_amount) FILTER (WHERE o.ordered_at > recent_from), 0) AS rs,
-			   coalesce(sum(o.net_amount) FILTER (WHERE o.ordered_at > previous_from
-													AND o.ordered_at <= recent_from), 0) AS ps
+			   /* the two windows: one aggregate each, read twice */
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > recent_from)).purchases AS rn,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > recent_from)).total_spend AS rs,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > previous_from
+						   AND o.ordered_at <= recent_from)).purchases AS pn,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > previous_from
+						   AND o.ordered_at <= recent_from)).total_spend AS ps
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
-	/* the population's rhythm: the median recent mean gap of the clients with a gap */
+	/*
+	 * the population's rhythm: the geometric mean of the recent mean gaps
+	 * (each at least min_gap_days) of the clients with a gap
+	 */
 	g AS (
 		SELECT coalesce(pop,
-						greatest(coalesce(percentile_cont(0.5) WITHIN GROUP
-											  (ORDER BY (p.pr).recent_mean_gap_days), 30),
-								 min_gap)) AS gap
+						exp(avg(ln(greatest((p.pr).recent_mean_gap_days, min_gap)))),
+						greatest(30, min_gap)) AS gap
 		  FROM p
 		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
 	e AS (
@@ -112,18 +119,25 @@ BEGIN
 		  FROM crm.interactions i
 		 WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= as_of
 		 GROUP BY i.client_id),
+	/* marketing messages after the last purchase: offers that did not bring it back */
+	f AS (
+		SELECT c.client_id, count(*) AS offers
+		  FROM crm.interactions c
+		  JOIN p ON p.client_id = c.client_id AND c.occurred_at > (p.pr).last_purchase
+		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
+		 GROUP BY c.client_id),
 	x AS (
-		SELECT p.client_id, p.pr, p.rn, p.pn, p.rs, p.ps, e.last_at, f.offers, g.gap,
-			   crm.churn_signal(p.pr, as_of, g.gap, p.rn, p.pn, e.last_at, f.offers, opts) AS s
+		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
+			   coalesce(f.offers, 0) AS offers, g.gap,
+			   crm.churn_signal(p.pr, as_of, g.gap, w.rn, w.pn, e.last_at,
+								coalesce(f.offers, 0), opts) AS s
 		  FROM p
 		 CROSS JOIN g
-		  LEFT JOIN e ON e.client_id = p.client_id
 		 CROSS JOIN LATERAL (
-			SELECT count(*) AS offers
-			  FROM crm.interactions c
-			 WHERE c.client_id = p.client_id
-			   AND c.direction = 'outbound' AND c.campaign IS NOT NULL
-			   AND c.occurred_at > (p.pr).last_purchase AND c.occurred_at <= as_of) f
+			SELECT coalesce(p.rn, 0) AS rn, coalesce(p.pn, 0) AS pn,
+				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
+		  LEFT JOIN e ON e.client_id = p.client_id
+		  LEFT JOIN f ON f.client_id = p.client_id
 		OFFSET 0)
 	SELECT x.client_id, (x.pr).purchases, (x.pr).first_purchase, (x.pr).last_purchase,
 		   (x.pr).total_spend,
