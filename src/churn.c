@@ -48,7 +48,6 @@
 #define PF_FIRST		0
 #define PF_LAST			1
 #define PF_PURCHASES	2
-#define PF_MEAN_GAP		8
 #define PF_RECENT_GAP	10
 #define PF_GAP_SD		11
 #define PF_GAP_WINDOW	12
@@ -59,7 +58,7 @@
 /* fields of crm.churn_signal */
 #define CS_NATTS		12
 
-/* behavioural classes, in the order they are tried */
+/* the settings of a call: the options over the defaults */
 typedef struct ChurnSettings
 {
 	double		window_days;

@@ -106,7 +106,7 @@ BEGIN
 	END IF;
 
 	CREATE TEMP TABLE IF NOT EXISTS crm_refresh_new (
-		client_id bigint PRIMARY KEY, rfm crm.rfm, rfm_segment text,
+		client_id bigint, rfm crm.rfm, rfm_segment text,
 		behaviour_class text, churn_status text) ON COMMIT DROP;
 	TRUNCATE crm_refresh_new;
 	INSERT INTO crm_refresh_new
