@@ -310,7 +310,10 @@ BEGIN
 	 * Checking every inserted row against its foreign keys takes most of the
 	 * time of a load.  When the caller owns the client tables, their foreign
 	 * keys are dropped for the load and added back, validated in one pass
-	 * each, before the function returns (all in this transaction).
+	 * each, before the function returns (all in this transaction).  They are
+	 * added back in their original order, which keeps the order in which
+	 * their triggers fire (by OID), so that a row breaking two of them is
+	 * reported with the same one as before.
 	 */
 	IF NOT EXISTS (SELECT FROM pg_catalog.pg_class c
 					WHERE c.oid IN ('crm.clients'::regclass, 'crm.consents'::regclass,
@@ -328,7 +331,7 @@ BEGIN
 			   AND k.conrelid IN ('crm.consents'::regclass, 'crm.orders'::regclass,
 								  'crm.order_lines'::regclass, 'crm.incidents'::regclass,
 								  'crm.interactions'::regclass, 'crm.demo_clients'::regclass)
-			 ORDER BY c.relname, k.conname
+			 ORDER BY k.oid
 		LOOP
 			EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.tab, fk.conname);
 			restore := restore || format('ALTER TABLE %s ADD CONSTRAINT %I %s',
