@@ -168,7 +168,9 @@ rng_between(DemoRng *rng, double lo, double hi)
 static inline int
 rng_int(DemoRng *rng, int n)
 {
-	return (int) (rng_unit(rng) * n);
+	int			k = (int) (rng_unit(rng) * n);
+
+	return k < n ? k : n - 1;	/* u * n may round up to n */
 }
 
 static inline bool
@@ -1768,13 +1770,10 @@ make_interactions(DemoSim *sim)
 		{
 			double		t = inc->resolved > inc->opened ? inc->resolved :
 				inc->opened + (-inc->opened) * rng_unit(r) * 0.5;
+			bool		by_email = rng_chance(r, 0.6);
 
-			x = add_interaction(sim, t, rng_chance(r, 0.6) ? "email" : "phone",
-								rng_chance(r, 0.6) ? "email" : "call", "outbound", "completed");
-			if (strcmp(x->channel, "email") == 0)
-				x->kind = "email";
-			else
-				x->kind = "call";
+			x = add_interaction(sim, t, by_email ? "email" : "phone",
+								by_email ? "email" : "call", "outbound", "completed");
 			x->incident = i;
 			x->order = inc->order;
 			x->handled_by = inc->assignee;
