@@ -8,7 +8,8 @@
 # Starts a throwaway cluster (as the postgres user when run as root), creates
 # crm, fills crm.clients and crm.orders with `clients` clients and about 20
 # orders each (crm.generate_demo_data when it is installed, otherwise the
-# plain-SQL generator bench/rfm_data.sql), then times, `runs` times each in
+# plain-SQL generator bench/rfm_data.sql; RFM_BENCH_DATA=demo or plain
+# chooses), then times, `runs` times each in
 # turn, with EXPLAIN (ANALYZE, TIMING OFF) so that no rows travel to the
 # client, first with 2 parallel workers per gather, then serially:
 #   (a) the scan floor: SELECT client_id, count(*), max(ordered_at),
@@ -54,7 +55,9 @@ psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 psql -c 'CREATE EXTENSION crm'
 start=$(date +%s)
-if [ -n "$(psql -At -c "SELECT to_regproc('crm.generate_demo_data')")" ]; then
+data=${RFM_BENCH_DATA:-auto}
+if [ "$data" = demo ] || { [ "$data" = auto ] &&
+		[ -n "$(psql -At -c "SELECT to_regproc('crm.generate_demo_data')")" ]; }; then
 	generator="crm.generate_demo_data($clients, 42, '$as_of')"
 	psql -c "SELECT crm.generate_demo_data($clients, 42, '$as_of')" >/dev/null
 	psql -c 'VACUUM ANALYZE crm.orders' -c 'VACUUM ANALYZE crm.clients'
