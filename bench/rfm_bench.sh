@@ -91,7 +91,11 @@ crm_rfm="SELECT * FROM crm.rfm_scores('$as_of')"
 
 # the plain-SQL RFM and crm.rfm_scores give the same answer
 diff=$(psql -At -c "SELECT count(*) FROM (($sql_rfm) EXCEPT ($crm_rfm)) x")
-[ "$diff" = 0 ] || echo "warning: plain-SQL RFM and crm.rfm_scores differ on $diff rows"
+if [ "$diff" = 0 ]; then
+	echo "the plain-SQL RFM and crm.rfm_scores agree on every client"
+else
+	echo "warning: plain-SQL RFM and crm.rfm_scores differ on $diff rows"
+fi
 
 exec_ms() {
 	psql -At -c "SET max_parallel_workers_per_gather = $2" \
