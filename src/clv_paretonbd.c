@@ -1,0 +1,310 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/clv_paretonbd.c
+ *
+ * The Pareto/NBD model (Schmittlein, Morrison and Colombo 1987, "Counting
+ * your customers: who are they and what will they do next?", Management
+ * Science 33(1); likelihood as in Fader and Hardie's note "A note on
+ * deriving the Pareto/NBD model and related expressions", 2005): the fit
+ * behind crm.pareto_nbd_fit, the per-client log-likelihood, P(alive) and
+ * expected purchases.
+ *
+ * The likelihood is used in its all-positive form (no difference of nearly
+ * equal terms when t_x is close to T).  With m = max(alpha, beta),
+ * d = |alpha - beta|, A = r+s+x and (b1, b2) = (s+1, s) when alpha >= beta,
+ * (r+x, r+x+1) otherwise:
+ *
+ *   L = G(r+x) alpha^r beta^s / G(r) *
+ *       [ s/A   2F1(A, b1; A+1; d/(m+t_x)) / (m+t_x)^A
+ *       + (r+x)/A 2F1(A, b2; A+1; d/(m+T)) / (m+T)^A ]
+ *
+ * and P(alive) = 1 / ((alpha+T)^(r+x) (beta+T)^s [...]).  The 2F1 are
+ * evaluated in log space by clv_log_hyp2f1_c_eq_a_plus_1.  The gradient is
+ * taken by central differences.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "clv.h"
+
+PG_FUNCTION_INFO_V1(clv_pareto_final);
+PG_FUNCTION_INFO_V1(clv_pareto_loglik);
+PG_FUNCTION_INFO_V1(clv_pareto_p_alive);
+PG_FUNCTION_INFO_V1(clv_pareto_expected);
+PG_FUNCTION_INFO_V1(clv_pareto_expected_new);
+PG_FUNCTION_INFO_V1(clv_pareto_clv);
+
+static const char *const pareto_names[] = {"r", "alpha", "s", "beta"};
+
+/*
+ * ln of the bracket [...] above.
+ */
+static double
+pareto_log_bracket(double r, double alpha, double s, double beta,
+				   double x, double tx, double T)
+{
+	double		A = r + s + x;
+	double		m,
+				mn,
+				dd,
+				b1,
+				b2,
+				t1,
+				t2,
+				mx;
+
+	if (alpha >= beta)
+	{
+		m = alpha;
+		mn = beta;
+		b1 = s + 1;
+		b2 = s;
+	}
+	else
+	{
+		m = beta;
+		mn = alpha;
+		b1 = r + x;
+		b2 = r + x + 1;
+	}
+	dd = m - mn;
+	/* 1 - z = (mn + t)/(m + t), taken as a ratio to avoid cancellation */
+	t1 = log(s) - log(A) - A * log(m + tx)
+		+ clv_log_hyp2f1_c_eq_a_plus_1(A, b1, dd / (m + tx),
+									   log(mn + tx) - log(m + tx));
+	t2 = log(r + x) - log(A) - A * log(m + T)
+		+ clv_log_hyp2f1_c_eq_a_plus_1(A, b2, dd / (m + T),
+									   log(mn + T) - log(m + T));
+	mx = Max(t1, t2);
+	return mx + log1p(exp(Min(t1, t2) - mx));
+}
+
+double
+clv_pareto_row_ll(double r, double alpha, double s, double beta,
+				  double x, double tx, double T)
+{
+	return lgamma(r + x) - lgamma(r) + r * log(alpha) + s * log(beta)
+		+ pareto_log_bracket(r, alpha, s, beta, x, tx, T);
+}
+
+static double
+pareto_objective(const double *theta, double *grad, void *arg)
+{
+	ClvData    *d = (ClvData *) arg;
+	double		r = exp(theta[0]),
+				alpha = exp(theta[1]),
+				s = exp(theta[2]),
+				beta = exp(theta[3]);
+	double		common = -lgamma(r) + r * log(alpha) + s * log(beta);
+	double		sll = 0;
+	double		lastx = -1,
+				lgx = 0;
+	int			i;
+
+	for (i = 0; i < d->n; i++)
+	{
+		double		x = d->x[i];
+
+		if (x != lastx)
+		{
+			lgx = lgamma(r + x);
+			lastx = x;
+		}
+		sll += d->w[i] * (lgx + pareto_log_bracket(r, alpha, s, beta, x,
+												   d->tx[i], d->T[i]));
+	}
+	sll += d->wsum * common;
+	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + s * s + beta * beta);
+}
+
+/* sort the rows by frequency, so lgamma(r+x) is computed once per x */
+typedef struct ParetoRow
+{
+	double		x,
+				tx,
+				T,
+				w;
+} ParetoRow;
+
+static int
+pareto_row_cmp(const void *a, const void *b)
+{
+	double		x = ((const ParetoRow *) a)->x;
+	double		y = ((const ParetoRow *) b)->x;
+
+	return (x > y) - (x < y);
+}
+
+Datum
+clv_pareto_final(PG_FUNCTION_ARGS)
+{
+	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
+	ClvData		data;
+	ParetoRow  *rows;
+	double		scale = 0;
+	double		theta[4] = {0, 0, 0, 0};
+	double		params[4];
+	double		loglik = 0;
+	bool		repeat = false;
+	ClvOptimResult res;
+	int			i;
+
+	clv_state_to_data(st, &data);
+	if (data.n == 0)
+		PG_RETURN_NULL();
+	for (i = 0; i < data.n; i++)
+	{
+		scale = Max(scale, data.T[i]);
+		if (data.x[i] > 0)
+			repeat = true;
+	}
+	if (!repeat)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit the pareto_nbd model: no client made a repeat purchase"),
+				 errdetail("All %lld clients have frequency 0, which does not identify the model.",
+						   (long long) st->nclients)));
+	rows = palloc(sizeof(ParetoRow) * data.n);
+	for (i = 0; i < data.n; i++)
+	{
+		rows[i].x = data.x[i];
+		rows[i].tx = data.tx[i] / scale;
+		rows[i].T = data.T[i] / scale;
+		rows[i].w = data.w[i];
+	}
+	qsort(rows, data.n, sizeof(ParetoRow), pareto_row_cmp);
+	for (i = 0; i < data.n; i++)
+	{
+		data.x[i] = rows[i].x;
+		data.tx[i] = rows[i].tx;
+		data.T[i] = rows[i].T;
+		data.w[i] = rows[i].w;
+	}
+
+	clv_check_start(4, theta, pareto_objective, &data, "pareto_nbd");
+	clv_bfgs(4, theta, pareto_objective, &data, true, 1000, 1e-7, &res);
+
+	for (i = 0; i < 4; i++)
+		params[i] = exp(theta[i]);
+	params[1] *= scale;
+	params[3] *= scale;
+	for (i = 0; i < data.n; i++)
+		loglik += data.w[i] * clv_pareto_row_ll(params[0], params[1], params[2],
+												params[3], data.x[i],
+												data.tx[i] * scale,
+												data.T[i] * scale);
+	if (!isfinite(loglik))
+		res.converged = false;
+	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,
+							res.iterations, res.converged);
+}
+
+double
+clv_pareto_p_alive_v(const double *p, double x, double tx, double T)
+{
+	double		lp = -(p[0] + x) * log(p[1] + T) - p[2] * log(p[3] + T)
+		- pareto_log_bracket(p[0], p[1], p[2], p[3], x, tx, T);
+
+	return Min(exp(lp), 1.0);
+}
+
+/* [1 - u^(s-1)] / (s-1) with lu = ln u, continuous at s = 1 */
+static double
+pareto_ratio(double s, double lu)
+{
+	double		e = s - 1;
+
+	return e == 0 ? -lu : -expm1(e * lu) / e;
+}
+
+/*
+ * E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) [1 - ((beta+T)/(beta+T+t))^(s-1)]/(s-1)
+ *                       * P(alive)
+ */
+double
+clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
+{
+	double		r = p[0],
+				alpha = p[1],
+				s = p[2],
+				beta = p[3];
+
+	if (t == 0)
+		return 0;
+	return (r + x) * (beta + T) / (alpha + T)
+		* pareto_ratio(s, -log1p(t / (beta + T)))
+		* clv_pareto_p_alive_v(p, x, tx, T);
+}
+
+static void
+pareto_args(FunctionCallInfo fcinfo, int first, double *p, double *v)
+{
+	int			i;
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, pareto_names,
+					 "pareto_nbd_model", p);
+	for (i = 0; i < 3; i++)
+		v[i] = PG_GETARG_FLOAT8(first + i);
+	clv_validate_row(CLV_KIND_PARETO, v);
+}
+
+Datum
+clv_pareto_loglik(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+
+	pareto_args(fcinfo, 1, p, v);
+	PG_RETURN_FLOAT8(clv_pareto_row_ll(p[0], p[1], p[2], p[3], v[0], v[1], v[2]));
+}
+
+Datum
+clv_pareto_p_alive(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+
+	pareto_args(fcinfo, 1, p, v);
+	PG_RETURN_FLOAT8(clv_pareto_p_alive_v(p, v[0], v[1], v[2]));
+}
+
+Datum
+clv_pareto_expected(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+	double		t = clv_horizon(PG_GETARG_FLOAT8(1));
+
+	pareto_args(fcinfo, 2, p, v);
+	PG_RETURN_FLOAT8(clv_pareto_expected_v(p, t, v[0], v[1], v[2]));
+}
+
+/* E[X(t)] = r beta / alpha [1 - (beta/(beta+t))^(s-1)]/(s-1), a new client */
+Datum
+clv_pareto_expected_new(PG_FUNCTION_ARGS)
+{
+	double		p[4];
+	double		t = clv_horizon(PG_GETARG_FLOAT8(1));
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, pareto_names,
+					 "pareto_nbd_model", p);
+	if (t == 0)
+		PG_RETURN_FLOAT8(0);
+	PG_RETURN_FLOAT8(p[0] * p[3] / p[1] * pareto_ratio(p[2], -log1p(t / p[3])));
+}
+
+Datum
+clv_pareto_clv(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+
+	pareto_args(fcinfo, 2, p, v);
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, CLV_KIND_PARETO, p, v));
+}

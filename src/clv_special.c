@@ -1,0 +1,113 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/clv_special.c
+ *
+ * Special functions of the CLV models: the digamma function and the two
+ * forms of the Gaussian hypergeometric function 2F1 that the models need.
+ *
+ * - Pareto/NBD's likelihood needs ln 2F1(a, b; a+1; z), 0 <= z < 1.  By
+ *   Euler's transformation 2F1(a, b; a+1; z) = (1-z)^(1-b) S with
+ *   S = 2F1(1, a+1-b; a+1; z) = sum_j (a+1-b)_j / (a+1)_j z^j, whose terms
+ *   are all positive when a+1-b > 0 (true in all four calls) and shrink
+ *   faster than z^j; so ln 2F1 = (1-b) ln(1-z) + ln S stays finite where
+ *   2F1 itself overflows.
+ * - BG/NBD's expectations need, after Euler's transformation (see
+ *   clv_bgnbd.c), the series sum_{j>=1} (A)_j (a)_{j-1} / ((C)_j j!) z^j,
+ *   kept signed: it can be negative, and C can be negative.
+ *
+ * Both series are summed in long double until a term no longer changes the
+ * sum; near z = 1 they converge slowly (about ln(eps)/ln(z) terms), and past
+ * CLV_SERIES_MAX_TERMS the remainder is estimated as a geometric tail.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "clv.h"
+
+#define CLV_SERIES_MAX_TERMS	2000000
+
+/*
+ * Digamma psi(x) for x > 0: the recurrence psi(x) = psi(x+1) - 1/x up to
+ * x >= 10, then the asymptotic series.
+ */
+double
+clv_digamma(double x)
+{
+	double		acc = 0.0;
+	double		x2;
+
+	if (!(x > 0))
+		return NAN;
+	while (x < 10.0)
+	{
+		acc -= 1.0 / x;
+		x += 1.0;
+	}
+	x2 = 1.0 / (x * x);
+	return acc + log(x) - 0.5 / x
+		- x2 * (1.0 / 12 - x2 * (1.0 / 120 - x2 * (1.0 / 252 - x2 * (1.0 / 240
+																	- x2 * (1.0 / 132)))));
+}
+
+/*
+ * ln 2F1(a, b; a+1; z) for a > 0, a+1-b > 0 and 0 <= z < 1, given
+ * log1mz = ln(1-z) computed by the caller without cancellation.
+ */
+double
+clv_log_hyp2f1_c_eq_a_plus_1(double a, double b, double z, double log1mz)
+{
+	long double sum = 1.0L;
+	long double term = 1.0L;
+	long double e = (long double) a + 1.0L - b;
+	long double c = (long double) a + 1.0L;
+	long double ratio = 0.0L;
+	int			j;
+
+	if (z > 0)
+	{
+		for (j = 0; j < CLV_SERIES_MAX_TERMS; j++)
+		{
+			ratio = (e + j) / (c + j) * z;
+			term *= ratio;
+			if (sum + term == sum)
+				break;
+			sum += term;
+		}
+		if (j == CLV_SERIES_MAX_TERMS && ratio < 1.0L)
+			sum += term * ratio / (1.0L - ratio);
+	}
+	return (1.0 - b) * log1mz + (double) logl(sum);
+}
+
+/*
+ * sum_{j>=1} (A)_j (a)_{j-1} / ((C)_j j!) z^j for 0 <= z < 1, signed.
+ */
+double
+clv_hyp2f1_series_tail(double A, double a, double C, double z)
+{
+	long double sum = 0.0L;
+	long double term;
+	long double ratio = 0.0L;
+	int			j;
+
+	if (z == 0)
+		return 0.0;
+	term = (long double) A / C * z;		/* j = 1 */
+	sum = term;
+	for (j = 1; j < CLV_SERIES_MAX_TERMS; j++)
+	{
+		/* term_{j+1} / term_j = (A+j)(a+j-1) / ((C+j)(j+1)) z */
+		ratio = ((long double) A + j) * ((long double) a + j - 1)
+			/ (((long double) C + j) * (j + 1)) * z;
+		term *= ratio;
+		if (sum + term == sum && fabsl(ratio) < 1.0L)
+			break;
+		sum += term;
+	}
+	if (j == CLV_SERIES_MAX_TERMS && fabsl(ratio) < 1.0L)
+		sum += term * ratio / (1.0L - ratio);
+	return (double) sum;
+}
