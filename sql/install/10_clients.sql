@@ -29,7 +29,8 @@ CREATE TABLE crm.clients (
 			   WHEN 'person' THEN coalesce(first_name, last_name) IS NOT NULL
 			   ELSE company_name IS NOT NULL END),
 	CONSTRAINT clients_birth_date_check
-		CHECK (birth_date >= DATE '1900-01-01' AND kind = 'person'),
+		CHECK (birth_date IS NULL
+			   OR (birth_date >= DATE '1900-01-01' AND kind = 'person')),
 	CONSTRAINT clients_email_check
 		CHECK (email ~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$'),
 	CONSTRAINT clients_phone_check

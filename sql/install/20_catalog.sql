@@ -39,6 +39,7 @@ BEGIN
 	RETURN NEW;
 END
 $$;
+COMMENT ON FUNCTION crm.categories_check_cycle() IS 'trigger: refuses a parent that would make the category tree a cycle';
 CREATE TRIGGER categories_no_cycle BEFORE INSERT OR UPDATE OF parent_id ON crm.categories
 	FOR EACH ROW EXECUTE FUNCTION crm.categories_check_cycle();
 
