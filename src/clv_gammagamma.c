@@ -117,15 +117,6 @@ typedef struct GammaRow
 				w;
 } GammaRow;
 
-static int
-gamma_row_cmp(const void *a, const void *b)
-{
-	double		x = ((const GammaRow *) a)->x;
-	double		y = ((const GammaRow *) b)->x;
-
-	return (x > y) - (x < y);
-}
-
 Datum
 clv_gamma_final(PG_FUNCTION_ARGS)
 {
@@ -167,7 +158,6 @@ clv_gamma_final(PG_FUNCTION_ARGS)
 		rows[i].m = data.tx[i] / scale;
 		rows[i].w = data.w[i];
 	}
-	qsort(rows, data.n, sizeof(GammaRow), gamma_row_cmp);
 	for (i = 0; i < data.n; i++)
 	{
 		data.x[i] = rows[i].x;

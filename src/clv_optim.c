@@ -8,9 +8,9 @@
  * model's analytic one, or central differences where the model has none.
  *
  * A fit has converged when the largest gradient component of the mean
- * negative log-likelihood is at most gtol, or when no step along the
- * search direction lowers the objective any more (the limit of double
- * precision) while that component is at most 100 * gtol.
+ * negative log-likelihood (in log-parameters) is at most gtol, or when the
+ * objective stops decreasing measurably (the limit of double precision)
+ * while that component is at most 1e-6.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +25,7 @@
 #define CLV_MAXDIM			4
 #define CLV_MAX_STEP		4.0		/* largest change of a log-parameter per step */
 #define CLV_MAX_LOGPARAM	30.0	/* beyond e^30 a parameter has run away */
+#define CLV_STALL_GTOL		1e-6	/* gradient small enough when f stalls */
 
 static double
 clv_eval(int n, const double *theta, double *grad, ClvObjective fn,
@@ -103,6 +104,7 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 				fnew = 0;
 	bool		identity = true;
 	bool		first = true;
+	int			stalled = 0;
 	int			iter;
 	int			i,
 				j;
@@ -168,6 +170,36 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 			}
 			step *= 0.5;
 		}
+		if (accepted && tries == 0)
+		{
+			/*
+			 * The full step was accepted; while the slope along d is still
+			 * steep (the curvature condition fails), try longer steps.
+			 */
+			int			grow;
+
+			for (grow = 0; grow < 20; grow++)
+			{
+				double		t2[CLV_MAXDIM],
+							g2[CLV_MAXDIM];
+				double		f2,
+							slope = 0;
+
+				for (i = 0; i < n; i++)
+					slope += gn[i] * d[i];
+				if (slope >= 0.9 * gd || step * 2 * dmax > CLV_MAX_STEP)
+					break;
+				for (i = 0; i < n; i++)
+					t2[i] = theta[i] + 2 * step * d[i];
+				f2 = clv_eval(n, t2, g2, fn, arg, numeric_gradient);
+				if (!(isfinite(f2) && f2 < fnew))
+					break;
+				step *= 2;
+				fnew = f2;
+				memcpy(tn, t2, sizeof(double) * n);
+				memcpy(gn, g2, sizeof(double) * n);
+			}
+		}
 		if (!accepted)
 		{
 			if (!identity)
@@ -180,7 +212,7 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 				continue;
 			}
 			/* no further decrease possible in double precision */
-			if (clv_maxabs(n, g) <= 100 * gtol)
+			if (clv_maxabs(n, g) <= CLV_STALL_GTOL)
 				res->converged = true;
 			break;
 		}
@@ -227,9 +259,20 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 				identity = false;
 			}
 		}
+		/* no measurable progress: the limit of double precision */
+		if (f - fnew <= 1e-15 * fabs(f))
+			stalled++;
+		else
+			stalled = 0;
 		memcpy(theta, tn, sizeof(double) * n);
 		memcpy(g, gn, sizeof(double) * n);
 		f = fnew;
+		if (stalled >= 3)
+		{
+			res->converged = clv_maxabs(n, g) <= CLV_STALL_GTOL;
+			iter++;
+			break;
+		}
 	}
 	if (iter == maxiter && clv_maxabs(n, g) <= gtol)
 		res->converged = true;

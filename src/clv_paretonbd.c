@@ -123,7 +123,7 @@ pareto_objective(const double *theta, double *grad, void *arg)
 	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + s * s + beta * beta);
 }
 
-/* sort the rows by frequency, so lgamma(r+x) is computed once per x */
+/* rows in scaled time; they arrive sorted by frequency, so lgamma(r+x) is computed once per x */
 typedef struct ParetoRow
 {
 	double		x,
@@ -131,15 +131,6 @@ typedef struct ParetoRow
 				T,
 				w;
 } ParetoRow;
-
-static int
-pareto_row_cmp(const void *a, const void *b)
-{
-	double		x = ((const ParetoRow *) a)->x;
-	double		y = ((const ParetoRow *) b)->x;
-
-	return (x > y) - (x < y);
-}
 
 Datum
 clv_pareto_final(PG_FUNCTION_ARGS)
@@ -178,7 +169,6 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 		rows[i].T = data.T[i] / scale;
 		rows[i].w = data.w[i];
 	}
-	qsort(rows, data.n, sizeof(ParetoRow), pareto_row_cmp);
 	for (i = 0; i < data.n; i++)
 	{
 		data.x[i] = rows[i].x;

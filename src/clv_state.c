@@ -523,14 +523,32 @@ clv_fit_state_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
+static int
+clv_row_cmp(const void *a, const void *b)
+{
+	const ClvRow *x = (const ClvRow *) a;
+	const ClvRow *y = (const ClvRow *) b;
+	int			i;
+
+	for (i = 0; i < 3; i++)
+		if (x->v[i] != y->v[i])
+			return x->v[i] < y->v[i] ? -1 : 1;
+	return 0;
+}
+
 /*
- * The rows as flat arrays for the optimiser (the state is not modified).
+ * The rows as flat arrays for the optimiser, sorted, so that a fit does
+ * not depend on the order in which rows and partial states arrived (the
+ * state is not modified).
  */
 void
 clv_state_to_data(const ClvFitState *st, ClvData *data)
 {
+	ClvRow	   *rows = palloc(sizeof(ClvRow) * Max(st->nrows, 1));
 	int32		i;
 
+	memcpy(rows, st->rows, sizeof(ClvRow) * st->nrows);
+	qsort(rows, st->nrows, sizeof(ClvRow), clv_row_cmp);
 	data->n = st->nrows;
 	data->x = palloc(sizeof(double) * Max(st->nrows, 1));
 	data->tx = palloc(sizeof(double) * Max(st->nrows, 1));
@@ -540,12 +558,13 @@ clv_state_to_data(const ClvFitState *st, ClvData *data)
 	data->penalty = st->penalty;
 	for (i = 0; i < st->nrows; i++)
 	{
-		data->x[i] = st->rows[i].v[0];
-		data->tx[i] = st->rows[i].v[1];
-		data->T[i] = st->rows[i].v[2];
-		data->w[i] = (double) st->rows[i].count;
+		data->x[i] = rows[i].v[0];
+		data->tx[i] = rows[i].v[1];
+		data->T[i] = rows[i].v[2];
+		data->w[i] = (double) rows[i].count;
 		data->wsum += data->w[i];
 	}
+	pfree(rows);
 }
 
 /*
