@@ -43,45 +43,44 @@ PG_FUNCTION_INFO_V1(clv_pareto_clv);
 static const char *const pareto_names[] = {"r", "alpha", "s", "beta"};
 
 /*
- * ln of the bracket [...] above.
+ * The two terms of the bracket [...] above, in logs: the first depends on
+ * (x, t_x), the second on (x, T).
  */
 static double
-pareto_log_bracket(double r, double alpha, double s, double beta,
-				   double x, double tx, double T)
+pareto_log_term(double r, double alpha, double s, double beta, double x,
+				double t, bool at_T)
 {
 	double		A = r + s + x;
 	double		m,
 				mn,
-				dd,
-				b1,
-				b2,
-				t1,
-				t2,
-				mx;
+				bb;
 
 	if (alpha >= beta)
 	{
 		m = alpha;
 		mn = beta;
-		b1 = s + 1;
-		b2 = s;
+		bb = at_T ? s : s + 1;
 	}
 	else
 	{
 		m = beta;
 		mn = alpha;
-		b1 = r + x;
-		b2 = r + x + 1;
+		bb = at_T ? r + x + 1 : r + x;
 	}
-	dd = m - mn;
 	/* 1 - z = (mn + t)/(m + t), taken as a ratio to avoid cancellation */
-	t1 = log(s) - log(A) - A * log(m + tx)
-		+ clv_log_hyp2f1_c_eq_a_plus_1(A, b1, dd / (m + tx),
-									   log(mn + tx) - log(m + tx));
-	t2 = log(r + x) - log(A) - A * log(m + T)
-		+ clv_log_hyp2f1_c_eq_a_plus_1(A, b2, dd / (m + T),
-									   log(mn + T) - log(m + T));
-	mx = Max(t1, t2);
+	return (at_T ? log(r + x) : log(s)) - log(A) - A * log(m + t)
+		+ clv_log_hyp2f1_c_eq_a_plus_1(A, bb, (m - mn) / (m + t),
+									   log(mn + t) - log(m + t));
+}
+
+static double
+pareto_log_bracket(double r, double alpha, double s, double beta,
+				   double x, double tx, double T)
+{
+	double		t1 = pareto_log_term(r, alpha, s, beta, x, tx, false);
+	double		t2 = pareto_log_term(r, alpha, s, beta, x, T, true);
+	double		mx = Max(t1, t2);
+
 	return mx + log1p(exp(Min(t1, t2) - mx));
 }
 
@@ -104,20 +103,30 @@ pareto_objective(const double *theta, double *grad, void *arg)
 	double		common = -lgamma(r) + r * log(alpha) + s * log(beta);
 	double		sll = 0;
 	double		lastx = -1,
-				lgx = 0;
+				lasttx = -1,
+				lgx = 0,
+				t1 = 0;
 	int			i;
 
 	for (i = 0; i < d->n; i++)
 	{
-		double		x = d->x[i];
+		double		x = d->x[i],
+					tx = d->tx[i];
+		double		t2,
+					mx;
 
-		if (x != lastx)
+		/* rows are sorted by (x, t_x): the first term is often the last one */
+		if (x != lastx || tx != lasttx)
 		{
-			lgx = lgamma(r + x);
+			if (x != lastx)
+				lgx = lgamma(r + x);
+			t1 = pareto_log_term(r, alpha, s, beta, x, tx, false);
 			lastx = x;
+			lasttx = tx;
 		}
-		sll += d->w[i] * (lgx + pareto_log_bracket(r, alpha, s, beta, x,
-												   d->tx[i], d->T[i]));
+		t2 = pareto_log_term(r, alpha, s, beta, x, d->T[i], true);
+		mx = Max(t1, t2);
+		sll += d->w[i] * (lgx + mx + log1p(exp(Min(t1, t2) - mx)));
 	}
 	sll += d->wsum * common;
 	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + s * s + beta * beta);

@@ -15,8 +15,8 @@
  *   clv_bgnbd.c), the series sum_{j>=1} (A)_j (a)_{j-1} / ((C)_j j!) z^j,
  *   kept signed: it can be negative, and C can be negative.
  *
- * Both series are summed in long double until a term no longer changes the
- * sum; near z = 1 they converge slowly (about ln(eps)/ln(z) terms), and past
+ * The first series (positive terms) is summed in double, the second (signed)
+ * in long double, until a term no longer changes the sum; near z = 1 they converge slowly (about ln(eps)/ln(z) terms), and past
  * CLV_SERIES_MAX_TERMS the remainder is estimated as a geometric tail.
  *
  *-------------------------------------------------------------------------
@@ -59,27 +59,28 @@ clv_digamma(double x)
 double
 clv_log_hyp2f1_c_eq_a_plus_1(double a, double b, double z, double log1mz)
 {
-	long double sum = 1.0L;
-	long double term = 1.0L;
-	long double e = (long double) a + 1.0L - b;
-	long double c = (long double) a + 1.0L;
-	long double ratio = 0.0L;
+	double		sum = 1.0;
+	double		term = 1.0;
+	double		e = a + 1.0 - b;
+	double		c = a + 1.0;
+	double		ratio = 0.0;
 	int			j;
 
+	/* positive terms: double precision loses at most a few ulps per term */
 	if (z > 0)
 	{
 		for (j = 0; j < CLV_SERIES_MAX_TERMS; j++)
 		{
 			ratio = (e + j) / (c + j) * z;
 			term *= ratio;
-			if (sum + term == sum)
+			if (term <= sum * 1e-17)
 				break;
 			sum += term;
 		}
-		if (j == CLV_SERIES_MAX_TERMS && ratio < 1.0L)
-			sum += term * ratio / (1.0L - ratio);
+		if (j == CLV_SERIES_MAX_TERMS && ratio < 1.0)
+			sum += term * ratio / (1.0 - ratio);
 	}
-	return (1.0 - b) * log1mz + (double) logl(sum);
+	return (1.0 - b) * log1mz + log(sum);
 }
 
 /*
