@@ -48,7 +48,7 @@ typedef struct ClvFitState
 	int32		vl_len_;		/* varlena header (do not touch directly) */
 	uint16		magic;
 	uint8		kind;			/* CLV_KIND_* */
-	uint8		has_penalty;	/* penalty fixed by a row yet */
+	uint8		reserved;		/* 0 */
 	int32		nrows;
 	int32		capacity;
 	int64		nclients;		/* sum of the counts */

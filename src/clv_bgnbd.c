@@ -227,6 +227,8 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 		if (data.x[i] > 0)
 			repeat = true;
 	}
+	if (scale <= 0)
+		scale = 1;				/* every t is 0 */
 	if (!repeat)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

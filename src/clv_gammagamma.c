@@ -110,19 +110,11 @@ gamma_objective(const double *theta, double *grad, void *arg)
 	return -sll / d->wsum + d->penalty * (p * p + q * q + v * v);
 }
 
-typedef struct GammaRow
-{
-	double		x,
-				m,
-				w;
-} GammaRow;
-
 Datum
 clv_gamma_final(PG_FUNCTION_ARGS)
 {
 	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
 	ClvData		data;
-	GammaRow   *rows;
 	double		scale = 0;
 	double		theta[3] = {0, 0, 0};
 	double		params[3];
@@ -151,19 +143,9 @@ clv_gamma_final(PG_FUNCTION_ARGS)
 				 errdetail("Spend without any spread does not identify the model.")));
 	scale /= data.wsum;
 
-	rows = palloc(sizeof(GammaRow) * data.n);
+	/* scaled money; the rows come sorted by (x, m), as the objective wants */
 	for (i = 0; i < data.n; i++)
-	{
-		rows[i].x = data.x[i];
-		rows[i].m = data.tx[i] / scale;
-		rows[i].w = data.w[i];
-	}
-	for (i = 0; i < data.n; i++)
-	{
-		data.x[i] = rows[i].x;
-		data.tx[i] = rows[i].m;
-		data.w[i] = rows[i].w;
-	}
+		data.tx[i] /= scale;
 
 	clv_check_start(3, theta, gamma_objective, &data, "gamma_gamma");
 	clv_bfgs(3, theta, gamma_objective, &data, false, 1000, 1e-9, &res);

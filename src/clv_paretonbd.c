@@ -132,21 +132,11 @@ pareto_objective(const double *theta, double *grad, void *arg)
 	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + s * s + beta * beta);
 }
 
-/* rows in scaled time; they arrive sorted by frequency, so lgamma(r+x) is computed once per x */
-typedef struct ParetoRow
-{
-	double		x,
-				tx,
-				T,
-				w;
-} ParetoRow;
-
 Datum
 clv_pareto_final(PG_FUNCTION_ARGS)
 {
 	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
 	ClvData		data;
-	ParetoRow  *rows;
 	double		scale = 0;
 	double		theta[4] = {0, 0, 0, 0};
 	double		params[4];
@@ -164,26 +154,19 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 		if (data.x[i] > 0)
 			repeat = true;
 	}
+	if (scale <= 0)
+		scale = 1;				/* every t is 0 */
 	if (!repeat)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot fit the pareto_nbd model: no client made a repeat purchase"),
 				 errdetail("All %lld clients have frequency 0, which does not identify the model.",
 						   (long long) st->nclients)));
-	rows = palloc(sizeof(ParetoRow) * data.n);
+	/* scaled time; the rows come sorted by (x, t_x, T), as the objective wants */
 	for (i = 0; i < data.n; i++)
 	{
-		rows[i].x = data.x[i];
-		rows[i].tx = data.tx[i] / scale;
-		rows[i].T = data.T[i] / scale;
-		rows[i].w = data.w[i];
-	}
-	for (i = 0; i < data.n; i++)
-	{
-		data.x[i] = rows[i].x;
-		data.tx[i] = rows[i].tx;
-		data.T[i] = rows[i].T;
-		data.w[i] = rows[i].w;
+		data.tx[i] /= scale;
+		data.T[i] /= scale;
 	}
 
 	clv_check_start(4, theta, pareto_objective, &data, "pareto_nbd");

@@ -196,7 +196,7 @@ clv_state_make(int kind, double penalty, int32 capacity, const ClvFitState *from
 	SET_VARSIZE(st, CLV_STATE_SIZE(capacity));
 	st->magic = CLV_STATE_MAGIC;
 	st->kind = kind;
-	st->has_penalty = 1;
+	st->reserved = 0;
 	st->capacity = capacity;
 	st->penalty = penalty;
 	if (from)
