@@ -87,6 +87,8 @@ extern Datum clv_model_result(FunctionCallInfo fcinfo, int nparams,
 							  const double *params, double loglik, int64 n,
 							  int iterations, bool converged);
 extern int	clv_unique(const double *v, int n, double **uniq, int **index);
+extern int	clv_unique_pairs(const double *a, const double *b, int n,
+							 double **ua, double **ub, int **index);
 extern double clv_log1pexp(double x);
 extern double clv_logistic_neg(double x);
 

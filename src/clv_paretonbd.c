@@ -92,41 +92,57 @@ clv_pareto_row_ll(double r, double alpha, double s, double beta,
 		+ pareto_log_bracket(r, alpha, s, beta, x, tx, T);
 }
 
+/*
+ * The data of a fit: the first term of the bracket depends only on (x, t_x)
+ * and the second only on (x, T), and there are far fewer distinct pairs
+ * than distinct rows, so each is computed once per pair.
+ */
+typedef struct ParetoFit
+{
+	ClvData    *d;
+	int			n1,
+				n2,
+				nx;
+	double	   *x1,
+			   *t1,
+			   *x2,
+			   *t2,
+			   *ux;
+	int		   *i1,
+			   *i2,
+			   *ix;
+	double	   *v1,
+			   *v2,
+			   *lg;
+} ParetoFit;
+
 static double
 pareto_objective(const double *theta, double *grad, void *arg)
 {
-	ClvData    *d = (ClvData *) arg;
+	ParetoFit  *f = (ParetoFit *) arg;
+	ClvData    *d = f->d;
 	double		r = exp(theta[0]),
 				alpha = exp(theta[1]),
 				s = exp(theta[2]),
 				beta = exp(theta[3]);
 	double		common = -lgamma(r) + r * log(alpha) + s * log(beta);
 	double		sll = 0;
-	double		lastx = -1,
-				lasttx = -1,
-				lgx = 0,
-				t1 = 0;
-	int			i;
+	int			k,
+				i;
 
+	for (k = 0; k < f->nx; k++)
+		f->lg[k] = lgamma(r + f->ux[k]);
+	for (k = 0; k < f->n1; k++)
+		f->v1[k] = pareto_log_term(r, alpha, s, beta, f->x1[k], f->t1[k], false);
+	for (k = 0; k < f->n2; k++)
+		f->v2[k] = pareto_log_term(r, alpha, s, beta, f->x2[k], f->t2[k], true);
 	for (i = 0; i < d->n; i++)
 	{
-		double		x = d->x[i],
-					tx = d->tx[i];
-		double		t2,
-					mx;
+		double		a1 = f->v1[f->i1[i]],
+					a2 = f->v2[f->i2[i]],
+					mx = Max(a1, a2);
 
-		/* rows are sorted by (x, t_x): the first term is often the last one */
-		if (x != lastx || tx != lasttx)
-		{
-			if (x != lastx)
-				lgx = lgamma(r + x);
-			t1 = pareto_log_term(r, alpha, s, beta, x, tx, false);
-			lastx = x;
-			lasttx = tx;
-		}
-		t2 = pareto_log_term(r, alpha, s, beta, x, d->T[i], true);
-		mx = Max(t1, t2);
-		sll += d->w[i] * (lgx + mx + log1p(exp(Min(t1, t2) - mx)));
+		sll += d->w[i] * (f->lg[f->ix[i]] + mx + log1p(exp(Min(a1, a2) - mx)));
 	}
 	sll += d->wsum * common;
 	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + s * s + beta * beta);
@@ -137,6 +153,7 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 {
 	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
 	ClvData		data;
+	ParetoFit	f;
 	double		scale = 0;
 	double		theta[4] = {0, 0, 0, 0};
 	double		params[4];
@@ -162,15 +179,23 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 				 errmsg("cannot fit the pareto_nbd model: no client made a repeat purchase"),
 				 errdetail("All %lld clients have frequency 0, which does not identify the model.",
 						   (long long) st->nclients)));
-	/* scaled time; the rows come sorted by (x, t_x, T), as the objective wants */
+	/* scaled time */
 	for (i = 0; i < data.n; i++)
 	{
 		data.tx[i] /= scale;
 		data.T[i] /= scale;
 	}
 
-	clv_check_start(4, theta, pareto_objective, &data, "pareto_nbd");
-	clv_bfgs(4, theta, pareto_objective, &data, true, 1000, 1e-7, &res);
+	f.d = &data;
+	f.nx = clv_unique(data.x, data.n, &f.ux, &f.ix);
+	f.n1 = clv_unique_pairs(data.x, data.tx, data.n, &f.x1, &f.t1, &f.i1);
+	f.n2 = clv_unique_pairs(data.x, data.T, data.n, &f.x2, &f.t2, &f.i2);
+	f.lg = palloc(sizeof(double) * f.nx);
+	f.v1 = palloc(sizeof(double) * f.n1);
+	f.v2 = palloc(sizeof(double) * f.n2);
+
+	clv_check_start(4, theta, pareto_objective, &f, "pareto_nbd");
+	clv_bfgs(4, theta, pareto_objective, &f, true, 1000, 1e-7, &res);
 
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);

@@ -688,3 +688,57 @@ clv_logistic_neg(double x)
 	}
 	return 1 / (1 + exp(x));
 }
+
+/*
+ * Distinct pairs (a[i], b[i]) and, for each i, the index of its pair.
+ */
+static const double *clv_pair_a;
+static const double *clv_pair_b;
+
+static int
+clv_cmp_pair(const void *x, const void *y)
+{
+	int			i = *(const int *) x;
+	int			j = *(const int *) y;
+
+	if (clv_pair_a[i] != clv_pair_a[j])
+		return clv_pair_a[i] < clv_pair_a[j] ? -1 : 1;
+	if (clv_pair_b[i] != clv_pair_b[j])
+		return clv_pair_b[i] < clv_pair_b[j] ? -1 : 1;
+	return 0;
+}
+
+int
+clv_unique_pairs(const double *a, const double *b, int n,
+				 double **ua, double **ub, int **index)
+{
+	int		   *order = palloc(sizeof(int) * Max(n, 1));
+	int		   *ix = palloc(sizeof(int) * Max(n, 1));
+	double	   *pa = palloc(sizeof(double) * Max(n, 1));
+	double	   *pb = palloc(sizeof(double) * Max(n, 1));
+	int			nu = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	clv_pair_a = a;
+	clv_pair_b = b;
+	qsort(order, n, sizeof(int), clv_cmp_pair);
+	for (i = 0; i < n; i++)
+	{
+		int			k = order[i];
+
+		if (nu == 0 || pa[nu - 1] != a[k] || pb[nu - 1] != b[k])
+		{
+			pa[nu] = a[k];
+			pb[nu] = b[k];
+			nu++;
+		}
+		ix[k] = nu - 1;
+	}
+	pfree(order);
+	*ua = pa;
+	*ub = pb;
+	*index = ix;
+	return nu;
+}
