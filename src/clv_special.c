@@ -15,8 +15,9 @@
  *   clv_bgnbd.c), the series sum_{j>=1} (A)_j (a)_{j-1} / ((C)_j j!) z^j,
  *   kept signed: it can be negative, and C can be negative.
  *
- * The first series (positive terms) is summed in double, the second (signed)
- * in long double, until a term no longer changes the sum; near z = 1 they converge slowly (about ln(eps)/ln(z) terms), and past
+ * The first series (positive terms) is summed in double, the second
+ * (signed) in long double, until a term no longer changes the sum.  Near
+ * z = 1 they converge slowly (about ln(eps)/ln(z) terms); past
  * CLV_SERIES_MAX_TERMS the remainder is estimated as a geometric tail.
  *
  *-------------------------------------------------------------------------
