@@ -163,6 +163,9 @@ SELECT crm.clv_fit_combine('gamma_gamma;0', 'gamma_gamma;0');
 SELECT crm.clv_fit_combine('bgnbd;0;1,1,2,3;0,0,5,1', 'bgnbd;0;0,0,5,2;2,1,3,1');
 SELECT crm.clv_fit_combine('bgnbd;0;1,1,2,3', 'pareto_nbd;0;1,1,2,3');
 SELECT crm.clv_fit_combine('bgnbd;0;1,1,2,3', 'bgnbd;0.1;1,1,2,3');
+-- a transition function only takes its own kind of state
+SELECT crm.clv_gamma_trans('bgnbd;0;1,1,2,3', 2, 10);
+SELECT crm.clv_bgnbd_trans('bgnbd;0;1,1,2,3', 1, 1, 2);
 -- an empty partial state (only one-time buyers) fits nothing
 SELECT crm.clv_gamma_final('gamma_gamma;0');
 
@@ -200,6 +203,7 @@ SELECT 'bgnbd;0;1,4,3,1'::crm.clv_fit_state;
 SELECT 'bgnbd;0;1,2,3,1;'::crm.clv_fit_state;
 SELECT 'gamma_gamma;0;0,10,1'::crm.clv_fit_state;
 SELECT 'gamma_gamma;0;1,10,1 '::crm.clv_fit_state;
+SELECT 'bgnbd;0;1,1,2,1000000000000000;2,1,2,1000000000000000'::crm.clv_fit_state;
 
 DROP AGGREGATE clv_bgnbd_state(float8, float8, float8);
 DROP AGGREGATE clv_gamma_state(float8, float8);

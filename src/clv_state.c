@@ -323,8 +323,10 @@ clv_trans(FunctionCallInfo fcinfo, int kind, int nvalues)
 	{
 		st = clv_state_detoast(PointerGetDatum(st));
 		if (st->kind != kind)
-			elog(ERROR, "clv_fit_state of kind %s passed to a %s fit",
-				 clv_kind_name(st->kind), clv_kind_name(kind));
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot add a %s row to a %s fit state",
+							clv_kind_name(kind), clv_kind_name(st->kind))));
 		if (st->penalty != penalty)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
