@@ -96,6 +96,8 @@ extern double clv_logistic_neg(double x);
 extern double clv_digamma(double x);
 extern double clv_log_hyp2f1_c_eq_a_plus_1(double a, double b, double z,
 										   double log1mz);
+extern double clv_log_s_series(double e, double c, double z, double *dle,
+							   double *dlc, double *dlz);
 extern double clv_hyp2f1_series_tail(double A, double a, double C, double z);
 
 /* clv_optim.c */
@@ -109,8 +111,7 @@ typedef struct ClvOptimResult
 } ClvOptimResult;
 
 extern void clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
-					 bool numeric_gradient, int maxiter, double gtol,
-					 ClvOptimResult *res);
+					 int maxiter, double gtol, ClvOptimResult *res);
 extern void clv_check_start(int n, const double *theta, ClvObjective fn,
 							void *arg, const char *model);
 

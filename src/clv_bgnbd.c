@@ -258,7 +258,7 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 	f.itv = palloc(sizeof(double) * f.nut);
 
 	clv_check_start(4, theta, bgnbd_objective, &f, "bgnbd");
-	clv_bfgs(4, theta, bgnbd_objective, &f, false, 1000, 1e-9, &res);
+	clv_bfgs(4, theta, bgnbd_objective, &f, 1000, 1e-9, &res);
 
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);

@@ -148,7 +148,7 @@ clv_gamma_final(PG_FUNCTION_ARGS)
 		data.tx[i] /= scale;
 
 	clv_check_start(3, theta, gamma_objective, &data, "gamma_gamma");
-	clv_bfgs(3, theta, gamma_objective, &data, false, 1000, 1e-9, &res);
+	clv_bfgs(3, theta, gamma_objective, &data, 1000, 1e-9, &res);
 
 	for (i = 0; i < 3; i++)
 		params[i] = exp(theta[i]);

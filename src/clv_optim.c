@@ -27,38 +27,22 @@
 #define CLV_MAX_LOGPARAM	30.0	/* beyond e^30 a parameter has run away */
 #define CLV_STALL_GTOL		1e-6	/* gradient small enough when f stalls */
 
+/* the objective and its gradient, +infinity for NaN */
 static double
-clv_eval(int n, const double *theta, double *grad, ClvObjective fn,
-		 void *arg, bool numeric_gradient)
+clv_eval(const double *theta, double *grad, ClvObjective fn, void *arg)
 {
-	double		f;
+	double		f = fn(theta, grad, arg);
 
-	if (!numeric_gradient)
-		f = fn(theta, grad, arg);
-	else
-	{
-		double		t[CLV_MAXDIM];
-		int			i;
+	return isnan(f) ? INFINITY : f;
+}
 
-		f = fn(theta, NULL, arg);
-		memcpy(t, theta, sizeof(double) * n);
-		for (i = 0; i < n; i++)
-		{
-			double		h = 1e-5;
-			double		fp,
-						fm;
+/* the objective alone, +infinity for NaN */
+static double
+clv_value(const double *theta, ClvObjective fn, void *arg)
+{
+	double		f = fn(theta, NULL, arg);
 
-			t[i] = theta[i] + h;
-			fp = fn(t, NULL, arg);
-			t[i] = theta[i] - h;
-			fm = fn(t, NULL, arg);
-			t[i] = theta[i];
-			grad[i] = (fp - fm) / (2 * h);
-		}
-	}
-	if (isnan(f))
-		f = INFINITY;
-	return f;
+	return isnan(f) ? INFINITY : f;
 }
 
 static double
@@ -91,7 +75,7 @@ clv_check_start(int n, const double *theta, ClvObjective fn, void *arg,
 
 void
 clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
-		 bool numeric_gradient, int maxiter, double gtol, ClvOptimResult *res)
+		 int maxiter, double gtol, ClvOptimResult *res)
 {
 	double		H[CLV_MAXDIM][CLV_MAXDIM];
 	double		g[CLV_MAXDIM],
@@ -114,7 +98,7 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 		for (j = 0; j < n; j++)
 			H[i][j] = (i == j) ? 1.0 : 0.0;
 
-	f = clv_eval(n, theta, g, fn, arg, numeric_gradient);
+	f = clv_eval(theta, g, fn, arg);
 	res->converged = false;
 	for (iter = 0; iter < maxiter; iter++)
 	{
@@ -158,11 +142,12 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 		if (dmax > CLV_MAX_STEP)
 			step = CLV_MAX_STEP / dmax;
 
+		/* trial points need the objective only */
 		for (tries = 0; tries < 60; tries++)
 		{
 			for (i = 0; i < n; i++)
 				tn[i] = theta[i] + step * d[i];
-			fnew = clv_eval(n, tn, gn, fn, arg, numeric_gradient);
+			fnew = clv_value(tn, fn, arg);
 			if (isfinite(fnew) && fnew <= f + 1e-4 * step * gd)
 			{
 				accepted = true;
@@ -170,34 +155,41 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 			}
 			step *= 0.5;
 		}
-		if (accepted && tries == 0)
+		if (accepted)
 		{
-			/*
-			 * The full step was accepted; while the slope along d is still
-			 * steep (the curvature condition fails), try longer steps.
-			 */
-			int			grow;
-
-			for (grow = 0; grow < 20; grow++)
+			fnew = clv_eval(tn, gn, fn, arg);
+			if (tries == 0)
 			{
-				double		t2[CLV_MAXDIM],
-							g2[CLV_MAXDIM];
-				double		f2,
-							slope = 0;
+				/*
+				 * The full step was accepted.  While the slope along d is
+				 * still steep there (the curvature condition fails), try
+				 * longer steps as long as they lower the objective.
+				 */
+				double		slope = 0;
+				bool		grown = false;
+				int			grow;
 
 				for (i = 0; i < n; i++)
 					slope += gn[i] * d[i];
-				if (slope >= 0.9 * gd || step * 2 * dmax > CLV_MAX_STEP)
-					break;
-				for (i = 0; i < n; i++)
-					t2[i] = theta[i] + 2 * step * d[i];
-				f2 = clv_eval(n, t2, g2, fn, arg, numeric_gradient);
-				if (!(isfinite(f2) && f2 < fnew))
-					break;
-				step *= 2;
-				fnew = f2;
-				memcpy(tn, t2, sizeof(double) * n);
-				memcpy(gn, g2, sizeof(double) * n);
+				for (grow = 0; grow < 20 && slope < 0.9 * gd; grow++)
+				{
+					double		t2[CLV_MAXDIM];
+					double		f2;
+
+					if (step * 2 * dmax > CLV_MAX_STEP)
+						break;
+					for (i = 0; i < n; i++)
+						t2[i] = theta[i] + 2 * step * d[i];
+					f2 = clv_value(t2, fn, arg);
+					if (!(isfinite(f2) && f2 < fnew))
+						break;
+					step *= 2;
+					fnew = f2;
+					memcpy(tn, t2, sizeof(double) * n);
+					grown = true;
+				}
+				if (grown)
+					fnew = clv_eval(tn, gn, fn, arg);
 			}
 		}
 		if (!accepted)

@@ -20,7 +20,8 @@
  *
  * and P(alive) = 1 / ((alpha+T)^(r+x) (beta+T)^s [...]).  The 2F1 are
  * evaluated in log space by clv_log_hyp2f1_c_eq_a_plus_1.  The gradient is
- * taken by central differences.
+ * analytic: the derivatives of the series S in its parameters are summed
+ * along with it (clv_log_s_series).
  *
  *-------------------------------------------------------------------------
  */
@@ -73,6 +74,55 @@ pareto_log_term(double r, double alpha, double s, double beta, double x,
 									   log(mn + t) - log(m + t));
 }
 
+/*
+ * pareto_log_term and its gradient g in (r, alpha, s, beta).  With
+ * u = coef - ln A - A ln(m+t) + (1-b) L + ln S(e, c, z), A = r+s+x,
+ * L = ln(mn+t) - ln(m+t), z = (m-mn)/(m+t), e = A+1-b, c = A+1:
+ *   du/dA  = -1/A - ln(m+t) + dlnS/de + dlnS/dc
+ *   du/db  = -L - dlnS/de
+ *   du/dm  = -(A + 1 - b)/(m+t) + dlnS/dz (mn+t)/(m+t)^2
+ *   du/dmn = (1-b)/(mn+t) - dlnS/dz / (m+t)
+ * and coef = ln s (first term) or ln(r+x) (second term).
+ */
+static double
+pareto_log_term_grad(double r, double alpha, double s, double beta, double x,
+					 double t, bool at_T, double *g)
+{
+	bool		ageb = alpha >= beta;
+	double		A = r + s + x;
+	double		m = ageb ? alpha : beta;
+	double		mn = ageb ? beta : alpha;
+	double		b;
+	double		lmt = log(m + t);
+	double		L = log(mn + t) - lmt;
+	double		z = (m - mn) / (m + t);
+	double		dle,
+				dlc,
+				dlz,
+				lnS,
+				dA,
+				db,
+				dm,
+				dmn;
+
+	if (ageb)
+		b = at_T ? s : s + 1;
+	else
+		b = at_T ? r + x + 1 : r + x;
+	lnS = clv_log_s_series(A + 1 - b, A + 1, z, &dle, &dlc, &dlz);
+	dA = -1 / A - lmt + dle + dlc;
+	db = -L - dle;
+	dm = -(A + 1 - b) / (m + t) + dlz * (mn + t) / ((m + t) * (m + t));
+	dmn = (1 - b) / (mn + t) - dlz / (m + t);
+
+	/* r, alpha, s, beta */
+	g[0] = dA + (ageb ? 0 : db) + (at_T ? 1 / (r + x) : 0);
+	g[1] = ageb ? dm : dmn;
+	g[2] = dA + (ageb ? db : 0) + (at_T ? 0 : 1 / s);
+	g[3] = ageb ? dmn : dm;
+	return (at_T ? log(r + x) : log(s)) - log(A) - A * lmt + (1 - b) * L + lnS;
+}
+
 static double
 pareto_log_bracket(double r, double alpha, double s, double beta,
 				   double x, double tx, double T)
@@ -113,7 +163,10 @@ typedef struct ParetoFit
 			   *ix;
 	double	   *v1,
 			   *v2,
-			   *lg;
+			   *g1,				/* gradients of the terms, 4 per pair */
+			   *g2,
+			   *lg,
+			   *ps;
 } ParetoFit;
 
 static double
@@ -127,24 +180,63 @@ pareto_objective(const double *theta, double *grad, void *arg)
 				beta = exp(theta[3]);
 	double		common = -lgamma(r) + r * log(alpha) + s * log(beta);
 	double		sll = 0;
+	double		gs[4] = {0, 0, 0, 0};
+	double		gpsi = 0;
 	int			k,
-				i;
+				i,
+				j;
 
 	for (k = 0; k < f->nx; k++)
+	{
 		f->lg[k] = lgamma(r + f->ux[k]);
+		if (grad)
+			f->ps[k] = clv_digamma(r + f->ux[k]);
+	}
 	for (k = 0; k < f->n1; k++)
-		f->v1[k] = pareto_log_term(r, alpha, s, beta, f->x1[k], f->t1[k], false);
+		f->v1[k] = grad
+			? pareto_log_term_grad(r, alpha, s, beta, f->x1[k], f->t1[k], false, &f->g1[4 * k])
+			: pareto_log_term(r, alpha, s, beta, f->x1[k], f->t1[k], false);
 	for (k = 0; k < f->n2; k++)
-		f->v2[k] = pareto_log_term(r, alpha, s, beta, f->x2[k], f->t2[k], true);
+		f->v2[k] = grad
+			? pareto_log_term_grad(r, alpha, s, beta, f->x2[k], f->t2[k], true, &f->g2[4 * k])
+			: pareto_log_term(r, alpha, s, beta, f->x2[k], f->t2[k], true);
 	for (i = 0; i < d->n; i++)
 	{
-		double		a1 = f->v1[f->i1[i]],
-					a2 = f->v2[f->i2[i]],
-					mx = Max(a1, a2);
+		int			k1 = f->i1[i],
+					k2 = f->i2[i];
+		double		a1 = f->v1[k1],
+					a2 = f->v2[k2],
+					mx = Max(a1, a2),
+					lse = mx + log1p(exp(Min(a1, a2) - mx)),
+					w = d->w[i];
 
-		sll += d->w[i] * (f->lg[f->ix[i]] + mx + log1p(exp(Min(a1, a2) - mx)));
+		sll += w * (f->lg[f->ix[i]] + lse);
+		if (grad)
+		{
+			double		w1 = exp(a1 - lse),
+						w2 = exp(a2 - lse);
+
+			gpsi += w * f->ps[f->ix[i]];
+			for (j = 0; j < 4; j++)
+				gs[j] += w * (w1 * f->g1[4 * k1 + j] + w2 * f->g2[4 * k2 + j]);
+		}
 	}
 	sll += d->wsum * common;
+	if (grad)
+	{
+		double		pen2 = 2 * d->penalty;
+		double		psr = clv_digamma(r);
+
+		/* d ll / d param, then times the parameter for the log-parameter */
+		gs[0] += gpsi - d->wsum * psr + d->wsum * log(alpha);
+		gs[1] += d->wsum * r / alpha;
+		gs[2] += d->wsum * log(beta);
+		gs[3] += d->wsum * s / beta;
+		grad[0] = -gs[0] * r / d->wsum + pen2 * r * r;
+		grad[1] = -gs[1] * alpha / d->wsum + pen2 * alpha * alpha;
+		grad[2] = -gs[2] * s / d->wsum + pen2 * s * s;
+		grad[3] = -gs[3] * beta / d->wsum + pen2 * beta * beta;
+	}
 	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + s * s + beta * beta);
 }
 
@@ -191,11 +283,14 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	f.n1 = clv_unique_pairs(data.x, data.tx, data.n, &f.x1, &f.t1, &f.i1);
 	f.n2 = clv_unique_pairs(data.x, data.T, data.n, &f.x2, &f.t2, &f.i2);
 	f.lg = palloc(sizeof(double) * f.nx);
+	f.ps = palloc(sizeof(double) * f.nx);
+	f.g1 = palloc(sizeof(double) * 4 * f.n1);
+	f.g2 = palloc(sizeof(double) * 4 * f.n2);
 	f.v1 = palloc(sizeof(double) * f.n1);
 	f.v2 = palloc(sizeof(double) * f.n2);
 
 	clv_check_start(4, theta, pareto_objective, &f, "pareto_nbd");
-	clv_bfgs(4, theta, pareto_objective, &f, true, 1000, 1e-7, &res);
+	clv_bfgs(4, theta, pareto_objective, &f, 1000, 1e-9, &res);
 
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);

@@ -85,6 +85,54 @@ clv_log_hyp2f1_c_eq_a_plus_1(double a, double b, double z, double log1mz)
 }
 
 /*
+ * ln S, S = sum_j (e)_j / (c)_j z^j (e, c > 0, 0 <= z < 1), and its partial
+ * derivatives in e, c and z: the series of clv_log_hyp2f1_c_eq_a_plus_1
+ * with e = a+1-b, c = a+1, for the analytic Pareto/NBD gradient.
+ */
+double
+clv_log_s_series(double e, double c, double z, double *dle, double *dlc,
+				 double *dlz)
+{
+	double		sum = 1.0,
+				se = 0.0,
+				sc = 0.0,
+				sz = 0.0;
+	double		term = 1.0,
+				he = 0.0,
+				hc = 0.0,
+				ratio = 0.0;
+	int			j;
+
+	if (z > 0)
+	{
+		for (j = 0; j < CLV_SERIES_MAX_TERMS; j++)
+		{
+			/* term_{j+1} = term_j (e+j)/(c+j) z; H_{j+1} = H_j + 1/(e+j) */
+			ratio = (e + j) / (c + j) * z;
+			term *= ratio;
+			he += 1.0 / (e + j);
+			hc += 1.0 / (c + j);
+			if (term <= sum * 1e-17)
+				break;
+			sum += term;
+			se += term * he;
+			sc += term * hc;
+			sz += term * (j + 1);
+		}
+		*dle = se / sum;
+		*dlc = -sc / sum;
+		*dlz = sz / (z * sum);
+	}
+	else
+	{
+		*dle = 0;
+		*dlc = 0;
+		*dlz = e / c;			/* the j = 1 term's derivative at z = 0 */
+	}
+	return log(sum);
+}
+
+/*
  * sum_{j>=1} (A)_j (a)_{j-1} / ((C)_j j!) z^j for 0 <= z < 1, signed.
  */
 double
