@@ -87,6 +87,16 @@ VALUES (1, '2024-01-10 10:00+00', 'web', 'paid', 100, 100, 60),
 	   (2, '2024-02-01 12:00+00', 'app', 'placed', 40, 40, 20),
 	   (2, '2024-03-01 12:00+00', 'app', 'paid', 40, 40, 20);
 SELECT * FROM crm.clv_summary('2024-02-10 00:00+00');
+-- a repeat purchase worth nothing: no spend model for that client, the others still get one
+INSERT INTO crm.clients (client_id, first_name, created_at) VALUES (4, 'Dee', '2024-01-01');
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, discount_amount, net_amount)
+VALUES (4, '2024-01-05', 'web', 'paid', 30, 0, 30), (4, '2024-01-15', 'web', 'paid', 30, 30, 0);
+SELECT client_id, frequency, monetary, expected_spend IS NULL AS no_spend, clv IS NULL AS no_clv
+  FROM crm.clv_report('2024-02-10', 30, penalty => 0.1,
+					  spend => ROW(6, 4, 15, NULL, NULL, NULL, NULL))
+ ORDER BY client_id;
+DELETE FROM crm.orders WHERE client_id = 4;
+DELETE FROM crm.clients WHERE client_id = 4;
 -- in Tokyo the 23:30 UTC order falls on the next day
 SELECT client_id, frequency, recency, t, first_purchase, last_purchase
   FROM crm.clv_summary('2024-02-10 00:00+00', 'day', 'Asia/Tokyo');

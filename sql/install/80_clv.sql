@@ -300,24 +300,27 @@ BEGIN
 	END IF;
 	RETURN QUERY
 	WITH s AS MATERIALIZED (
-		SELECT * FROM crm.clv_summary(as_of, unit, time_zone)
+		SELECT c.*,
+			   -- repeat purchases worth nothing in total cannot be modelled
+			   CASE WHEN c.frequency = 0 OR c.monetary > 0 THEN c.monetary END AS spend_input
+		  FROM crm.clv_summary(as_of, unit, time_zone) c
 	), m AS MATERIALIZED (
 		SELECT coalesce(transactions,
 						(SELECT crm.bgnbd_fit(s.frequency, s.recency, s.t, penalty) FROM s)) AS bg,
 			   coalesce(spend,
-						(SELECT crm.gamma_gamma_fit(s.frequency, s.monetary, penalty) FROM s)) AS gg
+						(SELECT crm.gamma_gamma_fit(s.frequency, s.spend_input, penalty) FROM s)) AS gg
 	)
 	SELECT s.client_id, s.frequency, s.recency, s.t, s.monetary,
 		   crm.bgnbd_p_alive(m.bg, s.frequency, s.recency, s.t),
 		   crm.bgnbd_expected_purchases(m.bg, horizon, s.frequency, s.recency, s.t),
-		   crm.gamma_gamma_expected_spend(m.gg, s.frequency, s.monetary),
-		   crm.clv(m.bg, m.gg, s.frequency, s.recency, s.t, s.monetary, horizon,
+		   crm.gamma_gamma_expected_spend(m.gg, s.frequency, s.spend_input),
+		   crm.clv(m.bg, m.gg, s.frequency, s.recency, s.t, s.spend_input, horizon,
 				   discount_rate, period),
 		   s.revenue, s.margin
 	  FROM s CROSS JOIN m;
 END
 $$;
-COMMENT ON FUNCTION crm.clv_report(timestamptz, float8, text, float8, float8, float8, text, crm.bgnbd_model, crm.gamma_gamma_model) IS 'per client with purchases up to as_of: the summary, BG/NBD P(alive) and expected purchases over the horizon, Gamma-Gamma expected spend, discounted CLV (in net_amount money), revenue and margin to date; fits both models on the summaries unless given';
+COMMENT ON FUNCTION crm.clv_report(timestamptz, float8, text, float8, float8, float8, text, crm.bgnbd_model, crm.gamma_gamma_model) IS 'per client with purchases up to as_of: the summary, BG/NBD P(alive) and expected purchases over the horizon, Gamma-Gamma expected spend, discounted CLV (in net_amount money), revenue and margin to date; fits both models on the summaries unless given; a repeat buyer whose repeat purchases are worth 0 gets no spend and no CLV (null)';
 
 /*
  * LTV/CAC by acquisition channel.
