@@ -1,0 +1,82 @@
+-- Schema contracts of the loyalty tables and functions.
+BEGIN;
+SELECT plan(25);
+
+SELECT has_table('crm', t, 'table crm.' || t) FROM unnest(ARRAY['loyalty_programs', 'loyalty_tiers',
+	'loyalty_accounts', 'loyalty_ledger', 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
+	'loyalty_tier_changes']) t;
+SELECT col_is_pk('crm', 'loyalty_accounts', ARRAY['client_id', 'program_id'], 'accounts are keyed by client and programme');
+SELECT col_is_pk('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id', 'entry_id'], 'ledger keys lead with client_id');
+SELECT col_is_unique('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id', 'idempotency_key'],
+					 'the idempotency key is unique per account');
+SELECT fk_ok('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id'], 'crm', 'loyalty_accounts', ARRAY['client_id', 'program_id']);
+SELECT fk_ok('crm', 'loyalty_ledger', ARRAY['client_id', 'order_id'], 'crm', 'orders', ARRAY['client_id', 'order_id']);
+SELECT col_type_is('crm', 'loyalty_ledger', 'points', 'bigint', 'points are bigint');
+SELECT col_not_null('crm', 'loyalty_ledger', 'idempotency_key', 'every entry has a key');
+
+-- append-only: row and truncate triggers, firing always
+SELECT is((SELECT count(*) FROM pg_trigger
+			WHERE tgrelid IN ('crm.loyalty_ledger'::regclass, 'crm.loyalty_allocations'::regclass,
+							  'crm.loyalty_reversals'::regclass, 'crm.loyalty_tier_changes'::regclass)
+			  AND tgfoid = 'crm.loyalty_refuse_change()'::regprocedure AND tgenabled = 'A'),
+		  8::bigint, 'eight append-only triggers, enabled always');
+SELECT is_empty($$
+	SELECT c.relname, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
+	 WHERE c.relnamespace = 'crm'::regnamespace AND c.relname LIKE 'loyalty%' AND c.relkind = 'r'
+	   AND a.grantee = 0 $$, 'PUBLIC holds no privilege on a loyalty table');
+SELECT is_empty($$
+	SELECT c.relname, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a
+	 WHERE c.oid IN ('crm.loyalty_ledger'::regclass, 'crm.loyalty_allocations'::regclass,
+					 'crm.loyalty_reversals'::regclass, 'crm.loyalty_tier_changes'::regclass)
+	   AND a.privilege_type IN ('UPDATE', 'DELETE', 'TRUNCATE') $$,
+	'nobody, the owner included, holds UPDATE, DELETE or TRUNCATE on the append-only tables');
+
+-- functions
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace
+	   AND p.proname IN ('earn_points', 'redeem_points', 'adjust_points', 'reverse_entry',
+						 'refund_order_points', 'expire_points', 'award_order_points', 'award_paid_orders',
+						 'award_welcome_bonus', 'award_welcome_bonuses', 'award_birthday_bonus',
+						 'award_birthday_bonuses', 'update_tier', 'update_tiers', 'open_loyalty_account',
+						 'points_balance', 'points_statement', 'points_expiring', 'tier_turnover', 'verify_ledger')
+	   AND NOT (p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, crm, pg_temp']) $$,
+	'every public loyalty function is SECURITY DEFINER with a safe search_path');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace AND p.proname LIKE 'loyalty%' AND p.prorettype <> 'trigger'::regtype
+	   AND has_function_privilege('public', p.oid, 'EXECUTE') $$,
+	'no internal loyalty function is callable by PUBLIC');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace
+	   AND p.proname IN ('earn_points', 'redeem_points', 'adjust_points', 'reverse_entry', 'refund_order_points',
+						 'expire_points', 'award_order_points', 'update_tier')
+	   AND p.provolatile <> 'v' $$,
+	'writing functions are VOLATILE');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace
+	   AND p.proname IN ('points_balance', 'points_statement', 'points_expiring', 'tier_turnover', 'verify_ledger')
+	   AND NOT (p.provolatile = 's' AND p.proparallel = 's') $$,
+	'reading functions are STABLE PARALLEL SAFE');
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c
+	 WHERE c.relnamespace = 'crm'::regnamespace AND c.relname LIKE 'loyalty%' AND c.relkind IN ('r', 'S')
+	   AND NOT EXISTS (SELECT 1 FROM pg_extension e WHERE e.extname = 'crm' AND c.oid = ANY (e.extconfig)) $$,
+	'every loyalty table and sequence is kept by pg_dump');
+SELECT is_empty($$
+	SELECT c.relname FROM pg_class c
+	 WHERE c.relnamespace = 'crm'::regnamespace AND c.relname LIKE 'loyalty%' AND c.relkind = 'r'
+	   AND obj_description(c.oid, 'pg_class') IS NULL $$,
+	'every loyalty table has a comment');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace
+	   AND (p.proname LIKE 'loyalty%' OR p.proname LIKE '%points%' OR p.proname LIKE '%tier%'
+			OR p.proname LIKE 'award%' OR p.proname IN ('reverse_entry', 'verify_ledger', 'open_loyalty_account'))
+	   AND obj_description(p.oid, 'pg_proc') IS NULL $$,
+	'every loyalty function has a comment');
+
+SELECT * FROM finish();
+ROLLBACK;
