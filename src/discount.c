@@ -1,0 +1,977 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/discount.c
+ *
+ * crm.price_cart(client_id bigint, cart jsonb, at timestamptz): the SQL
+ * entry point of discount evaluation.  One call reads, with prepared SPI
+ * queries: the client and its turnover to date; the cart's products,
+ * prices and price lists (a few key lookups per line); the category paths
+ * of the cart's categories (one recursive query); every active rule that
+ * concerns the client (one query, received slot by slot into an array of
+ * DiscRule); the client's use counts of the rules; and, only when a rule
+ * needs a tier the cart does not give, the client's tiers from
+ * crm.loyalty_accounts.  The rules are evaluated in C
+ * by discount_eval.c; the answer is a jsonb built with pushJsonbValue that
+ * explains every rule considered.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "discount.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "nodes/params.h"
+#include "tcop/dest.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(discount_price_cart);
+
+/* the largest amount numeric(14,2) holds, in cents */
+#define DISC_MAX_AMOUNT		INT64CONST(99999999999999)
+
+static SPIPlanPtr plan_lines = NULL;
+static SPIPlanPtr plan_ancestors = NULL;
+static SPIPlanPtr plan_client = NULL;
+static SPIPlanPtr plan_rules = NULL;
+static SPIPlanPtr plan_usage = NULL;
+static SPIPlanPtr plan_tiers = NULL;
+
+/*
+ * Working memory of one price_cart call, a child of the caller's context:
+ * SPI's own contexts come and go with its calls, so the loaders switch back
+ * to it after each.  Deleted at the end of the call (or with its parent on
+ * error).
+ */
+static MemoryContext work_cxt = NULL;
+
+/*
+ * One row per cart line, in cart order.  The lateral subqueries (kept
+ * apart by OFFSET 0) make each line a few primary-key lookups instead of a
+ * hash join over the whole catalogue.
+ */
+static const char *sql_lines =
+"SELECT l.ord::int4, p.product_id IS NOT NULL, (p.unit_cost * 100)::int8,"
+"       pl.price_list_id IS NOT NULL, pl.valid @> $3, pl.currency,"
+"       (pr.price * 100)::int8, p.category_id"
+"  FROM ROWS FROM (pg_catalog.unnest($1::int8[]), pg_catalog.unnest($2::int4[]))"
+"       WITH ORDINALITY AS l(product_id, price_list_id, ord)"
+"  LEFT JOIN LATERAL (SELECT p.product_id, p.category_id, p.unit_cost FROM crm.products p"
+"                      WHERE p.product_id = l.product_id OFFSET 0) p ON true"
+"  LEFT JOIN LATERAL (SELECT pl.price_list_id, pl.valid, pl.currency FROM crm.price_lists pl"
+"                      WHERE pl.price_list_id = l.price_list_id OFFSET 0) pl ON true"
+"  LEFT JOIN LATERAL (SELECT pr.price FROM crm.prices pr"
+"                      WHERE pr.price_list_id = l.price_list_id AND pr.product_id = l.product_id"
+"                     OFFSET 0) pr ON true"
+" ORDER BY l.ord";
+
+/* each category of the cart with its ancestors, itself first */
+static const char *sql_ancestors =
+"WITH RECURSIVE up(start, id, depth) AS ("
+"    SELECT DISTINCT c, c, 0 FROM pg_catalog.unnest($1::int4[]) c"
+"    UNION ALL"
+"    SELECT up.start, k.parent_id, up.depth + 1"
+"      FROM crm.categories k JOIN up ON k.category_id = up.id"
+"     WHERE k.parent_id IS NOT NULL AND up.depth < 1000)"
+"SELECT up.start, up.id FROM up ORDER BY up.start, up.depth";
+
+static const char *sql_client =
+"SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1),"
+"       ((SELECT coalesce(sum(o.net_amount), 0) FROM crm.orders o"
+"          WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
+"            AND o.ordered_at < $2) * 100)::int8";
+
+/*
+ * The client's tier codes: in the cart's programme ($2), or in any when the
+ * cart names none ($2 NULL).
+ */
+static const char *sql_tiers =
+"SELECT DISTINCT a.tier_code::text FROM crm.loyalty_accounts a"
+"  JOIN crm.loyalty_programs p ON p.program_id = a.program_id"
+" WHERE a.client_id = $1 AND a.tier_code IS NOT NULL"
+"   AND ($2::text IS NULL OR p.code = $2::text)"
+" ORDER BY 1";
+
+static const char *sql_rules =
+"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
+"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
+"       r.price_list_id, r.category_id,"
+"       CASE WHEN r.valid @> $2 THEN 0"
+"            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
+"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
+"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
+"       CASE WHEN r.action IN ('cashback', 'points_share')"
+"            THEN (r.point_value * 10000)::int8 END"
+"  FROM crm.discount_rules r"
+" WHERE r.active AND (r.client_id IS NULL OR r.client_id = $1)";
+
+static const char *sql_usage =
+"SELECT u.rule_id, u.uses::int8 FROM crm.discount_usage u"
+" WHERE u.client_id = $1 ORDER BY u.rule_id";
+
+static SPIPlanPtr
+prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
+{
+	if (*cache == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+
+		if (p == NULL)
+			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		*cache = p;
+	}
+	return *cache;
+}
+
+static Datum
+col(int row, int colno, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+						 colno, isnull);
+}
+
+static int64
+col_int64(int row, int colno, int64 if_null)
+{
+	bool		isnull;
+	Datum		d = col(row, colno, &isnull);
+
+	return isnull ? if_null : DatumGetInt64(d);
+}
+
+static bool
+col_bool(int row, int colno)
+{
+	bool		isnull;
+	Datum		d = col(row, colno, &isnull);
+
+	return !isnull && DatumGetBool(d);
+}
+
+static char *
+col_text(int row, int colno)
+{
+	bool		isnull;
+	Datum		d = col(row, colno, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static char *
+at_text(TimestampTz at)
+{
+	char		buf[MAXDATELEN + 1];
+	int			utc = 0;
+
+	return pstrdup(JsonEncodeDateTime(buf, TimestampTzGetDatum(at),
+									  TIMESTAMPTZOID, &utc));
+}
+
+/*
+ * The category paths of the lines: one recursive query for all the cart's
+ * categories; rows come sorted by category, each path from the category up.
+ */
+static void
+load_ancestors(DiscCart *c, Datum *cats)
+{
+	Oid			types[1] = {INT4ARRAYOID};
+	Datum		args[1];
+	int			rc;
+	int			nrows;
+	int32	   *start;
+	int32	   *id;
+
+	args[0] = PointerGetDatum(construct_array(cats, c->nlines, INT4OID, 4,
+											  true, TYPALIGN_INT));
+	rc = SPI_execute_plan(prepare(&plan_ancestors, sql_ancestors, 1, types), args,
+						  NULL, true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the category paths failed");
+	nrows = (int) SPI_processed;
+	start = palloc(sizeof(int32) * Max(nrows, 1));
+	id = palloc(sizeof(int32) * Max(nrows, 1));
+	for (int k = 0; k < nrows; k++)
+	{
+		bool		isnull;
+
+		start[k] = DatumGetInt32(col(k, 1, &isnull));
+		id[k] = DatumGetInt32(col(k, 2, &isnull));
+	}
+	for (int i = 0; i < c->nlines; i++)
+	{
+		int32		cat = DatumGetInt32(cats[i]);
+		int			lo = 0,
+					hi = nrows;
+
+		/* the first row of this category */
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (start[mid] < cat)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		c->lines[i].categories = &id[lo];
+		c->lines[i].ncategories = 0;
+		for (int k = lo; k < nrows && start[k] == cat; k++)
+			c->lines[i].ncategories++;
+	}
+}
+
+/* products, prices, price lists and category paths of the cart's lines */
+static void
+load_lines(DiscCart *c)
+{
+	Oid			types[3] = {INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID};
+	Datum	   *pids = palloc(sizeof(Datum) * c->nlines);
+	Datum	   *lids = palloc(sizeof(Datum) * c->nlines);
+	Datum		args[3];
+	Datum	   *cats = palloc(sizeof(Datum) * c->nlines);
+	int64		total_gross = 0;
+	int			rc;
+
+	for (int i = 0; i < c->nlines; i++)
+	{
+		pids[i] = Int64GetDatum(c->lines[i].product_id);
+		lids[i] = Int32GetDatum(c->lines[i].price_list_id);
+	}
+	args[0] = PointerGetDatum(construct_array(pids, c->nlines, INT8OID, 8,
+											  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[1] = PointerGetDatum(construct_array(lids, c->nlines, INT4OID, 4,
+											  true, TYPALIGN_INT));
+	args[2] = TimestampTzGetDatum(c->at);
+	rc = SPI_execute_plan(prepare(&plan_lines, sql_lines, 3, types), args, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT || SPI_processed != (uint64) c->nlines)
+		elog(ERROR, "reading the cart's products failed");
+
+	for (int i = 0; i < c->nlines; i++)
+	{
+		DiscLine   *l = &c->lines[i];
+		bool		isnull;
+		char	   *currency;
+		int128		g;
+
+		if (!col_bool(i, 2))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cart line %d: product_id " INT64_FORMAT " does not exist",
+							l->line_no, l->product_id)));
+		if (!col_bool(i, 4))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cart line %d: price_list_id %d does not exist",
+							l->line_no, l->price_list_id)));
+		if (!col_bool(i, 5))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cart line %d: price list %d is not valid at %s",
+							l->line_no, l->price_list_id, at_text(c->at))));
+		l->unit_price = col_int64(i, 7, -1);
+		if (l->unit_price < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cart line %d: product " INT64_FORMAT " has no price on price list %d",
+							l->line_no, l->product_id, l->price_list_id)));
+		currency = col_text(i, 6);
+		if (c->currency == NULL)
+			c->currency = currency;
+		else if (strcmp(currency, c->currency) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cart line %d: price list %d is in %s, the cart's first line in %s",
+							l->line_no, l->price_list_id, currency, c->currency)));
+		l->unit_cost = col_int64(i, 3, 0);
+		g = discount_round_div((int128) l->qty_milli * l->unit_price, 1000);
+		if (g > DISC_MAX_AMOUNT)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("cart line %d: amount of the line is out of range", l->line_no)));
+		l->gross = (int64) g;
+		total_gross += l->gross;
+		if (total_gross > DISC_MAX_AMOUNT)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("cart line %d: the cart's total amount is out of range", l->line_no)));
+		g = discount_round_div((int128) l->qty_milli * l->unit_cost, 1000);
+		l->cost = g > DISC_MAX_AMOUNT ? DISC_MAX_AMOUNT : (int64) g;
+
+		l->ncategories = 0;
+		l->categories = NULL;
+		cats[i] = col(i, 8, &isnull);
+	}
+	load_ancestors(c, cats);
+}
+
+static void
+load_client(DiscCart *c)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	Datum		args[2] = {Int64GetDatum(c->client_id), TimestampTzGetDatum(c->at)};
+	int			rc;
+
+	rc = SPI_execute_plan(prepare(&plan_client, sql_client, 2, types), args, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the client failed");
+	if (!col_bool(0, 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("client " INT64_FORMAT " does not exist", c->client_id)));
+	c->turnover = col_int64(0, 2, 0);
+}
+
+#define RULE_COLUMNS 19
+
+/*
+ * The rules are received straight from the executor's slots by a
+ * DestReceiver of our own: no tuple is formed and copied per rule.
+ */
+typedef struct RuleReceiver
+{
+	DestReceiver pub;
+	DiscCart   *c;
+	int			allocated;
+} RuleReceiver;
+
+static bool
+rule_receive(TupleTableSlot *slot, DestReceiver *self)
+{
+	RuleReceiver *rr = (RuleReceiver *) self;
+	DiscCart   *c = rr->c;
+	MemoryContext old = MemoryContextSwitchTo(work_cxt);
+	Datum	   *v;
+	bool	   *n;
+	DiscRule   *r;
+	char	   *action;
+	char	   *stacking;
+
+	if (slot->tts_tupleDescriptor->natts != RULE_COLUMNS)
+		elog(ERROR, "reading the discount rules failed");
+	if (c->nrules == rr->allocated)
+	{
+		rr->allocated *= 2;
+		c->rule_store = repalloc(c->rule_store, sizeof(DiscRule) * rr->allocated);
+	}
+	r = &c->rule_store[c->nrules++];
+	memset(r, 0, sizeof(DiscRule));
+
+	slot_getallattrs(slot);
+	v = slot->tts_values;
+	n = slot->tts_isnull;
+#define I64(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt64(v[(k) - 1]))
+#define I32(k, dflt)	(n[(k) - 1] ? (dflt) : DatumGetInt32(v[(k) - 1]))
+#define BOOL(k)			(!n[(k) - 1] && DatumGetBool(v[(k) - 1]))
+#define TEXT(k)			(n[(k) - 1] ? NULL : TextDatumGetCString(v[(k) - 1]))
+	action = TEXT(5);
+	stacking = TEXT(8);
+	r->rule_id = I64(1, 0);
+	r->code = TEXT(2);
+	r->rank = I32(3, 0);
+	r->action = strcmp(action, "percent") == 0 ? DISC_PERCENT :
+		strcmp(action, "fixed") == 0 ? DISC_FIXED :
+		strcmp(action, "cashback") == 0 ? DISC_CASHBACK :
+		strcmp(action, "points_multiplier") == 0 ? DISC_MULTIPLIER : DISC_SHARE;
+	if (r->action == DISC_CASHBACK || r->action == DISC_MULTIPLIER ||
+		r->action == DISC_SHARE)
+		r->phase = DISC_PHASE_BONUS;
+	else
+		r->phase = BOOL(4) ? DISC_PHASE_ORDER : DISC_PHASE_LINE;
+	r->value = I64(6, 0);
+	r->cap = I64(7, -1);
+	r->stacking = strcmp(stacking, "stack") == 0 ? DISC_STACK :
+		strcmp(stacking, "stop") == 0 ? DISC_STOP : DISC_EXCLUSIVE;
+	r->base_original = BOOL(9);
+	r->has_price_list = !n[9];
+	r->price_list_id = I32(10, 0);
+	r->has_category = !n[10];
+	r->category_id = I32(11, 0);
+	r->window = I32(12, 0);
+	r->min_order = I64(13, -1);
+	r->min_turnover = I64(14, -1);
+	r->crossing = I64(15, -1);
+	r->segment = TEXT(16);
+	r->tier = TEXT(17);
+	r->uses_limit = I32(18, -1);
+	r->point_value = I64(19, 100);
+	r->uses = 0;
+#undef I64
+#undef I32
+#undef BOOL
+#undef TEXT
+	pfree(action);
+	pfree(stacking);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+static void
+rule_startup(DestReceiver *self, int operation, TupleDesc typeinfo)
+{
+}
+
+static void
+rule_shutdown(DestReceiver *self)
+{
+}
+
+static void
+rule_destroy(DestReceiver *self)
+{
+}
+
+static void
+load_rules(DiscCart *c)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	ParamListInfo params = makeParamList(2);
+	SPIExecuteOptions options;
+	RuleReceiver rr;
+	int			rc;
+
+	params->params[0].value = Int64GetDatum(c->client_id);
+	params->params[0].isnull = false;
+	params->params[0].pflags = PARAM_FLAG_CONST;
+	params->params[0].ptype = INT8OID;
+	params->params[1].value = TimestampTzGetDatum(c->at);
+	params->params[1].isnull = false;
+	params->params[1].pflags = PARAM_FLAG_CONST;
+	params->params[1].ptype = TIMESTAMPTZOID;
+
+	memset(&rr, 0, sizeof(rr));
+	rr.pub.receiveSlot = rule_receive;
+	rr.pub.rStartup = rule_startup;
+	rr.pub.rShutdown = rule_shutdown;
+	rr.pub.rDestroy = rule_destroy;
+	rr.pub.mydest = DestNone;
+	rr.c = c;
+	rr.allocated = 256;
+	c->nrules = 0;
+	c->rule_store = palloc(sizeof(DiscRule) * rr.allocated);
+
+	memset(&options, 0, sizeof(options));
+	options.params = params;
+	options.read_only = true;
+	options.dest = (DestReceiver *) &rr;
+	rc = SPI_execute_plan_extended(prepare(&plan_rules, sql_rules, 2, types), &options);
+	MemoryContextSwitchTo(work_cxt);
+	/* with a receiver of its own (DestNone), SPI reports SPI_OK_UTILITY */
+	if (rc < 0)
+		elog(ERROR, "reading the discount rules failed: %s", SPI_result_code_string(rc));
+}
+
+/* the client's use counts of the rules, merged into the rules */
+static void
+load_usage(DiscCart *c)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(c->client_id)};
+	int			rc;
+	int			nuse;
+
+	rc = SPI_execute_plan(prepare(&plan_usage, sql_usage, 1, types), args, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the client's rule uses failed");
+	nuse = (int) SPI_processed;
+	if (nuse == 0)
+		return;
+	for (int i = 0; i < c->nrules; i++)
+	{
+		int			lo = 0,
+					hi = nuse - 1;
+
+		while (lo <= hi)
+		{
+			int			mid = (lo + hi) / 2;
+			int64		id = col_int64(mid, 1, 0);
+
+			if (id == c->rule_store[i].rule_id)
+			{
+				c->rule_store[i].uses = col_int64(mid, 2, 0);
+				break;
+			}
+			if (id < c->rule_store[i].rule_id)
+				lo = mid + 1;
+			else
+				hi = mid - 1;
+		}
+	}
+}
+
+/* the client's tiers, from the loyalty accounts */
+static void
+load_tiers(DiscCart *c)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', c->program ? ' ' : 'n'};
+	int			rc;
+
+	args[0] = Int64GetDatum(c->client_id);
+	args[1] = c->program ? CStringGetTextDatum(c->program) : (Datum) 0;
+	rc = SPI_execute_plan(prepare(&plan_tiers, sql_tiers, 2, types), args, nulls,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the client's tiers failed");
+	c->ntiers = (int) SPI_processed;
+	c->tiers = palloc(sizeof(char *) * Max(c->ntiers, 1));
+	for (int i = 0; i < c->ntiers; i++)
+		c->tiers[i] = col_text(i, 1);
+	c->tiers_known = true;
+}
+
+static int
+line_cmp(const void *a, const void *b)
+{
+	const DiscLine *x = *(DiscLine *const *) a;
+	const DiscLine *y = *(DiscLine *const *) b;
+
+	if (x->product_id != y->product_id)
+		return x->product_id < y->product_id ? -1 : 1;
+	if (x->price_list_id != y->price_list_id)
+		return x->price_list_id < y->price_list_id ? -1 : 1;
+	if (x->qty_milli != y->qty_milli)
+		return x->qty_milli < y->qty_milli ? -1 : 1;
+	return x->line_no < y->line_no ? -1 : x->line_no > y->line_no;
+}
+
+/* tie ranks: lines in (product, price list, quantity, position) order */
+static void
+rank_lines(DiscCart *c)
+{
+	DiscLine  **p = palloc(sizeof(DiscLine *) * c->nlines);
+
+	for (int i = 0; i < c->nlines; i++)
+		p[i] = &c->lines[i];
+	qsort(p, c->nlines, sizeof(DiscLine *), line_cmp);
+	for (int i = 0; i < c->nlines; i++)
+		p[i]->tie_rank = i;
+	pfree(p);
+}
+
+/*
+ * Output: the answer is built as a JsonbValue tree with pushJsonbValue, so
+ * that no JSON text is written and parsed again.  Amounts are numerics
+ * with two decimals (12.30); quantities and rule values with the decimals
+ * they need.
+ */
+
+typedef JsonbParseState *JB;
+
+static void
+jb_begin_object(JB *st)
+{
+	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+}
+
+static void
+jb_end_object(JB *st)
+{
+	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+}
+
+static void
+jb_begin_array(JB *st)
+{
+	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+}
+
+static void
+jb_end_array(JB *st)
+{
+	pushJsonbValue(st, WJB_END_ARRAY, NULL);
+}
+
+static void
+jb_key(JB *st, const char *key)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) key;
+	v.val.string.len = strlen(key);
+	pushJsonbValue(st, WJB_KEY, &v);
+}
+
+/* a value in an object (in_array false) or an element of an array */
+static void
+jb_value(JB *st, JsonbValue *v, bool in_array)
+{
+	pushJsonbValue(st, in_array ? WJB_ELEM : WJB_VALUE, v);
+}
+
+static void
+jb_str(JB *st, const char *key, const char *str)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	if (str == NULL)
+		v.type = jbvNull;
+	else
+	{
+		v.type = jbvString;
+		v.val.string.val = (char *) str;
+		v.val.string.len = strlen(str);
+	}
+	jb_value(st, &v, false);
+}
+
+/* val / 10^scale as a numeric, trailing zeros dropped down to min_scale */
+static Numeric
+scaled_numeric(int64 val, int scale, int min_scale)
+{
+	while (scale > min_scale && val % 10 == 0)
+	{
+		val /= 10;
+		scale--;
+	}
+	return scale == 0 ? int64_to_numeric(val) : int64_div_fast_to_numeric(val, scale);
+}
+
+static void
+jb_num(JB *st, const char *key, int64 val, int scale, int min_scale)
+{
+	JsonbValue	v;
+
+	if (key)
+		jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = scaled_numeric(val, scale, min_scale);
+	jb_value(st, &v, key == NULL);
+}
+
+/*
+ * Small integers (ranks, line numbers, small ids) recur through an answer:
+ * their numerics are made once per call.
+ */
+#define SMALL_INTS 4096
+static Numeric *small_ints = NULL;
+
+static void
+jb_int(JB *st, const char *key, int64 val)
+{
+	JsonbValue	v;
+
+	if (val < 0 || val >= SMALL_INTS)
+	{
+		jb_num(st, key, val, 0, 0);
+		return;
+	}
+	if (small_ints == NULL)
+		small_ints = palloc0(sizeof(Numeric) * SMALL_INTS);
+	if (small_ints[val] == NULL)
+		small_ints[val] = int64_to_numeric(val);
+	if (key)
+		jb_key(st, key);
+	v.type = jbvNumeric;
+	v.val.numeric = small_ints[val];
+	jb_value(st, &v, key == NULL);
+}
+
+static void
+jb_money(JB *st, const char *key, int64 cents)
+{
+	jb_num(st, key, cents, 2, 2);
+}
+
+static void
+jb_bool(JB *st, const char *key, bool b)
+{
+	JsonbValue	v;
+
+	jb_key(st, key);
+	v.type = jbvBool;
+	v.val.boolean = b;
+	jb_value(st, &v, false);
+}
+
+static const char *
+action_name(char a)
+{
+	switch (a)
+	{
+		case DISC_PERCENT:
+			return "percent";
+		case DISC_FIXED:
+			return "fixed";
+		case DISC_CASHBACK:
+			return "cashback";
+		case DISC_MULTIPLIER:
+			return "points_multiplier";
+		default:
+			return "points_share";
+	}
+}
+
+static const char *
+stacking_name(char st)
+{
+	return st == DISC_STACK ? "stack" : st == DISC_STOP ? "stop" : "exclusive";
+}
+
+static char *
+line_reason(DiscCart *c, int ri, int i)
+{
+	switch (DISC_MARK(c, ri, i))
+	{
+		case DISC_MARK_STOPPED:
+			return psprintf("held by stop rule \"%s\"",
+							c->rules[c->lines[i].stopped_by - 1]->code);
+		case DISC_MARK_NOTHING:
+			return "nothing left to discount";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * The builders emit each object's keys in jsonb's own order (shorter keys
+ * first, then bytewise), so that sorting them on the way in costs little.
+ */
+static void
+build_line(JB *st, DiscCart *c, int i)
+{
+	DiscLine   *l = &c->lines[i];
+
+	jb_begin_object(st);
+	jb_money(st, "net", l->remaining);
+	jb_money(st, "cost", l->cost);
+	jb_int(st, "line", l->line_no);
+	jb_money(st, "gross", l->gross);
+
+	jb_key(st, "skipped");
+	jb_begin_array(st);
+	for (int ri = 0; ri < c->nrules; ri++)
+	{
+		DiscRule   *r = c->rules[ri];
+		char	   *why;
+
+		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS)
+			continue;
+		why = line_reason(c, ri, i);
+		if (why == NULL)
+			continue;
+		jb_begin_object(st);
+		jb_str(st, "code", r->code);
+		jb_str(st, "reason", why);
+		jb_int(st, "rule_id", r->rule_id);
+		jb_end_object(st);
+	}
+	jb_end_array(st);
+
+	jb_money(st, "discount", l->gross - l->remaining);
+	jb_num(st, "quantity", l->qty_milli, 3, 0);
+
+	jb_key(st, "discounts");
+	jb_begin_array(st);
+	for (int ri = 0; ri < c->nrules; ri++)
+	{
+		DiscRule   *r = c->rules[ri];
+
+		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
+			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
+			continue;
+		jb_begin_object(st);
+		jb_str(st, "code", r->code);
+		jb_money(st, "amount", DISC_AMT(c, ri, i));
+		jb_int(st, "rule_id", r->rule_id);
+		jb_end_object(st);
+	}
+	jb_end_array(st);
+
+	jb_int(st, "product_id", l->product_id);
+	jb_money(st, "unit_price", l->unit_price);
+	jb_int(st, "price_list_id", l->price_list_id);
+	jb_end_object(st);
+}
+
+/*
+ * A rule that applied is described in full; a skipped rule by its id, code,
+ * rank and the reason (its other fields are in crm.discount_rules).
+ */
+static void
+build_rule(JB *st, DiscCart *c, int ri)
+{
+	DiscRule   *r = c->rules[ri];
+	bool		discount = r->phase != DISC_PHASE_BONUS;
+
+	jb_begin_object(st);
+	if (r->status != DISC_APPLIED)
+	{
+		jb_str(st, "code", r->code);
+		jb_int(st, "rank", r->rank);
+		jb_str(st, "reason", r->reason ? r->reason : "not evaluated");
+		jb_str(st, "status", "skipped");
+		jb_int(st, "rule_id", r->rule_id);
+		jb_end_object(st);
+		return;
+	}
+	if (discount)
+		jb_str(st, "base", r->base_original ? "original" : "remaining");
+	jb_str(st, "code", r->code);
+	jb_int(st, "rank", r->rank);
+	jb_str(st, "level", r->phase == DISC_PHASE_LINE ? "line" : "order");
+	if (discount)
+	{
+		jb_key(st, "lines");
+		jb_begin_array(st);
+		for (int i = 0; i < c->nlines; i++)
+			if (DISC_MARK(c, ri, i) == DISC_MARK_APPLIED)
+				jb_int(st, NULL, c->lines[i].line_no);
+		jb_end_array(st);
+	}
+	if (r->action == DISC_FIXED)
+		jb_money(st, "value", r->value);
+	else
+		jb_num(st, "value", r->value, 4, 0);
+	jb_str(st, "action", action_name(r->action));
+	if (discount)
+	{
+		jb_money(st, "amount", r->amount);
+		if (r->capped)
+			jb_bool(st, "capped", true);
+	}
+	else
+		jb_int(st, "points", r->points);
+	jb_str(st, "status", "applied");
+	jb_int(st, "rule_id", r->rule_id);
+	if (discount)
+		jb_str(st, "stacking", stacking_name(r->stacking));
+	jb_end_object(st);
+}
+
+static Jsonb *
+build_result(DiscCart *c)
+{
+	JB			st = NULL;
+	JsonbValue	v;
+	JsonbValue *res;
+
+	jb_begin_object(&st);
+	jb_str(&st, "at", at_text(c->at));
+	jb_key(&st, "cart");
+	v.type = jbvBinary;
+	v.val.binary.data = &c->cart->root;
+	v.val.binary.len = VARSIZE(c->cart) - VARHDRSZ;
+	jb_value(&st, &v, false);
+
+	jb_key(&st, "lines");
+	jb_begin_array(&st);
+	for (int i = 0; i < c->nlines; i++)
+		build_line(&st, c, i);
+	jb_end_array(&st);
+
+	jb_key(&st, "rules");
+	jb_begin_array(&st);
+	for (int ri = 0; ri < c->nrules; ri++)
+		build_rule(&st, c, ri);
+	jb_end_array(&st);
+
+	jb_key(&st, "tiers");
+	if (c->tiers_known)
+	{
+		jb_begin_array(&st);
+		for (int k = 0; k < c->ntiers; k++)
+		{
+			v.type = jbvString;
+			v.val.string.val = c->tiers[k];
+			v.val.string.len = strlen(c->tiers[k]);
+			jb_value(&st, &v, true);
+		}
+		jb_end_array(&st);
+	}
+	else
+	{
+		v.type = jbvNull;
+		jb_value(&st, &v, false);
+	}
+
+	jb_key(&st, "totals");
+	jb_begin_object(&st);
+	jb_money(&st, "net", c->net);
+	jb_money(&st, "gross", c->gross);
+	jb_money(&st, "discount", c->discount);
+	jb_int(&st, "points_paid", c->points_paid);
+	jb_int(&st, "points_earned", c->points_earned);
+	jb_int(&st, "max_points_payable", c->max_points);
+	jb_end_object(&st);
+
+	jb_str(&st, "segment", c->segment);
+	jb_str(&st, "currency", c->currency);
+	jb_int(&st, "client_id", c->client_id);
+	jb_money(&st, "turnover_before", c->turnover);
+
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
+}
+
+Datum
+discount_price_cart(PG_FUNCTION_ARGS)
+{
+	DiscCart	c;
+	MemoryContext caller = CurrentMemoryContext;
+	Jsonb	   *result;
+	Jsonb	   *built;
+	bool		need_tier = false;
+
+	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
+									 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(work_cxt);
+	small_ints = NULL;			/* it lives in work_cxt */
+
+	memset(&c, 0, sizeof(c));
+	c.client_id = PG_GETARG_INT64(0);
+	c.at = PG_GETARG_TIMESTAMPTZ(2);
+	c.share_rule = -1;
+	c.multiplier_rule = -1;
+	discount_parse_cart(&c, PG_GETARG_JSONB_P(1));
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(work_cxt);
+	load_client(&c);
+	load_lines(&c);
+	load_rules(&c);
+	load_usage(&c);
+	for (int i = 0; i < c.nrules; i++)
+		if (c.rule_store[i].tier)
+			need_tier = true;
+	if (!c.tier_given && need_tier)
+		load_tiers(&c);
+	if ((int128) c.nrules * c.nlines > MaxAllocSize / sizeof(int64))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many rules (%d) for a cart of %d lines", c.nrules, c.nlines)));
+	rank_lines(&c);
+	discount_evaluate(&c);
+
+	built = build_result(&c);
+	result = MemoryContextAlloc(caller, VARSIZE(built));
+	memcpy(result, built, VARSIZE(built));
+
+	SPI_finish();
+	MemoryContextSwitchTo(caller);
+	MemoryContextDelete(work_cxt);
+	work_cxt = NULL;
+	PG_RETURN_JSONB_P(result);
+}

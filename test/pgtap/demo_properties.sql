@@ -1,0 +1,76 @@
+--
+-- Properties of the demo data: the 'regular' clients follow BG/NBD and
+-- Gamma-Gamma with the parameters in crm.demo_parameters, and the orders
+-- agree with each client's true parameters.
+--
+-- Tolerances are about four standard errors at 4,000 clients (1,600
+-- regular ones); the data are deterministic, so a pass is repeatable.
+--
+BEGIN;
+SELECT plan(13);
+
+SELECT lives_ok($$SELECT crm.generate_demo_data(4000, 2024, '2025-01-01 00:00:00+00')$$,
+				'4,000 demo clients load');
+
+CREATE TEMP TABLE reg ON COMMIT DROP AS
+SELECT d.*,
+	   (SELECT count(*) FROM crm.orders o
+		 WHERE o.client_id = d.client_id AND o.status IN ('placed', 'paid')) AS purchases,
+	   (SELECT sum(o.net_amount) FROM crm.orders o
+		 WHERE o.client_id = d.client_id AND o.status IN ('placed', 'paid')) AS revenue,
+	   extract(epoch FROM coalesce(d.dropout_at, m.as_of) - d.first_purchase_at) / 86400 AS exposure
+  FROM crm.demo_clients d CROSS JOIN crm.demo_parameters m
+ WHERE d.archetype = 'regular';
+
+CREATE TEMP TABLE par ON COMMIT DROP AS SELECT * FROM crm.demo_parameters;
+
+-- the true parameters drawn for each client follow the population
+SELECT cmp_ok(abs((SELECT avg(purchase_rate) FROM reg) / (SELECT r / alpha FROM par) - 1),
+			  '<', 0.10::float8, 'mean purchase rate of regular clients is r/alpha');
+SELECT cmp_ok(abs((SELECT stddev_pop(purchase_rate) / avg(purchase_rate) FROM reg)
+				  * (SELECT sqrt(r) FROM par) - 1),
+			  '<', 0.10::float8, 'coefficient of variation of the purchase rate is 1/sqrt(r)');
+SELECT cmp_ok(abs((SELECT avg(dropout_prob) FROM reg) / (SELECT a / (a + b) FROM par) - 1),
+			  '<', 0.10::float8, 'mean drop-out probability is a/(a+b)');
+SELECT cmp_ok(abs((SELECT avg(mean_spend) FROM crm.demo_clients) / (SELECT p * v / (q - 1) FROM par) - 1),
+			  '<', 0.05::float8, 'mean spend of all clients is p*v/(q-1)');
+
+-- the orders agree with the truth: for a Poisson process stopped at the
+-- drop-out, expected repeat purchases = rate * time alive, and expected
+-- drop-outs = p * repeat purchases
+SELECT cmp_ok(abs((SELECT sum(purchases - 1) FROM reg)
+				  / (SELECT sum(purchase_rate * exposure) FROM reg) - 1),
+			  '<', 0.05::float8, 'repeat purchases of regular clients = sum of rate * time alive');
+SELECT cmp_ok(abs((SELECT sum(dropped_out::int) FROM reg)
+				  / (SELECT sum(dropout_prob * (purchases - 1)) FROM reg) - 1),
+			  '<', 0.10::float8, 'drop-outs of regular clients = sum of p * repeat purchases');
+SELECT is((SELECT count(*) FROM reg WHERE dropped_out AND dropout_at <> (
+				SELECT max(o.ordered_at) FROM crm.orders o
+				 WHERE o.client_id = reg.client_id AND o.status IN ('placed', 'paid'))),
+		  0::bigint, 'a client that dropped out did so at its last purchase');
+SELECT is((SELECT count(*) FROM reg, par
+			WHERE reg.first_purchase_at < par.as_of - par.history_days * interval '1 day' - interval '1 day'
+			   OR reg.first_purchase_at >= par.as_of),
+		  0::bigint, 'first purchases lie in the history window');
+
+-- order values: Gamma(p, nu) around each client's mean spend
+SELECT cmp_ok(abs((SELECT sum(revenue) FROM reg) / (SELECT sum(mean_spend * purchases) FROM reg) - 1),
+			  '<', 0.03::float8, 'revenue of regular clients = sum of mean spend * purchases');
+SELECT cmp_ok(abs((SELECT stddev_pop(o.net_amount / d.mean_spend::numeric)
+					 FROM crm.orders o JOIN reg d USING (client_id)
+					WHERE o.status IN ('placed', 'paid'))
+				  * (SELECT sqrt(p) FROM par)::numeric - 1),
+			  '<', 0.10::numeric, 'coefficient of variation of an order around its client''s mean is 1/sqrt(p)');
+
+-- the archetypes keep their shares
+SELECT is((SELECT count(*) FROM crm.demo_archetypes() a
+			WHERE abs((SELECT count(*) FROM crm.demo_clients d WHERE d.archetype = a.archetype)
+					  / 4000.0 - a.share) >= 4 * sqrt(a.share * (1 - a.share) / 4000)),
+		  0::bigint, 'every archetype within four standard errors of its share');
+
+-- new rows after the demo data take the next identifiers
+SELECT is((SELECT max(order_id) + 1 FROM crm.orders),
+		  (SELECT nextval('crm.orders_order_id_seq')), 'the order sequence continues after the demo orders');
+
+SELECT * FROM finish();
+ROLLBACK;
