@@ -8,7 +8,8 @@
 # Starts a throwaway cluster (as the postgres user when run as root), creates
 # crm, fills crm.clients and crm.orders with `clients` clients and about 20
 # orders each (crm.generate_demo_data when it is installed, otherwise the
-# plain-SQL generator bench/rfm_data.sql), then times, `runs` times each in
+# plain-SQL generator bench/rfm_data.sql; RFM_BENCH_DATA=demo or plain
+# chooses), then times, `runs` times each in
 # turn, with EXPLAIN (ANALYZE, TIMING OFF) so that no rows travel to the
 # client, first with 2 parallel workers per gather, then serially:
 #   (a) the scan floor: SELECT client_id, count(*), max(ordered_at),
@@ -23,38 +24,18 @@ cd "$(dirname "$0")/.."
 clients=${1:-1000000}
 runs=${2:-3}
 as_of='2026-01-01'
-PG_CONFIG=${PG_CONFIG:-pg_config}
-bindir=$("$PG_CONFIG" --bindir)
 
-tmp=$(mktemp -d /tmp/crm-bench.XXXXXX)
-run_server=()
-if [ "$(id -u)" = 0 ]; then
-	chown postgres: "$tmp"
-	run_server=(runuser -u postgres --)
-	dbuser=postgres
-else
-	dbuser=$(id -un)
-fi
-cleanup() {
-	"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"${run_server[@]}" "$bindir/initdb" -D "$tmp/data" -U "$dbuser" -A trust --no-sync \
-	-E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; exit 1; }
-port=$(( 20000 + RANDOM % 20000 ))
-"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -w -l "$tmp/server.log" \
-	-o "-k $tmp -p $port -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-		-c shared_buffers=2GB -c max_wal_size=8GB -c checkpoint_timeout=30min" \
-	start >/dev/null || { cat "$tmp/server.log"; exit 1; }
-export PGHOST=$tmp PGPORT=$port PGUSER=$dbuser PGDATABASE=postgres
+. scripts/cluster.sh
+crm_cluster_start fsync=off synchronous_commit=off shared_buffers=2GB max_wal_size=8GB checkpoint_timeout=30min
+tmp=$CRM_CLUSTER_DIR
 unset PGOPTIONS
 psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 psql -c 'CREATE EXTENSION crm'
 start=$(date +%s)
-if [ -n "$(psql -At -c "SELECT to_regproc('crm.generate_demo_data')")" ]; then
+data=${RFM_BENCH_DATA:-auto}
+if [ "$data" = demo ] || { [ "$data" = auto ] &&
+		[ -n "$(psql -At -c "SELECT to_regproc('crm.generate_demo_data')")" ]; }; then
 	generator="crm.generate_demo_data($clients, 42, '$as_of')"
 	psql -c "SELECT crm.generate_demo_data($clients, 42, '$as_of')" >/dev/null
 	psql -c 'VACUUM ANALYZE crm.orders' -c 'VACUUM ANALYZE crm.clients'
@@ -88,7 +69,11 @@ crm_rfm="SELECT * FROM crm.rfm_scores('$as_of')"
 
 # the plain-SQL RFM and crm.rfm_scores give the same answer
 diff=$(psql -At -c "SELECT count(*) FROM (($sql_rfm) EXCEPT ($crm_rfm)) x")
-[ "$diff" = 0 ] || echo "warning: plain-SQL RFM and crm.rfm_scores differ on $diff rows"
+if [ "$diff" = 0 ]; then
+	echo "the plain-SQL RFM and crm.rfm_scores agree on every client"
+else
+	echo "warning: plain-SQL RFM and crm.rfm_scores differ on $diff rows"
+fi
 
 exec_ms() {
 	psql -At -c "SET max_parallel_workers_per_gather = $2" \

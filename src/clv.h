@@ -1,0 +1,139 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/clv.h
+ *
+ * Customer lifetime value models: the shared declarations of the fit state
+ * type crm.clv_fit_state (distinct client summaries with their counts), the
+ * special functions, the optimiser and the per-model likelihoods.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CRM_CLV_H
+#define CRM_CLV_H
+
+#include "postgres.h"
+
+#include "access/htup.h"
+#include "fmgr.h"
+
+/* which model a fit state collects rows for */
+#define CLV_KIND_BGNBD		1
+#define CLV_KIND_PARETO		2
+#define CLV_KIND_GAMMA		3
+
+#define CLV_STATE_MAGIC		0x434C	/* "CL" */
+
+/* largest frequency accepted: beyond it a double no longer counts exactly */
+#define CLV_MAX_FREQUENCY	1.0e9
+
+/*
+ * One distinct client summary and how many clients share it.  For BG/NBD and
+ * Pareto/NBD v = (frequency, recency, t); for Gamma-Gamma v = (frequency,
+ * monetary, 0).
+ */
+typedef struct ClvRow
+{
+	double		v[3];
+	int64		count;
+} ClvRow;
+
+/*
+ * The fit state, a varlena: a header, `capacity` row slots of which the
+ * first `nrows` are used, then 2 * capacity int32 hash slots holding a row
+ * index or -1.  Everything is position independent, so a copy of the bytes
+ * is a valid state.
+ */
+typedef struct ClvFitState
+{
+	int32		vl_len_;		/* varlena header (do not touch directly) */
+	uint16		magic;
+	uint8		kind;			/* CLV_KIND_* */
+	uint8		reserved;		/* 0 */
+	int32		nrows;
+	int32		capacity;
+	int64		nclients;		/* sum of the counts */
+	double		penalty;		/* L2 penalty coefficient */
+	ClvRow		rows[FLEXIBLE_ARRAY_MEMBER];
+} ClvFitState;
+
+#define CLV_STATE_HDRSZ		offsetof(ClvFitState, rows)
+#define CLV_STATE_SIZE(cap) \
+	(CLV_STATE_HDRSZ + (Size) (cap) * sizeof(ClvRow) + (Size) (cap) * 2 * sizeof(int32))
+#define CLV_STATE_SLOTS(st) \
+	((int32 *) ((char *) (st) + CLV_STATE_HDRSZ + (Size) (st)->capacity * sizeof(ClvRow)))
+
+/* the fit state as flat arrays, built by the final functions */
+typedef struct ClvData
+{
+	int			n;				/* distinct rows */
+	double	   *x;
+	double	   *tx;				/* recency, or monetary for Gamma-Gamma */
+	double	   *T;
+	double	   *w;				/* counts */
+	double		wsum;
+	double		penalty;
+} ClvData;
+
+/* clv_state.c */
+extern ClvFitState *clv_state_detoast(Datum d);
+extern void clv_state_to_data(const ClvFitState *st, ClvData *data);
+extern double clv_scaled_time_data(const ClvFitState *st, ClvData *data,
+								   const char *model);
+extern char *clv_fmt(double v);
+extern const char *clv_kind_name(int kind);
+extern void clv_validate_row(int kind, const double *v);
+extern void clv_model_params(HeapTupleHeader model, int nparams,
+							 const char *const *names, const char *typname,
+							 double *out);
+extern Datum clv_model_result(FunctionCallInfo fcinfo, int nparams,
+							  const double *params, double loglik, int64 n,
+							  int iterations, bool converged);
+extern int	clv_unique(const double *v, int n, double **uniq, int **index);
+extern int	clv_unique_pairs(const double *a, const double *b, int n,
+							 double **ua, double **ub, int **index);
+extern double clv_log1pexp(double x);
+extern double clv_logistic_neg(double x);
+
+/* clv_special.c */
+extern double clv_digamma(double x);
+extern double clv_log_hyp2f1_c_eq_a_plus_1(double a, double b, double z,
+										   double log1mz);
+extern double clv_log_s_series(double e, double c, double z, double *dle,
+							   double *dlc, double *dlz);
+extern double clv_hyp2f1_series_tail(double A, double a, double C, double z);
+
+/* clv_optim.c */
+typedef double (*ClvObjective) (const double *theta, double *grad, void *arg);
+
+typedef struct ClvOptimResult
+{
+	double		fval;
+	int			iterations;
+	bool		converged;
+} ClvOptimResult;
+
+extern void clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
+					 int maxiter, double gtol, ClvOptimResult *res);
+extern void clv_check_start(int n, const double *theta, ClvObjective fn,
+							void *arg, const char *model);
+
+/* likelihoods, exposed for the hand-checked tests */
+extern double clv_bgnbd_row_ll(double r, double alpha, double a, double b,
+							   double x, double tx, double T);
+extern double clv_pareto_row_ll(double r, double alpha, double s, double beta,
+								double x, double tx, double T);
+extern double clv_gamma_row_ll(double p, double q, double v, double x,
+							   double m);
+
+/* predictions shared by the CLV function */
+extern double clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T);
+extern double clv_bgnbd_expected_v(const double *p, double t, double x,
+								   double tx, double T);
+extern double clv_pareto_p_alive_v(const double *p, double x, double tx, double T);
+extern double clv_pareto_expected_v(const double *p, double t, double x,
+									double tx, double T);
+extern double clv_horizon(double t);
+extern double clv_discounted(FunctionCallInfo fcinfo, int kind,
+							 const double *p, const double *v);
+
+#endif							/* CRM_CLV_H */

@@ -1,0 +1,383 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/clv_bgnbd.c
+ *
+ * The BG/NBD model (Fader, Hardie and Lee 2005, "Counting your customers
+ * the easy way: an alternative to the Pareto/NBD model", Marketing Science
+ * 24(2)): the maximum-likelihood fit behind crm.bgnbd_fit, the per-client
+ * log-likelihood, P(alive), expected purchases and discounted CLV.
+ *
+ * Log-likelihood of one client (x, t_x, T), in the form of Fader and Hardie
+ * (2013, note 027) so that nothing overflows:
+ *
+ *   ll = lnG(r+x) - lnG(r) + lnG(a+b) + lnG(b+x) - lnG(b) - lnG(a+b+x)
+ *        + r ln(alpha) + logsumexp(-(r+x) ln(alpha+T),
+ *                                  [x>0] ln(a/(b+x-1)) - (r+x) ln(alpha+t_x))
+ *
+ * with the analytic gradient of clv-models.md section 2.3.  The fit runs in
+ * scaled time (the largest t becomes 1), then alpha is scaled back.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "clv.h"
+
+PG_FUNCTION_INFO_V1(clv_bgnbd_final);
+PG_FUNCTION_INFO_V1(clv_bgnbd_loglik);
+PG_FUNCTION_INFO_V1(clv_bgnbd_p_alive);
+PG_FUNCTION_INFO_V1(clv_bgnbd_expected);
+PG_FUNCTION_INFO_V1(clv_bgnbd_expected_new);
+PG_FUNCTION_INFO_V1(clv_bgnbd_clv);
+
+static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
+
+/* the data of a fit and its work arrays */
+typedef struct BgnbdFit
+{
+	ClvData    *d;
+	int			nux,
+				nuT,
+				nut;
+	double	   *ux,
+			   *uT,
+			   *ut;
+	int		   *ix,
+			   *iT,
+			   *it;
+	/* per distinct x */
+	double	   *cx,				/* the lnG terms */
+			   *l4,				/* ln(a/(b+x-1)) */
+			   *psrx,
+			   *psbx,
+			   *psabx;
+	/* per distinct T and t_x */
+	double	   *lT,
+			   *iTv,
+			   *lt,
+			   *itv;
+} BgnbdFit;
+
+double
+clv_bgnbd_row_ll(double r, double alpha, double a, double b,
+				 double x, double tx, double T)
+{
+	double		ll = lgamma(r + x) - lgamma(r) + lgamma(a + b) + lgamma(b + x)
+		- lgamma(b) - lgamma(a + b + x) + r * log(alpha);
+	double		t3 = -(r + x) * log(alpha + T);
+
+	if (x > 0)
+	{
+		double		t4 = log(a) - log(b + x - 1) - (r + x) * log(alpha + tx);
+		double		m = Max(t3, t4);
+
+		return ll + m + log1p(exp(Min(t3, t4) - m));
+	}
+	return ll + t3;
+}
+
+/*
+ * Mean negative log-likelihood plus penalty at theta = ln(r, alpha, a, b),
+ * and its gradient in theta.
+ */
+static double
+bgnbd_objective(const double *theta, double *grad, void *arg)
+{
+	BgnbdFit   *f = (BgnbdFit *) arg;
+	ClvData    *d = f->d;
+	double		r = exp(theta[0]),
+				alpha = exp(theta[1]),
+				a = exp(theta[2]),
+				b = exp(theta[3]);
+	double		lgr = lgamma(r),
+				lgab = lgamma(a + b),
+				lgb = lgamma(b),
+				lna = log(a),
+				lnalpha = log(alpha);
+	double		psr = 0,
+				psab = 0,
+				psb = 0;
+	double		sll = 0,
+				gr = 0,
+				galpha = 0,
+				ga = 0,
+				gb = 0;
+	int			k,
+				i;
+
+	if (grad)
+	{
+		psr = clv_digamma(r);
+		psab = clv_digamma(a + b);
+		psb = clv_digamma(b);
+	}
+	for (k = 0; k < f->nux; k++)
+	{
+		double		x = f->ux[k];
+
+		f->cx[k] = lgamma(r + x) - lgr + lgab + lgamma(b + x) - lgb
+			- lgamma(a + b + x) + r * lnalpha;
+		f->l4[k] = x > 0 ? lna - log(b + x - 1) : 0;
+		if (grad)
+		{
+			f->psrx[k] = clv_digamma(r + x);
+			f->psbx[k] = clv_digamma(b + x);
+			f->psabx[k] = clv_digamma(a + b + x);
+		}
+	}
+	for (k = 0; k < f->nuT; k++)
+	{
+		f->lT[k] = log(alpha + f->uT[k]);
+		f->iTv[k] = 1 / (alpha + f->uT[k]);
+	}
+	for (k = 0; k < f->nut; k++)
+	{
+		f->lt[k] = log(alpha + f->ut[k]);
+		f->itv[k] = 1 / (alpha + f->ut[k]);
+	}
+
+	for (i = 0; i < d->n; i++)
+	{
+		int			kx = f->ix[i],
+					kT = f->iT[i],
+					kt = f->it[i];
+		double		x = d->x[i],
+					w = d->w[i];
+		double		rx = r + x;
+		double		t3 = -rx * f->lT[kT];
+		double		ll,
+					w3,
+					w4;
+
+		if (x > 0)
+		{
+			double		t4 = f->l4[kx] - rx * f->lt[kt];
+
+			if (t3 >= t4)
+			{
+				double		e = exp(t4 - t3);
+
+				ll = t3 + log1p(e);
+				w3 = 1 / (1 + e);
+				w4 = e / (1 + e);
+			}
+			else
+			{
+				double		e = exp(t3 - t4);
+
+				ll = t4 + log1p(e);
+				w3 = e / (1 + e);
+				w4 = 1 / (1 + e);
+			}
+		}
+		else
+		{
+			ll = t3;
+			w3 = 1;
+			w4 = 0;
+		}
+		sll += w * (f->cx[kx] + ll);
+		if (grad)
+		{
+			gr += w * (f->psrx[kx] - psr + lnalpha - w3 * f->lT[kT] - w4 * f->lt[kt]);
+			galpha += w * (r / alpha - rx * (w3 * f->iTv[kT] + w4 * f->itv[kt]));
+			ga += w * (psab - f->psabx[kx] + w4 / a);
+			gb += w * (psab + f->psbx[kx] - psb - f->psabx[kx]
+					   - (x > 0 ? w4 / (b + x - 1) : 0));
+		}
+	}
+
+	if (grad)
+	{
+		double		pen2 = 2 * d->penalty;
+
+		grad[0] = -gr * r / d->wsum + pen2 * r * r;
+		grad[1] = -galpha * alpha / d->wsum + pen2 * alpha * alpha;
+		grad[2] = -ga * a / d->wsum + pen2 * a * a;
+		grad[3] = -gb * b / d->wsum + pen2 * b * b;
+	}
+	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + a * a + b * b);
+}
+
+Datum
+clv_bgnbd_final(PG_FUNCTION_ARGS)
+{
+	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
+	ClvData		data;
+	BgnbdFit	f;
+	double		scale;
+	double		theta[4] = {0, 0, 0, 0};
+	double		params[4];
+	double		loglik = 0;
+	ClvOptimResult res;
+	int			i;
+
+	scale = clv_scaled_time_data(st, &data, "bgnbd");
+	if (scale == 0)
+		PG_RETURN_NULL();
+
+	memset(&f, 0, sizeof(f));
+	f.d = &data;
+	f.nux = clv_unique(data.x, data.n, &f.ux, &f.ix);
+	f.nuT = clv_unique(data.T, data.n, &f.uT, &f.iT);
+	f.nut = clv_unique(data.tx, data.n, &f.ut, &f.it);
+	f.cx = palloc(sizeof(double) * f.nux);
+	f.l4 = palloc(sizeof(double) * f.nux);
+	f.psrx = palloc(sizeof(double) * f.nux);
+	f.psbx = palloc(sizeof(double) * f.nux);
+	f.psabx = palloc(sizeof(double) * f.nux);
+	f.lT = palloc(sizeof(double) * f.nuT);
+	f.iTv = palloc(sizeof(double) * f.nuT);
+	f.lt = palloc(sizeof(double) * f.nut);
+	f.itv = palloc(sizeof(double) * f.nut);
+
+	clv_check_start(4, theta, bgnbd_objective, &f, "bgnbd");
+	clv_bfgs(4, theta, bgnbd_objective, &f, 1000, 1e-9, &res);
+
+	for (i = 0; i < 4; i++)
+		params[i] = exp(theta[i]);
+	params[1] *= scale;
+	for (i = 0; i < data.n; i++)
+		loglik += data.w[i] * clv_bgnbd_row_ll(params[0], params[1], params[2],
+											   params[3], data.x[i],
+											   data.tx[i] * scale,
+											   data.T[i] * scale);
+	if (!isfinite(loglik))
+		res.converged = false;
+	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,
+							res.iterations, res.converged);
+}
+
+static void
+bgnbd_args(FunctionCallInfo fcinfo, double *p, double *v)
+{
+	int			i;
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+					 "bgnbd_model", p);
+	for (i = 0; i < 3; i++)
+		v[i] = PG_GETARG_FLOAT8(i + 1);
+	clv_validate_row(CLV_KIND_BGNBD, v);
+}
+
+Datum
+clv_bgnbd_loglik(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+
+	bgnbd_args(fcinfo, p, v);
+	PG_RETURN_FLOAT8(clv_bgnbd_row_ll(p[0], p[1], p[2], p[3], v[0], v[1], v[2]));
+}
+
+/* ln of the odds that the client is dead: [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x) */
+static double
+bgnbd_log_odds_dead(const double *p, double x, double tx, double T)
+{
+	if (x == 0)
+		return -INFINITY;
+	return log(p[2]) - log(p[3] + x - 1)
+		+ (p[0] + x) * (log(p[1] + T) - log(p[1] + tx));
+}
+
+double
+clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T)
+{
+	double		lo = bgnbd_log_odds_dead(p, x, tx, T);
+
+	return isinf(lo) ? 1.0 : clv_logistic_neg(lo);
+}
+
+/*
+ * E[Y(t) | x, t_x, T], expected purchases in (T, T+t].  By Euler's
+ * transformation the paper's eq. 10 numerator becomes
+ *   (a+b+x-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)] / (a-1),
+ * z = t/(alpha+T+t); with e = a-1 and L = ln(1-z) the bracket over (a-1) is
+ *   -expm1(e L)/e - e^(e L) sum_{j>=1} (a+b-1-r)_j (a)_(j-1) / ((a+b+x-1)_j j!) z^j,
+ * which has no singularity at a = 1 and does not overflow for large x.
+ */
+double
+clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
+{
+	double		r = p[0],
+				alpha = p[1],
+				a = p[2],
+				b = p[3];
+	double		z,
+				L,
+				e = a - 1,
+				G;
+
+	if (t == 0)
+		return 0;
+	z = t / (alpha + T + t);
+	L = -log1p(t / (alpha + T));
+	G = (e == 0 ? -L : -expm1(e * L) / e)
+		- exp(e * L) * clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z);
+	return (a + b + x - 1) * G * clv_bgnbd_p_alive_v(p, x, tx, T);
+}
+
+Datum
+clv_bgnbd_p_alive(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+
+	bgnbd_args(fcinfo, p, v);
+	PG_RETURN_FLOAT8(clv_bgnbd_p_alive_v(p, v[0], v[1], v[2]));
+}
+
+/* crm.bgnbd_expected_purchases(model, horizon, frequency, recency, t) */
+Datum
+clv_bgnbd_expected(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+	double		t;
+	int			i;
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+					 "bgnbd_model", p);
+	t = clv_horizon(PG_GETARG_FLOAT8(1));
+	for (i = 0; i < 3; i++)
+		v[i] = PG_GETARG_FLOAT8(i + 2);
+	clv_validate_row(CLV_KIND_BGNBD, v);
+	PG_RETURN_FLOAT8(clv_bgnbd_expected_v(p, t, v[0], v[1], v[2]));
+}
+
+/* crm.bgnbd_expected_purchases(model, horizon): a new client, E[X(t)] */
+Datum
+clv_bgnbd_expected_new(PG_FUNCTION_ARGS)
+{
+	double		p[4];
+	double		t;
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+					 "bgnbd_model", p);
+	t = clv_horizon(PG_GETARG_FLOAT8(1));
+	PG_RETURN_FLOAT8(clv_bgnbd_expected_v(p, t, 0, 0, 0));
+}
+
+/*
+ * crm.clv(bgnbd_model, gamma_gamma_model, frequency, recency, t, monetary,
+ *         horizon, discount_rate, period)
+ */
+Datum
+clv_bgnbd_clv(PG_FUNCTION_ARGS)
+{
+	double		p[4],
+				v[3];
+	int			i;
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+					 "bgnbd_model", p);
+	for (i = 0; i < 3; i++)
+		v[i] = PG_GETARG_FLOAT8(i + 2);
+	clv_validate_row(CLV_KIND_BGNBD, v);
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, CLV_KIND_BGNBD, p, v));
+}

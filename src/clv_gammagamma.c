@@ -1,0 +1,288 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/clv_gammagamma.c
+ *
+ * The Gamma-Gamma model of spend per transaction (Fader, Hardie and Lee
+ * 2005, "RFM and CLV: using iso-value curves for customer base analysis",
+ * Journal of Marketing Research 42(4); Fader and Hardie 2013, "The
+ * Gamma-Gamma model of monetary value"): the fit behind
+ * crm.gamma_gamma_fit, the per-client log-likelihood, the expected spend,
+ * and the discounted CLV that combines it with a transaction model.
+ *
+ * For a client with x > 0 repeat purchases of mean value m:
+ *
+ *   ll = lnG(px+q) - lnG(px) - lnG(q) + q ln v + (px-1) ln m + px ln x
+ *        - (px+q) ln(v + x m)
+ *   E[M | x, m] = p (v + x m) / (px + q - 1)
+ *
+ * The fit runs on spend scaled by its weighted mean (then v is scaled
+ * back), with the analytic gradient.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "fmgr.h"
+#include "utils/builtins.h"
+
+#include "clv.h"
+
+PG_FUNCTION_INFO_V1(clv_gamma_final);
+PG_FUNCTION_INFO_V1(clv_gamma_loglik);
+PG_FUNCTION_INFO_V1(clv_gamma_expected_spend);
+
+static const char *const gamma_names[] = {"p", "q", "v"};
+
+#define CLV_MAX_STEPS	100000
+
+double
+clv_gamma_row_ll(double p, double q, double v, double x, double m)
+{
+	double		px = p * x;
+
+	return lgamma(px + q) - lgamma(px) - lgamma(q) + q * log(v)
+		+ (px - 1) * log(m) + px * log(x) - (px + q) * log(v + x * m);
+}
+
+static double
+gamma_objective(const double *theta, double *grad, void *arg)
+{
+	ClvData    *d = (ClvData *) arg;
+	double		p = exp(theta[0]),
+				q = exp(theta[1]),
+				v = exp(theta[2]);
+	double		lgq = lgamma(q),
+				lnv = log(v),
+				psq = grad ? clv_digamma(q) : 0;
+	double		sll = 0,
+				gp = 0,
+				gq = 0,
+				gv = 0;
+	double		lastx = -1,
+				lgpxq = 0,
+				lgpx = 0,
+				pspxq = 0,
+				pspx = 0,
+				lnx = 0;
+	int			i;
+
+	/* rows are sorted by frequency: the lnG terms once per x */
+	for (i = 0; i < d->n; i++)
+	{
+		double		x = d->x[i],
+					m = d->tx[i],
+					w = d->w[i];
+		double		px = p * x;
+		double		lnm = log(m),
+					lvxm = log(v + x * m);
+
+		if (x != lastx)
+		{
+			lgpxq = lgamma(px + q);
+			lgpx = lgamma(px);
+			lnx = log(x);
+			if (grad)
+			{
+				pspxq = clv_digamma(px + q);
+				pspx = clv_digamma(px);
+			}
+			lastx = x;
+		}
+		sll += w * (lgpxq - lgpx - lgq + q * lnv + (px - 1) * lnm + px * lnx
+					- (px + q) * lvxm);
+		if (grad)
+		{
+			gp += w * x * (pspxq - pspx + lnm + lnx - lvxm);
+			gq += w * (pspxq - psq + lnv - lvxm);
+			gv += w * (q / v - (px + q) / (v + x * m));
+		}
+	}
+	if (grad)
+	{
+		double		pen2 = 2 * d->penalty;
+
+		grad[0] = -gp * p / d->wsum + pen2 * p * p;
+		grad[1] = -gq * q / d->wsum + pen2 * q * q;
+		grad[2] = -gv * v / d->wsum + pen2 * v * v;
+	}
+	return -sll / d->wsum + d->penalty * (p * p + q * q + v * v);
+}
+
+Datum
+clv_gamma_final(PG_FUNCTION_ARGS)
+{
+	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
+	ClvData		data;
+	double		scale = 0;
+	double		theta[3] = {0, 0, 0};
+	double		params[3];
+	double		loglik = 0;
+	bool		spread = false;
+	ClvOptimResult res;
+	int			i;
+
+	clv_state_to_data(st, &data);
+	if (data.n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit the gamma_gamma model: no client made a repeat purchase"),
+				 errdetail("The model uses only clients with frequency above 0.")));
+	for (i = 0; i < data.n; i++)
+	{
+		scale += data.w[i] * data.tx[i];
+		if (data.tx[i] != data.tx[0])
+			spread = true;
+	}
+	if (!spread)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit the gamma_gamma model: every repeat buyer has monetary %s",
+						clv_fmt(data.tx[0])),
+				 errdetail("Spend without any spread does not identify the model.")));
+	scale /= data.wsum;
+
+	/* scaled money; the rows come sorted by (x, m), as the objective wants */
+	for (i = 0; i < data.n; i++)
+		data.tx[i] /= scale;
+
+	clv_check_start(3, theta, gamma_objective, &data, "gamma_gamma");
+	clv_bfgs(3, theta, gamma_objective, &data, 1000, 1e-9, &res);
+
+	for (i = 0; i < 3; i++)
+		params[i] = exp(theta[i]);
+	params[2] *= scale;
+	for (i = 0; i < data.n; i++)
+		loglik += data.w[i] * clv_gamma_row_ll(params[0], params[1], params[2],
+											   data.x[i], data.tx[i] * scale);
+	if (!isfinite(loglik))
+		res.converged = false;
+	return clv_model_result(fcinfo, 3, params, loglik, st->nclients,
+							res.iterations, res.converged);
+}
+
+Datum
+clv_gamma_loglik(PG_FUNCTION_ARGS)
+{
+	double		p[3],
+				v[3] = {0, 0, 0};
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, gamma_names,
+					 "gamma_gamma_model", p);
+	v[0] = PG_GETARG_FLOAT8(1);
+	v[1] = PG_GETARG_FLOAT8(2);
+	clv_validate_row(CLV_KIND_GAMMA, v);
+	if (v[0] == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the gamma_gamma log-likelihood needs frequency above 0")));
+	PG_RETURN_FLOAT8(clv_gamma_row_ll(p[0], p[1], p[2], v[0], v[1]));
+}
+
+/*
+ * E[M | x, m] = p (v + x m) / (px + q - 1); for x = 0 the population mean
+ * p v / (q - 1), which exists only when q > 1.
+ */
+static double
+clv_gamma_spend_v(const double *p, double x, double m)
+{
+	double		den = p[0] * x + p[1] - 1;
+
+	if (x == 0)
+		m = 0;
+	if (!(den > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expected spend is infinite: gamma_gamma_model q %s with frequency %s",
+						clv_fmt(p[1]), clv_fmt(x)),
+				 errdetail("The expected spend p (v + x m) / (p x + q - 1) needs p x + q > 1.")));
+	return p[0] * (p[2] + x * m) / den;
+}
+
+Datum
+clv_gamma_expected_spend(PG_FUNCTION_ARGS)
+{
+	double		p[3],
+				v[3] = {0, 0, 0};
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, gamma_names,
+					 "gamma_gamma_model", p);
+	v[0] = PG_GETARG_FLOAT8(1);
+	v[1] = PG_GETARG_FLOAT8(2);
+	clv_validate_row(CLV_KIND_GAMMA, v);
+	PG_RETURN_FLOAT8(clv_gamma_spend_v(p, v[0], v[1]));
+}
+
+double
+clv_horizon(double t)
+{
+	if (!isfinite(t) || t < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon %s is not a non-negative number", clv_fmt(t))));
+	return t;
+}
+
+/*
+ * Discounted CLV over the horizon, period by period:
+ *
+ *   CLV = E[M] sum_{k=1}^{n} (E[Y(t_k)] - E[Y(t_{k-1})]) / (1 + d)^k,
+ *   t_k = min(k * period, horizon), n = ceil(horizon / period),
+ *
+ * the arguments being (transaction model, gamma_gamma_model, frequency,
+ * recency, t, monetary, horizon, discount_rate, period); p and v hold the
+ * transaction model and the summary, already checked.
+ */
+double
+clv_discounted(FunctionCallInfo fcinfo, int kind, const double *p,
+			   const double *v)
+{
+	double		g[3];
+	double		m = PG_GETARG_FLOAT8(5);
+	double		horizon = clv_horizon(PG_GETARG_FLOAT8(6));
+	double		rate = PG_GETARG_FLOAT8(7);
+	double		period = PG_GETARG_FLOAT8(8);
+	double		spend,
+				steps,
+				total = 0,
+				prev = 0,
+				disc = 1;
+	double		gv[3] = {v[0], m, 0};
+	int			k,
+				n;
+
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(1), 3, gamma_names,
+					 "gamma_gamma_model", g);
+	if (!isfinite(rate) || rate < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("discount rate %s is not a non-negative number",
+						clv_fmt(rate))));
+	if (!isfinite(period) || period <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period %s is not a positive number", clv_fmt(period))));
+	steps = ceil(horizon / period - 1e-9);
+	if (steps > CLV_MAX_STEPS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon %s is more than %d periods of %s",
+						clv_fmt(horizon), CLV_MAX_STEPS, clv_fmt(period))));
+	n = (int) Max(steps, 0);
+	clv_validate_row(CLV_KIND_GAMMA, gv);
+	spend = clv_gamma_spend_v(g, v[0], m);
+
+	for (k = 1; k <= n; k++)
+	{
+		double		tk = Min(k * period, horizon);
+		double		e = (kind == CLV_KIND_BGNBD)
+			? clv_bgnbd_expected_v(p, tk, v[0], v[1], v[2])
+			: clv_pareto_expected_v(p, tk, v[0], v[1], v[2]);
+
+		disc /= (1 + rate);
+		total += (e - prev) * disc;
+		prev = e;
+	}
+	return spend * total;
+}

@@ -1,0 +1,786 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/clv_state.c
+ *
+ * The transition state of the CLV fitting aggregates, the type
+ * crm.clv_fit_state: the distinct client summaries seen so far, each with the
+ * number of clients that share it.  Identical summaries are merged as they
+ * arrive (an open-addressing hash inside the varlena), so a fit over a
+ * million clients costs what their distinct summaries cost.
+ *
+ * The state is a real, non-internal type whose text form round-trips
+ * exactly (the shortest decimal form of every double), so that a cluster
+ * can ship partial states between nodes.  Text form:
+ *
+ *		kind;penalty;v1,v2,v3,count;v1,v2,v3,count;...
+ *
+ * with kind bgnbd, pareto_nbd (rows frequency,recency,t,count) or
+ * gamma_gamma (rows frequency,monetary,count).
+ *
+ * The transition and combine functions modify the state in place when they
+ * are called as an aggregate (the state then lives in the aggregate
+ * context); a state that must grow is rebuilt in the per-call context and
+ * handed back, and the executor copies it into the aggregate context.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/hashfn.h"
+#include "common/shortest_dec.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "access/htup_details.h"
+#include "executor/executor.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+
+#include "clv.h"
+
+PG_FUNCTION_INFO_V1(clv_fit_state_in);
+PG_FUNCTION_INFO_V1(clv_fit_state_out);
+PG_FUNCTION_INFO_V1(clv_bgnbd_trans);
+PG_FUNCTION_INFO_V1(clv_pareto_trans);
+PG_FUNCTION_INFO_V1(clv_gamma_trans);
+PG_FUNCTION_INFO_V1(clv_fit_combine);
+
+#define CLV_INITIAL_CAPACITY	64
+#define CLV_MAX_CAPACITY \
+	((int32) ((MaxAllocSize - CLV_STATE_HDRSZ) / (sizeof(ClvRow) + 2 * sizeof(int32))))
+
+/*
+ * The shortest decimal text that reads back as the same double.
+ */
+char *
+clv_fmt(double v)
+{
+	char	   *buf = palloc(DOUBLE_SHORTEST_DECIMAL_LEN);
+
+	if (isnan(v))
+		strcpy(buf, "NaN");
+	else if (isinf(v))
+		strcpy(buf, v > 0 ? "Infinity" : "-Infinity");
+	else
+		double_to_shortest_decimal_buf(v, buf);
+	return buf;
+}
+
+const char *
+clv_kind_name(int kind)
+{
+	switch (kind)
+	{
+		case CLV_KIND_BGNBD:
+			return "bgnbd";
+		case CLV_KIND_PARETO:
+			return "pareto_nbd";
+		case CLV_KIND_GAMMA:
+			return "gamma_gamma";
+	}
+	return "unknown";
+}
+
+/*
+ * Reject a summary the models cannot have produced, naming the row.
+ */
+void
+clv_validate_row(int kind, const double *v)
+{
+	if (kind == CLV_KIND_GAMMA)
+	{
+		double		x = v[0],
+					m = v[1];
+
+		if (!isfinite(x) || x < 0 || x != floor(x) || x > CLV_MAX_FREQUENCY)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("frequency %s is not a non-negative whole number",
+							clv_fmt(x)),
+					 errdetail("The client summary is frequency %s, monetary %s.",
+							   clv_fmt(x), clv_fmt(m))));
+		if (x > 0 && (!isfinite(m) || m <= 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("monetary %s of a repeat buyer is not a positive number",
+							clv_fmt(m)),
+					 errdetail("The client summary is frequency %s, monetary %s.",
+							   clv_fmt(x), clv_fmt(m))));
+		return;
+	}
+	else
+	{
+		double		x = v[0],
+					tx = v[1],
+					T = v[2];
+		const char *problem = NULL;
+
+		if (!isfinite(x) || x < 0 || x != floor(x) || x > CLV_MAX_FREQUENCY)
+			problem = psprintf("frequency %s is not a non-negative whole number",
+							   clv_fmt(x));
+		else if (!isfinite(tx) || tx < 0)
+			problem = psprintf("recency %s is not a non-negative number",
+							   clv_fmt(tx));
+		else if (!isfinite(T) || T < 0)
+			problem = psprintf("t %s is not a non-negative number", clv_fmt(T));
+		else if (tx > T)
+			problem = psprintf("recency %s exceeds t %s", clv_fmt(tx), clv_fmt(T));
+		else if (x == 0 && tx != 0)
+			problem = psprintf("recency %s is not 0 for a client without repeat purchases",
+							   clv_fmt(tx));
+		if (problem)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg_internal("%s", problem),
+					 errdetail("The client summary is frequency %s, recency %s, t %s.",
+							   clv_fmt(x), clv_fmt(tx), clv_fmt(T))));
+	}
+}
+
+static void
+clv_validate_penalty(double penalty)
+{
+	if (!isfinite(penalty) || penalty < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("penalty %s is not a non-negative number",
+						clv_fmt(penalty))));
+}
+
+static uint32
+clv_row_hash(const double *v)
+{
+	double		k[3];
+	int			i;
+
+	for (i = 0; i < 3; i++)
+		k[i] = (v[i] == 0.0) ? 0.0 : v[i];	/* -0 and 0 alike */
+	return hash_bytes((const unsigned char *) k, sizeof(k));
+}
+
+static void
+clv_state_rehash(ClvFitState *st)
+{
+	int32	   *slots = CLV_STATE_SLOTS(st);
+	uint32		mask = (uint32) st->capacity * 2 - 1;
+	int32		i;
+
+	for (i = 0; i < st->capacity * 2; i++)
+		slots[i] = -1;
+	for (i = 0; i < st->nrows; i++)
+	{
+		uint32		h = clv_row_hash(st->rows[i].v) & mask;
+
+		while (slots[h] >= 0)
+			h = (h + 1) & mask;
+		slots[h] = i;
+	}
+}
+
+/*
+ * A new state of the given capacity (a power of two), in the current memory
+ * context, holding the rows of `from` if given.
+ */
+static ClvFitState *
+clv_state_make(int kind, double penalty, int32 capacity, const ClvFitState *from)
+{
+	ClvFitState *st;
+
+	if (capacity > CLV_MAX_CAPACITY)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many distinct client summaries for one fit"),
+				 errhint("Round the times to whole days or weeks.")));
+	st = palloc(CLV_STATE_SIZE(capacity));
+	SET_VARSIZE(st, CLV_STATE_SIZE(capacity));
+	st->magic = CLV_STATE_MAGIC;
+	st->kind = kind;
+	st->reserved = 0;
+	st->capacity = capacity;
+	st->penalty = penalty;
+	if (from)
+	{
+		st->nrows = from->nrows;
+		st->nclients = from->nclients;
+		memcpy(st->rows, from->rows, sizeof(ClvRow) * from->nrows);
+	}
+	else
+	{
+		st->nrows = 0;
+		st->nclients = 0;
+	}
+	clv_state_rehash(st);
+	return st;
+}
+
+/*
+ * Add `count` clients with summary v; returns the state, which is `st`
+ * modified in place when `inplace` allows, else a new one.
+ */
+static ClvFitState *
+clv_state_add(ClvFitState *st, const double *v, int64 count, bool inplace)
+{
+	int32	   *slots;
+	uint32		mask;
+	uint32		h;
+
+	if (!inplace || st->nrows >= st->capacity)
+	{
+		int32		cap = st->capacity;
+
+		while (st->nrows >= cap)
+			cap *= 2;
+		st = clv_state_make(st->kind, st->penalty, cap, st);
+	}
+	slots = CLV_STATE_SLOTS(st);
+	mask = (uint32) st->capacity * 2 - 1;
+	h = clv_row_hash(v) & mask;
+	while (slots[h] >= 0)
+	{
+		ClvRow	   *row = &st->rows[slots[h]];
+
+		if (row->v[0] == v[0] && row->v[1] == v[1] && row->v[2] == v[2])
+		{
+			row->count += count;
+			st->nclients += count;
+			return st;
+		}
+		h = (h + 1) & mask;
+	}
+	slots[h] = st->nrows;
+	st->rows[st->nrows].v[0] = v[0];
+	st->rows[st->nrows].v[1] = v[1];
+	st->rows[st->nrows].v[2] = v[2];
+	st->rows[st->nrows].count = count;
+	st->nrows++;
+	st->nclients += count;
+	return st;
+}
+
+/*
+ * Check that the bytes are a consistent state (they may come from anywhere)
+ * and return it detoasted.
+ */
+ClvFitState *
+clv_state_detoast(Datum d)
+{
+	ClvFitState *st = (ClvFitState *) PG_DETOAST_DATUM(d);
+
+	if (VARSIZE(st) < CLV_STATE_HDRSZ || st->magic != CLV_STATE_MAGIC ||
+		st->kind < CLV_KIND_BGNBD || st->kind > CLV_KIND_GAMMA ||
+		st->capacity < 1 || st->capacity > CLV_MAX_CAPACITY ||
+		(st->capacity & (st->capacity - 1)) != 0 ||
+		st->nrows < 0 || st->nrows > st->capacity ||
+		VARSIZE(st) != CLV_STATE_SIZE(st->capacity))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clv_fit_state value")));
+	return st;
+}
+
+/*
+ * The transition step shared by the three aggregates.
+ */
+static Datum
+clv_trans(FunctionCallInfo fcinfo, int kind, int nvalues)
+{
+	ClvFitState *st = PG_ARGISNULL(0) ? NULL : (ClvFitState *) PG_GETARG_POINTER(0);
+	bool		inplace = AggCheckCallContext(fcinfo, NULL) != 0;
+	double		penalty = 0.0;
+	double		v[3] = {0.0, 0.0, 0.0};
+	int			i;
+
+	if (PG_NARGS() > nvalues + 1)
+	{
+		if (PG_ARGISNULL(nvalues + 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("penalty must not be null")));
+		penalty = PG_GETARG_FLOAT8(nvalues + 1);
+		clv_validate_penalty(penalty);
+	}
+
+	/* a row with a null value is skipped, as aggregates skip nulls */
+	for (i = 0; i < nvalues; i++)
+	{
+		if (PG_ARGISNULL(i + 1))
+		{
+			if (st == NULL)
+				PG_RETURN_NULL();
+			PG_RETURN_POINTER(st);
+		}
+		v[i] = PG_GETARG_FLOAT8(i + 1);
+	}
+	clv_validate_row(kind, v);
+
+	if (st == NULL)
+	{
+		st = clv_state_make(kind, penalty, CLV_INITIAL_CAPACITY, NULL);
+		inplace = true;
+	}
+	else
+	{
+		st = clv_state_detoast(PointerGetDatum(st));
+		if (st->kind != kind)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot add a %s row to a %s fit state",
+							clv_kind_name(kind), clv_kind_name(st->kind))));
+		if (st->penalty != penalty)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("penalty %s differs from the penalty %s of earlier rows",
+							clv_fmt(penalty), clv_fmt(st->penalty)),
+					 errhint("Pass one penalty to the whole fit.")));
+	}
+
+	/* Gamma-Gamma ignores clients without repeat purchases */
+	if (kind == CLV_KIND_GAMMA && v[0] == 0)
+		PG_RETURN_POINTER(st);
+
+	PG_RETURN_POINTER(clv_state_add(st, v, 1, inplace));
+}
+
+Datum
+clv_bgnbd_trans(PG_FUNCTION_ARGS)
+{
+	return clv_trans(fcinfo, CLV_KIND_BGNBD, 3);
+}
+
+Datum
+clv_pareto_trans(PG_FUNCTION_ARGS)
+{
+	return clv_trans(fcinfo, CLV_KIND_PARETO, 3);
+}
+
+Datum
+clv_gamma_trans(PG_FUNCTION_ARGS)
+{
+	return clv_trans(fcinfo, CLV_KIND_GAMMA, 2);
+}
+
+/*
+ * Combine two partial states.  The first is modified in place when called
+ * as an aggregate; the second is only read.  A null first state gives a
+ * copy of the second.
+ */
+Datum
+clv_fit_combine(PG_FUNCTION_ARGS)
+{
+	ClvFitState *st1;
+	ClvFitState *st2;
+	bool		inplace = AggCheckCallContext(fcinfo, NULL) != 0;
+	int32		i;
+
+	if (PG_ARGISNULL(1))
+	{
+		if (PG_ARGISNULL(0))
+			PG_RETURN_NULL();
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
+	}
+	st2 = clv_state_detoast(PG_GETARG_DATUM(1));
+	if (PG_ARGISNULL(0))
+	{
+		int32		cap = CLV_INITIAL_CAPACITY;
+
+		while (cap < st2->nrows)
+			cap *= 2;
+		PG_RETURN_POINTER(clv_state_make(st2->kind, st2->penalty, cap, st2));
+	}
+	st1 = clv_state_detoast(PG_GETARG_DATUM(0));
+	if (st1->kind != st2->kind)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot combine a %s fit state with a %s fit state",
+						clv_kind_name(st1->kind), clv_kind_name(st2->kind))));
+	if (st1->penalty != st2->penalty)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("penalty %s differs from the penalty %s of earlier rows",
+						clv_fmt(st2->penalty), clv_fmt(st1->penalty)),
+				 errhint("Pass one penalty to the whole fit.")));
+	if ((Pointer) st1 != DatumGetPointer(PG_GETARG_DATUM(0)))
+		inplace = true;			/* detoasting made a private copy */
+	for (i = 0; i < st2->nrows; i++)
+	{
+		ClvFitState *next = clv_state_add(st1, st2->rows[i].v,
+										  st2->rows[i].count, inplace);
+
+		if (next != st1)
+			inplace = true;		/* a fresh copy of ours from now on */
+		st1 = next;
+	}
+	PG_RETURN_POINTER(st1);
+}
+
+/*
+ * Text input: parse, validate every row with the rules of the model, and
+ * rebuild the hash.  Duplicate rows are merged.
+ */
+static double
+clv_parse_double(char **p, const char *input, char term1, char term2)
+{
+	char	   *end;
+	double		v;
+
+	errno = 0;
+	v = strtod(*p, &end);
+	if (end == *p || (*end != term1 && *end != term2) ||
+		(errno == ERANGE && (v == 0 || isinf(v))))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid input syntax for type crm.clv_fit_state: \"%s\"",
+						input)));
+	*p = end;
+	return v;
+}
+
+Datum
+clv_fit_state_in(PG_FUNCTION_ARGS)
+{
+	char	   *input = PG_GETARG_CSTRING(0);
+	char	   *p = input;
+	char	   *semi;
+	int			kind;
+	int			nvalues;
+	double		penalty;
+	ClvFitState *st;
+
+	semi = strchr(p, ';');
+	if (semi == NULL)
+		goto syntax;
+	if (semi - p == 5 && strncmp(p, "bgnbd", 5) == 0)
+		kind = CLV_KIND_BGNBD;
+	else if (semi - p == 10 && strncmp(p, "pareto_nbd", 10) == 0)
+		kind = CLV_KIND_PARETO;
+	else if (semi - p == 11 && strncmp(p, "gamma_gamma", 11) == 0)
+		kind = CLV_KIND_GAMMA;
+	else
+		goto syntax;
+	nvalues = (kind == CLV_KIND_GAMMA) ? 2 : 3;
+	p = semi + 1;
+	penalty = clv_parse_double(&p, input, ';', '\0');
+	clv_validate_penalty(penalty);
+	st = clv_state_make(kind, penalty, CLV_INITIAL_CAPACITY, NULL);
+
+	while (*p == ';')
+	{
+		double		v[3] = {0.0, 0.0, 0.0};
+		double		count;
+		int			i;
+
+		p++;
+		for (i = 0; i < nvalues; i++)
+		{
+			v[i] = clv_parse_double(&p, input, ',', ',');
+			p++;
+		}
+		count = clv_parse_double(&p, input, ';', '\0');
+		if (!(count >= 1 && count <= 1e15 && count == floor(count)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("invalid count %s in crm.clv_fit_state", clv_fmt(count))));
+		clv_validate_row(kind, v);
+		if (kind == CLV_KIND_GAMMA && v[0] == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("gamma_gamma fit state row with frequency 0")));
+		st = clv_state_add(st, v, (int64) count, true);
+		if (st->nclients > (int64) 1e15)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("too many clients in crm.clv_fit_state")));
+	}
+	if (*p != '\0')
+		goto syntax;
+	PG_RETURN_POINTER(st);
+
+syntax:
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("invalid input syntax for type crm.clv_fit_state: \"%s\"",
+					input)));
+	PG_RETURN_NULL();			/* keep compiler quiet */
+}
+
+Datum
+clv_fit_state_out(PG_FUNCTION_ARGS)
+{
+	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
+	StringInfoData buf;
+	int			nvalues = (st->kind == CLV_KIND_GAMMA) ? 2 : 3;
+	int32		i;
+	int			j;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s;%s", clv_kind_name(st->kind), clv_fmt(st->penalty));
+	for (i = 0; i < st->nrows; i++)
+	{
+		appendStringInfoChar(&buf, ';');
+		for (j = 0; j < nvalues; j++)
+			appendStringInfo(&buf, "%s,", clv_fmt(st->rows[i].v[j]));
+		appendStringInfo(&buf, INT64_FORMAT, st->rows[i].count);
+	}
+	PG_RETURN_CSTRING(buf.data);
+}
+
+static int
+clv_row_cmp(const void *a, const void *b)
+{
+	const ClvRow *x = (const ClvRow *) a;
+	const ClvRow *y = (const ClvRow *) b;
+	int			i;
+
+	for (i = 0; i < 3; i++)
+		if (x->v[i] != y->v[i])
+			return x->v[i] < y->v[i] ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The rows as flat arrays for the optimiser, sorted, so that a fit does
+ * not depend on the order in which rows and partial states arrived (the
+ * state is not modified).
+ */
+void
+clv_state_to_data(const ClvFitState *st, ClvData *data)
+{
+	ClvRow	   *rows = palloc(sizeof(ClvRow) * Max(st->nrows, 1));
+	int32		i;
+
+	memcpy(rows, st->rows, sizeof(ClvRow) * st->nrows);
+	qsort(rows, st->nrows, sizeof(ClvRow), clv_row_cmp);
+	data->n = st->nrows;
+	data->x = palloc(sizeof(double) * Max(st->nrows, 1));
+	data->tx = palloc(sizeof(double) * Max(st->nrows, 1));
+	data->T = palloc(sizeof(double) * Max(st->nrows, 1));
+	data->w = palloc(sizeof(double) * Max(st->nrows, 1));
+	data->wsum = 0;
+	data->penalty = st->penalty;
+	for (i = 0; i < st->nrows; i++)
+	{
+		data->x[i] = rows[i].v[0];
+		data->tx[i] = rows[i].v[1];
+		data->T[i] = rows[i].v[2];
+		data->w[i] = (double) rows[i].count;
+		data->wsum += data->w[i];
+	}
+	pfree(rows);
+}
+
+/*
+ * The rows of a transaction-model fit (BG/NBD, Pareto/NBD) with time
+ * scaled so that the largest t is 1, which keeps the optimiser's start
+ * point sensible whatever unit the caller chose.  Returns the scale (the
+ * largest t, or 1 when every t is 0), or 0 when there are no rows.  Data
+ * in which nobody made a repeat purchase cannot identify either model: an
+ * error naming the model.
+ */
+double
+clv_scaled_time_data(const ClvFitState *st, ClvData *data, const char *model)
+{
+	double		scale = 0;
+	bool		repeat = false;
+	int			i;
+
+	clv_state_to_data(st, data);
+	if (data->n == 0)
+		return 0;
+	for (i = 0; i < data->n; i++)
+	{
+		scale = Max(scale, data->T[i]);
+		if (data->x[i] > 0)
+			repeat = true;
+	}
+	if (scale <= 0)
+		scale = 1;				/* every t is 0 */
+	if (!repeat)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit the %s model: no client made a repeat purchase", model),
+				 errdetail("All %lld clients have frequency 0, which does not identify the model.",
+						   (long long) st->nclients)));
+	for (i = 0; i < data->n; i++)
+	{
+		data->tx[i] /= scale;
+		data->T[i] /= scale;
+	}
+	return scale;
+}
+
+/*
+ * The first nparams fields of a model composite, each a positive finite
+ * number, or an error naming the bad one.
+ */
+void
+clv_model_params(HeapTupleHeader model, int nparams, const char *const *names,
+				 const char *typname, double *out)
+{
+	int			i;
+
+	for (i = 0; i < nparams; i++)
+	{
+		bool		isnull;
+		Datum		d = GetAttributeByNum(model, i + 1, &isnull);
+
+		if (isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s parameter %s is null", typname, names[i])));
+		out[i] = DatumGetFloat8(d);
+		if (!isfinite(out[i]) || out[i] <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s parameter %s %s is not a positive number",
+							typname, names[i], clv_fmt(out[i]))));
+	}
+}
+
+/*
+ * A fitted model as the composite the function returns: the parameters,
+ * then loglik, n, iterations, converged.
+ */
+Datum
+clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
+				 double loglik, int64 n, int iterations, bool converged)
+{
+	TupleDesc	tupdesc;
+	Datum		values[8];
+	bool		nulls[8] = {false};
+	int			i;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+	if (tupdesc->natts != nparams + 4)
+		elog(ERROR, "unexpected model type with %d attributes", tupdesc->natts);
+	for (i = 0; i < nparams; i++)
+		values[i] = Float8GetDatum(params[i]);
+	values[nparams] = Float8GetDatum(loglik);
+	values[nparams + 1] = Int64GetDatum(n);
+	values[nparams + 2] = Int32GetDatum(iterations);
+	values[nparams + 3] = BoolGetDatum(converged);
+	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+/*
+ * Sorted distinct values of v[0..n-1] and, for each i, the index of v[i]
+ * among them.
+ */
+static int
+clv_cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+int
+clv_unique(const double *v, int n, double **uniq, int **index)
+{
+	double	   *u = palloc(sizeof(double) * Max(n, 1));
+	int		   *ix = palloc(sizeof(int) * Max(n, 1));
+	int			nu = 0;
+	int			i;
+
+	memcpy(u, v, sizeof(double) * n);
+	qsort(u, n, sizeof(double), clv_cmp_double);
+	for (i = 0; i < n; i++)
+		if (nu == 0 || u[nu - 1] != u[i])
+			u[nu++] = u[i];
+	for (i = 0; i < n; i++)
+	{
+		int			lo = 0,
+					hi = nu - 1;
+
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+
+			if (u[mid] < v[i])
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		ix[i] = lo;
+	}
+	*uniq = u;
+	*index = ix;
+	return nu;
+}
+
+/* log(1 + exp(x)) without overflow */
+double
+clv_log1pexp(double x)
+{
+	return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+
+/* 1 / (1 + exp(x)) without overflow */
+double
+clv_logistic_neg(double x)
+{
+	if (x > 0)
+	{
+		double		e = exp(-x);
+
+		return e / (1 + e);
+	}
+	return 1 / (1 + exp(x));
+}
+
+/*
+ * Distinct pairs (a[i], b[i]) and, for each i, the index of its pair.
+ */
+static const double *clv_pair_a;
+static const double *clv_pair_b;
+
+static int
+clv_cmp_pair(const void *x, const void *y)
+{
+	int			i = *(const int *) x;
+	int			j = *(const int *) y;
+
+	if (clv_pair_a[i] != clv_pair_a[j])
+		return clv_pair_a[i] < clv_pair_a[j] ? -1 : 1;
+	if (clv_pair_b[i] != clv_pair_b[j])
+		return clv_pair_b[i] < clv_pair_b[j] ? -1 : 1;
+	return 0;
+}
+
+int
+clv_unique_pairs(const double *a, const double *b, int n,
+				 double **ua, double **ub, int **index)
+{
+	int		   *order = palloc(sizeof(int) * Max(n, 1));
+	int		   *ix = palloc(sizeof(int) * Max(n, 1));
+	double	   *pa = palloc(sizeof(double) * Max(n, 1));
+	double	   *pb = palloc(sizeof(double) * Max(n, 1));
+	int			nu = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		order[i] = i;
+	clv_pair_a = a;
+	clv_pair_b = b;
+	qsort(order, n, sizeof(int), clv_cmp_pair);
+	for (i = 0; i < n; i++)
+	{
+		int			k = order[i];
+
+		if (nu == 0 || pa[nu - 1] != a[k] || pb[nu - 1] != b[k])
+		{
+			pa[nu] = a[k];
+			pb[nu] = b[k];
+			nu++;
+		}
+		ix[k] = nu - 1;
+	}
+	pfree(order);
+	*ua = pa;
+	*ub = pb;
+	*index = ix;
+	return nu;
+}
