@@ -1,6 +1,6 @@
 -- Schema contracts of the loyalty tables and functions.
 BEGIN;
-SELECT plan(25);
+SELECT plan(29);
 
 SELECT has_table('crm', t, 'table crm.' || t) FROM unnest(ARRAY['loyalty_programs', 'loyalty_tiers',
 	'loyalty_accounts', 'loyalty_ledger', 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
@@ -9,7 +9,24 @@ SELECT col_is_pk('crm', 'loyalty_accounts', ARRAY['client_id', 'program_id'], 'a
 SELECT col_is_pk('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id', 'entry_id'], 'ledger keys lead with client_id');
 SELECT col_is_unique('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id', 'idempotency_key'],
 					 'the idempotency key is unique per account');
-SELECT fk_ok('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id'], 'crm', 'loyalty_accounts', ARRAY['client_id', 'program_id']);
+-- an entry's account: kept by a guard trigger rather than a foreign key
+SELECT trigger_is('crm', 'loyalty_accounts', 'loyalty_account_guard', 'crm', 'loyalty_account_guard',
+				  'accounts are guarded against losing their entries');
+INSERT INTO crm.clients (client_id, first_name) VALUES (990001, 'guard');
+INSERT INTO crm.loyalty_programs (program_id, code, name, points_per_unit) VALUES (990001, 'guard_test', 'Guard', 1);
+INSERT INTO crm.clients (client_id, first_name) VALUES (990002, 'guard, no entries');
+INSERT INTO crm.loyalty_accounts (client_id, program_id, balance) VALUES (990001, 990001, 5), (990002, 990001, 0);
+INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, lot_id,
+								idempotency_key, made_by, source)
+VALUES (990001, 990001, -990001, 'earn', 5, 5, -990001, 'guard-1', 'test', 'test');
+SELECT throws_ok($$DELETE FROM crm.loyalty_accounts WHERE client_id = 990001$$, '23503', NULL,
+				 'an account with entries cannot be deleted');
+SELECT throws_ok($$UPDATE crm.loyalty_accounts SET client_id = 990002 WHERE client_id = 990001$$, '23503', NULL,
+				 'an account with entries cannot be re-keyed');
+SELECT throws_ok($$TRUNCATE crm.loyalty_accounts CASCADE$$, '23503', NULL,
+				 'accounts cannot be truncated while the ledger has entries');
+SELECT lives_ok($$DELETE FROM crm.loyalty_accounts WHERE client_id = 990002$$,
+				'an account without entries can be deleted');
 SELECT fk_ok('crm', 'loyalty_ledger', ARRAY['client_id', 'order_id'], 'crm', 'orders', ARRAY['client_id', 'order_id']);
 SELECT col_type_is('crm', 'loyalty_ledger', 'points', 'bigint', 'points are bigint');
 SELECT col_not_null('crm', 'loyalty_ledger', 'idempotency_key', 'every entry has a key');
