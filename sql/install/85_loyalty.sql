@@ -207,8 +207,12 @@ CREATE TABLE crm.loyalty_lots (
 );
 CREATE INDEX loyalty_lots_open_idx ON crm.loyalty_lots (client_id, program_id, expires_at, lot_id)
 	WHERE remaining > 0;
-CREATE INDEX loyalty_lots_due_idx ON crm.loyalty_lots (expires_at)
-	WHERE remaining > 0 AND expires_at IS NOT NULL;
+/*
+ * No index on expires_at alone: crm.expire_points reads the open lots in
+ * account order from loyalty_lots_open_idx, and every earning and every
+ * redemption (a lot's remaining changes, so the update is not HOT) would
+ * pay for a second partial index.
+ */
 COMMENT ON TABLE crm.loyalty_lots IS 'lots: the points of each credit entry that brought new points, and how many remain (a cache: points + the sum of the lot''s allocations, checked by crm.verify_ledger)';
 
 CREATE TABLE crm.loyalty_allocations (
