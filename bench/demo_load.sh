@@ -18,29 +18,9 @@ cd "$(dirname "$0")/.."
 counts=("$@")
 [ ${#counts[@]} -gt 0 ] || counts=(10000 1000000)
 
-PG_CONFIG=${PG_CONFIG:-pg_config}
-bindir=$("$PG_CONFIG" --bindir)
-tmp=$(mktemp -d /tmp/crm-bench.XXXXXX)
-run_server=()
-dbuser=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-	chown postgres: "$tmp"
-	run_server=(runuser -u postgres --)
-	dbuser=postgres
-fi
-cleanup() {
-	"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"${run_server[@]}" "$bindir/initdb" -D "$tmp/data" -U "$dbuser" -A trust -E UTF8 \
-	--locale=C >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; exit 1; }
-port=$(( 20000 + RANDOM % 20000 ))
-"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -w -l "$tmp/server.log" \
-	-o "-k $tmp -p $port -c listen_addresses='' -c shared_buffers=512MB -c max_wal_size=8GB" \
-	start >/dev/null || { cat "$tmp/server.log"; exit 1; }
-export PGHOST=$tmp PGPORT=$port PGUSER=$dbuser PGDATABASE=postgres
+. scripts/cluster.sh
+crm_cluster_start shared_buffers=512MB max_wal_size=8GB
+tmp=$CRM_CLUSTER_DIR
 unset PGSERVICE
 export PGOPTIONS="-c client_min_messages=warning"
 

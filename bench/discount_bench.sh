@@ -16,32 +16,10 @@ cd "$(dirname "$0")/.."
 c_calls=${1:-100}
 p_calls=${2:-5}
 rounds=${3:-7}
-PG_CONFIG=${PG_CONFIG:-pg_config}
-bindir=$("$PG_CONFIG" --bindir)
 
-tmp=$(mktemp -d /tmp/crm-bench.XXXXXX)
-run_server=()
-if [ "$(id -u)" = 0 ]; then
-	chown postgres: "$tmp"
-	run_server=(runuser -u postgres --)
-	dbuser=postgres
-else
-	dbuser=$(id -un)
-fi
-cleanup() {
-	"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"${run_server[@]}" "$bindir/initdb" -D "$tmp/data" -U "$dbuser" -A trust --no-sync -E UTF8 \
-	--locale=C >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; exit 1; }
-port=$(( 20000 + RANDOM % 20000 ))
-"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -w -l "$tmp/server.log" \
-	-o "-k $tmp -p $port -c listen_addresses='' -c fsync=off" start >/dev/null \
-	|| { cat "$tmp/server.log"; exit 1; }
-export PGHOST=$tmp PGPORT=$port PGUSER=$dbuser PGDATABASE=postgres
-unset PGOPTIONS PGSERVICE PGPASSWORD
+. scripts/cluster.sh
+crm_cluster_start fsync=off
+tmp=$CRM_CLUSTER_DIR
 psql() { command "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 psql -c 'CREATE EXTENSION crm'

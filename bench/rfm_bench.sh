@@ -24,32 +24,10 @@ cd "$(dirname "$0")/.."
 clients=${1:-1000000}
 runs=${2:-3}
 as_of='2026-01-01'
-PG_CONFIG=${PG_CONFIG:-pg_config}
-bindir=$("$PG_CONFIG" --bindir)
 
-tmp=$(mktemp -d /tmp/crm-bench.XXXXXX)
-run_server=()
-if [ "$(id -u)" = 0 ]; then
-	chown postgres: "$tmp"
-	run_server=(runuser -u postgres --)
-	dbuser=postgres
-else
-	dbuser=$(id -un)
-fi
-cleanup() {
-	"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -m immediate stop >/dev/null 2>&1 || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-"${run_server[@]}" "$bindir/initdb" -D "$tmp/data" -U "$dbuser" -A trust --no-sync \
-	-E UTF8 --locale=C >"$tmp/initdb.log" 2>&1 || { cat "$tmp/initdb.log"; exit 1; }
-port=$(( 20000 + RANDOM % 20000 ))
-"${run_server[@]}" "$bindir/pg_ctl" -D "$tmp/data" -w -l "$tmp/server.log" \
-	-o "-k $tmp -p $port -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-		-c shared_buffers=2GB -c max_wal_size=8GB -c checkpoint_timeout=30min" \
-	start >/dev/null || { cat "$tmp/server.log"; exit 1; }
-export PGHOST=$tmp PGPORT=$port PGUSER=$dbuser PGDATABASE=postgres
+. scripts/cluster.sh
+crm_cluster_start fsync=off synchronous_commit=off shared_buffers=2GB max_wal_size=8GB checkpoint_timeout=30min
+tmp=$CRM_CLUSTER_DIR
 unset PGOPTIONS
 psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 

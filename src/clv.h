@@ -77,6 +77,8 @@ typedef struct ClvData
 /* clv_state.c */
 extern ClvFitState *clv_state_detoast(Datum d);
 extern void clv_state_to_data(const ClvFitState *st, ClvData *data);
+extern double clv_scaled_time_data(const ClvFitState *st, ClvData *data,
+								   const char *model);
 extern char *clv_fmt(double v);
 extern const char *clv_kind_name(int kind);
 extern void clv_validate_row(int kind, const double *v);

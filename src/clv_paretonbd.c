@@ -246,37 +246,16 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	ClvFitState *st = clv_state_detoast(PG_GETARG_DATUM(0));
 	ClvData		data;
 	ParetoFit	f;
-	double		scale = 0;
+	double		scale;
 	double		theta[4] = {0, 0, 0, 0};
 	double		params[4];
 	double		loglik = 0;
-	bool		repeat = false;
 	ClvOptimResult res;
 	int			i;
 
-	clv_state_to_data(st, &data);
-	if (data.n == 0)
+	scale = clv_scaled_time_data(st, &data, "pareto_nbd");
+	if (scale == 0)
 		PG_RETURN_NULL();
-	for (i = 0; i < data.n; i++)
-	{
-		scale = Max(scale, data.T[i]);
-		if (data.x[i] > 0)
-			repeat = true;
-	}
-	if (scale <= 0)
-		scale = 1;				/* every t is 0 */
-	if (!repeat)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit the pareto_nbd model: no client made a repeat purchase"),
-				 errdetail("All %lld clients have frequency 0, which does not identify the model.",
-						   (long long) st->nclients)));
-	/* scaled time */
-	for (i = 0; i < data.n; i++)
-	{
-		data.tx[i] /= scale;
-		data.T[i] /= scale;
-	}
 
 	f.d = &data;
 	f.nx = clv_unique(data.x, data.n, &f.ux, &f.ix);

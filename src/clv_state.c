@@ -570,6 +570,46 @@ clv_state_to_data(const ClvFitState *st, ClvData *data)
 }
 
 /*
+ * The rows of a transaction-model fit (BG/NBD, Pareto/NBD) with time
+ * scaled so that the largest t is 1, which keeps the optimiser's start
+ * point sensible whatever unit the caller chose.  Returns the scale (the
+ * largest t, or 1 when every t is 0), or 0 when there are no rows.  Data
+ * in which nobody made a repeat purchase cannot identify either model: an
+ * error naming the model.
+ */
+double
+clv_scaled_time_data(const ClvFitState *st, ClvData *data, const char *model)
+{
+	double		scale = 0;
+	bool		repeat = false;
+	int			i;
+
+	clv_state_to_data(st, data);
+	if (data->n == 0)
+		return 0;
+	for (i = 0; i < data->n; i++)
+	{
+		scale = Max(scale, data->T[i]);
+		if (data->x[i] > 0)
+			repeat = true;
+	}
+	if (scale <= 0)
+		scale = 1;				/* every t is 0 */
+	if (!repeat)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot fit the %s model: no client made a repeat purchase", model),
+				 errdetail("All %lld clients have frequency 0, which does not identify the model.",
+						   (long long) st->nclients)));
+	for (i = 0; i < data->n; i++)
+	{
+		data->tx[i] /= scale;
+		data->T[i] /= scale;
+	}
+	return scale;
+}
+
+/*
  * The first nparams fields of a model composite, each a positive finite
  * number, or an error naming the bad one.
  */
