@@ -13,8 +13,14 @@
  * reverses, the entry and lot of an allocation, the entries of a reversal)
  * are not foreign keys: only the loyalty functions write these tables, and
  * a foreign key would take a row lock per reference on the hot path.
- * crm.verify_ledger() checks that each of them resolves.  The references
- * out of the ledger (account, client, order) are foreign keys.
+ * crm.verify_ledger() checks that each of them resolves.  The entry's
+ * account is not a foreign key either, for the same reason: every writer
+ * holds the account's row lock already, so the foreign key's check (a
+ * query and a second lock of the same row, per entry) guarded nothing on
+ * insert; the other direction (an account with entries is neither
+ * deleted, truncated nor re-keyed) is the trigger loyalty_account_guard,
+ * and verify_ledger() reports an entry without its account.  The order of
+ * an entry is a foreign key.
  *
  * The operations live in 85_loyalty_ops.sql, the scheduled jobs (cashback,
  * bonuses, tiers, expiry) in 85_loyalty_jobs.sql, the checks in
@@ -119,6 +125,22 @@ CREATE INDEX loyalty_accounts_program_idx ON crm.loyalty_accounts (program_id, t
 COMMENT ON TABLE crm.loyalty_accounts IS 'a client''s membership of a programme: current tier and the balance (a cache of the sum of the ledger, checked by crm.verify_ledger)';
 COMMENT ON COLUMN crm.loyalty_accounts.balance IS 'sum of the account''s ledger entries, kept under the account''s row lock';
 
+/*
+ * The row rules of a ledger entry, the ledger's CHECK constraint.  In C
+ * because PostgreSQL prepares a table's CHECK expressions for every
+ * inserting statement: a dozen SQL expressions cost more than the rest of
+ * the insert.
+ */
+CREATE FUNCTION crm.loyalty_entry_valid(kind text, points bigint, balance_after bigint,
+										entry_id bigint, lot_id bigint, expires_at timestamptz,
+										reverses_entry_id bigint, unrecovered bigint,
+										refund_amount numeric, order_id bigint,
+										idempotency_key text, request jsonb)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'loyalty_entry_valid'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.loyalty_entry_valid(text, bigint, bigint, bigint, bigint, timestamptz, bigint, bigint, numeric, bigint, text, jsonb) IS 'internal: whether a ledger row follows the ledger''s rules (kind, sign of points, balance_after >= 0, lots, expiry, reversal columns, refund, key length, request object); the CHECK constraint loyalty_ledger_entry_check';
+
 CREATE TABLE crm.loyalty_ledger (
 	client_id		bigint NOT NULL,
 	program_id		bigint NOT NULL,
@@ -140,38 +162,13 @@ CREATE TABLE crm.loyalty_ledger (
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
 	CONSTRAINT loyalty_ledger_pkey PRIMARY KEY (client_id, program_id, entry_id),
 	CONSTRAINT loyalty_ledger_idempotency_key UNIQUE (client_id, program_id, idempotency_key),
-	CONSTRAINT loyalty_ledger_account_fkey FOREIGN KEY (client_id, program_id)
-		REFERENCES crm.loyalty_accounts (client_id, program_id),
 	CONSTRAINT loyalty_ledger_order_fkey FOREIGN KEY (client_id, order_id)
 		REFERENCES crm.orders (client_id, order_id),
-	CONSTRAINT loyalty_ledger_kind_check
-		CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust', 'reversal', 'welcome', 'birthday')),
-	CONSTRAINT loyalty_ledger_points_check
-		CHECK (CASE kind
-			   WHEN 'earn' THEN points > 0
-			   WHEN 'welcome' THEN points > 0
-			   WHEN 'birthday' THEN points > 0
-			   WHEN 'redeem' THEN points < 0
-			   WHEN 'expire' THEN points < 0
-			   WHEN 'adjust' THEN points <> 0
-			   ELSE true END),
-	CONSTRAINT loyalty_ledger_balance_after_check CHECK (balance_after >= 0),
-	CONSTRAINT loyalty_ledger_lot_check
-		CHECK ((points > 0 AND kind <> 'reversal') = (lot_id IS NOT DISTINCT FROM entry_id)),
-	CONSTRAINT loyalty_ledger_expires_at_check
-		CHECK (expires_at IS NULL OR lot_id = entry_id),
-	CONSTRAINT loyalty_ledger_reversal_check
-		CHECK (kind = 'reversal' OR (reverses_entry_id IS NULL AND unrecovered = 0
-									 AND refund_amount IS NULL)),
-	CONSTRAINT loyalty_ledger_reversal_target_check
-		CHECK (kind <> 'reversal'
-			   OR (reverses_entry_id IS NOT NULL) <> (refund_amount IS NOT NULL)),
-	CONSTRAINT loyalty_ledger_refund_check
-		CHECK (refund_amount IS NULL OR (refund_amount >= 0 AND order_id IS NOT NULL)),
-	CONSTRAINT loyalty_ledger_unrecovered_check CHECK (unrecovered >= 0),
-	CONSTRAINT loyalty_ledger_idempotency_key_check
-		CHECK (length(idempotency_key) BETWEEN 1 AND 200),
-	CONSTRAINT loyalty_ledger_request_check CHECK (jsonb_typeof(request) = 'object')
+	/* the row rules, in C (src/loyalty_check.c): see crm.loyalty_entry_valid */
+	CONSTRAINT loyalty_ledger_entry_check
+		CHECK (crm.loyalty_entry_valid(kind, points, balance_after, entry_id, lot_id, expires_at,
+									  reverses_entry_id, unrecovered, refund_amount, order_id,
+									  idempotency_key, request))
 );
 CREATE INDEX loyalty_ledger_entry_idx ON crm.loyalty_ledger (entry_id);
 CREATE INDEX loyalty_ledger_order_idx ON crm.loyalty_ledger (client_id, order_id)
@@ -210,8 +207,12 @@ CREATE TABLE crm.loyalty_lots (
 );
 CREATE INDEX loyalty_lots_open_idx ON crm.loyalty_lots (client_id, program_id, expires_at, lot_id)
 	WHERE remaining > 0;
-CREATE INDEX loyalty_lots_due_idx ON crm.loyalty_lots (expires_at)
-	WHERE remaining > 0 AND expires_at IS NOT NULL;
+/*
+ * No index on expires_at alone: crm.expire_points reads the open lots in
+ * account order from loyalty_lots_open_idx, and every earning and every
+ * redemption (a lot's remaining changes, so the update is not HOT) would
+ * pay for a second partial index.
+ */
 COMMENT ON TABLE crm.loyalty_lots IS 'lots: the points of each credit entry that brought new points, and how many remain (a cache: points + the sum of the lot''s allocations, checked by crm.verify_ledger)';
 
 CREATE TABLE crm.loyalty_allocations (
@@ -223,7 +224,6 @@ CREATE TABLE crm.loyalty_allocations (
 	CONSTRAINT loyalty_allocations_pkey PRIMARY KEY (client_id, program_id, entry_id, lot_id),
 	CONSTRAINT loyalty_allocations_points_check CHECK (points <> 0)
 );
-CREATE INDEX loyalty_allocations_lot_idx ON crm.loyalty_allocations (client_id, program_id, lot_id);
 COMMENT ON TABLE crm.loyalty_allocations IS 'append-only: how much each ledger entry drew from (negative) or put back into (positive) each lot; a lot''s remaining points = its points + the sum of its allocations';
 
 CREATE TABLE crm.loyalty_reversals (
@@ -298,6 +298,42 @@ CREATE TRIGGER loyalty_tier_changes_append_only BEFORE UPDATE OR DELETE ON crm.l
 	FOR EACH ROW EXECUTE FUNCTION crm.loyalty_refuse_change();
 CREATE TRIGGER loyalty_tier_changes_no_truncate BEFORE TRUNCATE ON crm.loyalty_tier_changes
 	FOR EACH STATEMENT EXECUTE FUNCTION crm.loyalty_refuse_change();
+/*
+ * The accounts side of the ledger's reference to its account: an account
+ * that has entries is not deleted, truncated or given another key.
+ */
+CREATE FUNCTION crm.loyalty_account_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		IF EXISTS (SELECT 1 FROM crm.loyalty_ledger) THEN
+			RAISE EXCEPTION 'crm.loyalty_accounts cannot be truncated: the ledger has entries'
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+		RETURN NULL;
+	END IF;
+	IF TG_OP = 'UPDATE' AND OLD.client_id = NEW.client_id AND OLD.program_id = NEW.program_id THEN
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+				WHERE l.client_id = OLD.client_id AND l.program_id = OLD.program_id) THEN
+		RAISE EXCEPTION 'the account of client % in programme % has ledger entries: % is not allowed', OLD.client_id, OLD.program_id, TG_OP
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_account_guard() IS 'trigger: refuses to delete, truncate or re-key a loyalty account that has ledger entries';
+
+CREATE TRIGGER loyalty_account_guard BEFORE DELETE OR UPDATE OF client_id, program_id
+	ON crm.loyalty_accounts
+	FOR EACH ROW EXECUTE FUNCTION crm.loyalty_account_guard();
+CREATE TRIGGER loyalty_account_no_truncate BEFORE TRUNCATE ON crm.loyalty_accounts
+	FOR EACH STATEMENT EXECUTE FUNCTION crm.loyalty_account_guard();
+ALTER TABLE crm.loyalty_accounts ENABLE ALWAYS TRIGGER loyalty_account_guard;
+ALTER TABLE crm.loyalty_accounts ENABLE ALWAYS TRIGGER loyalty_account_no_truncate;
 ALTER TABLE crm.loyalty_ledger ENABLE ALWAYS TRIGGER loyalty_ledger_append_only;
 ALTER TABLE crm.loyalty_ledger ENABLE ALWAYS TRIGGER loyalty_ledger_no_truncate;
 ALTER TABLE crm.loyalty_allocations ENABLE ALWAYS TRIGGER loyalty_allocations_append_only;

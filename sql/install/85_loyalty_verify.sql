@@ -106,6 +106,11 @@ AS $$
 								WHERE o.client_id = l.client_id AND o.program_id = l.program_id
 								  AND o.entry_id = l.reverses_entry_id)
 			UNION ALL
+			SELECT l.client_id, l.program_id, l.entry_id, 'entry without its account'
+			  FROM crm.loyalty_ledger l
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_accounts a
+								WHERE a.client_id = l.client_id AND a.program_id = l.program_id)
+			UNION ALL
 			SELECT t.client_id, t.program_id, t.lot_id, 'lot without its credit entry'
 			  FROM crm.loyalty_lots t
 			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
@@ -140,13 +145,15 @@ AS $$
 				   ('loyalty_reversals_append_only', 'crm.loyalty_reversals'),
 				   ('loyalty_reversals_no_truncate', 'crm.loyalty_reversals'),
 				   ('loyalty_tier_changes_append_only', 'crm.loyalty_tier_changes'),
-				   ('loyalty_tier_changes_no_truncate', 'crm.loyalty_tier_changes')) g(name, tab)
+				   ('loyalty_tier_changes_no_truncate', 'crm.loyalty_tier_changes'),
+				   ('loyalty_account_guard', 'crm.loyalty_accounts'),
+				   ('loyalty_account_no_truncate', 'crm.loyalty_accounts')) g(name, tab)
 	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg
 						WHERE tg.tgrelid = g.tab::regclass AND tg.tgname = g.name
 						  AND tg.tgenabled = 'A')
 	ORDER BY 1, 2, 3, 4
 $$;
-COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, every reference inside the ledger resolves, append-only guards) and returns each violation; no rows = clean';
+COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, every reference inside the ledger resolves, every entry has its account, append-only and account guards) and returns each violation; no rows = clean';
 
 /*
  * Privileges: the loyalty functions run as the extension's owner (the
@@ -162,7 +169,7 @@ BEGIN
 		 WHERE p.pronamespace = 'crm'::regnamespace
 		   AND p.proname IN ('loyalty_program_row', 'loyalty_check_args', 'loyalty_lock_account',
 							 'loyalty_replay', 'loyalty_append', 'loyalty_expire_account',
- 'loyalty_debit', 'loyalty_order_row',
+							 'loyalty_debit', 'loyalty_order_row', 'loyalty_entry_valid',
 							 'loyalty_order_redeemed', 'loyalty_reverse_plan', 'loyalty_award',
 							 'loyalty_is_birthday',
 							 'earn_points', 'redeem_points', 'adjust_points', 'reverse_entry',

@@ -1,6 +1,6 @@
 -- Schema contracts of the loyalty tables and functions.
 BEGIN;
-SELECT plan(25);
+SELECT plan(48);
 
 SELECT has_table('crm', t, 'table crm.' || t) FROM unnest(ARRAY['loyalty_programs', 'loyalty_tiers',
 	'loyalty_accounts', 'loyalty_ledger', 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
@@ -9,7 +9,73 @@ SELECT col_is_pk('crm', 'loyalty_accounts', ARRAY['client_id', 'program_id'], 'a
 SELECT col_is_pk('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id', 'entry_id'], 'ledger keys lead with client_id');
 SELECT col_is_unique('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id', 'idempotency_key'],
 					 'the idempotency key is unique per account');
-SELECT fk_ok('crm', 'loyalty_ledger', ARRAY['client_id', 'program_id'], 'crm', 'loyalty_accounts', ARRAY['client_id', 'program_id']);
+-- an entry's account: kept by a guard trigger rather than a foreign key
+SELECT trigger_is('crm', 'loyalty_accounts', 'loyalty_account_guard', 'crm', 'loyalty_account_guard',
+				  'accounts are guarded against losing their entries');
+INSERT INTO crm.clients (client_id, first_name) VALUES (990001, 'guard');
+INSERT INTO crm.loyalty_programs (program_id, code, name, points_per_unit) VALUES (990001, 'guard_test', 'Guard', 1);
+INSERT INTO crm.clients (client_id, first_name) VALUES (990002, 'guard, no entries');
+INSERT INTO crm.loyalty_accounts (client_id, program_id, balance) VALUES (990001, 990001, 5), (990002, 990001, 0);
+INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, lot_id,
+								idempotency_key, made_by, source)
+VALUES (990001, 990001, -990001, 'earn', 5, 5, -990001, 'guard-1', 'test', 'test');
+SELECT throws_ok($$DELETE FROM crm.loyalty_accounts WHERE client_id = 990001$$, '23503', NULL,
+				 'an account with entries cannot be deleted');
+SELECT throws_ok($$UPDATE crm.loyalty_accounts SET client_id = 990002 WHERE client_id = 990001$$, '23503', NULL,
+				 'an account with entries cannot be re-keyed');
+SELECT throws_ok($$TRUNCATE crm.loyalty_accounts CASCADE$$, '23503', NULL,
+				 'accounts cannot be truncated while the ledger has entries');
+SELECT lives_ok($$DELETE FROM crm.loyalty_accounts WHERE client_id = 990002$$,
+				'an account without entries can be deleted');
+-- the row rules of the ledger (crm.loyalty_entry_valid, its CHECK constraint)
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'gift', 5, 10, -990002, 'r-1', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses an unknown kind');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'redeem', 5, 10, NULL, 'r-1', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses a redemption that credits');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'earn', -5, 0, NULL, 'r-1', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses an earning that debits');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'adjust', 0, 5, NULL, 'r-1', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses an adjustment of zero');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'redeem', -10, -5, NULL, 'r-1', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses a negative balance_after');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'earn', 5, 10, NULL, 'r-1', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses a credit that opens no lot');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'redeem', -1, 4, -990002, 'r-1', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses a debit that claims its own lot');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'earn', 5, 10, -990002, '', '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses an empty idempotency key');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'earn', 5, 10, -990002, repeat('k', 201), '{}', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses a key of 201 characters');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after,
+		lot_id, idempotency_key, request, made_by, source) VALUES (990001, 990001, -990002, 'earn', 5, 10, -990002, 'r-1', '[]', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses a request that is not an object');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, lot_id, expires_at, idempotency_key, made_by, source) VALUES (990001, 990001, -990002, 'redeem', -1, 4, NULL, now(), 'r-1', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses an expiry date on an entry that opens no lot');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source, reverses_entry_id) VALUES (990001, 990001, -990002, 'redeem', -1, 4, 'r-1', 'test', 'test', -990001)$$,
+	'23514', NULL, 'the ledger refuses a reversed entry on a redemption');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source, unrecovered) VALUES (990001, 990001, -990002, 'redeem', -1, 4, 'r-1', 'test', 'test', 1)$$,
+	'23514', NULL, 'the ledger refuses unrecovered points on a redemption');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source) VALUES (990001, 990001, -990002, 'reversal', -1, 4, 'r-1', 'test', 'test')$$,
+	'23514', NULL, 'the ledger refuses a reversal of nothing');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source, reverses_entry_id, refund_amount, order_id) VALUES (990001, 990001, -990002, 'reversal', -1, 4, 'r-1', 'test', 'test', -990001, 1, NULL)$$,
+	'23514', NULL, 'the ledger refuses a reversal of an entry and a refund at once');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source, refund_amount) VALUES (990001, 990001, -990002, 'reversal', -1, 4, 'r-1', 'test', 'test', 1)$$,
+	'23514', NULL, 'the ledger refuses a refund without its order');
+SELECT throws_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source, reverses_entry_id, unrecovered) VALUES (990001, 990001, -990002, 'reversal', -1, 4, 'r-1', 'test', 'test', -990001, -1)$$,
+	'23514', NULL, 'the ledger refuses negative unrecovered points');
+SELECT lives_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source, reverses_entry_id, unrecovered) VALUES (990001, 990001, -990002, 'reversal', -5, 0, 'r-1', 'test', 'test', -990001, 2)$$,
+	'the ledger accepts a reversal of an entry with unrecovered points');
+SELECT lives_ok($$INSERT INTO crm.loyalty_ledger (client_id, program_id, entry_id, kind, points, balance_after, idempotency_key, made_by, source, request) VALUES (990001, 990001, -990003, 'adjust', -1, 0, repeat('é', 200), 'test', 'test', '{"a": 1}')$$,
+	'the ledger accepts a key of 200 (multibyte) characters');
 SELECT fk_ok('crm', 'loyalty_ledger', ARRAY['client_id', 'order_id'], 'crm', 'orders', ARRAY['client_id', 'order_id']);
 SELECT col_type_is('crm', 'loyalty_ledger', 'points', 'bigint', 'points are bigint');
 SELECT col_not_null('crm', 'loyalty_ledger', 'idempotency_key', 'every entry has a key');
