@@ -3,9 +3,7 @@ SET TimeZone = 'UTC';
 BEGIN;
 SET LOCAL client_min_messages = warning;
 TRUNCATE crm.clients CASCADE;	-- only these clients (rolled back below)
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i sql/include/try.sql
 INSERT INTO crm.clients (client_id, first_name) SELECT g, 'c' || g FROM generate_series(1, 3) g;
 INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
 SELECT 1, '2025-01-01'::timestamptz - g * interval '1 day', 'web', 'paid', 10, 10 FROM generate_series(2, 300, 7) g

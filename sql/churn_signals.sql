@@ -1,9 +1,7 @@
 -- churn signals, statuses and behavioural classes on hand-built clients
 SET TimeZone = 'UTC';
 BEGIN;
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN EXECUTE q; RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+\i sql/include/try.sql
 INSERT INTO crm.clients (client_id, first_name) SELECT g, 'c' || g FROM generate_series(9001, 9014) g;
 -- purchases: (client, days before 2025-01-01, promo)
 CREATE TEMP TABLE buys (client_id bigint, days_ago numeric, promo boolean DEFAULT false);

@@ -38,15 +38,7 @@ SELECT crm.client_card(1, 0) -> 'last_interactions' AS none;
 
 -- NULL in, NULL out; unknown client and negative count are errors
 SELECT crm.client_card(NULL) IS NULL AS null_is_null;
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN others THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/try.sql
 SELECT pg_temp.try('SELECT crm.client_card(42)') AS unknown_client,
        pg_temp.try('SELECT crm.client_card(1, -1)') AS negative_count;
 

@@ -7,16 +7,7 @@
 SET TimeZone = 'UTC';
 \set SHOW_CONTEXT never
 
--- try(sql): runs one statement, returns 'ok' or 'SQLSTATE: message'
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN others THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/try.sql
 
 -- show(quote): the quote as lines of text: totals, each rule, each line
 CREATE FUNCTION pg_temp.show(q jsonb) RETURNS SETOF text

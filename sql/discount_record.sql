@@ -5,15 +5,7 @@
 SET TimeZone = 'UTC';
 \set SHOW_CONTEXT never
 
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN others THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/try.sql
 
 INSERT INTO crm.clients (client_id, kind, first_name) VALUES (1, 'person', 'Ada'), (2, 'person', 'Bob');
 INSERT INTO crm.categories (category_id, parent_id, name) VALUES (1, NULL, 'Shoes'), (2, 1, 'Trail'), (4, NULL, 'Books');

@@ -5,16 +5,7 @@
 SET TimeZone = 'UTC';
 \set SHOW_CONTEXT never
 
--- try(sql): runs one statement, returns 'ok' or 'SQLSTATE: message'
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN others THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/try.sql
 
 INSERT INTO crm.clients (client_id, kind, first_name) VALUES (1, 'person', 'Ada');
 INSERT INTO crm.categories (category_id, name) VALUES (1, 'Shoes');

@@ -4,16 +4,7 @@
 --
 SET TimeZone = 'UTC';
 
--- try(sql): runs one statement, returns 'ok' or 'SQLSTATE: message'
-CREATE FUNCTION pg_temp.try(stmt text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-	EXECUTE stmt;
-	RETURN 'ok';
-EXCEPTION WHEN others THEN
-	RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
+\i sql/include/try.sql
 
 -- a valid base: two clients, a category tree, a product, a price list, an order
 INSERT INTO crm.clients (client_id, kind, first_name, last_name, company_name, birth_date, email, phone, country, city, owner, acquisition_channel, acquisition_cost, created_at, updated_at)
