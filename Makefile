@@ -1,7 +1,7 @@
 # Makefile for the crm extension (PGXS)
 
 EXTENSION = crm
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 
 MODULE_big = crm
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
@@ -10,7 +10,9 @@ HEADERS = $(wildcard src/*.h)
 # The install script is built from its parts in sql/install/, in name order.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA = $(wildcard sql/$(EXTENSION)--*--*.sql)
+# Released versions keep their full install script, frozen as shipped, and
+# every upgrade step sql/crm--A--B.sql is installed beside them.
+DATA = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 
 # pg_regress inputs: every sql/*.sql that is not an install or upgrade script.
 REGRESS = $(sort $(patsubst sql/%.sql,%,$(filter-out sql/$(EXTENSION)--%,$(wildcard sql/*.sql))))
