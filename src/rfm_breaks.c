@@ -121,7 +121,13 @@ breaks_copy(const BreaksState *src, int32 capacity)
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* Sorts the tail and merges it into the sorted run, equal values summed. */
+/*
+ * Sorts the tail and merges it into the sorted run, equal values summed.
+ * The counts of a state must add up to a bigint: the sorted run always
+ * does (every way of making one checks it), but a combined state or one
+ * with new rows may not, which is an error here, before any count is
+ * merged.
+ */
 static void
 breaks_compact(BreaksState *s)
 {
@@ -131,9 +137,16 @@ breaks_compact(BreaksState *s)
 	int32		i = 0;
 	int32		j = 0;
 	int32		n = 0;
+	int64		total = 0;
 
 	if (ntail == 0)
 		return;
+	for (i = 0; i < s->nused; i++)
+		if (pg_add_s64_overflow(total, s->pairs[i].count, &total))
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("quantile state counts add up to more than a bigint holds")));
+	i = 0;
 	breaks_sort(tail, ntail);
 
 	out = (BreaksPair *) palloc(s->nused * sizeof(BreaksPair));
@@ -190,6 +203,7 @@ rfm_quantile_state_in(PG_FUNCTION_ARGS)
 	long		classes;
 	bool		higher;
 	int32		cap = BREAKS_INITIAL_PAIRS;
+	int64		total = 0;
 	BreaksState *s;
 
 #define BAD_STATE(why) \
@@ -248,6 +262,9 @@ rfm_quantile_state_in(PG_FUNCTION_ARGS)
 		if (end == p || errno != 0 || c < 1)
 			BAD_STATE(("Each count must be a positive integer."));
 		p = end;
+		/* before equal values are merged, which must not overflow */
+		if (pg_add_s64_overflow(total, (int64) c, &total))
+			BAD_STATE(("The counts add up to more than a bigint holds."));
 
 		if (s->nused == cap)
 		{
@@ -263,16 +280,6 @@ rfm_quantile_state_in(PG_FUNCTION_ARGS)
 		s->nused++;
 	}
 	breaks_compact(s);
-
-	/* counts must not overflow when summed */
-	{
-		int64		total = 0;
-		int32		i;
-
-		for (i = 0; i < s->nused; i++)
-			if (pg_add_s64_overflow(total, s->pairs[i].count, &total))
-				BAD_STATE(("The counts add up to more than a bigint holds."));
-	}
 #undef BAD_STATE
 
 	PG_RETURN_POINTER(s);
