@@ -545,9 +545,15 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 		profile_corrupt("purchases at the first instant out of range");
 	if (s->n_offer < 0 || s->n_offer > s->n)
 		profile_corrupt("offer purchases out of range");
-	if (TIMESTAMP_NOT_FINITE(s->first) || TIMESTAMP_NOT_FINITE(s->last) ||
+	if (!IS_VALID_TIMESTAMP(s->first) || !IS_VALID_TIMESTAMP(s->last) ||
 		s->first > s->last)
-		profile_corrupt("first and last purchase out of order");
+		profile_corrupt("first and last purchase out of order or out of range");
+	{
+		int128		rest;
+
+		if (__builtin_sub_overflow(s->total, s->first_total, &rest))
+			profile_corrupt("spend totals out of range");
+	}
 	if (s->scale > PROFILE_SCALE)
 		profile_corrupt("scale out of range");
 	if (s->nwin != Min(s->n, PROFILE_WINDOW))
@@ -571,10 +577,30 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+/*
+ * Days from one time to a later one.  Two valid times can be further apart
+ * than an int64 of microseconds holds (4713 BC to 294276 AD): then the
+ * difference is taken in double precision.
+ */
 static inline double
-profile_days(int64 usecs)
+profile_days(TimestampTz from, TimestampTz to)
 {
+	int64		usecs;
+
+	if (unlikely(pg_sub_s64_overflow(to, from, &usecs)))
+		return ((double) to - (double) from) / (double) USECS_PER_DAY;
 	return (double) usecs / (double) USECS_PER_DAY;
+}
+
+/* The spend of the repeat purchases, in millionths, as a double. */
+static inline double
+profile_repeat_total(const ProfileState *s)
+{
+	int128		rest;
+
+	if (unlikely(__builtin_sub_overflow(s->total, s->first_total, &rest)))
+		return (double) s->total - (double) s->first_total;
+	return (double) rest;
 }
 
 /*
@@ -622,11 +648,11 @@ profile_finalfn(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(s->last);
 	values[2] = Int64GetDatum(s->n);
 	values[3] = Int64GetDatum(repeat);
-	values[4] = Float8GetDatum(profile_days(s->last - s->first));
+	values[4] = Float8GetDatum(profile_days(s->first, s->last));
 	values[5] = profile_micro_to_numeric(s->total, s->scale);
 	values[6] = Float8GetDatum((double) s->total / 1e6 / (double) s->n);
 	if (repeat > 0)
-		values[7] = Float8GetDatum((double) (s->total - s->first_total) / 1e6 /
+		values[7] = Float8GetDatum(profile_repeat_total(s) / 1e6 /
 								   (double) repeat);
 	else
 		nulls[7] = true;
@@ -637,16 +663,16 @@ profile_finalfn(PG_FUNCTION_ARGS)
 		double		ss = 0;
 		int			i;
 
-		values[8] = Float8GetDatum(profile_days(s->last - s->first) /
+		values[8] = Float8GetDatum(profile_days(s->first, s->last) /
 								   (double) (s->n - 1));
-		values[9] = Float8GetDatum(profile_days(s->win[ngaps] - s->win[ngaps - 1]));
+		values[9] = Float8GetDatum(profile_days(s->win[ngaps - 1], s->win[ngaps]));
 
 		/* mean and sample deviation of the gaps inside the window */
-		wmean = profile_days(s->win[ngaps] - s->win[0]) / ngaps;
+		wmean = profile_days(s->win[0], s->win[ngaps]) / ngaps;
 		values[10] = Float8GetDatum(wmean);
 		for (i = 1; i <= ngaps; i++)
 		{
-			double		d = profile_days(s->win[i] - s->win[i - 1]) - wmean;
+			double		d = profile_days(s->win[i - 1], s->win[i]) - wmean;
 
 			ss += d * d;
 		}
@@ -703,7 +729,7 @@ profile_recency_days(PG_FUNCTION_ARGS)
 {
 	TimestampTz last = PG_GETARG_TIMESTAMPTZ(0);
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
-	int64		diff;
+	int128		diff;
 	int64		days;
 
 	if (TIMESTAMP_NOT_FINITE(last) || TIMESTAMP_NOT_FINITE(as_of))
@@ -716,8 +742,9 @@ profile_recency_days(PG_FUNCTION_ARGS)
 				 errmsg("recency needs finite times: last purchase %s, as of %s",
 						last_str, timestamptz_to_str(as_of))));
 	}
-	diff = as_of - last;
-	days = diff / USECS_PER_DAY;
+	/* valid times can be further apart than an int64 holds: int128 */
+	diff = (int128) as_of - (int128) last;
+	days = (int64) (diff / USECS_PER_DAY);
 	if (diff < 0 && diff % USECS_PER_DAY != 0)
 		days--;
 	PG_RETURN_INT32((int32) days);
