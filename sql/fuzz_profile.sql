@@ -15,3 +15,10 @@ SELECT round((p).span_days) AS span_days, round((p).mean_gap_days) AS mean_gap,
 SELECT crm.recency_days('4713-01-01 BC', '294276-12-31') AS forward,
 	   crm.recency_days('294276-12-31', '4713-01-01 BC') AS backward,
 	   crm.recency_days('4713-01-01 12:00 BC', '294276-12-31') AS half_day_later;
+
+-- churn signals over the same far-apart times: age and silences positive
+SELECT round(s.age_days) AS age, round(s.silence_days) AS silence,
+	   round(s.engagement_silence_days) AS engagement_silence, s.status
+  FROM (SELECT crm.purchase_profile(t, 1) AS p
+		  FROM (VALUES ('4713-01-01 BC'::timestamptz), ('4713-01-02 BC'::timestamptz)) v(t)) q,
+	   crm.churn_signal(q.p, '294276-12-31', 20, 0, 0, '4713-01-03 BC') s;

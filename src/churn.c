@@ -31,6 +31,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -264,6 +265,21 @@ settings_parse(Jsonb *options, ChurnSettings *s)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("churn option \"lapsed_p\" (%g) must not exceed \"slipping_p\" (%g)",
 						s->lapsed_p, s->slipping_p)));
+}
+
+/*
+ * Days from one time to a later one.  Two valid times can be further apart
+ * than an int64 of microseconds holds (4713 BC to 294276 AD): then the
+ * difference is taken in double precision.
+ */
+static double
+churn_days(TimestampTz from, TimestampTz to)
+{
+	int64		usecs;
+
+	if (unlikely(pg_sub_s64_overflow(to, from, &usecs)))
+		return ((double) to - (double) from) / (USECS_PER_SEC * SECS_PER_DAY_F);
+	return (double) usecs / (USECS_PER_SEC * SECS_PER_DAY_F);
 }
 
 /* P(X >= x) for a lognormal X with the given mean and coefficient of variation */
@@ -511,8 +527,8 @@ churn_signal(PG_FUNCTION_ARGS)
 				 errmsg("recent (%g) and previous (%g) purchases exceed the %lld purchases of the profile",
 						recent_n, previous_n, (long long) n)));
 
-	age = (double) (as_of - first) / (USECS_PER_SEC * SECS_PER_DAY_F);
-	silence = (double) (as_of - last) / (USECS_PER_SEC * SECS_PER_DAY_F);
+	age = churn_days(first, as_of);
+	silence = churn_days(last, as_of);
 
 	/* the client's own rhythm, over the profile's window of recent gaps */
 	own_gap = NAN;
@@ -581,7 +597,7 @@ churn_signal(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("last engagement %s is not a finite time at or before as_of",
 							timestamptz_to_str(e))));
-		values[8] = Float8GetDatum((double) (as_of - e) / (USECS_PER_SEC * SECS_PER_DAY_F));
+		values[8] = Float8GetDatum(churn_days(e, as_of));
 	}
 	values[9] = Int64GetDatum((int64) offers);
 	values[10] = CStringGetTextDatum(churn_status(s, age, silence, overdue, p_gap));
