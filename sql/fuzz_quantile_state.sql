@@ -22,3 +22,8 @@ SELECT pg_temp.try($$SELECT crm.quantile_breaks_transfn('2 higher 1:922337203685
 -- a combination that fits is still exact
 SELECT crm.quantile_breaks_finalfn(crm.quantile_breaks_combinefn(
 	'4 higher 1:3 2:1', '4 higher 2:1 3:3')) AS breaks;
+
+-- a population of the largest bigint, lower is better: the position
+-- n + 1 - m was computed through n + 1, which overflows
+SELECT crm.quantile_breaks_finalfn('3 lower 1:9223372036854775807') AS breaks;
+SELECT crm.quantile_breaks_finalfn('3 lower 1:9223372036854775806 2:1') AS breaks;

@@ -538,7 +538,7 @@ rfm_breaks_finalfn(PG_FUNCTION_ARGS)
 		else
 		{
 			j = k - 1 - i;
-			pos = n + 1 - (int64) (((int128) j * n + k - 1) / k);
+			pos = n - (int64) (((int128) j * n + k - 1) / k) + 1;
 		}
 		breaks[i] = Float8GetDatum(breaks_value_at(s, pos, &cursor, &below));
 	}
