@@ -10,7 +10,10 @@
 # as the postgres user (initdb refuses root).  Unless --keep is given, the
 # cluster is stopped and removed when the calling shell exits.  Also sets
 # $bindir (the server's binaries) and the array crm_run_server (the command
-# prefix that runs a server program as the cluster's owner).
+# prefix that runs a server program as the cluster's owner).  With
+# CRM_SERVER_ENV set to NAME=VALUE words, crm_run_server also sets those in
+# the server programs' environment (test/sanitize preloads AddressSanitizer
+# this way).
 
 crm_cluster_stop() {
 	"${crm_run_server[@]}" "$bindir/pg_ctl" -D "$CRM_CLUSTER_DIR/data" -m immediate stop \
@@ -33,6 +36,10 @@ crm_cluster_start() {
 		chown postgres: "$CRM_CLUSTER_DIR"
 		crm_run_server=(runuser -u postgres --)
 		PGUSER=postgres
+	fi
+	if [ -n "${CRM_SERVER_ENV:-}" ]; then
+		# shellcheck disable=SC2206 # NAME=VALUE words, split on purpose
+		crm_run_server+=(env $CRM_SERVER_ENV)
 	fi
 	[ "$keep" = 1 ] || trap crm_cluster_stop EXIT
 
