@@ -571,10 +571,15 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+/*
+ * Days from a to b.  The difference of two timestamps can exceed an int64
+ * (4713 BC to 294276 AD is about 9.4e18 microseconds): it is taken in 128
+ * bits.
+ */
 static inline double
-profile_days(int64 usecs)
+profile_days(TimestampTz b, TimestampTz a)
 {
-	return (double) usecs / (double) USECS_PER_DAY;
+	return (double) ((int128) b - (int128) a) / (double) USECS_PER_DAY;
 }
 
 /*
@@ -622,7 +627,7 @@ profile_finalfn(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(s->last);
 	values[2] = Int64GetDatum(s->n);
 	values[3] = Int64GetDatum(repeat);
-	values[4] = Float8GetDatum(profile_days(s->last - s->first));
+	values[4] = Float8GetDatum(profile_days(s->last, s->first));
 	values[5] = profile_micro_to_numeric(s->total, s->scale);
 	values[6] = Float8GetDatum((double) s->total / 1e6 / (double) s->n);
 	if (repeat > 0)
@@ -637,16 +642,16 @@ profile_finalfn(PG_FUNCTION_ARGS)
 		double		ss = 0;
 		int			i;
 
-		values[8] = Float8GetDatum(profile_days(s->last - s->first) /
+		values[8] = Float8GetDatum(profile_days(s->last, s->first) /
 								   (double) (s->n - 1));
-		values[9] = Float8GetDatum(profile_days(s->win[ngaps] - s->win[ngaps - 1]));
+		values[9] = Float8GetDatum(profile_days(s->win[ngaps], s->win[ngaps - 1]));
 
 		/* mean and sample deviation of the gaps inside the window */
-		wmean = profile_days(s->win[ngaps] - s->win[0]) / ngaps;
+		wmean = profile_days(s->win[ngaps], s->win[0]) / ngaps;
 		values[10] = Float8GetDatum(wmean);
 		for (i = 1; i <= ngaps; i++)
 		{
-			double		d = profile_days(s->win[i] - s->win[i - 1]) - wmean;
+			double		d = profile_days(s->win[i], s->win[i - 1]) - wmean;
 
 			ss += d * d;
 		}
@@ -703,8 +708,8 @@ profile_recency_days(PG_FUNCTION_ARGS)
 {
 	TimestampTz last = PG_GETARG_TIMESTAMPTZ(0);
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
-	int64		diff;
-	int64		days;
+	int128		diff;
+	int128		days;
 
 	if (TIMESTAMP_NOT_FINITE(last) || TIMESTAMP_NOT_FINITE(as_of))
 	{
@@ -716,7 +721,8 @@ profile_recency_days(PG_FUNCTION_ARGS)
 				 errmsg("recency needs finite times: last purchase %s, as of %s",
 						last_str, timestamptz_to_str(as_of))));
 	}
-	diff = as_of - last;
+	/* in 128 bits: the difference of two timestamps can exceed an int64 */
+	diff = (int128) as_of - (int128) last;
 	days = diff / USECS_PER_DAY;
 	if (diff < 0 && diff % USECS_PER_DAY != 0)
 		days--;
