@@ -157,12 +157,29 @@ settings_defaults(ChurnSettings *s)
 static double
 jsonb_number(JsonbValue *v, const char *key)
 {
+	char	   *text;
+	char	   *end;
+	double		x;
+
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("churn option \"%s\" must be a number", key)));
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-											  NumericGetDatum(v->val.numeric)));
+
+	/*
+	 * A JSON number may lie beyond a double (1e400): that is an option out
+	 * of range, not a failed conversion, and the message names the option.
+	 */
+	text = DatumGetCString(DirectFunctionCall1(numeric_out,
+											   NumericGetDatum(v->val.numeric)));
+	errno = 0;
+	x = strtod(text, &end);
+	if (*end != '\0' || isinf(x) || (errno == ERANGE && x == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("churn option \"%s\" is out of range: %s", key,
+						numeric_out_sci(v->val.numeric, 0))));
+	return x;
 }
 
 /* Parse an options object into *s (defaults first); errors name the key. */
