@@ -381,15 +381,42 @@ SELECT 'card ' || crm.client_card(c)::text FROM generate_series(1, 3) c;
 SQL
 }
 
-# fresh: CREATE EXTENSION crm (the current version)
-(
-	crm_cluster_start fsync=off
+# in_own_cluster WHAT COMMAND...: COMMAND in a throwaway cluster of its own,
+# stopped and removed after it; a failure of any step fails the test.  (The
+# subshell is not run under || or if: bash would ignore set -e inside it.)
+in_own_cluster() {
+	local what=$1 rc
+	shift
+	set +e
+	(
+		set -e
+		crm_cluster_start fsync=off
+		"$@"
+	)
+	rc=$?
+	set -e
+	[ "$rc" = 0 ] || fail "$what failed"
+}
+
+fresh() {
 	psql -d postgres -c 'CREATE DATABASE crm_upgrade' -c 'CREATE DATABASE crm_upgrade_data'
 	psql -d crm_upgrade -c 'CREATE EXTENSION crm'
 	snapshot crm_upgrade >"$work/catalog-fresh"
 	psql -d crm_upgrade_data -c 'CREATE EXTENSION crm' -c "$demo" >/dev/null
 	analytics crm_upgrade_data >"$work/analytics-fresh"
-)
+}
+
+updated() {
+	psql -d postgres -c 'CREATE DATABASE crm_upgrade' -c 'CREATE DATABASE crm_upgrade_data'
+	psql -d crm_upgrade -c "CREATE EXTENSION crm VERSION '$1'" -c 'ALTER EXTENSION crm UPDATE'
+	snapshot crm_upgrade >"$work/catalog-$1"
+	# demo data written under the old version, then the update over full tables
+	psql -d crm_upgrade_data -c "CREATE EXTENSION crm VERSION '$1'" -c "$demo" >/dev/null
+	psql -d crm_upgrade_data -c 'ALTER EXTENSION crm UPDATE'
+	analytics crm_upgrade_data >"$work/analytics-$1"
+}
+
+in_own_cluster "a fresh CREATE EXTENSION crm" fresh
 # sanity: the snapshot saw the catalog (an empty snapshot would equal another)
 for section in extension member function aggregate type operator 'operator class' \
 	'operator family' relation column constraint index trigger sequence privileges \
@@ -408,16 +435,7 @@ echo "fresh $newest: $(grep -c '^member ' "$work/catalog-fresh") members, $(wc -
 
 status=0
 for v in "${older[@]}"; do
-	(
-		crm_cluster_start fsync=off
-		psql -d postgres -c 'CREATE DATABASE crm_upgrade' -c 'CREATE DATABASE crm_upgrade_data'
-		psql -d crm_upgrade -c "CREATE EXTENSION crm VERSION '$v'" -c 'ALTER EXTENSION crm UPDATE'
-		snapshot crm_upgrade >"$work/catalog-$v"
-		# demo data written under the old version, then the update over full tables
-		psql -d crm_upgrade_data -c "CREATE EXTENSION crm VERSION '$v'" -c "$demo" \
-			-c 'ALTER EXTENSION crm UPDATE' >/dev/null
-		analytics crm_upgrade_data >"$work/analytics-$v"
-	) || fail "installing $v and updating it to $newest failed"
+	in_own_cluster "installing $v and updating it to $newest" updated "$v"
 	if diff -u --label "fresh $newest" --label "$v, then ALTER EXTENSION crm UPDATE" \
 		"$work/catalog-fresh" "$work/catalog-$v"; then
 		echo "catalog: $v updated = fresh $newest ($(wc -l <"$work/catalog-$v") facts)"
