@@ -8,3 +8,427 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION crm UPDATE TO '0.2.0'" to load this file. \quit
+
+/* ---- security: personal data, roles, row-level security ---- */
+
+ALTER TABLE crm.clients ADD COLUMN anonymized_at timestamptz;
+ALTER TABLE crm.clients DROP CONSTRAINT clients_name_check;
+ALTER TABLE crm.clients ADD CONSTRAINT clients_name_check
+		CHECK (anonymized_at IS NOT NULL
+			   OR CASE kind
+				  WHEN 'person' THEN coalesce(first_name, last_name) IS NOT NULL
+				  ELSE company_name IS NOT NULL END);
+ALTER TABLE crm.clients ADD CONSTRAINT clients_anonymized_check
+		CHECK (anonymized_at IS NULL
+			   OR (first_name IS NULL AND last_name IS NULL AND company_name IS NULL
+				   AND birth_date IS NULL AND email IS NULL AND phone IS NULL
+				   AND city IS NULL AND attributes = '{}'));
+COMMENT ON COLUMN crm.clients.anonymized_at IS 'when crm.anonymize_client erased what identifies the person (NULL: never); an anonymized row holds no name, contact, birth date, city or attributes';
+
+/* the client card shows anonymized_at, and no empty name */
+CREATE OR REPLACE FUNCTION crm.client_card(client_id bigint, last_interactions integer DEFAULT 10)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	c			crm.clients;
+	card		jsonb;
+BEGIN
+	IF last_interactions < 0 THEN
+		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	SELECT * INTO c FROM crm.clients WHERE clients.client_id = client_card.client_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'client % does not exist', client_card.client_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	card := jsonb_build_object(
+		'client_id', c.client_id,
+		'profile', jsonb_strip_nulls(jsonb_build_object(
+			'kind', c.kind,
+			'name', CASE c.kind WHEN 'company' THEN c.company_name
+							   ELSE nullif(concat_ws(' ', c.first_name, c.last_name), '') END,
+			'first_name', c.first_name,
+			'last_name', c.last_name,
+			'company_name', c.company_name,
+			'birth_date', c.birth_date,
+			'email', c.email,
+			'phone', c.phone,
+			'country', c.country,
+			'region', c.region,
+			'city', c.city,
+			'owner', c.owner,
+			'acquisition_channel', c.acquisition_channel,
+			'acquisition_cost', c.acquisition_cost,
+			'created_at', c.created_at,
+			'anonymized_at', c.anonymized_at,
+			'attributes', c.attributes)),
+		'consents', (
+			SELECT coalesce(jsonb_object_agg(ch.channel, crm.can_contact(c.client_id, ch.channel)), '{}')
+			  FROM (SELECT DISTINCT k.channel FROM crm.consents k
+					 WHERE k.client_id = c.client_id) ch),
+		'orders', (
+			SELECT jsonb_build_object(
+					'purchases', count(*) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'cancelled', count(*) FILTER (WHERE o.status = 'cancelled'),
+					'refunded', count(*) FILTER (WHERE o.status = 'refunded'),
+					'revenue', coalesce(sum(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'margin', coalesce(sum(o.net_amount - o.cost_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'average_order', round(avg(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 2),
+					'promo_share', round(avg(o.promo_used::int) FILTER (WHERE o.status IN ('placed', 'paid')), 3),
+					'points_paid', coalesce(sum(o.points_paid) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'first_purchase_at', min(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'last_purchase_at', max(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')))
+			  FROM crm.orders o
+			 WHERE o.client_id = c.client_id),
+		'last_interactions', (
+			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'interaction_id', i.interaction_id,
+						'occurred_at', i.occurred_at,
+						'channel', i.channel,
+						'kind', i.kind,
+						'direction', i.direction,
+						'outcome', i.outcome,
+						'handled_by', i.handled_by,
+						'subject', i.subject,
+						'order_id', i.order_id,
+						'incident_id', i.incident_id))
+					ORDER BY i.occurred_at DESC, i.interaction_id DESC), '[]')
+			  FROM (SELECT * FROM crm.interactions x
+					 WHERE x.client_id = c.client_id
+					 ORDER BY x.occurred_at DESC, x.interaction_id DESC
+					 LIMIT last_interactions) i),
+		'open_incidents', (
+			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'incident_id', n.incident_id,
+						'opened_at', n.opened_at,
+						'subject', n.subject,
+						'category', n.category,
+						'status', n.status,
+						'priority', n.priority,
+						'assignee', n.assignee,
+						'due_at', n.due_at,
+						'overdue', n.due_at < now()))
+					ORDER BY n.opened_at, n.incident_id), '[]')
+			  FROM crm.incidents n
+			 WHERE n.client_id = c.client_id
+			   AND n.status NOT IN ('resolved', 'closed')));
+	RETURN card;
+END
+$$;
+
+/* the reading loyalty functions run with the caller's rights (row-level security) */
+ALTER FUNCTION crm.points_balance(bigint, text, timestamptz) SECURITY INVOKER;
+ALTER FUNCTION crm.points_statement(bigint, text, timestamptz, timestamptz) SECURITY INVOKER;
+ALTER FUNCTION crm.points_expiring(bigint, text, timestamptz, interval) SECURITY INVOKER;
+ALTER FUNCTION crm.tier_turnover(bigint, text, timestamptz) SECURITY INVOKER;
+
+/* sql/install/95_security.sql, as installed */
+/*
+ * Roles, privileges, row-level security and the erasure of personal data.
+ *
+ * Four group roles (NOLOGIN) carry every privilege; the DBA grants them to
+ * login roles.  Nothing is granted to PUBLIC beyond what PostgreSQL gives
+ * by default (and the schema itself is not usable by PUBLIC):
+ *
+ *   crm_admin    runs the extension: reads and writes every table except the
+ *                loyalty ledger (written only through the loyalty functions),
+ *                runs every job, anonymizes clients
+ *   crm_analyst  reads every table, but no personal data (the columns of
+ *                crm.clients that identify a person, the free text of
+ *                interactions and incidents), runs the analytics, refreshes
+ *                the segment snapshot and edits segment maps
+ *   crm_app      the application: records clients, orders, interactions and
+ *                incidents, prices and records carts, calls the loyalty
+ *                operations; cannot write the ledger directly
+ *   crm_manager  an account manager: reads and works only the clients whose
+ *                owner is the manager's role name, and those clients' orders,
+ *                interactions, incidents, consents, loyalty accounts and
+ *                segments (row-level security); anonymizes them
+ *
+ * Roles are objects of the cluster, not of a database: they are created if
+ * missing and are left in place by DROP EXTENSION.
+ */
+
+DO $$
+DECLARE
+	r			text;
+BEGIN
+	FOREACH r IN ARRAY ARRAY['crm_admin', 'crm_analyst', 'crm_app', 'crm_manager']
+	LOOP
+		IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+			EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+		END IF;
+	END LOOP;
+END
+$$;
+
+GRANT USAGE ON SCHEMA crm TO crm_admin, crm_analyst, crm_app, crm_manager;
+
+/* reference data and configuration: everybody reads, the admin writes */
+GRANT SELECT ON crm.categories, crm.products, crm.price_lists, crm.prices,
+	crm.segment_maps, crm.segment_map_rules, crm.behaviour_classes, crm.contact_caps,
+	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules, crm.segment_refreshes
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT INSERT, UPDATE, DELETE ON crm.categories, crm.products, crm.price_lists, crm.prices,
+	crm.segment_maps, crm.segment_map_rules, crm.contact_caps,
+	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules
+	TO crm_admin;
+
+/* client data */
+GRANT SELECT ON crm.clients, crm.consents, crm.orders, crm.order_lines, crm.incidents,
+	crm.interactions, crm.order_discounts, crm.discount_usage,
+	crm.client_segments, crm.segment_transitions,
+	crm.loyalty_accounts, crm.loyalty_ledger, crm.loyalty_lots, crm.loyalty_allocations,
+	crm.loyalty_reversals, crm.loyalty_tier_changes
+	TO crm_admin, crm_app, crm_manager;
+GRANT INSERT, UPDATE ON crm.clients, crm.orders, crm.order_lines, crm.incidents,
+	crm.interactions, crm.discount_usage
+	TO crm_admin, crm_app, crm_manager;
+GRANT INSERT ON crm.consents, crm.order_discounts TO crm_admin, crm_app, crm_manager;
+/* a consent given and withdrawn in one transaction shares its changed_at */
+GRANT UPDATE (granted, source) ON crm.consents TO crm_admin, crm_app, crm_manager;
+GRANT DELETE ON crm.clients, crm.consents, crm.orders, crm.order_lines, crm.incidents,
+	crm.interactions, crm.order_discounts, crm.discount_usage
+	TO crm_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions,
+	crm.demo_clients, crm.demo_parameters
+	TO crm_admin;
+GRANT INSERT, UPDATE ON crm.segment_refreshes TO crm_admin;
+/* the identity sequences of the tables each role inserts into (not the ledger's) */
+GRANT USAGE, SELECT ON SEQUENCE crm.clients_client_id_seq, crm.orders_order_id_seq,
+	crm.incidents_incident_id_seq, crm.interactions_interaction_id_seq
+	TO crm_admin, crm_app, crm_manager;
+GRANT USAGE, SELECT ON SEQUENCE crm.categories_category_id_seq, crm.products_product_id_seq,
+	crm.price_lists_price_list_id_seq, crm.discount_rules_rule_id_seq,
+	crm.loyalty_programs_program_id_seq, crm.segment_transitions_transition_id_seq
+	TO crm_admin;
+/* the demo generator sets the sequences after the rows it writes */
+GRANT UPDATE ON SEQUENCE crm.clients_client_id_seq, crm.orders_order_id_seq,
+	crm.incidents_incident_id_seq, crm.interactions_interaction_id_seq,
+	crm.categories_category_id_seq, crm.products_product_id_seq,
+	crm.price_lists_price_list_id_seq
+	TO crm_admin;
+
+/* the analyst: everything but personal data */
+GRANT SELECT (client_id, kind, country, region, owner, acquisition_channel, acquisition_cost,
+			  created_at, updated_at, anonymized_at)
+	ON crm.clients TO crm_analyst;
+GRANT SELECT (client_id, interaction_id, occurred_at, channel, kind, direction, outcome,
+			  handled_by, campaign, order_id, incident_id)
+	ON crm.interactions TO crm_analyst;
+GRANT SELECT (client_id, incident_id, opened_at, channel, category, status, priority,
+			  assignee, due_at, resolved_at, order_id)
+	ON crm.incidents TO crm_analyst;
+GRANT SELECT ON crm.consents, crm.orders, crm.order_lines, crm.order_discounts,
+	crm.discount_usage, crm.client_segments, crm.segment_transitions,
+	crm.loyalty_accounts, crm.loyalty_ledger, crm.loyalty_lots, crm.loyalty_allocations,
+	crm.loyalty_reversals, crm.loyalty_tier_changes, crm.demo_clients, crm.demo_parameters
+	TO crm_analyst;
+GRANT INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions,
+	crm.segment_maps, crm.segment_map_rules
+	TO crm_analyst;
+GRANT INSERT, UPDATE ON crm.segment_refreshes TO crm_analyst;
+GRANT USAGE, SELECT ON SEQUENCE crm.segment_transitions_transition_id_seq TO crm_analyst;
+
+/*
+ * Functions.  The analytics (RFM, churn, CLV, price_cart, client_card ...)
+ * run with the caller's rights, so the tables' privileges and policies
+ * decide what they see; they stay executable by PUBLIC.  The functions that
+ * write are granted by name.
+ */
+REVOKE EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer),
+	crm.record_priced_cart(jsonb, text, text, text),
+	crm.generate_demo_data(integer, bigint, timestamptz)
+	FROM PUBLIC;
+
+GRANT EXECUTE ON FUNCTION crm.loyalty_program_row(text),
+	crm.points_balance(bigint, text, timestamptz),
+	crm.points_statement(bigint, text, timestamptz, timestamptz),
+	crm.points_expiring(bigint, text, timestamptz, interval),
+	crm.tier_turnover(bigint, text, timestamptz)
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.verify_ledger() TO crm_admin, crm_analyst;
+GRANT EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer)
+	TO crm_admin, crm_analyst;
+GRANT EXECUTE ON FUNCTION crm.record_priced_cart(jsonb, text, text, text)
+	TO crm_admin, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.open_loyalty_account(bigint, text),
+	crm.earn_points(bigint, text, bigint, text, bigint, timestamptz, text, text),
+	crm.redeem_points(bigint, text, bigint, text, bigint, text, text),
+	crm.refund_order_points(bigint, bigint, text, numeric, text, text),
+	crm.reverse_entry(bigint, text, text, text),
+	crm.award_order_points(bigint, bigint, text, text),
+	crm.award_welcome_bonus(bigint, text, text),
+	crm.update_tier(bigint, text, timestamptz, text)
+	TO crm_admin, crm_app;
+GRANT EXECUTE ON FUNCTION crm.adjust_points(bigint, text, bigint, text, text, timestamptz, text),
+	crm.award_paid_orders(text, timestamptz, text),
+	crm.award_welcome_bonuses(text, text),
+	crm.award_birthday_bonus(bigint, text, date, text),
+	crm.award_birthday_bonuses(text, date, text),
+	crm.update_tiers(text, timestamptz, text),
+	crm.expire_points(timestamptz, text, text),
+	crm.generate_demo_data(integer, bigint, timestamptz)
+	TO crm_admin;
+
+/*
+ * Row-level security.  Every table keyed by client has two policies: the
+ * staff roles (admin, analyst, app) see every row, a manager the rows of
+ * the clients they own.  A role that is none of these sees no row at all
+ * (the table owner and superusers are not subject to the policies, so the
+ * SECURITY DEFINER loyalty functions see every account).
+ */
+
+/*
+ * owned_client_ids: the clients whose owner is the current role, as an
+ * array, so that a policy can read it once per statement (an InitPlan) and
+ * use it as an index condition: client_id = ANY (...).
+ */
+CREATE FUNCTION crm.owned_client_ids()
+RETURNS bigint[]
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT coalesce(array_agg(c.client_id ORDER BY c.client_id), '{}')
+	  FROM crm.clients c
+	 WHERE c.owner = CURRENT_USER
+$$;
+COMMENT ON FUNCTION crm.owned_client_ids() IS 'the ids of the clients whose owner is the current role: what the manager policies let a crm_manager see';
+
+ALTER TABLE crm.clients ENABLE ROW LEVEL SECURITY;
+CREATE POLICY crm_staff ON crm.clients
+	TO crm_admin, crm_analyst, crm_app USING (true) WITH CHECK (true);
+CREATE POLICY crm_manager ON crm.clients
+	TO crm_manager
+	USING (owner = CURRENT_USER) WITH CHECK (owner = CURRENT_USER);
+
+ALTER TABLE crm.discount_rules ENABLE ROW LEVEL SECURITY;
+CREATE POLICY crm_staff ON crm.discount_rules
+	TO crm_admin, crm_analyst, crm_app USING (true) WITH CHECK (true);
+CREATE POLICY crm_manager ON crm.discount_rules
+	FOR SELECT TO crm_manager
+	USING (client_id IS NULL OR client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]));
+
+DO $$
+DECLARE
+	t			text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['consents', 'orders', 'order_lines', 'incidents', 'interactions',
+							 'order_discounts', 'discount_usage', 'client_segments',
+							 'segment_transitions', 'loyalty_accounts', 'loyalty_ledger',
+							 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
+							 'loyalty_tier_changes']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE crm.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_staff ON crm.%I TO crm_admin, crm_analyst, crm_app'
+			' USING (true) WITH CHECK (true)', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_manager ON crm.%I TO crm_manager'
+			' USING (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))'
+			' WITH CHECK (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))', t);
+	END LOOP;
+END
+$$;
+
+/*
+ * client_overview: one row per client the caller may see, with the figures
+ * a manager looks at first.  security_invoker: the caller's privileges and
+ * policies apply to the tables underneath.
+ */
+CREATE VIEW crm.client_overview WITH (security_invoker = true) AS
+SELECT c.client_id,
+	   c.kind,
+	   CASE c.kind WHEN 'company' THEN c.company_name
+		   ELSE nullif(pg_catalog.concat_ws(' ', c.first_name, c.last_name), '') END AS name,
+	   c.owner,
+	   c.country,
+	   o.purchases,
+	   o.revenue,
+	   o.last_purchase_at,
+	   (SELECT pg_catalog.sum(a.balance) FROM crm.loyalty_accounts a
+		 WHERE a.client_id = c.client_id)::bigint AS points,
+	   (SELECT pg_catalog.count(*) FROM crm.incidents n
+		 WHERE n.client_id = c.client_id
+		   AND n.status NOT IN ('resolved', 'closed')) AS open_incidents,
+	   c.anonymized_at
+  FROM crm.clients c
+  LEFT JOIN LATERAL (
+	SELECT pg_catalog.count(*) AS purchases,
+		   coalesce(pg_catalog.sum(x.net_amount), 0) AS revenue,
+		   pg_catalog.max(x.ordered_at) AS last_purchase_at
+	  FROM crm.orders x
+	 WHERE x.client_id = c.client_id AND x.status IN ('placed', 'paid')) o ON true;
+COMMENT ON VIEW crm.client_overview IS 'one row per client the caller may see (security_invoker: row-level security applies): name, owner, purchases, revenue, last purchase, points, open incidents';
+GRANT SELECT ON crm.client_overview TO crm_admin, crm_app, crm_manager;
+
+/*
+ * anonymize_client: erases what identifies a person and keeps what the
+ * analytics need.  Names, e-mail, phone, birth date, city and the free-form
+ * attributes of the client go; so do the subject and payload of their
+ * interactions and the subject and description of their incidents.  Every
+ * consent still in force is withdrawn at once.  Orders, amounts, dates,
+ * channels, loyalty entries and segments stay, so RFM, churn and CLV give
+ * the same answers.  Runs with the caller's rights: a manager can only
+ * anonymize a client they own.  Running it again erases anything written
+ * since (anonymized_at keeps the first time).
+ */
+CREATE FUNCTION crm.anonymize_client(client_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_at		timestamptz;
+	n_inter		bigint;
+	n_inc		bigint;
+	n_cons		bigint;
+BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	UPDATE crm.clients c
+	   SET first_name = NULL, last_name = NULL, company_name = NULL, birth_date = NULL,
+		   email = NULL, phone = NULL, city = NULL, attributes = '{}',
+		   anonymized_at = coalesce(c.anonymized_at, now())
+	 WHERE c.client_id = client_id
+	RETURNING c.anonymized_at INTO v_at;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'no_data_found';
+	END IF;
+
+	UPDATE crm.interactions i SET subject = NULL, payload = '{}'
+	 WHERE i.client_id = client_id AND (i.subject IS NOT NULL OR i.payload <> '{}');
+	GET DIAGNOSTICS n_inter = ROW_COUNT;
+
+	UPDATE crm.incidents n SET subject = 'anonymized', description = NULL
+	 WHERE n.client_id = client_id
+	   AND (n.subject <> 'anonymized' OR n.description IS NOT NULL);
+	GET DIAGNOSTICS n_inc = ROW_COUNT;
+
+	INSERT INTO crm.consents AS k (client_id, channel, changed_at, granted, source)
+	SELECT client_id, cur.channel, now(), false, 'anonymized'
+	  FROM (SELECT DISTINCT ON (x.channel) x.channel, x.granted
+			  FROM crm.consents x
+			 WHERE x.client_id = client_id AND x.changed_at <= now()
+			 ORDER BY x.channel, x.changed_at DESC) cur
+	 WHERE cur.granted
+	ON CONFLICT ON CONSTRAINT consents_pkey
+	DO UPDATE SET granted = false, source = 'anonymized';
+	GET DIAGNOSTICS n_cons = ROW_COUNT;
+
+	RETURN jsonb_build_object('client_id', client_id, 'anonymized_at', v_at,
+							  'interactions', n_inter, 'incidents', n_inc,
+							  'consents_withdrawn', n_cons);
+END
+$$;
+COMMENT ON FUNCTION crm.anonymize_client(bigint) IS 'erases what identifies a person (names, e-mail, phone, birth date, city, attributes, free text of interactions and incidents), withdraws every consent in force, keeps orders, loyalty and analytics; caller''s rights: a manager anonymizes only their own clients';
+REVOKE EXECUTE ON FUNCTION crm.anonymize_client(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.anonymize_client(bigint) TO crm_admin, crm_manager;

@@ -198,19 +198,22 @@ SET LOCAL session_replication_role = replica;
 SELECT pg_temp.try($$UPDATE crm.loyalty_ledger SET points = points + 1$$);
 SELECT pg_temp.try($$DELETE FROM crm.loyalty_ledger$$);
 RESET session_replication_role;
--- the owner holds no UPDATE, DELETE or TRUNCATE privilege on them either
+-- the owner holds no UPDATE, DELETE or TRUNCATE privilege on them either,
+-- and the crm roles may only read them
 SELECT c.relname,
 	   (SELECT string_agg(a.privilege_type, ', ' ORDER BY a.privilege_type)
 		  FROM aclexplode(c.relacl) a WHERE a.grantee = c.relowner) AS owner_privileges,
-	   (SELECT count(*) FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner) AS others
+	   (SELECT string_agg(a.grantee::regrole || ':' || a.privilege_type, ', '
+						  ORDER BY a.grantee::regrole::text, a.privilege_type)
+		  FROM aclexplode(c.relacl) a WHERE a.grantee <> c.relowner) AS others
   FROM pg_class c
  WHERE c.relnamespace = 'crm'::regnamespace
    AND c.relname IN ('loyalty_ledger', 'loyalty_allocations', 'loyalty_reversals', 'loyalty_tier_changes')
  ORDER BY 1;
 
 --
--- privileges: an application role can do nothing until granted EXECUTE,
--- and then only through the functions
+-- privileges: an application role can do nothing until it is made a member
+-- of crm_app, and then writes the ledger only through the functions
 --
 CREATE ROLE crm_loyalty_test_app;
 GRANT USAGE ON SCHEMA crm TO crm_loyalty_test_app;
@@ -218,8 +221,7 @@ SET LOCAL ROLE crm_loyalty_test_app;
 SELECT pg_temp.try($$SELECT crm.earn_points(9003, 'club', 10, 'app1')$$);
 SELECT pg_temp.try($$SELECT count(*) FROM crm.loyalty_ledger$$);
 RESET ROLE;
-GRANT EXECUTE ON FUNCTION crm.earn_points(bigint, text, bigint, text, bigint, timestamptz, text, text),
-	crm.points_balance(bigint, text, timestamptz) TO crm_loyalty_test_app;
+GRANT crm_app TO crm_loyalty_test_app;
 SET LOCAL ROLE crm_loyalty_test_app;
 SELECT points, balance_after FROM crm.earn_points(9003, 'club', 10, 'app1', actor => 'checkout');
 SELECT crm.points_balance(9003, 'club');

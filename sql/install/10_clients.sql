@@ -21,13 +21,15 @@ CREATE TABLE crm.clients (
 	attributes		jsonb NOT NULL DEFAULT '{}',
 	created_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
 	updated_at		timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	anonymized_at	timestamptz,
 	CONSTRAINT clients_pkey PRIMARY KEY (client_id),
 	CONSTRAINT clients_kind_check
 		CHECK (kind IN ('person', 'company')),
 	CONSTRAINT clients_name_check
-		CHECK (CASE kind
-			   WHEN 'person' THEN coalesce(first_name, last_name) IS NOT NULL
-			   ELSE company_name IS NOT NULL END),
+		CHECK (anonymized_at IS NOT NULL
+			   OR CASE kind
+				  WHEN 'person' THEN coalesce(first_name, last_name) IS NOT NULL
+				  ELSE company_name IS NOT NULL END),
 	CONSTRAINT clients_birth_date_check
 		CHECK (birth_date IS NULL
 			   OR (birth_date >= DATE '1900-01-01' AND kind = 'person')),
@@ -46,7 +48,12 @@ CREATE TABLE crm.clients (
 	CONSTRAINT clients_attributes_check
 		CHECK (jsonb_typeof(attributes) = 'object'),
 	CONSTRAINT clients_updated_at_check
-		CHECK (updated_at >= created_at)
+		CHECK (updated_at >= created_at),
+	CONSTRAINT clients_anonymized_check
+		CHECK (anonymized_at IS NULL
+			   OR (first_name IS NULL AND last_name IS NULL AND company_name IS NULL
+				   AND birth_date IS NULL AND email IS NULL AND phone IS NULL
+				   AND city IS NULL AND attributes = '{}'))
 );
 CREATE INDEX clients_owner_idx ON crm.clients (owner);
 CREATE INDEX clients_email_idx ON crm.clients (lower(email));
@@ -57,6 +64,7 @@ COMMENT ON TABLE crm.clients IS 'clients: natural persons (kind person) and lega
 COMMENT ON COLUMN crm.clients.owner IS 'the user (role name) who manages this client';
 COMMENT ON COLUMN crm.clients.acquisition_cost IS 'what acquiring this client cost, in the accounting currency';
 COMMENT ON COLUMN crm.clients.attributes IS 'free-form attributes, a JSON object';
+COMMENT ON COLUMN crm.clients.anonymized_at IS 'when crm.anonymize_client erased what identifies the person (NULL: never); an anonymized row holds no name, contact, birth date, city or attributes';
 
 /*
  * Consent history: one row per change of a client's consent on a contact

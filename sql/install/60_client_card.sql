@@ -27,7 +27,7 @@ BEGIN
 		'profile', jsonb_strip_nulls(jsonb_build_object(
 			'kind', c.kind,
 			'name', CASE c.kind WHEN 'company' THEN c.company_name
-							   ELSE concat_ws(' ', c.first_name, c.last_name) END,
+							   ELSE nullif(concat_ws(' ', c.first_name, c.last_name), '') END,
 			'first_name', c.first_name,
 			'last_name', c.last_name,
 			'company_name', c.company_name,
@@ -41,6 +41,7 @@ BEGIN
 			'acquisition_channel', c.acquisition_channel,
 			'acquisition_cost', c.acquisition_cost,
 			'created_at', c.created_at,
+			'anonymized_at', c.anonymized_at,
 			'attributes', c.attributes)),
 		'consents', (
 			SELECT coalesce(jsonb_object_agg(ch.channel, crm.can_contact(c.client_id, ch.channel)), '{}')

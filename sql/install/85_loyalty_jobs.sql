@@ -286,7 +286,7 @@ COMMENT ON FUNCTION crm.award_birthday_bonuses(text, date, text) IS 'scheduler j
  */
 CREATE FUNCTION crm.tier_turnover(client_id bigint, program text, as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS numeric
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable

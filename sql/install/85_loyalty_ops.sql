@@ -1044,7 +1044,7 @@ COMMENT ON FUNCTION crm.refund_order_points(bigint, bigint, text, numeric, text,
  */
 CREATE FUNCTION crm.points_balance(client_id bigint, program text, at timestamptz DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -1076,7 +1076,7 @@ RETURNS TABLE (entry_id bigint, created_at timestamptz, kind text, points bigint
 			   running_balance bigint, order_id bigint, lot_id bigint, expires_at timestamptz,
 			   reverses_entry_id bigint, unrecovered bigint, refund_amount numeric,
 			   idempotency_key text, made_by text, source text, note text)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_column
@@ -1110,7 +1110,7 @@ CREATE FUNCTION crm.points_expiring(client_id bigint, program text,
 									as_of timestamptz DEFAULT pg_catalog.now(),
 									within interval DEFAULT NULL)
 RETURNS TABLE (expires_at timestamptz, points bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE SECURITY DEFINER
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_column

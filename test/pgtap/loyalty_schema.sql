@@ -1,6 +1,6 @@
 -- Schema contracts of the loyalty tables and functions.
 BEGIN;
-SELECT plan(48);
+SELECT plan(49);
 
 SELECT has_table('crm', t, 'table crm.' || t) FROM unnest(ARRAY['loyalty_programs', 'loyalty_tiers',
 	'loyalty_accounts', 'loyalty_ledger', 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
@@ -105,9 +105,15 @@ SELECT is_empty($$
 						 'refund_order_points', 'expire_points', 'award_order_points', 'award_paid_orders',
 						 'award_welcome_bonus', 'award_welcome_bonuses', 'award_birthday_bonus',
 						 'award_birthday_bonuses', 'update_tier', 'update_tiers', 'open_loyalty_account',
-						 'points_balance', 'points_statement', 'points_expiring', 'tier_turnover', 'verify_ledger')
+						 'verify_ledger')
 	   AND NOT (p.prosecdef AND p.proconfig @> ARRAY['search_path=pg_catalog, crm, pg_temp']) $$,
-	'every public loyalty function is SECURITY DEFINER with a safe search_path');
+	'every writing loyalty function (and verify_ledger) is SECURITY DEFINER with a safe search_path');
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace
+	   AND p.proname IN ('points_balance', 'points_statement', 'points_expiring', 'tier_turnover')
+	   AND p.prosecdef $$,
+	'the reading loyalty functions run with the caller''s rights, so row-level security applies');
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	 WHERE p.pronamespace = 'crm'::regnamespace AND p.proname LIKE 'loyalty%' AND p.prorettype <> 'trigger'::regtype
