@@ -420,7 +420,7 @@ in_own_cluster "a fresh CREATE EXTENSION crm" fresh
 # sanity: the snapshot saw the catalog (an empty snapshot would equal another)
 for section in extension member function aggregate type operator 'operator class' \
 	'operator family' relation column constraint index trigger sequence privileges \
-	'initial privileges' comment 'config dump' rows; do
+	'initial privileges' comment 'config dump' rows policy view role; do
 	n=$(grep -c "^$section | " "$work/catalog-fresh" || true)
 	[ "$n" -gt 0 ] || fail "the catalog snapshot of a fresh install has no '$section' line"
 done
