@@ -136,7 +136,7 @@ for pid in $postmaster $children; do
 done
 wait "$bench" || true
 # all four sessions were writing when the server died, none had failed before
-aborted=$(grep -cE '^pgbench: error: client [0-9]+ aborted' "$work/pgbench.log" || true)
+aborted=$(grep -cE '^pgbench: error: client [0-9]+ (script [0-9]+ )?aborted' "$work/pgbench.log" || true)
 [ "$aborted" = 4 ] && ! grep -q 'ERROR:' "$work/pgbench.log" \
 	|| { cat "$work/pgbench.log"; fail "expected the crash to stop the 4 writers, and no SQL error"; }
 echo "crash: SIGKILL to the postmaster and its $(echo $children | wc -w) children with $acked_at_crash transactions acknowledged"
