@@ -128,8 +128,8 @@ children_of() {
 postmaster=$(head -n 1 "$CRM_CLUSTER_DIR/data/postmaster.pid")
 kill -STOP "$postmaster"
 children=$(children_of "$postmaster" | tr '\n' ' ')
-[ -n "$children" ] || fail "the postmaster $postmaster has no children to kill"
 kill -KILL "$postmaster" $children
+[ -n "$children" ] || fail "the postmaster $postmaster had no children to kill"
 acked_at_crash=$(wc -l <"$acks")
 for pid in $postmaster $children; do
 	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done

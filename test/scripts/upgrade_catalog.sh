@@ -56,11 +56,20 @@ SET search_path = pg_catalog;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 SET extra_float_digits = 1;
--- the rows of a table in text form, sorted
+-- the rows of a table in text form, sorted; without the columns that
+-- default to the clock, which differ between any two installs
 CREATE FUNCTION pg_temp.rows_of(rel regclass) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
+DECLARE
+	cols		text;
 BEGIN
-	RETURN QUERY EXECUTE format('SELECT t::text FROM %s t ORDER BY 1', rel);
+	SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) INTO cols
+	  FROM pg_attribute a
+	  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+	 WHERE a.attrelid = rel AND a.attnum > 0 AND NOT a.attisdropped
+	   AND coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+		   !~* '(now|clock_timestamp|statement_timestamp|transaction_timestamp)\(\)|current_(timestamp|date|time)|localtime';
+	RETURN QUERY EXECUTE format('SELECT ROW(%s)::text FROM %s t ORDER BY 1', cols, rel);
 END $$;
 -- an ACL as sorted text, the default privileges spelt out
 CREATE FUNCTION pg_temp.acl(a aclitem[], kind "char", owner oid) RETURNS text
