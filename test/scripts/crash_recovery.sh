@@ -130,11 +130,17 @@ kill -STOP "$postmaster"
 children=$(children_of "$postmaster" | tr '\n' ' ')
 kill -KILL "$postmaster" $children
 [ -n "$children" ] || fail "the postmaster $postmaster had no children to kill"
-acked_at_crash=$(wc -l <"$acks")
+# wait until every one of them is gone, reaped too: a new postmaster refuses
+# to start while the old one's pid still exists
 for pid in $postmaster $children; do
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	for _ in $(seq 1 600); do
+		kill -0 "$pid" 2>/dev/null || continue 2
+		sleep 0.05
+	done
+	fail "server process $pid still exists 30 s after SIGKILL"
 done
 wait "$bench" || true
+acked_at_crash=$(wc -l <"$acks")
 # all four sessions were writing when the server died, none had failed before
 aborted=$(grep -cE '^pgbench: error: client [0-9]+ (script [0-9]+ )?aborted' "$work/pgbench.log" || true)
 [ "$aborted" = 4 ] && ! grep -q 'ERROR:' "$work/pgbench.log" \
