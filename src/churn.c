@@ -27,11 +27,11 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/array.h"
@@ -158,12 +158,29 @@ settings_defaults(ChurnSettings *s)
 static double
 jsonb_number(JsonbValue *v, const char *key)
 {
+	char	   *text;
+	char	   *end;
+	double		x;
+
 	if (v->type != jbvNumeric)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("churn option \"%s\" must be a number", key)));
-	return DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-											  NumericGetDatum(v->val.numeric)));
+
+	/*
+	 * A JSON number may lie beyond a double (1e400): that is an option out
+	 * of range, not a failed conversion, and the message names the option.
+	 */
+	text = DatumGetCString(DirectFunctionCall1(numeric_out,
+											   NumericGetDatum(v->val.numeric)));
+	errno = 0;
+	x = strtod(text, &end);
+	if (*end != '\0' || isinf(x) || (errno == ERANGE && x == 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("churn option \"%s\" is out of range: %s", key,
+						numeric_out_sci(v->val.numeric, 0))));
+	return x;
 }
 
 /* Parse an options object into *s (defaults first); errors name the key. */
@@ -265,21 +282,6 @@ settings_parse(Jsonb *options, ChurnSettings *s)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("churn option \"lapsed_p\" (%g) must not exceed \"slipping_p\" (%g)",
 						s->lapsed_p, s->slipping_p)));
-}
-
-/*
- * Days from one time to a later one.  Two valid times can be further apart
- * than an int64 of microseconds holds (4713 BC to 294276 AD): then the
- * difference is taken in double precision.
- */
-static double
-churn_days(TimestampTz from, TimestampTz to)
-{
-	int64		usecs;
-
-	if (unlikely(pg_sub_s64_overflow(to, from, &usecs)))
-		return ((double) to - (double) from) / (USECS_PER_SEC * SECS_PER_DAY_F);
-	return (double) usecs / (USECS_PER_SEC * SECS_PER_DAY_F);
 }
 
 /* P(X >= x) for a lognormal X with the given mean and coefficient of variation */
@@ -417,6 +419,36 @@ float_or(Datum d, bool isnull, double dflt)
 	return isnull ? dflt : DatumGetFloat8(d);
 }
 
+/* Days from a to b, in 128 bits: the difference can exceed an int64. */
+static double
+days_between(TimestampTz b, TimestampTz a)
+{
+	return (double) ((int128) b - (int128) a) / (USECS_PER_SEC * SECS_PER_DAY_F);
+}
+
+/*
+ * A float field of the profile that the signals read: NULL, or a finite
+ * number within [0, max].  A profile from crm.purchase_profile always is;
+ * one written by hand may not be, and NaN or infinity would pass into every
+ * signal.
+ */
+static void
+check_profile_field(Datum d, bool isnull, const char *field, double max)
+{
+	double		x;
+
+	if (isnull)
+		return;
+	x = DatumGetFloat8(d);
+	if (isnan(x) || x < 0 || x > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent purchase profile: %s is %s", field,
+						float8out_internal(x)),
+				 errdetail("It must be a finite number from 0 to %s.",
+						   float8out_internal(max))));
+}
+
 /*
  * crm.churn_signal(profile crm.purchase_profile, as_of timestamptz,
  *					population_gap_days float8, recent_purchases bigint,
@@ -447,6 +479,7 @@ churn_signal(PG_FUNCTION_ARGS)
 				recent_n,
 				previous_n,
 				offers;
+	int64		offers_count;
 	double		age,
 				silence,
 				own_gap,
@@ -476,7 +509,8 @@ churn_signal(PG_FUNCTION_ARGS)
 	population_gap = PG_GETARG_FLOAT8(2);
 	recent_n = PG_ARGISNULL(3) ? 0 : (double) PG_GETARG_INT64(3);
 	previous_n = PG_ARGISNULL(4) ? 0 : (double) PG_GETARG_INT64(4);
-	offers = PG_ARGISNULL(6) ? 0 : (double) PG_GETARG_INT64(6);
+	offers_count = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6);
+	offers = (double) offers_count;
 
 	if (TIMESTAMP_NOT_FINITE(as_of))
 		ereport(ERROR,
@@ -521,14 +555,23 @@ churn_signal(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("inconsistent purchase profile: %lld purchases, %d gaps",
 						(long long) n, g)));
+	if (TIMESTAMP_NOT_FINITE(first))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent purchase profile: first purchase %s is not finite",
+						timestamptz_to_str(first))));
+	check_profile_field(pv[PF_RECENT_GAP], pn[PF_RECENT_GAP], "recent_mean_gap_days",
+						DBL_MAX);
+	check_profile_field(pv[PF_GAP_SD], pn[PF_GAP_SD], "gap_sd_days", DBL_MAX);
+	check_profile_field(pv[PF_OFFER_SHARE], pn[PF_OFFER_SHARE], "offer_share", 1);
 	if (recent_n + previous_n > (double) n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("recent (%g) and previous (%g) purchases exceed the %lld purchases of the profile",
 						recent_n, previous_n, (long long) n)));
 
-	age = churn_days(first, as_of);
-	silence = churn_days(last, as_of);
+	age = days_between(as_of, first);
+	silence = days_between(as_of, last);
 
 	/* the client's own rhythm, over the profile's window of recent gaps */
 	own_gap = NAN;
@@ -569,10 +612,24 @@ churn_signal(PG_FUNCTION_ARGS)
 		!ARR_HASNULL(months) && ARR_ELEMTYPE(months) == INT4OID)
 	{
 		int32	   *m = (int32 *) ARR_DATA_PTR(months);
+		int64		all = 0;
 
 		for (int i = 0; i < 12; i++)
+		{
+			if (m[i] < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("inconsistent purchase profile: month_purchases[%d] is %d",
+								i + 1, m[i])));
+			all += m[i];
 			if (s->season_months[i])
 				in_season += m[i];
+		}
+		if (all > n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("inconsistent purchase profile: %lld purchases by month, %lld in all",
+							(long long) all, (long long) n)));
 	}
 	season_share = (double) in_season / (double) n;
 
@@ -597,9 +654,9 @@ churn_signal(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("last engagement %s is not a finite time at or before as_of",
 							timestamptz_to_str(e))));
-		values[8] = Float8GetDatum(churn_days(e, as_of));
+		values[8] = Float8GetDatum(days_between(as_of, e));
 	}
-	values[9] = Int64GetDatum((int64) offers);
+	values[9] = Int64GetDatum(offers_count);
 	values[10] = CStringGetTextDatum(churn_status(s, age, silence, overdue, p_gap));
 	values[11] = CStringGetTextDatum(behaviour_class(s, n, age, silence,
 													 isnan(own_gap) ? expected : own_gap,

@@ -88,6 +88,10 @@ extern void clv_model_params(HeapTupleHeader model, int nparams,
 extern Datum clv_model_result(FunctionCallInfo fcinfo, int nparams,
 							  const double *params, double loglik, int64 n,
 							  int iterations, bool converged);
+extern double clv_finite(double value, const char *what, const char *typname,
+						 const char *const *names, const double *params,
+						 int nparams, const char *const *vnames,
+						 const double *v, int nv);
 extern int	clv_unique(const double *v, int n, double **uniq, int **index);
 extern int	clv_unique_pairs(const double *a, const double *b, int n,
 							 double **ua, double **ub, int **index);

@@ -36,6 +36,15 @@ PG_FUNCTION_INFO_V1(clv_bgnbd_expected_new);
 PG_FUNCTION_INFO_V1(clv_bgnbd_clv);
 
 static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
+static const char *const summary_names[] = {"frequency", "recency", "t"};
+
+/* a result of the per-client functions, refused when not finite */
+static double
+bgnbd_finite(double value, const char *what, const double *p, const double *v)
+{
+	return clv_finite(value, what, "bgnbd_model", bgnbd_names, p, 4,
+					  summary_names, v, v ? 3 : 0);
+}
 
 /* the data of a fit and its work arrays */
 typedef struct BgnbdFit
@@ -272,7 +281,9 @@ clv_bgnbd_loglik(PG_FUNCTION_ARGS)
 				v[3];
 
 	bgnbd_args(fcinfo, p, v);
-	PG_RETURN_FLOAT8(clv_bgnbd_row_ll(p[0], p[1], p[2], p[3], v[0], v[1], v[2]));
+	PG_RETURN_FLOAT8(bgnbd_finite(clv_bgnbd_row_ll(p[0], p[1], p[2], p[3],
+												   v[0], v[1], v[2]),
+								  "BG/NBD log-likelihood", p, v));
 }
 
 /* ln of the odds that the client is dead: [x>0] a/(b+x-1) ((alpha+T)/(alpha+t_x))^(r+x) */
@@ -329,7 +340,8 @@ clv_bgnbd_p_alive(PG_FUNCTION_ARGS)
 				v[3];
 
 	bgnbd_args(fcinfo, p, v);
-	PG_RETURN_FLOAT8(clv_bgnbd_p_alive_v(p, v[0], v[1], v[2]));
+	PG_RETURN_FLOAT8(bgnbd_finite(clv_bgnbd_p_alive_v(p, v[0], v[1], v[2]),
+								  "BG/NBD P(alive)", p, v));
 }
 
 /* crm.bgnbd_expected_purchases(model, horizon, frequency, recency, t) */
@@ -347,7 +359,8 @@ clv_bgnbd_expected(PG_FUNCTION_ARGS)
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(i + 2);
 	clv_validate_row(CLV_KIND_BGNBD, v);
-	PG_RETURN_FLOAT8(clv_bgnbd_expected_v(p, t, v[0], v[1], v[2]));
+	PG_RETURN_FLOAT8(bgnbd_finite(clv_bgnbd_expected_v(p, t, v[0], v[1], v[2]),
+								  "BG/NBD expected purchases", p, v));
 }
 
 /* crm.bgnbd_expected_purchases(model, horizon): a new client, E[X(t)] */
@@ -360,7 +373,8 @@ clv_bgnbd_expected_new(PG_FUNCTION_ARGS)
 	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
 					 "bgnbd_model", p);
 	t = clv_horizon(PG_GETARG_FLOAT8(1));
-	PG_RETURN_FLOAT8(clv_bgnbd_expected_v(p, t, 0, 0, 0));
+	PG_RETURN_FLOAT8(bgnbd_finite(clv_bgnbd_expected_v(p, t, 0, 0, 0),
+								  "BG/NBD expected purchases", p, NULL));
 }
 
 /*

@@ -34,6 +34,12 @@ PG_FUNCTION_INFO_V1(clv_gamma_loglik);
 PG_FUNCTION_INFO_V1(clv_gamma_expected_spend);
 
 static const char *const gamma_names[] = {"p", "q", "v"};
+static const char *const spend_names[] = {"frequency", "monetary"};
+
+/* the transaction models' parameters and summary, for the CLV's messages */
+static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
+static const char *const pareto_names[] = {"r", "alpha", "s", "beta"};
+static const char *const summary_names[] = {"frequency", "recency", "t"};
 
 #define CLV_MAX_STEPS	100000
 
@@ -177,7 +183,9 @@ clv_gamma_loglik(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the gamma_gamma log-likelihood needs frequency above 0")));
-	PG_RETURN_FLOAT8(clv_gamma_row_ll(p[0], p[1], p[2], v[0], v[1]));
+	PG_RETURN_FLOAT8(clv_finite(clv_gamma_row_ll(p[0], p[1], p[2], v[0], v[1]),
+								"Gamma-Gamma log-likelihood", "gamma_gamma_model",
+								gamma_names, p, 3, spend_names, v, 2));
 }
 
 /*
@@ -197,7 +205,9 @@ clv_gamma_spend_v(const double *p, double x, double m)
 				 errmsg("expected spend is infinite: gamma_gamma_model q %s with frequency %s",
 						clv_fmt(p[1]), clv_fmt(x)),
 				 errdetail("The expected spend p (v + x m) / (p x + q - 1) needs p x + q > 1.")));
-	return p[0] * (p[2] + x * m) / den;
+	return clv_finite(p[0] * (p[2] + x * m) / den, "Gamma-Gamma expected spend",
+					  "gamma_gamma_model", gamma_names, p, 3, spend_names,
+					  (const double[]) {x, m}, 2);
 }
 
 Datum
@@ -280,9 +290,17 @@ clv_discounted(FunctionCallInfo fcinfo, int kind, const double *p,
 			? clv_bgnbd_expected_v(p, tk, v[0], v[1], v[2])
 			: clv_pareto_expected_v(p, tk, v[0], v[1], v[2]);
 
+		if (kind == CLV_KIND_BGNBD)
+			clv_finite(e, "BG/NBD expected purchases", "bgnbd_model",
+					   bgnbd_names, p, 4, summary_names, v, 3);
+		else
+			clv_finite(e, "Pareto/NBD expected purchases", "pareto_nbd_model",
+					   pareto_names, p, 4, summary_names, v, 3);
+
 		disc /= (1 + rate);
 		total += (e - prev) * disc;
 		prev = e;
 	}
-	return spend * total;
+	return clv_finite(spend * total, "CLV", "gamma_gamma_model", gamma_names, g, 3,
+					  spend_names, gv, 2);
 }

@@ -42,6 +42,15 @@ PG_FUNCTION_INFO_V1(clv_pareto_expected_new);
 PG_FUNCTION_INFO_V1(clv_pareto_clv);
 
 static const char *const pareto_names[] = {"r", "alpha", "s", "beta"};
+static const char *const summary_names[] = {"frequency", "recency", "t"};
+
+/* a result of the per-client functions, refused when not finite */
+static double
+pareto_finite(double value, const char *what, const double *p, const double *v)
+{
+	return clv_finite(value, what, "pareto_nbd_model", pareto_names, p, 4,
+					  summary_names, v, v ? 3 : 0);
+}
 
 /*
  * The two terms of the bracket [...] above, in logs: the first depends on
@@ -342,7 +351,9 @@ clv_pareto_loglik(PG_FUNCTION_ARGS)
 				v[3];
 
 	pareto_args(fcinfo, 1, p, v);
-	PG_RETURN_FLOAT8(clv_pareto_row_ll(p[0], p[1], p[2], p[3], v[0], v[1], v[2]));
+	PG_RETURN_FLOAT8(pareto_finite(clv_pareto_row_ll(p[0], p[1], p[2], p[3],
+													 v[0], v[1], v[2]),
+								   "Pareto/NBD log-likelihood", p, v));
 }
 
 Datum
@@ -352,7 +363,8 @@ clv_pareto_p_alive(PG_FUNCTION_ARGS)
 				v[3];
 
 	pareto_args(fcinfo, 1, p, v);
-	PG_RETURN_FLOAT8(clv_pareto_p_alive_v(p, v[0], v[1], v[2]));
+	PG_RETURN_FLOAT8(pareto_finite(clv_pareto_p_alive_v(p, v[0], v[1], v[2]),
+								   "Pareto/NBD P(alive)", p, v));
 }
 
 Datum
@@ -363,7 +375,8 @@ clv_pareto_expected(PG_FUNCTION_ARGS)
 	double		t = clv_horizon(PG_GETARG_FLOAT8(1));
 
 	pareto_args(fcinfo, 2, p, v);
-	PG_RETURN_FLOAT8(clv_pareto_expected_v(p, t, v[0], v[1], v[2]));
+	PG_RETURN_FLOAT8(pareto_finite(clv_pareto_expected_v(p, t, v[0], v[1], v[2]),
+								   "Pareto/NBD expected purchases", p, v));
 }
 
 /* E[X(t)] = r beta / alpha [1 - (beta/(beta+t))^(s-1)]/(s-1), a new client */
@@ -377,7 +390,9 @@ clv_pareto_expected_new(PG_FUNCTION_ARGS)
 					 "pareto_nbd_model", p);
 	if (t == 0)
 		PG_RETURN_FLOAT8(0);
-	PG_RETURN_FLOAT8(p[0] * p[3] / p[1] * pareto_ratio(p[2], -log1p(t / p[3])));
+	PG_RETURN_FLOAT8(pareto_finite(p[0] * p[3] / p[1] *
+								   pareto_ratio(p[2], -log1p(t / p[3])),
+								   "Pareto/NBD expected purchases", p, NULL));
 }
 
 Datum

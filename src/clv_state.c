@@ -638,6 +638,37 @@ clv_model_params(HeapTupleHeader model, int nparams, const char *const *names,
 }
 
 /*
+ * The result of a prediction or a log-likelihood, refused when it is not a
+ * finite number: extreme parameters or summaries can overflow (infinite
+ * expected spend) or break down (NaN), and neither is a value to present.
+ * The detail names the model's parameters and the client summary.
+ */
+double
+clv_finite(double value, const char *what, const char *typname,
+		   const char *const *names, const double *params, int nparams,
+		   const char *const *vnames, const double *v, int nv)
+{
+	StringInfoData buf;
+	int			i;
+
+	if (likely(isfinite(value)))
+		return value;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, typname);
+	for (i = 0; i < nparams; i++)
+		appendStringInfo(&buf, "%s %s %s", i == 0 ? "" : ",", names[i],
+						 clv_fmt(params[i]));
+	for (i = 0; i < nv; i++)
+		appendStringInfo(&buf, "%s %s %s", i == 0 ? ";" : ",", vnames[i],
+						 clv_fmt(v[i]));
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("%s out of range: %s", what, clv_fmt(value)),
+			 errdetail("For %s.", buf.data)));
+	return value;				/* not reached */
+}
+
+/*
  * A fitted model as the composite the function returns: the parameters,
  * then loglik, n, iterations, converged.
  */
@@ -655,6 +686,34 @@ clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
 	tupdesc = BlessTupleDesc(tupdesc);
 	if (tupdesc->natts != nparams + 4)
 		elog(ERROR, "unexpected model type with %d attributes", tupdesc->natts);
+
+	/*
+	 * Summaries spanning the whole float8 range can drive a parameter to
+	 * infinity (the scaled fit is scaled back) or the log-likelihood to NaN
+	 * or -Infinity: such a model is not one to present or to predict with.
+	 */
+	for (i = 0; i <= nparams; i++)
+	{
+		double		x = i < nparams ? params[i] : loglik;
+
+		if (!isfinite(x))
+		{
+			StringInfoData buf;
+			int			j;
+
+			initStringInfo(&buf);
+			for (j = 0; j < nparams; j++)
+				appendStringInfo(&buf, "%s%s %s", j == 0 ? "" : ", ",
+								 NameStr(TupleDescAttr(tupdesc, j)->attname),
+								 clv_fmt(params[j]));
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("fitted %s out of range: %s %s",
+							format_type_be(tupdesc->tdtypeid),
+							NameStr(TupleDescAttr(tupdesc, i)->attname), clv_fmt(x)),
+					 errdetail("The fit gives %s after %d iterations.", buf.data, iterations)));
+		}
+	}
 	for (i = 0; i < nparams; i++)
 		values[i] = Float8GetDatum(params[i]);
 	values[nparams] = Float8GetDatum(loglik);

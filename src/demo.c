@@ -2297,7 +2297,8 @@ cache_get(DemoSim *sim, int64 first_client, int64 last_client)
 		cache->first_client = first_client;
 		cache->last_client = last_client;
 		cache->clients = palloc(sizeof(DemoClient) * (last_client - first_client + 1));
-		for (int64 id = first_client; id <= last_client; id++)
+		/* id never steps past last_client, which may be the largest bigint */
+		for (int64 id = first_client;; id++)
 		{
 			DemoClient *dst = &cache->clients[id - first_client];
 			DemoClient *src = &sim->client;
@@ -2314,6 +2315,8 @@ cache_get(DemoSim *sim, int64 first_client, int64 last_client)
 			COPY_ARRAY(dst, src, incidents);
 			COPY_ARRAY(dst, src, interactions);
 			COPY_ARRAY(dst, src, consents);
+			if (id == last_client)
+				break;
 		}
 	}
 	PG_CATCH();
@@ -2353,6 +2356,29 @@ check_as_of(TimestampTz as_of)
 						timestamptz_to_str(as_of))));
 }
 
+/* A next number as a bigint (beyond bigint only when no row uses it). */
+static inline int64
+id64(int128 next)
+{
+	return (int64) Min(next, (int128) PG_INT64_MAX);
+}
+
+/*
+ * The numbers next .. next + count - 1 that a client's rows take must stay
+ * within bigint (a first_order_id near its largest value would wrap around
+ * to negative numbers).
+ */
+static void
+check_ids(int128 next, int count, FunctionCallInfo fcinfo, int argno,
+		  const char *argname, const char *what)
+{
+	if (count > 0 && next + count - 1 > PG_INT64_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("%s " INT64_FORMAT " is too large: the %s numbered from it pass the largest bigint",
+						argname, PG_GETARG_INT64(argno), what)));
+}
+
 /*
  * The common body of the client-data row functions:
  * (seed, as_of, first_client, last_client [, first_order_id
@@ -2366,7 +2392,12 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 	DemoCache  *cache = NULL;
 	int64		first_client,
 				last_client;
-	int64		first_order = 1,
+
+	/*
+	 * the next numbers, in 128 bits so that advancing past the last one
+	 * cannot overflow (check_ids refuses to emit one beyond bigint)
+	 */
+	int128		first_order = 1,
 				first_incident = 1,
 				first_interaction = 1;
 	MemoryContext row_cxt,
@@ -2401,7 +2432,8 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 	if (last_client - first_client < CACHE_MAX_CLIENTS)
 		cache = cache_get(&sim, first_client, last_client);
 
-	for (int64 id = first_client; id <= last_client; id++)
+	/* the loop ends at last_client without stepping past it: it may be the largest bigint */
+	for (int64 id = first_client;; id++)
 	{
 		DemoClient *c;
 
@@ -2413,6 +2445,14 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 			simulate_client(&sim, id);
 			c = &sim.client;
 		}
+		if (PG_NARGS() > 4)
+			check_ids(first_order, c->n_orders, fcinfo, 4, "first_order_id", "orders");
+		if (PG_NARGS() > 5)
+			check_ids(first_incident, c->n_incidents, fcinfo, 5, "first_incident_id",
+					  "incidents");
+		if (PG_NARGS() > 6)
+			check_ids(first_interaction, c->n_interactions, fcinfo, 6,
+					  "first_interaction_id", "interactions");
 		old = MemoryContextSwitchTo(row_cxt);
 		switch (table)
 		{
@@ -2426,18 +2466,19 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 				emit_consents(&sim, c, rsinfo->setResult, rsinfo->setDesc);
 				break;
 			case DT_ORDERS:
-				emit_orders(&sim, c, rsinfo->setResult, rsinfo->setDesc, first_order);
+				emit_orders(&sim, c, rsinfo->setResult, rsinfo->setDesc, id64(first_order));
 				break;
 			case DT_LINES:
-				emit_lines(&sim, c, rsinfo->setResult, rsinfo->setDesc, first_order);
+				emit_lines(&sim, c, rsinfo->setResult, rsinfo->setDesc, id64(first_order));
 				break;
 			case DT_INCIDENTS:
 				emit_incidents(&sim, c, rsinfo->setResult, rsinfo->setDesc,
-							   first_order, first_incident);
+							   id64(first_order), id64(first_incident));
 				break;
 			case DT_INTERACTIONS:
 				emit_interactions(&sim, c, rsinfo->setResult, rsinfo->setDesc, empty,
-								  first_order, first_incident, first_interaction);
+								  id64(first_order), id64(first_incident),
+								  id64(first_interaction));
 				break;
 		}
 		MemoryContextSwitchTo(old);
@@ -2445,6 +2486,8 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 		first_order += c->n_orders;
 		first_incident += c->n_incidents;
 		first_interaction += c->n_interactions;
+		if (id == last_client)
+			break;
 	}
 	MemoryContextDelete(row_cxt);
 	MemoryContextDelete(sim.cxt);

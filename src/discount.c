@@ -934,6 +934,13 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	Jsonb	   *built;
 	bool		need_tier = false;
 
+	/* every rule window and price list validity is looked up at this moment */
+	if (TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(2)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the moment to price at must be finite: %s",
+						timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(2)))));
+
 	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
 									 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work_cxt);

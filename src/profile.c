@@ -578,18 +578,14 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 }
 
 /*
- * Days from one time to a later one.  Two valid times can be further apart
- * than an int64 of microseconds holds (4713 BC to 294276 AD): then the
- * difference is taken in double precision.
+ * Days from a to b.  The difference of two timestamps can exceed an int64
+ * (4713 BC to 294276 AD is about 9.4e18 microseconds): it is taken in 128
+ * bits.
  */
 static inline double
-profile_days(TimestampTz from, TimestampTz to)
+profile_days(TimestampTz b, TimestampTz a)
 {
-	int64		usecs;
-
-	if (unlikely(pg_sub_s64_overflow(to, from, &usecs)))
-		return ((double) to - (double) from) / (double) USECS_PER_DAY;
-	return (double) usecs / (double) USECS_PER_DAY;
+	return (double) ((int128) b - (int128) a) / (double) USECS_PER_DAY;
 }
 
 /* The spend of the repeat purchases, in millionths, as a double. */
@@ -648,7 +644,7 @@ profile_finalfn(PG_FUNCTION_ARGS)
 	values[1] = TimestampTzGetDatum(s->last);
 	values[2] = Int64GetDatum(s->n);
 	values[3] = Int64GetDatum(repeat);
-	values[4] = Float8GetDatum(profile_days(s->first, s->last));
+	values[4] = Float8GetDatum(profile_days(s->last, s->first));
 	values[5] = profile_micro_to_numeric(s->total, s->scale);
 	values[6] = Float8GetDatum((double) s->total / 1e6 / (double) s->n);
 	if (repeat > 0)
@@ -663,16 +659,16 @@ profile_finalfn(PG_FUNCTION_ARGS)
 		double		ss = 0;
 		int			i;
 
-		values[8] = Float8GetDatum(profile_days(s->first, s->last) /
+		values[8] = Float8GetDatum(profile_days(s->last, s->first) /
 								   (double) (s->n - 1));
-		values[9] = Float8GetDatum(profile_days(s->win[ngaps - 1], s->win[ngaps]));
+		values[9] = Float8GetDatum(profile_days(s->win[ngaps], s->win[ngaps - 1]));
 
 		/* mean and sample deviation of the gaps inside the window */
-		wmean = profile_days(s->win[0], s->win[ngaps]) / ngaps;
+		wmean = profile_days(s->win[ngaps], s->win[0]) / ngaps;
 		values[10] = Float8GetDatum(wmean);
 		for (i = 1; i <= ngaps; i++)
 		{
-			double		d = profile_days(s->win[i - 1], s->win[i]) - wmean;
+			double		d = profile_days(s->win[i], s->win[i - 1]) - wmean;
 
 			ss += d * d;
 		}
@@ -730,7 +726,7 @@ profile_recency_days(PG_FUNCTION_ARGS)
 	TimestampTz last = PG_GETARG_TIMESTAMPTZ(0);
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
 	int128		diff;
-	int64		days;
+	int128		days;
 
 	if (TIMESTAMP_NOT_FINITE(last) || TIMESTAMP_NOT_FINITE(as_of))
 	{
@@ -742,9 +738,9 @@ profile_recency_days(PG_FUNCTION_ARGS)
 				 errmsg("recency needs finite times: last purchase %s, as of %s",
 						last_str, timestamptz_to_str(as_of))));
 	}
-	/* valid times can be further apart than an int64 holds: int128 */
+	/* in 128 bits: the difference of two timestamps can exceed an int64 */
 	diff = (int128) as_of - (int128) last;
-	days = (int64) (diff / USECS_PER_DAY);
+	days = diff / USECS_PER_DAY;
 	if (diff < 0 && diff % USECS_PER_DAY != 0)
 		days--;
 	PG_RETURN_INT32((int32) days);

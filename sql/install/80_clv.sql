@@ -251,6 +251,10 @@ DECLARE
 	unit_days	float8 := crm.clv_unit_days(unit);
 	as_of_day	date := (as_of AT TIME ZONE time_zone)::date;
 BEGIN
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	RETURN QUERY
 	WITH days AS (
 		SELECT o.client_id, (o.ordered_at AT TIME ZONE time_zone)::date AS day,
@@ -336,6 +340,11 @@ LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
+	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
+		RAISE EXCEPTION 'arguments of ltv_cac other than margin_rate must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF margin_rate IS NOT NULL AND NOT (margin_rate BETWEEN -1 AND 1) THEN
 		RAISE EXCEPTION 'margin rate % is not between -1 and 1', margin_rate
 			USING ERRCODE = 'invalid_parameter_value';
@@ -387,9 +396,15 @@ SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	q	float8;
+	qn	float8;
+	v	float8;
 BEGIN
 	IF margin IS NULL OR retention_rate IS NULL OR discount_rate IS NULL THEN
 		RETURN NULL;
+	END IF;
+	IF margin = 'NaN' OR abs(margin) = 'Infinity' THEN
+		RAISE EXCEPTION 'margin % is not a finite number', margin
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	IF NOT (retention_rate >= 0 AND retention_rate < 1) THEN
 		RAISE EXCEPTION 'retention rate % is not in [0, 1)', retention_rate
@@ -404,10 +419,24 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	q := retention_rate / (1 + discount_rate);
+	-- q^n: 0 for ever; below 1e-304 it is 0 next to 1 (and q ^ n would
+	-- raise an underflow error where it rounds to 0)
 	IF periods IS NULL THEN
-		RETURN margin / (1 - q);
+		qn := 0;
+	ELSIF periods = 0 THEN
+		qn := 1;
+	ELSIF q = 0 OR periods * ln(q) < -700 THEN
+		qn := 0;
+	ELSE
+		qn := q ^ periods;
 	END IF;
-	RETURN margin * (1 - q ^ periods) / (1 - q);
+	v := margin * (1 - qn);
+	IF abs(v) > '1.7976931348623157e308'::float8 * (1 - q) THEN
+		RAISE EXCEPTION 'retention CLV out of range: margin %, retention rate %, discount rate %',
+			margin, retention_rate, discount_rate
+			USING ERRCODE = 'numeric_value_out_of_range';
+	END IF;
+	RETURN v / (1 - q);
 END
 $$;
 COMMENT ON FUNCTION crm.retention_clv(float8, float8, float8, integer) IS 'simple retention-based CLV: margin per period times sum over k < periods of (retention_rate / (1 + discount_rate))^k; periods null means forever: margin (1 + d) / (1 + d - r)';

@@ -339,6 +339,10 @@ BEGIN
 	IF client_id IS NULL OR as_of IS NULL THEN
 		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	p := crm.loyalty_program_row(program);
 	a := crm.loyalty_lock_account(client_id, p.program_id, false);
 	IF a.client_id IS NULL THEN

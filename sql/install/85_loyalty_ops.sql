@@ -189,6 +189,10 @@ BEGIN
 
 	SELECT a.balance INTO v_balance FROM crm.loyalty_accounts a
 	 WHERE a.client_id = loyalty_append.client_id AND a.program_id = loyalty_append.program_id;
+	IF v_balance::numeric + coalesce(new_lot, 0) + v_moves > 9223372036854775807 THEN
+		RAISE EXCEPTION 'crediting % points would take the balance of client % in programme % past the largest bigint: % points now', coalesce(new_lot, 0) + v_moves::numeric, client_id, program_id, v_balance
+			USING ERRCODE = 'numeric_value_out_of_range';
+	END IF;
 	v_balance := v_balance + coalesce(new_lot, 0) + v_moves;
 	IF v_balance < 0 THEN
 		RAISE EXCEPTION 'not enough loyalty points' USING ERRCODE = 'LY001';
@@ -495,6 +499,10 @@ BEGIN
 	IF FOUND THEN
 		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	END IF;
+	IF points > 9223372036854775807 - a.balance THEN
+		RAISE EXCEPTION 'earning % points would take the balance of client % in programme "%" past the largest bigint: % points now', points, client_id, p.code, a.balance
+			USING ERRCODE = 'numeric_value_out_of_range';
+	END IF;
 
 	/* the entry, its lot and the balance, in one statement */
 	v_at := pg_catalog.clock_timestamp();
@@ -720,6 +728,10 @@ BEGIN
 	IF points IS NULL OR points = 0 THEN
 		RAISE EXCEPTION 'points to adjust must not be zero or NULL'
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF points = -9223372036854775808 THEN
+		RAISE EXCEPTION 'points to adjust out of range: %', points
+			USING ERRCODE = 'numeric_value_out_of_range';
 	END IF;
 	IF note IS NULL OR btrim(note) = '' THEN
 		RAISE EXCEPTION 'an adjustment needs a note giving its reason'
