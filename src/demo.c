@@ -202,7 +202,12 @@ rng_gamma(DemoRng *rng, double shape)
 				c;
 
 	if (shape < 1.0)
-		return rng_gamma(rng, shape + 1.0) * pow(rng_unit(rng), 1.0 / shape);
+	{
+		/* two draws, in a fixed order (operands are not sequenced) */
+		double		g = rng_gamma(rng, shape + 1.0);
+
+		return g * pow(rng_unit(rng), 1.0 / shape);
+	}
 
 	d = shape - 1.0 / 3.0;
 	c = 1.0 / sqrt(9.0 * d);
@@ -1047,7 +1052,9 @@ behave_seasonal(DemoSim *sim)
 		/* the first window after arrival always brings a purchase */
 		if (total > 0 && !rng_chance(r, join_prob[w % 3]))
 			continue;
-		n = 1 + (rng_chance(r, 0.45) ? 1 : 0) + (rng_chance(r, 0.2) ? 1 : 0);
+		/* two draws, in a fixed order (operands are not sequenced) */
+		n = 1 + (rng_chance(r, 0.45) ? 1 : 0);
+		n += rng_chance(r, 0.2) ? 1 : 0;
 		for (int i = 0; i < n; i++)
 			times[i] = rng_between(r, s, e);
 		/* sort up to three */
@@ -1637,8 +1644,18 @@ make_interactions(DemoSim *sim)
 		double		t = random_time(sim, c->created);
 
 		if (consent_at(c, CC_EMAIL, t))
+		{
+			/*
+			 * One draw per statement: the order in which a call's arguments
+			 * are evaluated is up to the compiler, and the data must not be
+			 * (click first, then open, as the generator has always drawn).
+			 */
+			bool		clicked = rng_chance(r, 0.3);
+			bool		opened = rng_chance(r, c->engagement);
+
 			campaign_message(sim, t, CC_EMAIL, "newsletter", false, "Newsletter",
-							 rng_chance(r, c->engagement), rng_chance(r, 0.3), 0);
+							 opened, clicked, 0);
+		}
 	}
 	/* push messages to app users */
 	n = rng_poisson(r, years * 1.0);
@@ -1647,8 +1664,14 @@ make_interactions(DemoSim *sim)
 		double		t = random_time(sim, c->created);
 
 		if (consent_at(c, CC_PUSH, t))
+		{
+			/* one draw per statement, as for the newsletters */
+			bool		clicked = rng_chance(r, 0.2);
+			bool		opened = rng_chance(r, c->engagement * 0.6);
+
 			campaign_message(sim, t, CC_PUSH, "push", true, "New in the app",
-							 rng_chance(r, c->engagement * 0.6), rng_chance(r, 0.2), 0);
+							 opened, clicked, 0);
+		}
 	}
 	/* text messages: pick-up and delivery notices */
 	n = rng_poisson(r, years * 0.5);
@@ -1688,9 +1711,12 @@ make_interactions(DemoSim *sim)
 		{
 			DemoInteraction *x;
 
-			x = add_interaction(sim, random_time(sim, c->created),
-								rng_chance(r, 0.7) ? "chat" : "messenger", "chat",
-								"inbound", rng_chance(r, 0.9) ? "completed" : "replied");
+			/* one draw per statement, in the generator's order */
+			const char *outcome = rng_chance(r, 0.9) ? "completed" : "replied";
+			const char *channel = rng_chance(r, 0.7) ? "chat" : "messenger";
+			double		t = random_time(sim, c->created);
+
+			x = add_interaction(sim, t, channel, "chat", "inbound", outcome);
 			x->handled_by = some_manager(sim);
 			x->subject = call_subjects[rng_int(r, lengthof(call_subjects))];
 		}
@@ -1717,8 +1743,11 @@ make_interactions(DemoSim *sim)
 	{
 		DemoInteraction *x;
 
-		x = add_interaction(sim, random_time(sim, c->created), "meeting", "meeting",
-							"outbound", rng_chance(r, 0.85) ? "completed" : "cancelled");
+		/* one draw per statement, in the generator's order */
+		const char *outcome = rng_chance(r, 0.85) ? "completed" : "cancelled";
+		double		t = random_time(sim, c->created);
+
+		x = add_interaction(sim, t, "meeting", "meeting", "outbound", outcome);
 		x->handled_by = c->owner >= 0 ? c->owner : some_manager(sim);
 		x->subject = rng_chance(r, 0.5) ? "Quarterly review" : "Product presentation";
 	}
@@ -1727,9 +1756,11 @@ make_interactions(DemoSim *sim)
 	{
 		DemoInteraction *x;
 
-		x = add_interaction(sim, random_time(sim, c->created),
-							rng_chance(r, 0.8) ? "email" : "post", "document",
-							"outbound", "delivered");
+		/* one draw per statement, in the generator's order */
+		const char *channel = rng_chance(r, 0.8) ? "email" : "post";
+		double		t = random_time(sim, c->created);
+
+		x = add_interaction(sim, t, channel, "document", "outbound", "delivered");
 		x->handled_by = some_manager(sim);
 		x->subject = doc_subjects[c->company ? rng_int(r, 4) : 4];
 	}
