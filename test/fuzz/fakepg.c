@@ -1060,6 +1060,12 @@ j2date(int jd, int *year, int *month, int *day)
 	UNSUPPORTED("j2date");
 }
 
+char *
+format_type_be(Oid type_oid)
+{
+	return psprintf("type %u", type_oid);
+}
+
 Datum
 GetAttributeByNum(HeapTupleHeader tuple, AttrNumber attrno, bool *isNull)
 {
