@@ -33,7 +33,7 @@
 #define CLV_BGNBD_KAPPA_CAP		1.0e10
 #define CLV_BGNBD_A_EXPAND		1000.0
 
-/* 2F1 series terms a Pareto/NBD fit may sum (about 0.1 s of work) */
+/* 2F1 series terms a Pareto/NBD fit may sum: this plus 20,000 per distinct (x, t) pair */
 #define CLV_PARETO_WORK_BUDGET	20000000
 
 /* largest frequency accepted: beyond it a double no longer counts exactly */

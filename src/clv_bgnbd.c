@@ -76,7 +76,10 @@ double
 clv_bgnbd_row_ll(double r, double alpha, double a, double b,
 				 double x, double tx, double T)
 {
-	double		ll = clv_lgamma_ratio(r, x) + clv_lgamma_ratio(b, x)
+	double		ll = (r < 100 && a + b < 100)
+		? lgamma(r + x) - lgamma(r) + lgamma(a + b) + lgamma(b + x)
+		- lgamma(b) - lgamma(a + b + x) + r * log(alpha)
+		: clv_lgamma_ratio(r, x) + clv_lgamma_ratio(b, x)
 		- clv_lgamma_ratio(a + b, x) + r * log(alpha);
 	double		t3 = -(r + x) * log(alpha + T);
 
@@ -92,7 +95,8 @@ clv_bgnbd_row_ll(double r, double alpha, double a, double b,
 
 /*
  * Mean negative log-likelihood plus penalty at (r, alpha, a, b), and, when
- * g is not NULL, its gradient in the natural parameters.  The lnG and psi
+ * g is not NULL, the total log-likelihood's gradient in the natural
+ * parameters.  The lnG and psi
  * differences are taken without cancellation (clv_lgamma_ratio,
  * clv_digamma_diff), so the value and the gradient stay accurate when a and
  * b are huge.
@@ -111,18 +115,46 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 	int			k,
 				i;
 
+	/*
+	 * With small parameters the plain differences are exact enough (and
+	 * are what the published-value tests were fixed with); large ones need
+	 * the cancellation-free forms.  psrx, psbx, psabx hold the parts of the
+	 * gradient that do not depend on the row's branch weights.
+	 */
+	bool		small = (r < 100 && a + b < 100);
+	double		lgr = small ? lgamma(r) : 0,
+				lgab = small ? lgamma(a + b) : 0,
+				lgb = small ? lgamma(b) : 0,
+				psr = (small && g) ? clv_digamma(r) : 0,
+				psab = (small && g) ? clv_digamma(a + b) : 0,
+				psb = (small && g) ? clv_digamma(b) : 0;
+
 	for (k = 0; k < f->nux; k++)
 	{
 		double		x = f->ux[k];
 
-		f->cx[k] = clv_lgamma_ratio(r, x) + clv_lgamma_ratio(b, x)
-			- clv_lgamma_ratio(a + b, x) + r * lnalpha;
+		if (small)
+			f->cx[k] = lgamma(r + x) - lgr + lgab + lgamma(b + x) - lgb
+				- lgamma(a + b + x) + r * lnalpha;
+		else
+			f->cx[k] = clv_lgamma_ratio(r, x) + clv_lgamma_ratio(b, x)
+				- clv_lgamma_ratio(a + b, x) + r * lnalpha;
 		f->l4[k] = x > 0 ? lna - log(b + x - 1) : 0;
-		if (g)
+		if (g && small)
 		{
+			double		psabx = clv_digamma(a + b + x);
+
+			f->psrx[k] = clv_digamma(r + x) - psr;
+			f->psbx[k] = psab + clv_digamma(b + x) - psb - psabx;
+			f->psabx[k] = psab - psabx;
+		}
+		else if (g)
+		{
+			double		dab = clv_digamma_diff(a + b, x);
+
 			f->psrx[k] = clv_digamma_diff(r, x);
-			f->psbx[k] = clv_digamma_diff(b, x);
-			f->psabx[k] = clv_digamma_diff(a + b, x);
+			f->psbx[k] = clv_digamma_diff(b, x) - dab;
+			f->psabx[k] = -dab;
 		}
 	}
 	for (k = 0; k < f->nuT; k++)
@@ -181,20 +213,18 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 		{
 			gr += w * (f->psrx[kx] + lnalpha - w3 * f->lT[kT] - w4 * f->lt[kt]);
 			galpha += w * (r / alpha - rx * (w3 * f->iTv[kT] + w4 * f->itv[kt]));
-			ga += w * (w4 / a - f->psabx[kx]);
-			gb += w * (f->psbx[kx] - f->psabx[kx]
-					   - (x > 0 ? w4 / (b + x - 1) : 0));
+			ga += w * (f->psabx[kx] + w4 / a);
+			gb += w * (f->psbx[kx] - (x > 0 ? w4 / (b + x - 1) : 0));
 		}
 	}
 
 	if (g)
 	{
-		double		pen2 = 2 * d->penalty;
-
-		g[0] = -gr / d->wsum + pen2 * r;
-		g[1] = -galpha / d->wsum + pen2 * alpha;
-		g[2] = -ga / d->wsum + pen2 * a;
-		g[3] = -gb / d->wsum + pen2 * b;
+		/* the log-likelihood's gradient summed over the clients */
+		g[0] = gr;
+		g[1] = galpha;
+		g[2] = ga;
+		g[3] = gb;
 	}
 	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + a * a + b * b);
 }
@@ -203,6 +233,7 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 static double
 bgnbd_objective(const double *theta, double *grad, void *arg)
 {
+	BgnbdFit   *f = (BgnbdFit *) arg;
 	double		p[4];
 	double		g[4];
 	double		v;
@@ -210,10 +241,10 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 
 	for (i = 0; i < 4; i++)
 		p[i] = exp(theta[i]);
-	v = bgnbd_nll((BgnbdFit *) arg, p[0], p[1], p[2], p[3], grad ? g : NULL);
+	v = bgnbd_nll(f, p[0], p[1], p[2], p[3], grad ? g : NULL);
 	if (grad)
 		for (i = 0; i < 4; i++)
-			grad[i] = g[i] * p[i];
+			grad[i] = -g[i] * p[i] / f->d->wsum + 2 * f->d->penalty * p[i] * p[i];
 	return v;
 }
 
@@ -234,9 +265,16 @@ bgnbd_objective_capped(const double *theta, double *grad, void *arg)
 	double		g[4];
 	double		v;
 
-	v = bgnbd_nll((BgnbdFit *) arg, r, alpha, a, b, grad ? g : NULL);
+	BgnbdFit   *f = (BgnbdFit *) arg;
+	int			i;
+
+	v = bgnbd_nll(f, r, alpha, a, b, grad ? g : NULL);
 	if (grad)
 	{
+		double		p[4] = {r, alpha, a, b};
+
+		for (i = 0; i < 4; i++)
+			g[i] = -g[i] / f->d->wsum + 2 * f->d->penalty * p[i];
 		grad[0] = g[0] * r;
 		grad[1] = g[1] * alpha;
 		/* da/dlogit q = a (1-q), db/dlogit q = -b q */

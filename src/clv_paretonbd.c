@@ -177,6 +177,7 @@ typedef struct ParetoFit
 			   *lg,
 			   *ps;
 	bool		exhausted;		/* the work budget ran out */
+	int64		budget;			/* series terms allowed */
 } ParetoFit;
 
 static double
@@ -203,7 +204,7 @@ pareto_objective(const double *theta, double *grad, void *arg)
 	 * finite any more, so the optimiser stops and the fit is reported as
 	 * not converged.
 	 */
-	if (f->exhausted || clv_series_work() > CLV_PARETO_WORK_BUDGET)
+	if (f->exhausted || clv_series_work() > f->budget)
 	{
 		f->exhausted = true;
 		return NAN;
@@ -292,13 +293,24 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	f.v2 = palloc(sizeof(double) * f.n2);
 
 	f.exhausted = false;
+	f.budget = CLV_PARETO_WORK_BUDGET + (int64) 20000 * (f.n1 + f.n2);
 	clv_series_work_reset();
 	clv_check_start(4, theta, pareto_objective, &f, "pareto_nbd");
 	clv_bfgs(4, theta, pareto_objective, &f, 1000, 1e-9, &res);
 	elog(DEBUG1, "pareto_nbd fit: %lld series terms", (long long) clv_series_work());
 
+	/*
+	 * A parameter past 1e6 (in scaled time) means the fit is running to the
+	 * boundary (r and alpha, or s and beta, growing together: no spread of
+	 * the rates), where the likelihood only flattens out: a small gradient
+	 * there is not a maximum.
+	 */
 	for (i = 0; i < 4; i++)
+	{
 		params[i] = exp(theta[i]);
+		if (params[i] > 1e6)
+			res.converged = false;
+	}
 	if (f.exhausted)
 	{
 		/*
