@@ -858,3 +858,6 @@ BEGIN
 	RETURN c;
 END
 $$;
+
+/* ---- churn: no JIT for churn_signals (its estimates pass the JIT thresholds) ---- */
+ALTER FUNCTION crm.churn_signals(timestamptz, jsonb) SET jit = off;

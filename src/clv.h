@@ -23,6 +23,19 @@
 
 #define CLV_STATE_MAGIC		0x434C	/* "CL" */
 
+/*
+ * BG/NBD fits whose a + b pass CLV_BGNBD_KAPPA_SWITCH are tried again on the
+ * boundary a + b = CLV_BGNBD_KAPPA_CAP (see clv_bgnbd_final); predictions
+ * switch to an expansion around the mean drop-out probability from
+ * a >= CLV_BGNBD_A_EXPAND on (see clv_bgnbd_expected_v).
+ */
+#define CLV_BGNBD_KAPPA_SWITCH	1.0e4
+#define CLV_BGNBD_KAPPA_CAP		1.0e10
+#define CLV_BGNBD_A_EXPAND		1000.0
+
+/* 2F1 series terms a Pareto/NBD fit may sum: this plus 20,000 per distinct (x, t) pair */
+#define CLV_PARETO_WORK_BUDGET	20000000
+
 /* largest frequency accepted: beyond it a double no longer counts exactly */
 #define CLV_MAX_FREQUENCY	1.0e9
 
@@ -104,7 +117,12 @@ extern double clv_log_hyp2f1_c_eq_a_plus_1(double a, double b, double z,
 										   double log1mz);
 extern double clv_log_s_series(double e, double c, double z, double *dle,
 							   double *dlc, double *dlz);
-extern double clv_hyp2f1_series_tail(double A, double a, double C, double z);
+extern double clv_hyp2f1_series_tail(double A, double a, double C, double z,
+									 double lscale);
+extern double clv_lgamma_ratio(double y, double x);
+extern void clv_series_work_reset(void);
+extern int64 clv_series_work(void);
+extern double clv_digamma_diff(double y, double x);
 
 /* clv_optim.c */
 typedef double (*ClvObjective) (const double *theta, double *grad, void *arg);

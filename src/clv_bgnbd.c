@@ -62,9 +62,9 @@ typedef struct BgnbdFit
 	/* per distinct x */
 	double	   *cx,				/* the lnG terms */
 			   *l4,				/* ln(a/(b+x-1)) */
-			   *psrx,
-			   *psbx,
-			   *psabx;
+			   *psrx,			/* psi(r+x) - psi(r) */
+			   *psbx,			/* psi(b+x) - psi(b) */
+			   *psabx;			/* psi(a+b+x) - psi(a+b) */
 	/* per distinct T and t_x */
 	double	   *lT,
 			   *iTv,
@@ -76,8 +76,11 @@ double
 clv_bgnbd_row_ll(double r, double alpha, double a, double b,
 				 double x, double tx, double T)
 {
-	double		ll = lgamma(r + x) - lgamma(r) + lgamma(a + b) + lgamma(b + x)
-		- lgamma(b) - lgamma(a + b + x) + r * log(alpha);
+	double		ll = (r < 100 && a + b < 100)
+		? lgamma(r + x) - lgamma(r) + lgamma(a + b) + lgamma(b + x)
+		- lgamma(b) - lgamma(a + b + x) + r * log(alpha)
+		: clv_lgamma_ratio(r, x) + clv_lgamma_ratio(b, x)
+		- clv_lgamma_ratio(a + b, x) + r * log(alpha);
 	double		t3 = -(r + x) * log(alpha + T);
 
 	if (x > 0)
@@ -91,26 +94,19 @@ clv_bgnbd_row_ll(double r, double alpha, double a, double b,
 }
 
 /*
- * Mean negative log-likelihood plus penalty at theta = ln(r, alpha, a, b),
- * and its gradient in theta.
+ * Mean negative log-likelihood plus penalty at (r, alpha, a, b), and, when
+ * g is not NULL, the total log-likelihood's gradient in the natural
+ * parameters.  The lnG and psi
+ * differences are taken without cancellation (clv_lgamma_ratio,
+ * clv_digamma_diff), so the value and the gradient stay accurate when a and
+ * b are huge.
  */
 static double
-bgnbd_objective(const double *theta, double *grad, void *arg)
+bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 {
-	BgnbdFit   *f = (BgnbdFit *) arg;
 	ClvData    *d = f->d;
-	double		r = exp(theta[0]),
-				alpha = exp(theta[1]),
-				a = exp(theta[2]),
-				b = exp(theta[3]);
-	double		lgr = lgamma(r),
-				lgab = lgamma(a + b),
-				lgb = lgamma(b),
-				lna = log(a),
+	double		lna = log(a),
 				lnalpha = log(alpha);
-	double		psr = 0,
-				psab = 0,
-				psb = 0;
 	double		sll = 0,
 				gr = 0,
 				galpha = 0,
@@ -119,24 +115,46 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 	int			k,
 				i;
 
-	if (grad)
-	{
-		psr = clv_digamma(r);
-		psab = clv_digamma(a + b);
-		psb = clv_digamma(b);
-	}
+	/*
+	 * With small parameters the plain differences are exact enough (and
+	 * are what the published-value tests were fixed with); large ones need
+	 * the cancellation-free forms.  psrx, psbx, psabx hold the parts of the
+	 * gradient that do not depend on the row's branch weights.
+	 */
+	bool		small = (r < 100 && a + b < 100);
+	double		lgr = small ? lgamma(r) : 0,
+				lgab = small ? lgamma(a + b) : 0,
+				lgb = small ? lgamma(b) : 0,
+				psr = (small && g) ? clv_digamma(r) : 0,
+				psab = (small && g) ? clv_digamma(a + b) : 0,
+				psb = (small && g) ? clv_digamma(b) : 0;
+
 	for (k = 0; k < f->nux; k++)
 	{
 		double		x = f->ux[k];
 
-		f->cx[k] = lgamma(r + x) - lgr + lgab + lgamma(b + x) - lgb
-			- lgamma(a + b + x) + r * lnalpha;
+		if (small)
+			f->cx[k] = lgamma(r + x) - lgr + lgab + lgamma(b + x) - lgb
+				- lgamma(a + b + x) + r * lnalpha;
+		else
+			f->cx[k] = clv_lgamma_ratio(r, x) + clv_lgamma_ratio(b, x)
+				- clv_lgamma_ratio(a + b, x) + r * lnalpha;
 		f->l4[k] = x > 0 ? lna - log(b + x - 1) : 0;
-		if (grad)
+		if (g && small)
 		{
-			f->psrx[k] = clv_digamma(r + x);
-			f->psbx[k] = clv_digamma(b + x);
-			f->psabx[k] = clv_digamma(a + b + x);
+			double		psabx = clv_digamma(a + b + x);
+
+			f->psrx[k] = clv_digamma(r + x) - psr;
+			f->psbx[k] = psab + clv_digamma(b + x) - psb - psabx;
+			f->psabx[k] = psab - psabx;
+		}
+		else if (g)
+		{
+			double		dab = clv_digamma_diff(a + b, x);
+
+			f->psrx[k] = clv_digamma_diff(r, x);
+			f->psbx[k] = clv_digamma_diff(b, x) - dab;
+			f->psabx[k] = -dab;
 		}
 	}
 	for (k = 0; k < f->nuT; k++)
@@ -191,26 +209,78 @@ bgnbd_objective(const double *theta, double *grad, void *arg)
 			w4 = 0;
 		}
 		sll += w * (f->cx[kx] + ll);
-		if (grad)
+		if (g)
 		{
-			gr += w * (f->psrx[kx] - psr + lnalpha - w3 * f->lT[kT] - w4 * f->lt[kt]);
+			gr += w * (f->psrx[kx] + lnalpha - w3 * f->lT[kT] - w4 * f->lt[kt]);
 			galpha += w * (r / alpha - rx * (w3 * f->iTv[kT] + w4 * f->itv[kt]));
-			ga += w * (psab - f->psabx[kx] + w4 / a);
-			gb += w * (psab + f->psbx[kx] - psb - f->psabx[kx]
-					   - (x > 0 ? w4 / (b + x - 1) : 0));
+			ga += w * (f->psabx[kx] + w4 / a);
+			gb += w * (f->psbx[kx] - (x > 0 ? w4 / (b + x - 1) : 0));
 		}
 	}
 
-	if (grad)
+	if (g)
 	{
-		double		pen2 = 2 * d->penalty;
-
-		grad[0] = -gr * r / d->wsum + pen2 * r * r;
-		grad[1] = -galpha * alpha / d->wsum + pen2 * alpha * alpha;
-		grad[2] = -ga * a / d->wsum + pen2 * a * a;
-		grad[3] = -gb * b / d->wsum + pen2 * b * b;
+		/* the log-likelihood's gradient summed over the clients */
+		g[0] = gr;
+		g[1] = galpha;
+		g[2] = ga;
+		g[3] = gb;
 	}
 	return -sll / d->wsum + d->penalty * (r * r + alpha * alpha + a * a + b * b);
+}
+
+/* the objective at theta = ln(r, alpha, a, b) and its gradient in theta */
+static double
+bgnbd_objective(const double *theta, double *grad, void *arg)
+{
+	BgnbdFit   *f = (BgnbdFit *) arg;
+	double		p[4];
+	double		g[4];
+	double		v;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = exp(theta[i]);
+	v = bgnbd_nll(f, p[0], p[1], p[2], p[3], grad ? g : NULL);
+	if (grad)
+		for (i = 0; i < 4; i++)
+			grad[i] = -g[i] * p[i] / f->d->wsum + 2 * f->d->penalty * p[i] * p[i];
+	return v;
+}
+
+/*
+ * The objective on the boundary a + b = CLV_BGNBD_KAPPA_CAP, at
+ * theta = (ln r, ln alpha, logit q), a = q K, b = (1-q) K: the drop-out
+ * probability is (all but) the same q for every client.
+ */
+static double
+bgnbd_objective_capped(const double *theta, double *grad, void *arg)
+{
+	double		r = exp(theta[0]),
+				alpha = exp(theta[1]);
+	double		q = 1 / (1 + exp(-theta[2])),
+				q1 = 1 / (1 + exp(theta[2]));
+	double		a = q * CLV_BGNBD_KAPPA_CAP,
+				b = q1 * CLV_BGNBD_KAPPA_CAP;
+	double		g[4];
+	double		v;
+
+	BgnbdFit   *f = (BgnbdFit *) arg;
+	int			i;
+
+	v = bgnbd_nll(f, r, alpha, a, b, grad ? g : NULL);
+	if (grad)
+	{
+		double		p[4] = {r, alpha, a, b};
+
+		for (i = 0; i < 4; i++)
+			g[i] = -g[i] / f->d->wsum + 2 * f->d->penalty * p[i];
+		grad[0] = g[0] * r;
+		grad[1] = g[1] * alpha;
+		/* da/dlogit q = a (1-q), db/dlogit q = -b q */
+		grad[2] = g[2] * a * q1 - g[3] * b * q;
+	}
+	return v;
 }
 
 Datum
@@ -247,9 +317,45 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 
 	clv_check_start(4, theta, bgnbd_objective, &f, "bgnbd");
 	clv_bfgs(4, theta, bgnbd_objective, &f, 1000, 1e-9, &res);
-
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);
+
+	/*
+	 * A fit that runs towards a, b -> infinity (the Beta distribution of the
+	 * drop-out probability collapsing to a point) has no interior maximum in
+	 * that direction: the likelihood keeps rising ever more slowly.  Fit the
+	 * model again on the boundary a + b = CLV_BGNBD_KAPPA_CAP, where the
+	 * model equals its limit (one drop-out probability for every client) to
+	 * within about 1/a, and keep whichever fit is better (the boundary one
+	 * when the first went beyond it: a + b <= CLV_BGNBD_KAPPA_CAP is the
+	 * parameter space).  A penalty keeps a
+	 * and b finite, so this is done without one only.
+	 */
+	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH)
+	{
+		double		theta2[3];
+		double		q = params[2] / (params[2] + params[3]);
+		ClvOptimResult res2;
+
+		theta2[0] = theta[0];
+		theta2[1] = theta[1];
+		theta2[2] = log(q) - log1p(-q);
+		if (!isfinite(theta2[2]))
+			theta2[2] = q > 0.5 ? 30.0 : -30.0;
+		clv_bfgs(3, theta2, bgnbd_objective_capped, &f, 1000, 1e-9, &res2);
+		/* a stage-1 point beyond the cap is outside the parameter space */
+		if (isfinite(res2.fval) &&
+			(params[2] + params[3] > CLV_BGNBD_KAPPA_CAP || !(res2.fval > res.fval)))
+		{
+			q = 1 / (1 + exp(-theta2[2]));
+			params[0] = exp(theta2[0]);
+			params[1] = exp(theta2[1]);
+			params[2] = q * CLV_BGNBD_KAPPA_CAP;
+			params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
+			res.converged = res2.converged;
+		}
+		res.iterations += res2.iterations;
+	}
 	params[1] *= scale;
 	for (i = 0; i < data.n; i++)
 		loglik += data.w[i] * clv_bgnbd_row_ll(params[0], params[1], params[2],
@@ -305,12 +411,75 @@ clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T)
 }
 
 /*
+ * E[Y(t) | alive at T, x, t_x, T] for large a.  Given p and alive at T,
+ * lambda ~ Gamma(r+x, alpha+T) and E[Y(t) | lambda, p] = (1 - e^(-lambda p t))/p,
+ * so the expectation is E[h(p)] with p ~ Beta(a, b+x) and
+ *   h(p) = [1 - (1 + c p)^-(r+x)] / p,   c = t/(alpha+T).
+ * When a is large the Beta distribution is narrow around its mean
+ * mu = a/(a+b+x) (relative spread at most 1/sqrt(a)), and
+ * E[h(p)] = sum_k h_k M_k, with h_k the Taylor coefficients of h at mu and
+ * M_k the central moments of the Beta distribution, which satisfy
+ *   (K+k) M_(k+1) = k [mu(1-mu) M_(k-1) + (1-2mu) M_k],  K = a+b+x.
+ * The terms fall like (k-1)!! a^(-k/2): from a = 1000 on, 20-odd of them
+ * reach double precision.  The first term, h(mu), is the limit of a, b -> oo
+ * with a/(a+b) fixed.
+ */
+static double
+bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
+							double t, double x, double T)
+{
+	double		n = r + x,
+				c = t / (alpha + T),
+				K = a + b + x,
+				mu = a / K,
+				mu1 = (b + x) / K,
+				w = c / (1 + c * mu),
+				lg = -n * log1p(c * mu),
+				G0 = exp(lg),
+				gk = G0,
+				hk,
+				Mkm2 = 0,		/* M_(k-2) */
+				Mkm1 = 1,		/* M_(k-1) */
+				Mk,
+				sum;
+	int			k,
+				small = 0;
+
+	/* h_0 = (1 - G0)/mu; (mu + d) h(d) = 1 - g(d) gives h_k = (q_k - h_(k-1))/mu */
+	hk = -expm1(lg) / mu;
+	sum = hk;
+	for (k = 1; k <= 60; k++)
+	{
+		double		term;
+
+		/* g_k = G0 (-n choose k) w^k;  q_k = -g_k */
+		gk *= -(n + k - 1) / k * w;
+		hk = (-gk - hk) / mu;
+		Mk = (k - 1) * (mu * mu1 * Mkm2 + (mu1 - mu) * Mkm1) / (K + k - 1);
+		Mkm2 = Mkm1;
+		Mkm1 = Mk;
+		term = hk * Mk;
+		sum += term;
+		if (k >= 4 && fabs(term) <= 1e-17 * fabs(sum))
+		{
+			if (++small >= 2)
+				break;
+		}
+		else
+			small = 0;
+	}
+	return sum;
+}
+
+/*
  * E[Y(t) | x, t_x, T], expected purchases in (T, T+t].  By Euler's
  * transformation the paper's eq. 10 numerator becomes
  *   (a+b+x-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)] / (a-1),
  * z = t/(alpha+T+t); with e = a-1 and L = ln(1-z) the bracket over (a-1) is
  *   -expm1(e L)/e - e^(e L) sum_{j>=1} (a+b-1-r)_j (a)_(j-1) / ((a+b+x-1)_j j!) z^j,
- * which has no singularity at a = 1 and does not overflow for large x.
+ * which has no singularity at a = 1 and does not overflow for large x.  The
+ * series needs about a z/(1-z) terms and overflows for large a: from
+ * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.
  */
 double
 clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
@@ -326,10 +495,13 @@ clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 
 	if (t == 0)
 		return 0;
+	if (a >= CLV_BGNBD_A_EXPAND)
+		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T)
+			* clv_bgnbd_p_alive_v(p, x, tx, T);
 	z = t / (alpha + T + t);
 	L = -log1p(t / (alpha + T));
 	G = (e == 0 ? -L : -expm1(e * L) / e)
-		- exp(e * L) * clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z);
+		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
 	return (a + b + x - 1) * G * clv_bgnbd_p_alive_v(p, x, tx, T);
 }
 

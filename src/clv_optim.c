@@ -191,6 +191,9 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 				if (grown)
 					fnew = clv_eval(tn, gn, fn, arg);
 			}
+			/* the objective refused the point (a work budget ran out) */
+			if (!isfinite(fnew))
+				break;
 		}
 		if (!accepted)
 		{

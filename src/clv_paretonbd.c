@@ -176,6 +176,8 @@ typedef struct ParetoFit
 			   *g2,
 			   *lg,
 			   *ps;
+	bool		exhausted;		/* the work budget ran out */
+	int64		budget;			/* series terms allowed */
 } ParetoFit;
 
 static double
@@ -187,7 +189,7 @@ pareto_objective(const double *theta, double *grad, void *arg)
 				alpha = exp(theta[1]),
 				s = exp(theta[2]),
 				beta = exp(theta[3]);
-	double		common = -lgamma(r) + r * log(alpha) + s * log(beta);
+	double		common;
 	double		sll = 0;
 	double		gs[4] = {0, 0, 0, 0};
 	double		gpsi = 0;
@@ -195,6 +197,19 @@ pareto_objective(const double *theta, double *grad, void *arg)
 				i,
 				j;
 
+	/*
+	 * Near the boundary of the parameter space (s and beta, or r and alpha,
+	 * growing together; one of alpha, beta far above the other) the 2F1
+	 * series need millions of terms.  Past the budget the objective is not
+	 * finite any more, so the optimiser stops and the fit is reported as
+	 * not converged.
+	 */
+	if (f->exhausted || clv_series_work() > f->budget)
+	{
+		f->exhausted = true;
+		return NAN;
+	}
+	common = -lgamma(r) + r * log(alpha) + s * log(beta);
 	for (k = 0; k < f->nx; k++)
 	{
 		f->lg[k] = lgamma(r + f->ux[k]);
@@ -277,18 +292,52 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	f.v1 = palloc(sizeof(double) * f.n1);
 	f.v2 = palloc(sizeof(double) * f.n2);
 
+	f.exhausted = false;
+	f.budget = CLV_PARETO_WORK_BUDGET + (int64) 20000 * (f.n1 + f.n2);
+	clv_series_work_reset();
 	clv_check_start(4, theta, pareto_objective, &f, "pareto_nbd");
 	clv_bfgs(4, theta, pareto_objective, &f, 1000, 1e-9, &res);
+	elog(DEBUG1, "pareto_nbd fit: %lld series terms", (long long) clv_series_work());
 
+	/*
+	 * A parameter past 1e6 (in scaled time) means the fit is running to the
+	 * boundary (r and alpha, or s and beta, growing together: no spread of
+	 * the rates), where the likelihood only flattens out: a small gradient
+	 * there is not a maximum.
+	 */
 	for (i = 0; i < 4; i++)
+	{
 		params[i] = exp(theta[i]);
+		if (params[i] > 1e6)
+			res.converged = false;
+	}
+	if (f.exhausted)
+	{
+		/*
+		 * The log-likelihood of the last accepted point, from the optimiser's
+		 * objective (evaluating it again would cost as much as the budget):
+		 * minus the penalty, times the clients, and the rates back in the
+		 * caller's time unit (L scales by scale^-x).
+		 */
+		double		sx = 0;
+
+		for (i = 0; i < data.n; i++)
+			sx += data.w[i] * data.x[i];
+		loglik = -(res.fval - data.penalty * (params[0] * params[0] +
+											   params[1] * params[1] +
+											   params[2] * params[2] +
+											   params[3] * params[3]))
+			* data.wsum - sx * log(scale);
+		res.converged = false;
+	}
 	params[1] *= scale;
 	params[3] *= scale;
-	for (i = 0; i < data.n; i++)
-		loglik += data.w[i] * clv_pareto_row_ll(params[0], params[1], params[2],
-												params[3], data.x[i],
-												data.tx[i] * scale,
-												data.T[i] * scale);
+	if (!f.exhausted)
+		for (i = 0; i < data.n; i++)
+			loglik += data.w[i] * clv_pareto_row_ll(params[0], params[1], params[2],
+													params[3], data.x[i],
+													data.tx[i] * scale,
+													data.T[i] * scale);
 	if (!isfinite(loglik))
 		res.converged = false;
 	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,

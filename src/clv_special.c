@@ -31,6 +31,24 @@
 #define CLV_SERIES_MAX_TERMS	2000000
 
 /*
+ * Terms summed by the positive series since the last clv_series_work_reset:
+ * the Pareto/NBD fit bounds its work with it.
+ */
+static int64 clv_series_terms = 0;
+
+void
+clv_series_work_reset(void)
+{
+	clv_series_terms = 0;
+}
+
+int64
+clv_series_work(void)
+{
+	return clv_series_terms;
+}
+
+/*
  * Digamma psi(x) for x > 0: the recurrence psi(x) = psi(x+1) - 1/x up to
  * x >= 10, then the asymptotic series.
  */
@@ -80,6 +98,7 @@ clv_log_hyp2f1_c_eq_a_plus_1(double a, double b, double z, double log1mz)
 		}
 		if (j == CLV_SERIES_MAX_TERMS && ratio < 1.0)
 			sum += term * ratio / (1.0 - ratio);
+		clv_series_terms += j;
 	}
 	return (1.0 - b) * log1mz + log(sum);
 }
@@ -119,6 +138,7 @@ clv_log_s_series(double e, double c, double z, double *dle, double *dlc,
 			sc += term * hc;
 			sz += term * (j + 1);
 		}
+		clv_series_terms += j;
 		*dle = se / sum;
 		*dlc = -sc / sum;
 		*dlz = sz / (z * sum);
@@ -133,10 +153,12 @@ clv_log_s_series(double e, double c, double z, double *dle, double *dlc,
 }
 
 /*
- * sum_{j>=1} (A)_j (a)_{j-1} / ((C)_j j!) z^j for 0 <= z < 1, signed.
+ * e^lscale * sum_{j>=1} (A)_j (a)_{j-1} / ((C)_j j!) z^j for 0 <= z < 1,
+ * signed.  The factor is applied in long double, where the sum may be far
+ * beyond the range of a double (about (1-z)^-a) and e^lscale far below it.
  */
 double
-clv_hyp2f1_series_tail(double A, double a, double C, double z)
+clv_hyp2f1_series_tail(double A, double a, double C, double z, double lscale)
 {
 	long double sum = 0.0L;
 	long double term;
@@ -159,5 +181,59 @@ clv_hyp2f1_series_tail(double A, double a, double C, double z)
 	}
 	if (j == CLV_SERIES_MAX_TERMS && fabsl(ratio) < 1.0L)
 		sum += term * ratio / (1.0L - ratio);
-	return (double) sum;
+	if (sum == 0)
+		return 0.0;
+	return (double) copysignl(expl((long double) lscale + logl(fabsl(sum))), sum);
+}
+
+/*
+ * ln G(y+x) - ln G(y) for y > 0, x >= 0, without the cancellation of the
+ * two lgamma calls when y is large (lgamma(1e9) is about 2e10: its rounding
+ * error alone would be 1e-6).  For y >= 100 the difference of the Stirling
+ * series is taken term by term:
+ *   (y-1/2) ln(1+x/y) + x ln(y+x) - x + [1/(12z) - 1/(360z^3) + ...]_y^{y+x}
+ * (the next term of the series, 1/(1188 z^9), is below 1e-20 there).
+ */
+double
+clv_lgamma_ratio(double y, double x)
+{
+	double		z,
+				c;
+
+	if (x == 0)
+		return 0.0;
+	if (y < 100.0)
+		return lgamma(y + x) - lgamma(y);
+	z = y + x;
+	c = -x / (12.0 * y * z)
+		- (1.0 / (z * z * z) - 1.0 / (y * y * y)) / 360.0
+		+ (1.0 / pow(z, 5) - 1.0 / pow(y, 5)) / 1260.0
+		- (1.0 / pow(z, 7) - 1.0 / pow(y, 7)) / 1680.0;
+	return (y - 0.5) * log1p(x / y) + x * log(z) - x + c;
+}
+
+/*
+ * psi(y+x) - psi(y) for y > 0, x >= 0, without cancellation for large y:
+ * for y >= 100 the difference of the asymptotic series, with its leading
+ * terms in closed form (ln(1+x/y), x/(2y(y+x)), ...).
+ */
+double
+clv_digamma_diff(double y, double x)
+{
+	double		z,
+				y2,
+				z2;
+
+	if (x == 0)
+		return 0.0;
+	if (y < 100.0)
+		return clv_digamma(y + x) - clv_digamma(y);
+	z = y + x;
+	y2 = 1.0 / (y * y);
+	z2 = 1.0 / (z * z);
+	return log1p(x / y) + x / (2.0 * y * z)
+		+ x * (2.0 * y + x) * y2 * z2 / 12.0
+		+ (z2 * z2 - y2 * y2) / 120.0
+		- (z2 * z2 * z2 - y2 * y2 * y2) / 252.0
+		+ (z2 * z2 * z2 * z2 - y2 * y2 * y2 * y2) / 240.0;
 }
