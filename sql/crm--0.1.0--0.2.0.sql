@@ -859,5 +859,5 @@ BEGIN
 END
 $$;
 
-/* ---- churn: no JIT for churn_signals (its estimates pass the JIT thresholds) ---- */
-ALTER FUNCTION crm.churn_signals(timestamptz, jsonb) SET jit = off;
+/* ---- churn: JIT for churn_signals only from an estimated cost of 1e9 ---- */
+ALTER FUNCTION crm.churn_signals(timestamptz, jsonb) SET jit_above_cost = 1e9;
