@@ -5,15 +5,7 @@
 BEGIN;
 SELECT plan(27);
 
-DO $$
-DECLARE
-	r			regclass;
-BEGIN
-	FOR r IN SELECT c.oid FROM pg_class c WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind IN ('r', 'S') LOOP
-		EXECUTE format('GRANT ALL ON %s TO PUBLIC', r);
-	END LOOP;
-END
-$$;
+\i test/include/pgtap_for_roles.sql
 
 SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p

@@ -6,15 +6,7 @@ BEGIN;
 SELECT plan(67);
 
 -- pgTAP keeps its state in temporary tables: let the test roles write them
-DO $$
-DECLARE
-	r			regclass;
-BEGIN
-	FOR r IN SELECT c.oid FROM pg_class c WHERE c.relnamespace = pg_my_temp_schema() AND c.relkind IN ('r', 'S') LOOP
-		EXECUTE format('GRANT ALL ON %s TO PUBLIC', r);
-	END LOOP;
-END
-$$;
+\i test/include/pgtap_for_roles.sql
 
 CREATE ROLE regress_mgr_a IN ROLE crm_manager;
 CREATE ROLE regress_mgr_b IN ROLE crm_manager;
