@@ -1,7 +1,7 @@
 # Makefile for the crm extension (PGXS)
 
 EXTENSION = crm
-EXTVERSION = 0.2.0
+EXTVERSION = 0.3.0
 
 MODULE_big = crm
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))

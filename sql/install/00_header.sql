@@ -1,5 +1,5 @@
 /*
- * crm install script, version 0.2.0.
+ * crm install script, version 0.3.0.
  *
  * Built by the Makefile from the parts in sql/install/, in name order.
  * Every object lives in the schema crm, which CREATE EXTENSION creates.
