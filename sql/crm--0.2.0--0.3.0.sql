@@ -8,3 +8,308 @@
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION crm UPDATE TO '0.3.0'" to load this file. \quit
+
+/*
+ * ---- loyalty: earn_points and redeem_points in C ----
+ *
+ * Their SQL bodies become crm.loyalty_earn_sql and crm.loyalty_redeem_sql
+ * (internal, executable by nobody but the owner); the public functions
+ * keep their signatures, defaults, privileges and comments, and are
+ * replaced in place by the C functions.
+ */
+
+/*
+ * earn_points in SQL: credits points as a new lot.  It defines the
+ * operation; crm.earn_points (85_loyalty_fast.sql, src/loyalty_fast.c)
+ * does its common call without statements and calls this for the rest.
+ *
+ * The argument checks of crm.loyalty_check_args and the programme lookup
+ * of crm.loyalty_program_row are written out here (same messages, same
+ * SQLSTATEs), so that a call runs no nested function with its own
+ * search_path; the account, its key, and one statement writing the
+ * entry, the lot and the balance.
+ */
+CREATE FUNCTION crm.loyalty_earn_sql(client_id bigint, program text, points bigint,
+									 idempotency_key text, order_id bigint,
+									 expires_at timestamptz, note text, actor text)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	e			crm.loyalty_ledger;
+	v_request	jsonb;
+	v_at		timestamptz;
+	v_id		bigint;
+	v_expires	timestamptz;
+BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF idempotency_key IS NULL THEN
+		RAISE EXCEPTION 'idempotency_key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(idempotency_key) NOT BETWEEN 1 AND 200 OR idempotency_key LIKE 'crm:%' THEN
+		PERFORM crm.loyalty_check_args(client_id, idempotency_key);
+	END IF;
+	IF points IS NULL OR points <= 0 THEN
+		RAISE EXCEPTION 'points to earn must be positive, not %', coalesce(points::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_at := pg_catalog.clock_timestamp();
+	IF expires_at <= v_at THEN
+		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
+	IF NOT FOUND THEN
+		p := crm.loyalty_program_row(program);
+	END IF;
+	IF order_id IS NOT NULL THEN
+		PERFORM crm.loyalty_order_row(client_id, order_id, false);
+	END IF;
+	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
+									'expires_at', expires_at, 'note', note);
+	SELECT * INTO a FROM crm.loyalty_accounts x
+	 WHERE x.client_id = loyalty_earn_sql.client_id AND x.program_id = p.program_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		a := crm.loyalty_lock_account(client_id, p.program_id, true);
+	END IF;
+	SELECT * INTO e FROM crm.loyalty_ledger l
+	 WHERE l.client_id = loyalty_earn_sql.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = loyalty_earn_sql.idempotency_key;
+	IF FOUND THEN
+		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
+	END IF;
+	IF points > 9223372036854775807 - a.balance THEN
+		RAISE EXCEPTION 'earning % points would take the balance of client % in programme "%" past the largest bigint: % points now', points, client_id, p.code, a.balance
+			USING ERRCODE = 'numeric_value_out_of_range';
+	END IF;
+
+	/* the entry, its lot and the balance, in one statement */
+	v_at := pg_catalog.clock_timestamp();
+	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	v_expires := coalesce(expires_at, v_at + p.points_lifetime);
+	WITH ins AS (
+		INSERT INTO crm.loyalty_ledger AS l
+			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
+			 lot_id, expires_at, idempotency_key, made_by, source, note, request, created_at)
+		VALUES (client_id, p.program_id, v_id, 'earn', points, a.balance + points, order_id,
+				v_id, v_expires, idempotency_key, coalesce(actor, session_user::text),
+				'earn_points', note, v_request, v_at)
+		RETURNING l.*),
+	lot AS (
+		INSERT INTO crm.loyalty_lots (client_id, program_id, lot_id, points, remaining, earned_at, expires_at)
+		VALUES (client_id, p.program_id, v_id, points, points, v_at, v_expires)),
+	acc AS (
+		UPDATE crm.loyalty_accounts x SET balance = a.balance + points
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
+	SELECT * INTO e FROM ins;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigint, timestamptz, text, text) IS 'internal: crm.earn_points in SQL, for every call its C implementation does not take: credits points to a client''s account (opened if needed) as a new lot expiring at expires_at (default: now + the programme''s points_lifetime); idempotent by key';
+
+/*
+ * redeem_points in SQL: spends points, lot by lot; never below zero.  It
+ * defines the operation; crm.redeem_points (85_loyalty_fast.sql,
+ * src/loyalty_fast.c) does its common call without statements and calls
+ * this for the rest.
+ *
+ * Like crm.loyalty_earn_sql: the checks and the programme lookup
+ * written out, and the debit of crm.loyalty_debit (expire the due lots,
+ * pick the lots, one statement writing the entry, its allocations, the
+ * lots and the balance) done here rather than in a nested call.
+ */
+CREATE FUNCTION crm.loyalty_redeem_sql(client_id bigint, program text, points bigint,
+									   idempotency_key text, order_id bigint, note text,
+									   actor text)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	o			crm.orders;
+	e			crm.loyalty_ledger;
+	lot			record;
+	v_request	jsonb;
+	v_cap		bigint;
+	v_used		bigint;
+	v_at		timestamptz;
+	v_balance	bigint;
+	v_id		bigint;
+	v_need		bigint;
+	v_lots		bigint[] := '{}';
+	v_takes		bigint[] := '{}';
+BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF idempotency_key IS NULL THEN
+		RAISE EXCEPTION 'idempotency_key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF length(idempotency_key) NOT BETWEEN 1 AND 200 OR idempotency_key LIKE 'crm:%' THEN
+		PERFORM crm.loyalty_check_args(client_id, idempotency_key);
+	END IF;
+	IF points IS NULL OR points <= 0 THEN
+		RAISE EXCEPTION 'points to redeem must be positive, not %', coalesce(points::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
+	IF NOT FOUND THEN
+		p := crm.loyalty_program_row(program);
+	END IF;
+	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
+									'note', note);
+	SELECT * INTO a FROM crm.loyalty_accounts x
+	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', points
+			USING ERRCODE = 'LY001',
+				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
+	END IF;
+	SELECT * INTO e FROM crm.loyalty_ledger l
+	 WHERE l.client_id = loyalty_redeem_sql.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = loyalty_redeem_sql.idempotency_key;
+	IF FOUND THEN
+		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
+	END IF;
+	IF order_id IS NOT NULL THEN
+		o := crm.loyalty_order_row(client_id, order_id, false);
+		IF o.currency <> p.currency THEN
+			RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		v_cap := floor(p.max_redeem_share * o.net_amount / p.point_value);
+		v_used := crm.loyalty_order_redeemed(client_id, p.program_id, order_id);
+		IF v_used + points > v_cap THEN
+			RAISE EXCEPTION 'redeeming % points exceeds what order % may be paid with: % points', points, order_id, v_cap
+				USING ERRCODE = 'LY003',
+					  DETAIL = format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
+									  p.max_redeem_share, o.net_amount, o.currency, v_used);
+		END IF;
+	END IF;
+
+	/* the debit (as crm.loyalty_debit): due lots expire first */
+	v_at := pg_catalog.clock_timestamp();
+	v_balance := a.balance;
+	IF EXISTS (SELECT 1 FROM crm.loyalty_lots t
+				WHERE t.client_id = a.client_id AND t.program_id = a.program_id
+				  AND t.remaining > 0 AND t.expires_at <= v_at) THEN
+		PERFORM crm.loyalty_expire_account(a.client_id, a.program_id, v_at, v_at, actor);
+		SELECT x.balance INTO v_balance FROM crm.loyalty_accounts x
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id;
+	END IF;
+	IF v_balance < points THEN
+		RAISE EXCEPTION 'not enough loyalty points: % requested, % available', points, v_balance
+			USING ERRCODE = 'LY001',
+				  DETAIL = format('Client %s has %s points in programme "%s".',
+								  a.client_id, v_balance, p.code);
+	END IF;
+	v_need := points;
+	IF p.lot_order = 'expiring_first' THEN
+		FOR lot IN
+			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
+			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
+			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+			 ORDER BY t.client_id, t.program_id, t.expires_at, t.lot_id
+		LOOP
+			v_lots := v_lots || lot.lot_id;
+			v_takes := v_takes || least(lot.remaining, v_need);
+			v_need := v_need - least(lot.remaining, v_need);
+			EXIT WHEN v_need = 0;
+		END LOOP;
+	ELSE
+		FOR lot IN
+			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
+			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
+			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+			 ORDER BY t.lot_id
+		LOOP
+			v_lots := v_lots || lot.lot_id;
+			v_takes := v_takes || least(lot.remaining, v_need);
+			v_need := v_need - least(lot.remaining, v_need);
+			EXIT WHEN v_need = 0;
+		END LOOP;
+	END IF;
+	IF v_need > 0 THEN
+		/* cannot happen while the caches hold; verify_ledger would tell */
+		RAISE EXCEPTION 'the live lots of client % in programme "%" hold fewer points than its balance', a.client_id, p.code
+			USING ERRCODE = 'data_corrupted';
+	END IF;
+
+	/* the entry, its allocations, the lot and balance caches, in one statement */
+	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	WITH pick AS (
+		SELECT u.lot_id, u.take FROM unnest(v_lots, v_takes) AS u(lot_id, take)),
+	ins AS (
+		INSERT INTO crm.loyalty_ledger AS l
+			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
+			 lot_id, idempotency_key, made_by, source, note, request, created_at)
+		SELECT a.client_id, a.program_id, v_id, 'redeem', -points, v_balance - points, order_id,
+			   CASE WHEN count(*) = 1 THEN min(pick.lot_id) END,
+			   idempotency_key, coalesce(actor, session_user::text), 'redeem_points', note,
+			   v_request, v_at
+		  FROM pick
+		RETURNING l.*),
+	al AS (
+		INSERT INTO crm.loyalty_allocations (client_id, program_id, entry_id, lot_id, points)
+		SELECT a.client_id, a.program_id, v_id, pick.lot_id, -pick.take FROM pick),
+	lu AS (
+		UPDATE crm.loyalty_lots t SET remaining = t.remaining - pick.take
+		  FROM pick
+		 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.lot_id = pick.lot_id),
+	acc AS (
+		UPDATE crm.loyalty_accounts x SET balance = v_balance - points
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
+	SELECT * INTO e FROM ins;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, text, text) IS 'internal: crm.redeem_points in SQL, for every call its C implementation does not take: spends points lot by lot in the programme''s lot order; never below zero (LY001 with the available balance); with an order, at most max_redeem_share of it (LY003); idempotent by key';
+
+/*
+ * crm.earn_points and crm.redeem_points, the calls an application makes
+ * on every purchase, in C (src/loyalty_fast.c).
+ *
+ * Their SQL implementations, crm.loyalty_earn_sql and
+ * crm.loyalty_redeem_sql (85_loyalty_ops.sql), define the operations.
+ * The C functions do the common call -- no order, no explicit expiry, an
+ * existing account, a new key and, for a redemption, enough points and
+ * no lot due to expire -- by reading the tables' indexes, locking the
+ * account row and writing through the executor's single-row routines,
+ * which check every constraint, maintain every index and fire every row
+ * trigger; any other call, and every call when a table is no longer as
+ * installed, goes to the SQL implementation before anything is written.
+ */
+
+CREATE OR REPLACE FUNCTION crm.earn_points(client_id bigint, program text, points bigint,
+								idempotency_key text, order_id bigint DEFAULT NULL,
+								expires_at timestamptz DEFAULT NULL, note text DEFAULT NULL,
+								actor text DEFAULT NULL)
+RETURNS crm.loyalty_ledger
+AS 'MODULE_PATHNAME', 'loyalty_earn_points'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp;
+COMMENT ON FUNCTION crm.earn_points(bigint, text, bigint, text, bigint, timestamptz, text, text) IS 'credits points to a client''s account (opened if needed) as a new lot expiring at expires_at (default: now + the programme''s points_lifetime); idempotent by key';
+
+CREATE OR REPLACE FUNCTION crm.redeem_points(client_id bigint, program text, points bigint,
+								  idempotency_key text, order_id bigint DEFAULT NULL,
+								  note text DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS crm.loyalty_ledger
+AS 'MODULE_PATHNAME', 'loyalty_redeem_points'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp;
+COMMENT ON FUNCTION crm.redeem_points(bigint, text, bigint, text, bigint, text, text) IS 'spends points lot by lot in the programme''s lot order; never below zero (LY001 with the available balance); with an order, at most max_redeem_share of it (LY003); idempotent by key';
+
+REVOKE EXECUTE ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigint, timestamptz, text, text),
+	crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, text, text)
+	FROM PUBLIC;

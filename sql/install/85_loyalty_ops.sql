@@ -434,20 +434,21 @@ $$;
 COMMENT ON FUNCTION crm.loyalty_order_row(bigint, bigint, boolean) IS 'internal: an order of a client, or error';
 
 /*
- * earn_points: credits points as a new lot.
+ * earn_points in SQL: credits points as a new lot.  It defines the
+ * operation; crm.earn_points (85_loyalty_fast.sql, src/loyalty_fast.c)
+ * does its common call without statements and calls this for the rest.
  *
- * The hot path: the argument checks of crm.loyalty_check_args and the
- * programme lookup of crm.loyalty_program_row are written out here (same
- * messages, same SQLSTATEs), so that a call runs no nested function with
- * its own search_path; the account, its key, and one statement writing
- * the entry, the lot and the balance.
+ * The argument checks of crm.loyalty_check_args and the programme lookup
+ * of crm.loyalty_program_row are written out here (same messages, same
+ * SQLSTATEs), so that a call runs no nested function with its own
+ * search_path; the account, its key, and one statement writing the
+ * entry, the lot and the balance.
  */
-CREATE FUNCTION crm.earn_points(client_id bigint, program text, points bigint,
-								idempotency_key text, order_id bigint DEFAULT NULL,
-								expires_at timestamptz DEFAULT NULL, note text DEFAULT NULL,
-								actor text DEFAULT NULL)
+CREATE FUNCTION crm.loyalty_earn_sql(client_id bigint, program text, points bigint,
+									 idempotency_key text, order_id bigint,
+									 expires_at timestamptz, note text, actor text)
 RETURNS crm.loyalty_ledger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -488,14 +489,14 @@ BEGIN
 	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
 									'expires_at', expires_at, 'note', note);
 	SELECT * INTO a FROM crm.loyalty_accounts x
-	 WHERE x.client_id = earn_points.client_id AND x.program_id = p.program_id
+	 WHERE x.client_id = loyalty_earn_sql.client_id AND x.program_id = p.program_id
 	   FOR UPDATE;
 	IF NOT FOUND THEN
 		a := crm.loyalty_lock_account(client_id, p.program_id, true);
 	END IF;
 	SELECT * INTO e FROM crm.loyalty_ledger l
-	 WHERE l.client_id = earn_points.client_id AND l.program_id = p.program_id
-	   AND l.idempotency_key = earn_points.idempotency_key;
+	 WHERE l.client_id = loyalty_earn_sql.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = loyalty_earn_sql.idempotency_key;
 	IF FOUND THEN
 		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	END IF;
@@ -526,21 +527,24 @@ BEGIN
 	RETURN e;
 END
 $$;
-COMMENT ON FUNCTION crm.earn_points(bigint, text, bigint, text, bigint, timestamptz, text, text) IS 'credits points to a client''s account (opened if needed) as a new lot expiring at expires_at (default: now + the programme''s points_lifetime); idempotent by key';
+COMMENT ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigint, timestamptz, text, text) IS 'internal: crm.earn_points in SQL, for every call its C implementation does not take: credits points to a client''s account (opened if needed) as a new lot expiring at expires_at (default: now + the programme''s points_lifetime); idempotent by key';
 
 /*
- * redeem_points: spends points, lot by lot; never below zero.
+ * redeem_points in SQL: spends points, lot by lot; never below zero.  It
+ * defines the operation; crm.redeem_points (85_loyalty_fast.sql,
+ * src/loyalty_fast.c) does its common call without statements and calls
+ * this for the rest.
  *
- * The hot path, like earn_points: the checks and the programme lookup
+ * Like crm.loyalty_earn_sql: the checks and the programme lookup
  * written out, and the debit of crm.loyalty_debit (expire the due lots,
  * pick the lots, one statement writing the entry, its allocations, the
  * lots and the balance) done here rather than in a nested call.
  */
-CREATE FUNCTION crm.redeem_points(client_id bigint, program text, points bigint,
-								  idempotency_key text, order_id bigint DEFAULT NULL,
-								  note text DEFAULT NULL, actor text DEFAULT NULL)
+CREATE FUNCTION crm.loyalty_redeem_sql(client_id bigint, program text, points bigint,
+									   idempotency_key text, order_id bigint, note text,
+									   actor text)
 RETURNS crm.loyalty_ledger
-LANGUAGE plpgsql SECURITY DEFINER
+LANGUAGE plpgsql
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -580,7 +584,7 @@ BEGIN
 	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
 									'note', note);
 	SELECT * INTO a FROM crm.loyalty_accounts x
-	 WHERE x.client_id = redeem_points.client_id AND x.program_id = p.program_id
+	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
 	   FOR UPDATE;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', points
@@ -588,8 +592,8 @@ BEGIN
 				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
 	END IF;
 	SELECT * INTO e FROM crm.loyalty_ledger l
-	 WHERE l.client_id = redeem_points.client_id AND l.program_id = p.program_id
-	   AND l.idempotency_key = redeem_points.idempotency_key;
+	 WHERE l.client_id = loyalty_redeem_sql.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = loyalty_redeem_sql.idempotency_key;
 	IF FOUND THEN
 		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	END IF;
@@ -685,7 +689,7 @@ BEGIN
 	RETURN e;
 END
 $$;
-COMMENT ON FUNCTION crm.redeem_points(bigint, text, bigint, text, bigint, text, text) IS 'spends points lot by lot in the programme''s lot order; never below zero (LY001 with the available balance); with an order, at most max_redeem_share of it (LY003); idempotent by key';
+COMMENT ON FUNCTION crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, text, text) IS 'internal: crm.redeem_points in SQL, for every call its C implementation does not take: spends points lot by lot in the programme''s lot order; never below zero (LY001 with the available balance); with an order, at most max_redeem_share of it (LY003); idempotent by key';
 
 /* Points redeemed on an order in an account, net of what reversals gave back. */
 CREATE FUNCTION crm.loyalty_order_redeemed(client_id bigint, program_id bigint, order_id bigint)
