@@ -847,6 +847,41 @@ key_ok(text *key)
 }
 
 /*
+ * The steps both calls share: open the tables, find the programme, lock
+ * the account (into *acct), check the key is new, read the balance.
+ * False: the call goes to SQL (after call_end).
+ */
+static bool
+call_begin(LoyaltyCall *call, int64 client_id, text *program, text *key,
+		   ProgramRow *prog, TupleTableSlot **acct, int64 *balance)
+{
+	bool		isnull;
+
+	*acct = NULL;
+	if (!call_open(call))
+		return false;
+	call_next_snapshot(call);
+	*acct = table_slot_create(call->rels[LY_ACCOUNTS], NULL);
+	if (!program_lookup(call, program, prog) ||
+		!account_lock(call, client_id, prog->program_id, *acct))
+		return false;
+	call_next_snapshot(call);
+	if (key_used(call, client_id, prog->program_id, key))
+		return false;
+	*balance = col_int8(call, LY_ACCOUNTS, *acct, LC_BALANCE, &isnull);
+	return !isnull;
+}
+
+/* Ends a call: drops the account slot, closes what is open. */
+static void
+call_end(LoyaltyCall *call, TupleTableSlot *acct)
+{
+	if (acct)
+		ExecDropSingleTupleTableSlot(acct);
+	call_close(call);
+}
+
+/*
  * crm.earn_points(client_id, program, points, idempotency_key,
  *                 order_id, expires_at, note, actor)
  */
@@ -870,7 +905,6 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 	bool		expires_null;
 	Datum		expires = (Datum) 0;
 	Datum		result;
-	bool		isnull;
 
 	/* the common call only; everything else as SQL does it */
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
@@ -885,21 +919,8 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 	if (points <= 0 || !key_ok(key))
 		return call_sql(fcinfo, "loyalty_earn_sql");
 
-	if (!call_open(&call))
-	{
-		call_close(&call);
-		return call_sql(fcinfo, "loyalty_earn_sql");
-	}
-	call_next_snapshot(&call);
-	acct = table_slot_create(call.rels[LY_ACCOUNTS], NULL);
-	if (!program_lookup(&call, program, &prog) ||
-		!account_lock(&call, client_id, prog.program_id, acct))
-		goto sql;
-	call_next_snapshot(&call);
-	if (key_used(&call, client_id, prog.program_id, key))
-		goto sql;
-	balance = col_int8(&call, LY_ACCOUNTS, acct, LC_BALANCE, &isnull);
-	if (isnull || points > PG_INT64_MAX - balance)
+	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance) ||
+		points > PG_INT64_MAX - balance)
 		goto sql;
 
 	/* the entry, its lot and the balance */
@@ -932,13 +953,11 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 	ExecSimpleRelationInsert(call.rri[LY_LOTS], call.estate, lot);
 	account_update(&call, acct, balance + points);
 	call_finish_writes(&call);
-	ExecDropSingleTupleTableSlot(acct);
-	call_close(&call);
+	call_end(&call, acct);
 	PG_RETURN_DATUM(result);
 
 sql:
-	ExecDropSingleTupleTableSlot(acct);
-	call_close(&call);
+	call_end(&call, acct);
 	return call_sql(fcinfo, "loyalty_earn_sql");
 }
 
@@ -1061,7 +1080,6 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 	TupleTableSlot *acct;
 	TimestampTz at;
 	Datum		result;
-	bool		isnull;
 	LotPick    *picks = NULL;
 	int			npicks;
 
@@ -1077,21 +1095,8 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 	if (points <= 0 || !key_ok(key))
 		return call_sql(fcinfo, "loyalty_redeem_sql");
 
-	if (!call_open(&call))
-	{
-		call_close(&call);
-		return call_sql(fcinfo, "loyalty_redeem_sql");
-	}
-	call_next_snapshot(&call);
-	acct = table_slot_create(call.rels[LY_ACCOUNTS], NULL);
-	if (!program_lookup(&call, program, &prog) ||
-		!account_lock(&call, client_id, prog.program_id, acct))
-		goto sql;
-	call_next_snapshot(&call);
-	if (key_used(&call, client_id, prog.program_id, key))
-		goto sql;
-	balance = col_int8(&call, LY_ACCOUNTS, acct, LC_BALANCE, &isnull);
-	if (isnull || balance < points)
+	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance) ||
+		balance < points)
 		goto sql;
 
 	call_start_writes(&call);
@@ -1134,12 +1139,10 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 	}
 	account_update(&call, acct, balance - points);
 	call_finish_writes(&call);
-	ExecDropSingleTupleTableSlot(acct);
-	call_close(&call);
+	call_end(&call, acct);
 	PG_RETURN_DATUM(result);
 
 sql:
-	ExecDropSingleTupleTableSlot(acct);
-	call_close(&call);
+	call_end(&call, acct);
 	return call_sql(fcinfo, "loyalty_redeem_sql");
 }
