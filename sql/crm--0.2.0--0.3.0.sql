@@ -313,3 +313,79 @@ COMMENT ON FUNCTION crm.redeem_points(bigint, text, bigint, text, bigint, text, 
 REVOKE EXECUTE ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigint, timestamptz, text, text),
 	crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, text, text)
 	FROM PUBLIC;
+
+/*
+ * ---- RFM: crm.rfm_scores in C ----
+ *
+ * Its SQL body becomes crm.rfm_scores_sql (executable by every caller of
+ * crm.rfm_scores, which runs it where its own pass over crm.orders does not
+ * apply); the public function keeps its signature, defaults and comment and
+ * is replaced in place by the C function.
+ */
+CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
+								   monetary_by text DEFAULT 'total')
+RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
+			   monetary numeric, rfm crm.rfm, segment text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+	by_mean		boolean;
+BEGIN
+	IF monetary_by NOT IN ('total', 'mean') THEN
+		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	by_mean := monetary_by = 'mean';
+	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = rfm_scores_sql.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	/*
+	 * One pass over the purchases (the profile aggregate, computed once
+	 * per client: the three field selections share it), one pass over the
+	 * clients for the breakpoints, one to score them.
+	 */
+	RETURN QUERY
+	WITH p AS (
+		SELECT o.client_id,
+			   crm.recency_days((crm.purchase_profile(o.ordered_at, o.net_amount)).last_purchase,
+								as_of) AS r,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases AS f,
+			   CASE WHEN by_mean
+					THEN round((crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend
+							   / (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases, 2)
+					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at <= as_of
+		 GROUP BY o.client_id),
+	v AS MATERIALIZED (
+		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf FROM p),
+	b AS (
+		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
+			   crm.quantile_breaks(v.f, k, true) AS fb,
+			   crm.quantile_breaks(v.mf, k, true) AS mb
+		  FROM v)
+	SELECT v.client_id, v.r, v.f, v.m, s.code, c.segment
+	  FROM v
+	 CROSS JOIN b
+	 CROSS JOIN LATERAL (
+		SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
+					   crm.threshold_score(v.f, b.fb, true),
+					   crm.threshold_score(v.mf, b.mb, true)) AS code) s
+	  LEFT JOIN crm.segment_map_cells(rfm_scores_sql.map_name) c ON c.rfm = s.code;
+END
+$$;
+COMMENT ON FUNCTION crm.rfm_scores_sql(timestamptz, text, text) IS 'crm.rfm_scores written in SQL: the same rows, planned as a query (parallel workers, row security); crm.rfm_scores runs it where its own pass does not apply';
+
+CREATE OR REPLACE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
+							   monetary_by text DEFAULT 'total')
+RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
+			   monetary numeric, rfm crm.rfm, segment text)
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'rfm_scores';
+COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';

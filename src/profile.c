@@ -45,15 +45,14 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 
+#include "profile.h"
+
 #ifndef HAVE_INT128
 #error "crm needs a compiler with a 128-bit integer type"
 #endif
 
 /* number of latest purchase times kept for the gap spread */
 #define PROFILE_WINDOW		16
-
-/* amounts are kept in units of 10^-PROFILE_SCALE */
-#define PROFILE_SCALE		6
 
 /* serialised state: format version byte first */
 #define PROFILE_SERIAL_VERSION	1
@@ -93,7 +92,7 @@ static const int128 pow10_128[] = {
  * (sign, display scale, weight, base-10000 digits) is stable across major
  * versions, pg_upgrade relies on it.  *dscale receives the display scale.
  */
-static int128
+int128
 profile_numeric_to_micro(Datum d, int *dscale)
 {
 	struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
@@ -174,7 +173,7 @@ profile_numeric_to_micro(Datum d, int *dscale)
 }
 
 /* Converts millionths to a numeric of the given display scale (<= 6). */
-static Datum
+Datum
 profile_micro_to_numeric(int128 v, int scale)
 {
 	int128		q = v / pow10_128[PROFILE_SCALE - scale];
@@ -201,15 +200,6 @@ profile_micro_to_numeric(int128 v, int scale)
 		*--p = '-';
 	return DirectFunctionCall3(numeric_in, CStringGetDatum(p),
 							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-}
-
-static inline void
-profile_add128(int128 *acc, int128 v)
-{
-	if (__builtin_add_overflow(*acc, v, acc))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("purchase profile spend total out of range")));
 }
 
 /* Calendar month 0..11 of a finite time, in UTC (immutable: no TimeZone). */
@@ -260,6 +250,18 @@ profile_window_add(ProfileState *s, TimestampTz t)
 	s->win[i] = t;
 }
 
+/* A purchase time must be finite: an error naming it otherwise. */
+void
+profile_check_time(TimestampTz t)
+{
+	if (TIMESTAMP_NOT_FINITE(t))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase time must be finite"),
+				 errdetail("The purchase time is %s.",
+						   timestamptz_to_str(t))));
+}
+
 /*
  * crm.purchase_profile transition: (state, purchased_at, amount [, offer]).
  * A row with a NULL time or amount is not a purchase and is skipped; a NULL
@@ -288,12 +290,7 @@ profile_transfn(PG_FUNCTION_ARGS)
 	}
 
 	t = PG_GETARG_TIMESTAMPTZ(1);
-	if (TIMESTAMP_NOT_FINITE(t))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("purchase time must be finite"),
-				 errdetail("The purchase time is %s.",
-						   timestamptz_to_str(t))));
+	profile_check_time(t);
 	amount = profile_numeric_to_micro(PG_GETARG_DATUM(2), &dscale);
 	offer = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 
@@ -305,7 +302,7 @@ profile_transfn(PG_FUNCTION_ARGS)
 	}
 
 	s->n++;
-	profile_add128(&s->total, amount);
+	profile_add_amount(&s->total, amount);
 	if (offer)
 		s->n_offer++;
 	s->scale = Max(s->scale, Min(dscale, PROFILE_SCALE));
@@ -319,7 +316,7 @@ profile_transfn(PG_FUNCTION_ARGS)
 	else if (t == s->first)
 	{
 		s->n_first++;
-		profile_add128(&s->first_total, amount);
+		profile_add_amount(&s->first_total, amount);
 	}
 	if (t > s->last)
 		s->last = t;
@@ -342,7 +339,7 @@ profile_merge(ProfileState *a, const ProfileState *b)
 
 	a->n += b->n;
 	a->n_offer += b->n_offer;
-	profile_add128(&a->total, b->total);
+	profile_add_amount(&a->total, b->total);
 	a->scale = Max(a->scale, b->scale);
 
 	if (b->first < a->first)
@@ -354,7 +351,7 @@ profile_merge(ProfileState *a, const ProfileState *b)
 	else if (b->first == a->first)
 	{
 		a->n_first += b->n_first;
-		profile_add128(&a->first_total, b->first_total);
+		profile_add_amount(&a->first_total, b->first_total);
 	}
 	a->last = Max(a->last, b->last);
 	for (k = 0; k < 12; k++)
@@ -723,8 +720,14 @@ PG_FUNCTION_INFO_V1(profile_recency_days);
 Datum
 profile_recency_days(PG_FUNCTION_ARGS)
 {
-	TimestampTz last = PG_GETARG_TIMESTAMPTZ(0);
-	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(1);
+	PG_RETURN_INT32(profile_days_since(PG_GETARG_TIMESTAMPTZ(0),
+									   PG_GETARG_TIMESTAMPTZ(1)));
+}
+
+/* Whole days from last to as_of, rounded down; both must be finite. */
+int32
+profile_days_since(TimestampTz last, TimestampTz as_of)
+{
 	int128		diff;
 	int128		days;
 
@@ -743,5 +746,5 @@ profile_recency_days(PG_FUNCTION_ARGS)
 	days = diff / USECS_PER_DAY;
 	if (diff < 0 && diff % USECS_PER_DAY != 0)
 		days--;
-	PG_RETURN_INT32((int32) days);
+	return (int32) days;
 }

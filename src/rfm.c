@@ -23,8 +23,6 @@
 #define RFM_MIN_SCORE	1
 #define RFM_MAX_SCORE	9
 
-#define RFM_MAKE(r, f, m)	((int16) ((r) * 100 + (f) * 10 + (m)))
-
 PG_FUNCTION_INFO_V1(rfm_in);
 PG_FUNCTION_INFO_V1(rfm_out);
 PG_FUNCTION_INFO_V1(rfm_recv);

@@ -48,6 +48,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "rfm.h"
+
 #define BREAKS_MIN_CLASSES	2
 #define BREAKS_MAX_CLASSES	100
 #define BREAKS_INITIAL_PAIRS 64
@@ -117,6 +119,14 @@ breaks_copy(const BreaksState *src, int32 capacity)
 #define ST_SORT breaks_sort
 #define ST_ELEMENT_TYPE BreaksPair
 #define ST_COMPARE(a, b) (((a)->value > (b)->value) - ((a)->value < (b)->value))
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* rfm_sort_float8(values, n): an inlined sort of float8 values (no NaN) */
+#define ST_SORT rfm_sort_float8
+#define ST_ELEMENT_TYPE float8
+#define ST_COMPARE(a, b) ((*(a) > *(b)) - (*(a) < *(b)))
 #define ST_SCOPE static
 #define ST_DEFINE
 #include "lib/sort_template.h"
@@ -490,6 +500,52 @@ rfm_breaks_combinefn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
+/*
+ * The 1-based sorted position of the i-th ascending breakpoint (0 <= i <
+ * k - 1) of n values: m_j = ceil(j n / k), counted from the top when lower
+ * is better.
+ */
+static int64
+breaks_position(int32 i, int64 n, int32 k, bool higher)
+{
+	int32		j = higher ? i + 1 : k - 1 - i;
+	int64		m = (int64) (((int128) j * n + k - 1) / k);
+
+	return higher ? m : n - m + 1;
+}
+
+/*
+ * The k - 1 ascending breakpoints of n values (n >= 1, no NaN), sorting the
+ * values in place: the same rule as crm.quantile_breaks.
+ */
+void
+rfm_breaks_of_values(float8 *values, int64 n, int32 k, bool higher,
+					 float8 *breaks)
+{
+	int32		i;
+
+	breaks_check_params(k);
+	for (i = 0; i < n; i++)
+		if (values[i] == 0)
+			values[i] = 0;		/* no negative zero */
+	rfm_sort_float8(values, n);
+	for (i = 0; i < k - 1; i++)
+		breaks[i] = values[breaks_position(i, n, k, higher) - 1];
+}
+
+/* 1 + the number of breakpoints strictly worse than v: crm.threshold_score */
+int32
+rfm_score_of(float8 v, const float8 *breaks, int32 nbreaks, bool higher)
+{
+	int32		score = 1;
+	int32		i;
+
+	for (i = 0; i < nbreaks; i++)
+		if (higher ? breaks[i] < v : breaks[i] > v)
+			score++;
+	return score;
+}
+
 /* The value at 1-based sorted position pos (1 <= pos <= N). */
 static float8
 breaks_value_at(const BreaksState *s, int64 pos, int32 *cursor, int64 *below)
@@ -510,7 +566,6 @@ rfm_breaks_finalfn(PG_FUNCTION_ARGS)
 	int64		n = 0;
 	int32		k;
 	int32		i;
-	int32		j;
 	int32		cursor = 0;
 	int64		below = 0;
 	Datum	   *breaks;
@@ -526,22 +581,9 @@ rfm_breaks_finalfn(PG_FUNCTION_ARGS)
 	k = s->classes;
 	breaks = (Datum *) palloc(sizeof(Datum) * (k - 1));
 	for (i = 0; i < k - 1; i++)
-	{
-		/* ascending positions; m_j = ceil(j n / k) */
-		int64		pos;
-
-		if (s->higher)
-		{
-			j = i + 1;
-			pos = (int64) (((int128) j * n + k - 1) / k);
-		}
-		else
-		{
-			j = k - 1 - i;
-			pos = n - (int64) (((int128) j * n + k - 1) / k) + 1;
-		}
-		breaks[i] = Float8GetDatum(breaks_value_at(s, pos, &cursor, &below));
-	}
+		breaks[i] = Float8GetDatum(breaks_value_at(s,
+												   breaks_position(i, n, k, s->higher != 0),
+												   &cursor, &below));
 	PG_RETURN_ARRAYTYPE_P(construct_array(breaks, k - 1, FLOAT8OID,
 										  sizeof(float8), FLOAT8PASSBYVAL,
 										  TYPALIGN_DOUBLE));
@@ -560,7 +602,6 @@ rfm_threshold_score(PG_FUNCTION_ARGS)
 	int			nt;
 	const float8 *t;
 	int			i;
-	int32		score = 1;
 
 	breaks_check_value(v);
 	if (ARR_ELEMTYPE(a) != FLOAT8OID)
@@ -582,15 +623,11 @@ rfm_threshold_score(PG_FUNCTION_ARGS)
 	t = (const float8 *) ARR_DATA_PTR(a);
 
 	for (i = 0; i < nt; i++)
-	{
 		if (isnan(t[i]) || (i > 0 && t[i] < t[i - 1]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("thresholds must be ascending numbers: threshold %d is %s after %s",
 							i + 1, float8out_internal(t[i]),
 							i > 0 ? float8out_internal(t[i - 1]) : "nothing")));
-		if (higher ? t[i] < v : t[i] > v)
-			score++;
-	}
-	PG_RETURN_INT32(score);
+	PG_RETURN_INT32(rfm_score_of(v, t, nt, higher));
 }

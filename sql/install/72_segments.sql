@@ -281,9 +281,14 @@ COMMENT ON FUNCTION crm.rfm_segment(crm.rfm, text) IS 'the segment of an RFM val
  * recency = whole days since the last purchase, frequency = purchases,
  * monetary = total net_amount; quantile scores over these clients with
  * ties kept together; segment from the map.
+ *
+ * crm.rfm_scores_sql is the definition of the result in SQL.  crm.rfm_scores (C,
+ * src/rfm_scores.c) returns the same rows from its own pass over crm.orders,
+ * and runs this function instead where that pass does not read what a query
+ * would (row security, privileges, inheritance, a changed table).
  */
-CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
-							   monetary_by text DEFAULT 'total')
+CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
+								   monetary_by text DEFAULT 'total')
 RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
 			   monetary numeric, rfm crm.rfm, segment text)
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
@@ -298,7 +303,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	by_mean := monetary_by = 'mean';
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = rfm_scores.map_name;
+	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = rfm_scores_sql.map_name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'segment map "%" does not exist', map_name
 			USING ERRCODE = 'invalid_parameter_value',
@@ -337,7 +342,15 @@ BEGIN
 		SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
 					   crm.threshold_score(v.f, b.fb, true),
 					   crm.threshold_score(v.mf, b.mb, true)) AS code) s
-	  LEFT JOIN crm.segment_map_cells(rfm_scores.map_name) c ON c.rfm = s.code;
+	  LEFT JOIN crm.segment_map_cells(rfm_scores_sql.map_name) c ON c.rfm = s.code;
 END
 $$;
+COMMENT ON FUNCTION crm.rfm_scores_sql(timestamptz, text, text) IS 'crm.rfm_scores written in SQL: the same rows, planned as a query (parallel workers, row security); crm.rfm_scores runs it where its own pass does not apply';
+
+CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
+							   monetary_by text DEFAULT 'total')
+RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
+			   monetary numeric, rfm crm.rfm, segment text)
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'rfm_scores';
 COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';

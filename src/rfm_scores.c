@@ -1,0 +1,499 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/rfm_scores.c
+ *
+ * crm.rfm_scores(as_of, map_name, monetary_by) in C: one pass over
+ * crm.orders into a compact per-client table (count, last purchase time,
+ * spend), then the three quantile scores and the segment in memory.
+ *
+ * The result is, row for row, that of crm.rfm_scores_sql, its definition in
+ * SQL (the purchase profile grouped by client, crm.quantile_breaks and
+ * crm.threshold_score): amounts, times and recency are read with the
+ * profile's own routines and the breakpoints with the rule of
+ * crm.quantile_breaks.  Only what RFM needs is kept per client (48 bytes,
+ * against the 256 of the full profile), and the scan, the grouping and the
+ * scoring run without the executor's per-row machinery.
+ *
+ * The C pass reads the table only where it reads exactly what a query
+ * would: crm.orders an ordinary table without children, the caller holding
+ * SELECT on it, no row security applying to the caller, the four columns
+ * present with their types, NOT NULL, and a deterministic collation on the
+ * status.  Otherwise the call runs crm.rfm_scores_sql, which a query plans
+ * as usual (row security, column privileges, inheritance, parallel workers).
+ * The C pass runs in one process.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "profile.h"
+#include "rfm.h"
+
+/*
+ * One client's purchases so far, kept in the hash table itself so that a
+ * row touches one cache line: 48 bytes, the spend total as two halves of
+ * an int128 (which would align the entry to 16 bytes).
+ */
+typedef struct ScoredClient
+{
+	int64		client_id;		/* the hash key */
+	int64		n;				/* purchases */
+	TimestampTz last;			/* latest purchase time */
+	uint64		total_lo;		/* spend in millionths, low 64 bits */
+	int64		total_hi;		/* and high 64 bits */
+	int32		scale;			/* largest display scale seen, <= 6 */
+	char		status;			/* used by simplehash */
+} ScoredClient;
+
+static inline int128
+client_total(const ScoredClient *c)
+{
+	return (int128) (((uint128) (uint64) c->total_hi << 64) | c->total_lo);
+}
+
+static inline void
+client_set_total(ScoredClient *c, int128 total)
+{
+	c->total_lo = (uint64) total;
+	c->total_hi = (int64) (total >> 64);
+}
+
+static inline uint32
+client_hash(int64 key)
+{
+	uint64		h = (uint64) key;
+
+	/* a 64-bit finaliser: every input bit reaches every output bit */
+	h ^= h >> 33;
+	h *= UINT64CONST(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32) h;
+}
+
+#define SH_PREFIX clientmap
+#define SH_ELEMENT_TYPE ScoredClient
+#define SH_KEY_TYPE int64
+#define SH_KEY client_id
+#define SH_HASH_KEY(tb, key) client_hash(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* where the four columns read are in crm.orders */
+typedef struct OrdersColumns
+{
+	AttrNumber	client_id;
+	AttrNumber	ordered_at;
+	AttrNumber	status;
+	AttrNumber	net_amount;
+} OrdersColumns;
+
+PG_FUNCTION_INFO_V1(rfm_scores);
+
+#define RFM_SCORES_SQL "SELECT * FROM crm.rfm_scores_sql($1, $2, $3)"
+
+/* The attribute number of a column with this name and type, NOT NULL. */
+static AttrNumber
+orders_column(TupleDesc desc, const char *name, Oid type)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
+			continue;
+		if (att->atttypid != type || !att->attnotnull)
+			return InvalidAttrNumber;
+		if (OidIsValid(att->attcollation) &&
+			!get_collation_isdeterministic(att->attcollation))
+			return InvalidAttrNumber;
+		return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * Opens crm.orders when the C pass reads exactly what a query would, NULL
+ * otherwise (and nothing stays open).
+ */
+static Relation
+orders_open_for_scan(OrdersColumns *cols)
+{
+	Oid			nsp = get_namespace_oid("crm", true);
+	Oid			relid = OidIsValid(nsp) ? get_relname_relid("orders", nsp) : InvalidOid;
+	Relation	rel;
+	TupleDesc	desc;
+
+	if (!OidIsValid(relid))
+		return NULL;
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	cols->client_id = orders_column(desc, "client_id", INT8OID);
+	cols->ordered_at = orders_column(desc, "ordered_at", TIMESTAMPTZOID);
+	cols->status = orders_column(desc, "status", TEXTOID);
+	cols->net_amount = orders_column(desc, "net_amount", NUMERICOID);
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relhassubclass ||
+		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED ||
+		cols->client_id == InvalidAttrNumber ||
+		cols->ordered_at == InvalidAttrNumber ||
+		cols->status == InvalidAttrNumber ||
+		cols->net_amount == InvalidAttrNumber)
+	{
+		table_close(rel, NoLock);
+		return NULL;
+	}
+	return rel;
+}
+
+/* status IN ('placed', 'paid'), bytewise as texteq under a deterministic collation */
+static inline bool
+is_purchase_status(Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	struct varlena *flat = v;
+	int			len;
+	const char *p;
+	bool		yes;
+
+	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
+		flat = pg_detoast_datum_packed(v);
+	len = VARSIZE_ANY_EXHDR(flat);
+	p = VARDATA_ANY(flat);
+	yes = (len == 6 && memcmp(p, "placed", 6) == 0) ||
+		(len == 4 && memcmp(p, "paid", 4) == 0);
+	if (flat != v)
+		pfree(flat);
+	return yes;
+}
+
+/* rows read ahead, so that their clients' entries are fetched together */
+#define SCAN_BATCH	32
+
+typedef struct PurchaseRow
+{
+	int128		amount;
+	int64		client_id;
+	TimestampTz t;
+	uint32		hash;
+	int			dscale;
+} PurchaseRow;
+
+/* Adds a batch of purchases to their clients' entries. */
+static void
+add_purchases(clientmap_hash *map, PurchaseRow *rows, int nrows)
+{
+	int			i;
+
+	for (i = 0; i < nrows; i++)
+		__builtin_prefetch(&map->data[rows[i].hash & map->sizemask], 1);
+	for (i = 0; i < nrows; i++)
+	{
+		const PurchaseRow *r = &rows[i];
+		bool		found;
+		ScoredClient *c = clientmap_insert_hash(map, r->client_id, r->hash, &found);
+		int128		total;
+
+		if (!found)
+		{
+			c->n = 0;
+			c->last = r->t;
+			c->scale = 0;
+			client_set_total(c, 0);
+		}
+		c->n++;
+		total = client_total(c);
+		profile_add_amount(&total, r->amount);
+		client_set_total(c, total);
+		c->scale = Max(c->scale, Min(r->dscale, PROFILE_SCALE));
+		if (r->t > c->last)
+			c->last = r->t;
+	}
+}
+
+/*
+ * One pass over crm.orders: for every client with a purchase (placed or
+ * paid) at or before as_of, the count, last time and spend, exactly as
+ * crm.purchase_profile accumulates them.
+ */
+static clientmap_hash *
+scan_purchases(Relation rel, const OrdersColumns *cols, TimestampTz as_of)
+{
+	clientmap_hash *map = clientmap_create(CurrentMemoryContext, 1024, NULL);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	AttrNumber	maxatt = Max(Max(cols->client_id, cols->ordered_at),
+							 Max(cols->status, cols->net_amount));
+	PurchaseRow rows[SCAN_BATCH];
+	int			nrows = 0;
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		PurchaseRow *r = &rows[nrows];
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, maxatt);
+		if (!is_purchase_status(slot->tts_values[cols->status - 1]))
+			continue;
+		r->t = DatumGetTimestampTz(slot->tts_values[cols->ordered_at - 1]);
+		if (r->t > as_of)
+			continue;
+		profile_check_time(r->t);
+		r->amount = profile_numeric_to_micro(slot->tts_values[cols->net_amount - 1],
+											 &r->dscale);
+		r->client_id = DatumGetInt64(slot->tts_values[cols->client_id - 1]);
+		r->hash = client_hash(r->client_id);
+		if (++nrows == SCAN_BATCH)
+		{
+			add_purchases(map, rows, nrows);
+			nrows = 0;
+		}
+	}
+	add_purchases(map, rows, nrows);
+
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	return map;
+}
+
+/* The monetary value: the total spend, or the mean order value rounded to cents. */
+static Datum
+client_monetary(const ScoredClient *c, bool by_mean)
+{
+	Datum		total = profile_micro_to_numeric(client_total(c), c->scale);
+
+	if (!by_mean)
+		return total;
+	return DirectFunctionCall2(numeric_round,
+							   DirectFunctionCall2(numeric_div, total,
+												   NumericGetDatum(int64_to_numeric(c->n))),
+							   Int32GetDatum(2));
+}
+
+/* The monetary value as float8, as numeric_float8 gives it. */
+static float8
+client_monetary_float(const ScoredClient *c, bool by_mean)
+{
+	static const int64 unit[] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+	int128		total = client_total(c);
+
+	/*
+	 * An integer of at most 2^53 millionths converts exactly, and the one
+	 * IEEE division rounds correctly, as the text conversion does.
+	 */
+	if (!by_mean && total > -((int128) 1 << 53) && total < ((int128) 1 << 53) &&
+		total % unit[PROFILE_SCALE - c->scale] == 0)
+		return (float8) (int64) total / 1e6;
+	return DatumGetFloat8(DirectFunctionCall1(numeric_float8, client_monetary(c, by_mean)));
+}
+
+/*
+ * The number of classes of a map and the segment of every score cell,
+ * indexed by the crm.rfm code; errors as crm.rfm_scores_sql raises them.
+ */
+static int32
+load_segment_map(text *map_name, text **segments)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1] = {PointerGetDatum(map_name)};
+	MemoryContext outer = CurrentMemoryContext;
+	int32		classes;
+	bool		isnull;
+	uint64		i;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT classes FROM crm.segment_maps WHERE map_name = $1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read crm.segment_maps");
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("segment map \"%s\" does not exist", text_to_cstring(map_name)),
+				 errhint("The maps are listed in crm.segment_maps.")));
+	classes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+
+	if (SPI_execute_with_args("SELECT rfm, segment FROM crm.segment_map_cells($1)",
+							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the cells of a segment map");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		int16		code = DatumGetInt16(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		seg = SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull);
+
+		if (!isnull && rfm_is_valid(code))
+		{
+			MemoryContext old = MemoryContextSwitchTo(outer);
+
+			segments[code] = DatumGetTextPP(datumCopy(seg, false, -1));
+			MemoryContextSwitchTo(old);
+		}
+	}
+	SPI_finish();
+	return classes;
+}
+
+/* Every row of crm.rfm_scores_sql into the result. */
+static void
+rfm_scores_by_sql(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, TEXTOID};
+	Datum		args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
+	uint64		i;
+
+	SPI_connect();
+	if (SPI_execute_with_args(RFM_SCORES_SQL, 3, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run crm.rfm_scores_sql");
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	SPI_finish();
+}
+
+/*
+ * crm.rfm_scores(as_of, map_name, monetary_by): client_id, recency_days,
+ * frequency, monetary, rfm, segment of every client with a purchase.
+ */
+Datum
+rfm_scores(PG_FUNCTION_ARGS)
+{
+	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
+	text	   *map_name = PG_GETARG_TEXT_PP(1);
+	char	   *monetary_by = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	bool		by_mean;
+	OrdersColumns cols;
+	Relation	rel;
+	MemoryContext work;
+	MemoryContext row;
+	MemoryContext old;
+	clientmap_hash *map;
+	clientmap_iterator it;
+	ScoredClient **clients;
+	ScoredClient *entry;
+	int64		nclients = 0;
+	text	   *segments[1000] = {0};
+	int32		classes;
+	float8	   *value[3];
+	float8	   *sorted;
+	float8		breaks[3][9];
+	int32	   *recency;
+	int64		i;
+	int			d;
+
+	if (strcmp(monetary_by, "total") != 0 && strcmp(monetary_by, "mean") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("monetary_by must be total or mean, not \"%s\"", monetary_by)));
+	by_mean = strcmp(monetary_by, "mean") == 0;
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	rel = orders_open_for_scan(&cols);
+	if (rel == NULL)
+	{
+		rfm_scores_by_sql(fcinfo);
+		PG_RETURN_NULL();
+	}
+
+	work = AllocSetContextCreate(CurrentMemoryContext, "crm.rfm_scores",
+								 ALLOCSET_DEFAULT_SIZES);
+	row = AllocSetContextCreate(work, "crm.rfm_scores row", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(work);
+
+	classes = load_segment_map(map_name, segments);
+	map = scan_purchases(rel, &cols, as_of);
+	table_close(rel, NoLock);
+
+	clients = (ScoredClient **) MemoryContextAllocHuge(work, Max(map->members, 1) * sizeof(ScoredClient *));
+	clientmap_start_iterate(map, &it);
+	while ((entry = clientmap_iterate(map, &it)) != NULL)
+		clients[nclients++] = entry;
+
+	if (nclients > 0)
+	{
+		/* the three values of every client, then the breakpoints of each */
+		recency = (int32 *) MemoryContextAllocHuge(work, nclients * sizeof(int32));
+		for (d = 0; d < 3; d++)
+			value[d] = (float8 *) MemoryContextAllocHuge(work, nclients * sizeof(float8));
+		sorted = (float8 *) MemoryContextAllocHuge(work, nclients * sizeof(float8));
+		for (i = 0; i < nclients; i++)
+		{
+			const ScoredClient *c = clients[i];
+
+			recency[i] = profile_days_since(c->last, as_of);
+			value[0][i] = recency[i];
+			value[1][i] = (float8) c->n;
+			MemoryContextSwitchTo(row);
+			value[2][i] = client_monetary_float(c, by_mean);
+			MemoryContextSwitchTo(work);
+			MemoryContextReset(row);
+		}
+		for (d = 0; d < 3; d++)
+		{
+			memcpy(sorted, value[d], nclients * sizeof(float8));
+			/* recency: fewer days is better */
+			rfm_breaks_of_values(sorted, nclients, classes, d != 0, breaks[d]);
+		}
+
+		for (i = 0; i < nclients; i++)
+		{
+			const ScoredClient *c = clients[i];
+			Datum		values[6];
+			bool		nulls[6] = {false, false, false, false, false, false};
+			int16		code;
+
+			CHECK_FOR_INTERRUPTS();
+			code = RFM_MAKE(rfm_score_of(value[0][i], breaks[0], classes - 1, false),
+							rfm_score_of(value[1][i], breaks[1], classes - 1, true),
+							rfm_score_of(value[2][i], breaks[2], classes - 1, true));
+			MemoryContextSwitchTo(row);
+			values[0] = Int64GetDatum(c->client_id);
+			values[1] = Int32GetDatum(recency[i]);
+			values[2] = Int64GetDatum(c->n);
+			values[3] = client_monetary(c, by_mean);
+			values[4] = Int16GetDatum(code);
+			if (segments[code] != NULL)
+				values[5] = PointerGetDatum(segments[code]);
+			else
+				nulls[5] = true;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			MemoryContextSwitchTo(work);
+			MemoryContextReset(row);
+		}
+	}
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	PG_RETURN_NULL();
+}
