@@ -12,6 +12,7 @@
 #   (a) the scan floor: SELECT client_id, count(*), max(ordered_at),
 #       sum(net_amount) FROM crm.orders GROUP BY client_id
 #   (b) SELECT * FROM crm.churn_signals(as_of)
+# (first checking that crm.churn_signals and crm.churn_signals_sql agree)
 # each with EXPLAIN (ANALYZE, TIMING OFF), so that every column is computed
 # and no rows travel to the client; and then crm.refresh_segments(as_of): the first run (every client new:
 # inserts, transitions), a second run for the same as_of (nothing changes),
@@ -37,6 +38,20 @@ inter=$(psql -At -c 'SELECT count(*) FROM crm.interactions')
 echo "data: $clients demo clients, $orders orders, $inter interactions; loaded in $(( $(date +%s) - start )) s"
 
 floor_sql="SELECT client_id, count(*), max(ordered_at), sum(net_amount) FROM crm.orders GROUP BY client_id"
+
+# crm.churn_signals (C) and crm.churn_signals_sql (its definition in SQL)
+# give the same rows (floats to 9 decimals: the population rhythm is a sum
+# over clients in an order that depends on the plan)
+cols="client_id, purchases, first_purchase, last_purchase, monetary, recent_purchases,
+	previous_purchases, recent_spend, previous_spend, last_engagement,
+	offers_since_last_purchase, status, behaviour_class,
+	round(expected_gap_days::numeric, 9), round(p_gap::numeric, 9),
+	round(overdue_ratio::numeric, 9), round(population_gap_days::numeric, 9)"
+diff=$(psql -At -c "SELECT count(*) FROM (
+	((SELECT $cols FROM crm.churn_signals('$as_of')) EXCEPT ALL (SELECT $cols FROM crm.churn_signals_sql('$as_of')))
+	UNION ALL
+	((SELECT $cols FROM crm.churn_signals_sql('$as_of')) EXCEPT ALL (SELECT $cols FROM crm.churn_signals('$as_of')))) x")
+echo "crm.churn_signals and crm.churn_signals_sql: $diff rows differ"
 churn_sql="SELECT * FROM crm.churn_signals('$as_of')"
 
 ms() {

@@ -389,3 +389,137 @@ RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rfm_scores';
 COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';
+
+/*
+ * ---- churn: crm.churn_signals in C ----
+ *
+ * Its SQL body becomes crm.churn_signals_sql (executable by every caller of
+ * crm.churn_signals, which runs it where its own passes do not apply); the
+ * public function keeps its signature, defaults and comment and is replaced
+ * in place by the C function.
+ */
+CREATE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
+			   last_purchase timestamptz, monetary numeric,
+			   age_days double precision, silence_days double precision,
+			   own_gap_days double precision, expected_gap_days double precision,
+			   gap_cv double precision, overdue_ratio double precision,
+			   p_gap double precision,
+			   recent_purchases bigint, previous_purchases bigint,
+			   purchase_trend double precision, recent_spend numeric,
+			   previous_spend numeric, spend_trend double precision,
+			   last_engagement timestamptz, engagement_silence_days double precision,
+			   offers_since_last_purchase bigint, offer_share double precision,
+			   season_share double precision, population_gap_days double precision,
+			   status text, behaviour_class text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+SET jit_above_cost = 1e9
+AS $$
+DECLARE
+	opts		jsonb := crm.churn_options(options);
+	w			interval;
+	recent_from timestamptz;
+	previous_from timestamptz;
+	pop			double precision := (opts ->> 'population_gap_days')::double precision;
+	min_gap		double precision := (opts ->> 'min_gap_days')::double precision;
+BEGIN
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
+	recent_from := as_of - w;
+	previous_from := as_of - 2 * w;
+	RETURN QUERY
+	WITH p AS MATERIALIZED (
+		SELECT o.client_id,
+			   crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr,
+			   /* the two windows: one aggregate each, read twice */
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > recent_from)).purchases AS rn,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > recent_from)).total_spend AS rs,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > previous_from
+						   AND o.ordered_at <= recent_from)).purchases AS pn,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > previous_from
+						   AND o.ordered_at <= recent_from)).total_spend AS ps
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+		 GROUP BY o.client_id),
+	/*
+	 * the population's rhythm: the geometric mean of the recent mean gaps
+	 * (each at least min_gap_days) of the clients with a gap
+	 */
+	g AS (
+		SELECT coalesce(pop,
+						exp(avg(ln(greatest((p.pr).recent_mean_gap_days, min_gap)))),
+						greatest(30, min_gap)) AS gap
+		  FROM p
+		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
+	e AS (
+		SELECT i.client_id, max(i.occurred_at) AS last_at
+		  FROM crm.interactions i
+		 WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= as_of
+		 GROUP BY i.client_id),
+	/* marketing messages after the last purchase: offers that did not bring it back */
+	f AS (
+		SELECT c.client_id, count(*) AS offers
+		  FROM crm.interactions c
+		  JOIN p ON p.client_id = c.client_id AND c.occurred_at > (p.pr).last_purchase
+		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
+		 GROUP BY c.client_id),
+	x AS (
+		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
+			   coalesce(f.offers, 0) AS offers, g.gap,
+			   crm.churn_signal(p.pr, as_of, g.gap, w.rn, w.pn, e.last_at,
+								coalesce(f.offers, 0), opts) AS s
+		  FROM p
+		 CROSS JOIN g
+		 CROSS JOIN LATERAL (
+			SELECT coalesce(p.rn, 0) AS rn, coalesce(p.pn, 0) AS pn,
+				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
+		  LEFT JOIN e ON e.client_id = p.client_id
+		  LEFT JOIN f ON f.client_id = p.client_id
+		OFFSET 0)
+	SELECT x.client_id, (x.pr).purchases, (x.pr).first_purchase, (x.pr).last_purchase,
+		   (x.pr).total_spend,
+		   (x.s).age_days, (x.s).silence_days, (x.s).own_gap_days, (x.s).expected_gap_days,
+		   (x.s).gap_cv, (x.s).overdue_ratio, (x.s).p_gap,
+		   x.rn, x.pn,
+		   CASE WHEN x.pn > 0 THEN x.rn::double precision / x.pn END,
+		   x.rs, x.ps,
+		   CASE WHEN x.ps > 0 THEN (x.rs / x.ps)::double precision END,
+		   x.last_at, (x.s).engagement_silence_days, x.offers, (x.pr).offer_share,
+		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class
+	  FROM x;
+END
+$$;
+COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_signals written in SQL: the same rows (up to the last bits of the population rhythm), planned as a query; crm.churn_signals runs it where its own passes do not apply';
+
+/*
+ * crm.churn_signals in C (src/churn_signals.c): the rows of
+ * crm.churn_signals_sql from one pass over crm.orders and one over
+ * crm.interactions; it runs crm.churn_signals_sql where those passes would
+ * not read what a query reads (row security, privileges, child tables, a
+ * changed table).
+ */
+CREATE OR REPLACE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
+			   last_purchase timestamptz, monetary numeric,
+			   age_days double precision, silence_days double precision,
+			   own_gap_days double precision, expected_gap_days double precision,
+			   gap_cv double precision, overdue_ratio double precision,
+			   p_gap double precision,
+			   recent_purchases bigint, previous_purchases bigint,
+			   purchase_trend double precision, recent_spend numeric,
+			   previous_spend numeric, spend_trend double precision,
+			   last_engagement timestamptz, engagement_silence_days double precision,
+			   offers_since_last_purchase bigint, offer_share double precision,
+			   season_share double precision, population_gap_days double precision,
+			   status text, behaviour_class text)
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'churn_signals';
+COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';

@@ -43,6 +43,8 @@
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
+#include "churn.h"
+
 #define SECS_PER_DAY_F	86400.0
 
 /* the fields of crm.purchase_profile that are read, by position */
@@ -56,38 +58,7 @@
 #define PF_MONTHS		15
 #define PF_NATTS		17
 
-/* fields of crm.churn_signal */
-#define CS_NATTS		12
 
-/* the settings of a call: the options over the defaults */
-typedef struct ChurnSettings
-{
-	double		window_days;
-	double		prior_gaps;
-	double		population_cv;
-	double		min_gap_days;
-	double		new_days;
-	double		slipping_p;
-	double		lapsed_p;
-	double		lost_days;
-	double		lost_overdue;
-	double		lost_offers;
-	double		promo_share;
-	double		season_share;
-	double		seasonal_gap_days;
-	double		frequent_purchases;
-	double		loyal_gap_days;
-	double		promising_days;
-	double		promising_purchases;
-	double		promising_gap_days;
-	double		at_risk_rate_ratio;
-	double		drifting_cv;
-	double		drifting_days;
-	double		about_to_lose_overdue;
-	double		about_to_lose_days;
-	double		population_gap_days;	/* NaN: computed by crm.churn_signals */
-	bool		season_months[12];
-} ChurnSettings;
 
 typedef struct SettingDef
 {
@@ -184,8 +155,8 @@ jsonb_number(JsonbValue *v, const char *key)
 }
 
 /* Parse an options object into *s (defaults first); errors name the key. */
-static void
-settings_parse(Jsonb *options, ChurnSettings *s)
+void
+churn_settings_parse(Jsonb *options, ChurnSettings *s)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -403,7 +374,7 @@ churn_settings(FunctionCallInfo fcinfo, ChurnCache *c, Jsonb *options)
 	{
 		ChurnSettings s;
 
-		settings_parse(options, &s);
+		churn_settings_parse(options, &s);
 		if (c->options)
 			pfree(c->options);
 		c->options = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE(options));
@@ -470,16 +441,50 @@ churn_signal(PG_FUNCTION_ARGS)
 	bool		nulls[CS_NATTS];
 	ChurnCache *c;
 	const ChurnSettings *s;
-	TimestampTz as_of;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (PG_ARGISNULL(2) || PG_ARGISNULL(7))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("population_gap_days and options must not be null")));
+
+	ph = PG_GETARG_HEAPTUPLEHEADER(0);
+	c = churn_cache(fcinfo, HeapTupleHeaderGetTypeId(ph));
+	s = churn_settings(fcinfo, c, PG_GETARG_JSONB_P(7));
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(ph);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = ph;
+	heap_deform_tuple(&tuple, c->profile_desc, pv, pn);
+
+	churn_compute(s, pv, pn, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_FLOAT8(2),
+				  PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
+				  PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4),
+				  !PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_TIMESTAMPTZ(5),
+				  PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6),
+				  values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(c->result_desc, values, nulls)));
+}
+
+/*
+ * The CS_NATTS fields of crm.churn_signal from the fields of a client's
+ * purchase profile (pv, pn: PF_NATTS of them) and the other inputs.
+ */
+void
+churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
+			  TimestampTz as_of, double population_gap, int64 recent_count,
+			  int64 previous_count, bool has_engagement, TimestampTz engagement,
+			  int64 offers_count, Datum *values, bool *nulls)
+{
 	TimestampTz first,
 				last;
 	int64		n;
 	int			g;
-	double		population_gap,
-				recent_n,
-				previous_n,
-				offers;
-	int64		offers_count;
+	double		recent_n = (double) recent_count,
+				previous_n = (double) previous_count,
+				offers = (double) offers_count;
 	double		age,
 				silence,
 				own_gap,
@@ -494,24 +499,6 @@ churn_signal(PG_FUNCTION_ARGS)
 	int64		in_season = 0;
 	ArrayType  *months;
 
-	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
-		PG_RETURN_NULL();
-	if (PG_ARGISNULL(2) || PG_ARGISNULL(7))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("population_gap_days and options must not be null")));
-
-	ph = PG_GETARG_HEAPTUPLEHEADER(0);
-	c = churn_cache(fcinfo, HeapTupleHeaderGetTypeId(ph));
-	s = churn_settings(fcinfo, c, PG_GETARG_JSONB_P(7));
-
-	as_of = PG_GETARG_TIMESTAMPTZ(1);
-	population_gap = PG_GETARG_FLOAT8(2);
-	recent_n = PG_ARGISNULL(3) ? 0 : (double) PG_GETARG_INT64(3);
-	previous_n = PG_ARGISNULL(4) ? 0 : (double) PG_GETARG_INT64(4);
-	offers_count = PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6);
-	offers = (double) offers_count;
-
 	if (TIMESTAMP_NOT_FINITE(as_of))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -524,12 +511,6 @@ churn_signal(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("purchase and offer counts must not be negative")));
-
-	tuple.t_len = HeapTupleHeaderGetDatumLength(ph);
-	ItemPointerSetInvalid(&tuple.t_self);
-	tuple.t_tableOid = InvalidOid;
-	tuple.t_data = ph;
-	heap_deform_tuple(&tuple, c->profile_desc, pv, pn);
 
 	if (pn[PF_FIRST] || pn[PF_LAST] || pn[PF_PURCHASES] || pn[PF_GAP_WINDOW])
 		ereport(ERROR,
@@ -633,7 +614,7 @@ churn_signal(PG_FUNCTION_ARGS)
 	}
 	season_share = (double) in_season / (double) n;
 
-	memset(nulls, 0, sizeof(nulls));
+	memset(nulls, 0, sizeof(bool) * CS_NATTS);
 	values[0] = Float8GetDatum(age);
 	values[1] = Float8GetDatum(silence);
 	values[2] = Float8GetDatum(own_gap);
@@ -643,11 +624,11 @@ churn_signal(PG_FUNCTION_ARGS)
 	values[5] = Float8GetDatum(overdue);
 	values[6] = Float8GetDatum(p_gap);
 	values[7] = Float8GetDatum(season_share);
-	if (PG_ARGISNULL(5))
+	if (!has_engagement)
 		nulls[8] = true;
 	else
 	{
-		TimestampTz e = PG_GETARG_TIMESTAMPTZ(5);
+		TimestampTz e = engagement;
 
 		if (TIMESTAMP_NOT_FINITE(e) || e > as_of)
 			ereport(ERROR,
@@ -664,7 +645,6 @@ churn_signal(PG_FUNCTION_ARGS)
 													 expected, offer_share,
 													 season_share, recent_n, offers));
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(c->result_desc, values, nulls)));
 }
 
 /*
@@ -679,7 +659,7 @@ churn_options(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	bool		first = true;
 
-	settings_parse(options, &s);
+	churn_settings_parse(options, &s);
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '{');
 	for (int i = 0; i < N_DEFS; i++)

@@ -51,29 +51,8 @@
 #error "crm needs a compiler with a 128-bit integer type"
 #endif
 
-/* number of latest purchase times kept for the gap spread */
-#define PROFILE_WINDOW		16
-
 /* serialised state: format version byte first */
 #define PROFILE_SERIAL_VERSION	1
-
-/* number of columns of the composite crm.purchase_profile */
-#define PROFILE_NATTS		17
-
-typedef struct ProfileState
-{
-	int64		n;				/* purchases */
-	int64		n_first;		/* purchases at the first instant */
-	int64		n_offer;		/* purchases made with an offer */
-	TimestampTz first;			/* earliest purchase time */
-	TimestampTz last;			/* latest purchase time */
-	int128		total;			/* sum of amounts, in millionths */
-	int128		first_total;	/* sum of amounts at the first instant */
-	int32		scale;			/* largest display scale seen, <= 6 */
-	int32		nwin;			/* times in win[], = Min(n, PROFILE_WINDOW) */
-	TimestampTz win[PROFILE_WINDOW];	/* latest purchase times, ascending */
-	int32		months[12];		/* purchases per calendar month (UTC) */
-} ProfileState;
 
 PG_FUNCTION_INFO_V1(profile_transfn);
 PG_FUNCTION_INFO_V1(profile_combinefn);
@@ -295,8 +274,22 @@ profile_transfn(PG_FUNCTION_ARGS)
 	offer = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 
 	if (s == NULL)
-	{
 		s = (ProfileState *) MemoryContextAllocZero(aggcontext, sizeof(ProfileState));
+	profile_state_add(s, t, amount, dscale, offer);
+
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * Adds one purchase (a finite time, an amount in millionths and its display
+ * scale) to a state; a zeroed state is the empty one.
+ */
+void
+profile_state_add(ProfileState *s, TimestampTz t, int128 amount, int dscale,
+				  bool offer)
+{
+	if (s->n == 0)
+	{
 		s->first = t;
 		s->last = t;
 	}
@@ -323,8 +316,6 @@ profile_transfn(PG_FUNCTION_ARGS)
 
 	profile_window_add(s, t);
 	profile_add32(&s->months[profile_month(t)], 1);
-
-	PG_RETURN_POINTER(s);
 }
 
 /* Merges b into a; both non-empty. */
@@ -607,8 +598,6 @@ profile_finalfn(PG_FUNCTION_ARGS)
 	TupleDesc	tupdesc;
 	Datum		values[PROFILE_NATTS];
 	bool		nulls[PROFILE_NATTS];
-	int64		repeat;
-	int			ngaps;
 
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "profile_finalfn called in non-aggregate context");
@@ -633,7 +622,30 @@ profile_finalfn(PG_FUNCTION_ARGS)
 		fcinfo->flinfo->fn_extra = tupdesc;
 	}
 
-	memset(nulls, 0, sizeof(nulls));
+	profile_state_values(s, values, nulls);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/* recent_mean_gap_days of a state: false for a single purchase (no gap) */
+bool
+profile_state_recent_gap(const ProfileState *s, double *gap)
+{
+	int			ngaps = s->nwin - 1;
+
+	if (s->n <= 1)
+		return false;
+	*gap = profile_days(s->win[ngaps], s->win[0]) / ngaps;
+	return true;
+}
+
+/* The PROFILE_NATTS fields of the composite crm.purchase_profile of a state. */
+void
+profile_state_values(const ProfileState *s, Datum *values, bool *nulls)
+{
+	int64		repeat;
+	int			ngaps;
+
+	memset(nulls, 0, sizeof(bool) * PROFILE_NATTS);
 	repeat = s->n - s->n_first;
 	ngaps = s->nwin - 1;
 
@@ -661,7 +673,7 @@ profile_finalfn(PG_FUNCTION_ARGS)
 		values[9] = Float8GetDatum(profile_days(s->win[ngaps], s->win[ngaps - 1]));
 
 		/* mean and sample deviation of the gaps inside the window */
-		wmean = profile_days(s->win[ngaps], s->win[0]) / ngaps;
+		profile_state_recent_gap(s, &wmean);
 		values[10] = Float8GetDatum(wmean);
 		for (i = 1; i <= ngaps; i++)
 		{
@@ -701,7 +713,6 @@ profile_finalfn(PG_FUNCTION_ARGS)
 		values[16] = Float8GetDatum((double) peak / (double) s->n);
 	}
 
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
 /* The size of the aggregate state in bytes, for the documentation. */

@@ -16,6 +16,28 @@
 /* amounts are kept in units of 10^-PROFILE_SCALE */
 #define PROFILE_SCALE		6
 
+/* number of latest purchase times kept for the gap spread */
+#define PROFILE_WINDOW		16
+
+/* number of columns of the composite crm.purchase_profile */
+#define PROFILE_NATTS		17
+
+/* the state of crm.purchase_profile: flat, fixed size */
+typedef struct ProfileState
+{
+	int64		n;				/* purchases */
+	int64		n_first;		/* purchases at the first instant */
+	int64		n_offer;		/* purchases made with an offer */
+	TimestampTz first;			/* earliest purchase time */
+	TimestampTz last;			/* latest purchase time */
+	int128		total;			/* sum of amounts, in millionths */
+	int128		first_total;	/* sum of amounts at the first instant */
+	int32		scale;			/* largest display scale seen, <= 6 */
+	int32		nwin;			/* times in win[], = Min(n, PROFILE_WINDOW) */
+	TimestampTz win[PROFILE_WINDOW];	/* latest purchase times, ascending */
+	int32		months[12];		/* purchases per calendar month (UTC) */
+} ProfileState;
+
 /* a numeric amount in millionths, rounded half away from zero; its dscale */
 extern int128 profile_numeric_to_micro(Datum d, int *dscale);
 
@@ -27,6 +49,16 @@ extern void profile_check_time(TimestampTz t);
 
 /* crm.recency_days: whole days from last to as_of, rounded down */
 extern int32 profile_days_since(TimestampTz last, TimestampTz as_of);
+
+/* adds one purchase to a state (a zeroed state is empty) */
+extern void profile_state_add(ProfileState *s, TimestampTz t, int128 amount,
+							  int dscale, bool offer);
+
+/* the PROFILE_NATTS fields of the composite crm.purchase_profile */
+extern void profile_state_values(const ProfileState *s, Datum *values, bool *nulls);
+
+/* recent_mean_gap_days of a state: false for a single purchase (no gap) */
+extern bool profile_state_recent_gap(const ProfileState *s, double *gap);
 
 /* adds an amount to a spend total, an error on overflow */
 static inline void

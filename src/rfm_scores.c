@@ -51,6 +51,7 @@
 
 #include "profile.h"
 #include "rfm.h"
+#include "scan.h"
 
 /*
  * One client's purchases so far, kept in the hash table itself so that a
@@ -81,124 +82,40 @@ client_set_total(ScoredClient *c, int128 total)
 	c->total_hi = (int64) (total >> 64);
 }
 
-static inline uint32
-client_hash(int64 key)
-{
-	uint64		h = (uint64) key;
-
-	/* a 64-bit finaliser: every input bit reaches every output bit */
-	h ^= h >> 33;
-	h *= UINT64CONST(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64CONST(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return (uint32) h;
-}
-
 #define SH_PREFIX clientmap
 #define SH_ELEMENT_TYPE ScoredClient
 #define SH_KEY_TYPE int64
 #define SH_KEY client_id
-#define SH_HASH_KEY(tb, key) client_hash(key)
+#define SH_HASH_KEY(tb, key) scan_client_hash(key)
 #define SH_EQUAL(tb, a, b) ((a) == (b))
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* where the four columns read are in crm.orders */
-typedef struct OrdersColumns
+/* the columns of crm.orders read */
+enum
 {
-	AttrNumber	client_id;
-	AttrNumber	ordered_at;
-	AttrNumber	status;
-	AttrNumber	net_amount;
-} OrdersColumns;
+	OC_CLIENT, OC_ORDERED_AT, OC_STATUS, OC_NET, OC_N
+};
+
+static const ScanColumn orders_columns[OC_N] = {
+	{"client_id", INT8OID, true},
+	{"ordered_at", TIMESTAMPTZOID, true},
+	{"status", TEXTOID, true},
+	{"net_amount", NUMERICOID, true}
+};
 
 PG_FUNCTION_INFO_V1(rfm_scores);
 
 #define RFM_SCORES_SQL "SELECT * FROM crm.rfm_scores_sql($1, $2, $3)"
 
-/* The attribute number of a column with this name and type, NOT NULL. */
-static AttrNumber
-orders_column(TupleDesc desc, const char *name, Oid type)
-{
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped || strcmp(NameStr(att->attname), name) != 0)
-			continue;
-		if (att->atttypid != type || !att->attnotnull)
-			return InvalidAttrNumber;
-		if (OidIsValid(att->attcollation) &&
-			!get_collation_isdeterministic(att->attcollation))
-			return InvalidAttrNumber;
-		return att->attnum;
-	}
-	return InvalidAttrNumber;
-}
-
-/*
- * Opens crm.orders when the C pass reads exactly what a query would, NULL
- * otherwise (and nothing stays open).
- */
-static Relation
-orders_open_for_scan(OrdersColumns *cols)
-{
-	Oid			nsp = get_namespace_oid("crm", true);
-	Oid			relid = OidIsValid(nsp) ? get_relname_relid("orders", nsp) : InvalidOid;
-	Relation	rel;
-	TupleDesc	desc;
-
-	if (!OidIsValid(relid))
-		return NULL;
-	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	cols->client_id = orders_column(desc, "client_id", INT8OID);
-	cols->ordered_at = orders_column(desc, "ordered_at", TIMESTAMPTZOID);
-	cols->status = orders_column(desc, "status", TEXTOID);
-	cols->net_amount = orders_column(desc, "net_amount", NUMERICOID);
-	if (rel->rd_rel->relkind != RELKIND_RELATION ||
-		rel->rd_rel->relhassubclass ||
-		pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
-		check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED ||
-		cols->client_id == InvalidAttrNumber ||
-		cols->ordered_at == InvalidAttrNumber ||
-		cols->status == InvalidAttrNumber ||
-		cols->net_amount == InvalidAttrNumber)
-	{
-		table_close(rel, NoLock);
-		return NULL;
-	}
-	return rel;
-}
-
-/* status IN ('placed', 'paid'), bytewise as texteq under a deterministic collation */
+/* status IN ('placed', 'paid'), as texteq compares under a deterministic collation */
 static inline bool
-is_purchase_status(Datum d)
+purchase_status(Datum d)
 {
-	struct varlena *v = (struct varlena *) DatumGetPointer(d);
-	struct varlena *flat = v;
-	int			len;
-	const char *p;
-	bool		yes;
-
-	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
-		flat = pg_detoast_datum_packed(v);
-	len = VARSIZE_ANY_EXHDR(flat);
-	p = VARDATA_ANY(flat);
-	yes = (len == 6 && memcmp(p, "placed", 6) == 0) ||
-		(len == 4 && memcmp(p, "paid", 4) == 0);
-	if (flat != v)
-		pfree(flat);
-	return yes;
+	return scan_text_is(d, "placed", 6) || scan_text_is(d, "paid", 4);
 }
-
-/* rows read ahead, so that their clients' entries are fetched together */
-#define SCAN_BATCH	32
 
 typedef struct PurchaseRow
 {
@@ -247,13 +164,12 @@ add_purchases(clientmap_hash *map, PurchaseRow *rows, int nrows)
  * crm.purchase_profile accumulates them.
  */
 static clientmap_hash *
-scan_purchases(Relation rel, const OrdersColumns *cols, TimestampTz as_of)
+scan_purchases(Relation rel, const ScanColumn *cols, TimestampTz as_of)
 {
 	clientmap_hash *map = clientmap_create(CurrentMemoryContext, 1024, NULL);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	AttrNumber	maxatt = Max(Max(cols->client_id, cols->ordered_at),
-							 Max(cols->status, cols->net_amount));
+	AttrNumber	maxatt = scan_max_attnum(cols, OC_N);
 	PurchaseRow rows[SCAN_BATCH];
 	int			nrows = 0;
 
@@ -263,16 +179,16 @@ scan_purchases(Relation rel, const OrdersColumns *cols, TimestampTz as_of)
 
 		CHECK_FOR_INTERRUPTS();
 		slot_getsomeattrs(slot, maxatt);
-		if (!is_purchase_status(slot->tts_values[cols->status - 1]))
+		if (!purchase_status(slot->tts_values[cols[OC_STATUS].attnum - 1]))
 			continue;
-		r->t = DatumGetTimestampTz(slot->tts_values[cols->ordered_at - 1]);
+		r->t = DatumGetTimestampTz(slot->tts_values[cols[OC_ORDERED_AT].attnum - 1]);
 		if (r->t > as_of)
 			continue;
 		profile_check_time(r->t);
-		r->amount = profile_numeric_to_micro(slot->tts_values[cols->net_amount - 1],
+		r->amount = profile_numeric_to_micro(slot->tts_values[cols[OC_NET].attnum - 1],
 											 &r->dscale);
-		r->client_id = DatumGetInt64(slot->tts_values[cols->client_id - 1]);
-		r->hash = client_hash(r->client_id);
+		r->client_id = DatumGetInt64(slot->tts_values[cols[OC_CLIENT].attnum - 1]);
+		r->hash = scan_client_hash(r->client_id);
 		if (++nrows == SCAN_BATCH)
 		{
 			add_purchases(map, rows, nrows);
@@ -392,7 +308,7 @@ rfm_scores(PG_FUNCTION_ARGS)
 	char	   *monetary_by = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bool		by_mean;
-	OrdersColumns cols;
+	ScanColumn	cols[OC_N];
 	Relation	rel;
 	MemoryContext work;
 	MemoryContext row;
@@ -419,7 +335,8 @@ rfm_scores(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	rel = orders_open_for_scan(&cols);
+	memcpy(cols, orders_columns, sizeof(cols));
+	rel = scan_open("orders", cols, OC_N);
 	if (rel == NULL)
 	{
 		rfm_scores_by_sql(fcinfo);
@@ -432,7 +349,7 @@ rfm_scores(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(work);
 
 	classes = load_segment_map(map_name, segments);
-	map = scan_purchases(rel, &cols, as_of);
+	map = scan_purchases(rel, cols, as_of);
 	table_close(rel, NoLock);
 
 	clients = (ScoredClient **) MemoryContextAllocHuge(work, Max(map->members, 1) * sizeof(ScoredClient *));

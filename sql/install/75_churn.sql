@@ -64,7 +64,7 @@ CREATE INDEX interactions_campaign_idx ON crm.interactions (client_id, occurred_
  * 19.3 s serially.
  * JIT starts from an estimated cost of 1e9.
  */
-CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
+CREATE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
 RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
 			   last_purchase timestamptz, monetary numeric,
 			   age_days double precision, silence_days double precision,
@@ -163,6 +163,31 @@ BEGIN
 	  FROM x;
 END
 $$;
+COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_signals written in SQL: the same rows (up to the last bits of the population rhythm), planned as a query; crm.churn_signals runs it where its own passes do not apply';
+
+/*
+ * crm.churn_signals in C (src/churn_signals.c): the rows of
+ * crm.churn_signals_sql from one pass over crm.orders and one over
+ * crm.interactions; it runs crm.churn_signals_sql where those passes would
+ * not read what a query reads (row security, privileges, child tables, a
+ * changed table).
+ */
+CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
+			   last_purchase timestamptz, monetary numeric,
+			   age_days double precision, silence_days double precision,
+			   own_gap_days double precision, expected_gap_days double precision,
+			   gap_cv double precision, overdue_ratio double precision,
+			   p_gap double precision,
+			   recent_purchases bigint, previous_purchases bigint,
+			   purchase_trend double precision, recent_spend numeric,
+			   previous_spend numeric, spend_trend double precision,
+			   last_engagement timestamptz, engagement_silence_days double precision,
+			   offers_since_last_purchase bigint, offer_share double precision,
+			   season_share double precision, population_gap_days double precision,
+			   status text, behaviour_class text)
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'churn_signals';
 COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';
 
 /*

@@ -1,0 +1,63 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/churn.h
+ *
+ * The churn signals of one client (src/churn.c) as C code sees them, for
+ * crm.churn_signals (src/churn_signals.c), which computes them for every
+ * client from its own pass over the orders and interactions.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CRM_CHURN_H
+#define CRM_CHURN_H
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+/* fields of crm.churn_signal */
+#define CS_NATTS		12
+
+/* the settings of a call: the options over the defaults */
+typedef struct ChurnSettings
+{
+	double		window_days;
+	double		prior_gaps;
+	double		population_cv;
+	double		min_gap_days;
+	double		new_days;
+	double		slipping_p;
+	double		lapsed_p;
+	double		lost_days;
+	double		lost_overdue;
+	double		lost_offers;
+	double		promo_share;
+	double		season_share;
+	double		seasonal_gap_days;
+	double		frequent_purchases;
+	double		loyal_gap_days;
+	double		promising_days;
+	double		promising_purchases;
+	double		promising_gap_days;
+	double		at_risk_rate_ratio;
+	double		drifting_cv;
+	double		drifting_days;
+	double		about_to_lose_overdue;
+	double		about_to_lose_days;
+	double		population_gap_days;	/* NaN: computed by crm.churn_signals */
+	bool		season_months[12];
+} ChurnSettings;
+
+/* the settings of an options object over the defaults; errors name the key */
+extern void churn_settings_parse(Jsonb *options, ChurnSettings *s);
+
+/*
+ * The CS_NATTS fields of crm.churn_signal from the fields of a client's
+ * purchase profile and the other inputs of crm.churn_signal.
+ */
+extern void churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
+						  TimestampTz as_of, double population_gap,
+						  int64 recent_count, int64 previous_count,
+						  bool has_engagement, TimestampTz engagement,
+						  int64 offers_count, Datum *values, bool *nulls);
+
+#endif							/* CRM_CHURN_H */

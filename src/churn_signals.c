@@ -1,0 +1,554 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/churn_signals.c
+ *
+ * crm.churn_signals(as_of, options) in C: one pass over crm.orders into a
+ * per-client table (the purchase profile with offers, and the purchases and
+ * spend of the recent and the previous window), one pass over
+ * crm.interactions (the last engagement, the offers sent since the last
+ * purchase), the population's rhythm, then crm.churn_signal's computation
+ * for every client.
+ *
+ * The rows are those of crm.churn_signals_sql, its definition in SQL: the
+ * profile is accumulated by the aggregate's own routine (profile_state_add)
+ * and read by its own final step, and every signal is computed by the code
+ * of crm.churn_signal (churn_compute).  One difference is in the last bits
+ * of the population's rhythm: it is the geometric mean of the clients'
+ * recent gaps, a sum over the clients whose order depends on the plan (hash
+ * order, parallel workers) in SQL as here.
+ *
+ * As crm.rfm_scores does, the C passes run only where they read what a
+ * query reads (scan.h); otherwise the call runs crm.churn_signals_sql.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "churn.h"
+#include "profile.h"
+#include "scan.h"
+
+/* purchases and spend in one window */
+typedef struct WindowSum
+{
+	int128		total;			/* millionths */
+	int64		n;
+	int32		scale;
+} WindowSum;
+
+/* one client */
+typedef struct ChurnClient
+{
+	ProfileState profile;		/* with offers */
+	WindowSum	recent;			/* ordered_at in (recent_from, as_of] */
+	WindowSum	previous;		/* ordered_at in (previous_from, recent_from] */
+	int64		client_id;
+	int64		offers;			/* campaign messages after the last purchase */
+	TimestampTz engagement;		/* last inbound contact other than a sale */
+	bool		engaged;
+} ChurnClient;
+
+/* client_id -> index of the client */
+typedef struct ChurnSlot
+{
+	int64		key;
+	uint32		idx;
+	char		status;
+} ChurnSlot;
+
+#define SH_PREFIX churnmap
+#define SH_ELEMENT_TYPE ChurnSlot
+#define SH_KEY_TYPE int64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, key) scan_client_hash(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* clients in chunks, so that the table grows without moving them */
+#define CHUNK_BITS	14
+#define CHUNK_SIZE	(1 << CHUNK_BITS)
+
+typedef struct ChurnClients
+{
+	churnmap_hash *map;
+	ChurnClient **chunks;
+	int64		nchunks_max;
+	int64		n;
+} ChurnClients;
+
+static inline ChurnClient *
+client_at(const ChurnClients *cs, int64 i)
+{
+	return &cs->chunks[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)];
+}
+
+/* the columns read */
+enum
+{
+	OC_CLIENT, OC_ORDERED_AT, OC_STATUS, OC_NET, OC_PROMO, OC_N
+};
+
+static const ScanColumn orders_columns[OC_N] = {
+	{"client_id", INT8OID, true},
+	{"ordered_at", TIMESTAMPTZOID, true},
+	{"status", TEXTOID, true},
+	{"net_amount", NUMERICOID, true},
+	{"promo_used", BOOLOID, true}
+};
+
+enum
+{
+	IC_CLIENT, IC_OCCURRED_AT, IC_DIRECTION, IC_KIND, IC_CAMPAIGN, IC_N
+};
+
+static const ScanColumn interactions_columns[IC_N] = {
+	{"client_id", INT8OID, true},
+	{"occurred_at", TIMESTAMPTZOID, true},
+	{"direction", TEXTOID, true},
+	{"kind", TEXTOID, true},
+	{"campaign", TEXTOID, false}
+};
+
+/* output columns of crm.churn_signals */
+#define OUT_NATTS	26
+
+PG_FUNCTION_INFO_V1(churn_signals);
+
+/* a row read ahead: a purchase, or an interaction */
+typedef struct ChurnRow
+{
+	int128		amount;
+	int64		client_id;
+	TimestampTz t;
+	uint32		hash;
+	int			dscale;
+	bool		flag;			/* offer used; or: an engagement (not an offer) */
+	int64		idx;			/* the client's index, -1: none */
+} ChurnRow;
+
+/* The index of each row's client; new clients are added when add is true. */
+static void
+find_clients(ChurnClients *cs, ChurnRow *rows, int nrows, bool add)
+{
+	int			i;
+
+	for (i = 0; i < nrows; i++)
+		__builtin_prefetch(&cs->map->data[rows[i].hash & cs->map->sizemask]);
+	for (i = 0; i < nrows; i++)
+	{
+		ChurnRow   *r = &rows[i];
+		ChurnSlot  *slot;
+		bool		found = true;
+
+		if (add)
+			slot = churnmap_insert_hash(cs->map, r->client_id, r->hash, &found);
+		else
+			slot = churnmap_lookup_hash(cs->map, r->client_id, r->hash);
+		if (slot == NULL)
+		{
+			r->idx = -1;
+			continue;
+		}
+		if (!found)
+		{
+			ChurnClient *c;
+
+			if ((cs->n >> CHUNK_BITS) >= cs->nchunks_max)
+			{
+				cs->nchunks_max *= 2;
+				cs->chunks = (ChurnClient **)
+					repalloc_huge(cs->chunks, cs->nchunks_max * sizeof(ChurnClient *));
+			}
+			if ((cs->n & (CHUNK_SIZE - 1)) == 0)
+				cs->chunks[cs->n >> CHUNK_BITS] = (ChurnClient *)
+					MemoryContextAllocHuge(CurrentMemoryContext,
+										   CHUNK_SIZE * sizeof(ChurnClient));
+			slot->idx = (uint32) cs->n;
+			c = client_at(cs, cs->n);
+			memset(c, 0, sizeof(ChurnClient));
+			c->client_id = r->client_id;
+			cs->n++;
+		}
+		r->idx = slot->idx;
+		__builtin_prefetch(client_at(cs, r->idx), 1);
+	}
+}
+
+static inline void
+window_add(WindowSum *w, int128 amount, int dscale)
+{
+	w->n++;
+	profile_add_amount(&w->total, amount);
+	w->scale = Max(w->scale, Min(dscale, PROFILE_SCALE));
+}
+
+static void
+add_purchases(ChurnClients *cs, ChurnRow *rows, int nrows,
+			  TimestampTz recent_from, TimestampTz previous_from)
+{
+	int			i;
+
+	find_clients(cs, rows, nrows, true);
+	for (i = 0; i < nrows; i++)
+	{
+		const ChurnRow *r = &rows[i];
+		ChurnClient *c = client_at(cs, r->idx);
+
+		profile_state_add(&c->profile, r->t, r->amount, r->dscale, r->flag);
+		if (r->t > recent_from)
+			window_add(&c->recent, r->amount, r->dscale);
+		else if (r->t > previous_from)
+			window_add(&c->previous, r->amount, r->dscale);
+	}
+}
+
+/*
+ * The purchases (placed or paid, at or before as_of): each client's profile
+ * and windows, exactly as crm.churn_signals_sql aggregates them.
+ */
+static void
+scan_orders(Relation rel, const ScanColumn *cols, TimestampTz as_of,
+			TimestampTz recent_from, TimestampTz previous_from,
+			ChurnClients *cs)
+{
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	AttrNumber	maxatt = scan_max_attnum(cols, OC_N);
+	ChurnRow	rows[SCAN_BATCH];
+	int			nrows = 0;
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		ChurnRow   *r = &rows[nrows];
+		Datum		status;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, maxatt);
+		status = slot->tts_values[cols[OC_STATUS].attnum - 1];
+		if (!scan_text_is(status, "placed", 6) && !scan_text_is(status, "paid", 4))
+			continue;
+		r->t = DatumGetTimestampTz(slot->tts_values[cols[OC_ORDERED_AT].attnum - 1]);
+		if (r->t > as_of)
+			continue;
+		profile_check_time(r->t);
+		r->amount = profile_numeric_to_micro(slot->tts_values[cols[OC_NET].attnum - 1],
+											 &r->dscale);
+		r->flag = DatumGetBool(slot->tts_values[cols[OC_PROMO].attnum - 1]);
+		r->client_id = DatumGetInt64(slot->tts_values[cols[OC_CLIENT].attnum - 1]);
+		r->hash = scan_client_hash(r->client_id);
+		if (++nrows == SCAN_BATCH)
+		{
+			add_purchases(cs, rows, nrows, recent_from, previous_from);
+			nrows = 0;
+		}
+	}
+	add_purchases(cs, rows, nrows, recent_from, previous_from);
+
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+static void
+add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
+{
+	int			i;
+
+	find_clients(cs, rows, nrows, false);
+	for (i = 0; i < nrows; i++)
+	{
+		const ChurnRow *r = &rows[i];
+		ChurnClient *c;
+
+		if (r->idx < 0)
+			continue;
+		c = client_at(cs, r->idx);
+		if (r->flag)
+		{
+			if (!c->engaged || r->t > c->engagement)
+				c->engagement = r->t;
+			c->engaged = true;
+		}
+		else if (r->t > c->profile.last)
+			c->offers++;
+	}
+}
+
+/*
+ * The interactions at or before as_of of the clients with a purchase: the
+ * last inbound one that is not a sale, and the outbound campaign messages
+ * after the client's last purchase.
+ */
+static void
+scan_interactions(Relation rel, const ScanColumn *cols, TimestampTz as_of,
+				  ChurnClients *cs)
+{
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	AttrNumber	maxatt = scan_max_attnum(cols, IC_N);
+	ChurnRow	rows[SCAN_BATCH];
+	int			nrows = 0;
+
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		ChurnRow   *r = &rows[nrows];
+		Datum		direction;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, maxatt);
+		r->t = DatumGetTimestampTz(slot->tts_values[cols[IC_OCCURRED_AT].attnum - 1]);
+		if (r->t > as_of)
+			continue;
+		direction = slot->tts_values[cols[IC_DIRECTION].attnum - 1];
+		if (scan_text_is(direction, "inbound", 7))
+		{
+			if (scan_text_is(slot->tts_values[cols[IC_KIND].attnum - 1], "sale", 4))
+				continue;
+			r->flag = true;
+		}
+		else if (scan_text_is(direction, "outbound", 8) &&
+				 !slot->tts_isnull[cols[IC_CAMPAIGN].attnum - 1])
+			r->flag = false;
+		else
+			continue;
+		r->client_id = DatumGetInt64(slot->tts_values[cols[IC_CLIENT].attnum - 1]);
+		r->hash = scan_client_hash(r->client_id);
+		if (++nrows == SCAN_BATCH)
+		{
+			add_interactions(cs, rows, nrows);
+			nrows = 0;
+		}
+	}
+	add_interactions(cs, rows, nrows);
+
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/*
+ * The population's rhythm: the option, or the geometric mean of the recent
+ * mean gaps (each at least min_gap_days) of the clients with a gap, or
+ * max(30, min_gap_days) when no client has one.
+ */
+static double
+population_gap(const ChurnSettings *s, const ChurnClients *cs)
+{
+	double		sum = 0;
+	int64		n = 0;
+	int64		i;
+
+	if (!isnan(s->population_gap_days))
+		return s->population_gap_days;
+	for (i = 0; i < cs->n; i++)
+	{
+		double		gap;
+
+		if (profile_state_recent_gap(&client_at(cs, i)->profile, &gap))
+		{
+			sum += log(Max(gap, s->min_gap_days));
+			n++;
+		}
+	}
+	return n > 0 ? exp(sum / (double) n) : Max(30, s->min_gap_days);
+}
+
+/* A window's spend as crm.churn_signals_sql gives it: 0 when empty. */
+static Datum
+window_spend(const WindowSum *w)
+{
+	if (w->n == 0)
+		return NumericGetDatum(int64_to_numeric(0));
+	return profile_micro_to_numeric(w->total, w->scale);
+}
+
+/* The time as_of - secs seconds, with interval arithmetic as in SQL. */
+static TimestampTz
+seconds_before(TimestampTz as_of, double secs, double times)
+{
+	Datum		w = DirectFunctionCall7(make_interval, Int32GetDatum(0), Int32GetDatum(0),
+										Int32GetDatum(0), Int32GetDatum(0),
+										Int32GetDatum(0), Int32GetDatum(0),
+										Float8GetDatum(secs));
+
+	if (times != 1)
+		w = DirectFunctionCall2(interval_mul, w, Float8GetDatum(times));
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
+												   TimestampTzGetDatum(as_of), w));
+}
+
+/* Every row of crm.churn_signals_sql into the result. */
+static void
+churn_signals_by_sql(FunctionCallInfo fcinfo)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Oid			argtypes[2] = {TIMESTAMPTZOID, JSONBOID};
+	Datum		args[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
+	uint64		i;
+
+	SPI_connect();
+	if (SPI_execute_with_args("SELECT * FROM crm.churn_signals_sql($1, $2)",
+							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run crm.churn_signals_sql");
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	SPI_finish();
+}
+
+/* One client's row of crm.churn_signals. */
+static void
+client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
+		   double gap, Datum *values, bool *nulls)
+{
+	Datum		pv[PROFILE_NATTS];
+	bool		pn[PROFILE_NATTS];
+	Datum		sv[CS_NATTS];
+	bool		sn[CS_NATTS];
+	Datum		rs,
+				ps;
+
+	profile_state_values(&c->profile, pv, pn);
+	churn_compute(s, pv, pn, as_of, gap, c->recent.n, c->previous.n,
+				  c->engaged, c->engagement, c->offers, sv, sn);
+	rs = window_spend(&c->recent);
+	ps = window_spend(&c->previous);
+
+	memset(nulls, 0, sizeof(bool) * OUT_NATTS);
+	values[0] = Int64GetDatum(c->client_id);
+	values[1] = pv[2];			/* purchases */
+	values[2] = pv[0];			/* first_purchase */
+	values[3] = pv[1];			/* last_purchase */
+	values[4] = pv[5];			/* total_spend */
+	/* age, silence, own gap, expected gap, cv, overdue, p_gap */
+	for (int i = 0; i < 7; i++)
+	{
+		values[5 + i] = sv[i];
+		nulls[5 + i] = sn[i];
+	}
+	values[12] = Int64GetDatum(c->recent.n);
+	values[13] = Int64GetDatum(c->previous.n);
+	if (c->previous.n > 0)
+		values[14] = Float8GetDatum((double) c->recent.n / (double) c->previous.n);
+	else
+		nulls[14] = true;
+	values[15] = rs;
+	values[16] = ps;
+	if (c->previous.n > 0 && c->previous.total > 0)
+		values[17] = DirectFunctionCall1(numeric_float8,
+										 DirectFunctionCall2(numeric_div, rs, ps));
+	else
+		nulls[17] = true;
+	values[18] = TimestampTzGetDatum(c->engagement);
+	nulls[18] = !c->engaged;
+	values[19] = sv[8];			/* engagement_silence_days */
+	nulls[19] = sn[8];
+	values[20] = Int64GetDatum(c->offers);
+	values[21] = pv[14];		/* offer_share */
+	values[22] = sv[7];			/* season_share */
+	values[23] = Float8GetDatum(gap);
+	values[24] = sv[10];		/* status */
+	values[25] = sv[11];		/* behaviour_class */
+}
+
+/*
+ * crm.churn_signals(as_of, options): the churn signals, status and
+ * behavioural class of every client with a purchase at or before as_of.
+ */
+Datum
+churn_signals(PG_FUNCTION_ARGS)
+{
+	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
+	Jsonb	   *options = PG_GETARG_JSONB_P(1);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ChurnSettings settings;
+	ScanColumn	ocols[OC_N];
+	ScanColumn	icols[IC_N];
+	Relation	orders;
+	Relation	interactions;
+	TimestampTz recent_from;
+	TimestampTz previous_from;
+	MemoryContext work;
+	MemoryContext row;
+	MemoryContext old;
+	ChurnClients cs;
+	double		gap;
+	int64		i;
+
+	/* the checks of crm.churn_signals_sql, in its order */
+	churn_settings_parse(options, &settings);
+	if (TIMESTAMP_NOT_FINITE(as_of))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of must be finite: %s",
+						DatumGetCString(DirectFunctionCall1(timestamptz_out,
+															TimestampTzGetDatum(as_of))))));
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	memcpy(ocols, orders_columns, sizeof(ocols));
+	memcpy(icols, interactions_columns, sizeof(icols));
+	orders = scan_open("orders", ocols, OC_N);
+	interactions = orders ? scan_open("interactions", icols, IC_N) : NULL;
+	if (interactions == NULL)
+	{
+		if (orders)
+			table_close(orders, NoLock);
+		churn_signals_by_sql(fcinfo);
+		PG_RETURN_NULL();
+	}
+
+	recent_from = seconds_before(as_of, settings.window_days * 86400, 1);
+	previous_from = seconds_before(as_of, settings.window_days * 86400, 2);
+
+	work = AllocSetContextCreate(CurrentMemoryContext, "crm.churn_signals",
+								 ALLOCSET_DEFAULT_SIZES);
+	row = AllocSetContextCreate(work, "crm.churn_signals row", ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(work);
+
+	cs.map = churnmap_create(work, 1024, NULL);
+	cs.nchunks_max = 16;
+	cs.chunks = (ChurnClient **) palloc(cs.nchunks_max * sizeof(ChurnClient *));
+	cs.n = 0;
+
+	scan_orders(orders, ocols, as_of, recent_from, previous_from, &cs);
+	table_close(orders, NoLock);
+	scan_interactions(interactions, icols, as_of, &cs);
+	table_close(interactions, NoLock);
+
+	gap = population_gap(&settings, &cs);
+
+	for (i = 0; i < cs.n; i++)
+	{
+		Datum		values[OUT_NATTS];
+		bool		nulls[OUT_NATTS];
+
+		CHECK_FOR_INTERRUPTS();
+		MemoryContextSwitchTo(row);
+		client_row(&settings, client_at(&cs, i), as_of, gap, values, nulls);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextSwitchTo(work);
+		MemoryContextReset(row);
+	}
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	PG_RETURN_NULL();
+}
