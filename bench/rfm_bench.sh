@@ -9,7 +9,8 @@
 # crm, fills crm.clients and crm.orders with `clients` clients and about 20
 # orders each (crm.generate_demo_data when it is installed, otherwise the
 # plain-SQL generator bench/rfm_data.sql; RFM_BENCH_DATA=demo or plain
-# chooses), then times, `runs` times each in
+# chooses; both write the rows client by client, RFM_BENCH_ORDER=time
+# reorders them by time as orders arrive), then times, `runs` times each in
 # turn, with EXPLAIN (ANALYZE, TIMING OFF) so that no rows travel to the
 # client, first with 2 parallel workers per gather, then serially:
 #   (a) the scan floor: SELECT client_id, count(*), max(ordered_at),
@@ -42,6 +43,13 @@ if [ "$data" = demo ] || { [ "$data" = auto ] &&
 else
 	generator="bench/rfm_data.sql (plain SQL)"
 	psql -v clients="$clients" -v seed=0.42 -v as_of="'$as_of'" -f bench/rfm_data.sql >/dev/null
+fi
+if [ "${RFM_BENCH_ORDER:-client}" = time ]; then
+	# rows in time order, as orders arrive, instead of client by client
+	psql -c 'CREATE INDEX rfm_bench_time ON crm.orders (ordered_at)' \
+		-c 'CLUSTER crm.orders USING rfm_bench_time' -c 'DROP INDEX crm.rfm_bench_time' \
+		-c 'VACUUM ANALYZE crm.orders'
+	generator="$generator, rows reordered by ordered_at"
 fi
 orders=$(psql -At -c 'SELECT count(*) FROM crm.orders')
 purchasers=$(psql -At -c "SELECT count(DISTINCT client_id) FROM crm.orders WHERE status IN ('placed', 'paid')")

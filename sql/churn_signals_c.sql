@@ -26,11 +26,10 @@ CREATE FUNCTION pg_temp.sql_calls() RETURNS bigint LANGUAGE sql AS $$
 					  WHERE schemaname = 'crm' AND funcname = 'churn_signals_sql'), 0)
 $$;
 -- same(args): the rows of crm.churn_signals(args), which implementation
--- answered, and how many rows the two do not share (every column; floats
--- to 12 significant digits, the population rhythm being a sum whose order
--- depends on the plan)
+-- answered, and how many rows the two do not share (every column, floats
+-- in their shortest exact form: bit for bit)
 CREATE FUNCTION pg_temp.same(args text) RETURNS text LANGUAGE plpgsql
-SET force_parallel_mode = off SET extra_float_digits = 0 AS $$
+SET force_parallel_mode = off SET extra_float_digits = 1 AS $$
 DECLARE n bigint; d bigint; before bigint; path text;
 BEGIN
 	before := pg_temp.sql_calls();

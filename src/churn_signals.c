@@ -35,6 +35,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
@@ -347,28 +348,65 @@ scan_interactions(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 /*
  * The population's rhythm: the option, or the geometric mean of the recent
  * mean gaps (each at least min_gap_days) of the clients with a gap, or
- * max(30, min_gap_days) when no client has one.
+ * max(30, min_gap_days) when no client has one.  As in
+ * crm.churn_signals_sql, the logarithms are summed as numeric (each one
+ * converted as float8::numeric does), an exact sum whatever the order of
+ * the clients, and averaged as avg(numeric) does.
  */
 static double
 population_gap(const ChurnSettings *s, const ChurnClients *cs)
 {
-	double		sum = 0;
+	MemoryContext step = AllocSetContextCreate(CurrentMemoryContext, "population gap",
+											   ALLOCSET_SMALL_SIZES);
+	MemoryContext cur = AllocSetContextCreate(CurrentMemoryContext, "population gap sum",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext other = AllocSetContextCreate(CurrentMemoryContext, "population gap sum",
+												ALLOCSET_SMALL_SIZES);
+	MemoryContext old = CurrentMemoryContext;
+	Datum		sum = NumericGetDatum(int64_to_numeric(0));
 	int64		n = 0;
 	int64		i;
+	double		result;
 
 	if (!isnan(s->population_gap_days))
-		return s->population_gap_days;
-	for (i = 0; i < cs->n; i++)
+		result = s->population_gap_days;
+	else
 	{
-		double		gap;
-
-		if (profile_state_recent_gap(&client_at(cs, i)->profile, &gap))
+		for (i = 0; i < cs->n; i++)
 		{
-			sum += log(Max(gap, s->min_gap_days));
+			double		gap;
+			Datum		next;
+			MemoryContext swap;
+
+			if (!profile_state_recent_gap(&client_at(cs, i)->profile, &gap))
+				continue;
+			/* the new sum in one context, the old one freed with the other */
+			MemoryContextSwitchTo(step);
+			next = DirectFunctionCall2(numeric_add, sum,
+									   DirectFunctionCall1(float8_numeric,
+														   Float8GetDatum(log(Max(gap, s->min_gap_days)))));
+			MemoryContextReset(other);
+			MemoryContextSwitchTo(other);
+			sum = datumCopy(next, false, -1);
+			MemoryContextReset(step);
+			swap = cur;
+			cur = other;
+			other = swap;
 			n++;
 		}
+		MemoryContextSwitchTo(step);
+		if (n > 0)
+			result = exp(DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+															DirectFunctionCall2(numeric_div, sum,
+																				NumericGetDatum(int64_to_numeric(n))))));
+		else
+			result = Max(30, s->min_gap_days);
 	}
-	return n > 0 ? exp(sum / (double) n) : Max(30, s->min_gap_days);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(step);
+	MemoryContextDelete(cur);
+	MemoryContextDelete(other);
+	return result;
 }
 
 /* A window's spend as crm.churn_signals_sql gives it: 0 when empty. */

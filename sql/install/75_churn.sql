@@ -117,11 +117,13 @@ BEGIN
 		 GROUP BY o.client_id),
 	/*
 	 * the population's rhythm: the geometric mean of the recent mean gaps
-	 * (each at least min_gap_days) of the clients with a gap
+	 * (each at least min_gap_days) of the clients with a gap; the logarithms
+	 * are summed as numeric, exactly, so that the result does not depend on
+	 * the order of the clients (hash order, parallel workers)
 	 */
 	g AS (
 		SELECT coalesce(pop,
-						exp(avg(ln(greatest((p.pr).recent_mean_gap_days, min_gap)))),
+						exp(avg(ln(greatest((p.pr).recent_mean_gap_days, min_gap))::numeric)::double precision),
 						greatest(30, min_gap)) AS gap
 		  FROM p
 		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
