@@ -55,8 +55,10 @@ BEGIN
 			op := 'earn';
 			pts := 1 + floor(random() * 40)::int;
 			k := 'e' || i;
-			IF random() < 0.1 THEN
-				exp := clock_timestamp() + interval '20 milliseconds';
+			IF random() < 0.04 THEN
+				-- far enough ahead for both calls to see it in the future,
+				-- however slow the build (sanitizers, first calls)
+				exp := clock_timestamp() + interval '250 milliseconds';
 			END IF;
 		ELSIF r < 0.9 THEN
 			op := 'redeem';
@@ -89,7 +91,8 @@ BEGIN
 		INSERT INTO twin_ops VALUES (i, CASE WHEN r >= 0.9 THEN op || ' again' ELSE op END,
 									 pair, prog, pts, k, exp, c_res, s_res);
 		IF exp IS NOT NULL THEN
-			PERFORM pg_sleep(0.03);		-- the short lots are due from here on
+			-- the short lot is due from here on
+			PERFORM pg_sleep(extract(epoch FROM exp - clock_timestamp())::float8 + 0.01);
 		END IF;
 	END LOOP;
 END $$;
