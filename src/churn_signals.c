@@ -27,10 +27,7 @@
 #include <math.h>
 
 #include "access/table.h"
-#include "access/tableam.h"
 #include "catalog/pg_type.h"
-#include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -39,7 +36,6 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "churn.h"
@@ -103,20 +99,7 @@ client_at(const ChurnClients *cs, int64 i)
 	return &cs->chunks[i >> CHUNK_BITS][i & (CHUNK_SIZE - 1)];
 }
 
-/* the columns read */
-enum
-{
-	OC_CLIENT, OC_ORDERED_AT, OC_STATUS, OC_NET, OC_PROMO, OC_N
-};
-
-static const ScanColumn orders_columns[OC_N] = {
-	{"client_id", INT8OID, true},
-	{"ordered_at", TIMESTAMPTZOID, true},
-	{"status", TEXTOID, true},
-	{"net_amount", NUMERICOID, true},
-	{"promo_used", BOOLOID, true}
-};
-
+/* the columns of crm.interactions read */
 enum
 {
 	IC_CLIENT, IC_OCCURRED_AT, IC_DIRECTION, IC_KIND, IC_CAMPAIGN, IC_N
@@ -135,15 +118,12 @@ static const ScanColumn interactions_columns[IC_N] = {
 
 PG_FUNCTION_INFO_V1(churn_signals);
 
-/* a row read ahead: a purchase, or an interaction */
+/* a row read ahead: a purchase, or an interaction (client and time) */
 typedef struct ChurnRow
 {
-	int128		amount;
-	int64		client_id;
-	TimestampTz t;
+	ScanPurchase p;
 	uint32		hash;
-	int			dscale;
-	bool		flag;			/* offer used; or: an engagement (not an offer) */
+	bool		engagement;		/* an interaction: an engagement, not an offer */
 	int64		idx;			/* the client's index, -1: none */
 } ChurnRow;
 
@@ -162,9 +142,9 @@ find_clients(ChurnClients *cs, ChurnRow *rows, int nrows, bool add)
 		bool		found = true;
 
 		if (add)
-			slot = churnmap_insert_hash(cs->map, r->client_id, r->hash, &found);
+			slot = churnmap_insert_hash(cs->map, r->p.client_id, r->hash, &found);
 		else
-			slot = churnmap_lookup_hash(cs->map, r->client_id, r->hash);
+			slot = churnmap_lookup_hash(cs->map, r->p.client_id, r->hash);
 		if (slot == NULL)
 		{
 			r->idx = -1;
@@ -187,7 +167,7 @@ find_clients(ChurnClients *cs, ChurnRow *rows, int nrows, bool add)
 			slot->idx = (uint32) cs->n;
 			c = client_at(cs, cs->n);
 			memset(c, 0, sizeof(ChurnClient));
-			c->client_id = r->client_id;
+			c->client_id = r->p.client_id;
 			cs->n++;
 		}
 		r->idx = slot->idx;
@@ -212,10 +192,10 @@ add_purchases(ChurnClients *cs, ChurnRow *rows, int nrows,
 	find_clients(cs, rows, nrows, true);
 	for (i = 0; i < nrows; i++)
 	{
-		const ChurnRow *r = &rows[i];
-		ChurnClient *c = client_at(cs, r->idx);
+		const ScanPurchase *r = &rows[i].p;
+		ChurnClient *c = client_at(cs, rows[i].idx);
 
-		profile_state_add(&c->profile, r->t, r->amount, r->dscale, r->flag);
+		profile_state_add(&c->profile, r->t, r->amount, r->dscale, r->offer);
 		if (r->t > recent_from)
 			window_add(&c->recent, r->amount, r->dscale);
 		else if (r->t > previous_from)
@@ -232,31 +212,19 @@ scan_orders(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 			TimestampTz recent_from, TimestampTz previous_from,
 			ChurnClients *cs)
 {
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	AttrNumber	maxatt = scan_max_attnum(cols, OC_N);
+	ScanPass	pass;
+	TupleTableSlot *slot;
 	ChurnRow	rows[SCAN_BATCH];
 	int			nrows = 0;
 
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	scan_begin(&pass, rel, cols, PC_N);
+	while ((slot = scan_next(&pass)) != NULL)
 	{
 		ChurnRow   *r = &rows[nrows];
-		Datum		status;
 
-		CHECK_FOR_INTERRUPTS();
-		slot_getsomeattrs(slot, maxatt);
-		status = slot->tts_values[cols[OC_STATUS].attnum - 1];
-		if (!scan_text_is(status, "placed", 6) && !scan_text_is(status, "paid", 4))
+		if (!scan_purchase(slot, cols, as_of, &r->p))
 			continue;
-		r->t = DatumGetTimestampTz(slot->tts_values[cols[OC_ORDERED_AT].attnum - 1]);
-		if (r->t > as_of)
-			continue;
-		profile_check_time(r->t);
-		r->amount = profile_numeric_to_micro(slot->tts_values[cols[OC_NET].attnum - 1],
-											 &r->dscale);
-		r->flag = DatumGetBool(slot->tts_values[cols[OC_PROMO].attnum - 1]);
-		r->client_id = DatumGetInt64(slot->tts_values[cols[OC_CLIENT].attnum - 1]);
-		r->hash = scan_client_hash(r->client_id);
+		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
 			add_purchases(cs, rows, nrows, recent_from, previous_from);
@@ -264,9 +232,7 @@ scan_orders(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 		}
 	}
 	add_purchases(cs, rows, nrows, recent_from, previous_from);
-
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
+	scan_end(&pass);
 }
 
 static void
@@ -283,13 +249,13 @@ add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
 		if (r->idx < 0)
 			continue;
 		c = client_at(cs, r->idx);
-		if (r->flag)
+		if (r->engagement)
 		{
-			if (!c->engaged || r->t > c->engagement)
-				c->engagement = r->t;
+			if (!c->engaged || r->p.t > c->engagement)
+				c->engagement = r->p.t;
 			c->engaged = true;
 		}
-		else if (r->t > c->profile.last)
+		else if (r->p.t > c->profile.last)
 			c->offers++;
 	}
 }
@@ -303,36 +269,34 @@ static void
 scan_interactions(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 				  ChurnClients *cs)
 {
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	AttrNumber	maxatt = scan_max_attnum(cols, IC_N);
+	ScanPass	pass;
+	TupleTableSlot *slot;
 	ChurnRow	rows[SCAN_BATCH];
 	int			nrows = 0;
 
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	scan_begin(&pass, rel, cols, IC_N);
+	while ((slot = scan_next(&pass)) != NULL)
 	{
 		ChurnRow   *r = &rows[nrows];
 		Datum		direction;
 
-		CHECK_FOR_INTERRUPTS();
-		slot_getsomeattrs(slot, maxatt);
-		r->t = DatumGetTimestampTz(slot->tts_values[cols[IC_OCCURRED_AT].attnum - 1]);
-		if (r->t > as_of)
+		r->p.t = DatumGetTimestampTz(slot->tts_values[cols[IC_OCCURRED_AT].attnum - 1]);
+		if (r->p.t > as_of)
 			continue;
 		direction = slot->tts_values[cols[IC_DIRECTION].attnum - 1];
 		if (scan_text_is(direction, "inbound", 7))
 		{
 			if (scan_text_is(slot->tts_values[cols[IC_KIND].attnum - 1], "sale", 4))
 				continue;
-			r->flag = true;
+			r->engagement = true;
 		}
 		else if (scan_text_is(direction, "outbound", 8) &&
 				 !slot->tts_isnull[cols[IC_CAMPAIGN].attnum - 1])
-			r->flag = false;
+			r->engagement = false;
 		else
 			continue;
-		r->client_id = DatumGetInt64(slot->tts_values[cols[IC_CLIENT].attnum - 1]);
-		r->hash = scan_client_hash(r->client_id);
+		r->p.client_id = DatumGetInt64(slot->tts_values[cols[IC_CLIENT].attnum - 1]);
+		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
 			add_interactions(cs, rows, nrows);
@@ -340,9 +304,7 @@ scan_interactions(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 		}
 	}
 	add_interactions(cs, rows, nrows);
-
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
+	scan_end(&pass);
 }
 
 /*
@@ -433,24 +395,6 @@ seconds_before(TimestampTz as_of, double secs, double times)
 												   TimestampTzGetDatum(as_of), w));
 }
 
-/* Every row of crm.churn_signals_sql into the result. */
-static void
-churn_signals_by_sql(FunctionCallInfo fcinfo)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			argtypes[2] = {TIMESTAMPTZOID, JSONBOID};
-	Datum		args[2] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1)};
-	uint64		i;
-
-	SPI_connect();
-	if (SPI_execute_with_args("SELECT * FROM crm.churn_signals_sql($1, $2)",
-							  2, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run crm.churn_signals_sql");
-	for (i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
-	SPI_finish();
-}
-
 /* One client's row of crm.churn_signals. */
 static void
 client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
@@ -517,7 +461,7 @@ churn_signals(PG_FUNCTION_ARGS)
 	Jsonb	   *options = PG_GETARG_JSONB_P(1);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	ChurnSettings settings;
-	ScanColumn	ocols[OC_N];
+	ScanColumn	ocols[PC_N];
 	ScanColumn	icols[IC_N];
 	Relation	orders;
 	Relation	interactions;
@@ -541,15 +485,17 @@ churn_signals(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	memcpy(ocols, orders_columns, sizeof(ocols));
 	memcpy(icols, interactions_columns, sizeof(icols));
-	orders = scan_open("orders", ocols, OC_N);
+	orders = scan_open_orders(ocols);
 	interactions = orders ? scan_open("interactions", icols, IC_N) : NULL;
 	if (interactions == NULL)
 	{
+		Oid			argtypes[2] = {TIMESTAMPTZOID, JSONBOID};
+
 		if (orders)
 			table_close(orders, NoLock);
-		churn_signals_by_sql(fcinfo);
+		scan_result_from_sql(fcinfo, "SELECT * FROM crm.churn_signals_sql($1, $2)",
+							 2, argtypes);
 		PG_RETURN_NULL();
 	}
 

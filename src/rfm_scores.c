@@ -29,10 +29,8 @@
 #include <math.h>
 
 #include "access/table.h"
-#include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
-#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -40,7 +38,6 @@
 #include "utils/datum.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
-#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "profile.h"
@@ -87,37 +84,12 @@ client_set_total(ScoredClient *c, int128 total)
 #define SH_DEFINE
 #include "lib/simplehash.h"
 
-/* the columns of crm.orders read */
-enum
-{
-	OC_CLIENT, OC_ORDERED_AT, OC_STATUS, OC_NET, OC_N
-};
-
-static const ScanColumn orders_columns[OC_N] = {
-	{"client_id", INT8OID, true},
-	{"ordered_at", TIMESTAMPTZOID, true},
-	{"status", TEXTOID, true},
-	{"net_amount", NUMERICOID, true}
-};
-
 PG_FUNCTION_INFO_V1(rfm_scores);
-
-#define RFM_SCORES_SQL "SELECT * FROM crm.rfm_scores_sql($1, $2, $3)"
-
-/* status IN ('placed', 'paid'), as texteq compares under a deterministic collation */
-static inline bool
-purchase_status(Datum d)
-{
-	return scan_text_is(d, "placed", 6) || scan_text_is(d, "paid", 4);
-}
 
 typedef struct PurchaseRow
 {
-	int128		amount;
-	int64		client_id;
-	TimestampTz t;
+	ScanPurchase p;
 	uint32		hash;
-	int			dscale;
 } PurchaseRow;
 
 /* Adds a batch of purchases to their clients' entries. */
@@ -130,9 +102,9 @@ add_purchases(clientmap_hash *map, PurchaseRow *rows, int nrows)
 		__builtin_prefetch(&map->data[rows[i].hash & map->sizemask], 1);
 	for (i = 0; i < nrows; i++)
 	{
-		const PurchaseRow *r = &rows[i];
+		const ScanPurchase *r = &rows[i].p;
 		bool		found;
-		ScoredClient *c = clientmap_insert_hash(map, r->client_id, r->hash, &found);
+		ScoredClient *c = clientmap_insert_hash(map, r->client_id, rows[i].hash, &found);
 		int128		total;
 
 		if (!found)
@@ -161,28 +133,19 @@ static clientmap_hash *
 scan_purchases(Relation rel, const ScanColumn *cols, TimestampTz as_of)
 {
 	clientmap_hash *map = clientmap_create(CurrentMemoryContext, 1024, NULL);
-	TupleTableSlot *slot = table_slot_create(rel, NULL);
-	TableScanDesc scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	AttrNumber	maxatt = scan_max_attnum(cols, OC_N);
+	ScanPass	pass;
+	TupleTableSlot *slot;
 	PurchaseRow rows[SCAN_BATCH];
 	int			nrows = 0;
 
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	scan_begin(&pass, rel, cols, PC_N);
+	while ((slot = scan_next(&pass)) != NULL)
 	{
 		PurchaseRow *r = &rows[nrows];
 
-		CHECK_FOR_INTERRUPTS();
-		slot_getsomeattrs(slot, maxatt);
-		if (!purchase_status(slot->tts_values[cols[OC_STATUS].attnum - 1]))
+		if (!scan_purchase(slot, cols, as_of, &r->p))
 			continue;
-		r->t = DatumGetTimestampTz(slot->tts_values[cols[OC_ORDERED_AT].attnum - 1]);
-		if (r->t > as_of)
-			continue;
-		profile_check_time(r->t);
-		r->amount = profile_numeric_to_micro(slot->tts_values[cols[OC_NET].attnum - 1],
-											 &r->dscale);
-		r->client_id = DatumGetInt64(slot->tts_values[cols[OC_CLIENT].attnum - 1]);
-		r->hash = scan_client_hash(r->client_id);
+		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
 			add_purchases(map, rows, nrows);
@@ -190,9 +153,7 @@ scan_purchases(Relation rel, const ScanColumn *cols, TimestampTz as_of)
 		}
 	}
 	add_purchases(map, rows, nrows);
-
-	table_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
+	scan_end(&pass);
 	return map;
 }
 
@@ -273,23 +234,6 @@ load_segment_map(text *map_name, text **segments)
 	return classes;
 }
 
-/* Every row of crm.rfm_scores_sql into the result. */
-static void
-rfm_scores_by_sql(FunctionCallInfo fcinfo)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, TEXTOID};
-	Datum		args[3] = {PG_GETARG_DATUM(0), PG_GETARG_DATUM(1), PG_GETARG_DATUM(2)};
-	uint64		i;
-
-	SPI_connect();
-	if (SPI_execute_with_args(RFM_SCORES_SQL, 3, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not run crm.rfm_scores_sql");
-	for (i = 0; i < SPI_processed; i++)
-		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
-	SPI_finish();
-}
-
 /*
  * crm.rfm_scores(as_of, map_name, monetary_by): client_id, recency_days,
  * frequency, monetary, rfm, segment of every client with a purchase.
@@ -302,7 +246,7 @@ rfm_scores(PG_FUNCTION_ARGS)
 	char	   *monetary_by = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	bool		by_mean;
-	ScanColumn	cols[OC_N];
+	ScanColumn	cols[PC_N];
 	Relation	rel;
 	MemoryContext work;
 	MemoryContext row;
@@ -329,11 +273,13 @@ rfm_scores(PG_FUNCTION_ARGS)
 
 	InitMaterializedSRF(fcinfo, 0);
 
-	memcpy(cols, orders_columns, sizeof(cols));
-	rel = scan_open("orders", cols, OC_N);
+	rel = scan_open_orders(cols);
 	if (rel == NULL)
 	{
-		rfm_scores_by_sql(fcinfo);
+		Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, TEXTOID};
+
+		scan_result_from_sql(fcinfo, "SELECT * FROM crm.rfm_scores_sql($1, $2, $3)",
+							 3, argtypes);
 		PG_RETURN_NULL();
 	}
 

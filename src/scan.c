@@ -4,22 +4,27 @@
  *
  * Opening crm's tables for the analytics that read them in a pass of their
  * own (crm.rfm_scores, crm.churn_signals): only where the pass reads
- * exactly what a query would; see scan.h.
+ * exactly what a query would, and running their SQL bodies otherwise; see
+ * scan.h.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/snapmgr.h"
 
 #include "scan.h"
 
@@ -74,28 +79,65 @@ scan_open(const char *relname, ScanColumn *cols, int ncols)
 	return rel;
 }
 
-AttrNumber
-scan_max_attnum(const ScanColumn *cols, int ncols)
+void
+scan_begin(ScanPass *pass, Relation rel, const ScanColumn *cols, int ncols)
 {
-	AttrNumber	m = 0;
 	int			i;
 
+	pass->natts = 0;
 	for (i = 0; i < ncols; i++)
-		m = Max(m, cols[i].attnum);
-	return m;
+		pass->natts = Max(pass->natts, cols[i].attnum);
+	pass->slot = table_slot_create(rel, NULL);
+	pass->scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
 }
 
-bool
-scan_text_is(Datum d, const char *s, int len)
+TupleTableSlot *
+scan_next(ScanPass *pass)
 {
-	struct varlena *v = (struct varlena *) DatumGetPointer(d);
-	struct varlena *flat = v;
-	bool		yes;
+	CHECK_FOR_INTERRUPTS();
+	if (!table_scan_getnextslot(pass->scan, ForwardScanDirection, pass->slot))
+		return NULL;
+	slot_getsomeattrs(pass->slot, pass->natts);
+	return pass->slot;
+}
 
-	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
-		flat = pg_detoast_datum_packed(v);
-	yes = VARSIZE_ANY_EXHDR(flat) == len && memcmp(VARDATA_ANY(flat), s, len) == 0;
-	if (flat != v)
-		pfree(flat);
-	return yes;
+void
+scan_end(ScanPass *pass)
+{
+	table_endscan(pass->scan);
+	ExecDropSingleTupleTableSlot(pass->slot);
+}
+
+static const ScanColumn orders_columns[PC_N] = {
+	{"client_id", INT8OID, true},
+	{"ordered_at", TIMESTAMPTZOID, true},
+	{"status", TEXTOID, true},
+	{"net_amount", NUMERICOID, true},
+	{"promo_used", BOOLOID, true}
+};
+
+Relation
+scan_open_orders(ScanColumn *cols)
+{
+	memcpy(cols, orders_columns, sizeof(orders_columns));
+	return scan_open("orders", cols, PC_N);
+}
+
+void
+scan_result_from_sql(FunctionCallInfo fcinfo, const char *sql, int nargs,
+					 const Oid *argtypes)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Datum	   *args = (Datum *) palloc(nargs * sizeof(Datum));
+	uint64		i;
+	int			j;
+
+	for (j = 0; j < nargs; j++)
+		args[j] = PG_GETARG_DATUM(j);
+	SPI_connect();
+	if (SPI_execute_with_args(sql, nargs, (Oid *) argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not run %s", sql);
+	for (i = 0; i < SPI_processed; i++)
+		tuplestore_puttuple(rsinfo->setResult, SPI_tuptable->vals[i]);
+	SPI_finish();
 }
