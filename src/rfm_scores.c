@@ -15,12 +15,11 @@
  * scoring run without the executor's per-row machinery.
  *
  * The C pass reads the table only where it reads exactly what a query
- * would: crm.orders an ordinary table without children, the caller holding
- * SELECT on it, no row security applying to the caller, the four columns
- * present with their types, NOT NULL, and a deterministic collation on the
- * status.  Otherwise the call runs crm.rfm_scores_sql, which a query plans
- * as usual (row security, column privileges, inheritance, parallel workers).
- * The C pass runs in one process.
+ * would (scan_open, src/scan.c: an ordinary table without children, SELECT
+ * held by the caller, no row security applying to the caller, the columns
+ * read as installed).  Otherwise the call runs crm.rfm_scores_sql, which a
+ * query plans as usual (row security, column privileges, inheritance,
+ * parallel workers).  The C pass runs in one process.
  *
  *-------------------------------------------------------------------------
  */
