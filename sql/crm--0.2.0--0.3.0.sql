@@ -525,3 +525,150 @@ RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'churn_signals';
 COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';
+
+/*
+ * ---- churn: crm.refresh_segments in one statement ----
+ *
+ * The new labels, the comparison, the writes and the transitions in one
+ * statement with materialized CTEs instead of a temporary table; the
+ * same result, privileges and comment.
+ */
+CREATE OR REPLACE FUNCTION crm.refresh_segments(as_of timestamptz, options jsonb DEFAULT '{}',
+									 map_name text DEFAULT 'rfm11',
+									 notify_limit integer DEFAULT 1000)
+RETURNS TABLE (clients bigint, transitions bigint, notifications bigint)
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+	latest		timestamptz;
+	n_clients	bigint;
+	n_changes	bigint;
+	n_notes		bigint := 0;
+	first_id	bigint;
+BEGIN
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF notify_limit < 0 THEN
+		RAISE EXCEPTION 'notify_limit must not be negative: %', notify_limit
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = refresh_segments.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+
+	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
+
+	SELECT max(r.as_of) INTO latest FROM crm.segment_refreshes r;
+	IF latest > as_of THEN
+		RAISE EXCEPTION 'as_of % is before the latest refresh (%)', as_of, latest
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Segments are refreshed forward in time.';
+	END IF;
+
+	SELECT coalesce(max(t.transition_id), 0) INTO first_id FROM crm.segment_transitions t;
+
+	/*
+	 * One statement: the new labels (materialized once), what differs from
+	 * crm.client_segments, the upsert and delete, the transitions in client
+	 * order; it returns the number of clients and of transitions.
+	 */
+	WITH v AS MATERIALIZED (
+		SELECT c.client_id, crm.recency_days(c.last_purchase, as_of) AS r,
+			   c.purchases AS f, c.monetary::double precision AS m,
+			   c.behaviour_class, c.status
+		  FROM crm.churn_signals(as_of, options) c),
+	b AS (
+		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
+			   crm.quantile_breaks(v.f, k, true) AS fb,
+			   crm.quantile_breaks(v.m, k, true) AS mb
+		  FROM v),
+	n AS MATERIALIZED (
+		SELECT v.client_id, s.code AS rfm, cell.segment AS rfm_segment,
+			   v.behaviour_class, v.status AS churn_status
+		  FROM v
+		 CROSS JOIN b
+		 CROSS JOIN LATERAL (
+			SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
+						   crm.threshold_score(v.f, b.fb, true),
+						   crm.threshold_score(v.m, b.mb, true)) AS code) s
+		  LEFT JOIN crm.segment_map_cells(refresh_segments.map_name) cell ON cell.rfm = s.code),
+	d AS (
+		SELECT coalesce(n.client_id, o.client_id) AS client_id,
+			   o.client_id IS NULL AS added, n.client_id IS NULL AS gone,
+			   n.rfm, n.rfm_segment, n.behaviour_class, n.churn_status,
+			   o.rfm_segment AS old_segment, o.behaviour_class AS old_class,
+			   o.churn_status AS old_status,
+			   o.rfm IS DISTINCT FROM n.rfm AS rfm_changed
+		  FROM n
+		  FULL JOIN crm.client_segments o ON o.client_id = n.client_id
+		 WHERE o.client_id IS NULL OR n.client_id IS NULL
+			OR o.rfm IS DISTINCT FROM n.rfm
+			OR o.rfm_segment IS DISTINCT FROM n.rfm_segment
+			OR o.behaviour_class IS DISTINCT FROM n.behaviour_class
+			OR o.churn_status IS DISTINCT FROM n.churn_status),
+	upserted AS (
+		INSERT INTO crm.client_segments AS cs
+			(client_id, rfm, rfm_segment, behaviour_class, churn_status, since)
+		SELECT d.client_id, d.rfm, d.rfm_segment, d.behaviour_class, d.churn_status, as_of
+		  FROM d WHERE NOT d.gone
+		ON CONFLICT (client_id) DO UPDATE
+			SET rfm = excluded.rfm, rfm_segment = excluded.rfm_segment,
+				behaviour_class = excluded.behaviour_class,
+				churn_status = excluded.churn_status,
+				since = CASE WHEN cs.rfm_segment IS DISTINCT FROM excluded.rfm_segment
+								  OR cs.behaviour_class IS DISTINCT FROM excluded.behaviour_class
+								  OR cs.churn_status IS DISTINCT FROM excluded.churn_status
+							 THEN excluded.since ELSE cs.since END
+		RETURNING 1),				-- data-modifying CTEs always run to completion
+	deleted AS (
+		DELETE FROM crm.client_segments cs
+		 USING d WHERE d.gone AND cs.client_id = d.client_id
+		RETURNING 1),
+	logged AS (
+		INSERT INTO crm.segment_transitions (client_id, as_of, dimension, from_value, to_value)
+		SELECT d.client_id, as_of, ch.dimension, ch.from_value, ch.to_value
+		  FROM d
+		 CROSS JOIN LATERAL (VALUES
+			('rfm_segment', d.old_segment, d.rfm_segment),
+			('behaviour_class', d.old_class, d.behaviour_class),
+			('churn_status', d.old_status, d.churn_status)) ch(dimension, from_value, to_value)
+		 WHERE ch.from_value IS DISTINCT FROM ch.to_value
+		 ORDER BY d.client_id, ch.dimension
+		RETURNING 1)
+	SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM logged)
+	  INTO n_clients, n_changes;
+
+	IF n_changes > 0 THEN
+		INSERT INTO crm.segment_refreshes (as_of, clients, transitions)
+		VALUES (as_of, n_clients, n_changes)
+		ON CONFLICT ON CONSTRAINT segment_refreshes_pkey DO UPDATE
+			SET transitions = crm.segment_refreshes.transitions + excluded.transitions,
+				clients = excluded.clients;
+		IF n_changes <= notify_limit THEN
+			PERFORM pg_notify('crm_segment_change',
+							  json_build_object('client_id', t.client_id,
+												'dimension', t.dimension,
+												'from', t.from_value, 'to', t.to_value,
+												'as_of', t.as_of,
+												'transition_id', t.transition_id)::text)
+			   FROM crm.segment_transitions t
+			  WHERE t.transition_id > first_id
+			  ORDER BY t.transition_id;
+			n_notes := n_changes;
+		ELSE
+			PERFORM pg_notify('crm_segment_change',
+							  json_build_object('as_of', as_of, 'transitions', n_changes,
+												'after_transition_id', first_id)::text);
+			n_notes := 1;
+		END IF;
+	END IF;
+	RETURN QUERY SELECT n_clients, n_changes, n_notes;
+END
+$$;

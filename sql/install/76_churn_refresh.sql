@@ -105,11 +105,13 @@ BEGIN
 				  HINT = 'Segments are refreshed forward in time.';
 	END IF;
 
-	CREATE TEMP TABLE IF NOT EXISTS crm_refresh_new (
-		client_id bigint, rfm crm.rfm, rfm_segment text,
-		behaviour_class text, churn_status text) ON COMMIT DROP;
-	TRUNCATE crm_refresh_new;
-	INSERT INTO crm_refresh_new
+	SELECT coalesce(max(t.transition_id), 0) INTO first_id FROM crm.segment_transitions t;
+
+	/*
+	 * One statement: the new labels (materialized once), what differs from
+	 * crm.client_segments, the upsert and delete, the transitions in client
+	 * order; it returns the number of clients and of transitions.
+	 */
 	WITH v AS MATERIALIZED (
 		SELECT c.client_id, crm.recency_days(c.last_purchase, as_of) AS r,
 			   c.purchases AS f, c.monetary::double precision AS m,
@@ -119,28 +121,25 @@ BEGIN
 		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
 			   crm.quantile_breaks(v.f, k, true) AS fb,
 			   crm.quantile_breaks(v.m, k, true) AS mb
-		  FROM v)
-	SELECT v.client_id, s.code, cell.segment, v.behaviour_class, v.status
-	  FROM v
-	 CROSS JOIN b
-	 CROSS JOIN LATERAL (
-		SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
-					   crm.threshold_score(v.f, b.fb, true),
-					   crm.threshold_score(v.m, b.mb, true)) AS code) s
-	  LEFT JOIN crm.segment_map_cells(refresh_segments.map_name) cell ON cell.rfm = s.code;
-	GET DIAGNOSTICS n_clients = ROW_COUNT;
-	ANALYZE crm_refresh_new;
-
-	SELECT coalesce(max(t.transition_id), 0) INTO first_id FROM crm.segment_transitions t;
-
-	WITH d AS (
+		  FROM v),
+	n AS MATERIALIZED (
+		SELECT v.client_id, s.code AS rfm, cell.segment AS rfm_segment,
+			   v.behaviour_class, v.status AS churn_status
+		  FROM v
+		 CROSS JOIN b
+		 CROSS JOIN LATERAL (
+			SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
+						   crm.threshold_score(v.f, b.fb, true),
+						   crm.threshold_score(v.m, b.mb, true)) AS code) s
+		  LEFT JOIN crm.segment_map_cells(refresh_segments.map_name) cell ON cell.rfm = s.code),
+	d AS (
 		SELECT coalesce(n.client_id, o.client_id) AS client_id,
 			   o.client_id IS NULL AS added, n.client_id IS NULL AS gone,
 			   n.rfm, n.rfm_segment, n.behaviour_class, n.churn_status,
 			   o.rfm_segment AS old_segment, o.behaviour_class AS old_class,
 			   o.churn_status AS old_status,
 			   o.rfm IS DISTINCT FROM n.rfm AS rfm_changed
-		  FROM crm_refresh_new n
+		  FROM n
 		  FULL JOIN crm.client_segments o ON o.client_id = n.client_id
 		 WHERE o.client_id IS NULL OR n.client_id IS NULL
 			OR o.rfm IS DISTINCT FROM n.rfm
@@ -164,17 +163,20 @@ BEGIN
 	deleted AS (
 		DELETE FROM crm.client_segments cs
 		 USING d WHERE d.gone AND cs.client_id = d.client_id
+		RETURNING 1),
+	logged AS (
+		INSERT INTO crm.segment_transitions (client_id, as_of, dimension, from_value, to_value)
+		SELECT d.client_id, as_of, ch.dimension, ch.from_value, ch.to_value
+		  FROM d
+		 CROSS JOIN LATERAL (VALUES
+			('rfm_segment', d.old_segment, d.rfm_segment),
+			('behaviour_class', d.old_class, d.behaviour_class),
+			('churn_status', d.old_status, d.churn_status)) ch(dimension, from_value, to_value)
+		 WHERE ch.from_value IS DISTINCT FROM ch.to_value
+		 ORDER BY d.client_id, ch.dimension
 		RETURNING 1)
-	INSERT INTO crm.segment_transitions (client_id, as_of, dimension, from_value, to_value)
-	SELECT d.client_id, as_of, ch.dimension, ch.from_value, ch.to_value
-	  FROM d
-	 CROSS JOIN LATERAL (VALUES
-		('rfm_segment', d.old_segment, d.rfm_segment),
-		('behaviour_class', d.old_class, d.behaviour_class),
-		('churn_status', d.old_status, d.churn_status)) ch(dimension, from_value, to_value)
-	 WHERE ch.from_value IS DISTINCT FROM ch.to_value
-	 ORDER BY d.client_id, ch.dimension;
-	GET DIAGNOSTICS n_changes = ROW_COUNT;
+	SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM logged)
+	  INTO n_clients, n_changes;
 
 	IF n_changes > 0 THEN
 		INSERT INTO crm.segment_refreshes (as_of, clients, transitions)
