@@ -44,19 +44,10 @@
 #include "utils/typcache.h"
 
 #include "churn.h"
+#include "profile.h"
 
 #define SECS_PER_DAY_F	86400.0
 
-/* the fields of crm.purchase_profile that are read, by position */
-#define PF_FIRST		0
-#define PF_LAST			1
-#define PF_PURCHASES	2
-#define PF_RECENT_GAP	10
-#define PF_GAP_SD		11
-#define PF_GAP_WINDOW	12
-#define PF_OFFER_SHARE	14
-#define PF_MONTHS		15
-#define PF_NATTS		17
 
 
 
@@ -338,7 +329,7 @@ churn_cache(FunctionCallInfo fcinfo, Oid profile_type)
 		TupleDesc	rd;
 
 		pd = lookup_rowtype_tupdesc_copy(profile_type, -1);
-		if (pd->natts != PF_NATTS ||
+		if (pd->natts != PROFILE_NATTS ||
 			TupleDescAttr(pd, PF_LAST)->atttypid != TIMESTAMPTZOID ||
 			TupleDescAttr(pd, PF_PURCHASES)->atttypid != INT8OID ||
 			TupleDescAttr(pd, PF_GAP_WINDOW)->atttypid != INT4OID ||
@@ -435,8 +426,8 @@ churn_signal(PG_FUNCTION_ARGS)
 {
 	HeapTupleHeader ph;
 	HeapTupleData tuple;
-	Datum		pv[PF_NATTS];
-	bool		pn[PF_NATTS];
+	Datum		pv[PROFILE_NATTS];
+	bool		pn[PROFILE_NATTS];
 	Datum		values[CS_NATTS];
 	bool		nulls[CS_NATTS];
 	ChurnCache *c;
@@ -470,7 +461,7 @@ churn_signal(PG_FUNCTION_ARGS)
 
 /*
  * The CS_NATTS fields of crm.churn_signal from the fields of a client's
- * purchase profile (pv, pn: PF_NATTS of them) and the other inputs.
+ * purchase profile (pv, pn: PROFILE_NATTS of them) and the other inputs.
  */
 void
 churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
@@ -615,17 +606,17 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	season_share = (double) in_season / (double) n;
 
 	memset(nulls, 0, sizeof(bool) * CS_NATTS);
-	values[0] = Float8GetDatum(age);
-	values[1] = Float8GetDatum(silence);
-	values[2] = Float8GetDatum(own_gap);
-	nulls[2] = isnan(own_gap);
-	values[3] = Float8GetDatum(expected);
-	values[4] = Float8GetDatum(cv);
-	values[5] = Float8GetDatum(overdue);
-	values[6] = Float8GetDatum(p_gap);
-	values[7] = Float8GetDatum(season_share);
+	values[CS_AGE] = Float8GetDatum(age);
+	values[CS_SILENCE] = Float8GetDatum(silence);
+	values[CS_OWN_GAP] = Float8GetDatum(own_gap);
+	nulls[CS_OWN_GAP] = isnan(own_gap);
+	values[CS_EXPECTED_GAP] = Float8GetDatum(expected);
+	values[CS_GAP_CV] = Float8GetDatum(cv);
+	values[CS_OVERDUE] = Float8GetDatum(overdue);
+	values[CS_P_GAP] = Float8GetDatum(p_gap);
+	values[CS_SEASON_SHARE] = Float8GetDatum(season_share);
 	if (!has_engagement)
-		nulls[8] = true;
+		nulls[CS_ENGAGEMENT_SILENCE] = true;
 	else
 	{
 		TimestampTz e = engagement;
@@ -635,11 +626,11 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("last engagement %s is not a finite time at or before as_of",
 							timestamptz_to_str(e))));
-		values[8] = Float8GetDatum(days_between(as_of, e));
+		values[CS_ENGAGEMENT_SILENCE] = Float8GetDatum(days_between(as_of, e));
 	}
-	values[9] = Int64GetDatum(offers_count);
-	values[10] = CStringGetTextDatum(churn_status(s, age, silence, overdue, p_gap));
-	values[11] = CStringGetTextDatum(behaviour_class(s, n, age, silence,
+	values[CS_OFFERS] = Int64GetDatum(offers_count);
+	values[CS_STATUS] = CStringGetTextDatum(churn_status(s, age, silence, overdue, p_gap));
+	values[CS_CLASS] = CStringGetTextDatum(behaviour_class(s, n, age, silence,
 													 isnan(own_gap) ? expected : own_gap,
 													 isnan(own_cv) ? 0 : own_cv,
 													 expected, offer_share,

@@ -14,8 +14,13 @@
 #include "datatype/timestamp.h"
 #include "utils/jsonb.h"
 
-/* fields of crm.churn_signal */
-#define CS_NATTS		12
+/* the fields of the composite crm.churn_signal, by position */
+enum
+{
+	CS_AGE, CS_SILENCE, CS_OWN_GAP, CS_EXPECTED_GAP, CS_GAP_CV, CS_OVERDUE,
+	CS_P_GAP, CS_SEASON_SHARE, CS_ENGAGEMENT_SILENCE, CS_OFFERS, CS_STATUS,
+	CS_CLASS, CS_NATTS
+};
 
 /* the settings of a call: the options over the defaults */
 typedef struct ChurnSettings

@@ -40,6 +40,7 @@
 
 #include "churn.h"
 #include "profile.h"
+#include "fastpath.h"
 #include "scan.h"
 
 /* purchases and spend in one window */
@@ -105,7 +106,7 @@ enum
 	IC_CLIENT, IC_OCCURRED_AT, IC_DIRECTION, IC_KIND, IC_CAMPAIGN, IC_N
 };
 
-static const ScanColumn interactions_columns[IC_N] = {
+static const FastPathColumn interactions_columns[IC_N] = {
 	{"client_id", INT8OID, true},
 	{"occurred_at", TIMESTAMPTZOID, true},
 	{"direction", TEXTOID, true},
@@ -113,8 +114,33 @@ static const ScanColumn interactions_columns[IC_N] = {
 	{"campaign", TEXTOID, false}
 };
 
-/* output columns of crm.churn_signals */
-#define OUT_NATTS	26
+/*
+ * The columns of crm.churn_signals, the row shape it shares with
+ * crm.churn_signals_sql.
+ */
+enum
+{
+	OC_CLIENT, OC_PURCHASES, OC_FIRST, OC_LAST, OC_MONETARY, OC_AGE, OC_SILENCE,
+	OC_OWN_GAP, OC_EXPECTED_GAP, OC_GAP_CV, OC_OVERDUE, OC_P_GAP, OC_RECENT_N,
+	OC_PREVIOUS_N, OC_PURCHASE_TREND, OC_RECENT_SPEND, OC_PREVIOUS_SPEND,
+	OC_SPEND_TREND, OC_ENGAGEMENT, OC_ENGAGEMENT_SILENCE, OC_OFFERS, OC_OFFER_SHARE,
+	OC_SEASON_SHARE, OC_POPULATION_GAP, OC_STATUS, OC_CLASS, OUT_NATTS
+};
+
+static const FastPathColumn result_columns[OUT_NATTS] = {
+	{"client_id", INT8OID}, {"purchases", INT8OID},
+	{"first_purchase", TIMESTAMPTZOID}, {"last_purchase", TIMESTAMPTZOID},
+	{"monetary", NUMERICOID}, {"age_days", FLOAT8OID}, {"silence_days", FLOAT8OID},
+	{"own_gap_days", FLOAT8OID}, {"expected_gap_days", FLOAT8OID},
+	{"gap_cv", FLOAT8OID}, {"overdue_ratio", FLOAT8OID}, {"p_gap", FLOAT8OID},
+	{"recent_purchases", INT8OID}, {"previous_purchases", INT8OID},
+	{"purchase_trend", FLOAT8OID}, {"recent_spend", NUMERICOID},
+	{"previous_spend", NUMERICOID}, {"spend_trend", FLOAT8OID},
+	{"last_engagement", TIMESTAMPTZOID}, {"engagement_silence_days", FLOAT8OID},
+	{"offers_since_last_purchase", INT8OID}, {"offer_share", FLOAT8OID},
+	{"season_share", FLOAT8OID}, {"population_gap_days", FLOAT8OID},
+	{"status", TEXTOID}, {"behaviour_class", TEXTOID}
+};
 
 PG_FUNCTION_INFO_V1(churn_signals);
 
@@ -205,10 +231,11 @@ add_purchases(ChurnClients *cs, ChurnRow *rows, int nrows,
 
 /*
  * The purchases (placed or paid, at or before as_of): each client's profile
- * and windows, exactly as crm.churn_signals_sql aggregates them.
+ * and windows, exactly as crm.churn_signals_sql aggregates them.  False
+ * when a purchase is unusual (a time or amount that is not finite).
  */
-static void
-scan_orders(Relation rel, const ScanColumn *cols, TimestampTz as_of,
+static bool
+scan_orders(FastPathTable *orders, TimestampTz as_of,
 			TimestampTz recent_from, TimestampTz previous_from,
 			ChurnClients *cs)
 {
@@ -217,13 +244,19 @@ scan_orders(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 	ChurnRow	rows[SCAN_BATCH];
 	int			nrows = 0;
 
-	scan_begin(&pass, rel, cols, PC_N);
+	scan_begin(&pass, orders);
 	while ((slot = scan_next(&pass)) != NULL)
 	{
 		ChurnRow   *r = &rows[nrows];
+		int			is = scan_purchase(slot, pass.att, as_of, &r->p);
 
-		if (!scan_purchase(slot, cols, as_of, &r->p))
+		if (is == 0)
 			continue;
+		if (is < 0)
+		{
+			scan_end(&pass);
+			return false;
+		}
 		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
@@ -233,6 +266,7 @@ scan_orders(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 	}
 	add_purchases(cs, rows, nrows, recent_from, previous_from);
 	scan_end(&pass);
+	return true;
 }
 
 static void
@@ -263,39 +297,43 @@ add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
 /*
  * The interactions at or before as_of of the clients with a purchase: the
  * last inbound one that is not a sale, and the outbound campaign messages
- * after the client's last purchase.
+ * after the client's last purchase.  False when a time is not finite.
  */
-static void
-scan_interactions(Relation rel, const ScanColumn *cols, TimestampTz as_of,
-				  ChurnClients *cs)
+static bool
+scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *cs)
 {
 	ScanPass	pass;
 	TupleTableSlot *slot;
 	ChurnRow	rows[SCAN_BATCH];
 	int			nrows = 0;
 
-	scan_begin(&pass, rel, cols, IC_N);
+	scan_begin(&pass, interactions);
 	while ((slot = scan_next(&pass)) != NULL)
 	{
 		ChurnRow   *r = &rows[nrows];
 		Datum		direction;
 
-		r->p.t = DatumGetTimestampTz(slot->tts_values[cols[IC_OCCURRED_AT].attnum - 1]);
+		r->p.t = DatumGetTimestampTz(slot->tts_values[pass.att[IC_OCCURRED_AT] - 1]);
 		if (r->p.t > as_of)
 			continue;
-		direction = slot->tts_values[cols[IC_DIRECTION].attnum - 1];
+		if (TIMESTAMP_NOT_FINITE(r->p.t))
+		{
+			scan_end(&pass);
+			return false;
+		}
+		direction = slot->tts_values[pass.att[IC_DIRECTION] - 1];
 		if (scan_text_is(direction, "inbound", 7))
 		{
-			if (scan_text_is(slot->tts_values[cols[IC_KIND].attnum - 1], "sale", 4))
+			if (scan_text_is(slot->tts_values[pass.att[IC_KIND] - 1], "sale", 4))
 				continue;
 			r->engagement = true;
 		}
 		else if (scan_text_is(direction, "outbound", 8) &&
-				 !slot->tts_isnull[cols[IC_CAMPAIGN].attnum - 1])
+				 !slot->tts_isnull[pass.att[IC_CAMPAIGN] - 1])
 			r->engagement = false;
 		else
 			continue;
-		r->p.client_id = DatumGetInt64(slot->tts_values[cols[IC_CLIENT].attnum - 1]);
+		r->p.client_id = DatumGetInt64(slot->tts_values[pass.att[IC_CLIENT] - 1]);
 		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
@@ -305,6 +343,7 @@ scan_interactions(Relation rel, const ScanColumn *cols, TimestampTz as_of,
 	}
 	add_interactions(cs, rows, nrows);
 	scan_end(&pass);
+	return true;
 }
 
 /*
@@ -395,10 +434,13 @@ seconds_before(TimestampTz as_of, double secs, double times)
 												   TimestampTzGetDatum(as_of), w));
 }
 
-/* One client's row of crm.churn_signals. */
+/*
+ * One client's row of crm.churn_signals, each column at its place pos[]
+ * in the result descriptor.
+ */
 static void
 client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
-		   double gap, Datum *values, bool *nulls)
+		   double gap, const int *pos, Datum *values, bool *nulls)
 {
 	Datum		pv[PROFILE_NATTS];
 	bool		pn[PROFILE_NATTS];
@@ -406,6 +448,15 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 	bool		sn[CS_NATTS];
 	Datum		rs,
 				ps;
+	/* the signals churn_compute gives, and where each goes */
+	static const int from_signals[][2] = {
+		{CS_AGE, OC_AGE}, {CS_SILENCE, OC_SILENCE}, {CS_OWN_GAP, OC_OWN_GAP},
+		{CS_EXPECTED_GAP, OC_EXPECTED_GAP}, {CS_GAP_CV, OC_GAP_CV},
+		{CS_OVERDUE, OC_OVERDUE}, {CS_P_GAP, OC_P_GAP},
+		{CS_SEASON_SHARE, OC_SEASON_SHARE},
+		{CS_ENGAGEMENT_SILENCE, OC_ENGAGEMENT_SILENCE},
+		{CS_STATUS, OC_STATUS}, {CS_CLASS, OC_CLASS}
+	};
 
 	profile_state_values(&c->profile, pv, pn);
 	churn_compute(s, pv, pn, as_of, gap, c->recent.n, c->previous.n,
@@ -414,40 +465,34 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 	ps = window_spend(&c->previous);
 
 	memset(nulls, 0, sizeof(bool) * OUT_NATTS);
-	values[0] = Int64GetDatum(c->client_id);
-	values[1] = pv[2];			/* purchases */
-	values[2] = pv[0];			/* first_purchase */
-	values[3] = pv[1];			/* last_purchase */
-	values[4] = pv[5];			/* total_spend */
-	/* age, silence, own gap, expected gap, cv, overdue, p_gap */
-	for (int i = 0; i < 7; i++)
+	values[pos[OC_CLIENT]] = Int64GetDatum(c->client_id);
+	values[pos[OC_PURCHASES]] = pv[PF_PURCHASES];
+	values[pos[OC_FIRST]] = pv[PF_FIRST];
+	values[pos[OC_LAST]] = pv[PF_LAST];
+	values[pos[OC_MONETARY]] = pv[PF_TOTAL];
+	for (int i = 0; i < lengthof(from_signals); i++)
 	{
-		values[5 + i] = sv[i];
-		nulls[5 + i] = sn[i];
+		values[pos[from_signals[i][1]]] = sv[from_signals[i][0]];
+		nulls[pos[from_signals[i][1]]] = sn[from_signals[i][0]];
 	}
-	values[12] = Int64GetDatum(c->recent.n);
-	values[13] = Int64GetDatum(c->previous.n);
+	values[pos[OC_RECENT_N]] = Int64GetDatum(c->recent.n);
+	values[pos[OC_PREVIOUS_N]] = Int64GetDatum(c->previous.n);
 	if (c->previous.n > 0)
-		values[14] = Float8GetDatum((double) c->recent.n / (double) c->previous.n);
+		values[pos[OC_PURCHASE_TREND]] = Float8GetDatum((double) c->recent.n / (double) c->previous.n);
 	else
-		nulls[14] = true;
-	values[15] = rs;
-	values[16] = ps;
+		nulls[pos[OC_PURCHASE_TREND]] = true;
+	values[pos[OC_RECENT_SPEND]] = rs;
+	values[pos[OC_PREVIOUS_SPEND]] = ps;
 	if (c->previous.n > 0 && c->previous.total > 0)
-		values[17] = DirectFunctionCall1(numeric_float8,
-										 DirectFunctionCall2(numeric_div, rs, ps));
+		values[pos[OC_SPEND_TREND]] = DirectFunctionCall1(numeric_float8,
+														  DirectFunctionCall2(numeric_div, rs, ps));
 	else
-		nulls[17] = true;
-	values[18] = TimestampTzGetDatum(c->engagement);
-	nulls[18] = !c->engaged;
-	values[19] = sv[8];			/* engagement_silence_days */
-	nulls[19] = sn[8];
-	values[20] = Int64GetDatum(c->offers);
-	values[21] = pv[14];		/* offer_share */
-	values[22] = sv[7];			/* season_share */
-	values[23] = Float8GetDatum(gap);
-	values[24] = sv[10];		/* status */
-	values[25] = sv[11];		/* behaviour_class */
+		nulls[pos[OC_SPEND_TREND]] = true;
+	values[pos[OC_ENGAGEMENT]] = TimestampTzGetDatum(c->engagement);
+	nulls[pos[OC_ENGAGEMENT]] = !c->engaged;
+	values[pos[OC_OFFERS]] = Int64GetDatum(c->offers);
+	values[pos[OC_OFFER_SHARE]] = pv[PF_OFFER_SHARE];
+	values[pos[OC_POPULATION_GAP]] = Float8GetDatum(gap);
 }
 
 /*
@@ -460,44 +505,37 @@ churn_signals(PG_FUNCTION_ARGS)
 	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
 	Jsonb	   *options = PG_GETARG_JSONB_P(1);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FastPath	fp;
+	int			pos[OUT_NATTS];
+	TupleDesc	desc;
 	ChurnSettings settings;
-	ScanColumn	ocols[PC_N];
-	ScanColumn	icols[IC_N];
-	Relation	orders;
-	Relation	interactions;
+	FastPathTable orders;
+	FastPathTable interactions;
 	TimestampTz recent_from;
 	TimestampTz previous_from;
+	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	MemoryContext row;
-	MemoryContext old;
 	ChurnClients cs;
 	double		gap;
 	int64		i;
 
-	/* the checks of crm.churn_signals_sql, in its order */
-	churn_settings_parse(options, &settings);
+	fastpath_init(&fp, "crm.churn_signals");
 	if (TIMESTAMP_NOT_FINITE(as_of))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("as_of must be finite: %s",
-						DatumGetCString(DirectFunctionCall1(timestamptz_out,
-															TimestampTzGetDatum(as_of))))));
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	memcpy(icols, interactions_columns, sizeof(icols));
-	orders = scan_open_orders(ocols);
-	interactions = orders ? scan_open("interactions", icols, IC_N) : NULL;
-	if (interactions == NULL)
+		fastpath_decline(&fp, "arguments", NULL);
+	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
+			 !fastpath_result_layout(desc, result_columns, OUT_NATTS, pos))
+		fastpath_decline(&fp, "result shape", NULL);
+	if (fp.reason ||
+		!fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
+		return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
+	if (!fastpath_open_read(&fp, &interactions, "interactions", interactions_columns, IC_N))
 	{
-		Oid			argtypes[2] = {TIMESTAMPTZOID, JSONBOID};
-
-		if (orders)
-			table_close(orders, NoLock);
-		scan_result_from_sql(fcinfo, "SELECT * FROM crm.churn_signals_sql($1, $2)",
-							 2, argtypes);
-		PG_RETURN_NULL();
+		fastpath_close(&orders);
+		return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
 	}
+	/* the options' checks are those of crm.churn_options, which the twin calls */
+	churn_settings_parse(options, &settings);
 
 	recent_from = seconds_before(as_of, settings.window_days * 86400, 1);
 	previous_from = seconds_before(as_of, settings.window_days * 86400, 2);
@@ -505,20 +543,32 @@ churn_signals(PG_FUNCTION_ARGS)
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm.churn_signals",
 								 ALLOCSET_DEFAULT_SIZES);
 	row = AllocSetContextCreate(work, "crm.churn_signals row", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(work);
+	MemoryContextSwitchTo(work);
 
 	cs.map = churnmap_create(work, 1024, NULL);
 	cs.nchunks_max = 16;
 	cs.chunks = (ChurnClient **) palloc(cs.nchunks_max * sizeof(ChurnClient *));
 	cs.n = 0;
 
-	scan_orders(orders, ocols, as_of, recent_from, previous_from, &cs);
-	table_close(orders, NoLock);
-	scan_interactions(interactions, icols, as_of, &cs);
-	table_close(interactions, NoLock);
+	if (!scan_orders(&orders, as_of, recent_from, previous_from, &cs) ||
+		!scan_interactions(&interactions, as_of, &cs))
+	{
+		fastpath_close(&orders);
+		fastpath_close(&interactions);
+		MemoryContextSwitchTo(outer);
+		MemoryContextDelete(work);
+		fastpath_decline(&fp, "unusual data", NULL);
+		return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
+	}
+	fastpath_close(&orders);
+	fastpath_close(&interactions);
+	fastpath_taken(&fp);
 
 	gap = population_gap(&settings, &cs);
 
+	MemoryContextSwitchTo(outer);
+	InitMaterializedSRF(fcinfo, 0);
+	MemoryContextSwitchTo(work);
 	for (i = 0; i < cs.n; i++)
 	{
 		Datum		values[OUT_NATTS];
@@ -526,13 +576,13 @@ churn_signals(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(row);
-		client_row(&settings, client_at(&cs, i), as_of, gap, values, nulls);
+		client_row(&settings, client_at(&cs, i), as_of, gap, pos, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(work);
 		MemoryContextReset(row);
 	}
 
-	MemoryContextSwitchTo(old);
+	MemoryContextSwitchTo(outer);
 	MemoryContextDelete(work);
 	PG_RETURN_NULL();
 }

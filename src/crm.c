@@ -11,6 +11,8 @@
 
 #include "fmgr.h"
 
+#include "fastpath.h"
+
 PG_MODULE_MAGIC;
 
 void		_PG_init(void);
@@ -18,5 +20,6 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/* nothing to set up yet: no hooks, no settings */
+	/* no hooks; one setting, crm.log_fast_path (src/fastpath.c) */
+	fastpath_define_settings();
 }

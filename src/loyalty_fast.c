@@ -73,6 +73,8 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "fastpath.h"
+
 PG_FUNCTION_INFO_V1(loyalty_earn_points);
 PG_FUNCTION_INFO_V1(loyalty_redeem_points);
 
@@ -104,13 +106,7 @@ enum
 	LC_NATTS
 };
 
-typedef struct ColumnSpec
-{
-	const char *name;
-	Oid			type;
-} ColumnSpec;
-
-static const ColumnSpec ledger_columns[LE_NATTS] = {
+static const FastPathColumn ledger_columns[LE_NATTS] = {
 	{"client_id", INT8OID}, {"program_id", INT8OID}, {"entry_id", INT8OID},
 	{"kind", TEXTOID}, {"points", INT8OID}, {"balance_after", INT8OID},
 	{"order_id", INT8OID}, {"lot_id", INT8OID}, {"expires_at", TIMESTAMPTZOID},
@@ -119,16 +115,16 @@ static const ColumnSpec ledger_columns[LE_NATTS] = {
 	{"made_by", TEXTOID}, {"source", TEXTOID}, {"note", TEXTOID},
 	{"request", JSONBOID}, {"created_at", TIMESTAMPTZOID}
 };
-static const ColumnSpec lot_columns[LL_NATTS] = {
+static const FastPathColumn lot_columns[LL_NATTS] = {
 	{"client_id", INT8OID}, {"program_id", INT8OID}, {"lot_id", INT8OID},
 	{"points", INT8OID}, {"remaining", INT8OID}, {"earned_at", TIMESTAMPTZOID},
 	{"expires_at", TIMESTAMPTZOID}
 };
-static const ColumnSpec allocation_columns[LA_NATTS] = {
+static const FastPathColumn allocation_columns[LA_NATTS] = {
 	{"client_id", INT8OID}, {"program_id", INT8OID}, {"entry_id", INT8OID},
 	{"lot_id", INT8OID}, {"points", INT8OID}
 };
-static const ColumnSpec account_columns[LC_NATTS] = {
+static const FastPathColumn account_columns[LC_NATTS] = {
 	{"client_id", INT8OID}, {"program_id", INT8OID}, {"tier_code", TEXTOID},
 	{"balance", INT8OID}, {"opened_at", TIMESTAMPTZOID},
 	{"tier_since", TIMESTAMPTZOID}
@@ -149,14 +145,15 @@ static const char *const table_names[LY_NRELS] = {
 
 typedef struct LoyaltyCall
 {
+	FastPath	fp;				/* the decision, and the privileges to check */
 	Oid			nsp;
+	FastPathTable tables[LY_NRELS];
 	Relation	rels[LY_NRELS];
 	/* where each column of the enums above is in the table (0-based) */
 	int			att[LY_NRELS][LY_MAXCOLS];
 	EState	   *estate;
 	ResultRelInfo *rri[LY_NRELS];
 	EPQState	epq;
-	List	   *rtable;
 	bool		snapshot_pushed;
 	bool		triggers_open;
 } LoyaltyCall;
@@ -179,48 +176,7 @@ typedef struct LotPick
 	TupleTableSlot *slot;
 } LotPick;
 
-/*
- * Whether a table is a plain table with the columns the fast path writes
- * and no others (columns dropped since are skipped), no generated
- * columns, no rules, and no statement-level, transition-table or INSTEAD
- * triggers for the commands it runs.  Fills att with where each column is.
- */
-static bool
-table_as_installed(Relation rel, const ColumnSpec *cols, int ncols, int *att)
-{
-	TupleDesc	desc = RelationGetDescr(rel);
-	TriggerDesc *trig = rel->trigdesc;
-	int			found = 0;
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relhasrules)
-		return false;
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute a = TupleDescAttr(desc, i);
-		int			c;
-
-		if (a->attisdropped)
-			continue;
-		for (c = 0; c < ncols; c++)
-			if (strcmp(NameStr(a->attname), cols[c].name) == 0)
-				break;
-		if (c == ncols || a->atttypid != cols[c].type || a->attgenerated != '\0')
-			return false;
-		att[c] = i;
-		found++;
-	}
-	if (found != ncols)
-		return false;
-	if (trig && (trig->trig_insert_before_statement || trig->trig_insert_after_statement ||
-				 trig->trig_update_before_statement || trig->trig_update_after_statement ||
-				 trig->trig_insert_new_table || trig->trig_update_old_table ||
-				 trig->trig_update_new_table || trig->trig_insert_instead_row ||
-				 trig->trig_update_instead_row))
-		return false;
-	return true;
-}
-
-static const ColumnSpec *
+static const FastPathColumn *
 table_columns(int which, int *ncols)
 {
 	switch (which)
@@ -248,10 +204,11 @@ crm_relid(LoyaltyCall *call, const char *name)
 
 /*
  * Opens the written tables (RowExclusiveLock, as an INSERT would take)
- * and checks they are as installed and that the function's owner may
- * read and write them without row security applying, as the SQL
- * implementation does.  False: use the SQL implementation, which then
- * raises whatever error those statements raise.
+ * when the call may write them directly (fastpath_open_write: as
+ * installed, no row security applying) and the function's owner holds
+ * the privileges the SQL implementation's statements need.  False: use
+ * the SQL implementation, which then raises whatever error those
+ * statements raise.
  */
 static bool
 call_open(LoyaltyCall *call)
@@ -260,40 +217,31 @@ call_open(LoyaltyCall *call)
 		ACL_SELECT | ACL_UPDATE, ACL_SELECT | ACL_INSERT,
 		ACL_SELECT | ACL_INSERT | ACL_UPDATE, ACL_INSERT
 	};
+	static const int updated[LY_NRELS] = {LC_BALANCE, -1, LL_REMAINING, -1};
 
-	memset(call, 0, sizeof(*call));
 	call->nsp = get_namespace_oid("crm", true);
-	if (!OidIsValid(call->nsp))
-		return false;
 	for (int i = 0; i < LY_NRELS; i++)
 	{
-		Oid			relid = crm_relid(call, table_names[i]);
-		const ColumnSpec *cols;
+		const FastPathColumn *cols;
 		int			ncols;
-		RangeTblEntry *rte;
 
-		if (!OidIsValid(relid))
-			return false;
-		call->rels[i] = table_open(relid, RowExclusiveLock);
 		cols = table_columns(i, &ncols);
-		if (!table_as_installed(call->rels[i], cols, ncols, call->att[i]) ||
-			check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		if (!fastpath_open_write(&call->fp, &call->tables[i], table_names[i], cols, ncols,
+								 perms[i], updated[i]))
 			return false;
-		rte = makeNode(RangeTblEntry);
-		rte->rtekind = RTE_RELATION;
-		rte->relid = relid;
-		rte->relkind = RELKIND_RELATION;
-		rte->rellockmode = RowExclusiveLock;
-		rte->requiredPerms = perms[i];
-		if (i == LY_ACCOUNTS)
-			rte->updatedCols = bms_make_singleton(call->att[i][LC_BALANCE] + 1 -
-												  FirstLowInvalidHeapAttributeNumber);
-		else if (i == LY_LOTS)
-			rte->updatedCols = bms_make_singleton(call->att[i][LL_REMAINING] + 1 -
-												  FirstLowInvalidHeapAttributeNumber);
-		call->rtable = lappend(call->rtable, rte);
+		call->rels[i] = call->tables[i].top;
+		for (int c = 0; c < ncols; c++)
+			call->att[i][c] = call->tables[i].rels[0].attnum[c] - 1;
 	}
-	return ExecCheckRTPerms(call->rtable, false);
+	return fastpath_permitted(&call->fp);
+}
+
+/* A call of function, before any decision. */
+static void
+call_init(LoyaltyCall *call, const char *function)
+{
+	memset(call, 0, sizeof(*call));
+	fastpath_init(&call->fp, function);
 }
 
 /* Closes what call_open and call_start_writes opened (locks stay). */
@@ -313,11 +261,10 @@ call_close(LoyaltyCall *call)
 		call->estate = NULL;
 	}
 	for (int i = 0; i < LY_NRELS; i++)
-		if (call->rels[i])
-		{
-			table_close(call->rels[i], NoLock);
-			call->rels[i] = NULL;
-		}
+	{
+		fastpath_close(&call->tables[i]);
+		call->rels[i] = NULL;
+	}
 	if (call->snapshot_pushed)
 	{
 		PopActiveSnapshot();
@@ -403,9 +350,9 @@ call_prepare_checks(LoyaltyCall *call, int t)
 		c->valid = true;
 	}
 	old = MemoryContextSwitchTo(call->estate->es_query_cxt);
-	call->rri[t]->ri_ConstraintExprs = palloc(sizeof(ExprState *) * ncheck);
+	CRM_RI_CHECK_EXPRS(call->rri[t]) = palloc(sizeof(ExprState *) * ncheck);
 	for (int i = 0; i < ncheck; i++)
-		call->rri[t]->ri_ConstraintExprs[i] = ExecInitExpr(c->exprs[i], NULL);
+		CRM_RI_CHECK_EXPRS(call->rri[t])[i] = ExecInitExpr(c->exprs[i], NULL);
 	MemoryContextSwitchTo(old);
 }
 
@@ -415,7 +362,7 @@ call_start_writes(LoyaltyCall *call)
 {
 	EState	   *estate = CreateExecutorState();
 
-	ExecInitRangeTable(estate, call->rtable);
+	crm_init_range_table(estate, &call->fp.rt);
 	estate->es_output_cid = GetCurrentCommandId(true);
 	estate->es_snapshot = GetActiveSnapshot();
 	for (int i = 0; i < LY_NRELS; i++)
@@ -424,7 +371,7 @@ call_start_writes(LoyaltyCall *call)
 		ExecInitResultRelation(estate, call->rri[i], i + 1);
 		ExecOpenIndices(call->rri[i], false);
 	}
-	EvalPlanQualInit(&call->epq, estate, NULL, NIL, -1);
+	crm_epq_init(&call->epq, estate);
 	call->estate = estate;
 	for (int i = 0; i < LY_NRELS; i++)
 		call_prepare_checks(call, i);
@@ -547,7 +494,7 @@ program_lookup(LoyaltyCall *call, text *code, ProgramRow *p)
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(code));
 	key.sk_collation = idx->rd_indcollation[0];
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = crm_index_beginscan(rel, idx, GetActiveSnapshot(), 1);
 	index_rescan(scan, &key, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -590,7 +537,7 @@ account_lock(LoyaltyCall *call, int64 client_id, int64 program_id, TupleTableSlo
 		return false;
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(client_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(program_id));
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 2, 0);
+	scan = crm_index_beginscan(rel, idx, GetActiveSnapshot(), 2);
 	index_rescan(scan, keys, 2, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	if (found)
@@ -647,7 +594,7 @@ key_used(LoyaltyCall *call, int64 client_id, int64 program_id, text *key)
 	ScanKeyInit(&keys[2], 3, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(key));
 	keys[2].sk_collation = idx->rd_indcollation[2];
 	slot = table_slot_create(rel, NULL);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 3, 0);
+	scan = crm_index_beginscan(rel, idx, GetActiveSnapshot(), 3);
 	index_rescan(scan, keys, 3, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, slot);
 	index_endscan(scan);
@@ -781,8 +728,7 @@ next_entry_id(LoyaltyCall *call)
 	Oid			seq = crm_relid(call, "loyalty_ledger_entry_id_seq");
 
 	if (!OidIsValid(seq))
-		seq = getIdentitySequence(RelationGetRelid(call->rels[LY_LEDGER]),
-								  call->att[LY_LEDGER][LE_ENTRY] + 1, false);
+		seq = crm_identity_sequence(call->rels[LY_LEDGER], call->att[LY_LEDGER][LE_ENTRY] + 1);
 	return nextval_internal(seq, false);
 }
 
@@ -795,37 +741,6 @@ account_update(LoyaltyCall *call, TupleTableSlot *locked, int64 balance)
 	col_set(call, LY_ACCOUNTS, slot, LC_BALANCE, Int64GetDatum(balance), false);
 	ExecStoreVirtualTuple(slot);
 	ExecSimpleRelationUpdate(call->rri[LY_ACCOUNTS], call->estate, &call->epq, locked, slot);
-}
-
-/*
- * The SQL implementation of the same call: the function named sql_name
- * in schema crm with the caller's argument types, called with the
- * caller's arguments.
- */
-static Datum
-call_sql(FunctionCallInfo fcinfo, const char *sql_name)
-{
-	Oid		   *argtypes;
-	int			nargs;
-	Oid			fn;
-	FmgrInfo	flinfo;
-	LOCAL_FCINFO(inner, FUNC_MAX_ARGS);
-	Datum		result;
-
-	get_func_signature(fcinfo->flinfo->fn_oid, &argtypes, &nargs);
-	fn = LookupFuncName(list_make2(makeString("crm"), makeString((char *) sql_name)),
-						nargs, argtypes, false);
-	fmgr_info(fn, &flinfo);
-	InitFunctionCallInfoData(*inner, &flinfo, nargs, fcinfo->fncollation, NULL, NULL);
-	for (int i = 0; i < nargs; i++)
-	{
-		inner->args[i].value = PG_ARGISNULL(i) ? (Datum) 0 : PG_GETARG_DATUM(i);
-		inner->args[i].isnull = PG_ARGISNULL(i);
-	}
-	result = FunctionCallInvoke(inner);
-	if (inner->isnull)
-		PG_RETURN_NULL();
-	return result;
 }
 
 /* A well-formed idempotency key the caller may use: 1..200 characters, not crm:... */
@@ -862,14 +777,17 @@ call_begin(LoyaltyCall *call, int64 client_id, text *program, text *key,
 		return false;
 	call_next_snapshot(call);
 	*acct = table_slot_create(call->rels[LY_ACCOUNTS], NULL);
-	if (!program_lookup(call, program, prog) ||
-		!account_lock(call, client_id, prog->program_id, *acct))
-		return false;
+	if (!program_lookup(call, program, prog))
+		return fastpath_decline(&call->fp, "unknown programme", NULL);
+	if (!account_lock(call, client_id, prog->program_id, *acct))
+		return fastpath_decline(&call->fp, "no account yet", NULL);
 	call_next_snapshot(call);
 	if (key_used(call, client_id, prog->program_id, key))
-		return false;
+		return fastpath_decline(&call->fp, "key used before", NULL);
 	*balance = col_int8(call, LY_ACCOUNTS, *acct, LC_BALANCE, &isnull);
-	return !isnull;
+	if (isnull)
+		return fastpath_decline(&call->fp, "unusual data", NULL);
+	return true;
 }
 
 /* Ends a call: drops the account slot, closes what is open. */
@@ -907,9 +825,13 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 	Datum		result;
 
 	/* the common call only; everything else as SQL does it */
+	call_init(&call, "crm.earn_points");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
 		!PG_ARGISNULL(4) || !PG_ARGISNULL(5) || XactReadOnly)
-		return call_sql(fcinfo, "loyalty_earn_sql");
+	{
+		fastpath_decline(&call.fp, XactReadOnly ? "read-only transaction" : "arguments", NULL);
+		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_earn_sql");
+	}
 	client_id = PG_GETARG_INT64(0);
 	program = PG_GETARG_TEXT_PP(1);
 	points = PG_GETARG_INT64(2);
@@ -917,11 +839,18 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 	note = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
 	actor = PG_ARGISNULL(7) ? NULL : PG_GETARG_TEXT_PP(7);
 	if (points <= 0 || !key_ok(key))
-		return call_sql(fcinfo, "loyalty_earn_sql");
+	{
+		fastpath_decline(&call.fp, "arguments", NULL);
+		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_earn_sql");
+	}
 
-	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance) ||
-		points > PG_INT64_MAX - balance)
+	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance))
 		goto sql;
+	if (points > PG_INT64_MAX - balance)
+	{
+		fastpath_decline(&call.fp, "balance overflow", NULL);
+		goto sql;
+	}
 
 	/* the entry, its lot and the balance */
 	call_start_writes(&call);
@@ -954,11 +883,12 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 	account_update(&call, acct, balance + points);
 	call_finish_writes(&call);
 	call_end(&call, acct);
+	fastpath_taken(&call.fp);
 	PG_RETURN_DATUM(result);
 
 sql:
 	call_end(&call, acct);
-	return call_sql(fcinfo, "loyalty_earn_sql");
+	return fastpath_call_sql(&call.fp, fcinfo, "loyalty_earn_sql");
 }
 
 /*
@@ -988,7 +918,7 @@ pick_lots(LoyaltyCall *call, int64 client_id, ProgramRow *prog, int64 points,
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(client_id));
 	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(prog->program_id));
 	slot = table_slot_create(rel, &call->estate->es_tupleTable);
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 2, 0);
+	scan = crm_index_beginscan(rel, idx, GetActiveSnapshot(), 2);
 	index_rescan(scan, keys, 2, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -1083,9 +1013,13 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 	LotPick    *picks = NULL;
 	int			npicks;
 
+	call_init(&call, "crm.redeem_points");
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
 		!PG_ARGISNULL(4) || XactReadOnly)
-		return call_sql(fcinfo, "loyalty_redeem_sql");
+	{
+		fastpath_decline(&call.fp, XactReadOnly ? "read-only transaction" : "arguments", NULL);
+		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_redeem_sql");
+	}
 	client_id = PG_GETARG_INT64(0);
 	program = PG_GETARG_TEXT_PP(1);
 	points = PG_GETARG_INT64(2);
@@ -1093,17 +1027,27 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 	note = PG_ARGISNULL(5) ? NULL : PG_GETARG_TEXT_PP(5);
 	actor = PG_ARGISNULL(6) ? NULL : PG_GETARG_TEXT_PP(6);
 	if (points <= 0 || !key_ok(key))
-		return call_sql(fcinfo, "loyalty_redeem_sql");
+	{
+		fastpath_decline(&call.fp, "arguments", NULL);
+		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_redeem_sql");
+	}
 
-	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance) ||
-		balance < points)
+	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance))
 		goto sql;
+	if (balance < points)
+	{
+		fastpath_decline(&call.fp, "too few points", NULL);
+		goto sql;
+	}
 
 	call_start_writes(&call);
 	at = GetCurrentTimestamp();
 	npicks = pick_lots(&call, client_id, &prog, points, at, &picks);
 	if (npicks == 0)
+	{
+		fastpath_decline(&call.fp, "lots due to expire", NULL);
 		goto sql;
+	}
 
 	/* the entry, its allocations, the lots and the balance */
 	entry_id = next_entry_id(&call);
@@ -1140,9 +1084,10 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 	account_update(&call, acct, balance - points);
 	call_finish_writes(&call);
 	call_end(&call, acct);
+	fastpath_taken(&call.fp);
 	PG_RETURN_DATUM(result);
 
 sql:
 	call_end(&call, acct);
-	return call_sql(fcinfo, "loyalty_redeem_sql");
+	return fastpath_call_sql(&call.fp, fcinfo, "loyalty_redeem_sql");
 }

@@ -664,7 +664,7 @@ profile_state_values(const ProfileState *s, Datum *values, bool *nulls)
 
 	if (s->n > 1)
 	{
-		double		wmean;
+		double		wmean = 0;
 		double		ss = 0;
 		int			i;
 

@@ -19,8 +19,14 @@
 /* number of latest purchase times kept for the gap spread */
 #define PROFILE_WINDOW		16
 
-/* number of columns of the composite crm.purchase_profile */
-#define PROFILE_NATTS		17
+/* the fields of the composite crm.purchase_profile, by position */
+enum
+{
+	PF_FIRST, PF_LAST, PF_PURCHASES, PF_REPEAT, PF_SPAN, PF_TOTAL, PF_MEAN,
+	PF_REPEAT_MEAN, PF_MEAN_GAP, PF_LAST_GAP, PF_RECENT_GAP, PF_GAP_SD,
+	PF_GAP_WINDOW, PF_OFFER_PURCHASES, PF_OFFER_SHARE, PF_MONTHS, PF_PEAK_QUARTER,
+	PROFILE_NATTS
+};
 
 /* the state of crm.purchase_profile: flat, fixed size */
 typedef struct ProfileState

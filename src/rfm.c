@@ -18,6 +18,7 @@
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 
+#include "compat.h"
 #include "rfm.h"
 
 #define RFM_MIN_SCORE	1
@@ -41,7 +42,7 @@ PG_FUNCTION_INFO_V1(rfm_cmp);
 PG_FUNCTION_INFO_V1(rfm_hash);
 PG_FUNCTION_INFO_V1(rfm_hash_extended);
 
-static void rfm_bad_text(const char *str) pg_attribute_noreturn();
+pg_noreturn static void rfm_bad_text(const char *str);
 
 /* Is v the code of three scores 1..9? */
 bool

@@ -48,6 +48,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "rfm.h"
 
 #define BREAKS_MIN_CLASSES	2
@@ -257,7 +258,7 @@ rfm_quantile_state_in(PG_FUNCTION_ARGS)
 			p++;
 		if (*p == '\0')
 			break;
-		v = float8in_internal(p, &end, "crm.quantile_state", str);
+		v = crm_float8in(p, &end, "crm.quantile_state", str);
 		if (isnan(v))
 			BAD_STATE(("NaN cannot be a value."));
 		if (v == 0)

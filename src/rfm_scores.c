@@ -41,6 +41,7 @@
 
 #include "profile.h"
 #include "rfm.h"
+#include "fastpath.h"
 #include "scan.h"
 
 /*
@@ -126,10 +127,11 @@ add_purchases(clientmap_hash *map, PurchaseRow *rows, int nrows)
 /*
  * One pass over crm.orders: for every client with a purchase (placed or
  * paid) at or before as_of, the count, last time and spend, exactly as
- * crm.purchase_profile accumulates them.
+ * crm.purchase_profile accumulates them.  NULL when a purchase is unusual
+ * (a time or amount that is not finite): the call goes to SQL.
  */
 static clientmap_hash *
-scan_purchases(Relation rel, const ScanColumn *cols, TimestampTz as_of)
+scan_purchases(FastPathTable *orders, TimestampTz as_of)
 {
 	clientmap_hash *map = clientmap_create(CurrentMemoryContext, 1024, NULL);
 	ScanPass	pass;
@@ -137,13 +139,19 @@ scan_purchases(Relation rel, const ScanColumn *cols, TimestampTz as_of)
 	PurchaseRow rows[SCAN_BATCH];
 	int			nrows = 0;
 
-	scan_begin(&pass, rel, cols, PC_N);
+	scan_begin(&pass, orders);
 	while ((slot = scan_next(&pass)) != NULL)
 	{
 		PurchaseRow *r = &rows[nrows];
+		int			is = scan_purchase(slot, pass.att, as_of, &r->p);
 
-		if (!scan_purchase(slot, cols, as_of, &r->p))
+		if (is == 0)
 			continue;
+		if (is < 0)
+		{
+			scan_end(&pass);
+			return NULL;
+		}
 		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
@@ -189,7 +197,7 @@ client_monetary_float(const ScoredClient *c, bool by_mean)
 
 /*
  * The number of classes of a map and the segment of every score cell,
- * indexed by the crm.rfm code; errors as crm.rfm_scores_sql raises them.
+ * indexed by the crm.rfm code; -1 when there is no such map.
  */
 static int32
 load_segment_map(text *map_name, text **segments)
@@ -206,10 +214,10 @@ load_segment_map(text *map_name, text **segments)
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm.segment_maps");
 	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("segment map \"%s\" does not exist", text_to_cstring(map_name)),
-				 errhint("The maps are listed in crm.segment_maps.")));
+	{
+		SPI_finish();
+		return -1;				/* crm.rfm_scores_sql says so */
+	}
 	classes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 
 	if (SPI_execute_with_args("SELECT rfm, segment FROM crm.segment_map_cells($1)",
@@ -233,6 +241,17 @@ load_segment_map(text *map_name, text **segments)
 	return classes;
 }
 
+/* the columns of crm.rfm_scores, the row shape it shares with crm.rfm_scores_sql */
+enum
+{
+	RS_CLIENT, RS_RECENCY, RS_FREQUENCY, RS_MONETARY, RS_RFM, RS_SEGMENT, RS_N
+};
+
+static const FastPathColumn result_columns[RS_N] = {
+	{"client_id", INT8OID}, {"recency_days", INT4OID}, {"frequency", INT8OID},
+	{"monetary", NUMERICOID}, {"rfm", InvalidOid}, {"segment", TEXTOID}
+};
+
 /*
  * crm.rfm_scores(as_of, map_name, monetary_by): client_id, recency_days,
  * frequency, monetary, rfm, segment of every client with a purchase.
@@ -244,12 +263,15 @@ rfm_scores(PG_FUNCTION_ARGS)
 	text	   *map_name = PG_GETARG_TEXT_PP(1);
 	char	   *monetary_by = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	FastPath	fp;
+	FastPathColumn shape[RS_N];
+	int			pos[RS_N];
+	TupleDesc	desc;
 	bool		by_mean;
-	ScanColumn	cols[PC_N];
-	Relation	rel;
+	FastPathTable orders;
+	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	MemoryContext row;
-	MemoryContext old;
 	clientmap_hash *map;
 	clientmap_iterator it;
 	ScoredClient **clients;
@@ -264,32 +286,37 @@ rfm_scores(PG_FUNCTION_ARGS)
 	int64		i;
 	int			d;
 
+	fastpath_init(&fp, "crm.rfm_scores");
+	memcpy(shape, result_columns, sizeof(shape));
+	shape[RS_RFM].type = fastpath_type_oid("rfm");
 	if (strcmp(monetary_by, "total") != 0 && strcmp(monetary_by, "mean") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("monetary_by must be total or mean, not \"%s\"", monetary_by)));
+		fastpath_decline(&fp, "arguments", monetary_by);
+	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
+			 !fastpath_result_layout(desc, shape, RS_N, pos))
+		fastpath_decline(&fp, "result shape", NULL);
+	if (fp.reason || !fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
+		return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");
 	by_mean = strcmp(monetary_by, "mean") == 0;
-
-	InitMaterializedSRF(fcinfo, 0);
-
-	rel = scan_open_orders(cols);
-	if (rel == NULL)
-	{
-		Oid			argtypes[3] = {TIMESTAMPTZOID, TEXTOID, TEXTOID};
-
-		scan_result_from_sql(fcinfo, "SELECT * FROM crm.rfm_scores_sql($1, $2, $3)",
-							 3, argtypes);
-		PG_RETURN_NULL();
-	}
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm.rfm_scores",
 								 ALLOCSET_DEFAULT_SIZES);
 	row = AllocSetContextCreate(work, "crm.rfm_scores row", ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(work);
+	MemoryContextSwitchTo(work);
 
 	classes = load_segment_map(map_name, segments);
-	map = scan_purchases(rel, cols, as_of);
-	table_close(rel, NoLock);
+	map = classes < 0 ? NULL : scan_purchases(&orders, as_of);
+	fastpath_close(&orders);
+	if (map == NULL)
+	{
+		fastpath_decline(&fp, classes < 0 ? "unknown segment map" : "unusual data", NULL);
+		MemoryContextSwitchTo(outer);
+		MemoryContextDelete(work);
+		return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");
+	}
+	fastpath_taken(&fp);
+	MemoryContextSwitchTo(outer);
+	InitMaterializedSRF(fcinfo, 0);
+	MemoryContextSwitchTo(work);
 
 	clients = (ScoredClient **) MemoryContextAllocHuge(work, Max(map->members, 1) * sizeof(ScoredClient *));
 	clientmap_start_iterate(map, &it);
@@ -325,8 +352,8 @@ rfm_scores(PG_FUNCTION_ARGS)
 		for (i = 0; i < nclients; i++)
 		{
 			const ScoredClient *c = clients[i];
-			Datum		values[6];
-			bool		nulls[6] = {false, false, false, false, false, false};
+			Datum		values[RS_N];
+			bool		nulls[RS_N] = {false, false, false, false, false, false};
 			int16		code;
 
 			CHECK_FOR_INTERRUPTS();
@@ -334,22 +361,22 @@ rfm_scores(PG_FUNCTION_ARGS)
 							rfm_score_of(value[1][i], breaks[1], classes - 1, true),
 							rfm_score_of(value[2][i], breaks[2], classes - 1, true));
 			MemoryContextSwitchTo(row);
-			values[0] = Int64GetDatum(c->client_id);
-			values[1] = Int32GetDatum(recency[i]);
-			values[2] = Int64GetDatum(c->n);
-			values[3] = client_monetary(c, by_mean);
-			values[4] = Int16GetDatum(code);
+			values[pos[RS_CLIENT]] = Int64GetDatum(c->client_id);
+			values[pos[RS_RECENCY]] = Int32GetDatum(recency[i]);
+			values[pos[RS_FREQUENCY]] = Int64GetDatum(c->n);
+			values[pos[RS_MONETARY]] = client_monetary(c, by_mean);
+			values[pos[RS_RFM]] = Int16GetDatum(code);
 			if (segments[code] != NULL)
-				values[5] = PointerGetDatum(segments[code]);
+				values[pos[RS_SEGMENT]] = PointerGetDatum(segments[code]);
 			else
-				nulls[5] = true;
+				nulls[pos[RS_SEGMENT]] = true;
 			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 			MemoryContextSwitchTo(work);
 			MemoryContextReset(row);
 		}
 	}
 
-	MemoryContextSwitchTo(old);
+	MemoryContextSwitchTo(outer);
 	MemoryContextDelete(work);
 	PG_RETURN_NULL();
 }

@@ -3,8 +3,8 @@
  * src/scan.h
  *
  * What the analytics that read crm's tables in a pass of their own (not
- * through a query) share: opening a table only where such a pass reads
- * exactly what a query would, comparing short texts, hashing client ids.
+ * through a query) share: the pass over a table that fastpath_open_read
+ * opened, comparing short texts, reading a purchase, hashing client ids.
  *
  *-------------------------------------------------------------------------
  */
@@ -17,37 +17,25 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "fastpath.h"
 #include "profile.h"
 
-/* a column a pass reads: its name and type; where the pass finds it */
-typedef struct ScanColumn
-{
-	const char *name;
-	Oid			type;
-	bool		not_null;		/* the pass needs it NOT NULL */
-	AttrNumber	attnum;			/* set by scan_open */
-} ScanColumn;
-
-/*
- * Opens crm.<relname> with AccessShareLock when a pass of its own reads
- * what a query would: an ordinary table without children, SELECT on it
- * held by the caller, no row security applying to the caller, and every
- * column present with its type (NOT NULL where asked, text columns with a
- * deterministic collation).  NULL otherwise, with nothing left open.
- */
-extern Relation scan_open(const char *relname, ScanColumn *cols, int ncols);
-
-/* a pass over a table opened by scan_open, with the query's snapshot */
+/* a pass over a table opened by fastpath_open_read, leaf after leaf */
 typedef struct ScanPass
 {
+	FastPathTable *table;
+	int			leaf;			/* the relation being read */
 	TableScanDesc scan;
 	TupleTableSlot *slot;
-	AttrNumber	natts;			/* attributes deformed: up to the last column read */
+	const AttrNumber *att;		/* where each column read is in this leaf */
 } ScanPass;
 
-extern void scan_begin(ScanPass *pass, Relation rel, const ScanColumn *cols, int ncols);
+extern void scan_begin(ScanPass *pass, FastPathTable *table);
 
-/* the next row, its columns deformed; NULL at the end */
+/*
+ * The next row, its columns deformed (pass->att says where each is); NULL
+ * at the end.  Rows come with the query's snapshot.
+ */
 extern TupleTableSlot *scan_next(ScanPass *pass);
 
 extern void scan_end(ScanPass *pass);
@@ -70,15 +58,14 @@ scan_text_is(Datum d, const char *s, int len)
 
 /*
  * The columns of crm.orders that a pass over the purchases reads, in this
- * order: scan_open_orders finds them.
+ * order (scan_orders_columns).
  */
 enum
 {
 	PC_CLIENT, PC_ORDERED_AT, PC_STATUS, PC_NET, PC_PROMO, PC_N
 };
 
-/* scan_open("orders", ...) with the columns of a pass over the purchases */
-extern Relation scan_open_orders(ScanColumn *cols);
+extern const FastPathColumn scan_orders_columns[PC_N];
 
 /* one purchase, read as crm.purchase_profile reads it */
 typedef struct ScanPurchase
@@ -90,38 +77,48 @@ typedef struct ScanPurchase
 	bool		offer;
 } ScanPurchase;
 
-/*
- * The purchase in a row of crm.orders (its first maxatt attributes
- * deformed): false unless the status is placed or paid and the time at or
- * before as_of (status IN ('placed', 'paid') AND ordered_at <= as_of); the
- * time must be finite and the amount is read into millionths, with the
- * errors of crm.purchase_profile.
- */
+/* whether a numeric datum is NaN or an infinity (its header says so) */
 static inline bool
-scan_purchase(TupleTableSlot *slot, const ScanColumn *cols, TimestampTz as_of,
-			  ScanPurchase *p)
+scan_numeric_special(Datum d)
 {
-	Datum		status = slot->tts_values[cols[PC_STATUS].attnum - 1];
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	uint16		header;
 
-	if (!scan_text_is(status, "placed", 6) && !scan_text_is(status, "paid", 4))
-		return false;
-	p->t = DatumGetTimestampTz(slot->tts_values[cols[PC_ORDERED_AT].attnum - 1]);
-	if (p->t > as_of)
-		return false;
-	profile_check_time(p->t);
-	p->amount = profile_numeric_to_micro(slot->tts_values[cols[PC_NET].attnum - 1],
-										 &p->dscale);
-	p->offer = DatumGetBool(slot->tts_values[cols[PC_PROMO].attnum - 1]);
-	p->client_id = DatumGetInt64(slot->tts_values[cols[PC_CLIENT].attnum - 1]);
-	return true;
+	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
+		return false;			/* compressed: the conversion looks */
+	if (VARSIZE_ANY_EXHDR(v) < (int) sizeof(uint16))
+		return true;
+	memcpy(&header, VARDATA_ANY(v), sizeof(uint16));
+	return (header & 0xC000) == 0xC000;
 }
 
 /*
- * Runs sql (a SELECT of the function's SQL body, its arguments $1..$nargs
- * those of the call) and puts its rows into the call's materialized result.
+ * The purchase in a row of crm.orders (read by a ScanPass): 1 when the
+ * status is placed or paid and the time at or before as_of (status IN
+ * ('placed', 'paid') AND ordered_at <= as_of), 0 when the row is not such
+ * a purchase, -1 when it is unusual (a time or amount that is not finite):
+ * the pass then gives the call to SQL, which raises the error.
  */
-extern void scan_result_from_sql(FunctionCallInfo fcinfo, const char *sql,
-								 int nargs, const Oid *argtypes);
+static inline int
+scan_purchase(TupleTableSlot *slot, const AttrNumber *att, TimestampTz as_of,
+			  ScanPurchase *p)
+{
+	Datum		status = slot->tts_values[att[PC_STATUS] - 1];
+	Datum		net;
+
+	if (!scan_text_is(status, "placed", 6) && !scan_text_is(status, "paid", 4))
+		return 0;
+	p->t = DatumGetTimestampTz(slot->tts_values[att[PC_ORDERED_AT] - 1]);
+	if (p->t > as_of)
+		return 0;
+	net = slot->tts_values[att[PC_NET] - 1];
+	if (TIMESTAMP_NOT_FINITE(p->t) || scan_numeric_special(net))
+		return -1;
+	p->amount = profile_numeric_to_micro(net, &p->dscale);
+	p->offer = DatumGetBool(slot->tts_values[att[PC_PROMO] - 1]);
+	p->client_id = DatumGetInt64(slot->tts_values[att[PC_CLIENT] - 1]);
+	return 1;
+}
 
 /* a 64-bit finaliser of a client id: every input bit reaches every output bit */
 static inline uint32

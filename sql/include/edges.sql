@@ -21,9 +21,9 @@ END
 $$;
 
 -- digest(): a hash of every row of every table of the schema crm, per table
--- (its queries need no parallel workers, also under force_parallel_mode)
+-- (its queries need no parallel workers, also under debug_parallel_query)
 CREATE FUNCTION pg_temp.digest() RETURNS jsonb
-LANGUAGE plpgsql SET force_parallel_mode = off AS $$
+LANGUAGE plpgsql SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
 	t			record;
 	h			text;
@@ -61,7 +61,7 @@ $$;
 
 -- rows(): how many rows each table of crm that holds any has
 CREATE FUNCTION pg_temp.rows() RETURNS text
-LANGUAGE plpgsql SET force_parallel_mode = off AS $$
+LANGUAGE plpgsql SET max_parallel_workers_per_gather = 0 AS $$
 DECLARE
 	t			record;
 	n			bigint;
