@@ -315,6 +315,21 @@ REVOKE EXECUTE ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigi
 	FROM PUBLIC;
 
 /*
+ * The row of crm.rfm_scores and of its SQL twin crm.rfm_scores_sql: one
+ * type, so that the two cannot drift apart (the C function finds each
+ * column in it by name and type).
+ */
+CREATE TYPE crm.rfm_scores_row AS (
+	client_id		bigint,
+	recency_days	integer,
+	frequency		bigint,
+	monetary		numeric,
+	rfm				crm.rfm,
+	segment			text
+);
+COMMENT ON TYPE crm.rfm_scores_row IS 'a row of crm.rfm_scores (and of crm.rfm_scores_sql): a client''s recency, frequency, monetary value, RFM code and segment';
+
+/*
  * ---- RFM: crm.rfm_scores in C ----
  *
  * Its SQL body becomes crm.rfm_scores_sql (executable by every caller of
@@ -324,8 +339,7 @@ REVOKE EXECUTE ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigi
  */
 CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
 								   monetary_by text DEFAULT 'total')
-RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
-			   monetary numeric, rfm crm.rfm, segment text)
+RETURNS SETOF crm.rfm_scores_row
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
@@ -382,13 +396,49 @@ END
 $$;
 COMMENT ON FUNCTION crm.rfm_scores_sql(timestamptz, text, text) IS 'crm.rfm_scores written in SQL: the same rows, planned as a query (parallel workers, row security); crm.rfm_scores runs it where its own pass does not apply';
 
-CREATE OR REPLACE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
+-- a new result type (the same columns): the function is made anew
+DROP FUNCTION crm.rfm_scores(timestamptz, text, text);
+CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
 							   monetary_by text DEFAULT 'total')
-RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
-			   monetary numeric, rfm crm.rfm, segment text)
+RETURNS SETOF crm.rfm_scores_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rfm_scores';
 COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';
+
+/*
+ * The row of crm.churn_signals and of its SQL twin crm.churn_signals_sql:
+ * one type, so that the two cannot drift apart (the C function finds each
+ * column in it by name and type).
+ */
+CREATE TYPE crm.churn_signals_row AS (
+	client_id		bigint,
+	purchases		bigint,
+	first_purchase	timestamptz,
+	last_purchase	timestamptz,
+	monetary		numeric,
+	age_days		double precision,
+	silence_days	double precision,
+	own_gap_days	double precision,
+	expected_gap_days double precision,
+	gap_cv			double precision,
+	overdue_ratio	double precision,
+	p_gap			double precision,
+	recent_purchases bigint,
+	previous_purchases bigint,
+	purchase_trend	double precision,
+	recent_spend	numeric,
+	previous_spend	numeric,
+	spend_trend		double precision,
+	last_engagement timestamptz,
+	engagement_silence_days double precision,
+	offers_since_last_purchase bigint,
+	offer_share		double precision,
+	season_share	double precision,
+	population_gap_days double precision,
+	status			text,
+	behaviour_class text
+);
+COMMENT ON TYPE crm.churn_signals_row IS 'a row of crm.churn_signals (and of crm.churn_signals_sql): a client''s churn signals, status and behavioural class';
 
 /*
  * ---- churn: crm.churn_signals in C ----
@@ -399,19 +449,7 @@ COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), 
  * in place by the C function.
  */
 CREATE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
-RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
-			   last_purchase timestamptz, monetary numeric,
-			   age_days double precision, silence_days double precision,
-			   own_gap_days double precision, expected_gap_days double precision,
-			   gap_cv double precision, overdue_ratio double precision,
-			   p_gap double precision,
-			   recent_purchases bigint, previous_purchases bigint,
-			   purchase_trend double precision, recent_spend numeric,
-			   previous_spend numeric, spend_trend double precision,
-			   last_engagement timestamptz, engagement_silence_days double precision,
-			   offers_since_last_purchase bigint, offer_share double precision,
-			   season_share double precision, population_gap_days double precision,
-			   status text, behaviour_class text)
+RETURNS SETOF crm.churn_signals_row
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 SET jit_above_cost = 1e9
@@ -508,20 +546,10 @@ COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_sign
  * not read what a query reads (row security, privileges, child tables, a
  * changed table).
  */
-CREATE OR REPLACE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
-RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
-			   last_purchase timestamptz, monetary numeric,
-			   age_days double precision, silence_days double precision,
-			   own_gap_days double precision, expected_gap_days double precision,
-			   gap_cv double precision, overdue_ratio double precision,
-			   p_gap double precision,
-			   recent_purchases bigint, previous_purchases bigint,
-			   purchase_trend double precision, recent_spend numeric,
-			   previous_spend numeric, spend_trend double precision,
-			   last_engagement timestamptz, engagement_silence_days double precision,
-			   offers_since_last_purchase bigint, offer_share double precision,
-			   season_share double precision, population_gap_days double precision,
-			   status text, behaviour_class text)
+-- a new result type (the same columns): the function is made anew
+DROP FUNCTION crm.churn_signals(timestamptz, jsonb);
+CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS SETOF crm.churn_signals_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'churn_signals';
 COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';

@@ -14,6 +14,13 @@
 --     statement trigger, a rule, partitioned: SQL.
 --
 SET TimeZone = 'UTC';
+-- the counters are per process: keep the calls in this one
+SET max_parallel_workers_per_gather = 0;
+-- the sequences as they are, to be put back after the rollback (the tests
+-- after this one number their rows from them)
+CREATE TEMP TABLE seqs AS
+SELECT format('%I.%I', schemaname, sequencename) AS seq, start_value, last_value
+  FROM pg_sequences WHERE schemaname = 'crm';
 BEGIN;
 -- the rows of crm.<f>(args) and of its twin crm.<f>_sql(args) not shared
 CREATE FUNCTION pg_temp.differ(f text, args text) RETURNS bigint LANGUAGE plpgsql
@@ -200,3 +207,7 @@ SELECT pg_temp.try($$SELECT crm.earn_points(9001, 'fp', 5, 'fp-5')$$) ~ 'no part
 SELECT * FROM pg_temp.paths();
 ROLLBACK TO SAVEPOINT partitioned_ledger;
 ROLLBACK;
+SELECT count(*) > 0 AS sequences_put_back
+  FROM (SELECT CASE WHEN last_value IS NULL THEN setval(seq, start_value, false)
+					ELSE setval(seq, last_value) END
+		  FROM seqs) x;

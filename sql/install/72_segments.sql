@@ -277,6 +277,21 @@ $$;
 COMMENT ON FUNCTION crm.rfm_segment(crm.rfm, text) IS 'the segment of an RFM value in a segment map (default rfm11)';
 
 /*
+ * The row of crm.rfm_scores and of its SQL twin crm.rfm_scores_sql: one
+ * type, so that the two cannot drift apart (the C function finds each
+ * column in it by name and type).
+ */
+CREATE TYPE crm.rfm_scores_row AS (
+	client_id		bigint,
+	recency_days	integer,
+	frequency		bigint,
+	monetary		numeric,
+	rfm				crm.rfm,
+	segment			text
+);
+COMMENT ON TYPE crm.rfm_scores_row IS 'a row of crm.rfm_scores (and of crm.rfm_scores_sql): a client''s recency, frequency, monetary value, RFM code and segment';
+
+/*
  * RFM of every client with a purchase in crm.orders at or before as_of:
  * recency = whole days since the last purchase, frequency = purchases,
  * monetary = total net_amount; quantile scores over these clients with
@@ -289,8 +304,7 @@ COMMENT ON FUNCTION crm.rfm_segment(crm.rfm, text) IS 'the segment of an RFM val
  */
 CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
 								   monetary_by text DEFAULT 'total')
-RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
-			   monetary numeric, rfm crm.rfm, segment text)
+RETURNS SETOF crm.rfm_scores_row
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
@@ -349,8 +363,7 @@ COMMENT ON FUNCTION crm.rfm_scores_sql(timestamptz, text, text) IS 'crm.rfm_scor
 
 CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
 							   monetary_by text DEFAULT 'total')
-RETURNS TABLE (client_id bigint, recency_days integer, frequency bigint,
-			   monetary numeric, rfm crm.rfm, segment text)
+RETURNS SETOF crm.rfm_scores_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rfm_scores';
 COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';

@@ -49,6 +49,41 @@ CREATE INDEX interactions_campaign_idx ON crm.interactions (client_id, occurred_
 	WHERE direction = 'outbound' AND campaign IS NOT NULL;
 
 /*
+ * The row of crm.churn_signals and of its SQL twin crm.churn_signals_sql:
+ * one type, so that the two cannot drift apart (the C function finds each
+ * column in it by name and type).
+ */
+CREATE TYPE crm.churn_signals_row AS (
+	client_id		bigint,
+	purchases		bigint,
+	first_purchase	timestamptz,
+	last_purchase	timestamptz,
+	monetary		numeric,
+	age_days		double precision,
+	silence_days	double precision,
+	own_gap_days	double precision,
+	expected_gap_days double precision,
+	gap_cv			double precision,
+	overdue_ratio	double precision,
+	p_gap			double precision,
+	recent_purchases bigint,
+	previous_purchases bigint,
+	purchase_trend	double precision,
+	recent_spend	numeric,
+	previous_spend	numeric,
+	spend_trend		double precision,
+	last_engagement timestamptz,
+	engagement_silence_days double precision,
+	offers_since_last_purchase bigint,
+	offer_share		double precision,
+	season_share	double precision,
+	population_gap_days double precision,
+	status			text,
+	behaviour_class text
+);
+COMMENT ON TYPE crm.churn_signals_row IS 'a row of crm.churn_signals (and of crm.churn_signals_sql): a client''s churn signals, status and behavioural class';
+
+/*
  * The signals of every client with a purchase at or before as_of: one pass
  * over the purchases (profile and window counts), the population's
  * gap (geometric mean) over the profiles, the last engagement per client and the offers since
@@ -65,19 +100,7 @@ CREATE INDEX interactions_campaign_idx ON crm.interactions (client_id, occurred_
  * JIT starts from an estimated cost of 1e9.
  */
 CREATE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
-RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
-			   last_purchase timestamptz, monetary numeric,
-			   age_days double precision, silence_days double precision,
-			   own_gap_days double precision, expected_gap_days double precision,
-			   gap_cv double precision, overdue_ratio double precision,
-			   p_gap double precision,
-			   recent_purchases bigint, previous_purchases bigint,
-			   purchase_trend double precision, recent_spend numeric,
-			   previous_spend numeric, spend_trend double precision,
-			   last_engagement timestamptz, engagement_silence_days double precision,
-			   offers_since_last_purchase bigint, offer_share double precision,
-			   season_share double precision, population_gap_days double precision,
-			   status text, behaviour_class text)
+RETURNS SETOF crm.churn_signals_row
 LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 SET jit_above_cost = 1e9
@@ -175,19 +198,7 @@ COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_sign
  * changed table).
  */
 CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
-RETURNS TABLE (client_id bigint, purchases bigint, first_purchase timestamptz,
-			   last_purchase timestamptz, monetary numeric,
-			   age_days double precision, silence_days double precision,
-			   own_gap_days double precision, expected_gap_days double precision,
-			   gap_cv double precision, overdue_ratio double precision,
-			   p_gap double precision,
-			   recent_purchases bigint, previous_purchases bigint,
-			   purchase_trend double precision, recent_spend numeric,
-			   previous_spend numeric, spend_trend double precision,
-			   last_engagement timestamptz, engagement_silence_days double precision,
-			   offers_since_last_purchase bigint, offer_share double precision,
-			   season_share double precision, population_gap_days double precision,
-			   status text, behaviour_class text)
+RETURNS SETOF crm.churn_signals_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'churn_signals';
 COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';
