@@ -829,7 +829,10 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
 		!PG_ARGISNULL(4) || !PG_ARGISNULL(5) || XactReadOnly)
 	{
-		fastpath_decline(&call.fp, XactReadOnly ? "read-only transaction" : "arguments", NULL);
+		fastpath_decline(&call.fp,
+						 XactReadOnly ? "read-only transaction" :
+						 (!PG_ARGISNULL(4) || !PG_ARGISNULL(5)) ? "order or expiry given" :
+						 "arguments", NULL);
 		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_earn_sql");
 	}
 	client_id = PG_GETARG_INT64(0);
@@ -1017,7 +1020,9 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) ||
 		!PG_ARGISNULL(4) || XactReadOnly)
 	{
-		fastpath_decline(&call.fp, XactReadOnly ? "read-only transaction" : "arguments", NULL);
+		fastpath_decline(&call.fp,
+						 XactReadOnly ? "read-only transaction" :
+						 !PG_ARGISNULL(4) ? "order given" : "arguments", NULL);
 		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_redeem_sql");
 	}
 	client_id = PG_GETARG_INT64(0);

@@ -289,8 +289,9 @@ rfm_scores(PG_FUNCTION_ARGS)
 	fastpath_init(&fp, "crm.rfm_scores");
 	memcpy(shape, result_columns, sizeof(shape));
 	shape[RS_RFM].type = fastpath_type_oid("rfm");
-	if (strcmp(monetary_by, "total") != 0 && strcmp(monetary_by, "mean") != 0)
-		fastpath_decline(&fp, "arguments", monetary_by);
+	if ((strcmp(monetary_by, "total") != 0 && strcmp(monetary_by, "mean") != 0) ||
+		TIMESTAMP_NOT_FINITE(as_of))
+		fastpath_decline(&fp, "arguments", NULL);
 	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
 			 !fastpath_result_layout(desc, shape, RS_N, pos))
 		fastpath_decline(&fp, "result shape", NULL);

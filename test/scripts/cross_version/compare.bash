@@ -73,9 +73,9 @@ cv_initdb() {
 }
 
 cv_start() {
-	local name=$1 bindir=$2 attempt port
+	local name=$1 bindir=$2 _ port
 	cv_bindir[$name]=$bindir
-	for attempt in 1 2 3 4 5; do
+	for _ in 1 2 3 4 5; do
 		port=$(( 20000 + RANDOM % 20000 ))
 		if "${cv_run[@]}" "$bindir/pg_ctl" -D "$cv_work/$name/data" -w \
 			-l "$cv_work/$name/server.log" \

@@ -25,11 +25,12 @@
 #
 # Environment: CRM_PG18_CONFIG (18's pg_config; scripts/test sets it);
 # PostgreSQL 15 is the pg_config on PATH (or PG_CONFIG).  crm must be
-# installed in both.  Runs as root (the servers run as postgres) or as a
-# user who can run initdb.
+# installed in both.  CRM_CROSS_KEEP=1 keeps the clusters' directory (its
+# path is printed at the end), to look into.  Runs as root (the servers
+# run as postgres) or as a user who can run initdb.
 set -euo pipefail
 case "${1:-}" in
-	-h|--help) sed -n '3,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) sed -n '3,/^set -euo/{/^#/p}' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	'') ;;
 	*) echo "$0: unknown argument: $1" >&2; exit 2 ;;
 esac
