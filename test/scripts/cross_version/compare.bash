@@ -300,7 +300,7 @@ cv_compare() {
 				| grep '^[<>]' | sed 's/^</-/; s/^>/+/' | head -n 20 >&2 || true
 		done
 	fi
-	if diff -u --label "$la" --label "$lb" "$a.analytics" "$b.analytics" >"$cv_work/analytics.diff"; then
+	if diff -U 1 --label "$la" --label "$lb" "$a.analytics" "$b.analytics" >"$cv_work/analytics.diff"; then
 		echo -n "analytics: the same $(wc -l <"$b.analytics") lines:"
 		for what in rfm rfm-sql rfm-mean churn churn-sql profile bgnbd gamma-gamma clv abc repeat \
 			cohort segment-revenue balance statement cart verify_ledger; do
@@ -310,8 +310,9 @@ cv_compare() {
 	else
 		echo "FAIL: the analytics differ (- $la, + $lb), first 60 lines of the diff:" >&2
 		head -n 60 "$cv_work/analytics.diff" >&2
-		echo "(lines that differ, by kind: $(grep '^[-+][a-z]' "$cv_work/analytics.diff" \
-			| grep -v '^--- \|^+++ ' | sed -E 's/^[-+]([a-z_-]+) .*/\1/' | sort | uniq -c | tr -s ' \n' ' '))" >&2
+		echo "diff lines (- and +) by kind: $(sed -n '3,$p' "$cv_work/analytics.diff" | grep '^[-+]' \
+			| sed -E 's/^[-+]([a-z_-]+) .*/\1/' | sort | uniq -c \
+			| awk '{ printf "%s%s %s", sep, $2, $1; sep = ", " }')" >&2
 		status=1
 	fi
 	if grep -q '^verify_ledger ' "$b.analytics"; then
