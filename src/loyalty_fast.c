@@ -446,50 +446,47 @@ crm_index(LoyaltyCall *call, const char *name)
 	return index_open(relid, AccessShareLock);
 }
 
+/* the columns of crm.loyalty_programs the fast path reads */
+enum
+{
+	LP_ID, LP_LIFETIME, LP_ORDER, LP_NATTS
+};
+
+static const FastPathColumn program_columns[LP_NATTS] = {
+	{"program_id", INT8OID, true}, {"points_lifetime", INTERVALOID, false},
+	{"lot_order", TEXTOID, false}
+};
+
 /*
- * The programme with this code.  False when there is none (or its
- * table is not as installed): the SQL implementation reports it.
+ * The programme with this code, read through the table's unique index
+ * when a direct read does what a query would (fastpath_open_read; the
+ * table itself, not partitioned).  False when there is none, or when the
+ * read may not be direct (the reason is set): the SQL implementation
+ * reports it.
  */
 static bool
 program_lookup(LoyaltyCall *call, text *code, ProgramRow *p)
 {
+	FastPathTable programs;
 	Relation	rel;
 	Relation	idx;
 	IndexScanDesc scan;
 	ScanKeyData key;
 	TupleTableSlot *slot;
+	const AttrNumber *att;
 	bool		found = false;
-	TupleDesc	desc;
-	int			a_id = -1,
-				a_lifetime = -1,
-				a_order = -1;
-	Oid			relid = crm_relid(call, "loyalty_programs");
 
-	if (!OidIsValid(relid))
+	if (!fastpath_open_read(&call->fp, &programs, "loyalty_programs", program_columns, LP_NATTS))
 		return false;
-	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (att->attisdropped)
-			continue;
-		if (strcmp(NameStr(att->attname), "program_id") == 0 && att->atttypid == INT8OID)
-			a_id = i;
-		else if (strcmp(NameStr(att->attname), "points_lifetime") == 0 && att->atttypid == INTERVALOID)
-			a_lifetime = i;
-		else if (strcmp(NameStr(att->attname), "lot_order") == 0 && att->atttypid == TEXTOID)
-			a_order = i;
-	}
+	rel = programs.top;
+	att = programs.rels[0].attnum;
 	idx = crm_index(call, "loyalty_programs_code_key");
-	if (a_id < 0 || a_lifetime < 0 || a_order < 0 || idx == NULL ||
-		rel->rd_rel->relkind != RELKIND_RELATION)
+	if (programs.nrels != 1 || programs.rels[0].rel != rel || idx == NULL)
 	{
 		if (idx)
 			index_close(idx, AccessShareLock);
-		table_close(rel, AccessShareLock);
-		return false;
+		fastpath_close(&programs);
+		return fastpath_decline(&call->fp, "partitioned", "crm.loyalty_programs");
 	}
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_TEXTEQ, PointerGetDatum(code));
 	key.sk_collation = idx->rd_indcollation[0];
@@ -502,17 +499,17 @@ program_lookup(LoyaltyCall *call, text *code, ProgramRow *p)
 		Datum		d;
 
 		found = true;
-		p->program_id = DatumGetInt64(slot_getattr(slot, a_id + 1, &isnull));
-		d = slot_getattr(slot, a_lifetime + 1, &p->lifetime_null);
+		p->program_id = DatumGetInt64(slot_getattr(slot, att[LP_ID], &isnull));
+		d = slot_getattr(slot, att[LP_LIFETIME], &p->lifetime_null);
 		if (!p->lifetime_null)
 			p->lifetime = *DatumGetIntervalP(d);
-		d = slot_getattr(slot, a_order + 1, &isnull);
+		d = slot_getattr(slot, att[LP_ORDER], &isnull);
 		p->earned_first = !isnull && strcmp(TextDatumGetCString(d), "earned_first") == 0;
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	fastpath_close(&programs);
 	return found;
 }
 
@@ -778,7 +775,7 @@ call_begin(LoyaltyCall *call, int64 client_id, text *program, text *key,
 	call_next_snapshot(call);
 	*acct = table_slot_create(call->rels[LY_ACCOUNTS], NULL);
 	if (!program_lookup(call, program, prog))
-		return fastpath_decline(&call->fp, "unknown programme", NULL);
+		return fastpath_decline(&call->fp, "unknown programme", NULL);	/* unless set */
 	if (!account_lock(call, client_id, prog->program_id, *acct))
 		return fastpath_decline(&call->fp, "no account yet", NULL);
 	call_next_snapshot(call);

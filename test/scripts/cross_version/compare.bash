@@ -16,8 +16,9 @@
 #                           discount rules and recorded carts; segments
 #   cv_snapshot NAME DB OUT every row of every table of schema crm (count and
 #                           digest per table), every sequence's position and
-#                           the analytics' answers, as text, into OUT.rows and
-#                           OUT.analytics
+#                           the analytics' answers, as text, and the path
+#                           (C or SQL) crm's fast-path functions took for
+#                           them, into OUT.rows and OUT.analytics
 #   cv_check_coverage OUT   the snapshot covers what it should (tables with
 #                           rows, ledger kinds, analytics, a clean ledger)
 #   cv_compare LABEL_A A LABEL_B B
@@ -110,7 +111,7 @@ cv_psql() {
 
 cv_load_data() {
 	local name=$1 db=$2
-	cv_psql "$name" "$db" >/dev/null <<'SQL' || cv_fail "loading the data into $db ($name) failed"
+	cv_psql "$name" "$db" -At >"$cv_work/load.out" <<'SQL' || cv_fail "loading the data into $db ($name) failed"
 CREATE EXTENSION crm;
 SELECT count(*) FROM crm.generate_demo_data(1000, 2, '2025-01-01');
 
@@ -175,7 +176,9 @@ SELECT count(crm.record_priced_cart(
 -- segments stored and their transitions logged
 SELECT * FROM crm.refresh_segments('2024-12-01');
 SELECT * FROM crm.refresh_segments('2025-01-01');
+SELECT 'fastpath ' || s::text FROM crm.fast_path_stats() s ORDER BY 1;
 SQL
+	echo "fast path of the load ($name): $(sed -n 's/^fastpath //p' "$cv_work/load.out" | tr '\n' ' ')"
 	# the moment every points balance is read at: after every entry
 	cv_balance_at="'$(cv_psql "$name" "$db" -At -c "SELECT clock_timestamp()")'"
 }
@@ -246,6 +249,8 @@ SELECT 'cart ' || c || ' ' || crm.price_cart(c, jsonb_build_object(
 		:priced_at)::text
   FROM generate_series(1, 45, 4) c;
 SELECT 'verify_ledger ' || v::text FROM crm.verify_ledger() v;
+-- which path (C or SQL) crm's fast-path functions took for the calls above
+SELECT 'fastpath ' || s::text FROM crm.fast_path_stats() s ORDER BY 1;
 SQL
 }
 
@@ -259,7 +264,7 @@ cv_check_coverage() {
 		grep -qE "^table crm\.$t [1-9][0-9]* " "$out.rows" || cv_fail "no rows in crm.$t in the source"
 	done
 	for what in rfm rfm-sql rfm-mean churn churn-sql profile bgnbd gamma-gamma clv abc repeat \
-		cohort segment-revenue balance statement cart; do
+		cohort segment-revenue balance statement cart fastpath; do
 		grep -q "^$what " "$out.analytics" || cv_fail "no '$what' result in the source"
 	done
 	grep -q '^bgnbd (.*,t)$' "$out.analytics" || cv_fail "the BG/NBD fit did not converge in the source"
@@ -303,7 +308,7 @@ cv_compare() {
 	if diff -U 1 --label "$la" --label "$lb" "$a.analytics" "$b.analytics" >"$cv_work/analytics.diff"; then
 		echo -n "analytics: the same $(wc -l <"$b.analytics") lines:"
 		for what in rfm rfm-sql rfm-mean churn churn-sql profile bgnbd gamma-gamma clv abc repeat \
-			cohort segment-revenue balance statement cart verify_ledger; do
+			cohort segment-revenue balance statement cart fastpath verify_ledger; do
 			echo -n " $what $(grep -c "^$what " "$b.analytics")"
 		done
 		echo

@@ -173,7 +173,7 @@ cv_compare "PostgreSQL 15 before" old "$db" "$cv_work/source" "upgraded to 18" n
 	|| cv_fail "pg_upgrade 15 -> 18 changed the data or the answers (see above)"
 
 # crm still works in the upgraded database: new entries and a recorded cart
-cv_psql new "$db" >/dev/null <<'SQL' || cv_fail "crm's functions fail in the upgraded database"
+cv_psql new "$db" -At >"$cv_work/after.out" <<'SQL' || cv_fail "crm's functions fail in the upgraded database"
 SELECT count(crm.earn_points(c.client_id, 'club', 10, 'after-upgrade-' || c.client_id))
   FROM crm.clients c WHERE c.client_id % 11 = 0;
 SELECT count(crm.redeem_points(a.client_id, 'club', 5, 'after-upgrade-redeem-' || a.client_id))
@@ -182,7 +182,9 @@ SELECT crm.record_priced_cart(crm.price_cart(7, '{"program": "club", "points_pai
 		"lines": [{"product_id": 3, "quantity": 2, "price_list_id": 1}]}'),
 		'web', 'paid', 'after-upgrade-cart');
 INSERT INTO crm.clients (first_name, last_name) VALUES ('After', 'Upgrade');
+SELECT 'fastpath ' || s::text FROM crm.fast_path_stats() s ORDER BY 1;
 SQL
+echo "fast path after the upgrade (18): $(sed -n 's/^fastpath //p' "$cv_work/after.out" | tr '\n' ' ')"
 v=$(cv_psql new "$db" -At -c "SELECT count(*) FROM crm.verify_ledger()")
 [ "$v" = 0 ] || cv_fail "crm.verify_ledger() reports $v problems after new activity in the upgraded database"
 echo "after the upgrade: new earnings, redemptions, a recorded cart and a client; verify_ledger clean"
