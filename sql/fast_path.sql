@@ -40,15 +40,7 @@ CREATE FUNCTION pg_temp.paths() RETURNS TABLE (function text, path text, reason 
 LANGUAGE sql AS $$
 	SELECT function, path, reason, calls FROM crm.fast_path_stats() ORDER BY 1, 2, 3
 $$;
-CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE st text; msg text;
-BEGIN
-	EXECUTE q;
-	RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-	GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-	RETURN st || ': ' || msg;
-END $$;
+\i sql/include/try.sql
 
 -- 120 clients with orders and interactions over two years
 INSERT INTO crm.clients (client_id, first_name)
