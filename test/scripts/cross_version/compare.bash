@@ -26,10 +26,34 @@
 #                           or the differences (and the differing rows of
 #                           the first tables that differ) and returns 1
 #
-# Runs as root (the servers then run as postgres) or as the user who owns
-# the clusters.
+# Also cv_check_same_crm (crm installed alike for both versions) and
+# cv_fail.  Runs as root (the servers then run as postgres) or as the user
+# who owns the clusters.
 
 cv_fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# the SQL the dump tests share (test/include)
+cv_include=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../include" && pwd)
+
+# cv_check_same_crm PG_CONFIG_A PG_CONFIG_B: crm is installed for both, the
+# same version from the same install script (else a difference would not be
+# the versions' doing)
+cv_check_same_crm() {
+	local a b va vb
+	a="$("$1" --sharedir)/extension"
+	b="$("$2" --sharedir)/extension"
+	if [ ! -f "$("$1" --pkglibdir)/crm.so" ] || [ ! -f "$a/crm.control" ]; then
+		cv_fail "crm is not installed for $("$1" --version) ($1)"
+	fi
+	if [ ! -f "$("$2" --pkglibdir)/crm.so" ] || [ ! -f "$b/crm.control" ]; then
+		cv_fail "crm is not installed for $("$2" --version) ($2)"
+	fi
+	va=$(sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$a/crm.control")
+	vb=$(sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$b/crm.control")
+	[ "$va" = "$vb" ] || cv_fail "crm $va is installed for $("$1" --version), crm $vb for $("$2" --version)"
+	cmp -s "$a/crm--$va.sql" "$b/crm--$vb.sql" \
+		|| cv_fail "crm--$va.sql differs between $a and $b: install crm from the same tree for both"
+}
 
 cv_init() {
 	declare -gA cv_bindir=() cv_port=()
@@ -111,73 +135,10 @@ cv_psql() {
 
 cv_load_data() {
 	local name=$1 db=$2
-	cv_psql "$name" "$db" -At >"$cv_work/load.out" <<'SQL' || cv_fail "loading the data into $db ($name) failed"
-CREATE EXTENSION crm;
-SELECT count(*) FROM crm.generate_demo_data(1000, 2, '2025-01-01');
-
--- loyalty: a programme with two tiers
-INSERT INTO crm.loyalty_programs (code, name, cashback_percent, point_value, points_lifetime,
-								  bonus_lifetime, welcome_points, birthday_points, max_redeem_share,
-								  tier_window, tier_hold)
-VALUES ('club', 'Club', 5, 0.01, '365 days', '30 days', 200, 300, 0.5, '365 days', '90 days');
-INSERT INTO crm.loyalty_tiers (program_id, tier_code, name, threshold, earn_multiplier, benefits)
-VALUES (1, 'member', 'Member', 0, 1, '{}'), (1, 'silver', 'Silver', 500, 1.5, '{"discount_percent": 5}');
--- welcome points for every client (opens the accounts), the cashback of
--- the paid orders of every third, birthday points of the last week
-SELECT count(crm.award_welcome_bonus(c.client_id, 'club')) FROM crm.clients c;
-SELECT count(crm.award_order_points(o.client_id, o.order_id, 'club'))
-  FROM crm.orders o WHERE o.status = 'paid' AND o.client_id % 3 = 0;
-SELECT sum(crm.award_birthday_bonuses('club', d::date))
-  FROM generate_series(current_date - 6, current_date, interval '1 day') d;
--- plain earnings, some living one second, and the expiry job a day later
-SELECT count(crm.earn_points(c.client_id, 'club', 15 + c.client_id % 50, 'earn-' || c.client_id))
-  FROM crm.clients c WHERE c.client_id % 5 = 1;
-SELECT count(crm.earn_points(c.client_id, 'club', 40, 'short-' || c.client_id,
-							 expires_at => now() + interval '1 second'))
-  FROM crm.clients c WHERE c.client_id % 4 = 0;
-SELECT * FROM crm.expire_points(now() + interval '1 day');
--- redemptions, some of them reversed; partial refunds; goodwill; tiers
-SELECT count(crm.redeem_points(a.client_id, 'club', a.balance / 3, 'redeem-' || a.client_id))
-  FROM crm.loyalty_accounts a WHERE a.balance >= 3 AND a.client_id % 2 = 0;
-SELECT count(crm.reverse_entry(l.entry_id, 'undo-' || l.entry_id))
-  FROM crm.loyalty_ledger l WHERE l.kind = 'redeem' AND l.client_id % 10 = 0;
-SELECT count(*) FROM crm.loyalty_ledger l,
-	   LATERAL crm.refund_order_points(l.client_id, l.order_id, 'refund-' || l.order_id, 1.00) r
- WHERE l.kind = 'earn' AND l.order_id IS NOT NULL AND l.client_id % 9 = 0;
-SELECT count(crm.adjust_points(c.client_id, 'club', 25, 'goodwill-' || c.client_id, 'goodwill'))
-  FROM crm.clients c WHERE c.client_id % 7 = 0;
--- recent paid orders (after the analytics' as_of) lift ten clients to silver
-INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
-SELECT c, now() - interval '1 hour', 'web', 'paid', 600, 600 FROM generate_series(1, 10) c;
-SELECT count(crm.award_order_points(o.client_id, o.order_id, 'club'))
-  FROM crm.orders o WHERE o.ordered_at > '2025-06-01';
-SELECT count(crm.update_tier(a.client_id, 'club')) FROM crm.loyalty_accounts a;
-
--- discounts: a per-category level, an order threshold, a once-per-client
--- voucher, cashback and paying with points; carts recorded as orders
-INSERT INTO crm.discount_rules (code, name, rank, action, value, price_list_id, category_id)
-VALUES ('juice-10', '10 % on juice', 10, 'percent', 10, 1, 8);
-INSERT INTO crm.discount_rules (code, name, rank, level, action, value, min_order_amount, cap)
-VALUES ('over-50', '5 % off orders from 50.00, at most 10.00', 20, 'order', 'percent', 5, 50, 10);
-INSERT INTO crm.discount_rules (code, name, rank, level, action, value, uses_per_client)
-VALUES ('welcome-5', '5.00 off, once', 30, 'order', 'fixed', 5, 1);
-INSERT INTO crm.discount_rules (code, name, action, value) VALUES ('back-2', '2 % back in points', 'cashback', 2);
-INSERT INTO crm.discount_rules (code, name, action, value) VALUES ('half', 'up to half in points', 'points_share', 50);
-SELECT count(crm.record_priced_cart(
-		crm.price_cart(c, jsonb_build_object(
-			'program', 'club', 'points_paid', CASE WHEN c % 5 = 0 THEN 50 ELSE 0 END,
-			'lines', jsonb_build_array(
-				jsonb_build_object('product_id', 1 + c % 5, 'quantity', 1 + c % 4, 'price_list_id', 1),
-				jsonb_build_object('product_id', 20 + c % 30, 'quantity', 2, 'price_list_id', 1 + c % 2))),
-			'2024-12-20 12:00+00'::timestamptz + c * interval '1 minute'),
-		'web', CASE WHEN c % 3 = 0 THEN 'paid' ELSE 'placed' END, 'cart-' || c))
-  FROM generate_series(1, 80) c;
-
--- segments stored and their transitions logged
-SELECT * FROM crm.refresh_segments('2024-12-01');
-SELECT * FROM crm.refresh_segments('2025-01-01');
-SELECT 'fastpath ' || s::text FROM crm.fast_path_stats() s ORDER BY 1;
-SQL
+	cv_psql "$name" "$db" -At -v clients=1000 -v carts=80 >"$cv_work/load.out" \
+		-c 'CREATE EXTENSION crm' -f "$cv_include/activity.sql" \
+		-c "SELECT 'fastpath ' || s::text FROM crm.fast_path_stats() s ORDER BY 1" \
+		|| cv_fail "loading the data into $db ($name) failed"
 	echo "fast path of the load ($name): $(sed -n 's/^fastpath //p' "$cv_work/load.out" | tr '\n' ' ')"
 	# the moment every points balance is read at: after every entry
 	cv_balance_at="'$(cv_psql "$name" "$db" -At -c "SELECT clock_timestamp()")'"
@@ -186,72 +147,11 @@ SQL
 # cv_snapshot NAME DB OUT: OUT.rows and OUT.analytics, one fact a line
 cv_snapshot() {
 	local name=$1 db=$2 out=$3
-	cv_psql "$name" "$db" -At >"$out.rows" <<'SQL' || cv_fail "reading the rows of $db ($name) failed"
-SET TimeZone = 'UTC';
-SET DateStyle = 'ISO, YMD';
-SET IntervalStyle = 'postgres';
-SET extra_float_digits = 3;
-CREATE FUNCTION pg_temp.rows_digest(rel regclass) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	d			text;
-BEGIN
-	EXECUTE format('SELECT count(*) || '' '' || coalesce(md5(string_agg(t::text, E''\n'' ORDER BY t::text)), ''-'') FROM %s t', rel)
-	   INTO d;
-	RETURN d;
-END $$;
-CREATE FUNCTION pg_temp.sequence_position(rel regclass) RETURNS text
-LANGUAGE plpgsql AS $$
-DECLARE
-	d			text;
-BEGIN
-	EXECUTE format('SELECT last_value || '' called='' || is_called FROM %s', rel) INTO d;
-	RETURN d;
-END $$;
-SELECT 'extension ' || extname || ' ' || extversion FROM pg_extension WHERE extname = 'crm';
-SELECT 'table ' || c.oid::regclass::text || ' ' || pg_temp.rows_digest(c.oid)
-  FROM pg_class c WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p')
- ORDER BY 1;
-SELECT 'sequence ' || c.oid::regclass::text || ' ' || pg_temp.sequence_position(c.oid)
-  FROM pg_class c WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'S'
- ORDER BY 1;
-SQL
+	cv_psql "$name" "$db" -At -f "$cv_include/snapshot_rows.sql" >"$out.rows" \
+		|| cv_fail "reading the rows of $db ($name) failed"
 	cv_psql "$name" "$db" -At -v as_of="$cv_as_of" -v priced_at="$cv_priced_at" \
-		-v balance_at="$cv_balance_at" >"$out.analytics" <<'SQL' || cv_fail "the analytics failed in $db ($name)"
-SET statement_timeout = '60s';
-SET TimeZone = 'UTC';
-SET DateStyle = 'ISO, YMD';
-SET IntervalStyle = 'postgres';
-SET extra_float_digits = 3;
-SELECT 'rfm ' || r::text FROM crm.rfm_scores(:as_of) r ORDER BY r.client_id;
-SELECT 'rfm-sql ' || r::text FROM crm.rfm_scores_sql(:as_of) r ORDER BY r.client_id;
-SELECT 'rfm-mean ' || r::text FROM crm.rfm_scores(:as_of, 'rfm11', 'mean') r ORDER BY r.client_id;
-SELECT 'churn ' || c::text FROM crm.churn_signals(:as_of) c ORDER BY c.client_id;
-SELECT 'churn-sql ' || c::text FROM crm.churn_signals_sql(:as_of) c ORDER BY c.client_id;
-SELECT 'profile ' || p::text FROM crm.client_profiles(:as_of) p ORDER BY p.client_id;
-SELECT 'bgnbd ' || crm.bgnbd_fit(s.frequency, s.recency, s.t)::text FROM crm.clv_summary(:as_of, 'week') s;
-SELECT 'gamma-gamma ' || crm.gamma_gamma_fit(s.frequency, s.monetary)::text
-  FROM crm.clv_summary(:as_of, 'week') s;
-SELECT 'clv ' || c::text FROM crm.clv_report(:as_of, 52, 'week', discount_rate => 0.002) c ORDER BY c.client_id;
-SELECT 'abc ' || a::text FROM crm.abc_analysis(:as_of) a ORDER BY a.client_id;
-SELECT 'repeat ' || r::text FROM crm.repeat_curve(:as_of) r ORDER BY r.order_number;
-SELECT 'cohort ' || c::text FROM crm.cohort_retention(:as_of) c ORDER BY c.cohort, c.period_number;
-SELECT 'segment-revenue ' || s::text FROM crm.segment_category_revenue(:as_of) s
- ORDER BY s.segment, s.category_id;
-SELECT 'balance ' || a.client_id || ' ' || crm.points_balance(a.client_id, 'club', :balance_at)
-  FROM crm.loyalty_accounts a ORDER BY a.client_id;
-SELECT 'statement ' || s::text FROM crm.points_statement(30, 'club') s ORDER BY s.entry_id;
-SELECT 'cart ' || c || ' ' || crm.price_cart(c, jsonb_build_object(
-		'program', 'club', 'points_paid', 20,
-		'lines', jsonb_build_array(
-			jsonb_build_object('product_id', 1 + c, 'quantity', 3, 'price_list_id', 1),
-			jsonb_build_object('product_id', 40 + c, 'quantity', 1, 'price_list_id', 2))),
-		:priced_at)::text
-  FROM generate_series(1, 45, 4) c;
-SELECT 'verify_ledger ' || v::text FROM crm.verify_ledger() v;
--- which path (C or SQL) crm's fast-path functions took for the calls above
-SELECT 'fastpath ' || s::text FROM crm.fast_path_stats() s ORDER BY 1;
-SQL
+		-v balance_at="$cv_balance_at" -f "$cv_include/snapshot_analytics.sql" >"$out.analytics" \
+		|| cv_fail "the analytics failed in $db ($name)"
 }
 
 # cv_check_coverage OUT: the comparison is only as good as what it covers

@@ -42,6 +42,7 @@ bin15=$("${PG_CONFIG:-pg_config}" --bindir)
 bin18=$("$CRM_PG18_CONFIG" --bindir)
 "$bin15/postgres" --version | grep -q ' 15\.' || cv_fail "$bin15 is not PostgreSQL 15"
 "$bin18/postgres" --version | grep -q ' 18\.' || cv_fail "$bin18 is not PostgreSQL 18"
+cv_check_same_crm "${PG_CONFIG:-pg_config}" "$CRM_PG18_CONFIG"
 SECONDS=0
 
 cv_init

@@ -64,9 +64,7 @@ for p in postgres pg_ctl initdb pg_upgrade; do
 done
 "$bin15/postgres" --version | grep -q ' 15\.' || cv_fail "$bin15 is not PostgreSQL 15"
 "$bin18/postgres" --version | grep -q ' 18\.' || cv_fail "$bin18 is not PostgreSQL 18"
-for c in "${PG_CONFIG:-pg_config}" "$CRM_PG18_CONFIG"; do
-	[ -f "$("$c" --pkglibdir)/crm.so" ] || cv_fail "crm is not installed for $("$c" --version) ($c)"
-done
+cv_check_same_crm "${PG_CONFIG:-pg_config}" "$CRM_PG18_CONFIG"
 SECONDS=0
 
 cv_init
@@ -165,7 +163,7 @@ fi
 echo "pg_upgrade: $("$bin18/pg_upgrade" --version) from $("$bin15/postgres" --version)$workaround ($SECONDS s)"
 
 cv_start new "$bin18"
-# the old cluster again (copy mode leaves it as it was), for the rows of a
+# the old cluster again (copy mode leaves its data files alone), for the rows of a
 # table that might differ
 cv_start old "$bin15"
 cv_snapshot new "$db" "$cv_work/target"
