@@ -17,6 +17,8 @@ cd "$(dirname "$0")/.."
 
 PG_CONFIG=${PG_CONFIG:-pg_config}
 bindir=$("$PG_CONFIG" --bindir)
+# the server's own psql and pgbench, whatever PATH holds
+export PATH="$bindir:$PATH"
 CLIENTS=${CLIENTS:-8}
 ACCOUNTS=${ACCOUNTS:-1000}
 SECONDS_RUN=${DURATION:-15}

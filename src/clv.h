@@ -147,15 +147,31 @@ extern double clv_pareto_row_ll(double r, double alpha, double s, double beta,
 extern double clv_gamma_row_ll(double p, double q, double v, double x,
 							   double m);
 
-/* predictions shared by the CLV function */
-extern double clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T);
-extern double clv_bgnbd_expected_v(const double *p, double t, double x,
-								   double tx, double T);
-extern double clv_pareto_p_alive_v(const double *p, double x, double tx, double T);
-extern double clv_pareto_expected_v(const double *p, double t, double x,
-									double tx, double T);
+/* the names in messages of a summary's fields and of the spend model's */
+extern const char *const clv_summary_names[3];
+extern const char *const clv_gamma_names[3];
+extern const char *const clv_spend_names[2];
+
+/* Gamma-Gamma expected spend per transaction (src/clv_gammagamma.c) */
+extern double clv_gamma_spend_v(const double *p, double x, double m);
+
+/*
+ * A transaction model as the discounted value sees it: its expected
+ * purchases by time t of a client with summary (x, tx, T), and the names
+ * its messages use.  Each model file (src/clv_bgnbd.c,
+ * src/clv_paretonbd.c) defines one and hands it to clv_discounted.
+ */
+typedef struct ClvTransactionModel
+{
+	const char *expected_label; /* "BG/NBD expected purchases" */
+	const char *arg_name;		/* "bgnbd_model" */
+	const char *const *param_names; /* its four parameters */
+	double		(*expected) (const double *p, double t, double x, double tx, double T);
+} ClvTransactionModel;
+
+/* the discounted value and its horizon (src/clv_value.c) */
 extern double clv_horizon(double t);
-extern double clv_discounted(FunctionCallInfo fcinfo, int kind,
+extern double clv_discounted(FunctionCallInfo fcinfo, const ClvTransactionModel *model,
 							 const double *p, const double *v);
 
 #endif							/* CRM_CLV_H */

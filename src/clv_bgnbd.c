@@ -36,14 +36,13 @@ PG_FUNCTION_INFO_V1(clv_bgnbd_expected_new);
 PG_FUNCTION_INFO_V1(clv_bgnbd_clv);
 
 static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
-static const char *const summary_names[] = {"frequency", "recency", "t"};
 
 /* a result of the per-client functions, refused when not finite */
 static double
 bgnbd_finite(double value, const char *what, const double *p, const double *v)
 {
 	return clv_finite(value, what, "bgnbd_model", bgnbd_names, p, 4,
-					  summary_names, v, v ? 3 : 0);
+					  clv_summary_names, v, v ? 3 : 0);
 }
 
 /* the data of a fit and its work arrays */
@@ -402,7 +401,7 @@ bgnbd_log_odds_dead(const double *p, double x, double tx, double T)
 		+ (p[0] + x) * (log(p[1] + T) - log(p[1] + tx));
 }
 
-double
+static double
 clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T)
 {
 	double		lo = bgnbd_log_odds_dead(p, x, tx, T);
@@ -481,7 +480,7 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
  * series needs about a z/(1-z) terms and overflows for large a: from
  * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.
  */
-double
+static double
 clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 {
 	double		r = p[0],
@@ -504,6 +503,11 @@ clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
 	return (a + b + x - 1) * G * clv_bgnbd_p_alive_v(p, x, tx, T);
 }
+
+/* the model as the discounted value (src/clv_value.c) calls it */
+static const ClvTransactionModel bgnbd_model = {
+	"BG/NBD expected purchases", "bgnbd_model", bgnbd_names, clv_bgnbd_expected_v
+};
 
 Datum
 clv_bgnbd_p_alive(PG_FUNCTION_ARGS)
@@ -565,5 +569,5 @@ clv_bgnbd_clv(PG_FUNCTION_ARGS)
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(i + 2);
 	clv_validate_row(CLV_KIND_BGNBD, v);
-	PG_RETURN_FLOAT8(clv_discounted(fcinfo, CLV_KIND_BGNBD, p, v));
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &bgnbd_model, p, v));
 }

@@ -6,8 +6,9 @@
  * 2005, "RFM and CLV: using iso-value curves for customer base analysis",
  * Journal of Marketing Research 42(4); Fader and Hardie 2013, "The
  * Gamma-Gamma model of monetary value"): the fit behind
- * crm.gamma_gamma_fit, the per-client log-likelihood, the expected spend,
- * and the discounted CLV that combines it with a transaction model.
+ * crm.gamma_gamma_fit, the per-client log-likelihood and the expected spend
+ * (which the discounted CLV of src/clv_value.c combines with a transaction
+ * model).
  *
  * For a client with x > 0 repeat purchases of mean value m:
  *
@@ -33,15 +34,8 @@ PG_FUNCTION_INFO_V1(clv_gamma_final);
 PG_FUNCTION_INFO_V1(clv_gamma_loglik);
 PG_FUNCTION_INFO_V1(clv_gamma_expected_spend);
 
-static const char *const gamma_names[] = {"p", "q", "v"};
-static const char *const spend_names[] = {"frequency", "monetary"};
-
-/* the transaction models' parameters and summary, for the CLV's messages */
-static const char *const bgnbd_names[] = {"r", "alpha", "a", "b"};
-static const char *const pareto_names[] = {"r", "alpha", "s", "beta"};
-static const char *const summary_names[] = {"frequency", "recency", "t"};
-
-#define CLV_MAX_STEPS	100000
+const char *const clv_gamma_names[3] = {"p", "q", "v"};
+const char *const clv_spend_names[2] = {"frequency", "monetary"};
 
 double
 clv_gamma_row_ll(double p, double q, double v, double x, double m)
@@ -174,7 +168,7 @@ clv_gamma_loglik(PG_FUNCTION_ARGS)
 	double		p[3],
 				v[3] = {0, 0, 0};
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, gamma_names,
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, clv_gamma_names,
 					 "gamma_gamma_model", p);
 	v[0] = PG_GETARG_FLOAT8(1);
 	v[1] = PG_GETARG_FLOAT8(2);
@@ -185,14 +179,14 @@ clv_gamma_loglik(PG_FUNCTION_ARGS)
 				 errmsg("the gamma_gamma log-likelihood needs frequency above 0")));
 	PG_RETURN_FLOAT8(clv_finite(clv_gamma_row_ll(p[0], p[1], p[2], v[0], v[1]),
 								"Gamma-Gamma log-likelihood", "gamma_gamma_model",
-								gamma_names, p, 3, spend_names, v, 2));
+								clv_gamma_names, p, 3, clv_spend_names, v, 2));
 }
 
 /*
  * E[M | x, m] = p (v + x m) / (px + q - 1); for x = 0 the population mean
  * p v / (q - 1), which exists only when q > 1.
  */
-static double
+double
 clv_gamma_spend_v(const double *p, double x, double m)
 {
 	double		den = p[0] * x + p[1] - 1;
@@ -206,7 +200,7 @@ clv_gamma_spend_v(const double *p, double x, double m)
 						clv_fmt(p[1]), clv_fmt(x)),
 				 errdetail("The expected spend p (v + x m) / (p x + q - 1) needs p x + q > 1.")));
 	return clv_finite(p[0] * (p[2] + x * m) / den, "Gamma-Gamma expected spend",
-					  "gamma_gamma_model", gamma_names, p, 3, spend_names,
+					  "gamma_gamma_model", clv_gamma_names, p, 3, clv_spend_names,
 					  (const double[]) {x, m}, 2);
 }
 
@@ -216,91 +210,10 @@ clv_gamma_expected_spend(PG_FUNCTION_ARGS)
 	double		p[3],
 				v[3] = {0, 0, 0};
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, gamma_names,
+	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, clv_gamma_names,
 					 "gamma_gamma_model", p);
 	v[0] = PG_GETARG_FLOAT8(1);
 	v[1] = PG_GETARG_FLOAT8(2);
 	clv_validate_row(CLV_KIND_GAMMA, v);
 	PG_RETURN_FLOAT8(clv_gamma_spend_v(p, v[0], v[1]));
-}
-
-double
-clv_horizon(double t)
-{
-	if (!isfinite(t) || t < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("horizon %s is not a non-negative number", clv_fmt(t))));
-	return t;
-}
-
-/*
- * Discounted CLV over the horizon, period by period:
- *
- *   CLV = E[M] sum_{k=1}^{n} (E[Y(t_k)] - E[Y(t_{k-1})]) / (1 + d)^k,
- *   t_k = min(k * period, horizon), n = ceil(horizon / period),
- *
- * the arguments being (transaction model, gamma_gamma_model, frequency,
- * recency, t, monetary, horizon, discount_rate, period); p and v hold the
- * transaction model and the summary, already checked.
- */
-double
-clv_discounted(FunctionCallInfo fcinfo, int kind, const double *p,
-			   const double *v)
-{
-	double		g[3];
-	double		m = PG_GETARG_FLOAT8(5);
-	double		horizon = clv_horizon(PG_GETARG_FLOAT8(6));
-	double		rate = PG_GETARG_FLOAT8(7);
-	double		period = PG_GETARG_FLOAT8(8);
-	double		spend,
-				steps,
-				total = 0,
-				prev = 0,
-				disc = 1;
-	double		gv[3] = {v[0], m, 0};
-	int			k,
-				n;
-
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(1), 3, gamma_names,
-					 "gamma_gamma_model", g);
-	if (!isfinite(rate) || rate < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("discount rate %s is not a non-negative number",
-						clv_fmt(rate))));
-	if (!isfinite(period) || period <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("period %s is not a positive number", clv_fmt(period))));
-	steps = ceil(horizon / period - 1e-9);
-	if (steps > CLV_MAX_STEPS)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("horizon %s is more than %d periods of %s",
-						clv_fmt(horizon), CLV_MAX_STEPS, clv_fmt(period))));
-	n = (int) Max(steps, 0);
-	clv_validate_row(CLV_KIND_GAMMA, gv);
-	spend = clv_gamma_spend_v(g, v[0], m);
-
-	for (k = 1; k <= n; k++)
-	{
-		double		tk = Min(k * period, horizon);
-		double		e = (kind == CLV_KIND_BGNBD)
-			? clv_bgnbd_expected_v(p, tk, v[0], v[1], v[2])
-			: clv_pareto_expected_v(p, tk, v[0], v[1], v[2]);
-
-		if (kind == CLV_KIND_BGNBD)
-			clv_finite(e, "BG/NBD expected purchases", "bgnbd_model",
-					   bgnbd_names, p, 4, summary_names, v, 3);
-		else
-			clv_finite(e, "Pareto/NBD expected purchases", "pareto_nbd_model",
-					   pareto_names, p, 4, summary_names, v, 3);
-
-		disc /= (1 + rate);
-		total += (e - prev) * disc;
-		prev = e;
-	}
-	return clv_finite(spend * total, "CLV", "gamma_gamma_model", gamma_names, g, 3,
-					  spend_names, gv, 2);
 }

@@ -42,14 +42,13 @@ PG_FUNCTION_INFO_V1(clv_pareto_expected_new);
 PG_FUNCTION_INFO_V1(clv_pareto_clv);
 
 static const char *const pareto_names[] = {"r", "alpha", "s", "beta"};
-static const char *const summary_names[] = {"frequency", "recency", "t"};
 
 /* a result of the per-client functions, refused when not finite */
 static double
 pareto_finite(double value, const char *what, const double *p, const double *v)
 {
 	return clv_finite(value, what, "pareto_nbd_model", pareto_names, p, 4,
-					  summary_names, v, v ? 3 : 0);
+					  clv_summary_names, v, v ? 3 : 0);
 }
 
 /*
@@ -344,7 +343,7 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 							res.iterations, res.converged);
 }
 
-double
+static double
 clv_pareto_p_alive_v(const double *p, double x, double tx, double T)
 {
 	double		lp = -(p[0] + x) * log(p[1] + T) - p[2] * log(p[3] + T)
@@ -366,7 +365,7 @@ pareto_ratio(double s, double lu)
  * E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) [1 - ((beta+T)/(beta+T+t))^(s-1)]/(s-1)
  *                       * P(alive)
  */
-double
+static double
 clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
 {
 	double		r = p[0],
@@ -380,6 +379,11 @@ clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
 		* pareto_ratio(s, -log1p(t / (beta + T)))
 		* clv_pareto_p_alive_v(p, x, tx, T);
 }
+
+/* the model as the discounted value (src/clv_value.c) calls it */
+static const ClvTransactionModel pareto_model = {
+	"Pareto/NBD expected purchases", "pareto_nbd_model", pareto_names, clv_pareto_expected_v
+};
 
 static void
 pareto_args(FunctionCallInfo fcinfo, int first, double *p, double *v)
@@ -451,5 +455,5 @@ clv_pareto_clv(PG_FUNCTION_ARGS)
 				v[3];
 
 	pareto_args(fcinfo, 2, p, v);
-	PG_RETURN_FLOAT8(clv_discounted(fcinfo, CLV_KIND_PARETO, p, v));
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &pareto_model, p, v));
 }

@@ -30,6 +30,7 @@
 #include "executor/executor.h"
 #include "nodes/parsenodes.h"
 #include "utils/float.h"
+#include "utils/rel.h"
 
 #if PG_VERSION_NUM < 150000
 #error "crm needs PostgreSQL 15 or later"
