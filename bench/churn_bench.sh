@@ -17,6 +17,7 @@
 # and no rows travel to the client; and then crm.refresh_segments(as_of): the first run (every client new:
 # inserts, transitions), a second run for the same as_of (nothing changes),
 # and a run one day later; it prints each time and its ratio to the floor.
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -12,6 +12,7 @@
 # adds at most half the scan's time.
 #
 # Usage: PG_CONFIG=... bench/clv_bench.sh   (crm built and installed for it)
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -12,6 +12,7 @@
 # Server settings: shared_buffers 512MB, max_wal_size 8GB, otherwise the
 # defaults (fsync on).  Print them with the results when you quote them.
 #
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

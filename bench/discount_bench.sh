@@ -9,6 +9,7 @@
 #
 # Usage: PG_CONFIG=... bench/discount_bench.sh [c_calls] [plpgsql_calls]
 # The extension must be built and installed for $PG_CONFIG.
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -12,6 +12,7 @@
 #
 # Needs crm built and installed for $PG_CONFIG; runs its own throwaway
 # cluster on a Unix socket.
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

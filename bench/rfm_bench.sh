@@ -19,6 +19,7 @@
 #       three quantile scores (the same tie rule), then the segment
 #   (c) SELECT * FROM crm.rfm_scores(as_of)
 # and prints the best time of each and the ratios c/a and b/c for each mode.
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -24,6 +24,7 @@
 #
 # Needs pgbench (package postgresql-15) and amcheck (contrib, same package).
 # Environment: PG_CONFIG (the PostgreSQL crm is installed into).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/cluster.sh

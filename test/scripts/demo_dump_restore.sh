@@ -4,6 +4,7 @@
 # table has the same rows and the identity sequences the same positions.
 #
 # Runs against the cluster in PGHOST/PGPORT (test/run-all provides one).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 db=crm_demo_dump_$$
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }

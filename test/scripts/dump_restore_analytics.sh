@@ -17,6 +17,7 @@
 #   - crm.verify_ledger() returns no row in the restored database.
 #
 # Runs against the cluster in PGHOST/PGPORT (test/run-all provides one).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 db=crm_dump_analytics_$$
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }

@@ -5,6 +5,7 @@
 # has every row and the same identity sequence positions.
 #
 # Runs against the cluster in PGHOST/PGPORT (test/run-all provides one).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 db=crm_lifecycle_$$
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }

@@ -7,6 +7,7 @@
 # entry continues the identity sequence.
 #
 # Runs against the cluster in PGHOST/PGPORT (test/run-all provides one).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 db=crm_loyalty_dump_$$
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }

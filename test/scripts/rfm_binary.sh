@@ -4,6 +4,7 @@
 # receive function rejects bytes that are not three scores 1..9.
 #
 # Runs against the cluster in PGHOST/PGPORT (test/run-all provides one).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 db=crm_rfm_binary_$$
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }

@@ -4,6 +4,7 @@
 # come back from CREATE EXTENSION, once.
 #
 # Runs against the cluster in PGHOST/PGPORT (test/run-all provides one).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 db=crm_rfm_dump_$$
 psql() { command psql -X -q -v ON_ERROR_STOP=1 "$@"; }

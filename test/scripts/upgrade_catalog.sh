@@ -22,6 +22,7 @@
 # forgets to create is not hidden by one a fresh install made earlier.
 #
 # Environment: PG_CONFIG (the PostgreSQL crm is installed into).
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/cluster.sh
