@@ -30,7 +30,7 @@ crm_cluster_start fsync=off synchronous_commit=off shared_buffers=2GB max_wal_si
 export PGOPTIONS="-c client_min_messages=warning"
 psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
-psql -c 'CREATE EXTENSION crm'
+psql -c 'CREATE EXTENSION crm' -c 'CREATE EXTENSION crm_demo'
 start=$(date +%s)
 psql -c "SELECT crm.generate_demo_data($clients, 42, '$as_of')" >/dev/null
 psql -c 'VACUUM ANALYZE'

@@ -31,7 +31,7 @@ printf '%10s %10s %12s %12s %12s %10s\n' clients seconds rows rows/s clients/s s
 declare -A per_client
 for n in "${counts[@]}"; do
 	psql -X -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS crm_bench' -c 'CREATE DATABASE crm_bench'
-	psql -X -q -v ON_ERROR_STOP=1 -d crm_bench -c 'CREATE EXTENSION crm'
+	psql -X -q -v ON_ERROR_STOP=1 -d crm_bench -c 'CREATE EXTENSION crm' -c 'CREATE EXTENSION crm_demo'
 	start=$(date +%s.%N)
 	psql -X -q -v ON_ERROR_STOP=1 -d crm_bench -At -F ' ' \
 		-c "SELECT table_name, row_count FROM crm.generate_demo_data($n, 1)" >"$tmp/summary"

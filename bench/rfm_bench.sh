@@ -7,7 +7,7 @@
 #
 # Starts a throwaway cluster (as the postgres user when run as root), creates
 # crm, fills crm.clients and crm.orders with `clients` clients and about 20
-# orders each (crm.generate_demo_data when it is installed, otherwise the
+# orders each (crm.generate_demo_data when crm_demo is installed, otherwise the
 # plain-SQL generator bench/rfm_data.sql; RFM_BENCH_DATA=demo or plain
 # chooses; both write the rows client by client, RFM_BENCH_ORDER=time
 # reorders them by time as orders arrive), then times, `runs` times each in
@@ -34,6 +34,8 @@ unset PGOPTIONS
 psql() { "$bindir/psql" -X -q -v ON_ERROR_STOP=1 "$@"; }
 
 psql -c 'CREATE EXTENSION crm'
+# the demo generator, when crm_demo is installed beside crm
+psql -c 'CREATE EXTENSION IF NOT EXISTS crm_demo' >/dev/null 2>&1 || true
 start=$(date +%s)
 data=${RFM_BENCH_DATA:-auto}
 if [ "$data" = demo ] || { [ "$data" = auto ] &&

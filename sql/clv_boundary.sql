@@ -5,6 +5,10 @@
 -- Predictions stay finite and continuous, and tend to the closed-form limits
 -- of docs/clv.md; the fits end on the boundary and say so.
 --
+-- the generator is the extension crm_demo
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS crm_demo;
+RESET client_min_messages;
 SET extra_float_digits = 0;
 
 -- the expansion used from a = 1000 on agrees with the series below it

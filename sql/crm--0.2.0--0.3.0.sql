@@ -352,12 +352,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	by_mean := monetary_by = 'mean';
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = rfm_scores_sql.map_name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'segment map "%" does not exist', map_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The maps are listed in crm.segment_maps.';
-	END IF;
+	k := crm.segment_map_classes(map_name);
 	/*
 	 * One pass over the purchases (the profile aggregate, computed once
 	 * per client: the three field selections share it), one pass over the
@@ -584,12 +579,7 @@ BEGIN
 		RAISE EXCEPTION 'notify_limit must not be negative: %', notify_limit
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = refresh_segments.map_name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'segment map "%" does not exist', map_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The maps are listed in crm.segment_maps.';
-	END IF;
+	k := crm.segment_map_classes(map_name);
 
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
 
@@ -721,3 +711,102 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'fastpath_stats_reset'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION crm.fast_path_stats_reset() IS 'sets this session''s counts of crm.fast_path_stats to zero';
+
+/*
+ * ---- the demo generator leaves crm for an extension of its own ----
+ *
+ * crm_demo (CREATE EXTENSION crm_demo) holds the generator, its C and its
+ * truth tables.  Here its functions are dropped (they hold no data, and
+ * their C is no longer in crm's module) and the truth tables are only
+ * detached from crm, rows kept: CREATE EXTENSION crm_demo adopts them.
+ */
+DO $demo$
+DECLARE
+	f			regprocedure;
+BEGIN
+	FOR f IN
+		SELECT p.oid::regprocedure
+		  FROM pg_catalog.pg_proc p
+		  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass
+			   AND d.objid = p.oid AND d.deptype = 'e'
+		  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'crm'
+		 WHERE p.pronamespace = 'crm'::regnamespace
+		   AND (p.proname = 'generate_demo_data' OR p.proname LIKE 'demo\_%')
+	LOOP
+		EXECUTE pg_catalog.format('DROP FUNCTION %s', f);
+	END LOOP;
+END
+$demo$;
+ALTER EXTENSION crm DROP TABLE crm.demo_parameters;
+ALTER EXTENSION crm DROP TABLE crm.demo_clients;
+
+/*
+ * ---- one error for an unknown segment map: crm.segment_map_classes ----
+ */
+CREATE FUNCTION crm.segment_map_classes(map_name text)
+RETURNS integer
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+BEGIN
+	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = segment_map_classes.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	RETURN k;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_map_classes(text) IS 'the number of classes (scores per dimension) of a segment map; error 22023 if there is no such map';
+
+CREATE OR REPLACE FUNCTION crm.segment_map_cells(map_name text)
+RETURNS TABLE (rfm crm.rfm, segment text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 125
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	PERFORM crm.segment_map_classes(map_name);
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(map_name)) THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
+			USING ERRCODE = 'check_violation',
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
+	RETURN QUERY
+		SELECT c.rfm, c.segments[1] FROM crm.segment_map_coverage(map_name) c;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm.rfm_segment(rfm crm.rfm, map_name text DEFAULT 'rfm11')
+RETURNS text
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+	segs		text[];
+BEGIN
+	k := crm.segment_map_classes(map_name);
+	IF greatest(crm.recency_score(rfm), crm.frequency_score(rfm), crm.monetary_score(rfm)) > k THEN
+		RAISE EXCEPTION 'RFM value % is outside segment map "%", which has % classes', rfm, map_name, k
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT array_agg(u.segment ORDER BY u.rule_no) INTO segs
+	  FROM crm.segment_map_rules u
+	 WHERE u.map_name = rfm_segment.map_name
+	   AND crm.recency_score(rfm) BETWEEN u.r_min AND u.r_max
+	   AND crm.frequency_score(rfm) BETWEEN u.f_min AND u.f_max
+	   AND crm.monetary_score(rfm) BETWEEN u.m_min AND u.m_max;
+	IF coalesce(cardinality(segs), 0) <> 1 THEN
+		RAISE EXCEPTION 'RFM value % is % in segment map "%"', rfm,
+			CASE WHEN segs IS NULL THEN 'unmapped' ELSE 'mapped more than once' END, map_name
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('Segments: %s.', coalesce(array_to_string(segs, ', '), 'none')),
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
+	RETURN segs[1];
+END
+$$;
+

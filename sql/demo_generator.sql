@@ -2,6 +2,10 @@
 -- The demo data generator: arguments and errors, determinism, the rows it
 -- writes, and the behaviour of each archetype.
 --
+-- the generator is the extension crm_demo
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS crm_demo;
+RESET client_min_messages;
 SET TimeZone = 'UTC';
 -- TRUNCATE ... CASCADE lists every table it reaches, also other parts' tables
 SET client_min_messages = warning;

@@ -5,6 +5,10 @@
 -- the tables of crm it changed.  Everything runs in one transaction that
 -- is rolled back.
 --
+-- the generator is the extension crm_demo
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS crm_demo;
+RESET client_min_messages;
 SET TimeZone = 'UTC';
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never

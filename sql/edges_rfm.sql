@@ -143,7 +143,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 ) AS t(cell, q);
 
 -- segment maps: crm.segment_map_coverage, crm.segment_map_problems,
--- crm.segment_map_cells, crm.rfm_segment
+-- crm.segment_map_classes, crm.segment_map_cells, crm.rfm_segment
 SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('coverage: null', $$SELECT count(*) FROM crm.segment_map_coverage(NULL)$$),
 	('coverage: empty name', $$SELECT count(*) FROM crm.segment_map_coverage('')$$),
@@ -151,6 +151,9 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('problems: null', $$SELECT count(*) FROM crm.segment_map_problems(NULL)$$),
 	('problems: empty name', $$SELECT count(*) FROM crm.segment_map_problems('')$$),
 	('problems: rfm11', $$SELECT count(*) FROM crm.segment_map_problems('rfm11')$$),
+	('classes: null', $$SELECT crm.segment_map_classes(NULL)$$),
+	('classes: empty name', $$SELECT crm.segment_map_classes('')$$),
+	('classes: rf10', $$SELECT crm.segment_map_classes('rf10')$$),
 	('cells: null', $$SELECT count(*) FROM crm.segment_map_cells(NULL)$$),
 	('cells: empty name', $$SELECT count(*) FROM crm.segment_map_cells('')$$),
 	('rfm_segment: null value', $$SELECT crm.rfm_segment(NULL)$$),

@@ -6,7 +6,7 @@
  * makes on every purchase, written against the tables directly.
  *
  * The operations are defined by their SQL implementations,
- * crm.loyalty_earn_sql and crm.loyalty_redeem_sql (85_loyalty_ops.sql).
+ * crm.loyalty_earn_sql and crm.loyalty_redeem_sql (84_loyalty_ops.sql).
  * Those run half a dozen statements a call, and for a ledger entry of a
  * few hundred bytes PostgreSQL spends most of the time preparing and
  * starting those statements, not writing rows.  The functions here do

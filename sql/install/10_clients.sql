@@ -85,4 +85,4 @@ CREATE TABLE crm.consents (
 );
 COMMENT ON TABLE crm.consents IS 'history of each client''s consent per contact channel: the latest row at or before a moment is in force';
 
-/* crm.can_contact(client_id, channel, at): sql/install/77_churn_contact.sql */
+/* crm.can_contact(client_id, channel, at): sql/install/78_churn_contact.sql */

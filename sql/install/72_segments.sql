@@ -216,6 +216,29 @@ SELECT pg_catalog.pg_extension_config_dump('crm.segment_maps', 'WHERE NOT builti
 SELECT pg_catalog.pg_extension_config_dump('crm.segment_map_rules',
 	'WHERE map_name NOT IN (''rfm11'', ''rf10'')');
 
+/*
+ * The number of classes of a map, or the one error every function taking
+ * a map name raises for an unknown one.
+ */
+CREATE FUNCTION crm.segment_map_classes(map_name text)
+RETURNS integer
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+BEGIN
+	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = segment_map_classes.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	RETURN k;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_map_classes(text) IS 'the number of classes (scores per dimension) of a segment map; error 22023 if there is no such map';
+
 /* The segment of each score cell of a valid map. */
 CREATE FUNCTION crm.segment_map_cells(map_name text)
 RETURNS TABLE (rfm crm.rfm, segment text)
@@ -223,11 +246,7 @@ LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 125
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM crm.segment_maps m WHERE m.map_name = segment_map_cells.map_name) THEN
-		RAISE EXCEPTION 'segment map "%" does not exist', map_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The maps are listed in crm.segment_maps.';
-	END IF;
+	PERFORM crm.segment_map_classes(map_name);
 	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(map_name)) THEN
 		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
 			USING ERRCODE = 'check_violation',
@@ -248,12 +267,7 @@ DECLARE
 	k			integer;
 	segs		text[];
 BEGIN
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = rfm_segment.map_name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'segment map "%" does not exist', map_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The maps are listed in crm.segment_maps.';
-	END IF;
+	k := crm.segment_map_classes(map_name);
 	IF greatest(crm.recency_score(rfm), crm.frequency_score(rfm), crm.monetary_score(rfm)) > k THEN
 		RAISE EXCEPTION 'RFM value % is outside segment map "%", which has % classes', rfm, map_name, k
 			USING ERRCODE = 'invalid_parameter_value';
@@ -275,95 +289,3 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.rfm_segment(crm.rfm, text) IS 'the segment of an RFM value in a segment map (default rfm11)';
-
-/*
- * The row of crm.rfm_scores and of its SQL twin crm.rfm_scores_sql: one
- * type, so that the two cannot drift apart (the C function finds each
- * column in it by name and type).
- */
-CREATE TYPE crm.rfm_scores_row AS (
-	client_id		bigint,
-	recency_days	integer,
-	frequency		bigint,
-	monetary		numeric,
-	rfm				crm.rfm,
-	segment			text
-);
-COMMENT ON TYPE crm.rfm_scores_row IS 'a row of crm.rfm_scores (and of crm.rfm_scores_sql): a client''s recency, frequency, monetary value, RFM code and segment';
-
-/*
- * RFM of every client with a purchase in crm.orders at or before as_of:
- * recency = whole days since the last purchase, frequency = purchases,
- * monetary = total net_amount; quantile scores over these clients with
- * ties kept together; segment from the map.
- *
- * crm.rfm_scores_sql is the definition of the result in SQL.  crm.rfm_scores (C,
- * src/rfm_scores.c) returns the same rows from its own pass over crm.orders,
- * and runs this function instead where that pass does not read what a query
- * would (row security, privileges, inheritance, a changed table).
- */
-CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
-								   monetary_by text DEFAULT 'total')
-RETURNS SETOF crm.rfm_scores_row
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-DECLARE
-	k			integer;
-	by_mean		boolean;
-BEGIN
-	IF monetary_by NOT IN ('total', 'mean') THEN
-		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	by_mean := monetary_by = 'mean';
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = rfm_scores_sql.map_name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'segment map "%" does not exist', map_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The maps are listed in crm.segment_maps.';
-	END IF;
-	/*
-	 * One pass over the purchases (the profile aggregate, computed once
-	 * per client: the three field selections share it), one pass over the
-	 * clients for the breakpoints, one to score them.
-	 */
-	RETURN QUERY
-	WITH p AS (
-		SELECT o.client_id,
-			   crm.recency_days((crm.purchase_profile(o.ordered_at, o.net_amount)).last_purchase,
-								as_of) AS r,
-			   (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases AS f,
-			   CASE WHEN by_mean
-					THEN round((crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend
-							   / (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases, 2)
-					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m
-		  FROM crm.orders o
-		 WHERE o.status IN ('placed', 'paid')
-		   AND o.ordered_at <= as_of
-		 GROUP BY o.client_id),
-	v AS MATERIALIZED (
-		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf FROM p),
-	b AS (
-		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
-			   crm.quantile_breaks(v.f, k, true) AS fb,
-			   crm.quantile_breaks(v.mf, k, true) AS mb
-		  FROM v)
-	SELECT v.client_id, v.r, v.f, v.m, s.code, c.segment
-	  FROM v
-	 CROSS JOIN b
-	 CROSS JOIN LATERAL (
-		SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
-					   crm.threshold_score(v.f, b.fb, true),
-					   crm.threshold_score(v.mf, b.mb, true)) AS code) s
-	  LEFT JOIN crm.segment_map_cells(rfm_scores_sql.map_name) c ON c.rfm = s.code;
-END
-$$;
-COMMENT ON FUNCTION crm.rfm_scores_sql(timestamptz, text, text) IS 'crm.rfm_scores written in SQL: the same rows, planned as a query (parallel workers, row security); crm.rfm_scores runs it where its own pass does not apply';
-
-CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
-							   monetary_by text DEFAULT 'total')
-RETURNS SETOF crm.rfm_scores_row
-LANGUAGE C STABLE STRICT PARALLEL SAFE
-AS 'MODULE_PATHNAME', 'rfm_scores';
-COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';

@@ -65,8 +65,7 @@ GRANT UPDATE (granted, source) ON crm.consents TO crm_admin, crm_app, crm_manage
 GRANT DELETE ON crm.clients, crm.consents, crm.orders, crm.order_lines, crm.incidents,
 	crm.interactions, crm.order_discounts, crm.discount_usage
 	TO crm_admin;
-GRANT SELECT, INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions,
-	crm.demo_clients, crm.demo_parameters
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions
 	TO crm_admin;
 GRANT INSERT, UPDATE ON crm.segment_refreshes TO crm_admin;
 /* the identity sequences of the tables each role inserts into (not the ledger's) */
@@ -77,7 +76,7 @@ GRANT USAGE, SELECT ON SEQUENCE crm.categories_category_id_seq, crm.products_pro
 	crm.price_lists_price_list_id_seq, crm.discount_rules_rule_id_seq,
 	crm.loyalty_programs_program_id_seq, crm.segment_transitions_transition_id_seq
 	TO crm_admin;
-/* the demo generator sets the sequences after the rows it writes */
+/* the demo generator (crm_demo) sets the sequences after the rows it writes */
 GRANT UPDATE ON SEQUENCE crm.clients_client_id_seq, crm.orders_order_id_seq,
 	crm.incidents_incident_id_seq, crm.interactions_interaction_id_seq,
 	crm.categories_category_id_seq, crm.products_product_id_seq,
@@ -97,7 +96,7 @@ GRANT SELECT (client_id, incident_id, opened_at, channel, category, status, prio
 GRANT SELECT ON crm.consents, crm.orders, crm.order_lines, crm.order_discounts,
 	crm.discount_usage, crm.client_segments, crm.segment_transitions,
 	crm.loyalty_accounts, crm.loyalty_ledger, crm.loyalty_lots, crm.loyalty_allocations,
-	crm.loyalty_reversals, crm.loyalty_tier_changes, crm.demo_clients, crm.demo_parameters
+	crm.loyalty_reversals, crm.loyalty_tier_changes
 	TO crm_analyst;
 GRANT INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions,
 	crm.segment_maps, crm.segment_map_rules
@@ -112,8 +111,7 @@ GRANT USAGE, SELECT ON SEQUENCE crm.segment_transitions_transition_id_seq TO crm
  * write are granted by name.
  */
 REVOKE EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer),
-	crm.record_priced_cart(jsonb, text, text, text),
-	crm.generate_demo_data(integer, bigint, timestamptz)
+	crm.record_priced_cart(jsonb, text, text, text)
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm.loyalty_program_row(text),
@@ -142,8 +140,7 @@ GRANT EXECUTE ON FUNCTION crm.adjust_points(bigint, text, bigint, text, text, ti
 	crm.award_birthday_bonus(bigint, text, date, text),
 	crm.award_birthday_bonuses(text, date, text),
 	crm.update_tiers(text, timestamptz, text),
-	crm.expire_points(timestamptz, text, text),
-	crm.generate_demo_data(integer, bigint, timestamptz)
+	crm.expire_points(timestamptz, text, text)
 	TO crm_admin;
 
 /*

@@ -1,6 +1,7 @@
 -- test/fuzz/sql_fuzz_setup.sql: the data the SQL-level fuzzer runs against:
 -- a small demo base, discount rules of every kind, a loyalty programme with
 -- tiers, and a few purchase profiles to feed crm.churn_signal.
+CREATE EXTENSION IF NOT EXISTS crm_demo;
 SELECT count(*) FROM crm.generate_demo_data(200, 7, '2025-01-01');
 
 INSERT INTO crm.loyalty_programs (program_id, code, name, points_per_unit)

@@ -1,5 +1,9 @@
 -- churn signals, classes, refresh, curves and contact policy on generated demo data
 BEGIN;
+-- the demo data come from the extension crm_demo
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS crm_demo;
+RESET client_min_messages;
 SELECT plan(12);
 SET LOCAL client_min_messages = warning;
 SELECT lives_ok($$SELECT crm.generate_demo_data(2000, 7, '2025-01-01')$$, 'demo data generated');

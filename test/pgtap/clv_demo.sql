@@ -9,6 +9,10 @@
 -- a/(a+b) within 10 %; the mean spend per order p v/(q-1) within 5 %.
 --
 BEGIN;
+-- the demo data come from the extension crm_demo
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS crm_demo;
+RESET client_min_messages;
 SELECT plan(12);
 
 SELECT lives_ok($$SELECT * FROM crm.generate_demo_data(5000, 1, '2025-01-01')$$, 'demo data generated');

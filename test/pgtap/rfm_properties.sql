@@ -7,6 +7,10 @@
 -- demo generator when it is installed, plain SQL otherwise.
 --
 BEGIN;
+-- the demo data come from the extension crm_demo
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS crm_demo;
+RESET client_min_messages;
 SELECT plan(32);
 SET LOCAL TimeZone = 'UTC';
 

@@ -23,6 +23,10 @@
 --      twins end with the same entries, allocations, lots and balances.
 --
 BEGIN;
+-- the demo data come from the extension crm_demo
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS crm_demo;
+RESET client_min_messages;
 SET LOCAL TimeZone = 'UTC';
 SET LOCAL extra_float_digits = 1;
 SET LOCAL track_functions = 'all';

@@ -52,6 +52,7 @@ done
 psql -c "CREATE DATABASE $db"
 psql -d "$db" >/dev/null <<'SQL'
 CREATE EXTENSION crm;
+CREATE EXTENSION crm_demo;
 CREATE EXTENSION amcheck;
 SELECT count(*) FROM crm.generate_demo_data(200, 3, '2025-01-01');
 INSERT INTO crm.loyalty_programs (code, name, cashback_percent, point_value)

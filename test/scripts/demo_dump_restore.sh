@@ -16,7 +16,7 @@ cleanup() {
 trap cleanup EXIT
 
 psql -d postgres -c "CREATE DATABASE $db"
-psql -d "$db" -c 'CREATE EXTENSION crm' -c 'SELECT crm.generate_demo_data(100, 5)' >/dev/null
+psql -d "$db" -c 'CREATE EXTENSION crm_demo CASCADE' -c 'SELECT crm.generate_demo_data(100, 5)' >/dev/null
 
 fingerprint() {
 	psql -d "$1" -At <<'SQL'

@@ -37,7 +37,7 @@ priced_at="'2024-12-28 12:00:00+00'"
 
 psql -d postgres -c "CREATE DATABASE $db"
 psql -d "$db" -v clients=300 -v carts=40 >/dev/null \
-	-c 'CREATE EXTENSION crm' -f "$include/activity.sql"
+	-c 'CREATE EXTENSION crm' -c 'CREATE EXTENSION crm_demo' -f "$include/activity.sql"
 # the moment every points balance is read at: after every entry
 balance_at="'$(psql -d "$db" -At -c "SELECT clock_timestamp()")'"
 

@@ -18,7 +18,7 @@ cleanup() { command psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $db" >/de
 trap cleanup EXIT
 
 extdir="$("${PG_CONFIG:-pg_config}" --sharedir)/extension"
-[ -f "$extdir/crm--0.2.0.sql" ] || fail "crm 0.2.0 is not installed in $extdir"
+[ -f "$extdir/crm--0.1.0--0.2.0.sql" ] || fail "crm 0.2.0 is not installed in $extdir"
 
 psql -d postgres -c "CREATE DATABASE $db"
 psql -d "$db" <<'SQL'

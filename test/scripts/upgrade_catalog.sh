@@ -4,18 +4,22 @@
 # with ALTER EXTENSION crm UPDATE, gives the same catalog as a fresh
 # CREATE EXTENSION crm of the current version, and works the same.
 #
-# The versions come from the installed extension directory: every full
-# script crm--X.Y.Z.sql older than the control file's default_version is
-# installed and updated (the oldest one first), so a new release is covered
-# without editing this script.  For each, the catalog snapshot below
+# The versions come from the installed extension directory: every version
+# older than the control file's default_version, named by a full script
+# crm--X.Y.Z.sql or an update step crm--A--B.sql, is installed and updated
+# (the oldest one first), so a new release is covered without editing this
+# script.  For each, the catalog snapshot below
 # (every extension member and its definition: functions, aggregates, types,
 # operators, operator classes, tables, columns, constraints, indexes,
 # triggers, views, policies, sequences, privileges, initial privileges,
 # comments, pg_dump registration, the rows the install script ships, the
 # roles it creates) is taken in both databases; any difference is printed
-# as a unified diff and fails the test.  Then demo data generated under the
-# old version, updated, gives the same data and the same analytics as on a
-# fresh install.
+# as a unified diff and fails the test.  The same for crm_demo (the demo
+# generator, inside crm before 0.3.0): created over an updated crm, it
+# adopts the demo's tables the update detached, and its catalog is that of
+# a fresh crm_demo.  Then demo data generated under the old version,
+# updated, and adopted by crm_demo, gives the same data (the demo's truth
+# rows kept) and the same analytics as on a fresh install.
 #
 # Each path runs in its own throwaway cluster (scripts/cluster.sh), so that
 # roles, which belong to the cluster, are compared too: a role the update
@@ -37,12 +41,16 @@ extdir="$("$PG_CONFIG" --sharedir)/extension"
 newest=$(sed -n "s/^[[:space:]]*default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" "$extdir/crm.control")
 [ -n "$newest" ] || fail "no default_version in $extdir/crm.control"
 [ -f "$extdir/crm--$newest.sql" ] || fail "no install script crm--$newest.sql in $extdir"
-# every full install script older than the newest, oldest first
+# every released version older than the newest, oldest first: those of the
+# full install scripts (only the oldest is kept) and of the update steps
+# crm--A--B.sql (CREATE EXTENSION crm VERSION 'B' then runs the oldest full
+# script and the steps up to B)
 older=()
 while read -r v; do
 	[ "$v" = "$newest" ] && break
 	older+=("$v")
-done < <(ls "$extdir" | sed -n 's/^crm--\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\)\.sql$/\1/p' | sort -V)
+done < <(ls "$extdir" | sed -n -e 's/^crm--\([0-9][0-9]*\.[0-9][0-9]*\.[0-9][0-9]*\)\.sql$/\1/p' \
+	-e 's/^crm--\([0-9.]*\)--\([0-9.]*\)\.sql$/\1\n\2/p' | sort -uV)
 [ "${#older[@]}" -gt 0 ] || fail "no released version older than $newest in $extdir"
 echo "current version $newest; updating from: ${older[*]}"
 
@@ -54,9 +62,10 @@ echo "current version $newest; updating from: ${older[*]}"
 demo="SELECT count(*) FROM crm.generate_demo_data(60, 5, '2025-01-01')"
 as_of="'2025-01-01 00:00:00+00'"
 
-# snapshot DB: the catalog of crm in database DB, one fact per line, sorted
+# snapshot DB [EXTENSION]: the catalog of an extension (default crm) in
+# database DB, one fact per line, sorted
 snapshot() {
-	psql -d "$1" -At <<'SQL'
+	psql -d "$1" -At -v ext="${2:-crm}" <<'SQL'
 SET search_path = pg_catalog;
 SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
@@ -91,7 +100,7 @@ CREATE FUNCTION pg_temp.ty(t oid) RETURNS text
 LANGUAGE sql AS $$ SELECT CASE WHEN t = 0 THEN '-' ELSE format_type(t, NULL) END $$;
 
 WITH ext AS (
-	SELECT e.* FROM pg_extension e WHERE e.extname = 'crm'
+	SELECT e.* FROM pg_extension e WHERE e.extname = :'ext'
 ), mem AS (
 	SELECT d.classid, d.objid
 	  FROM pg_depend d JOIN ext ON d.refobjid = ext.oid
@@ -415,18 +424,31 @@ in_own_cluster() {
 fresh() {
 	psql -d postgres -c 'CREATE DATABASE crm_upgrade' -c 'CREATE DATABASE crm_upgrade_data'
 	psql -d crm_upgrade -c 'CREATE EXTENSION crm'
+	# crm alone has no demo object
+	[ "$(psql -d crm_upgrade -At -c "SELECT count(*) FROM pg_class WHERE relnamespace = 'crm'::regnamespace AND relname LIKE 'demo%'")$(psql -d crm_upgrade -At -c "SELECT count(*) FROM pg_proc WHERE pronamespace = 'crm'::regnamespace AND (proname LIKE 'demo%' OR proname LIKE '%demo_data')")" = 00 ] \
+		|| fail "a fresh crm has demo objects"
+	psql -d crm_upgrade -c 'CREATE EXTENSION crm_demo'
 	snapshot crm_upgrade >"$work/catalog-fresh"
-	psql -d crm_upgrade_data -c 'CREATE EXTENSION crm' -c "$demo" >/dev/null
+	snapshot crm_upgrade crm_demo >"$work/catalog-demo-fresh"
+	psql -d crm_upgrade_data -c 'CREATE EXTENSION crm' -c 'CREATE EXTENSION crm_demo' -c "$demo" >/dev/null
 	analytics crm_upgrade_data >"$work/analytics-fresh"
 }
 
 updated() {
 	psql -d postgres -c 'CREATE DATABASE crm_upgrade' -c 'CREATE DATABASE crm_upgrade_data'
 	psql -d crm_upgrade -c "CREATE EXTENSION crm VERSION '$1'" -c 'ALTER EXTENSION crm UPDATE'
+	# the demo's tables, detached from crm by the update, adopted by crm_demo
+	psql -d crm_upgrade -c 'CREATE EXTENSION crm_demo'
 	snapshot crm_upgrade >"$work/catalog-$1"
-	# demo data written under the old version, then the update over full tables
+	snapshot crm_upgrade crm_demo >"$work/catalog-demo-$1"
+	# demo data written under the old version (its generator inside crm),
+	# then the update over full tables: the truth rows stay, outside crm,
+	# until crm_demo adopts them
 	psql -d crm_upgrade_data -c "CREATE EXTENSION crm VERSION '$1'" -c "$demo" >/dev/null
 	psql -d crm_upgrade_data -c 'ALTER EXTENSION crm UPDATE'
+	[ "$(psql -d crm_upgrade_data -At -c "SELECT count(*) FROM crm.demo_clients")" -gt 0 ] \
+		|| fail "the update to $newest lost the rows of crm.demo_clients"
+	psql -d crm_upgrade_data -c 'CREATE EXTENSION crm_demo'
 	analytics crm_upgrade_data >"$work/analytics-$1"
 }
 
@@ -455,6 +477,13 @@ for v in "${older[@]}"; do
 		echo "catalog: $v updated = fresh $newest ($(wc -l <"$work/catalog-$v") facts)"
 	else
 		echo "FAIL: the catalog of $v updated to $newest differs from a fresh install (- fresh, + updated)" >&2
+		status=1
+	fi
+	if diff -u --label "fresh crm_demo" --label "$v updated, then CREATE EXTENSION crm_demo" \
+		"$work/catalog-demo-fresh" "$work/catalog-demo-$v"; then
+		echo "catalog: crm_demo over $v updated = a fresh crm_demo ($(wc -l <"$work/catalog-demo-$v") facts)"
+	else
+		echo "FAIL: the catalog of crm_demo over $v updated differs from a fresh one (- fresh, + updated)" >&2
 		status=1
 	fi
 	if diff -u --label "fresh $newest" --label "$v with demo data, then updated" \

@@ -136,7 +136,7 @@ cv_psql() {
 cv_load_data() {
 	local name=$1 db=$2
 	cv_psql "$name" "$db" -At -v clients=1000 -v carts=80 >"$cv_work/load.out" \
-		-c 'CREATE EXTENSION crm' -f "$cv_include/activity.sql" \
+		-c 'CREATE EXTENSION crm' -c 'CREATE EXTENSION crm_demo' -f "$cv_include/activity.sql" \
 		-c "SELECT 'fastpath ' || s::text FROM crm.fast_path_stats() s ORDER BY 1" \
 		|| cv_fail "loading the data into $db ($name) failed"
 	echo "fast path of the load ($name): $(sed -n 's/^fastpath //p' "$cv_work/load.out" | tr '\n' ' ')"

@@ -6,7 +6,7 @@
  * crossing a turnover threshold, segment, tier, uses per client) and its
  * action (percent or fixed discount on lines or on the order, cashback
  * points, a points multiplier, the share of an order payable with points).
- * crm.price_cart() (C, 88_discount_price.sql) reads the rules once per call
+ * crm.price_cart() (C, 87_discount_price.sql) reads the rules once per call
  * and evaluates them; crm.record_priced_cart() (88_discount_record.sql)
  * stores a quote as an order, its rule uses in crm.order_discounts and the
  * per-client use counts in crm.discount_usage.

@@ -22,8 +22,8 @@
  * and verify_ledger() reports an entry without its account.  The order of
  * an entry is a foreign key.
  *
- * The operations live in 85_loyalty_ops.sql, the scheduled jobs (cashback,
- * bonuses, tiers, expiry) in 85_loyalty_jobs.sql, the checks in
+ * The operations live in 84_loyalty_ops.sql, the scheduled jobs (cashback,
+ * bonuses, tiers, expiry) in 83_loyalty_jobs.sql, the checks in
  * 85_loyalty_verify.sql.
  */
 

@@ -1,3 +1,8 @@
+-- crm_demo 0.3.0: the demo and benchmark data generator of crm, an
+-- extension of its own so that a production database with crm has none of
+-- it.  CREATE EXTENSION crm_demo (crm first, or CASCADE).
+\echo Use "CREATE EXTENSION crm_demo" to load this file. \quit
+
 /*
  * The deterministic demo and benchmark data generator.
  *
@@ -6,36 +11,45 @@
  * (one row per client: archetype and true parameters) and
  * crm.demo_parameters (one row: the population parameters).  Time unit of
  * every rate: days.  The rows come from C set-returning functions
- * (src/demo.c) that depend only on their arguments.
+ * (demo/crm_demo.c) that depend only on their arguments.
  */
 
 /* ---------------------------------------------------------------------
  * Truth tables
  * ---------------------------------------------------------------------
  */
-CREATE TABLE crm.demo_parameters (
-	seed			bigint NOT NULL,
-	as_of			timestamptz NOT NULL,
-	clients			integer NOT NULL,
-	time_unit		text NOT NULL DEFAULT 'day',
-	history_days	double precision NOT NULL,
-	r				double precision NOT NULL,
-	alpha			double precision NOT NULL,
-	a				double precision NOT NULL,
-	b				double precision NOT NULL,
-	p				double precision NOT NULL,
-	q				double precision NOT NULL,
-	v				double precision NOT NULL,
-	archetype_shares jsonb NOT NULL,
-	CONSTRAINT demo_parameters_pkey PRIMARY KEY (seed, as_of, clients),
-	CONSTRAINT demo_parameters_clients_check CHECK (clients > 0),
-	CONSTRAINT demo_parameters_time_unit_check CHECK (time_unit = 'day'),
-	CONSTRAINT demo_parameters_model_check
-		CHECK (history_days > 0 AND r > 0 AND alpha > 0 AND a > 0 AND b > 0
-			   AND p > 0 AND q > 1 AND v > 0),
-	CONSTRAINT demo_parameters_shares_check
-		CHECK (jsonb_typeof(archetype_shares) = 'object')
-);
+DO $adopt$
+BEGIN
+	IF pg_catalog.to_regclass('crm.demo_parameters') IS NOT NULL THEN
+		-- left by crm before 0.3.0 (its update detached it): adopted, rows kept
+		ALTER EXTENSION crm_demo ADD TABLE crm.demo_parameters;
+	ELSE
+		CREATE TABLE crm.demo_parameters (
+			seed			bigint NOT NULL,
+			as_of			timestamptz NOT NULL,
+			clients			integer NOT NULL,
+			time_unit		text NOT NULL DEFAULT 'day',
+			history_days	double precision NOT NULL,
+			r				double precision NOT NULL,
+			alpha			double precision NOT NULL,
+			a				double precision NOT NULL,
+			b				double precision NOT NULL,
+			p				double precision NOT NULL,
+			q				double precision NOT NULL,
+			v				double precision NOT NULL,
+			archetype_shares jsonb NOT NULL,
+			CONSTRAINT demo_parameters_pkey PRIMARY KEY (seed, as_of, clients),
+			CONSTRAINT demo_parameters_clients_check CHECK (clients > 0),
+			CONSTRAINT demo_parameters_time_unit_check CHECK (time_unit = 'day'),
+			CONSTRAINT demo_parameters_model_check
+				CHECK (history_days > 0 AND r > 0 AND alpha > 0 AND a > 0 AND b > 0
+					   AND p > 0 AND q > 1 AND v > 0),
+			CONSTRAINT demo_parameters_shares_check
+				CHECK (jsonb_typeof(archetype_shares) = 'object')
+		);
+	END IF;
+END
+$adopt$;
 COMMENT ON TABLE crm.demo_parameters IS 'the generation behind the demo data: seed, as_of, number of clients and the true population parameters (time unit: days)';
 COMMENT ON COLUMN crm.demo_parameters.history_days IS 'length of the history window before as_of, days';
 COMMENT ON COLUMN crm.demo_parameters.r IS 'BG/NBD: the purchase rate lambda (per day) of regular clients ~ Gamma(shape r, rate alpha)';
@@ -47,37 +61,46 @@ COMMENT ON COLUMN crm.demo_parameters.q IS 'Gamma-Gamma: nu ~ Gamma(shape q, rat
 COMMENT ON COLUMN crm.demo_parameters.v IS 'Gamma-Gamma: rate of the gamma of nu (called gamma in the papers)';
 COMMENT ON COLUMN crm.demo_parameters.archetype_shares IS 'the probability of each archetype, a JSON object';
 
-CREATE TABLE crm.demo_clients (
-	client_id		bigint NOT NULL,
-	archetype		text NOT NULL,
-	first_purchase_at timestamptz NOT NULL,
-	purchase_rate	double precision NOT NULL,
-	dropout_prob	double precision,
-	dropped_out		boolean NOT NULL,
-	dropout_at		timestamptz,
-	mean_spend		double precision NOT NULL,
-	earlier_purchase_rate double precision,
-	changed_at		timestamptz,
-	offer_response_prob double precision,
-	CONSTRAINT demo_clients_pkey PRIMARY KEY (client_id),
-	CONSTRAINT demo_clients_client_fkey FOREIGN KEY (client_id)
-		REFERENCES crm.clients (client_id) ON DELETE CASCADE,
-	CONSTRAINT demo_clients_archetype_check
-		CHECK (archetype IN ('regular', 'loyal', 'promising', 'at_risk', 'drifting',
-							 'about_to_lose', 'seasonal_sleeper', 'promo_dependent',
-							 'lost')),
-	CONSTRAINT demo_clients_purchase_rate_check CHECK (purchase_rate > 0),
-	CONSTRAINT demo_clients_dropout_prob_check
-		CHECK ((dropout_prob IS NOT NULL) = (archetype = 'regular')
-			   AND dropout_prob >= 0 AND dropout_prob <= 1),
-	CONSTRAINT demo_clients_dropout_check
-		CHECK (dropped_out = (dropout_at IS NOT NULL)
-			   AND dropout_at >= first_purchase_at),
-	CONSTRAINT demo_clients_mean_spend_check CHECK (mean_spend > 0),
-	CONSTRAINT demo_clients_offer_response_prob_check
-		CHECK (offer_response_prob >= 0 AND offer_response_prob <= 1)
-);
-CREATE INDEX demo_clients_archetype_idx ON crm.demo_clients (archetype);
+DO $adopt$
+BEGIN
+	IF pg_catalog.to_regclass('crm.demo_clients') IS NOT NULL THEN
+		-- left by crm before 0.3.0 (its update detached it): adopted, rows kept
+		ALTER EXTENSION crm_demo ADD TABLE crm.demo_clients;
+	ELSE
+		CREATE TABLE crm.demo_clients (
+			client_id		bigint NOT NULL,
+			archetype		text NOT NULL,
+			first_purchase_at timestamptz NOT NULL,
+			purchase_rate	double precision NOT NULL,
+			dropout_prob	double precision,
+			dropped_out		boolean NOT NULL,
+			dropout_at		timestamptz,
+			mean_spend		double precision NOT NULL,
+			earlier_purchase_rate double precision,
+			changed_at		timestamptz,
+			offer_response_prob double precision,
+			CONSTRAINT demo_clients_pkey PRIMARY KEY (client_id),
+			CONSTRAINT demo_clients_client_fkey FOREIGN KEY (client_id)
+				REFERENCES crm.clients (client_id) ON DELETE CASCADE,
+			CONSTRAINT demo_clients_archetype_check
+				CHECK (archetype IN ('regular', 'loyal', 'promising', 'at_risk', 'drifting',
+									 'about_to_lose', 'seasonal_sleeper', 'promo_dependent',
+									 'lost')),
+			CONSTRAINT demo_clients_purchase_rate_check CHECK (purchase_rate > 0),
+			CONSTRAINT demo_clients_dropout_prob_check
+				CHECK ((dropout_prob IS NOT NULL) = (archetype = 'regular')
+					   AND dropout_prob >= 0 AND dropout_prob <= 1),
+			CONSTRAINT demo_clients_dropout_check
+				CHECK (dropped_out = (dropout_at IS NOT NULL)
+					   AND dropout_at >= first_purchase_at),
+			CONSTRAINT demo_clients_mean_spend_check CHECK (mean_spend > 0),
+			CONSTRAINT demo_clients_offer_response_prob_check
+				CHECK (offer_response_prob >= 0 AND offer_response_prob <= 1)
+		);
+		CREATE INDEX demo_clients_archetype_idx ON crm.demo_clients (archetype);
+	END IF;
+END
+$adopt$;
 COMMENT ON TABLE crm.demo_clients IS 'the truth behind each demo client: archetype and true parameters (rates per day)';
 COMMENT ON COLUMN crm.demo_clients.archetype IS 'regular (pure BG/NBD and Gamma-Gamma), loyal, promising, at_risk, drifting, about_to_lose, seasonal_sleeper, promo_dependent or lost';
 COMMENT ON COLUMN crm.demo_clients.first_purchase_at IS 'the first purchase (order placed or paid)';
@@ -427,3 +450,14 @@ COMMENT ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz) IS 'fil
 
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_parameters', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_clients', '');
+
+/* ---------------------------------------------------------------------
+ * Privileges: the generator writes every client table, so only
+ * crm_admin (and the owner) may run it; the truth tables are readable as
+ * the analytics' inputs are.
+ * ---------------------------------------------------------------------
+ */
+REVOKE EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz) TO crm_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE ON crm.demo_clients, crm.demo_parameters TO crm_admin;
+GRANT SELECT ON crm.demo_clients, crm.demo_parameters TO crm_analyst;

@@ -435,7 +435,7 @@ COMMENT ON FUNCTION crm.loyalty_order_row(bigint, bigint, boolean) IS 'internal:
 
 /*
  * earn_points in SQL: credits points as a new lot.  It defines the
- * operation; crm.earn_points (85_loyalty_fast.sql, src/loyalty_fast.c)
+ * operation; crm.earn_points (82_loyalty_fast.sql, src/loyalty_fast.c)
  * does its common call without statements and calls this for the rest.
  *
  * The argument checks of crm.loyalty_check_args and the programme lookup
@@ -531,7 +531,7 @@ COMMENT ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigint, tim
 
 /*
  * redeem_points in SQL: spends points, lot by lot; never below zero.  It
- * defines the operation; crm.redeem_points (85_loyalty_fast.sql,
+ * defines the operation; crm.redeem_points (82_loyalty_fast.sql,
  * src/loyalty_fast.c) does its common call without statements and calls
  * this for the rest.
  *

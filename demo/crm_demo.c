@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
- * src/demo.c
+ * demo/crm_demo.c
  *
- * The deterministic demo and benchmark data generator: set-returning
- * functions that produce the rows of a simulated client base, one table at
- * a time, for crm.generate_demo_data() (sql/install/65_demo.sql) to insert.
+ * The module of the extension crm_demo, the deterministic demo and
+ * benchmark data generator: set-returning functions that produce the rows
+ * of a simulated client base, one table at a time, for
+ * crm.generate_demo_data() (demo/crm_demo--0.3.0.sql) to insert.
  *
  * Every client is simulated on its own, from random streams seeded by
  * (seed, client_id, stream) only, so that a client's rows depend neither on
@@ -45,6 +46,8 @@
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
+
+PG_MODULE_MAGIC;
 
 /* ------------------------------------------------------------------------
  * Model parameters (time unit: days; money: EUR)

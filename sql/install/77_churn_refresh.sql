@@ -89,12 +89,7 @@ BEGIN
 		RAISE EXCEPTION 'notify_limit must not be negative: %', notify_limit
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = refresh_segments.map_name;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'segment map "%" does not exist', map_name
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'The maps are listed in crm.segment_maps.';
-	END IF;
+	k := crm.segment_map_classes(map_name);
 
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
 

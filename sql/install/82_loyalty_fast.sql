@@ -3,7 +3,7 @@
  * on every purchase, in C (src/loyalty_fast.c).
  *
  * Their SQL implementations, crm.loyalty_earn_sql and
- * crm.loyalty_redeem_sql (85_loyalty_ops.sql), define the operations.
+ * crm.loyalty_redeem_sql (84_loyalty_ops.sql), define the operations.
  * The C functions do the common call -- no order, no explicit expiry, an
  * existing account, a new key and, for a redemption, enough points and
  * no lot due to expire -- by reading the tables' indexes, locking the

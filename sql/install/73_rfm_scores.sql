@@ -1,0 +1,87 @@
+
+/*
+ * The row of crm.rfm_scores and of its SQL twin crm.rfm_scores_sql: one
+ * type, so that the two cannot drift apart (the C function finds each
+ * column in it by name and type).
+ */
+CREATE TYPE crm.rfm_scores_row AS (
+	client_id		bigint,
+	recency_days	integer,
+	frequency		bigint,
+	monetary		numeric,
+	rfm				crm.rfm,
+	segment			text
+);
+COMMENT ON TYPE crm.rfm_scores_row IS 'a row of crm.rfm_scores (and of crm.rfm_scores_sql): a client''s recency, frequency, monetary value, RFM code and segment';
+
+/*
+ * RFM of every client with a purchase in crm.orders at or before as_of:
+ * recency = whole days since the last purchase, frequency = purchases,
+ * monetary = total net_amount; quantile scores over these clients with
+ * ties kept together; segment from the map.
+ *
+ * crm.rfm_scores_sql is the definition of the result in SQL.  crm.rfm_scores (C,
+ * src/rfm_scores.c) returns the same rows from its own pass over crm.orders,
+ * and runs this function instead where that pass does not read what a query
+ * would (row security, privileges, inheritance, a changed table).
+ */
+CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
+								   monetary_by text DEFAULT 'total')
+RETURNS SETOF crm.rfm_scores_row
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+	by_mean		boolean;
+BEGIN
+	IF monetary_by NOT IN ('total', 'mean') THEN
+		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	by_mean := monetary_by = 'mean';
+	k := crm.segment_map_classes(map_name);
+	/*
+	 * One pass over the purchases (the profile aggregate, computed once
+	 * per client: the three field selections share it), one pass over the
+	 * clients for the breakpoints, one to score them.
+	 */
+	RETURN QUERY
+	WITH p AS (
+		SELECT o.client_id,
+			   crm.recency_days((crm.purchase_profile(o.ordered_at, o.net_amount)).last_purchase,
+								as_of) AS r,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases AS f,
+			   CASE WHEN by_mean
+					THEN round((crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend
+							   / (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases, 2)
+					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at <= as_of
+		 GROUP BY o.client_id),
+	v AS MATERIALIZED (
+		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf FROM p),
+	b AS (
+		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
+			   crm.quantile_breaks(v.f, k, true) AS fb,
+			   crm.quantile_breaks(v.mf, k, true) AS mb
+		  FROM v)
+	SELECT v.client_id, v.r, v.f, v.m, s.code, c.segment
+	  FROM v
+	 CROSS JOIN b
+	 CROSS JOIN LATERAL (
+		SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false),
+					   crm.threshold_score(v.f, b.fb, true),
+					   crm.threshold_score(v.mf, b.mb, true)) AS code) s
+	  LEFT JOIN crm.segment_map_cells(rfm_scores_sql.map_name) c ON c.rfm = s.code;
+END
+$$;
+COMMENT ON FUNCTION crm.rfm_scores_sql(timestamptz, text, text) IS 'crm.rfm_scores written in SQL: the same rows, planned as a query (parallel workers, row security); crm.rfm_scores runs it where its own pass does not apply';
+
+CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
+							   monetary_by text DEFAULT 'total')
+RETURNS SETOF crm.rfm_scores_row
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'rfm_scores';
+COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';
