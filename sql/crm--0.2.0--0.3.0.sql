@@ -138,16 +138,9 @@ DECLARE
 	a			crm.loyalty_accounts;
 	o			crm.orders;
 	e			crm.loyalty_ledger;
-	lot			record;
 	v_request	jsonb;
 	v_cap		bigint;
 	v_used		bigint;
-	v_at		timestamptz;
-	v_balance	bigint;
-	v_id		bigint;
-	v_need		bigint;
-	v_lots		bigint[] := '{}';
-	v_takes		bigint[] := '{}';
 BEGIN
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -198,80 +191,9 @@ BEGIN
 		END IF;
 	END IF;
 
-	/* the debit (as crm.loyalty_debit): due lots expire first */
-	v_at := pg_catalog.clock_timestamp();
-	v_balance := a.balance;
-	IF EXISTS (SELECT 1 FROM crm.loyalty_lots t
-				WHERE t.client_id = a.client_id AND t.program_id = a.program_id
-				  AND t.remaining > 0 AND t.expires_at <= v_at) THEN
-		PERFORM crm.loyalty_expire_account(a.client_id, a.program_id, v_at, v_at, actor);
-		SELECT x.balance INTO v_balance FROM crm.loyalty_accounts x
-		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id;
-	END IF;
-	IF v_balance < points THEN
-		RAISE EXCEPTION 'not enough loyalty points: % requested, % available', points, v_balance
-			USING ERRCODE = 'LY001',
-				  DETAIL = format('Client %s has %s points in programme "%s".',
-								  a.client_id, v_balance, p.code);
-	END IF;
-	v_need := points;
-	IF p.lot_order = 'expiring_first' THEN
-		FOR lot IN
-			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
-			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
-			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
-			 ORDER BY t.client_id, t.program_id, t.expires_at, t.lot_id
-		LOOP
-			v_lots := v_lots || lot.lot_id;
-			v_takes := v_takes || least(lot.remaining, v_need);
-			v_need := v_need - least(lot.remaining, v_need);
-			EXIT WHEN v_need = 0;
-		END LOOP;
-	ELSE
-		FOR lot IN
-			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
-			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
-			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
-			 ORDER BY t.lot_id
-		LOOP
-			v_lots := v_lots || lot.lot_id;
-			v_takes := v_takes || least(lot.remaining, v_need);
-			v_need := v_need - least(lot.remaining, v_need);
-			EXIT WHEN v_need = 0;
-		END LOOP;
-	END IF;
-	IF v_need > 0 THEN
-		/* cannot happen while the caches hold; verify_ledger would tell */
-		RAISE EXCEPTION 'the live lots of client % in programme "%" hold fewer points than its balance', a.client_id, p.code
-			USING ERRCODE = 'data_corrupted';
-	END IF;
-
-	/* the entry, its allocations, the lot and balance caches, in one statement */
-	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
-	WITH pick AS (
-		SELECT u.lot_id, u.take FROM unnest(v_lots, v_takes) AS u(lot_id, take)),
-	ins AS (
-		INSERT INTO crm.loyalty_ledger AS l
-			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
-			 lot_id, idempotency_key, made_by, source, note, request, created_at)
-		SELECT a.client_id, a.program_id, v_id, 'redeem', -points, v_balance - points, order_id,
-			   CASE WHEN count(*) = 1 THEN min(pick.lot_id) END,
-			   idempotency_key, coalesce(actor, session_user::text), 'redeem_points', note,
-			   v_request, v_at
-		  FROM pick
-		RETURNING l.*),
-	al AS (
-		INSERT INTO crm.loyalty_allocations (client_id, program_id, entry_id, lot_id, points)
-		SELECT a.client_id, a.program_id, v_id, pick.lot_id, -pick.take FROM pick),
-	lu AS (
-		UPDATE crm.loyalty_lots t SET remaining = t.remaining - pick.take
-		  FROM pick
-		 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.lot_id = pick.lot_id),
-	acc AS (
-		UPDATE crm.loyalty_accounts x SET balance = v_balance - points
-		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
-	SELECT * INTO e FROM ins;
-	RETURN e;
+	/* the debit: due lots expire first, then the lots in the programme's order */
+	RETURN crm.loyalty_debit(a, p, 'redeem', points, order_id, idempotency_key, actor,
+							 'redeem_points', note, v_request);
 END
 $$;
 COMMENT ON FUNCTION crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, text, text) IS 'internal: crm.redeem_points in SQL, for every call its C implementation does not take: spends points lot by lot in the programme''s lot order; never below zero (LY001 with the available balance); with an order, at most max_redeem_share of it (LY003); idempotent by key';
