@@ -1,6 +1,6 @@
 -- Schema contracts of the loyalty tables and functions.
 BEGIN;
-SELECT plan(49);
+SELECT plan(51);
 
 SELECT has_table('crm', t, 'table crm.' || t) FROM unnest(ARRAY['loyalty_programs', 'loyalty_tiers',
 	'loyalty_accounts', 'loyalty_ledger', 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
@@ -149,6 +149,17 @@ SELECT is_empty($$
 			OR p.proname LIKE 'award%' OR p.proname IN ('reverse_entry', 'verify_ledger', 'open_loyalty_account'))
 	   AND obj_description(p.oid, 'pg_proc') IS NULL $$,
 	'every loyalty function has a comment');
+
+-- the lot order is written once per implementation and both read it from
+-- the same place: the C path (src/loyalty_fast.c, pick_lots) reads the
+-- open lots through loyalty_lots_open_idx in index order, the SQL one
+-- (crm.loyalty_debit) orders by the same columns
+SELECT is(pg_get_indexdef('crm.loyalty_lots_open_idx'::regclass),
+		  'CREATE INDEX loyalty_lots_open_idx ON crm.loyalty_lots USING btree (client_id, program_id, expires_at, lot_id) WHERE (remaining > 0)',
+		  'the open-lots index is in the soonest-expiry-first order the C path reads');
+SELECT ok((SELECT prosrc FROM pg_proc WHERE oid = 'crm.loyalty_debit(crm.loyalty_accounts, crm.loyalty_programs, text, bigint, bigint, text, text, text, text, jsonb)'::regprocedure)
+		  ~ 'ORDER BY t\.client_id, t\.program_id, t\.expires_at, t\.lot_id',
+		  'crm.loyalty_debit draws soonest-expiry-first lots in the order of that index');
 
 SELECT * FROM finish();
 ROLLBACK;
