@@ -46,15 +46,8 @@ DECLARE
 	v_id		bigint;
 	v_expires	timestamptz;
 BEGIN
-	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF idempotency_key IS NULL THEN
-		RAISE EXCEPTION 'idempotency_key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF length(idempotency_key) NOT BETWEEN 1 AND 200 OR idempotency_key LIKE 'crm:%' THEN
-		PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	END IF;
+	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points <= 0 THEN
 		RAISE EXCEPTION 'points to earn must be positive, not %', coalesce(points::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';
@@ -142,15 +135,8 @@ DECLARE
 	v_cap		bigint;
 	v_used		bigint;
 BEGIN
-	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF idempotency_key IS NULL THEN
-		RAISE EXCEPTION 'idempotency_key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
-	END IF;
-	IF length(idempotency_key) NOT BETWEEN 1 AND 200 OR idempotency_key LIKE 'crm:%' THEN
-		PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	END IF;
+	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points <= 0 THEN
 		RAISE EXCEPTION 'points to redeem must be positive, not %', coalesce(points::text, 'NULL')
 			USING ERRCODE = 'invalid_parameter_value';

@@ -740,7 +740,11 @@ account_update(LoyaltyCall *call, TupleTableSlot *locked, int64 balance)
 	ExecSimpleRelationUpdate(call->rri[LY_ACCOUNTS], call->estate, &call->epq, locked, slot);
 }
 
-/* A well-formed idempotency key the caller may use: 1..200 characters, not crm:... */
+/*
+ * A well-formed idempotency key the caller may use: 1..200 characters, not
+ * crm:...  The rule of crm.loyalty_check_args, which the SQL twins apply;
+ * test/pgtap/twins.sql gives both keys on and over its edges.
+ */
 static bool
 key_ok(text *key)
 {

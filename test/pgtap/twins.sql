@@ -84,7 +84,7 @@ CREATE FUNCTION pg_temp.ok_cases(fn text) RETURNS bigint LANGUAGE sql AS $$
 	SELECT count(*) FROM twin_cases WHERE f = fn AND what !~ 'an error'
 $$;
 
-SELECT plan((SELECT 3 * count(*)::int FROM twin_cases) + 1 + 4 + 2 + 1 + 6);
+SELECT plan((SELECT 3 * count(*)::int FROM twin_cases) + 1 + 4 + 2 + 1 + 7);
 
 SELECT lives_ok($$SELECT crm.generate_demo_data(3000, 5, '2025-01-01')$$, 'demo data generated');
 
@@ -292,6 +292,15 @@ SELECT ok((SELECT sum(calls) FILTER (WHERE path = 'c') > sum(calls) FILTER (WHER
 			   AND count(DISTINCT reason) >= 5
 			 FROM crm.fast_path_stats() WHERE function IN ('crm.earn_points', 'crm.redeem_points')),
 		  'loyalty: the C functions took most calls and handed the others to the SQL twins, for several reasons');
+-- the key rule, written once in C (key_ok) and once in SQL
+-- (crm.loyalty_check_args): keys on and over its edges, through both
+SELECT is(ARRAY(SELECT pg_temp.run('SELECT * FROM crm.earn_points($1, $2, $3, $4, NULL, $5)',
+								   '71023', 'q-fifo', '5', k, NULL)
+				  FROM unnest(ARRAY[repeat('k', 200), repeat('k', 201), '', 'crm:x', 'crm', 'é' || repeat('k', 199)]) k),
+		  ARRAY(SELECT pg_temp.run('SELECT * FROM crm.loyalty_earn_sql($1, $2, $3, $4, NULL, $5, NULL, NULL)',
+								   '71024', 'q-fifo', '5', k, NULL)
+				  FROM unnest(ARRAY[repeat('k', 200), repeat('k', 201), '', 'crm:x', 'crm', 'é' || repeat('k', 199)]) k),
+		  'loyalty: keys of 200 and 201 characters, empty, reserved and multibyte: the same outcomes');
 SELECT is((SELECT count(*) FROM crm.verify_ledger()), 0::bigint, 'loyalty: verify_ledger is clean');
 
 SELECT * FROM finish();
