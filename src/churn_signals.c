@@ -12,13 +12,15 @@
  * The rows are those of crm.churn_signals_sql, its definition in SQL: the
  * profile is accumulated by the aggregate's own routine (profile_state_add)
  * and read by its own final step, and every signal is computed by the code
- * of crm.churn_signal (churn_compute).  One difference is in the last bits
- * of the population's rhythm: it is the geometric mean of the clients'
- * recent gaps, a sum over the clients whose order depends on the plan (hash
- * order, parallel workers) in SQL as here.
+ * of crm.churn_signal (churn_compute).  The population's rhythm, the
+ * geometric mean of the clients' recent gaps, sums its logarithms as
+ * numeric, exactly, so that the order of the clients (which differs
+ * between plans) does not change its last bits: the rows are the same bit
+ * for bit.
  *
  * As crm.rfm_scores does, the C passes run only where they read what a
- * query reads (scan.h); otherwise the call runs crm.churn_signals_sql.
+ * query reads, and for a usual call (src/fastpath.c); otherwise the call
+ * runs crm.churn_signals_sql.  Both return crm.churn_signals_row.
  *
  *-------------------------------------------------------------------------
  */

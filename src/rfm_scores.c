@@ -15,11 +15,13 @@
  * scoring run without the executor's per-row machinery.
  *
  * The C pass reads the table only where it reads exactly what a query
- * would (scan_open, src/scan.c: an ordinary table without children, SELECT
- * held by the caller, no row security applying to the caller, the columns
- * read as installed).  Otherwise the call runs crm.rfm_scores_sql, which a
- * query plans as usual (row security, column privileges, inheritance,
- * parallel workers).  The C pass runs in one process.
+ * would (fastpath_open_read, src/fastpath.c: plain heap tables, the leaves
+ * of a partitioned table or a table with children, SELECT held by the
+ * caller, no row security applying to the caller, the columns read as
+ * installed), and only for a usual call.  Otherwise the call runs
+ * crm.rfm_scores_sql (fastpath_call_sql), which a query plans as usual
+ * (row security, column privileges, parallel workers).  Both return
+ * crm.rfm_scores_row.  The C pass runs in one process.
  *
  *-------------------------------------------------------------------------
  */
