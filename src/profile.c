@@ -649,18 +649,18 @@ profile_state_values(const ProfileState *s, Datum *values, bool *nulls)
 	repeat = s->n - s->n_first;
 	ngaps = s->nwin - 1;
 
-	values[0] = TimestampTzGetDatum(s->first);
-	values[1] = TimestampTzGetDatum(s->last);
-	values[2] = Int64GetDatum(s->n);
-	values[3] = Int64GetDatum(repeat);
-	values[4] = Float8GetDatum(profile_days(s->last, s->first));
-	values[5] = profile_micro_to_numeric(s->total, s->scale);
-	values[6] = Float8GetDatum((double) s->total / 1e6 / (double) s->n);
+	values[PF_FIRST] = TimestampTzGetDatum(s->first);
+	values[PF_LAST] = TimestampTzGetDatum(s->last);
+	values[PF_PURCHASES] = Int64GetDatum(s->n);
+	values[PF_REPEAT] = Int64GetDatum(repeat);
+	values[PF_SPAN] = Float8GetDatum(profile_days(s->last, s->first));
+	values[PF_TOTAL] = profile_micro_to_numeric(s->total, s->scale);
+	values[PF_MEAN] = Float8GetDatum((double) s->total / 1e6 / (double) s->n);
 	if (repeat > 0)
-		values[7] = Float8GetDatum(profile_repeat_total(s) / 1e6 /
+		values[PF_REPEAT_MEAN] = Float8GetDatum(profile_repeat_total(s) / 1e6 /
 								   (double) repeat);
 	else
-		nulls[7] = true;
+		nulls[PF_REPEAT_MEAN] = true;
 
 	if (s->n > 1)
 	{
@@ -668,13 +668,13 @@ profile_state_values(const ProfileState *s, Datum *values, bool *nulls)
 		double		ss = 0;
 		int			i;
 
-		values[8] = Float8GetDatum(profile_days(s->last, s->first) /
+		values[PF_MEAN_GAP] = Float8GetDatum(profile_days(s->last, s->first) /
 								   (double) (s->n - 1));
-		values[9] = Float8GetDatum(profile_days(s->win[ngaps], s->win[ngaps - 1]));
+		values[PF_LAST_GAP] = Float8GetDatum(profile_days(s->win[ngaps], s->win[ngaps - 1]));
 
 		/* mean and sample deviation of the gaps inside the window */
 		profile_state_recent_gap(s, &wmean);
-		values[10] = Float8GetDatum(wmean);
+		values[PF_RECENT_GAP] = Float8GetDatum(wmean);
 		for (i = 1; i <= ngaps; i++)
 		{
 			double		d = profile_days(s->win[i], s->win[i - 1]) - wmean;
@@ -682,17 +682,17 @@ profile_state_values(const ProfileState *s, Datum *values, bool *nulls)
 			ss += d * d;
 		}
 		if (ngaps >= 2)
-			values[11] = Float8GetDatum(sqrt(ss / (ngaps - 1)));
+			values[PF_GAP_SD] = Float8GetDatum(sqrt(ss / (ngaps - 1)));
 		else
-			nulls[11] = true;
+			nulls[PF_GAP_SD] = true;
 	}
 	else
 	{
-		nulls[8] = nulls[9] = nulls[10] = nulls[11] = true;
+		nulls[PF_MEAN_GAP] = nulls[PF_LAST_GAP] = nulls[PF_RECENT_GAP] = nulls[PF_GAP_SD] = true;
 	}
-	values[12] = Int32GetDatum(ngaps);
-	values[13] = Int64GetDatum(s->n_offer);
-	values[14] = Float8GetDatum((double) s->n_offer / (double) s->n);
+	values[PF_GAP_WINDOW] = Int32GetDatum(ngaps);
+	values[PF_OFFER_PURCHASES] = Int64GetDatum(s->n_offer);
+	values[PF_OFFER_SHARE] = Float8GetDatum((double) s->n_offer / (double) s->n);
 
 	/* purchases by month, and the largest share in three consecutive months */
 	{
@@ -708,9 +708,9 @@ profile_state_values(const ProfileState *s, Datum *values, bool *nulls)
 			m[i] = Int32GetDatum(s->months[i]);
 			peak = Max(peak, q);
 		}
-		values[15] = PointerGetDatum(construct_array(m, 12, INT4OID, sizeof(int32),
+		values[PF_MONTHS] = PointerGetDatum(construct_array(m, 12, INT4OID, sizeof(int32),
 													 true, TYPALIGN_INT));
-		values[16] = Float8GetDatum((double) peak / (double) s->n);
+		values[PF_PEAK_QUARTER] = Float8GetDatum((double) peak / (double) s->n);
 	}
 
 }
