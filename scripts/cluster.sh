@@ -63,3 +63,18 @@ crm_cluster_start() {
 	cat "$CRM_CLUSTER_DIR/server.log"
 	return 1
 }
+
+# crm_server_copy DIR: copies the programs, libraries and shared files of
+# the server of $PG_CONFIG into DIR, each at its own path under DIR, where
+# they find each other by their relative places as PostgreSQL's programs
+# do; prints the copy's pg_config.  What is then installed into the copy
+# (make install DESTDIR=DIR) never touches the server itself.
+crm_server_copy() {
+	local dir=$1 d
+	PG_CONFIG=${PG_CONFIG:-pg_config}
+	for d in "$("$PG_CONFIG" --bindir)" "$("$PG_CONFIG" --pkglibdir)" "$("$PG_CONFIG" --sharedir)"; do
+		mkdir -p "$dir$(dirname "$d")"
+		cp -a "$d" "$dir$d"
+	done
+	echo "$dir$("$PG_CONFIG" --bindir)/pg_config"
+}
