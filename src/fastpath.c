@@ -82,6 +82,7 @@ managed_by_citus(Oid relid)
 	AttrNumber	att = InvalidAttrNumber;
 	ScanKeyData key;
 	SysScanDesc scan;
+	Oid			index;
 	bool		found;
 
 	if (!OidIsValid(dist))
@@ -98,8 +99,19 @@ managed_by_citus(Oid relid)
 		table_close(rel, AccessShareLock);
 		return true;
 	}
+	/* Citus's unique index on logicalrelid when it is there, else a heap scan */
+	index = get_relname_relid("pg_dist_partition_logical_relid_index", PG_CATALOG_NAMESPACE);
+	if (OidIsValid(index))
+	{
+		Relation	irel = index_open(index, AccessShareLock);
+
+		if (irel->rd_index->indrelid != dist || irel->rd_index->indnkeyatts < 1 ||
+			irel->rd_index->indkey.values[0] != att)
+			index = InvalidOid;
+		index_close(irel, AccessShareLock);
+	}
 	ScanKeyInit(&key, att, BTEqualStrategyNumber, F_OIDEQ, ObjectIdGetDatum(relid));
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 1, &key);
+	scan = systable_beginscan(rel, index, OidIsValid(index), NULL, 1, &key);
 	found = HeapTupleIsValid(systable_getnext(scan));
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -116,10 +128,10 @@ rel_name(Relation rel)
 
 /*
  * Whether a relation keeps its rows where a direct pass finds them: an
- * ordinary heap table, not Citus's.
+ * ordinary heap table, not Citus's (unless the caller asked Citus already).
  */
 static bool
-storage_ok(FastPath *fp, Relation rel)
+storage_ok(FastPath *fp, Relation rel, bool citus_checked)
 {
 	if (rel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
 		return fastpath_decline(fp, "foreign table", rel_name(rel));
@@ -127,7 +139,7 @@ storage_ok(FastPath *fp, Relation rel)
 		return fastpath_decline(fp, "not a table", rel_name(rel));
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		return fastpath_decline(fp, "not a heap table", rel_name(rel));
-	if (managed_by_citus(RelationGetRelid(rel)))
+	if (!citus_checked && managed_by_citus(RelationGetRelid(rel)))
 		return fastpath_decline(fp, "managed by Citus", rel_name(rel));
 	return true;
 }
@@ -211,7 +223,7 @@ fastpath_open_read(FastPath *fp, FastPathTable *t, const char *relname,
 	kind = top->rd_rel->relkind;
 
 	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
-		storage_ok(fp, top);
+		storage_ok(fp, top, false);
 	else if (managed_by_citus(relid))
 		fastpath_decline(fp, "managed by Citus", rel_name(top));
 	else if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
@@ -239,7 +251,7 @@ fastpath_open_read(FastPath *fp, FastPathTable *t, const char *relname,
 			continue;			/* no rows of its own */
 		r->rel = leaf == relid ? top : table_open(leaf, NoLock);
 		t->nrels++;
-		if (!storage_ok(fp, r->rel) || !columns_read(fp, r, cols, ncols))
+		if (!storage_ok(fp, r->rel, r->rel == top) || !columns_read(fp, r, cols, ncols))
 		{
 			fastpath_close(t);
 			return false;
@@ -299,7 +311,7 @@ fastpath_open_write(FastPath *fp, FastPathTable *t, const char *relname,
 	trig = rel->trigdesc;
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
 		fastpath_decline(fp, "partitioned", rel_name(rel));
-	else if (!storage_ok(fp, rel))
+	else if (!storage_ok(fp, rel, false))
 		 /* declined */ ;
 	else if (rel->rd_rel->relhassubclass)
 		fastpath_decline(fp, "inheritance children", rel_name(rel));
