@@ -37,7 +37,8 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	87_discount_price.sql \
 	88_discount_record.sql \
 	90_dump.sql \
-	95_security.sql)
+	95_security.sql \
+	97_distribute.sql)
 ifneq ($(sort $(INSTALL_PARTS)),$(sort $(wildcard sql/install/*.sql)))
 $(error sql/install/ and INSTALL_PARTS in the Makefile list different files)
 endif

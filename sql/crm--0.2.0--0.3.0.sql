@@ -718,3 +718,423 @@ BEGIN
 END
 $$;
 
+/*
+ * Scale-out on Citus: crm.distribute() and what it needs; the triggers that
+ * read other tables leave their check to the coordinator on a cluster.
+ */
+
+/*
+ * in_citus_task: whether this backend runs a query that a Citus node sent
+ * it (a query on a shard or a placement).  crm's triggers that read other
+ * tables leave their check to the coordinator, which runs it across the
+ * cluster, instead of running a distributed query inside a shard's query.
+ */
+CREATE FUNCTION crm.in_citus_task()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT coalesce(current_setting('application_name', true), '') LIKE 'citus\_internal%'
+$$;
+COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_account_guard() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'TRUNCATE' THEN
+		/* on a Citus cluster, the coordinator's trigger has looked at every shard */
+		IF crm.in_citus_task() THEN
+			RETURN NULL;
+		END IF;
+		IF EXISTS (SELECT 1 FROM crm.loyalty_ledger) THEN
+			RAISE EXCEPTION 'crm.loyalty_accounts cannot be truncated: the ledger has entries'
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+		RETURN NULL;
+	END IF;
+	IF TG_OP = 'UPDATE' AND OLD.client_id = NEW.client_id AND OLD.program_id = NEW.program_id THEN
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+				WHERE l.client_id = OLD.client_id AND l.program_id = OLD.program_id) THEN
+		RAISE EXCEPTION 'the account of client % in programme % has ledger entries: % is not allowed', OLD.client_id, OLD.program_id, TG_OP
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_account_guard() IS 'trigger: refuses to delete, truncate or re-key a loyalty account that has ledger entries';
+
+CREATE OR REPLACE FUNCTION crm.discount_rules_validate() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	r		text := coalesce(NEW.code, '(no code)');
+	bonus	boolean;
+
+	-- nothing here returns: each failed check raises
+BEGIN
+	IF NEW.code IS NULL OR NEW.code !~ '^[a-z0-9][a-z0-9_.-]{0,62}$' THEN
+		RAISE EXCEPTION 'discount rule "%": code must be 1 to 63 characters a-z, 0-9, _ . - starting with a letter or digit', r
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.name IS NULL OR NEW.name = '' THEN
+		RAISE EXCEPTION 'discount rule "%": name must not be empty', r
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.action IS NULL OR NEW.action NOT IN ('percent', 'fixed', 'cashback', 'points_multiplier', 'points_share') THEN
+		RAISE EXCEPTION 'discount rule "%": action "%" is not one of percent, fixed, cashback, points_multiplier, points_share', r, NEW.action
+			USING ERRCODE = 'check_violation';
+	END IF;
+	bonus := NEW.action NOT IN ('percent', 'fixed');
+	IF NEW.level IS NULL THEN
+		NEW.level := CASE WHEN bonus THEN 'order' ELSE 'line' END;
+	ELSIF NEW.level NOT IN ('line', 'order') THEN
+		RAISE EXCEPTION 'discount rule "%": level "%" is not line or order', r, NEW.level
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.value IS NULL OR NEW.value <= 0 THEN
+		RAISE EXCEPTION 'discount rule "%": value % must be greater than zero', r, coalesce(NEW.value::text, 'NULL')
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.action IN ('percent', 'cashback', 'points_share') AND NEW.value > 100 THEN
+		RAISE EXCEPTION 'discount rule "%": value % is a percent over 100', r, NEW.value
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.value <> round(NEW.value, 4) THEN
+		RAISE EXCEPTION 'discount rule "%": value % has more than 4 decimals', r, NEW.value
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.action = 'fixed' AND NEW.value <> round(NEW.value, 2) THEN
+		RAISE EXCEPTION 'discount rule "%": value % is an amount with more than 2 decimals', r, NEW.value
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.action = 'points_multiplier' AND NEW.value > 1000 THEN
+		RAISE EXCEPTION 'discount rule "%": value % is a multiplier over 1000', r, NEW.value
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.cap IS NOT NULL THEN
+		IF bonus THEN
+			RAISE EXCEPTION 'discount rule "%": cap applies to percent and fixed discounts only, not to %', r, NEW.action
+				USING ERRCODE = 'check_violation';
+		ELSIF NEW.cap <= 0 OR NEW.cap <> round(NEW.cap, 2) THEN
+			RAISE EXCEPTION 'discount rule "%": cap % must be a positive amount with at most 2 decimals', r, NEW.cap
+				USING ERRCODE = 'check_violation';
+		END IF;
+	END IF;
+	IF NEW.stacking IS NULL OR NEW.stacking NOT IN ('stack', 'exclusive', 'stop') THEN
+		RAISE EXCEPTION 'discount rule "%": stacking "%" is not stack, exclusive or stop', r, NEW.stacking
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.base IS NULL OR NEW.base NOT IN ('original', 'remaining') THEN
+		RAISE EXCEPTION 'discount rule "%": base "%" is not original or remaining', r, NEW.base
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF bonus AND NEW.level <> 'order' THEN
+		RAISE EXCEPTION 'discount rule "%": level must be order for a % rule', r, NEW.action
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF bonus AND NEW.stacking <> 'stack' THEN
+		RAISE EXCEPTION 'discount rule "%": stacking must be stack for a % rule', r, NEW.action
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF bonus AND NEW.base <> 'remaining' THEN
+		RAISE EXCEPTION 'discount rule "%": base must be remaining for a % rule', r, NEW.action
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.action = 'points_multiplier' AND (NEW.price_list_id IS NOT NULL OR NEW.category_id IS NOT NULL) THEN
+		RAISE EXCEPTION 'discount rule "%": a points_multiplier covers the whole order: price_list_id and category_id must be NULL', r
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.valid IS NULL OR isempty(NEW.valid) THEN
+		RAISE EXCEPTION 'discount rule "%": validity window is empty (%)', r, coalesce(NEW.valid::text, 'NULL')
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.min_order_amount < 0 OR NEW.min_order_amount <> round(NEW.min_order_amount, 2) THEN
+		RAISE EXCEPTION 'discount rule "%": min_order_amount % must be a non-negative amount with at most 2 decimals', r, NEW.min_order_amount
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.min_turnover < 0 OR NEW.min_turnover <> round(NEW.min_turnover, 2) THEN
+		RAISE EXCEPTION 'discount rule "%": min_turnover % must be a non-negative amount with at most 2 decimals', r, NEW.min_turnover
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.crossing_threshold <= 0 OR NEW.crossing_threshold <> round(NEW.crossing_threshold, 2) THEN
+		RAISE EXCEPTION 'discount rule "%": crossing_threshold % must be a positive amount with at most 2 decimals', r, NEW.crossing_threshold
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.segment = '' THEN
+		RAISE EXCEPTION 'discount rule "%": segment must not be empty (NULL: any segment)', r
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.tier = '' THEN
+		RAISE EXCEPTION 'discount rule "%": tier must not be empty (NULL: any tier)', r
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.uses_per_client <= 0 THEN
+		RAISE EXCEPTION 'discount rule "%": uses_per_client % must be positive (NULL: unlimited)', r, NEW.uses_per_client
+			USING ERRCODE = 'check_violation';
+	END IF;
+	IF NEW.point_value IS NULL OR NEW.point_value <= 0 OR NEW.point_value <> round(NEW.point_value, 4) THEN
+		RAISE EXCEPTION 'discount rule "%": point_value % must be positive with at most 4 decimals', r, coalesce(NEW.point_value::text, 'NULL')
+			USING ERRCODE = 'check_violation';
+	END IF;
+	/*
+	 * On a Citus cluster (crm.distribute) the rules are a reference table
+	 * and crm.clients is distributed: the check runs where the coordinator
+	 * writes its own copy of the rule, not in the copies Citus sends to the
+	 * workers, where it would be a distributed query inside a shard's.
+	 */
+	IF NEW.client_id IS NOT NULL AND NOT crm.in_citus_task() THEN
+		IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = NEW.client_id) THEN
+			RAISE EXCEPTION 'discount rule "%": client_id % does not exist', r, NEW.client_id
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+	END IF;
+	IF NEW.price_list_id IS NOT NULL
+	   AND NOT EXISTS (SELECT 1 FROM crm.price_lists p WHERE p.price_list_id = NEW.price_list_id) THEN
+		RAISE EXCEPTION 'discount rule "%": price_list_id % does not exist', r, NEW.price_list_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	IF NEW.category_id IS NOT NULL
+	   AND NOT EXISTS (SELECT 1 FROM crm.categories k WHERE k.category_id = NEW.category_id) THEN
+		RAISE EXCEPTION 'discount rule "%": category_id % does not exist', r, NEW.category_id
+			USING ERRCODE = 'foreign_key_violation';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.discount_rules_validate() IS 'trigger: refuses a bad discount rule with an error naming the rule and the field';
+
+/*
+ * owns_client: whether the current role owns the client.  The manager
+ * policies of a distributed database use it in place of the subquery of
+ * crm.owned_client_ids(), which Citus refuses in a policy (src/owner.c).
+ */
+CREATE FUNCTION crm.owns_client(client_id bigint)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'crm_owns_client';
+COMMENT ON FUNCTION crm.owns_client(bigint) IS 'whether the current role owns the client: the manager policies on a Citus cluster (crm.distribute)';
+
+/*
+ * distribution_plan: every table of crm and crm_demo, and what
+ * crm.distribute() makes of it.
+ */
+CREATE FUNCTION crm.distribution_plan()
+RETURNS TABLE (table_name regclass, extension name, kind text, colocate_with regclass)
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT c.oid::regclass,
+		   e.extname,
+		   CASE WHEN a.attnotnull THEN 'distributed' ELSE 'reference' END,
+		   CASE WHEN a.attnotnull AND c.oid <> 'crm.clients'::regclass
+				THEN 'crm.clients'::regclass END
+	  FROM pg_depend d
+	  JOIN pg_extension e ON e.oid = d.refobjid AND e.extname IN ('crm', 'crm_demo')
+	  JOIN pg_class c ON c.oid = d.objid AND c.relkind IN ('r', 'p')
+	  LEFT JOIN pg_attribute a
+		ON a.attrelid = c.oid AND a.attname = 'client_id' AND NOT a.attisdropped
+	 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_extension'::regclass
+	   AND d.deptype = 'e'
+	 ORDER BY c.oid <> 'crm.clients'::regclass, 3, c.relname
+$$;
+COMMENT ON FUNCTION crm.distribution_plan() IS 'every table of crm and crm_demo and what crm.distribute makes of it: distributed by client_id (co-located with crm.clients) or reference';
+
+/*
+ * distribute: on a Citus coordinator, distributes crm's tables as
+ * distribution_plan() says, in one transaction: the rows already there
+ * move to the shards and the coordinator's local copies are emptied; the
+ * foreign keys are re-created where Citus has them (between co-located
+ * tables, to reference tables, between reference tables), the one from a
+ * reference table to a distributed one (discount_rules.client_id) is left
+ * to the rule's trigger, which checks it on the coordinator; the manager
+ * policies take the form Citus accepts (crm.owns_client).  Calling it
+ * again changes nothing.  shard_count: the shards of a distributed table
+ * (default: citus.shard_count).
+ */
+CREATE FUNCTION crm.distribute(shard_count integer DEFAULT NULL)
+RETURNS TABLE (table_name regclass, kind text, action text, rows_moved bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	p			record;
+	fk			record;
+	tg			record;
+	done		text;
+	todo		regclass[] := '{}';
+	moved		bigint;
+	fks			text[] := '{}';
+	left_out	text[] := '{}';
+	triggers	text[] := '{}';
+	stmt		text;
+	messages	text := current_setting('client_min_messages');
+BEGIN
+	-- table names in full, here and in what is sent to the workers
+	PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+	IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+		RAISE EXCEPTION 'crm.distribute needs Citus: the extension citus is not installed in database "%"', current_database()
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'Add citus to shared_preload_libraries, CREATE EXTENSION citus, add the workers (citus_add_node), then call crm.distribute() (docs/scale-out.md).';
+	END IF;
+	IF shard_count IS NOT NULL AND (shard_count < 1 OR shard_count > 64000) THEN
+		RAISE EXCEPTION 'shard_count % is out of range: 1 to 64000', shard_count
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_dist_node WHERE groupid = 0) THEN
+		RAISE EXCEPTION 'crm.distribute runs on a coordinator that is in Citus''s metadata'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  HINT = 'On the coordinator: SELECT citus_set_coordinator_host(''<its host>'', <its port>); then add the workers.';
+	END IF;
+	IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = 'crm.clients'::regclass), 'USAGE') THEN
+		RAISE EXCEPTION 'crm.distribute must be run by the owner of crm''s tables (%)',
+			(SELECT relowner::regrole FROM pg_class WHERE oid = 'crm.clients'::regclass)
+			USING ERRCODE = 'insufficient_privilege';
+	END IF;
+
+	-- what is already done, and any table Citus has in another form
+	FOR p IN SELECT d.*, x.partmethod, x.repmodel,
+					CASE WHEN x.partmethod = 'h' THEN column_to_column_name(x.logicalrelid, x.partkey) END AS key
+			   FROM crm.distribution_plan() d
+			   LEFT JOIN pg_dist_partition x ON x.logicalrelid = d.table_name
+	LOOP
+		IF p.partmethod IS NULL THEN
+			todo := todo || p.table_name;
+		ELSIF NOT ((p.kind = 'distributed' AND p.partmethod = 'h' AND p.key = 'client_id'
+					AND (p.colocate_with IS NULL
+						 OR (SELECT a.colocationid = b.colocationid
+							   FROM pg_dist_partition a, pg_dist_partition b
+							  WHERE a.logicalrelid = p.table_name
+								AND b.logicalrelid = p.colocate_with)))
+				   OR (p.kind = 'reference' AND p.partmethod = 'n')) THEN
+			RAISE EXCEPTION 'table % is already managed by Citus, but not as crm.distribute makes it (%)', p.table_name,
+				CASE p.kind WHEN 'distributed' THEN 'distributed by client_id, co-located with crm.clients'
+					ELSE 'a reference table' END
+				USING ERRCODE = 'object_not_in_prerequisite_state',
+					  HINT = 'Undo it (undistribute_table) and call crm.distribute() again.';
+		END IF;
+	END LOOP;
+
+	IF cardinality(todo) > 0 THEN
+		PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+		PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
+		IF shard_count IS NOT NULL THEN
+			PERFORM set_config('citus.shard_count', shard_count::text, true);
+		END IF;
+
+		-- the foreign keys that touch a table to be distributed, kept to be
+		-- re-created; dropped here and on the workers, whose copies of crm's
+		-- tables (created with the extension) become Citus's shells there
+		FOR fk IN SELECT c.conrelid::regclass AS rel, c.conname, c.confrelid::regclass AS ref,
+						 pg_get_constraintdef(c.oid) AS def
+					FROM pg_constraint c
+				   WHERE c.contype = 'f'
+					 AND (c.conrelid = ANY (todo) OR c.confrelid = ANY (todo))
+				   ORDER BY c.conrelid::regclass::text, c.conname
+		LOOP
+			IF (SELECT kind FROM crm.distribution_plan() WHERE table_name = fk.rel) = 'reference'
+			   AND (SELECT kind FROM crm.distribution_plan() WHERE table_name = fk.ref) = 'distributed' THEN
+				left_out := left_out || format('%s.%s', fk.rel, fk.conname);
+			ELSE
+				fks := fks || format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.rel, fk.conname, fk.def);
+			END IF;
+			EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', fk.rel, fk.conname);
+			PERFORM run_command_on_workers(
+				format('ALTER TABLE IF EXISTS %s DROP CONSTRAINT IF EXISTS %I', fk.rel, fk.conname));
+		END LOOP;
+
+		-- the manager policies with a subquery (Citus refuses them)
+		FOR p IN SELECT format('%I.%I', schemaname, tablename) AS rel
+				   FROM pg_policies
+				  WHERE policyname = 'crm_manager'
+					AND format('%I.%I', schemaname, tablename)::regclass = ANY (todo)
+					AND (qual ~ 'SELECT' OR with_check ~ 'SELECT')
+		LOOP
+			EXECUTE format('DROP POLICY crm_manager ON %s', p.rel);
+			PERFORM run_command_on_workers(format('DROP POLICY IF EXISTS crm_manager ON %s', p.rel));
+		END LOOP;
+
+		-- the triggers stay off while the rows move (the guards of the
+		-- shipped rows and of the append-only ledger would refuse the copy
+		-- and the emptying of the local tables), then come back as they were
+		FOR tg IN SELECT t.tgrelid::regclass AS rel, t.tgname, t.tgenabled
+					FROM pg_trigger t
+				   WHERE t.tgrelid = ANY (todo) AND NOT t.tgisinternal
+		LOOP
+			EXECUTE format('ALTER TABLE %s DISABLE TRIGGER %I', tg.rel, tg.tgname);
+			triggers := triggers || format('ALTER TABLE %s %s TRIGGER %I', tg.rel,
+				CASE tg.tgenabled WHEN 'A' THEN 'ENABLE ALWAYS' WHEN 'R' THEN 'ENABLE REPLICA'
+								  WHEN 'D' THEN 'DISABLE' ELSE 'ENABLE' END, tg.tgname);
+		END LOOP;
+	END IF;
+
+	FOR p IN SELECT * FROM crm.distribution_plan() LOOP
+		table_name := p.table_name;
+		kind := p.kind;
+		rows_moved := 0;
+		IF NOT p.table_name = ANY (todo) THEN
+			action := 'already';
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
+		EXECUTE format('SELECT count(*) FROM ONLY %s', p.table_name) INTO moved;
+		PERFORM set_config('client_min_messages', 'warning', true);	-- Citus's notice per table
+		IF p.kind = 'distributed' AND p.colocate_with IS NULL THEN
+			PERFORM create_distributed_table(p.table_name, 'client_id');
+		ELSIF p.kind = 'distributed' THEN
+			PERFORM create_distributed_table(p.table_name, 'client_id', colocate_with => p.colocate_with::text);
+		ELSE
+			PERFORM create_reference_table(p.table_name);
+		END IF;
+		action := CASE p.kind WHEN 'distributed' THEN 'distributed' ELSE 'made reference' END;
+		PERFORM set_config('client_min_messages', messages, true);
+		rows_moved := moved;
+		RETURN NEXT;
+	END LOOP;
+
+	IF cardinality(todo) > 0 THEN
+		-- no local copy left for anything to read or write
+		PERFORM set_config('client_min_messages', 'warning', true);
+		FOREACH table_name IN ARRAY todo LOOP
+			PERFORM truncate_local_data_after_distributing_table(table_name);
+		END LOOP;
+		PERFORM set_config('client_min_messages', messages, true);
+		FOREACH stmt IN ARRAY fks LOOP
+			EXECUTE stmt;
+		END LOOP;
+		FOREACH stmt IN ARRAY triggers LOOP
+			EXECUTE stmt;
+		END LOOP;
+	END IF;
+
+	-- the manager policies, in the form Citus accepts (no subquery)
+	FOR p IN SELECT d.table_name FROM crm.distribution_plan() d
+			  WHERE d.kind = 'distributed' AND d.table_name <> 'crm.clients'::regclass
+				AND d.table_name IN (SELECT format('%I.%I', schemaname, tablename)::regclass
+									   FROM pg_policies WHERE policyname = 'crm_staff')
+				AND NOT EXISTS (SELECT 1 FROM pg_policies y
+								 WHERE format('%I.%I', y.schemaname, y.tablename)::regclass = d.table_name
+								   AND y.policyname = 'crm_manager')
+	LOOP
+		EXECUTE format('CREATE POLICY crm_manager ON %s TO crm_manager'
+					   ' USING (crm.owns_client(client_id)) WITH CHECK (crm.owns_client(client_id))',
+					   p.table_name);
+	END LOOP;
+	IF NOT EXISTS (SELECT 1 FROM pg_policies
+					WHERE schemaname = 'crm' AND tablename = 'discount_rules' AND policyname = 'crm_manager') THEN
+		CREATE POLICY crm_manager ON crm.discount_rules FOR SELECT TO crm_manager
+			USING (client_id IS NULL OR crm.owns_client(client_id));
+	END IF;
+	IF cardinality(left_out) > 0 THEN
+		RAISE NOTICE 'foreign keys from a reference table to a distributed table, which Citus does not have, are checked by triggers instead: %',
+			array_to_string(left_out, ', ');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.distribute(integer) IS 'on a Citus coordinator: distributes crm''s client-keyed tables by client_id (co-located), makes the others reference tables, moves the rows there; idempotent';
+REVOKE EXECUTE ON FUNCTION crm.distribute(integer) FROM PUBLIC;

@@ -73,8 +73,8 @@ fastpath_decline(FastPath *fp, const char *reason, const char *detail)
  * table, listed in pg_dist_partition.  On a coordinator such a table is a
  * shell whose heap holds nothing, or rows from before it was distributed.
  */
-static bool
-managed_by_citus(Oid relid)
+bool
+fastpath_citus_table(Oid relid)
 {
 	Oid			dist = get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE);
 	Relation	rel;
@@ -139,7 +139,7 @@ storage_ok(FastPath *fp, Relation rel, bool citus_checked)
 		return fastpath_decline(fp, "not a table", rel_name(rel));
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		return fastpath_decline(fp, "not a heap table", rel_name(rel));
-	if (!citus_checked && managed_by_citus(RelationGetRelid(rel)))
+	if (!citus_checked && fastpath_citus_table(RelationGetRelid(rel)))
 		return fastpath_decline(fp, "managed by Citus", rel_name(rel));
 	return true;
 }
@@ -224,7 +224,7 @@ fastpath_open_read(FastPath *fp, FastPathTable *t, const char *relname,
 
 	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
 		storage_ok(fp, top, false);
-	else if (managed_by_citus(relid))
+	else if (fastpath_citus_table(relid))
 		fastpath_decline(fp, "managed by Citus", rel_name(top));
 	else if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		fastpath_decline(fp, "privileges", rel_name(top));

@@ -137,6 +137,9 @@ extern bool fastpath_result_layout(TupleDesc desc, const FastPathColumn *cols, i
 /* the type crm.<name> (InvalidOid if none) */
 extern Oid	fastpath_type_oid(const char *name);
 
+/* whether Citus manages the table (listed in pg_dist_partition) */
+extern bool fastpath_citus_table(Oid relid);
+
 /* module set-up: the crm.log_fast_path setting */
 extern void fastpath_define_settings(void);
 

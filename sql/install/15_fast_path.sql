@@ -17,3 +17,18 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'fastpath_stats_reset'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION crm.fast_path_stats_reset() IS 'sets this session''s counts of crm.fast_path_stats to zero';
+
+/*
+ * in_citus_task: whether this backend runs a query that a Citus node sent
+ * it (a query on a shard or a placement).  crm's triggers that read other
+ * tables leave their check to the coordinator, which runs it across the
+ * cluster, instead of running a distributed query inside a shard's query.
+ */
+CREATE FUNCTION crm.in_citus_task()
+RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT coalesce(current_setting('application_name', true), '') LIKE 'citus\_internal%'
+$$;
+COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';

@@ -222,10 +222,17 @@ BEGIN
 		RAISE EXCEPTION 'discount rule "%": point_value % must be positive with at most 4 decimals', r, coalesce(NEW.point_value::text, 'NULL')
 			USING ERRCODE = 'check_violation';
 	END IF;
-	IF NEW.client_id IS NOT NULL
-	   AND NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = NEW.client_id) THEN
-		RAISE EXCEPTION 'discount rule "%": client_id % does not exist', r, NEW.client_id
-			USING ERRCODE = 'foreign_key_violation';
+	/*
+	 * On a Citus cluster (crm.distribute) the rules are a reference table
+	 * and crm.clients is distributed: the check runs where the coordinator
+	 * writes its own copy of the rule, not in the copies Citus sends to the
+	 * workers, where it would be a distributed query inside a shard's.
+	 */
+	IF NEW.client_id IS NOT NULL AND NOT crm.in_citus_task() THEN
+		IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = NEW.client_id) THEN
+			RAISE EXCEPTION 'discount rule "%": client_id % does not exist', r, NEW.client_id
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
 	END IF;
 	IF NEW.price_list_id IS NOT NULL
 	   AND NOT EXISTS (SELECT 1 FROM crm.price_lists p WHERE p.price_list_id = NEW.price_list_id) THEN
