@@ -7,6 +7,10 @@
 -- earnings, expiry, redemptions, reversals, partial refunds, goodwill
 -- adjustments) and tier changes; discount rules used by :carts recorded
 -- carts; two segment refreshes.  Needs crm; psql variables clients, carts.
+-- The calls per row read their rows first, in order, from a MATERIALIZED
+-- CTE: on a Citus cluster the calls then run on the coordinator (a call in
+-- a query over a distributed table would be sent to the shards), and in
+-- the same order as on one node.
 --
 SELECT count(*) FROM crm.generate_demo_data(:clients, 2, '2025-01-01');
 
@@ -19,34 +23,40 @@ INSERT INTO crm.loyalty_tiers (program_id, tier_code, name, threshold, earn_mult
 VALUES (1, 'member', 'Member', 0, 1, '{}'), (1, 'silver', 'Silver', 500, 1.5, '{"discount_percent": 5}');
 -- welcome points for every client (opens the accounts), the cashback of
 -- the paid orders of every third, birthday points of the last week
-SELECT count(crm.award_welcome_bonus(c.client_id, 'club')) FROM crm.clients c;
-SELECT count(crm.award_order_points(o.client_id, o.order_id, 'club'))
-  FROM crm.orders o WHERE o.status = 'paid' AND o.client_id % 3 = 0;
+WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients ORDER BY client_id)
+SELECT count(crm.award_welcome_bonus(c.client_id, 'club')) FROM c;
+WITH o AS MATERIALIZED (SELECT client_id, order_id FROM crm.orders
+						 WHERE status = 'paid' AND client_id % 3 = 0 ORDER BY order_id)
+SELECT count(crm.award_order_points(o.client_id, o.order_id, 'club')) FROM o;
 SELECT sum(crm.award_birthday_bonuses('club', d::date))
   FROM generate_series(current_date - 6, current_date, interval '1 day') d;
 -- plain earnings, some living one second, and the expiry job a day later
-SELECT count(crm.earn_points(c.client_id, 'club', 15 + c.client_id % 50, 'earn-' || c.client_id))
-  FROM crm.clients c WHERE c.client_id % 5 = 1;
+WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients WHERE client_id % 5 = 1 ORDER BY client_id)
+SELECT count(crm.earn_points(c.client_id, 'club', 15 + c.client_id % 50, 'earn-' || c.client_id)) FROM c;
+WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients WHERE client_id % 4 = 0 ORDER BY client_id)
 SELECT count(crm.earn_points(c.client_id, 'club', 40, 'short-' || c.client_id,
-							 expires_at => now() + interval '1 second'))
-  FROM crm.clients c WHERE c.client_id % 4 = 0;
+							 expires_at => now() + interval '1 second')) FROM c;
 SELECT * FROM crm.expire_points(now() + interval '1 day');
 -- redemptions, some of them reversed; partial refunds; goodwill; tiers
-SELECT count(crm.redeem_points(a.client_id, 'club', a.balance / 3, 'redeem-' || a.client_id))
-  FROM crm.loyalty_accounts a WHERE a.balance >= 3 AND a.client_id % 2 = 0;
-SELECT count(crm.reverse_entry(l.entry_id, 'undo-' || l.entry_id))
-  FROM crm.loyalty_ledger l WHERE l.kind = 'redeem' AND l.client_id % 10 = 0;
-SELECT count(*) FROM crm.loyalty_ledger l,
-	   LATERAL crm.refund_order_points(l.client_id, l.order_id, 'refund-' || l.order_id, 1.00) r
- WHERE l.kind = 'earn' AND l.order_id IS NOT NULL AND l.client_id % 9 = 0;
-SELECT count(crm.adjust_points(c.client_id, 'club', 25, 'goodwill-' || c.client_id, 'goodwill'))
-  FROM crm.clients c WHERE c.client_id % 7 = 0;
+WITH a AS MATERIALIZED (SELECT client_id, balance FROM crm.loyalty_accounts
+						 WHERE balance >= 3 AND client_id % 2 = 0 ORDER BY client_id)
+SELECT count(crm.redeem_points(a.client_id, 'club', a.balance / 3, 'redeem-' || a.client_id)) FROM a;
+WITH l AS MATERIALIZED (SELECT entry_id FROM crm.loyalty_ledger
+						 WHERE kind = 'redeem' AND client_id % 10 = 0 ORDER BY entry_id)
+SELECT count(crm.reverse_entry(l.entry_id, 'undo-' || l.entry_id)) FROM l;
+WITH l AS MATERIALIZED (SELECT client_id, order_id FROM crm.loyalty_ledger
+						 WHERE kind = 'earn' AND order_id IS NOT NULL AND client_id % 9 = 0
+						 ORDER BY entry_id)
+SELECT count(*) FROM l, LATERAL crm.refund_order_points(l.client_id, l.order_id, 'refund-' || l.order_id, 1.00) r;
+WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients WHERE client_id % 7 = 0 ORDER BY client_id)
+SELECT count(crm.adjust_points(c.client_id, 'club', 25, 'goodwill-' || c.client_id, 'goodwill')) FROM c;
 -- recent paid orders (after the analytics' as_of) lift ten clients to silver
 INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
 SELECT c, now() - interval '1 hour', 'web', 'paid', 600, 600 FROM generate_series(1, 10) c;
-SELECT count(crm.award_order_points(o.client_id, o.order_id, 'club'))
-  FROM crm.orders o WHERE o.ordered_at > '2025-06-01';
-SELECT count(crm.update_tier(a.client_id, 'club')) FROM crm.loyalty_accounts a;
+WITH o AS MATERIALIZED (SELECT client_id, order_id FROM crm.orders WHERE ordered_at > '2025-06-01' ORDER BY order_id)
+SELECT count(crm.award_order_points(o.client_id, o.order_id, 'club')) FROM o;
+WITH a AS MATERIALIZED (SELECT client_id FROM crm.loyalty_accounts ORDER BY client_id)
+SELECT count(crm.update_tier(a.client_id, 'club')) FROM a;
 
 -- discounts: a per-category level, an order threshold, a once-per-client
 -- voucher, cashback and paying with points; carts recorded as orders

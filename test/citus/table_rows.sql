@@ -1,0 +1,17 @@
+--
+-- test/citus/table_rows.sql: every row of every table of crm, as text, one
+-- line each ("row-<table> <row>"), sorted, for test/citus/same_answers.sh.
+--
+SET TimeZone = 'UTC';
+SET DateStyle = 'ISO, YMD';
+SET IntervalStyle = 'postgres';
+SET extra_float_digits = 3;
+CREATE FUNCTION pg_temp.table_rows(rel regclass) RETURNS SETOF text
+LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN QUERY EXECUTE format('SELECT t::text FROM %s t ORDER BY t::text', rel);
+END $$;
+SELECT 'row-' || c.relname || ' ' || r
+  FROM pg_class c, LATERAL pg_temp.table_rows(c.oid) r
+ WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p')
+ ORDER BY c.relname;
