@@ -280,18 +280,12 @@ BEGIN
 
 	/* one generation at a time, into empty client tables */
 	LOCK TABLE crm.clients IN EXCLUSIVE MODE;
-	IF EXISTS (SELECT FROM crm.clients) THEN
-		RAISE EXCEPTION 'crm.clients is not empty'
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'The demo generator numbers clients, orders, incidents and interactions from 1.',
-				  HINT = 'Empty the client data first: TRUNCATE crm.clients CASCADE.';
-	END IF;
 
 	/* the catalogue: insert it, or find it already there */
-	catalogue_empty := NOT EXISTS (SELECT FROM crm.categories)
-		AND NOT EXISTS (SELECT FROM crm.products)
-		AND NOT EXISTS (SELECT FROM crm.price_lists)
-		AND NOT EXISTS (SELECT FROM crm.prices);
+	catalogue_empty := NOT EXISTS (SELECT 1 FROM crm.categories)
+		AND NOT EXISTS (SELECT 1 FROM crm.products)
+		AND NOT EXISTS (SELECT 1 FROM crm.price_lists)
+		AND NOT EXISTS (SELECT 1 FROM crm.prices);
 	IF catalogue_empty THEN
 		INSERT INTO crm.categories (category_id, parent_id, name)
 			SELECT d.category_id, d.parent_id, d.name FROM crm.demo_category_rows() d
@@ -304,6 +298,21 @@ BEGIN
 			  FROM crm.demo_price_list_rows() d;
 		INSERT INTO crm.prices (price_list_id, product_id, price)
 			SELECT d.price_list_id, d.product_id, d.price FROM crm.demo_price_rows() d;
+	END IF;
+
+	/*
+	 * The client tables are read only now, after the catalogue is written:
+	 * on Citus a reference table (the catalogue) cannot be written in a
+	 * transaction after a parallel read of a distributed table that has a
+	 * foreign key to it.  An error rolls the catalogue back.
+	 */
+	IF EXISTS (SELECT 1 FROM crm.clients) THEN
+		RAISE EXCEPTION 'crm.clients is not empty'
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'The demo generator numbers clients, orders, incidents and interactions from 1.',
+				  HINT = 'Empty the client data first: TRUNCATE crm.clients CASCADE.';
+	END IF;
+	IF catalogue_empty THEN
 		PERFORM pg_catalog.setval('crm.categories_category_id_seq',
 								  (SELECT max(c.category_id) FROM crm.categories c));
 		PERFORM pg_catalog.setval('crm.products_product_id_seq',
