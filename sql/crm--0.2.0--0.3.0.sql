@@ -478,6 +478,7 @@ DECLARE
 	n_changes	bigint;
 	n_notes		bigint := 0;
 	first_id	bigint;
+	tr			record;
 BEGIN
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
@@ -578,15 +579,25 @@ BEGIN
 			SET transitions = crm.segment_refreshes.transitions + excluded.transitions,
 				clients = excluded.clients;
 		IF n_changes <= notify_limit THEN
-			PERFORM pg_notify('crm_segment_change',
-							  json_build_object('client_id', t.client_id,
-												'dimension', t.dimension,
-												'from', t.from_value, 'to', t.to_value,
-												'as_of', t.as_of,
-												'transition_id', t.transition_id)::text)
-			   FROM crm.segment_transitions t
-			  WHERE t.transition_id > first_id
-			  ORDER BY t.transition_id;
+			/*
+			 * One statement per notification: on Citus a query over
+			 * crm.segment_transitions runs on the shards, where NOTIFY
+			 * would stop the commit (a prepared transaction cannot notify).
+			 */
+			FOR tr IN
+				SELECT t.client_id, t.dimension, t.from_value, t.to_value, t.as_of,
+					   t.transition_id
+				  FROM crm.segment_transitions t
+				 WHERE t.transition_id > first_id
+				 ORDER BY t.transition_id
+			LOOP
+				PERFORM pg_notify('crm_segment_change',
+								  json_build_object('client_id', tr.client_id,
+													'dimension', tr.dimension,
+													'from', tr.from_value, 'to', tr.to_value,
+													'as_of', tr.as_of,
+													'transition_id', tr.transition_id)::text);
+			END LOOP;
 			n_notes := n_changes;
 		ELSE
 			PERFORM pg_notify('crm_segment_change',
@@ -715,6 +726,225 @@ BEGIN
 				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
 	END IF;
 	RETURN segs[1];
+END
+$$;
+
+
+/*
+ * ---- Citus: functions that a distributed query can run ----
+ *
+ * crm.client_profiles, crm.segment_category_revenue, crm.repeat_curve and
+ * crm.loyalty_order_redeemed in PL/pgSQL (RETURN QUERY), which plans their
+ * query with the argument values bound, not as parameters of a SQL
+ * function; crm.client_card calls crm.can_contact in a statement of its
+ * own, not inside its query over crm.consents.  The same rows, labels,
+ * comments and privileges.
+ */
+CREATE OR REPLACE FUNCTION crm.client_card(client_id bigint, last_interactions integer DEFAULT 10)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	c			crm.clients;
+	card		jsonb;
+	v_consents	jsonb := '{}';
+	ch			text;
+BEGIN
+	IF last_interactions < 0 THEN
+		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	SELECT * INTO c FROM crm.clients WHERE clients.client_id = client_card.client_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'client % does not exist', client_card.client_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	/*
+	 * Whether each channel with a consent row may be contacted now: one
+	 * crm.can_contact call per channel, each a statement of its own (on
+	 * Citus a function that reads crm.consents must not run inside a
+	 * query over crm.consents, which goes to the shard).
+	 */
+	FOR ch IN
+		SELECT DISTINCT k.channel FROM crm.consents k WHERE k.client_id = c.client_id
+	LOOP
+		v_consents := v_consents || jsonb_build_object(ch, crm.can_contact(c.client_id, ch));
+	END LOOP;
+
+	card := jsonb_build_object(
+		'client_id', c.client_id,
+		'profile', jsonb_strip_nulls(jsonb_build_object(
+			'kind', c.kind,
+			'name', CASE c.kind WHEN 'company' THEN c.company_name
+							   ELSE nullif(concat_ws(' ', c.first_name, c.last_name), '') END,
+			'first_name', c.first_name,
+			'last_name', c.last_name,
+			'company_name', c.company_name,
+			'birth_date', c.birth_date,
+			'email', c.email,
+			'phone', c.phone,
+			'country', c.country,
+			'region', c.region,
+			'city', c.city,
+			'owner', c.owner,
+			'acquisition_channel', c.acquisition_channel,
+			'acquisition_cost', c.acquisition_cost,
+			'created_at', c.created_at,
+			'anonymized_at', c.anonymized_at,
+			'attributes', c.attributes)),
+		'consents', v_consents,
+		'orders', (
+			SELECT jsonb_build_object(
+					'purchases', count(*) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'cancelled', count(*) FILTER (WHERE o.status = 'cancelled'),
+					'refunded', count(*) FILTER (WHERE o.status = 'refunded'),
+					'revenue', coalesce(sum(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'margin', coalesce(sum(o.net_amount - o.cost_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'average_order', round(avg(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 2),
+					'promo_share', round(avg(o.promo_used::int) FILTER (WHERE o.status IN ('placed', 'paid')), 3),
+					'points_paid', coalesce(sum(o.points_paid) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'first_purchase_at', min(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'last_purchase_at', max(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')))
+			  FROM crm.orders o
+			 WHERE o.client_id = c.client_id),
+		'last_interactions', (
+			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'interaction_id', i.interaction_id,
+						'occurred_at', i.occurred_at,
+						'channel', i.channel,
+						'kind', i.kind,
+						'direction', i.direction,
+						'outcome', i.outcome,
+						'handled_by', i.handled_by,
+						'subject', i.subject,
+						'order_id', i.order_id,
+						'incident_id', i.incident_id))
+					ORDER BY i.occurred_at DESC, i.interaction_id DESC), '[]')
+			  FROM (SELECT * FROM crm.interactions x
+					 WHERE x.client_id = c.client_id
+					 ORDER BY x.occurred_at DESC, x.interaction_id DESC
+					 LIMIT last_interactions) i),
+		'open_incidents', (
+			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'incident_id', n.incident_id,
+						'opened_at', n.opened_at,
+						'subject', n.subject,
+						'category', n.category,
+						'status', n.status,
+						'priority', n.priority,
+						'assignee', n.assignee,
+						'due_at', n.due_at,
+						'overdue', n.due_at < now()))
+					ORDER BY n.opened_at, n.incident_id), '[]')
+			  FROM crm.incidents n
+			 WHERE n.client_id = c.client_id
+			   AND n.status NOT IN ('resolved', 'closed')));
+	RETURN card;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm.client_profiles(as_of timestamptz)
+RETURNS TABLE (client_id bigint, profile crm.purchase_profile)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY
+	SELECT o.client_id, crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used)
+	  FROM crm.orders o
+	 WHERE o.status IN ('placed', 'paid')
+	   AND o.ordered_at <= as_of
+	 GROUP BY o.client_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm.segment_category_revenue(as_of timestamptz, map_name text DEFAULT 'rfm11')
+RETURNS TABLE (segment text, category_id integer, category text, revenue numeric,
+			   buyers bigint, segment_share double precision,
+			   overall_share double precision, index double precision)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY
+	WITH s AS MATERIALIZED (
+		SELECT r.client_id, r.segment FROM crm.rfm_scores(as_of, map_name) r),
+	lr AS (
+		SELECT s.segment, p.category_id, l.client_id, l.net_amount
+		  FROM crm.order_lines l
+		  JOIN crm.orders o USING (client_id, order_id)
+		  JOIN crm.products p USING (product_id)
+		  JOIN s USING (client_id)
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of),
+	m AS (
+		SELECT lr.segment, lr.category_id, sum(lr.net_amount) AS revenue,
+			   count(DISTINCT lr.client_id) AS buyers
+		  FROM lr
+		 GROUP BY lr.segment, lr.category_id),
+	t AS (
+		SELECT m.*,
+			   sum(m.revenue) OVER (PARTITION BY m.segment) AS seg_total,
+			   sum(m.revenue) OVER (PARTITION BY m.category_id) AS cat_total,
+			   sum(m.revenue) OVER () AS total
+		  FROM m)
+	SELECT t.segment, t.category_id, c.name, t.revenue, t.buyers,
+		   CASE WHEN t.seg_total > 0 THEN (t.revenue / t.seg_total)::float8 END,
+		   CASE WHEN t.total > 0 THEN (t.cat_total / t.total)::float8 END,
+		   CASE WHEN t.seg_total > 0 AND t.cat_total > 0
+				THEN ((t.revenue / t.seg_total) / (t.cat_total / t.total))::float8 END
+	  FROM t
+	  JOIN crm.categories c ON c.category_id = t.category_id
+	 ORDER BY t.segment, t.revenue DESC, t.category_id;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm.repeat_curve(as_of timestamptz, since timestamptz DEFAULT '-infinity')
+RETURNS TABLE (order_number integer, clients bigint, next_clients bigint,
+			   repeat_share double precision)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	RETURN QUERY
+	WITH c AS (
+		SELECT o.client_id, count(*)::integer AS n
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+		 GROUP BY o.client_id
+		HAVING min(o.ordered_at) > since),
+	h AS (SELECT c.n, count(*) AS k FROM c GROUP BY c.n),
+	r AS (
+		SELECT g.n, (SELECT coalesce(sum(h.k), 0) FROM h WHERE h.n >= g.n)::bigint AS reached
+		  FROM generate_series(1, (SELECT max(h.n) FROM h)) g(n))
+	SELECT r.n, r.reached, lead(r.reached, 1, 0::bigint) OVER (ORDER BY r.n),
+		   lead(r.reached, 1, 0::bigint) OVER (ORDER BY r.n)::double precision / r.reached
+	  FROM r
+	 ORDER BY r.n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION crm.loyalty_order_redeemed(client_id bigint, program_id bigint, order_id bigint)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v			bigint;
+BEGIN
+	SELECT coalesce(-sum(l.points), 0)
+		   - coalesce((SELECT sum(r.points) FROM crm.loyalty_reversals r
+					   JOIN crm.loyalty_ledger o
+						 ON o.client_id = r.client_id AND o.program_id = r.program_id
+						AND o.entry_id = r.reversed_entry_id
+					  WHERE o.client_id = $1 AND o.program_id = $2 AND o.order_id = $3
+						AND o.kind = 'redeem'), 0)
+	  INTO v
+	  FROM crm.loyalty_ledger l
+	 WHERE l.client_id = $1 AND l.program_id = $2 AND l.order_id = $3 AND l.kind = 'redeem';
+	RETURN v;
 END
 $$;
 

@@ -10,6 +10,8 @@ AS $$
 DECLARE
 	c			crm.clients;
 	card		jsonb;
+	v_consents	jsonb := '{}';
+	ch			text;
 BEGIN
 	IF last_interactions < 0 THEN
 		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
@@ -21,6 +23,18 @@ BEGIN
 		RAISE EXCEPTION 'client % does not exist', client_card.client_id
 			USING ERRCODE = 'no_data_found';
 	END IF;
+
+	/*
+	 * Whether each channel with a consent row may be contacted now: one
+	 * crm.can_contact call per channel, each a statement of its own (on
+	 * Citus a function that reads crm.consents must not run inside a
+	 * query over crm.consents, which goes to the shard).
+	 */
+	FOR ch IN
+		SELECT DISTINCT k.channel FROM crm.consents k WHERE k.client_id = c.client_id
+	LOOP
+		v_consents := v_consents || jsonb_build_object(ch, crm.can_contact(c.client_id, ch));
+	END LOOP;
 
 	card := jsonb_build_object(
 		'client_id', c.client_id,
@@ -43,10 +57,7 @@ BEGIN
 			'created_at', c.created_at,
 			'anonymized_at', c.anonymized_at,
 			'attributes', c.attributes)),
-		'consents', (
-			SELECT coalesce(jsonb_object_agg(ch.channel, crm.can_contact(c.client_id, ch.channel)), '{}')
-			  FROM (SELECT DISTINCT k.channel FROM crm.consents k
-					 WHERE k.client_id = c.client_id) ch),
+		'consents', v_consents,
 		'orders', (
 			SELECT jsonb_build_object(
 					'purchases', count(*) FILTER (WHERE o.status IN ('placed', 'paid')),

@@ -96,14 +96,17 @@ COMMENT ON FUNCTION crm.purchase_profile_state_size() IS 'size in bytes of the p
 /* The profile of every client with a purchase in crm.orders up to as_of. */
 CREATE FUNCTION crm.client_profiles(as_of timestamptz)
 RETURNS TABLE (client_id bigint, profile crm.purchase_profile)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+BEGIN
+	RETURN QUERY
 	SELECT o.client_id, crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used)
 	  FROM crm.orders o
 	 WHERE o.status IN ('placed', 'paid')
 	   AND o.ordered_at <= as_of
-	 GROUP BY o.client_id
+	 GROUP BY o.client_id;
+END
 $$;
 COMMENT ON FUNCTION crm.client_profiles(timestamptz) IS 'purchase profile of every client with a purchase (status placed or paid, value net_amount) at or before as_of';
 

@@ -67,9 +67,11 @@ CREATE FUNCTION crm.segment_category_revenue(as_of timestamptz, map_name text DE
 RETURNS TABLE (segment text, category_id integer, category text, revenue numeric,
 			   buyers bigint, segment_share double precision,
 			   overall_share double precision, index double precision)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+BEGIN
+	RETURN QUERY
 	WITH s AS MATERIALIZED (
 		SELECT r.client_id, r.segment FROM crm.rfm_scores(as_of, map_name) r),
 	lr AS (
@@ -97,6 +99,7 @@ AS $$
 				THEN ((t.revenue / t.seg_total) / (t.cat_total / t.total))::float8 END
 	  FROM t
 	  JOIN crm.categories c ON c.category_id = t.category_id
-	 ORDER BY t.segment, t.revenue DESC, t.category_id
+	 ORDER BY t.segment, t.revenue DESC, t.category_id;
+END
 $$;
 COMMENT ON FUNCTION crm.segment_category_revenue(timestamptz, text) IS 'revenue (order line net_amount) per RFM segment and product category at as_of: buyers, the category''s share of the segment''s revenue, its share of all revenue, and their ratio (index > 1: over-represented in the segment)';

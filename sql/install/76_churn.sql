@@ -247,9 +247,11 @@ SELECT pg_catalog.pg_extension_config_dump('crm.behaviour_classes', 'WHERE false
 CREATE FUNCTION crm.repeat_curve(as_of timestamptz, since timestamptz DEFAULT '-infinity')
 RETURNS TABLE (order_number integer, clients bigint, next_clients bigint,
 			   repeat_share double precision)
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+BEGIN
+	RETURN QUERY
 	WITH c AS (
 		SELECT o.client_id, count(*)::integer AS n
 		  FROM crm.orders o
@@ -263,7 +265,8 @@ AS $$
 	SELECT r.n, r.reached, lead(r.reached, 1, 0::bigint) OVER (ORDER BY r.n),
 		   lead(r.reached, 1, 0::bigint) OVER (ORDER BY r.n)::double precision / r.reached
 	  FROM r
-	 ORDER BY r.n
+	 ORDER BY r.n;
+END
 $$;
 COMMENT ON FUNCTION crm.repeat_curve(timestamptz, timestamptz) IS 'for each order number n: clients with at least n purchases at or before as_of, those with at least n + 1, and the share that went on (clients acquired after since)';
 

@@ -80,6 +80,7 @@ DECLARE
 	n_changes	bigint;
 	n_notes		bigint := 0;
 	first_id	bigint;
+	tr			record;
 BEGIN
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
@@ -180,15 +181,25 @@ BEGIN
 			SET transitions = crm.segment_refreshes.transitions + excluded.transitions,
 				clients = excluded.clients;
 		IF n_changes <= notify_limit THEN
-			PERFORM pg_notify('crm_segment_change',
-							  json_build_object('client_id', t.client_id,
-												'dimension', t.dimension,
-												'from', t.from_value, 'to', t.to_value,
-												'as_of', t.as_of,
-												'transition_id', t.transition_id)::text)
-			   FROM crm.segment_transitions t
-			  WHERE t.transition_id > first_id
-			  ORDER BY t.transition_id;
+			/*
+			 * One statement per notification: on Citus a query over
+			 * crm.segment_transitions runs on the shards, where NOTIFY
+			 * would stop the commit (a prepared transaction cannot notify).
+			 */
+			FOR tr IN
+				SELECT t.client_id, t.dimension, t.from_value, t.to_value, t.as_of,
+					   t.transition_id
+				  FROM crm.segment_transitions t
+				 WHERE t.transition_id > first_id
+				 ORDER BY t.transition_id
+			LOOP
+				PERFORM pg_notify('crm_segment_change',
+								  json_build_object('client_id', tr.client_id,
+													'dimension', tr.dimension,
+													'from', tr.from_value, 'to', tr.to_value,
+													'as_of', tr.as_of,
+													'transition_id', tr.transition_id)::text);
+			END LOOP;
 			n_notes := n_changes;
 		ELSE
 			PERFORM pg_notify('crm_segment_change',

@@ -602,9 +602,12 @@ COMMENT ON FUNCTION crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, t
 /* Points redeemed on an order in an account, net of what reversals gave back. */
 CREATE FUNCTION crm.loyalty_order_redeemed(client_id bigint, program_id bigint, order_id bigint)
 RETURNS bigint
-LANGUAGE sql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	v			bigint;
+BEGIN
 	SELECT coalesce(-sum(l.points), 0)
 		   - coalesce((SELECT sum(r.points) FROM crm.loyalty_reversals r
 					   JOIN crm.loyalty_ledger o
@@ -612,8 +615,11 @@ AS $$
 						AND o.entry_id = r.reversed_entry_id
 					  WHERE o.client_id = $1 AND o.program_id = $2 AND o.order_id = $3
 						AND o.kind = 'redeem'), 0)
+	  INTO v
 	  FROM crm.loyalty_ledger l
-	 WHERE l.client_id = $1 AND l.program_id = $2 AND l.order_id = $3 AND l.kind = 'redeem'
+	 WHERE l.client_id = $1 AND l.program_id = $2 AND l.order_id = $3 AND l.kind = 'redeem';
+	RETURN v;
+END
 $$;
 COMMENT ON FUNCTION crm.loyalty_order_redeemed(bigint, bigint, bigint) IS 'internal: points redeemed on an order, net of reversals';
 
