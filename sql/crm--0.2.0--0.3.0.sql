@@ -968,6 +968,106 @@ AS $$
 $$;
 COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';
 
+CREATE OR REPLACE FUNCTION crm.categories_check_cycle() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	/* on a Citus cluster the coordinator's copy of the table checks (crm.distribute) */
+	IF crm.in_citus_task() THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.parent_id IS NOT NULL AND EXISTS (
+		WITH RECURSIVE up(id) AS (
+			SELECT NEW.parent_id
+			UNION
+			SELECT c.parent_id FROM crm.categories c JOIN up ON c.category_id = up.id
+			 WHERE c.parent_id IS NOT NULL)
+		SELECT 1 FROM up WHERE id = NEW.category_id)
+	THEN
+		RAISE EXCEPTION 'category % cannot have parent %: that would make a cycle',
+			NEW.category_id, NEW.parent_id
+			USING ERRCODE = 'check_violation';
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.categories_check_cycle() IS 'trigger: refuses a parent that would make the category tree a cycle';
+
+CREATE OR REPLACE FUNCTION crm.segment_maps_protect() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	name		text;
+BEGIN
+	/* on a Citus cluster the coordinator's copy of the table checks (crm.distribute) */
+	IF crm.in_citus_task() THEN
+		RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+	END IF;
+	IF TG_TABLE_NAME = 'segment_maps' AND TG_OP <> 'DELETE' THEN
+		IF NEW.builtin THEN
+			RAISE EXCEPTION 'segment map "%" cannot be marked as shipped with crm', NEW.map_name
+				USING ERRCODE = 'check_violation',
+					  HINT = 'Only the maps of the extension are builtin.';
+		END IF;
+	END IF;
+	FOR name IN SELECT DISTINCT x FROM unnest(ARRAY[
+					CASE WHEN TG_OP <> 'INSERT' THEN OLD.map_name END,
+					CASE WHEN TG_OP <> 'DELETE' THEN NEW.map_name END]) x
+				WHERE x IS NOT NULL
+	LOOP
+		IF EXISTS (SELECT 1 FROM crm.segment_maps m WHERE m.map_name = name AND m.builtin) THEN
+			RAISE EXCEPTION 'segment map "%" is shipped with crm and cannot be changed', name
+				USING ERRCODE = 'check_violation',
+					  HINT = 'Copy it under a new name and change the copy.';
+		END IF;
+	END LOOP;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_maps_protect() IS 'trigger: the shipped segment maps are read-only';
+
+CREATE OR REPLACE FUNCTION crm.segment_maps_check() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	name		text;
+	unmapped	bigint;
+	doubled		bigint;
+	beyond		bigint;
+	example		text;
+BEGIN
+	/* on a Citus cluster the coordinator's copy of the table checks (crm.distribute) */
+	IF crm.in_citus_task() THEN
+		RETURN NULL;
+	END IF;
+	name := CASE TG_OP WHEN 'DELETE' THEN OLD.map_name ELSE NEW.map_name END;
+	-- lock the map: concurrent edits of one map are checked one after the
+	-- other, each seeing the other's committed rules
+	PERFORM 1 FROM crm.segment_maps m WHERE m.map_name = name FOR UPDATE;
+	IF NOT FOUND THEN
+		RETURN NULL;			-- the map is gone: nothing to check
+	END IF;
+	SELECT count(*) FILTER (WHERE p.problem = 'unmapped'),
+		   count(*) FILTER (WHERE p.problem = 'mapped more than once'),
+		   count(*) FILTER (WHERE p.rfm IS NULL),
+		   min(p.rfm::text)
+	  INTO unmapped, doubled, beyond, example
+	  FROM crm.segment_map_problems(name) p;
+	IF unmapped + doubled + beyond > 0 THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', name
+			USING ERRCODE = 'check_violation',
+				  DETAIL = format('%s cells unmapped, %s cells mapped more than once, %s rules beyond the classes; first problem cell: %s.',
+								  unmapped, doubled, beyond, coalesce(example, 'none')),
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', name);
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_maps_check() IS 'deferred constraint trigger: a committed segment map is a partition of its score cells';
+
 CREATE OR REPLACE FUNCTION crm.loyalty_account_guard() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, crm, pg_temp
@@ -1113,30 +1213,86 @@ BEGIN
 	END IF;
 	/*
 	 * On a Citus cluster (crm.distribute) the rules are a reference table
-	 * and crm.clients is distributed: the check runs where the coordinator
-	 * writes its own copy of the rule, not in the copies Citus sends to the
-	 * workers, where it would be a distributed query inside a shard's.
+	 * and crm.clients is distributed: these checks run where the
+	 * coordinator writes its own copy of the rule, not in the copies Citus
+	 * writes on the workers, where they would be distributed queries inside
+	 * a shard's.
 	 */
-	IF NEW.client_id IS NOT NULL AND NOT crm.in_citus_task() THEN
-		IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = NEW.client_id) THEN
+	IF NOT crm.in_citus_task() THEN
+		IF NEW.client_id IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = NEW.client_id) THEN
 			RAISE EXCEPTION 'discount rule "%": client_id % does not exist', r, NEW.client_id
 				USING ERRCODE = 'foreign_key_violation';
 		END IF;
-	END IF;
-	IF NEW.price_list_id IS NOT NULL
-	   AND NOT EXISTS (SELECT 1 FROM crm.price_lists p WHERE p.price_list_id = NEW.price_list_id) THEN
-		RAISE EXCEPTION 'discount rule "%": price_list_id % does not exist', r, NEW.price_list_id
-			USING ERRCODE = 'foreign_key_violation';
-	END IF;
-	IF NEW.category_id IS NOT NULL
-	   AND NOT EXISTS (SELECT 1 FROM crm.categories k WHERE k.category_id = NEW.category_id) THEN
-		RAISE EXCEPTION 'discount rule "%": category_id % does not exist', r, NEW.category_id
-			USING ERRCODE = 'foreign_key_violation';
+		IF NEW.price_list_id IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM crm.price_lists p WHERE p.price_list_id = NEW.price_list_id) THEN
+			RAISE EXCEPTION 'discount rule "%": price_list_id % does not exist', r, NEW.price_list_id
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+		IF NEW.category_id IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM crm.categories k WHERE k.category_id = NEW.category_id) THEN
+			RAISE EXCEPTION 'discount rule "%": category_id % does not exist', r, NEW.category_id
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
 	END IF;
 	RETURN NEW;
 END
 $$;
 COMMENT ON FUNCTION crm.discount_rules_validate() IS 'trigger: refuses a bad discount rule with an error naming the rule and the field';
+
+CREATE OR REPLACE FUNCTION crm.anonymize_client(client_id bigint)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_at		timestamptz;
+	n_inter		bigint;
+	n_inc		bigint;
+	n_cons		bigint;
+	v_now		timestamptz := now();	-- the coordinator's, on Citus
+BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	UPDATE crm.clients c
+	   SET first_name = NULL, last_name = NULL, company_name = NULL, birth_date = NULL,
+		   email = NULL, phone = NULL, city = NULL, attributes = '{}',
+		   anonymized_at = coalesce(c.anonymized_at, v_now)
+	 WHERE c.client_id = client_id
+	RETURNING c.anonymized_at INTO v_at;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'no_data_found';
+	END IF;
+
+	UPDATE crm.interactions i SET subject = NULL, payload = '{}'
+	 WHERE i.client_id = client_id AND (i.subject IS NOT NULL OR i.payload <> '{}');
+	GET DIAGNOSTICS n_inter = ROW_COUNT;
+
+	UPDATE crm.incidents n SET subject = 'anonymized', description = NULL
+	 WHERE n.client_id = client_id
+	   AND (n.subject <> 'anonymized' OR n.description IS NOT NULL);
+	GET DIAGNOSTICS n_inc = ROW_COUNT;
+
+	INSERT INTO crm.consents AS k (client_id, channel, changed_at, granted, source)
+	SELECT client_id, cur.channel, v_now, false, 'anonymized'
+	  FROM (SELECT DISTINCT ON (x.channel) x.channel, x.granted
+			  FROM crm.consents x
+			 WHERE x.client_id = client_id AND x.changed_at <= v_now
+			 ORDER BY x.channel, x.changed_at DESC) cur
+	 WHERE cur.granted
+	ON CONFLICT ON CONSTRAINT consents_pkey
+	DO UPDATE SET granted = false, source = 'anonymized';
+	GET DIAGNOSTICS n_cons = ROW_COUNT;
+
+	RETURN jsonb_build_object('client_id', client_id, 'anonymized_at', v_at,
+							  'interactions', n_inter, 'incidents', n_inc,
+							  'consents_withdrawn', n_cons);
+END
+$$;
+COMMENT ON FUNCTION crm.anonymize_client(bigint) IS 'erases what identifies a person (names, e-mail, phone, birth date, city, attributes, free text of interactions and incidents), withdraws every consent in force, keeps orders, loyalty and analytics; caller''s rights: a manager anonymizes only their own clients';
 
 /*
  * owns_client: whether the current role owns the client.  The manager

@@ -224,25 +224,27 @@ BEGIN
 	END IF;
 	/*
 	 * On a Citus cluster (crm.distribute) the rules are a reference table
-	 * and crm.clients is distributed: the check runs where the coordinator
-	 * writes its own copy of the rule, not in the copies Citus sends to the
-	 * workers, where it would be a distributed query inside a shard's.
+	 * and crm.clients is distributed: these checks run where the
+	 * coordinator writes its own copy of the rule, not in the copies Citus
+	 * writes on the workers, where they would be distributed queries inside
+	 * a shard's.
 	 */
-	IF NEW.client_id IS NOT NULL AND NOT crm.in_citus_task() THEN
-		IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = NEW.client_id) THEN
+	IF NOT crm.in_citus_task() THEN
+		IF NEW.client_id IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = NEW.client_id) THEN
 			RAISE EXCEPTION 'discount rule "%": client_id % does not exist', r, NEW.client_id
 				USING ERRCODE = 'foreign_key_violation';
 		END IF;
-	END IF;
-	IF NEW.price_list_id IS NOT NULL
-	   AND NOT EXISTS (SELECT 1 FROM crm.price_lists p WHERE p.price_list_id = NEW.price_list_id) THEN
-		RAISE EXCEPTION 'discount rule "%": price_list_id % does not exist', r, NEW.price_list_id
-			USING ERRCODE = 'foreign_key_violation';
-	END IF;
-	IF NEW.category_id IS NOT NULL
-	   AND NOT EXISTS (SELECT 1 FROM crm.categories k WHERE k.category_id = NEW.category_id) THEN
-		RAISE EXCEPTION 'discount rule "%": category_id % does not exist', r, NEW.category_id
-			USING ERRCODE = 'foreign_key_violation';
+		IF NEW.price_list_id IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM crm.price_lists p WHERE p.price_list_id = NEW.price_list_id) THEN
+			RAISE EXCEPTION 'discount rule "%": price_list_id % does not exist', r, NEW.price_list_id
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+		IF NEW.category_id IS NOT NULL
+		   AND NOT EXISTS (SELECT 1 FROM crm.categories k WHERE k.category_id = NEW.category_id) THEN
+			RAISE EXCEPTION 'discount rule "%": category_id % does not exist', r, NEW.category_id
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
 	END IF;
 	RETURN NEW;
 END

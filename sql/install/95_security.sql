@@ -256,6 +256,7 @@ DECLARE
 	n_inter		bigint;
 	n_inc		bigint;
 	n_cons		bigint;
+	v_now		timestamptz := now();	-- the coordinator's, on Citus
 BEGIN
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -264,7 +265,7 @@ BEGIN
 	UPDATE crm.clients c
 	   SET first_name = NULL, last_name = NULL, company_name = NULL, birth_date = NULL,
 		   email = NULL, phone = NULL, city = NULL, attributes = '{}',
-		   anonymized_at = coalesce(c.anonymized_at, now())
+		   anonymized_at = coalesce(c.anonymized_at, v_now)
 	 WHERE c.client_id = client_id
 	RETURNING c.anonymized_at INTO v_at;
 	IF NOT FOUND THEN
@@ -281,10 +282,10 @@ BEGIN
 	GET DIAGNOSTICS n_inc = ROW_COUNT;
 
 	INSERT INTO crm.consents AS k (client_id, channel, changed_at, granted, source)
-	SELECT client_id, cur.channel, now(), false, 'anonymized'
+	SELECT client_id, cur.channel, v_now, false, 'anonymized'
 	  FROM (SELECT DISTINCT ON (x.channel) x.channel, x.granted
 			  FROM crm.consents x
-			 WHERE x.client_id = client_id AND x.changed_at <= now()
+			 WHERE x.client_id = client_id AND x.changed_at <= v_now
 			 ORDER BY x.channel, x.changed_at DESC) cur
 	 WHERE cur.granted
 	ON CONFLICT ON CONSTRAINT consents_pkey

@@ -6,6 +6,7 @@ SET TimeZone = 'UTC';
 SET DateStyle = 'ISO, YMD';
 SET IntervalStyle = 'postgres';
 SET extra_float_digits = 3;
+SET client_min_messages = error;	-- Citus: "created only locally"
 CREATE FUNCTION pg_temp.table_rows(rel regclass) RETURNS SETOF text
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -27,8 +27,8 @@ SELECT 'repeat ' || r::text FROM crm.repeat_curve(:as_of) r ORDER BY r.order_num
 SELECT 'cohort ' || c::text FROM crm.cohort_retention(:as_of) c ORDER BY c.cohort, c.period_number;
 SELECT 'segment-revenue ' || s::text FROM crm.segment_category_revenue(:as_of) s
  ORDER BY s.segment, s.category_id;
-SELECT 'balance ' || a.client_id || ' ' || crm.points_balance(a.client_id, 'club', :balance_at)
-  FROM crm.loyalty_accounts a ORDER BY a.client_id;
+WITH a AS MATERIALIZED (SELECT client_id FROM crm.loyalty_accounts ORDER BY client_id)
+SELECT 'balance ' || a.client_id || ' ' || crm.points_balance(a.client_id, 'club', :balance_at) FROM a;
 SELECT 'statement ' || s::text FROM crm.points_statement(30, 'club') s ORDER BY s.entry_id;
 SELECT 'cart ' || c || ' ' || crm.price_cart(c, jsonb_build_object(
 		'program', 'club', 'points_paid', 20,
