@@ -59,7 +59,7 @@ citus_start_node() {
 		p=$(( 20000 + RANDOM % 20000 ))
 		# shellcheck disable=SC2086
 		if "${citus_run[@]}" "$bin/pg_ctl" -D "$citus_work/$n" -w -l "$citus_work/$n.log" \
-			-o "-k $citus_work -c listen_addresses=127.0.0.1 -p $p -c shared_preload_libraries=citus -c fsync=off -c max_connections=200 -c citus.node_conninfo=sslmode=disable ${CRM_CITUS_SETTINGS:-}" \
+			-o "-k $citus_work -c listen_addresses=127.0.0.1 -p $p -c shared_preload_libraries=citus -c fsync=off -c max_connections=200 -c max_worker_processes=32 -c citus.node_conninfo=sslmode=disable ${CRM_CITUS_SETTINGS:-}" \
 			start >/dev/null 2>&1; then
 			port[$n]=$p
 			return 0

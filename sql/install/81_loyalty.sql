@@ -275,7 +275,9 @@ BEGIN
 			RETURN NULL;
 		END IF;
 	END IF;
-	RAISE EXCEPTION '%.% is append-only: % is not allowed', TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_OP
+	RAISE EXCEPTION '%.% is append-only: % is not allowed', TG_TABLE_SCHEMA,
+		-- on a Citus cluster, the table's name, not its shard's
+		CASE WHEN crm.in_citus_task() THEN regexp_replace(TG_TABLE_NAME, '_[0-9]+$', '') ELSE TG_TABLE_NAME END, TG_OP
 		USING ERRCODE = 'insufficient_privilege',
 			  HINT = 'Correct a movement with a new entry: crm.reverse_entry or crm.adjust_points.';
 END

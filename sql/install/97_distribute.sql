@@ -18,6 +18,32 @@ AS 'MODULE_PATHNAME', 'crm_owns_client';
 COMMENT ON FUNCTION crm.owns_client(bigint) IS 'whether the current role owns the client: the manager policies on a Citus cluster (crm.distribute)';
 
 /*
+ * clients_keep_discount_rules: on a cluster, the delete side of the
+ * foreign key from crm.discount_rules (a reference table) to crm.clients
+ * (distributed), which Citus does not have: a client with rules of its own
+ * is not deleted or re-keyed, with the error the key gave.  The insert
+ * side is crm.discount_rules_validate().  crm.distribute() adds the
+ * trigger; one node has the key itself.
+ */
+CREATE FUNCTION crm.clients_keep_discount_rules() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF TG_OP = 'UPDATE' AND OLD.client_id = NEW.client_id THEN
+		RETURN NEW;
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.discount_rules r WHERE r.client_id = OLD.client_id) THEN
+		RAISE EXCEPTION 'update or delete on table "clients" violates foreign key constraint "discount_rules_client_fkey" on table "discount_rules"'
+			USING ERRCODE = 'foreign_key_violation',
+				  DETAIL = format('Key (client_id)=(%s) is still referenced from table "discount_rules".', OLD.client_id);
+	END IF;
+	RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION crm.clients_keep_discount_rules() IS 'trigger on a Citus cluster: a client with discount rules of its own is not deleted or re-keyed (the key discount_rules_client_fkey, which Citus does not have)';
+
+/*
  * distribution_plan: every table of crm and crm_demo, and what
  * crm.distribute() makes of it.
  */
@@ -109,7 +135,7 @@ BEGIN
 							   FROM pg_dist_partition a, pg_dist_partition b
 							  WHERE a.logicalrelid = p.table_name
 								AND b.logicalrelid = p.colocate_with)))
-				   OR (p.kind = 'reference' AND p.partmethod = 'n')) THEN
+				   OR (p.kind = 'reference' AND p.partmethod = 'n' AND p.repmodel = 't')) THEN
 			RAISE EXCEPTION 'table % is already managed by Citus, but not as crm.distribute makes it (%)', p.table_name,
 				CASE p.kind WHEN 'distributed' THEN 'distributed by client_id, co-located with crm.clients'
 					ELSE 'a reference table' END
@@ -228,8 +254,15 @@ BEGIN
 		CREATE POLICY crm_manager ON crm.discount_rules FOR SELECT TO crm_manager
 			USING (client_id IS NULL OR crm.owns_client(client_id));
 	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'discount_rules_client_fkey'
+					AND conrelid = 'crm.discount_rules'::regclass)
+	   AND NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'clients_keep_discount_rules'
+						AND tgrelid = 'crm.clients'::regclass) THEN
+		CREATE TRIGGER clients_keep_discount_rules BEFORE DELETE OR UPDATE OF client_id ON crm.clients
+			FOR EACH ROW EXECUTE FUNCTION crm.clients_keep_discount_rules();
+	END IF;
 	IF cardinality(left_out) > 0 THEN
-		RAISE NOTICE 'foreign keys from a reference table to a distributed table, which Citus does not have, are checked by triggers instead: %',
+		RAISE NOTICE 'foreign keys from a reference table to a distributed table, which Citus does not have, are kept by triggers instead: %',
 			array_to_string(left_out, ', ');
 	END IF;
 END
