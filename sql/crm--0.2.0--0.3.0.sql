@@ -1318,6 +1318,150 @@ END
 $$;
 COMMENT ON FUNCTION crm.anonymize_client(bigint) IS 'erases what identifies a person (names, e-mail, phone, birth date, city, attributes, free text of interactions and incidents), withdraws every consent in force, keeps orders, loyalty and analytics; caller''s rights: a manager anonymizes only their own clients';
 
+CREATE OR REPLACE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS SETOF crm.churn_signals_row
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+SET jit_above_cost = 1e9
+AS $$
+DECLARE
+	opts		jsonb := crm.churn_options(options);
+	w			interval;
+	recent_from timestamptz;
+	previous_from timestamptz;
+	pop			double precision := (opts ->> 'population_gap_days')::double precision;
+	min_gap		double precision := (opts ->> 'min_gap_days')::double precision;
+BEGIN
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
+	recent_from := as_of - w;
+	previous_from := as_of - 2 * w;
+	/*
+	 * One pass over the purchases per client (p), one over the
+	 * interactions per client for the last inbound contact (e) and one for
+	 * the offers since the last purchase (f), each kept (MATERIALIZED) and
+	 * then joined by client.  f finds the last purchase itself rather than
+	 * from p: on a Citus cluster each of the three runs whole on the shards
+	 * and only its answer comes back, where a join with p's kept rows would
+	 * send all of them to every shard.
+	 */
+	RETURN QUERY
+	WITH p AS MATERIALIZED (
+		SELECT o.client_id,
+			   crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr,
+			   /* the two windows: one aggregate each, read twice */
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > recent_from)).purchases AS rn,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > recent_from)).total_spend AS rs,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > previous_from
+						   AND o.ordered_at <= recent_from)).purchases AS pn,
+			   (crm.purchase_profile(o.ordered_at, o.net_amount)
+				   FILTER (WHERE o.ordered_at > previous_from
+						   AND o.ordered_at <= recent_from)).total_spend AS ps
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+		 GROUP BY o.client_id),
+	/*
+	 * the population's rhythm: the geometric mean of the recent mean gaps
+	 * (each at least min_gap_days) of the clients with a gap; the logarithms
+	 * are summed as numeric, exactly, so that the result does not depend on
+	 * the order of the clients (hash order, parallel workers)
+	 */
+	g AS (
+		SELECT coalesce(pop,
+						exp(avg(ln(greatest((p.pr).recent_mean_gap_days, min_gap))::numeric)::double precision),
+						greatest(30, min_gap)) AS gap
+		  FROM p
+		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
+	e AS MATERIALIZED (
+		SELECT i.client_id, max(i.occurred_at) AS last_at
+		  FROM crm.interactions i
+		 WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= as_of
+		 GROUP BY i.client_id),
+	/* marketing messages after the last purchase: offers that did not bring it back */
+	f AS MATERIALIZED (
+		SELECT c.client_id, count(*) AS offers
+		  FROM crm.interactions c
+		  JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase
+				  FROM crm.orders o
+				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+				 GROUP BY o.client_id) l
+			ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
+		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
+		 GROUP BY c.client_id),
+	x AS (
+		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
+			   coalesce(f.offers, 0) AS offers, g.gap,
+			   crm.churn_signal(p.pr, as_of, g.gap, w.rn, w.pn, e.last_at,
+								coalesce(f.offers, 0), opts) AS s
+		  FROM p
+		 CROSS JOIN g
+		 CROSS JOIN LATERAL (
+			SELECT coalesce(p.rn, 0) AS rn, coalesce(p.pn, 0) AS pn,
+				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
+		  LEFT JOIN e ON e.client_id = p.client_id
+		  LEFT JOIN f ON f.client_id = p.client_id
+		OFFSET 0)
+	SELECT x.client_id, (x.pr).purchases, (x.pr).first_purchase, (x.pr).last_purchase,
+		   (x.pr).total_spend,
+		   (x.s).age_days, (x.s).silence_days, (x.s).own_gap_days, (x.s).expected_gap_days,
+		   (x.s).gap_cv, (x.s).overdue_ratio, (x.s).p_gap,
+		   x.rn, x.pn,
+		   CASE WHEN x.pn > 0 THEN x.rn::double precision / x.pn END,
+		   x.rs, x.ps,
+		   CASE WHEN x.ps > 0 THEN (x.rs / x.ps)::double precision END,
+		   x.last_at, (x.s).engagement_silence_days, x.offers, (x.pr).offer_share,
+		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class
+	  FROM x;
+END
+$$;
+COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_signals written in SQL: the same rows (up to the last bits of the population rhythm), planned as a query; crm.churn_signals runs it where its own passes do not apply';
+
+CREATE OR REPLACE FUNCTION crm.cohort_retention(as_of timestamptz, period text DEFAULT 'month')
+RETURNS TABLE (cohort date, period_number integer, cohort_clients bigint,
+			   active_clients bigint, retention double precision)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF period NOT IN ('week', 'month', 'quarter') THEN
+		RAISE EXCEPTION 'period must be week, month or quarter, not "%"', period
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/*
+	 * Per client (a window over its own purchase periods), then per cohort
+	 * and period: on a Citus cluster the first step runs whole on the
+	 * shards and only the counts come back.  A cohort's size is its count
+	 * at period 0: every client buys in its first period.
+	 */
+	RETURN QUERY
+	WITH a AS MATERIALIZED (
+		SELECT y.c,
+			   CASE period
+				   WHEN 'week' THEN ((y.p - y.c) / 7)
+				   ELSE ((extract(year FROM y.p) - extract(year FROM y.c)) * 12
+						 + extract(month FROM y.p) - extract(month FROM y.c))::integer
+						/ CASE period WHEN 'quarter' THEN 3 ELSE 1 END
+			   END AS k,
+			   count(*) AS active
+		  FROM (SELECT x.p, min(x.p) OVER (PARTITION BY x.client_id) AS c
+				  FROM (SELECT DISTINCT o.client_id,
+							   date_trunc(period, o.ordered_at AT TIME ZONE 'UTC')::date AS p
+						  FROM crm.orders o
+						 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of) x) y
+		 GROUP BY 1, 2)
+	SELECT a.c, a.k, s.active, a.active, a.active::double precision / s.active
+	  FROM a JOIN a s ON s.c = a.c AND s.k = 0
+	 ORDER BY a.c, a.k;
+END
+$$;
+COMMENT ON FUNCTION crm.cohort_retention(timestamptz, text) IS 'retention matrix: per acquisition cohort (UTC week, month or quarter of the first purchase) and period number, the share of the cohort with a purchase in that period';
+
 /*
  * owns_client: whether the current role owns the client.  The manager
  * policies of a distributed database use it in place of the subquery of

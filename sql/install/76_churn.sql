@@ -120,6 +120,15 @@ BEGIN
 	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
 	recent_from := as_of - w;
 	previous_from := as_of - 2 * w;
+	/*
+	 * One pass over the purchases per client (p), one over the
+	 * interactions per client for the last inbound contact (e) and one for
+	 * the offers since the last purchase (f), each kept (MATERIALIZED) and
+	 * then joined by client.  f finds the last purchase itself rather than
+	 * from p: on a Citus cluster each of the three runs whole on the shards
+	 * and only its answer comes back, where a join with p's kept rows would
+	 * send all of them to every shard.
+	 */
 	RETURN QUERY
 	WITH p AS MATERIALIZED (
 		SELECT o.client_id,
@@ -150,16 +159,20 @@ BEGIN
 						greatest(30, min_gap)) AS gap
 		  FROM p
 		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
-	e AS (
+	e AS MATERIALIZED (
 		SELECT i.client_id, max(i.occurred_at) AS last_at
 		  FROM crm.interactions i
 		 WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= as_of
 		 GROUP BY i.client_id),
 	/* marketing messages after the last purchase: offers that did not bring it back */
-	f AS (
+	f AS MATERIALIZED (
 		SELECT c.client_id, count(*) AS offers
 		  FROM crm.interactions c
-		  JOIN p ON p.client_id = c.client_id AND c.occurred_at > (p.pr).last_purchase
+		  JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase
+				  FROM crm.orders o
+				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+				 GROUP BY o.client_id) l
+			ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
 		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
 		 GROUP BY c.client_id),
 	x AS (
@@ -286,27 +299,30 @@ BEGIN
 		RAISE EXCEPTION 'period must be week, month or quarter, not "%"', period
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	/*
+	 * Per client (a window over its own purchase periods), then per cohort
+	 * and period: on a Citus cluster the first step runs whole on the
+	 * shards and only the counts come back.  A cohort's size is its count
+	 * at period 0: every client buys in its first period.
+	 */
 	RETURN QUERY
-	WITH o AS (
-		SELECT DISTINCT o.client_id,
-			   date_trunc(period, o.ordered_at AT TIME ZONE 'UTC')::date AS p
-		  FROM crm.orders o
-		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of),
-	f AS (SELECT o.client_id, min(o.p) AS c FROM o GROUP BY o.client_id),
-	sizes AS (SELECT f.c, count(*) AS k FROM f GROUP BY f.c),
-	a AS (
-		SELECT f.c,
+	WITH a AS MATERIALIZED (
+		SELECT y.c,
 			   CASE period
-				   WHEN 'week' THEN ((o.p - f.c) / 7)
-				   ELSE ((extract(year FROM o.p) - extract(year FROM f.c)) * 12
-						 + extract(month FROM o.p) - extract(month FROM f.c))::integer
+				   WHEN 'week' THEN ((y.p - y.c) / 7)
+				   ELSE ((extract(year FROM y.p) - extract(year FROM y.c)) * 12
+						 + extract(month FROM y.p) - extract(month FROM y.c))::integer
 						/ CASE period WHEN 'quarter' THEN 3 ELSE 1 END
 			   END AS k,
 			   count(*) AS active
-		  FROM o JOIN f USING (client_id)
+		  FROM (SELECT x.p, min(x.p) OVER (PARTITION BY x.client_id) AS c
+				  FROM (SELECT DISTINCT o.client_id,
+							   date_trunc(period, o.ordered_at AT TIME ZONE 'UTC')::date AS p
+						  FROM crm.orders o
+						 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of) x) y
 		 GROUP BY 1, 2)
-	SELECT a.c, a.k, s.k, a.active, a.active::double precision / s.k
-	  FROM a JOIN sizes s ON s.c = a.c
+	SELECT a.c, a.k, s.active, a.active, a.active::double precision / s.active
+	  FROM a JOIN a s ON s.c = a.c AND s.k = 0
 	 ORDER BY a.c, a.k;
 END
 $$;
