@@ -77,3 +77,32 @@ SELECT CASE WHEN p ~ '^Aggregate\s+->  Custom Scan \(Citus Adaptive\)' AND p !~ 
 			THEN 'ok across clients, purchase_profile (internal state) gathers the rows on the coordinator'
 			ELSE 'FAIL all-clients profile plan: ' || p END
   FROM public.plan_of('SELECT crm.purchase_profile(ordered_at, net_amount) FROM crm.orders') p;
+-- a fit over a distributed table: in the form docs/scale-out.md shows (the
+-- fit in a subquery, its fields read above) one partial aggregate per
+-- shard and one fit on the coordinator; (crm.bgnbd_fit(...)).* asks Citus
+-- for one per field (PostgreSQL alone shares identical aggregates; Citus
+-- rewrites each field into an aggregate of its own)
+CREATE TABLE public.summary AS SELECT * FROM crm.clv_summary('2025-01-01', 'week');
+SELECT create_distributed_table('public.summary', 'client_id');
+CREATE FUNCTION public.verbose_plan_of(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE line text; plan text := '';
+BEGIN
+	FOR line IN EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || q LOOP
+		plan := plan || line || E'\n';
+	END LOOP;
+	RETURN plan;
+END $$;
+SELECT CASE WHEN n_partial = 1 AND n_combine = 1
+			THEN 'ok the documented form: one partial fit per shard, one fit on the coordinator'
+			ELSE 'FAIL the documented form: ' || n_partial || ' partial aggregates per shard, ' || n_combine || ' combined' END
+  FROM (SELECT (SELECT count(*) FROM regexp_matches(p, 'Query: [^\n]*?worker_partial_agg\(', 'g')) AS n_partial,
+			   (SELECT count(*) FROM regexp_matches(p, 'coord_combine_agg\(', 'g')) AS n_combine
+		  FROM public.verbose_plan_of('SELECT (f).* FROM (SELECT crm.bgnbd_fit(frequency, recency, t) AS f FROM public.summary) s') p) x;
+SELECT 'ok (crm.bgnbd_fit(...)).* on a distributed table: ' || n || ' fits, one per field (why the documented form)'
+  FROM (SELECT count(*) AS n FROM regexp_matches(
+		public.verbose_plan_of('SELECT (crm.bgnbd_fit(frequency, recency, t)).* FROM public.summary'), 'coord_combine_agg\(', 'g')) x;
+SELECT CASE WHEN a.f = b.f THEN 'ok both forms give the same fit'
+			ELSE 'FAIL the forms differ: ' || a.f::text || ' / ' || b.f::text END
+  FROM (SELECT crm.bgnbd_fit(frequency, recency, t) AS f FROM public.summary) a,
+	   (SELECT (x).* FROM (SELECT crm.bgnbd_fit(frequency, recency, t) AS x FROM public.summary) s) b0,
+	   LATERAL (SELECT ROW(b0.*)::crm.bgnbd_model AS f) b;
