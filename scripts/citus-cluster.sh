@@ -13,6 +13,7 @@
 #   citus_psql NODE ARGS...  psql on a node (ON_ERROR_STOP, no psqlrc).
 #   citus_database NAME  creates database NAME on every node with the
 #       citus extension, and joins the workers to the coordinator there.
+#   citus_join NAME  the same for a database the coordinator already has.
 #
 # As root the servers run as postgres.  Extra server settings:
 # CRM_CITUS_SETTINGS (words of -c name=value).
@@ -85,11 +86,21 @@ citus_psql() {
 }
 
 citus_database() {
-	local db=$1 n w
+	citus_psql coordinator -d postgres -c "CREATE DATABASE $1"
+	citus_join "$1"
+}
+
+# citus_join NAME: Citus for database NAME of the coordinator (which may
+# already hold data): the database with citus on every worker, the citus
+# extension in NAME, the workers joined to the coordinator.
+citus_join() {
+	local db=$1 n
 	for n in "${citus_nodes[@]}"; do
+		[ "$n" = coordinator ] && continue
 		citus_psql "$n" -d postgres -c "CREATE DATABASE $db"
 		citus_psql "$n" -d "$db" -c 'CREATE EXTENSION citus'
 	done
+	citus_psql coordinator -d "$db" -c 'CREATE EXTENSION citus'
 	citus_psql coordinator -d "$db" -c "SELECT citus_set_coordinator_host('127.0.0.1', ${port[coordinator]})" >/dev/null
 	for n in "${citus_nodes[@]}"; do
 		[ "$n" = coordinator ] && continue

@@ -1554,6 +1554,7 @@ DECLARE
 	triggers	text[] := '{}';
 	stmt		text;
 	messages	text := current_setting('client_min_messages');
+	early		jsonb := '{}';
 BEGIN
 	-- table names in full, here and in what is sent to the workers
 	PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -1607,6 +1608,28 @@ BEGIN
 			PERFORM set_config('citus.shard_count', shard_count::text, true);
 		END IF;
 
+		-- first, for crm and for crm_demo, a reference table that nothing
+		-- refers to, with no key, trigger or policy: Citus then creates the
+		-- extension on the workers, in a session of its own, before this
+		-- transaction holds locks there (in a database that had crm before
+		-- it had Citus, the extension would otherwise be created with the
+		-- first table that needs it, waiting on those locks)
+		FOR p IN SELECT DISTINCT ON (d.extension) d.extension, d.table_name
+				   FROM crm.distribution_plan() d
+				  WHERE d.table_name = ANY (todo) AND d.kind = 'reference'
+					AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.contype = 'f'
+									 AND d.table_name IN (c.conrelid, c.confrelid))
+					AND NOT EXISTS (SELECT 1 FROM pg_trigger t WHERE t.tgrelid = d.table_name AND NOT t.tgisinternal)
+					AND NOT EXISTS (SELECT 1 FROM pg_policy y WHERE y.polrelid = d.table_name)
+				  ORDER BY d.extension, d.table_name::text
+		LOOP
+			EXECUTE format('SELECT count(*) FROM ONLY %s', p.table_name) INTO moved;
+			PERFORM set_config('client_min_messages', 'warning', true);
+			PERFORM create_reference_table(p.table_name);
+			PERFORM set_config('client_min_messages', messages, true);
+			early := early || jsonb_build_object(p.table_name::text, moved);
+		END LOOP;
+
 		-- the foreign keys that touch a table to be distributed, kept to be
 		-- re-created; dropped here and on the workers, whose copies of crm's
 		-- tables (created with the extension) become Citus's shells there
@@ -1659,6 +1682,12 @@ BEGIN
 		rows_moved := 0;
 		IF NOT p.table_name = ANY (todo) THEN
 			action := 'already';
+			RETURN NEXT;
+			CONTINUE;
+		END IF;
+		IF early ? p.table_name::text THEN
+			action := 'made reference';
+			rows_moved := (early ->> p.table_name::text)::bigint;
 			RETURN NEXT;
 			CONTINUE;
 		END IF;

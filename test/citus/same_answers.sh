@@ -6,8 +6,10 @@
 #
 #   single    one node: a database on the coordinator without Citus;
 #   fresh     crm.distribute() on an empty database, then the activity;
-#   existing  the activity on one node, then crm.distribute(), which moves
-#             the rows to the shards and empties the local tables.
+#   existing  a database of one node with crm, crm_demo and the activity,
+#             then Citus (the extension, the workers), then
+#             crm.distribute(), which moves the rows to the shards and
+#             empties the local tables.
 #
 # The activity is test/include/activity.sql (demo data, every kind of
 # loyalty entry, discounts, recorded carts, segment refreshes); the answers
@@ -22,8 +24,8 @@
 same_answers() {
 	local db label
 	citus_psql coordinator -d postgres -c "CREATE DATABASE single"
+	citus_psql coordinator -d postgres -c "CREATE DATABASE existing"
 	citus_database fresh
-	citus_database existing
 	for db in fresh existing single; do
 		citus_psql coordinator -d "$db" -c "SET client_min_messages = warning" \
 			-c 'CREATE EXTENSION IF NOT EXISTS crm' -c 'CREATE EXTENSION IF NOT EXISTS crm_demo' >/dev/null
@@ -41,6 +43,7 @@ same_answers() {
 			-c "UPDATE crm.clients SET owner = 'crm_test_m1' WHERE client_id % 10 = 1" \
 			-c "UPDATE crm.clients SET owner = 'crm_test_m2' WHERE client_id % 10 = 2" >/dev/null
 	done
+	citus_join existing
 	citus_psql coordinator -d existing -At -c "SELECT sum(rows_moved) || ' rows moved' FROM crm.distribute()"
 	for db in single fresh existing; do
 		{
