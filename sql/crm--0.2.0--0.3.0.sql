@@ -968,6 +968,29 @@ AS $$
 $$;
 COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';
 
+/*
+ * refuse_in_citus_task: the clear error of a function of crm that reads
+ * crm's tables, called where Citus sent it with a query on a shard (for
+ * each row of a query over a distributed table), where its own queries
+ * would be distributed queries nested in the shard's, which Citus refuses
+ * with an error that names neither the function nor the fix.
+ */
+CREATE FUNCTION crm.refuse_in_citus_task(function_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF crm.in_citus_task() THEN
+		RAISE EXCEPTION '% cannot run inside a query that Citus sends to the shards', function_name
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'It reads crm''s tables, which are distributed: called for each row of a query over a distributed table, it would run a distributed query inside a shard''s query.',
+				  HINT = 'Call it from the coordinator over rows read first: WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients ...) SELECT ... FROM c (docs/scale-out.md).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.refuse_in_citus_task(text) IS 'raises the clear error of a crm function called inside a query Citus sent to a shard (a call per row of a query over a distributed table)';
+
 CREATE OR REPLACE FUNCTION crm.categories_check_cycle() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, crm, pg_temp
@@ -1277,6 +1300,7 @@ DECLARE
 	n_cons		bigint;
 	v_now		timestamptz := now();	-- the coordinator's, on Citus
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.anonymize_client');
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -1461,6 +1485,1032 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.cohort_retention(timestamptz, text) IS 'retention matrix: per acquisition cohort (UTC week, month or quarter of the first purchase) and period number, the share of the cohort with a purchase in that period';
+
+CREATE OR REPLACE FUNCTION crm.contact_check(client_id bigint, channel text,
+								  at timestamptz DEFAULT pg_catalog.now(),
+								  OUT allowed boolean, OUT reason text,
+								  OUT consent boolean, OUT contacts_in_window bigint,
+								  OUT cap integer, OUT cap_window interval)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	granted		boolean;
+	rule		record;
+	n			bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.contact_check');
+	IF channel NOT IN ('email', 'sms', 'push', 'phone', 'messenger', 'post') THEN
+		RAISE EXCEPTION 'unknown contact channel "%"', channel
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Contact channels are email, sms, push, phone, messenger and post.';
+	END IF;
+	SELECT c.granted INTO granted
+	  FROM crm.consents c
+	 WHERE c.client_id = contact_check.client_id
+	   AND c.channel = contact_check.channel
+	   AND c.changed_at <= contact_check.at
+	 ORDER BY c.changed_at DESC
+	 LIMIT 1;
+	consent := coalesce(granted, false);
+	IF NOT consent THEN
+		allowed := false;
+		reason := CASE WHEN granted IS NULL THEN 'no consent' ELSE 'consent withdrawn' END;
+		RETURN;
+	END IF;
+	/* the channel's own cap first, then the cap over every channel */
+	FOR rule IN
+		SELECT r.channel AS cap_channel, r.window_length, r.max_contacts
+		  FROM (SELECT cc.channel, cc.window_length, cc.max_contacts, 1 AS o
+				  FROM crm.contact_caps cc WHERE cc.channel = contact_check.channel
+				UNION ALL
+				SELECT 'any', coalesce(a.window_length, interval '7 days'),
+					   CASE WHEN a.channel IS NULL THEN 3 ELSE a.max_contacts END, 2
+				  FROM (SELECT 1) one
+				  LEFT JOIN crm.contact_caps a ON a.channel = 'any') r
+		 ORDER BY r.o
+	LOOP
+		CONTINUE WHEN rule.max_contacts IS NULL;
+		SELECT count(*) INTO n
+		  FROM crm.interactions i
+		 WHERE i.client_id = contact_check.client_id
+		   AND i.direction = 'outbound' AND i.campaign IS NOT NULL
+		   AND i.occurred_at >= contact_check.at - rule.window_length
+		   AND i.occurred_at < contact_check.at
+		   AND (rule.cap_channel = 'any' OR i.channel = rule.cap_channel);
+		IF n >= rule.max_contacts THEN
+			allowed := false;
+			reason := format('cap reached: %s marketing contacts in %s on %s, cap %s',
+							 n, rule.window_length,
+							 CASE rule.cap_channel WHEN 'any' THEN 'all channels'
+							 ELSE rule.cap_channel END,
+							 rule.max_contacts);
+			contacts_in_window := n;
+			cap := rule.max_contacts;
+			cap_window := rule.window_length;
+			RETURN;
+		END IF;
+		IF rule.cap_channel = 'any' THEN
+			contacts_in_window := n;
+			cap := rule.max_contacts;
+			cap_window := rule.window_length;
+		END IF;
+	END LOOP;
+	allowed := true;
+END
+$$;
+COMMENT ON FUNCTION crm.contact_check(bigint, text, timestamptz) IS 'whether a marketing contact to the client on the channel is allowed at the moment, and why not: consent in force and the caps of crm.contact_caps (contacts strictly before at, in the rolling window)';
+
+CREATE OR REPLACE FUNCTION crm.client_card(client_id bigint, last_interactions integer DEFAULT 10)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	c			crm.clients;
+	card		jsonb;
+	v_consents	jsonb := '{}';
+	ch			text;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.client_card');
+	IF last_interactions < 0 THEN
+		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	SELECT * INTO c FROM crm.clients WHERE clients.client_id = client_card.client_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'client % does not exist', client_card.client_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+
+	/*
+	 * Whether each channel with a consent row may be contacted now: one
+	 * crm.can_contact call per channel, each a statement of its own (on
+	 * Citus a function that reads crm.consents must not run inside a
+	 * query over crm.consents, which goes to the shard).
+	 */
+	FOR ch IN
+		SELECT DISTINCT k.channel FROM crm.consents k WHERE k.client_id = c.client_id
+	LOOP
+		v_consents := v_consents || jsonb_build_object(ch, crm.can_contact(c.client_id, ch));
+	END LOOP;
+
+	card := jsonb_build_object(
+		'client_id', c.client_id,
+		'profile', jsonb_strip_nulls(jsonb_build_object(
+			'kind', c.kind,
+			'name', CASE c.kind WHEN 'company' THEN c.company_name
+							   ELSE nullif(concat_ws(' ', c.first_name, c.last_name), '') END,
+			'first_name', c.first_name,
+			'last_name', c.last_name,
+			'company_name', c.company_name,
+			'birth_date', c.birth_date,
+			'email', c.email,
+			'phone', c.phone,
+			'country', c.country,
+			'region', c.region,
+			'city', c.city,
+			'owner', c.owner,
+			'acquisition_channel', c.acquisition_channel,
+			'acquisition_cost', c.acquisition_cost,
+			'created_at', c.created_at,
+			'anonymized_at', c.anonymized_at,
+			'attributes', c.attributes)),
+		'consents', v_consents,
+		'orders', (
+			SELECT jsonb_build_object(
+					'purchases', count(*) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'cancelled', count(*) FILTER (WHERE o.status = 'cancelled'),
+					'refunded', count(*) FILTER (WHERE o.status = 'refunded'),
+					'revenue', coalesce(sum(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'margin', coalesce(sum(o.net_amount - o.cost_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'average_order', round(avg(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 2),
+					'promo_share', round(avg(o.promo_used::int) FILTER (WHERE o.status IN ('placed', 'paid')), 3),
+					'points_paid', coalesce(sum(o.points_paid) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
+					'first_purchase_at', min(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'last_purchase_at', max(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')))
+			  FROM crm.orders o
+			 WHERE o.client_id = c.client_id),
+		'last_interactions', (
+			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'interaction_id', i.interaction_id,
+						'occurred_at', i.occurred_at,
+						'channel', i.channel,
+						'kind', i.kind,
+						'direction', i.direction,
+						'outcome', i.outcome,
+						'handled_by', i.handled_by,
+						'subject', i.subject,
+						'order_id', i.order_id,
+						'incident_id', i.incident_id))
+					ORDER BY i.occurred_at DESC, i.interaction_id DESC), '[]')
+			  FROM (SELECT * FROM crm.interactions x
+					 WHERE x.client_id = c.client_id
+					 ORDER BY x.occurred_at DESC, x.interaction_id DESC
+					 LIMIT last_interactions) i),
+		'open_incidents', (
+			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+						'incident_id', n.incident_id,
+						'opened_at', n.opened_at,
+						'subject', n.subject,
+						'category', n.category,
+						'status', n.status,
+						'priority', n.priority,
+						'assignee', n.assignee,
+						'due_at', n.due_at,
+						'overdue', n.due_at < now()))
+					ORDER BY n.opened_at, n.incident_id), '[]')
+			  FROM crm.incidents n
+			 WHERE n.client_id = c.client_id
+			   AND n.status NOT IN ('resolved', 'closed')));
+	RETURN card;
+END
+$$;
+COMMENT ON FUNCTION crm.client_card(bigint, integer) IS 'one client as jsonb: profile, consents, order totals, newest interactions, open incidents';
+
+CREATE OR REPLACE FUNCTION crm.points_balance(client_id bigint, program text, at timestamptz DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	v			bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.points_balance');
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	SELECT coalesce(sum(l.points), 0) INTO v
+	  FROM crm.loyalty_ledger l
+	 WHERE l.client_id = points_balance.client_id AND l.program_id = p.program_id
+	   AND (at IS NULL OR l.created_at <= at);
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION crm.points_balance(bigint, text, timestamptz) IS 'a client''s points in a programme: the sum of the ledger entries written at or before at (NULL: all); 0 without an account';
+
+CREATE OR REPLACE FUNCTION crm.points_statement(client_id bigint, program text,
+									 from_at timestamptz DEFAULT NULL, to_at timestamptz DEFAULT NULL)
+RETURNS TABLE (entry_id bigint, created_at timestamptz, kind text, points bigint,
+			   running_balance bigint, order_id bigint, lot_id bigint, expires_at timestamptz,
+			   reverses_entry_id bigint, unrecovered bigint, refund_amount numeric,
+			   idempotency_key text, made_by text, source text, note text)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	p			crm.loyalty_programs;
+	v_client	bigint := points_statement.client_id;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.points_statement');
+	IF v_client IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	RETURN QUERY
+	SELECT s.entry_id, s.created_at, s.kind, s.points, s.running, s.order_id, s.lot_id,
+		   s.expires_at, s.reverses_entry_id, s.unrecovered, s.refund_amount,
+		   s.idempotency_key, s.made_by, s.source, s.note
+	  FROM (SELECT l.*, sum(l.points) OVER (ORDER BY l.entry_id)::bigint AS running
+			  FROM crm.loyalty_ledger l
+			 WHERE l.client_id = v_client AND l.program_id = p.program_id
+			   AND (points_statement.to_at IS NULL OR l.created_at <= points_statement.to_at)) s
+	 WHERE points_statement.from_at IS NULL OR s.created_at >= points_statement.from_at
+	 ORDER BY s.entry_id;
+END
+$$;
+COMMENT ON FUNCTION crm.points_statement(bigint, text, timestamptz, timestamptz) IS 'an account''s movements in order with the running balance (sum of all entries up to each one), optionally from and to given moments';
+
+CREATE OR REPLACE FUNCTION crm.points_expiring(client_id bigint, program text,
+									as_of timestamptz DEFAULT pg_catalog.now(),
+									within interval DEFAULT NULL)
+RETURNS TABLE (expires_at timestamptz, points bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	p			crm.loyalty_programs;
+	v_client	bigint := points_expiring.client_id;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.points_expiring');
+	IF v_client IS NULL OR as_of IS NULL THEN
+		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	RETURN QUERY
+	SELECT t.expires_at, sum(t.remaining)::bigint
+	  FROM crm.loyalty_lots t
+	 WHERE t.client_id = v_client AND t.program_id = p.program_id
+	   AND t.remaining > 0 AND t.expires_at > points_expiring.as_of
+	   AND (points_expiring.within IS NULL
+			OR t.expires_at <= points_expiring.as_of + points_expiring.within)
+	 GROUP BY t.expires_at
+	 ORDER BY t.expires_at;
+END
+$$;
+COMMENT ON FUNCTION crm.points_expiring(bigint, text, timestamptz, interval) IS 'points still to expire per expiry moment after as_of (within an interval if given): the "expiring soon" list';
+
+CREATE OR REPLACE FUNCTION crm.adjust_points(client_id bigint, program text, points bigint,
+								  idempotency_key text, note text,
+								  expires_at timestamptz DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	e			crm.loyalty_ledger;
+	v_request	jsonb;
+	v_at		timestamptz;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.adjust_points');
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
+	IF points IS NULL OR points = 0 THEN
+		RAISE EXCEPTION 'points to adjust must not be zero or NULL'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF points = -9223372036854775808 THEN
+		RAISE EXCEPTION 'points to adjust out of range: %', points
+			USING ERRCODE = 'numeric_value_out_of_range';
+	END IF;
+	IF note IS NULL OR btrim(note) = '' THEN
+		RAISE EXCEPTION 'an adjustment needs a note giving its reason'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF expires_at IS NOT NULL AND points < 0 THEN
+		RAISE EXCEPTION 'expires_at applies to a credit only, not to an adjustment of % points', points
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF expires_at <= pg_catalog.clock_timestamp() THEN
+		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	v_request := jsonb_build_object('op', 'adjust_points', 'points', points,
+									'expires_at', expires_at, 'note', note);
+	a := crm.loyalty_lock_account(client_id, p.program_id, points > 0);
+	IF a.client_id IS NULL THEN
+		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', -points
+			USING ERRCODE = 'LY001',
+				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
+	END IF;
+	e := crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
+	IF e.entry_id IS NOT NULL THEN
+		RETURN e;
+	END IF;
+	IF points < 0 THEN
+		RETURN crm.loyalty_debit(a, p, 'adjust', -points, NULL, idempotency_key, actor,
+								 'adjust_points', note, v_request);
+	END IF;
+	v_at := pg_catalog.clock_timestamp();
+	RETURN crm.loyalty_append(client_id, p.program_id, 'adjust', points,
+							  coalesce(expires_at, v_at + p.points_lifetime),
+							  '{}', '{}', NULL, NULL, 0, NULL,
+							  idempotency_key, actor, 'adjust_points', note, v_request, v_at);
+END
+$$;
+COMMENT ON FUNCTION crm.adjust_points(bigint, text, bigint, text, text, timestamptz, text) IS 'manual correction: a credit opens a lot, a debit draws like a redemption; the note (reason) is required; idempotent by key';
+
+CREATE OR REPLACE FUNCTION crm.reverse_entry(entry_id bigint, idempotency_key text,
+								  note text DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o			crm.loyalty_ledger;
+	a			crm.loyalty_accounts;
+	e			crm.loyalty_ledger;
+	plan		record;
+	v_request	jsonb;
+	v_at		timestamptz;
+	v_done		bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.reverse_entry');
+	IF entry_id IS NULL THEN
+		RAISE EXCEPTION 'entry_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT * INTO o FROM crm.loyalty_ledger l WHERE l.entry_id = reverse_entry.entry_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'ledger entry % does not exist', entry_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
+	IF o.kind IN ('reversal', 'expire') THEN
+		RAISE EXCEPTION 'ledger entry % cannot be reversed: it is %', entry_id,
+			CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Correct it with crm.adjust_points.';
+	END IF;
+	v_request := jsonb_build_object('op', 'reverse_entry', 'entry_id', entry_id, 'note', note);
+	a := crm.loyalty_lock_account(o.client_id, o.program_id, false);
+	e := crm.loyalty_replay(o.client_id, o.program_id, idempotency_key, v_request);
+	IF e.entry_id IS NOT NULL THEN
+		RETURN e;
+	END IF;
+	SELECT coalesce(sum(abs(r.points) + r.unrecovered), 0) INTO v_done
+	  FROM crm.loyalty_reversals r
+	 WHERE r.client_id = o.client_id AND r.program_id = o.program_id
+	   AND r.reversed_entry_id = o.entry_id;
+	IF v_done >= abs(o.points) THEN
+		RAISE EXCEPTION 'ledger entry % is already reversed', entry_id
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	v_at := pg_catalog.clock_timestamp();
+	PERFORM crm.loyalty_expire_account(o.client_id, o.program_id, v_at, v_at, actor);
+	plan := crm.loyalty_reverse_plan(o, abs(o.points) - v_done, '{}', '{}');
+	e := crm.loyalty_append(o.client_id, o.program_id, 'reversal', 0, NULL,
+							plan.lot_ids, plan.deltas, o.order_id, o.entry_id,
+							plan.unrecovered, NULL, idempotency_key, actor, 'reverse_entry',
+							note, v_request, v_at);
+	INSERT INTO crm.loyalty_reversals (client_id, program_id, entry_id, reversed_entry_id, points, unrecovered)
+	VALUES (o.client_id, o.program_id, e.entry_id, o.entry_id, plan.moved, plan.unrecovered);
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION crm.reverse_entry(bigint, text, text, text) IS 'reverses what is left of an entry: a credit''s unspent points come back out (the spent rest is reported as unrecovered), a debit''s points go back into the lots it drew from; idempotent by key';
+
+CREATE OR REPLACE FUNCTION crm.refund_order_points(client_id bigint, order_id bigint, idempotency_key text,
+										refund_amount numeric DEFAULT NULL,
+										note text DEFAULT NULL, actor text DEFAULT NULL)
+RETURNS SETOF crm.loyalty_ledger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o			crm.orders;
+	acct		record;
+	a			crm.loyalty_accounts;
+	e			crm.loyalty_ledger;
+	x			crm.loyalty_ledger;
+	plan		record;
+	v_request	jsonb;
+	v_so_far	numeric;
+	v_refunded	boolean;
+	v_amount	numeric;
+	v_share		numeric;
+	v_at		timestamptz;
+	v_lots		bigint[];
+	v_deltas	bigint[];
+	v_targets	bigint[];
+	v_moved		bigint[];
+	v_unrec		bigint[];
+	v_total_unrec bigint;
+	v_target	bigint;
+	i			integer;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.refund_order_points');
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
+	IF order_id IS NULL THEN
+		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF refund_amount <= 0 THEN
+		RAISE EXCEPTION 'refund amount must be positive, not %', refund_amount
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	o := crm.loyalty_order_row(client_id, order_id, true);
+	IF refund_amount > o.net_amount THEN
+		RAISE EXCEPTION 'refund amount % exceeds the net amount % of order %', refund_amount, o.net_amount, order_id
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_request := jsonb_build_object('op', 'refund_order_points', 'order_id', order_id,
+									'refund_amount', refund_amount, 'note', note);
+
+	/*
+	 * A refund already made under this key, in any programme: return what
+	 * it wrote and write nothing (even in a programme where the order has
+	 * moved points since).
+	 */
+	IF EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+				WHERE l.client_id = refund_order_points.client_id
+				  AND l.idempotency_key = refund_order_points.idempotency_key) THEN
+		FOR acct IN
+			SELECT l.program_id FROM crm.loyalty_ledger l
+			 WHERE l.client_id = refund_order_points.client_id
+			   AND l.idempotency_key = refund_order_points.idempotency_key
+			 ORDER BY l.program_id
+		LOOP
+			RETURN NEXT crm.loyalty_replay(client_id, acct.program_id, idempotency_key, v_request);
+		END LOOP;
+		RETURN;
+	END IF;
+
+	FOR acct IN
+		SELECT DISTINCT l.program_id FROM crm.loyalty_ledger l
+		 WHERE l.client_id = refund_order_points.client_id AND l.order_id = refund_order_points.order_id
+		 ORDER BY l.program_id
+	LOOP
+		a := crm.loyalty_lock_account(client_id, acct.program_id, false);
+		e := crm.loyalty_replay(client_id, acct.program_id, idempotency_key, v_request);
+		IF e.entry_id IS NOT NULL THEN
+			RETURN NEXT e;
+			CONTINUE;
+		END IF;
+
+		SELECT coalesce(sum(l.refund_amount), 0), count(l.refund_amount) > 0
+		  INTO v_so_far, v_refunded
+		  FROM crm.loyalty_ledger l
+		 WHERE l.client_id = refund_order_points.client_id AND l.program_id = acct.program_id
+		   AND l.order_id = refund_order_points.order_id AND l.kind = 'reversal';
+		IF refund_amount IS NULL AND v_so_far >= o.net_amount AND v_refunded THEN
+			RAISE EXCEPTION 'order % is already refunded in full', order_id
+				USING ERRCODE = 'object_not_in_prerequisite_state';
+		END IF;
+		v_amount := coalesce(refund_amount, o.net_amount - v_so_far);
+		IF v_so_far + v_amount > o.net_amount THEN
+			RAISE EXCEPTION 'refund amount % exceeds what remains refundable of order %: %',
+				v_amount, order_id, o.net_amount - v_so_far
+				USING ERRCODE = 'invalid_parameter_value',
+					  DETAIL = format('Order %s has a net amount of %s, of which %s is refunded already.',
+									  order_id, o.net_amount, v_so_far);
+		END IF;
+		v_share := CASE WHEN o.net_amount = 0 THEN 1 ELSE (v_so_far + v_amount) / o.net_amount END;
+
+		v_at := pg_catalog.clock_timestamp();
+		PERFORM crm.loyalty_expire_account(client_id, acct.program_id, v_at, v_at, actor);
+
+		v_lots := '{}'; v_deltas := '{}'; v_targets := '{}'; v_moved := '{}'; v_unrec := '{}';
+		v_total_unrec := 0;
+		/* debits first (their points come back), then credits (taken out) */
+		FOR x IN
+			SELECT * FROM crm.loyalty_ledger l
+			 WHERE l.client_id = refund_order_points.client_id AND l.program_id = acct.program_id
+			   AND l.order_id = refund_order_points.order_id
+			   AND l.kind NOT IN ('reversal', 'expire')
+			 ORDER BY l.points > 0, l.entry_id
+		LOOP
+			v_target := round(abs(x.points) * v_share)
+				- (SELECT coalesce(sum(abs(r.points) + r.unrecovered), 0)
+					 FROM crm.loyalty_reversals r
+					WHERE r.client_id = x.client_id AND r.program_id = x.program_id
+					  AND r.reversed_entry_id = x.entry_id);
+			CONTINUE WHEN v_target <= 0;
+			plan := crm.loyalty_reverse_plan(x, v_target, v_lots, v_deltas);
+			CONTINUE WHEN plan.moved = 0 AND plan.unrecovered = 0;
+			v_lots := v_lots || plan.lot_ids;
+			v_deltas := v_deltas || plan.deltas;
+			v_targets := v_targets || x.entry_id;
+			v_moved := v_moved || plan.moved;
+			v_unrec := v_unrec || plan.unrecovered;
+			v_total_unrec := v_total_unrec + plan.unrecovered;
+		END LOOP;
+
+		e := crm.loyalty_append(client_id, acct.program_id, 'reversal', 0, NULL,
+								v_lots, v_deltas, order_id, NULL, v_total_unrec, v_amount,
+								idempotency_key, actor, 'refund_order_points', note, v_request, v_at);
+		FOR i IN 1 .. coalesce(array_length(v_targets, 1), 0) LOOP
+			INSERT INTO crm.loyalty_reversals (client_id, program_id, entry_id, reversed_entry_id, points, unrecovered)
+			VALUES (client_id, acct.program_id, e.entry_id, v_targets[i], v_moved[i], v_unrec[i]);
+		END LOOP;
+		RETURN NEXT e;
+	END LOOP;
+	RETURN;
+END
+$$;
+COMMENT ON FUNCTION crm.refund_order_points(bigint, bigint, text, numeric, text, text) IS 'reverses, in proportion to the amount refunded, the points an order earned (unspent part; the rest reported as unrecovered) and redeemed (back into their lots); whole refund when refund_amount is NULL; one entry per programme; idempotent by key';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_earn_sql(client_id bigint, program text, points bigint,
+									 idempotency_key text, order_id bigint,
+									 expires_at timestamptz, note text, actor text)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	e			crm.loyalty_ledger;
+	v_request	jsonb;
+	v_at		timestamptz;
+	v_id		bigint;
+	v_expires	timestamptz;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.earn_points');
+	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
+	IF points IS NULL OR points <= 0 THEN
+		RAISE EXCEPTION 'points to earn must be positive, not %', coalesce(points::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_at := pg_catalog.clock_timestamp();
+	IF expires_at <= v_at THEN
+		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
+	IF NOT FOUND THEN
+		p := crm.loyalty_program_row(program);
+	END IF;
+	IF order_id IS NOT NULL THEN
+		PERFORM crm.loyalty_order_row(client_id, order_id, false);
+	END IF;
+	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
+									'expires_at', expires_at, 'note', note);
+	SELECT * INTO a FROM crm.loyalty_accounts x
+	 WHERE x.client_id = loyalty_earn_sql.client_id AND x.program_id = p.program_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		a := crm.loyalty_lock_account(client_id, p.program_id, true);
+	END IF;
+	SELECT * INTO e FROM crm.loyalty_ledger l
+	 WHERE l.client_id = loyalty_earn_sql.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = loyalty_earn_sql.idempotency_key;
+	IF FOUND THEN
+		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
+	END IF;
+	IF points > 9223372036854775807 - a.balance THEN
+		RAISE EXCEPTION 'earning % points would take the balance of client % in programme "%" past the largest bigint: % points now', points, client_id, p.code, a.balance
+			USING ERRCODE = 'numeric_value_out_of_range';
+	END IF;
+
+	/* the entry, its lot and the balance, in one statement */
+	v_at := pg_catalog.clock_timestamp();
+	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	v_expires := coalesce(expires_at, v_at + p.points_lifetime);
+	WITH ins AS (
+		INSERT INTO crm.loyalty_ledger AS l
+			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
+			 lot_id, expires_at, idempotency_key, made_by, source, note, request, created_at)
+		VALUES (client_id, p.program_id, v_id, 'earn', points, a.balance + points, order_id,
+				v_id, v_expires, idempotency_key, coalesce(actor, session_user::text),
+				'earn_points', note, v_request, v_at)
+		RETURNING l.*),
+	lot AS (
+		INSERT INTO crm.loyalty_lots (client_id, program_id, lot_id, points, remaining, earned_at, expires_at)
+		VALUES (client_id, p.program_id, v_id, points, points, v_at, v_expires)),
+	acc AS (
+		UPDATE crm.loyalty_accounts x SET balance = a.balance + points
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
+	SELECT * INTO e FROM ins;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigint, timestamptz, text, text) IS 'internal: crm.earn_points in SQL, for every call its C implementation does not take: credits points to a client''s account (opened if needed) as a new lot expiring at expires_at (default: now + the programme''s points_lifetime); idempotent by key';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_redeem_sql(client_id bigint, program text, points bigint,
+									   idempotency_key text, order_id bigint, note text,
+									   actor text)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	o			crm.orders;
+	e			crm.loyalty_ledger;
+	v_request	jsonb;
+	v_cap		bigint;
+	v_used		bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
+	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
+	IF points IS NULL OR points <= 0 THEN
+		RAISE EXCEPTION 'points to redeem must be positive, not %', coalesce(points::text, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
+	IF NOT FOUND THEN
+		p := crm.loyalty_program_row(program);
+	END IF;
+	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
+									'note', note);
+	SELECT * INTO a FROM crm.loyalty_accounts x
+	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', points
+			USING ERRCODE = 'LY001',
+				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
+	END IF;
+	SELECT * INTO e FROM crm.loyalty_ledger l
+	 WHERE l.client_id = loyalty_redeem_sql.client_id AND l.program_id = p.program_id
+	   AND l.idempotency_key = loyalty_redeem_sql.idempotency_key;
+	IF FOUND THEN
+		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
+	END IF;
+	IF order_id IS NOT NULL THEN
+		o := crm.loyalty_order_row(client_id, order_id, false);
+		IF o.currency <> p.currency THEN
+			RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		v_cap := floor(p.max_redeem_share * o.net_amount / p.point_value);
+		v_used := crm.loyalty_order_redeemed(client_id, p.program_id, order_id);
+		IF v_used + points > v_cap THEN
+			RAISE EXCEPTION 'redeeming % points exceeds what order % may be paid with: % points', points, order_id, v_cap
+				USING ERRCODE = 'LY003',
+					  DETAIL = format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
+									  p.max_redeem_share, o.net_amount, o.currency, v_used);
+		END IF;
+	END IF;
+
+	/* the debit: due lots expire first, then the lots in the programme's order */
+	RETURN crm.loyalty_debit(a, p, 'redeem', points, order_id, idempotency_key, actor,
+							 'redeem_points', note, v_request);
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, text, text) IS 'internal: crm.redeem_points in SQL, for every call its C implementation does not take: spends points lot by lot in the programme''s lot order; never below zero (LY001 with the available balance); with an order, at most max_redeem_share of it (LY003); idempotent by key';
+
+CREATE OR REPLACE FUNCTION crm.record_priced_cart(quote jsonb, channel text DEFAULT 'web',
+									   status text DEFAULT 'placed',
+									   external_ref text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	c			bigint;
+	at			timestamptz;
+	now_quote	jsonb;
+	oid			bigint;
+	lists		integer[];
+	diff		text;
+	u			record;
+	n			integer;
+	f			text;
+	paid		bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.record_priced_cart');
+	IF quote IS NULL OR jsonb_typeof(quote) <> 'object' THEN
+		RAISE EXCEPTION 'quote must be the jsonb object crm.price_cart returns'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	FOREACH f IN ARRAY ARRAY['client_id', 'at', 'cart', 'lines', 'rules', 'totals'] LOOP
+		IF NOT quote ? f THEN
+			RAISE EXCEPTION 'quote: field "%" is missing', f
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Pass the jsonb crm.price_cart returned, unchanged.';
+		END IF;
+	END LOOP;
+	IF status IS NULL OR status NOT IN ('placed', 'paid') THEN
+		RAISE EXCEPTION 'status must be placed or paid, not %', coalesce(status, 'NULL')
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	c := (quote ->> 'client_id')::bigint;
+	at := (quote ->> 'at')::timestamptz;
+	paid := (quote #>> '{totals,points_paid}')::bigint;
+	-- points paid are redeemed from the cart's loyalty programme
+	IF paid > 0 AND quote #>> '{cart,program}' IS NULL THEN
+		RAISE EXCEPTION 'quote: the cart pays % points but names no loyalty "program" to redeem them from', paid
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+
+	-- one recording per client at a time; the quote is checked under the lock
+	PERFORM 1 FROM crm.clients k WHERE k.client_id = c FOR NO KEY UPDATE;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'client % does not exist', c USING ERRCODE = 'no_data_found';
+	END IF;
+
+	-- a retried call with the same external_ref returns the first order
+	IF external_ref IS NOT NULL THEN
+		SELECT o.order_id INTO oid FROM crm.orders o
+		 WHERE o.client_id = c AND o.external_ref = record_priced_cart.external_ref
+		 ORDER BY o.order_id LIMIT 1;
+		IF FOUND THEN
+			RETURN oid;
+		END IF;
+	END IF;
+
+	now_quote := crm.price_cart(c, quote -> 'cart', at);
+	IF now_quote IS DISTINCT FROM quote THEN
+		SELECT format('rule "%s" was %s, is now %s',
+					  coalesce(q ->> 'code', p ->> 'code'),
+					  coalesce(q ->> 'status' || coalesce(' ' || (q ->> 'amount'), '')
+							   || coalesce(' ' || (q ->> 'points') || ' points', ''), 'absent'),
+					  coalesce(p ->> 'status' || coalesce(' ' || (p ->> 'amount'), '')
+							   || coalesce(' ' || (p ->> 'points') || ' points', '')
+							   || coalesce(' (' || (p ->> 'reason') || ')', ''), 'absent'))
+		  INTO diff
+		  FROM jsonb_array_elements(quote -> 'rules') q
+		  FULL JOIN jsonb_array_elements(now_quote -> 'rules') p ON p -> 'rule_id' = q -> 'rule_id'
+		 WHERE q IS DISTINCT FROM p
+		 ORDER BY coalesce(q -> 'rule_id', p -> 'rule_id')
+		 LIMIT 1;
+		IF diff IS NULL AND quote -> 'totals' IS DISTINCT FROM now_quote -> 'totals' THEN
+			diff := format('totals were %s, are now %s', quote -> 'totals', now_quote -> 'totals');
+		END IF;
+		IF diff IS NULL THEN
+			SELECT format('line %s was discount %s net %s, is now discount %s net %s',
+						  coalesce(q ->> 'line', p ->> 'line'), q ->> 'discount', q ->> 'net',
+						  p ->> 'discount', p ->> 'net')
+			  INTO diff
+			  FROM jsonb_array_elements(quote -> 'lines') WITH ORDINALITY AS x(q, qn)
+			  FULL JOIN jsonb_array_elements(now_quote -> 'lines') WITH ORDINALITY AS y(p, pn) ON pn = qn
+			 WHERE q IS DISTINCT FROM p
+			 ORDER BY coalesce(qn, pn)
+			 LIMIT 1;
+		END IF;
+		RAISE EXCEPTION 'quote for client % is out of date: %', c,
+			coalesce(diff, 'it differs from the cart priced now')
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Price the cart again with crm.price_cart.';
+	END IF;
+
+	SELECT array_agg(DISTINCT (l ->> 'price_list_id')::integer) INTO lists
+	  FROM jsonb_array_elements(quote -> 'lines') l;
+
+	INSERT INTO crm.orders (client_id, ordered_at, channel, status, price_list_id, currency,
+							gross_amount, discount_amount, net_amount, cost_amount,
+							promo_used, points_paid, external_ref)
+	SELECT c, at, record_priced_cart.channel, record_priced_cart.status,
+		   CASE WHEN cardinality(lists) = 1 THEN lists[1] END,
+		   quote ->> 'currency',
+		   (quote #>> '{totals,gross}')::numeric,
+		   (quote #>> '{totals,discount}')::numeric,
+		   (quote #>> '{totals,net}')::numeric,
+		   (SELECT sum((l ->> 'cost')::numeric) FROM jsonb_array_elements(quote -> 'lines') l),
+		   (quote #>> '{totals,discount}')::numeric > 0,
+		   (quote #>> '{totals,points_paid}')::bigint,
+		   record_priced_cart.external_ref
+	RETURNING order_id INTO oid;
+
+	INSERT INTO crm.order_lines (client_id, order_id, line_no, product_id, quantity, unit_price,
+								 gross_amount, discount_amount, net_amount, cost_amount)
+	SELECT c, oid, (l ->> 'line')::integer, (l ->> 'product_id')::bigint,
+		   (l ->> 'quantity')::numeric, (l ->> 'unit_price')::numeric,
+		   (l ->> 'gross')::numeric, (l ->> 'discount')::numeric,
+		   (l ->> 'net')::numeric, (l ->> 'cost')::numeric
+	  FROM jsonb_array_elements(quote -> 'lines') l;
+
+	INSERT INTO crm.order_discounts (client_id, order_id, rule_id, amount, points)
+	SELECT c, oid, (r ->> 'rule_id')::bigint, coalesce((r ->> 'amount')::numeric, 0),
+		   coalesce((r ->> 'points')::bigint, 0)
+	  FROM jsonb_array_elements(quote -> 'rules') r
+	 WHERE r ->> 'status' = 'applied';
+
+	-- count the uses, in rule order; a limited rule only while below its limit
+	FOR u IN
+		SELECT d.rule_id, d.code, d.uses_per_client
+		  FROM crm.order_discounts od
+		  JOIN crm.discount_rules d ON d.rule_id = od.rule_id
+		 WHERE od.client_id = c AND od.order_id = oid
+		 ORDER BY d.rule_id
+	LOOP
+		INSERT INTO crm.discount_usage AS du (client_id, rule_id, uses, last_used_at)
+		VALUES (c, u.rule_id, 1, at)
+		ON CONFLICT (client_id, rule_id) DO UPDATE
+			SET uses = du.uses + 1,
+				last_used_at = greatest(du.last_used_at, excluded.last_used_at)
+			WHERE u.uses_per_client IS NULL OR du.uses < u.uses_per_client
+		RETURNING du.uses INTO n;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'discount rule "%" was already used % times by client %', u.code,
+				u.uses_per_client, c
+				USING ERRCODE = 'check_violation';
+		END IF;
+	END LOOP;
+
+	IF paid > 0 THEN
+		PERFORM crm.redeem_points(c, quote #>> '{cart,program}', paid, format('crm order %s', oid),
+								  oid, 'paid with points when the order was recorded');
+	END IF;
+
+	RETURN oid;
+END
+$$;
+COMMENT ON FUNCTION crm.record_priced_cart(jsonb, text, text, text) IS 'stores a quote of crm.price_cart as an order with its lines, the rules it used and their per-client use counts, after pricing the cart again under the client''s lock: an out-of-date quote is refused; a repeated external_ref returns the first order; points paid are redeemed from the cart''s loyalty programme with crm.redeem_points';
+
+CREATE OR REPLACE FUNCTION crm.open_loyalty_account(client_id bigint, program text)
+RETURNS crm.loyalty_accounts
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.open_loyalty_account');
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	RETURN crm.loyalty_lock_account(client_id, p.program_id, true);
+END
+$$;
+COMMENT ON FUNCTION crm.open_loyalty_account(bigint, text) IS 'opens (or returns, if open) a client''s account in a programme, in the tier of threshold 0 if there is one';
+
+CREATE OR REPLACE FUNCTION crm.award_order_points(client_id bigint, order_id bigint, program text,
+									   actor text DEFAULT NULL)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	o			crm.orders;
+	v_base		numeric;
+	v_mult		numeric;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
+	IF client_id IS NULL OR order_id IS NULL THEN
+		RAISE EXCEPTION 'client_id and order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	o := crm.loyalty_order_row(client_id, order_id, true);
+	a := crm.loyalty_lock_account(client_id, p.program_id, true);
+	IF EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+				WHERE l.client_id = a.client_id AND l.program_id = a.program_id
+				  AND l.idempotency_key = 'crm:order:' || order_id) THEN
+		RETURN crm.loyalty_award(a, p, 'earn', 0, NULL, order_id, 'crm:order:' || order_id,
+								 actor, 'award_order_points',
+								 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
+	END IF;
+	IF o.status <> 'paid' THEN
+		RAISE EXCEPTION 'order % of client % is %, not paid', order_id, client_id, o.status
+			USING ERRCODE = 'object_not_in_prerequisite_state';
+	END IF;
+	IF o.currency <> p.currency THEN
+		RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	v_base := o.net_amount;
+	IF NOT p.earn_on_points_paid THEN
+		v_base := greatest(v_base - o.points_paid * p.point_value, 0);
+	END IF;
+	SELECT coalesce(t.earn_multiplier, 1) INTO v_mult
+	  FROM (SELECT 1) x
+	  LEFT JOIN crm.loyalty_tiers t ON t.program_id = a.program_id AND t.tier_code = a.tier_code;
+	RETURN crm.loyalty_award(a, p, 'earn',
+							 floor(v_base * coalesce(p.points_per_unit, p.cashback_percent / 100 / p.point_value)
+								   * v_mult)::bigint,
+							 p.points_lifetime, order_id, 'crm:order:' || order_id, actor,
+							 'award_order_points',
+							 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
+END
+$$;
+COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the cashback of a paid order once (key crm:order:<id>): floor(base x rate x tier multiplier); NULL when that is 0 points';
+
+CREATE OR REPLACE FUNCTION crm.award_welcome_bonus(client_id bigint, program text, actor text DEFAULT NULL)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.award_welcome_bonus');
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	a := crm.loyalty_lock_account(client_id, p.program_id, true);
+	RETURN crm.loyalty_award(a, p, 'welcome', p.welcome_points,
+							 coalesce(p.bonus_lifetime, p.points_lifetime), NULL, 'crm:welcome',
+							 actor, 'award_welcome_bonus',
+							 jsonb_build_object('op', 'award_welcome_bonus'));
+END
+$$;
+COMMENT ON FUNCTION crm.award_welcome_bonus(bigint, text, text) IS 'opens the account if needed and credits the programme''s welcome points once (key crm:welcome); NULL when the programme gives none';
+
+CREATE OR REPLACE FUNCTION crm.award_birthday_bonus(client_id bigint, program text,
+										 on_date date DEFAULT CURRENT_DATE, actor text DEFAULT NULL)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	v_birth		date;
+	v_year		integer;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
+	IF client_id IS NULL OR on_date IS NULL THEN
+		RAISE EXCEPTION 'client_id and on_date must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	SELECT c.birth_date INTO v_birth FROM crm.clients c WHERE c.client_id = award_birthday_bonus.client_id;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	a := crm.loyalty_lock_account(client_id, p.program_id, false);
+	IF a.client_id IS NULL OR NOT coalesce(crm.loyalty_is_birthday(v_birth, on_date), false) THEN
+		RETURN NULL;
+	END IF;
+	v_year := extract(year FROM on_date);
+	RETURN crm.loyalty_award(a, p, 'birthday', p.birthday_points,
+							 coalesce(p.bonus_lifetime, p.points_lifetime), NULL,
+							 'crm:birthday:' || v_year, actor, 'award_birthday_bonus',
+							 jsonb_build_object('op', 'award_birthday_bonus', 'year', v_year));
+END
+$$;
+COMMENT ON FUNCTION crm.award_birthday_bonus(bigint, text, date, text) IS 'credits the birthday points to a member whose birthday is on_date, once a year (key crm:birthday:<year>); NULL otherwise';
+
+CREATE OR REPLACE FUNCTION crm.update_tier(client_id bigint, program text,
+								as_of timestamptz DEFAULT pg_catalog.now(), actor text DEFAULT NULL)
+RETURNS crm.loyalty_tier_changes
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	a			crm.loyalty_accounts;
+	c			crm.loyalty_tier_changes;
+	v_turnover	numeric;
+	v_new		text;
+	v_new_threshold numeric;
+	v_cur_threshold numeric;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.update_tier');
+	IF client_id IS NULL OR as_of IS NULL THEN
+		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	a := crm.loyalty_lock_account(client_id, p.program_id, false);
+	IF a.client_id IS NULL THEN
+		RAISE EXCEPTION 'client % has no account in programme "%"', client_id, p.code
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF as_of < a.tier_since THEN
+		RETURN NULL;
+	END IF;
+	v_turnover := crm.tier_turnover(client_id, program, as_of);
+	SELECT t.tier_code, t.threshold INTO v_new, v_new_threshold
+	  FROM crm.loyalty_tiers t
+	 WHERE t.program_id = p.program_id AND t.threshold <= v_turnover
+	 ORDER BY t.threshold DESC LIMIT 1;
+	SELECT t.threshold INTO v_cur_threshold
+	  FROM crm.loyalty_tiers t
+	 WHERE t.program_id = p.program_id AND t.tier_code = a.tier_code;
+	IF v_new IS NOT DISTINCT FROM a.tier_code THEN
+		RETURN NULL;
+	END IF;
+	IF coalesce(v_new_threshold, -1) < coalesce(v_cur_threshold, -1)
+	   AND (NOT p.tier_downgrade OR a.tier_since + p.tier_hold > as_of) THEN
+		RETURN NULL;
+	END IF;
+	UPDATE crm.loyalty_accounts x SET tier_code = v_new, tier_since = as_of
+	 WHERE x.client_id = a.client_id AND x.program_id = a.program_id;
+	INSERT INTO crm.loyalty_tier_changes (client_id, program_id, from_tier, to_tier, turnover, changed_at, made_by)
+	VALUES (a.client_id, a.program_id, a.tier_code, v_new, v_turnover, as_of,
+			coalesce(actor, session_user::text))
+	RETURNING * INTO c;
+	RETURN c;
+END
+$$;
+COMMENT ON FUNCTION crm.update_tier(bigint, text, timestamptz, text) IS 'moves a member to the tier their turnover qualifies for: up at once, down if the programme downgrades and tier_hold has passed; NULL when nothing changes';
 
 /*
  * owns_client: whether the current role owns the client.  The manager

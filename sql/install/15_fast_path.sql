@@ -32,3 +32,26 @@ AS $$
 	SELECT coalesce(current_setting('application_name', true), '') LIKE 'citus\_internal%'
 $$;
 COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';
+
+/*
+ * refuse_in_citus_task: the clear error of a function of crm that reads
+ * crm's tables, called where Citus sent it with a query on a shard (for
+ * each row of a query over a distributed table), where its own queries
+ * would be distributed queries nested in the shard's, which Citus refuses
+ * with an error that names neither the function nor the fix.
+ */
+CREATE FUNCTION crm.refuse_in_citus_task(function_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF crm.in_citus_task() THEN
+		RAISE EXCEPTION '% cannot run inside a query that Citus sends to the shards', function_name
+			USING ERRCODE = 'feature_not_supported',
+				  DETAIL = 'It reads crm''s tables, which are distributed: called for each row of a query over a distributed table, it would run a distributed query inside a shard''s query.',
+				  HINT = 'Call it from the coordinator over rows read first: WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients ...) SELECT ... FROM c (docs/scale-out.md).';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.refuse_in_citus_task(text) IS 'raises the clear error of a crm function called inside a query Citus sent to a shard (a call per row of a query over a distributed table)';

@@ -13,6 +13,7 @@ DECLARE
 	v_consents	jsonb := '{}';
 	ch			text;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.client_card');
 	IF last_interactions < 0 THEN
 		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
 			USING ERRCODE = 'invalid_parameter_value';

@@ -35,6 +35,7 @@ DECLARE
 	rule		record;
 	n			bigint;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.contact_check');
 	IF channel NOT IN ('email', 'sms', 'push', 'phone', 'messenger', 'post') THEN
 		RAISE EXCEPTION 'unknown contact channel "%"', channel
 			USING ERRCODE = 'invalid_parameter_value',

@@ -15,6 +15,7 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.open_loyalty_account');
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -71,6 +72,7 @@ DECLARE
 	v_base		numeric;
 	v_mult		numeric;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
 	IF client_id IS NULL OR order_id IS NULL THEN
 		RAISE EXCEPTION 'client_id and order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -152,6 +154,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	a			crm.loyalty_accounts;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.award_welcome_bonus');
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -222,6 +225,7 @@ DECLARE
 	v_birth		date;
 	v_year		integer;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
 	IF client_id IS NULL OR on_date IS NULL THEN
 		RAISE EXCEPTION 'client_id and on_date must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -336,6 +340,7 @@ DECLARE
 	v_new_threshold numeric;
 	v_cur_threshold numeric;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.update_tier');
 	IF client_id IS NULL OR as_of IS NULL THEN
 		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;

@@ -461,6 +461,7 @@ DECLARE
 	v_id		bigint;
 	v_expires	timestamptz;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.earn_points');
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points <= 0 THEN
@@ -550,6 +551,7 @@ DECLARE
 	v_cap		bigint;
 	v_used		bigint;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points <= 0 THEN
@@ -642,6 +644,7 @@ DECLARE
 	v_request	jsonb;
 	v_at		timestamptz;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.adjust_points');
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points = 0 THEN
 		RAISE EXCEPTION 'points to adjust must not be zero or NULL'
@@ -778,6 +781,7 @@ DECLARE
 	v_at		timestamptz;
 	v_done		bigint;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.reverse_entry');
 	IF entry_id IS NULL THEN
 		RAISE EXCEPTION 'entry_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -859,6 +863,7 @@ DECLARE
 	v_target	bigint;
 	i			integer;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.refund_order_points');
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF order_id IS NULL THEN
 		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -982,6 +987,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	v			bigint;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.points_balance');
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -1014,6 +1020,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_statement.client_id;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.points_statement');
 	IF v_client IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
@@ -1048,6 +1055,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_expiring.client_id;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.points_expiring');
 	IF v_client IS NULL OR as_of IS NULL THEN
 		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;

@@ -25,6 +25,7 @@ DECLARE
 	f			text;
 	paid		bigint;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.record_priced_cart');
 	IF quote IS NULL OR jsonb_typeof(quote) <> 'object' THEN
 		RAISE EXCEPTION 'quote must be the jsonb object crm.price_cart returns'
 			USING ERRCODE = 'invalid_parameter_value';

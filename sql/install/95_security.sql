@@ -258,6 +258,7 @@ DECLARE
 	n_cons		bigint;
 	v_now		timestamptz := now();	-- the coordinator's, on Citus
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.anonymize_client');
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;

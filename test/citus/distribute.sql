@@ -89,3 +89,19 @@ SELECT public.expect_error('a category cycle',
 	'23514', 'category 1 cannot have parent %: that would make a cycle');
 SELECT CASE WHEN sum(points) = 500 THEN 'ok the ledger kept its 500 points' ELSE 'FAIL the ledger has ' || sum(points) END
   FROM crm.loyalty_ledger;
+
+-- a table-reading function of crm per row of a query over a distributed
+-- table: crm's own error, naming the function and the way round it
+SELECT public.expect_error('can_contact per row of crm.clients',
+	$$SELECT count(*) FROM crm.clients c WHERE crm.can_contact(c.client_id, 'email')$$,
+	'0A000', 'crm.contact_check cannot run inside a query that Citus sends to the shards');
+SELECT public.expect_error('points_balance per row of crm.loyalty_accounts',
+	$$SELECT sum(crm.points_balance(a.client_id, 'club')) FROM crm.loyalty_accounts a$$,
+	'0A000', 'crm.points_balance cannot run inside a query that Citus sends to the shards');
+SELECT public.expect_error('earn_points per row of crm.clients',
+	$$SELECT count(crm.earn_points(c.client_id, 'club', 1, 'per-row-' || c.client_id)) FROM crm.clients c$$,
+	'0A000', 'crm.earn_points cannot run inside a query that Citus sends to the shards');
+SELECT CASE WHEN n = 5 THEN 'ok the same calls over rows read first: ' || n || ' balances'
+			ELSE 'FAIL over rows read first: ' || n END
+  FROM (WITH a AS MATERIALIZED (SELECT client_id FROM crm.loyalty_accounts ORDER BY client_id)
+		SELECT count(crm.points_balance(a.client_id, 'club')) AS n FROM a) x;
