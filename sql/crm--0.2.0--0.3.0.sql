@@ -955,16 +955,21 @@ $$;
 
 /*
  * in_citus_task: whether this backend runs a query that a Citus node sent
- * it (a query on a shard or a placement).  crm's triggers that read other
- * tables leave their check to the coordinator, which runs it across the
- * cluster, instead of running a distributed query inside a shard's query.
+ * it (a query on a shard or a placement): Citus is installed in the
+ * database and the session is one of Citus's own (its application_name,
+ * "citus_internal gpid=...", as Citus itself tells them).  crm's triggers
+ * that read other tables leave their check to the coordinator, which runs
+ * it across the cluster, instead of running a distributed query inside a
+ * shard's query.  In a database without Citus it is always false, whatever
+ * a session calls itself.
  */
 CREATE FUNCTION crm.in_citus_task()
 RETURNS boolean
 LANGUAGE sql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
-	SELECT coalesce(current_setting('application_name', true), '') LIKE 'citus\_internal%'
+	SELECT coalesce(current_setting('application_name', true), '') LIKE 'citus\_internal gpid=%'
+	   AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')
 $$;
 COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';
 

@@ -3,7 +3,7 @@
 -- the distribution without Citus is a clear error; the manager policy a
 -- cluster uses (crm.owns_client) sees what the one-node policy sees.
 BEGIN;
-SELECT plan(14);
+SELECT plan(16);
 SET LOCAL client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS crm_demo;
 RESET client_min_messages;
@@ -58,6 +58,12 @@ SELECT throws_ok($$SELECT * FROM crm.distribute()$$, '55000',
 				 format('crm.distribute needs Citus: the extension citus is not installed in database "%s"', current_database()),
 				 'crm.distribute without Citus: a clear error');
 SELECT ok(NOT crm.in_citus_task(), 'a session of its own is not a Citus task');
+SET LOCAL application_name = 'citus_internal gpid=10000000001';
+SELECT ok(NOT crm.in_citus_task(), 'nor one that takes a Citus name, in a database without Citus');
+SELECT throws_ok($$DELETE FROM crm.segment_map_rules WHERE map_name = 'rfm11' AND rule_no = 1$$, '23514',
+				 'segment map "rfm11" is shipped with crm and cannot be changed',
+				 'the shipped maps stay read-only for a session with a Citus name');
+RESET application_name;
 
 -- crm.owns_client against the one-node policy, for two managers
 SELECT lives_ok($$SELECT crm.generate_demo_data(200, 7, '2025-01-01')$$, 'demo data generated');
