@@ -2601,7 +2601,6 @@ DECLARE
 	p			record;
 	fk			record;
 	tg			record;
-	done		text;
 	todo		regclass[] := '{}';
 	moved		bigint;
 	fks			text[] := '{}';
@@ -2621,6 +2620,10 @@ BEGIN
 	IF shard_count IS NOT NULL AND (shard_count < 1 OR shard_count > 64000) THEN
 		RAISE EXCEPTION 'shard_count % is out of range: 1 to 64000', shard_count
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT citus_is_coordinator() THEN
+		RAISE EXCEPTION 'crm.distribute runs on the coordinator, not on a worker'
+			USING ERRCODE = 'object_not_in_prerequisite_state';
 	END IF;
 	IF NOT EXISTS (SELECT 1 FROM pg_dist_node WHERE groupid = 0) THEN
 		RAISE EXCEPTION 'crm.distribute runs on a coordinator that is in Citus''s metadata'

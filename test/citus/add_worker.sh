@@ -22,6 +22,14 @@ add_worker() {
 		UNION ALL
 		SELECT 'orders', md5(string_agg(o::text, ',' ORDER BY o.order_id)) FROM crm.orders o;
 	SQL
+	# called on a worker: refused, nothing changed
+	if out=$(citus_psql worker1 -d "$db" -At -c 'SELECT count(*) FROM crm.distribute()' 2>&1); then
+		echo "FAIL crm.distribute on a worker: $out"
+	elif [[ $out == *"crm.distribute runs on the coordinator, not on a worker"* ]]; then
+		echo "ok crm.distribute on a worker: refused"
+	else
+		echo "FAIL crm.distribute on a worker: $out"
+	fi
 	# a third node, started here and stopped at the end of this test
 	citus_start_node worker3
 	trap '"${citus_run[@]}" "$bin/pg_ctl" -D "$citus_work/worker3" -m immediate stop >/dev/null 2>&1 || true' RETURN

@@ -35,4 +35,3 @@ SELECT public.expect_error('a table Citus has in another form', 'SELECT * FROM c
 SELECT CASE WHEN count(*) = 0 THEN 'ok the refusals distributed nothing'
 			ELSE 'FAIL ' || string_agg(logicalrelid::text, ', ') || ' managed by Citus after the refusals' END
   FROM pg_dist_partition WHERE logicalrelid::text LIKE 'crm.%' AND logicalrelid <> 'crm.segment_refreshes'::regclass;
-
