@@ -20,6 +20,7 @@
 
 #include "catalog/pg_type.h"
 #include "discount.h"
+#include "fastpath.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
@@ -934,6 +935,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	Jsonb	   *built;
 	bool		need_tier = false;
 
+	fastpath_refuse_in_citus_task("crm.price_cart");
 	/* every rule window and price list validity is looked up at this moment */
 	if (TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(2)))
 		ereport(ERROR,

@@ -20,6 +20,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace_d.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "commands/trigger.h"
 #include "funcapi.h"
 #include "miscadmin.h"
@@ -116,6 +117,37 @@ fastpath_citus_table(Oid relid)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return found;
+}
+
+/*
+ * Whether this backend runs a query that a Citus node sent it: Citus is
+ * installed in the database and the session is one of Citus's own
+ * ("citus_internal gpid=...").  The same test as crm.in_citus_task().
+ */
+bool
+fastpath_in_citus_task(void)
+{
+	const char *app = GetConfigOption("application_name", true, false);
+
+	return app != NULL && strncmp(app, "citus_internal gpid=", 20) == 0 &&
+		OidIsValid(get_extension_oid("citus", true));
+}
+
+/*
+ * In a Citus task, the error of crm.refuse_in_citus_task(function), which
+ * holds its text; elsewhere nothing.
+ */
+void
+fastpath_refuse_in_citus_task(const char *function)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Oid			fn;
+
+	if (!fastpath_in_citus_task())
+		return;
+	fn = LookupFuncName(list_make2(makeString("crm"), makeString("refuse_in_citus_task")),
+						1, argtypes, false);
+	OidFunctionCall1(fn, CStringGetTextDatum(function));
 }
 
 /* "crm.orders" or "crm.orders_p3": a relation's name for a message */

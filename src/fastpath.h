@@ -140,6 +140,10 @@ extern Oid	fastpath_type_oid(const char *name);
 /* whether Citus manages the table (listed in pg_dist_partition) */
 extern bool fastpath_citus_table(Oid relid);
 
+/* whether this backend runs a query a Citus node sent it; its error */
+extern bool fastpath_in_citus_task(void);
+extern void fastpath_refuse_in_citus_task(const char *function);
+
 /* module set-up: the crm.log_fast_path setting */
 extern void fastpath_define_settings(void);
 

@@ -39,7 +39,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "fastpath.h"
@@ -62,15 +61,6 @@ cmp_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* whether this backend runs a task that a Citus node sent it */
-static bool
-in_citus_task(void)
-{
-	const char *app = GetConfigOption("application_name", true, false);
-
-	return app != NULL && strncmp(app, "citus_internal", 14) == 0;
-}
-
 /* the query that lists the owned clients where this backend runs */
 static char *
 owned_query(void)
@@ -85,7 +75,7 @@ owned_query(void)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"crm.clients\" does not exist")));
-	if (!fastpath_citus_table(clients) || !in_citus_task())
+	if (!fastpath_citus_table(clients) || !fastpath_in_citus_task())
 		return pstrdup("SELECT client_id FROM crm.clients WHERE owner = CURRENT_USER");
 
 	/* this node's shards of crm.clients, each read directly */

@@ -105,3 +105,9 @@ SELECT CASE WHEN n = 5 THEN 'ok the same calls over rows read first: ' || n || '
 			ELSE 'FAIL over rows read first: ' || n END
   FROM (WITH a AS MATERIALIZED (SELECT client_id FROM crm.loyalty_accounts ORDER BY client_id)
 		SELECT count(crm.points_balance(a.client_id, 'club')) AS n FROM a) x;
+SELECT public.expect_error('price_cart (C) per row of crm.clients',
+	$$SELECT count(crm.price_cart(c.client_id, '{"lines": [{"product_id": 1, "quantity": 1, "price_list_id": 1}]}')) FROM crm.clients c$$,
+	'0A000', 'crm.price_cart cannot run inside a query that Citus sends to the shards');
+SELECT CASE WHEN crm.price_cart(5, '{"lines": [{"product_id": 1, "quantity": 1, "price_list_id": 1}]}', '2025-01-01') IS NOT NULL
+			THEN 'ok crm.price_cart called from the coordinator'
+			ELSE 'FAIL crm.price_cart gave NULL' END;
