@@ -198,6 +198,8 @@ UPDATE crm.prices SET price = price - 1 WHERE product_id = 1 AND price_list_id =
 -- 2,000 clients: shares of the archetypes and their behaviour
 --
 SELECT count(*) AS rows FROM crm.generate_demo_data(2000, 7, '2025-01-01 00:00:00+00');
+-- statistics for the checks below (their plans must not depend on when autovacuum runs)
+ANALYZE crm.clients, crm.orders, crm.order_lines, crm.interactions, crm.demo_clients;
 
 -- each archetype's share lies within four standard errors of its probability
 SELECT a.archetype, a.share, count(d.client_id) AS clients,
