@@ -11,7 +11,8 @@ SET extra_float_digits = 3;
 SELECT 'clv-summary ' || s::text FROM crm.clv_summary(:as_of, 'week') s ORDER BY s.client_id;
 SELECT 'pareto ' || crm.pareto_nbd_fit(s.frequency, s.recency, s.t)::text FROM crm.clv_summary(:as_of, 'week') s;
 SELECT 'ltv-cac ' || l::text FROM crm.ltv_cac(:as_of, 52, 'week') l ORDER BY 1;
-SELECT 'affinity ' || a::text FROM crm.product_affinity(:as_of) a ORDER BY 1 LIMIT 200;
+SELECT 'affinity ' || a::text FROM crm.product_affinity(:as_of, min_support => 0.0001, level => 'category') a ORDER BY 1;
+SELECT 'verify-ledger ' || count(*) || ' findings' FROM crm.verify_ledger();
 SELECT 'card ' || c || ' ' || crm.client_card(c)::text FROM generate_series(1, 300, 37) c;
 SELECT 'can-contact ' || c || ' ' || ch || ' ' || crm.can_contact(c, ch, '2025-01-01')
   FROM generate_series(1, 300, 23) c, unnest(ARRAY['email', 'sms', 'phone']) ch ORDER BY 1;
