@@ -29,6 +29,7 @@ SELECT DISTINCT e.extname || ' ' || x.kind || ' ' || x.name
 	UNION ALL
 	SELECT 'type', t.typname::text
 	  FROM pg_type t WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid AND t.typtype IN ('b', 'c', 'd', 'e')
+	   AND NOT (t.typcategory = 'A' AND t.typelem <> 0)	-- array types (members of the extension on 18)
 	   AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid AND c.relkind <> 'c')) x
  WHERE d.deptype = 'e'
  ORDER BY 1;
