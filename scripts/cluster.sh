@@ -13,7 +13,8 @@
 # prefix that runs a server program as the cluster's owner).  With
 # CRM_SERVER_ENV set to NAME=VALUE words, crm_run_server also sets those in
 # the server programs' environment (test/sanitize preloads AddressSanitizer
-# this way).
+# this way); with CRM_SERVER_SETTINGS set to NAME=VALUE words, those are
+# server settings too, after the arguments (test/sanitize turns JIT off).
 
 crm_cluster_stop() {
 	"${crm_run_server[@]}" "$bindir/pg_ctl" -D "$CRM_CLUSTER_DIR/data" -m immediate stop \
@@ -47,7 +48,8 @@ crm_cluster_start() {
 		--no-sync -E UTF8 --locale=C >"$CRM_CLUSTER_DIR/initdb.log" 2>&1 \
 		|| { cat "$CRM_CLUSTER_DIR/initdb.log"; return 1; }
 	opts="-k $CRM_CLUSTER_DIR -c listen_addresses=''"
-	for setting in "$@"; do
+	# shellcheck disable=SC2086 # NAME=VALUE words, split on purpose
+	for setting in "$@" ${CRM_SERVER_SETTINGS:-}; do
 		opts="$opts -c $setting"
 	done
 	# a random port; another one if that is taken
