@@ -46,6 +46,7 @@ DECLARE
 	v_id		bigint;
 	v_expires	timestamptz;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.earn_points');
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points <= 0 THEN
@@ -135,6 +136,7 @@ DECLARE
 	v_cap		bigint;
 	v_used		bigint;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF points IS NULL OR points <= 0 THEN
@@ -372,6 +374,15 @@ BEGIN
 	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
 	recent_from := as_of - w;
 	previous_from := as_of - 2 * w;
+	/*
+	 * One pass over the purchases per client (p), one over the
+	 * interactions per client for the last inbound contact (e) and one for
+	 * the offers since the last purchase (f), each kept (MATERIALIZED) and
+	 * then joined by client.  f finds the last purchase itself rather than
+	 * from p: on a Citus cluster each of the three runs whole on the shards
+	 * and only its answer comes back, where a join with p's kept rows would
+	 * send all of them to every shard.
+	 */
 	RETURN QUERY
 	WITH p AS MATERIALIZED (
 		SELECT o.client_id,
@@ -402,16 +413,20 @@ BEGIN
 						greatest(30, min_gap)) AS gap
 		  FROM p
 		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
-	e AS (
+	e AS MATERIALIZED (
 		SELECT i.client_id, max(i.occurred_at) AS last_at
 		  FROM crm.interactions i
 		 WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= as_of
 		 GROUP BY i.client_id),
 	/* marketing messages after the last purchase: offers that did not bring it back */
-	f AS (
+	f AS MATERIALIZED (
 		SELECT c.client_id, count(*) AS offers
 		  FROM crm.interactions c
-		  JOIN p ON p.client_id = c.client_id AND c.occurred_at > (p.pr).last_purchase
+		  JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase
+				  FROM crm.orders o
+				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+				 GROUP BY o.client_id) l
+			ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
 		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
 		 GROUP BY c.client_id),
 	x AS (
@@ -751,6 +766,7 @@ DECLARE
 	v_consents	jsonb := '{}';
 	ch			text;
 BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.client_card');
 	IF last_interactions < 0 THEN
 		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
 			USING ERRCODE = 'invalid_parameter_value';
@@ -1347,110 +1363,6 @@ END
 $$;
 COMMENT ON FUNCTION crm.anonymize_client(bigint) IS 'erases what identifies a person (names, e-mail, phone, birth date, city, attributes, free text of interactions and incidents), withdraws every consent in force, keeps orders, loyalty and analytics; caller''s rights: a manager anonymizes only their own clients';
 
-CREATE OR REPLACE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
-RETURNS SETOF crm.churn_signals_row
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, crm, pg_temp
-SET jit_above_cost = 1e9
-AS $$
-DECLARE
-	opts		jsonb := crm.churn_options(options);
-	w			interval;
-	recent_from timestamptz;
-	previous_from timestamptz;
-	pop			double precision := (opts ->> 'population_gap_days')::double precision;
-	min_gap		double precision := (opts ->> 'min_gap_days')::double precision;
-BEGIN
-	IF NOT isfinite(as_of) THEN
-		RAISE EXCEPTION 'as_of must be finite: %', as_of
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
-	recent_from := as_of - w;
-	previous_from := as_of - 2 * w;
-	/*
-	 * One pass over the purchases per client (p), one over the
-	 * interactions per client for the last inbound contact (e) and one for
-	 * the offers since the last purchase (f), each kept (MATERIALIZED) and
-	 * then joined by client.  f finds the last purchase itself rather than
-	 * from p: on a Citus cluster each of the three runs whole on the shards
-	 * and only its answer comes back, where a join with p's kept rows would
-	 * send all of them to every shard.
-	 */
-	RETURN QUERY
-	WITH p AS MATERIALIZED (
-		SELECT o.client_id,
-			   crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr,
-			   /* the two windows: one aggregate each, read twice */
-			   (crm.purchase_profile(o.ordered_at, o.net_amount)
-				   FILTER (WHERE o.ordered_at > recent_from)).purchases AS rn,
-			   (crm.purchase_profile(o.ordered_at, o.net_amount)
-				   FILTER (WHERE o.ordered_at > recent_from)).total_spend AS rs,
-			   (crm.purchase_profile(o.ordered_at, o.net_amount)
-				   FILTER (WHERE o.ordered_at > previous_from
-						   AND o.ordered_at <= recent_from)).purchases AS pn,
-			   (crm.purchase_profile(o.ordered_at, o.net_amount)
-				   FILTER (WHERE o.ordered_at > previous_from
-						   AND o.ordered_at <= recent_from)).total_spend AS ps
-		  FROM crm.orders o
-		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
-		 GROUP BY o.client_id),
-	/*
-	 * the population's rhythm: the geometric mean of the recent mean gaps
-	 * (each at least min_gap_days) of the clients with a gap; the logarithms
-	 * are summed as numeric, exactly, so that the result does not depend on
-	 * the order of the clients (hash order, parallel workers)
-	 */
-	g AS (
-		SELECT coalesce(pop,
-						exp(avg(ln(greatest((p.pr).recent_mean_gap_days, min_gap))::numeric)::double precision),
-						greatest(30, min_gap)) AS gap
-		  FROM p
-		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
-	e AS MATERIALIZED (
-		SELECT i.client_id, max(i.occurred_at) AS last_at
-		  FROM crm.interactions i
-		 WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= as_of
-		 GROUP BY i.client_id),
-	/* marketing messages after the last purchase: offers that did not bring it back */
-	f AS MATERIALIZED (
-		SELECT c.client_id, count(*) AS offers
-		  FROM crm.interactions c
-		  JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase
-				  FROM crm.orders o
-				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
-				 GROUP BY o.client_id) l
-			ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
-		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
-		 GROUP BY c.client_id),
-	x AS (
-		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
-			   coalesce(f.offers, 0) AS offers, g.gap,
-			   crm.churn_signal(p.pr, as_of, g.gap, w.rn, w.pn, e.last_at,
-								coalesce(f.offers, 0), opts) AS s
-		  FROM p
-		 CROSS JOIN g
-		 CROSS JOIN LATERAL (
-			SELECT coalesce(p.rn, 0) AS rn, coalesce(p.pn, 0) AS pn,
-				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
-		  LEFT JOIN e ON e.client_id = p.client_id
-		  LEFT JOIN f ON f.client_id = p.client_id
-		OFFSET 0)
-	SELECT x.client_id, (x.pr).purchases, (x.pr).first_purchase, (x.pr).last_purchase,
-		   (x.pr).total_spend,
-		   (x.s).age_days, (x.s).silence_days, (x.s).own_gap_days, (x.s).expected_gap_days,
-		   (x.s).gap_cv, (x.s).overdue_ratio, (x.s).p_gap,
-		   x.rn, x.pn,
-		   CASE WHEN x.pn > 0 THEN x.rn::double precision / x.pn END,
-		   x.rs, x.ps,
-		   CASE WHEN x.ps > 0 THEN (x.rs / x.ps)::double precision END,
-		   x.last_at, (x.s).engagement_silence_days, x.offers, (x.pr).offer_share,
-		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class
-	  FROM x;
-END
-$$;
-COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_signals written in SQL: the same rows (up to the last bits of the population rhythm), planned as a query; crm.churn_signals runs it where its own passes do not apply';
-
 CREATE OR REPLACE FUNCTION crm.cohort_retention(as_of timestamptz, period text DEFAULT 'month')
 RETURNS TABLE (cohort date, period_number integer, cohort_clients bigint,
 			   active_clients bigint, retention double precision)
@@ -1565,114 +1477,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.contact_check(bigint, text, timestamptz) IS 'whether a marketing contact to the client on the channel is allowed at the moment, and why not: consent in force and the caps of crm.contact_caps (contacts strictly before at, in the rolling window)';
-
-CREATE OR REPLACE FUNCTION crm.client_card(client_id bigint, last_interactions integer DEFAULT 10)
-RETURNS jsonb
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-DECLARE
-	c			crm.clients;
-	card		jsonb;
-	v_consents	jsonb := '{}';
-	ch			text;
-BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.client_card');
-	IF last_interactions < 0 THEN
-		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-
-	SELECT * INTO c FROM crm.clients WHERE clients.client_id = client_card.client_id;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'client % does not exist', client_card.client_id
-			USING ERRCODE = 'no_data_found';
-	END IF;
-
-	/*
-	 * Whether each channel with a consent row may be contacted now: one
-	 * crm.can_contact call per channel, each a statement of its own (on
-	 * Citus a function that reads crm.consents must not run inside a
-	 * query over crm.consents, which goes to the shard).
-	 */
-	FOR ch IN
-		SELECT DISTINCT k.channel FROM crm.consents k WHERE k.client_id = c.client_id
-	LOOP
-		v_consents := v_consents || jsonb_build_object(ch, crm.can_contact(c.client_id, ch));
-	END LOOP;
-
-	card := jsonb_build_object(
-		'client_id', c.client_id,
-		'profile', jsonb_strip_nulls(jsonb_build_object(
-			'kind', c.kind,
-			'name', CASE c.kind WHEN 'company' THEN c.company_name
-							   ELSE nullif(concat_ws(' ', c.first_name, c.last_name), '') END,
-			'first_name', c.first_name,
-			'last_name', c.last_name,
-			'company_name', c.company_name,
-			'birth_date', c.birth_date,
-			'email', c.email,
-			'phone', c.phone,
-			'country', c.country,
-			'region', c.region,
-			'city', c.city,
-			'owner', c.owner,
-			'acquisition_channel', c.acquisition_channel,
-			'acquisition_cost', c.acquisition_cost,
-			'created_at', c.created_at,
-			'anonymized_at', c.anonymized_at,
-			'attributes', c.attributes)),
-		'consents', v_consents,
-		'orders', (
-			SELECT jsonb_build_object(
-					'purchases', count(*) FILTER (WHERE o.status IN ('placed', 'paid')),
-					'cancelled', count(*) FILTER (WHERE o.status = 'cancelled'),
-					'refunded', count(*) FILTER (WHERE o.status = 'refunded'),
-					'revenue', coalesce(sum(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
-					'margin', coalesce(sum(o.net_amount - o.cost_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
-					'average_order', round(avg(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 2),
-					'promo_share', round(avg(o.promo_used::int) FILTER (WHERE o.status IN ('placed', 'paid')), 3),
-					'points_paid', coalesce(sum(o.points_paid) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
-					'first_purchase_at', min(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')),
-					'last_purchase_at', max(o.ordered_at) FILTER (WHERE o.status IN ('placed', 'paid')))
-			  FROM crm.orders o
-			 WHERE o.client_id = c.client_id),
-		'last_interactions', (
-			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-						'interaction_id', i.interaction_id,
-						'occurred_at', i.occurred_at,
-						'channel', i.channel,
-						'kind', i.kind,
-						'direction', i.direction,
-						'outcome', i.outcome,
-						'handled_by', i.handled_by,
-						'subject', i.subject,
-						'order_id', i.order_id,
-						'incident_id', i.incident_id))
-					ORDER BY i.occurred_at DESC, i.interaction_id DESC), '[]')
-			  FROM (SELECT * FROM crm.interactions x
-					 WHERE x.client_id = c.client_id
-					 ORDER BY x.occurred_at DESC, x.interaction_id DESC
-					 LIMIT last_interactions) i),
-		'open_incidents', (
-			SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
-						'incident_id', n.incident_id,
-						'opened_at', n.opened_at,
-						'subject', n.subject,
-						'category', n.category,
-						'status', n.status,
-						'priority', n.priority,
-						'assignee', n.assignee,
-						'due_at', n.due_at,
-						'overdue', n.due_at < now()))
-					ORDER BY n.opened_at, n.incident_id), '[]')
-			  FROM crm.incidents n
-			 WHERE n.client_id = c.client_id
-			   AND n.status NOT IN ('resolved', 'closed')));
-	RETURN card;
-END
-$$;
-COMMENT ON FUNCTION crm.client_card(bigint, integer) IS 'one client as jsonb: profile, consents, order totals, newest interactions, open incidents';
 
 CREATE OR REPLACE FUNCTION crm.points_balance(client_id bigint, program text, at timestamptz DEFAULT NULL)
 RETURNS bigint
@@ -2023,152 +1827,6 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.refund_order_points(bigint, bigint, text, numeric, text, text) IS 'reverses, in proportion to the amount refunded, the points an order earned (unspent part; the rest reported as unrecovered) and redeemed (back into their lots); whole refund when refund_amount is NULL; one entry per programme; idempotent by key';
-
-CREATE OR REPLACE FUNCTION crm.loyalty_earn_sql(client_id bigint, program text, points bigint,
-									 idempotency_key text, order_id bigint,
-									 expires_at timestamptz, note text, actor text)
-RETURNS crm.loyalty_ledger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-	p			crm.loyalty_programs;
-	a			crm.loyalty_accounts;
-	e			crm.loyalty_ledger;
-	v_request	jsonb;
-	v_at		timestamptz;
-	v_id		bigint;
-	v_expires	timestamptz;
-BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.earn_points');
-	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
-	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points <= 0 THEN
-		RAISE EXCEPTION 'points to earn must be positive, not %', coalesce(points::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	v_at := pg_catalog.clock_timestamp();
-	IF expires_at <= v_at THEN
-		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
-	IF NOT FOUND THEN
-		p := crm.loyalty_program_row(program);
-	END IF;
-	IF order_id IS NOT NULL THEN
-		PERFORM crm.loyalty_order_row(client_id, order_id, false);
-	END IF;
-	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
-									'expires_at', expires_at, 'note', note);
-	SELECT * INTO a FROM crm.loyalty_accounts x
-	 WHERE x.client_id = loyalty_earn_sql.client_id AND x.program_id = p.program_id
-	   FOR UPDATE;
-	IF NOT FOUND THEN
-		a := crm.loyalty_lock_account(client_id, p.program_id, true);
-	END IF;
-	SELECT * INTO e FROM crm.loyalty_ledger l
-	 WHERE l.client_id = loyalty_earn_sql.client_id AND l.program_id = p.program_id
-	   AND l.idempotency_key = loyalty_earn_sql.idempotency_key;
-	IF FOUND THEN
-		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
-	END IF;
-	IF points > 9223372036854775807 - a.balance THEN
-		RAISE EXCEPTION 'earning % points would take the balance of client % in programme "%" past the largest bigint: % points now', points, client_id, p.code, a.balance
-			USING ERRCODE = 'numeric_value_out_of_range';
-	END IF;
-
-	/* the entry, its lot and the balance, in one statement */
-	v_at := pg_catalog.clock_timestamp();
-	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
-	v_expires := coalesce(expires_at, v_at + p.points_lifetime);
-	WITH ins AS (
-		INSERT INTO crm.loyalty_ledger AS l
-			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
-			 lot_id, expires_at, idempotency_key, made_by, source, note, request, created_at)
-		VALUES (client_id, p.program_id, v_id, 'earn', points, a.balance + points, order_id,
-				v_id, v_expires, idempotency_key, coalesce(actor, session_user::text),
-				'earn_points', note, v_request, v_at)
-		RETURNING l.*),
-	lot AS (
-		INSERT INTO crm.loyalty_lots (client_id, program_id, lot_id, points, remaining, earned_at, expires_at)
-		VALUES (client_id, p.program_id, v_id, points, points, v_at, v_expires)),
-	acc AS (
-		UPDATE crm.loyalty_accounts x SET balance = a.balance + points
-		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
-	SELECT * INTO e FROM ins;
-	RETURN e;
-END
-$$;
-COMMENT ON FUNCTION crm.loyalty_earn_sql(bigint, text, bigint, text, bigint, timestamptz, text, text) IS 'internal: crm.earn_points in SQL, for every call its C implementation does not take: credits points to a client''s account (opened if needed) as a new lot expiring at expires_at (default: now + the programme''s points_lifetime); idempotent by key';
-
-CREATE OR REPLACE FUNCTION crm.loyalty_redeem_sql(client_id bigint, program text, points bigint,
-									   idempotency_key text, order_id bigint, note text,
-									   actor text)
-RETURNS crm.loyalty_ledger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-#variable_conflict use_variable
-DECLARE
-	p			crm.loyalty_programs;
-	a			crm.loyalty_accounts;
-	o			crm.orders;
-	e			crm.loyalty_ledger;
-	v_request	jsonb;
-	v_cap		bigint;
-	v_used		bigint;
-BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
-	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
-	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points <= 0 THEN
-		RAISE EXCEPTION 'points to redeem must be positive, not %', coalesce(points::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
-	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
-	IF NOT FOUND THEN
-		p := crm.loyalty_program_row(program);
-	END IF;
-	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
-									'note', note);
-	SELECT * INTO a FROM crm.loyalty_accounts x
-	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
-	   FOR UPDATE;
-	IF NOT FOUND THEN
-		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', points
-			USING ERRCODE = 'LY001',
-				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
-	END IF;
-	SELECT * INTO e FROM crm.loyalty_ledger l
-	 WHERE l.client_id = loyalty_redeem_sql.client_id AND l.program_id = p.program_id
-	   AND l.idempotency_key = loyalty_redeem_sql.idempotency_key;
-	IF FOUND THEN
-		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
-	END IF;
-	IF order_id IS NOT NULL THEN
-		o := crm.loyalty_order_row(client_id, order_id, false);
-		IF o.currency <> p.currency THEN
-			RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
-				USING ERRCODE = 'invalid_parameter_value';
-		END IF;
-		v_cap := floor(p.max_redeem_share * o.net_amount / p.point_value);
-		v_used := crm.loyalty_order_redeemed(client_id, p.program_id, order_id);
-		IF v_used + points > v_cap THEN
-			RAISE EXCEPTION 'redeeming % points exceeds what order % may be paid with: % points', points, order_id, v_cap
-				USING ERRCODE = 'LY003',
-					  DETAIL = format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
-									  p.max_redeem_share, o.net_amount, o.currency, v_used);
-		END IF;
-	END IF;
-
-	/* the debit: due lots expire first, then the lots in the programme's order */
-	RETURN crm.loyalty_debit(a, p, 'redeem', points, order_id, idempotency_key, actor,
-							 'redeem_points', note, v_request);
-END
-$$;
-COMMENT ON FUNCTION crm.loyalty_redeem_sql(bigint, text, bigint, text, bigint, text, text) IS 'internal: crm.redeem_points in SQL, for every call its C implementation does not take: spends points lot by lot in the programme''s lot order; never below zero (LY001 with the available balance); with an order, at most max_redeem_share of it (LY003); idempotent by key';
 
 CREATE OR REPLACE FUNCTION crm.record_priced_cart(quote jsonb, channel text DEFAULT 'web',
 									   status text DEFAULT 'placed',
