@@ -973,7 +973,8 @@ $$;
  * in_citus_task: whether this backend runs a query that a Citus node sent
  * it (a query on a shard or a placement): Citus is installed in the
  * database and the session is one of Citus's own (its application_name,
- * "citus_internal gpid=...", as Citus itself tells them).  crm's triggers
+ * "citus_internal gpid=...", as Citus itself tells them; src/fastpath.c,
+ * which crm's C functions ask too).  crm's triggers
  * that read other tables leave their check to the coordinator, which runs
  * it across the cluster, instead of running a distributed query inside a
  * shard's query.  In a database without Citus it is always false, whatever
@@ -981,12 +982,8 @@ $$;
  */
 CREATE FUNCTION crm.in_citus_task()
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-	SELECT coalesce(current_setting('application_name', true), '') LIKE 'citus\_internal gpid=%'
-	   AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')
-$$;
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'crm_in_citus_task';
 COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';
 
 /*
@@ -2267,6 +2264,7 @@ DECLARE
 	stmt		text;
 	messages	text := current_setting('client_min_messages');
 	early		jsonb := '{}';
+	kinds		jsonb;
 BEGIN
 	-- table names in full, here and in what is sent to the workers
 	PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -2293,6 +2291,8 @@ BEGIN
 			(SELECT relowner::regrole FROM pg_class WHERE oid = 'crm.clients'::regclass)
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+
+	SELECT jsonb_object_agg(d.table_name::text, d.kind) INTO kinds FROM crm.distribution_plan() d;
 
 	-- what is already done, and any table Citus has in another form
 	FOR p IN SELECT d.*, x.partmethod, x.repmodel,
@@ -2356,8 +2356,7 @@ BEGIN
 					 AND (c.conrelid = ANY (todo) OR c.confrelid = ANY (todo))
 				   ORDER BY c.conrelid::regclass::text, c.conname
 		LOOP
-			IF (SELECT kind FROM crm.distribution_plan() WHERE table_name = fk.rel) = 'reference'
-			   AND (SELECT kind FROM crm.distribution_plan() WHERE table_name = fk.ref) = 'distributed' THEN
+			IF kinds ->> fk.rel::text = 'reference' AND kinds ->> fk.ref::text = 'distributed' THEN
 				left_out := left_out || format('%s.%s', fk.rel, fk.conname);
 			ELSE
 				fks := fks || format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.rel, fk.conname, fk.def);

@@ -122,7 +122,7 @@ fastpath_citus_table(Oid relid)
 /*
  * Whether this backend runs a query that a Citus node sent it: Citus is
  * installed in the database and the session is one of Citus's own
- * ("citus_internal gpid=...").  The same test as crm.in_citus_task().
+ * ("citus_internal gpid=...").  crm.in_citus_task() in SQL.
  */
 bool
 fastpath_in_citus_task(void)
@@ -131,6 +131,15 @@ fastpath_in_citus_task(void)
 
 	return app != NULL && strncmp(app, "citus_internal gpid=", 20) == 0 &&
 		OidIsValid(get_extension_oid("citus", true));
+}
+
+PG_FUNCTION_INFO_V1(crm_in_citus_task);
+
+/* crm.in_citus_task() */
+Datum
+crm_in_citus_task(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(fastpath_in_citus_task());
 }
 
 /*

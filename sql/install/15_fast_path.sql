@@ -22,7 +22,8 @@ COMMENT ON FUNCTION crm.fast_path_stats_reset() IS 'sets this session''s counts 
  * in_citus_task: whether this backend runs a query that a Citus node sent
  * it (a query on a shard or a placement): Citus is installed in the
  * database and the session is one of Citus's own (its application_name,
- * "citus_internal gpid=...", as Citus itself tells them).  crm's triggers
+ * "citus_internal gpid=...", as Citus itself tells them; src/fastpath.c,
+ * which crm's C functions ask too).  crm's triggers
  * that read other tables leave their check to the coordinator, which runs
  * it across the cluster, instead of running a distributed query inside a
  * shard's query.  In a database without Citus it is always false, whatever
@@ -30,12 +31,8 @@ COMMENT ON FUNCTION crm.fast_path_stats_reset() IS 'sets this session''s counts 
  */
 CREATE FUNCTION crm.in_citus_task()
 RETURNS boolean
-LANGUAGE sql STABLE PARALLEL SAFE
-SET search_path = pg_catalog, crm, pg_temp
-AS $$
-	SELECT coalesce(current_setting('application_name', true), '') LIKE 'citus\_internal gpid=%'
-	   AND EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'citus')
-$$;
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'crm_in_citus_task';
 COMMENT ON FUNCTION crm.in_citus_task() IS 'whether this backend runs a query a Citus node sent it (on a shard or a placement)';
 
 /*

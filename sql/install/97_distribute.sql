@@ -98,6 +98,7 @@ DECLARE
 	stmt		text;
 	messages	text := current_setting('client_min_messages');
 	early		jsonb := '{}';
+	kinds		jsonb;
 BEGIN
 	-- table names in full, here and in what is sent to the workers
 	PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
@@ -124,6 +125,8 @@ BEGIN
 			(SELECT relowner::regrole FROM pg_class WHERE oid = 'crm.clients'::regclass)
 			USING ERRCODE = 'insufficient_privilege';
 	END IF;
+
+	SELECT jsonb_object_agg(d.table_name::text, d.kind) INTO kinds FROM crm.distribution_plan() d;
 
 	-- what is already done, and any table Citus has in another form
 	FOR p IN SELECT d.*, x.partmethod, x.repmodel,
@@ -187,8 +190,7 @@ BEGIN
 					 AND (c.conrelid = ANY (todo) OR c.confrelid = ANY (todo))
 				   ORDER BY c.conrelid::regclass::text, c.conname
 		LOOP
-			IF (SELECT kind FROM crm.distribution_plan() WHERE table_name = fk.rel) = 'reference'
-			   AND (SELECT kind FROM crm.distribution_plan() WHERE table_name = fk.ref) = 'distributed' THEN
+			IF kinds ->> fk.rel::text = 'reference' AND kinds ->> fk.ref::text = 'distributed' THEN
 				left_out := left_out || format('%s.%s', fk.rel, fk.conname);
 			ELSE
 				fks := fks || format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.rel, fk.conname, fk.def);
