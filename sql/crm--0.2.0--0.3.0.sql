@@ -2469,3 +2469,29 @@ END
 $$;
 COMMENT ON FUNCTION crm.distribute(integer) IS 'on a Citus coordinator: distributes crm''s client-keyed tables by client_id (co-located), makes the others reference tables, moves the rows there; idempotent';
 REVOKE EXECUTE ON FUNCTION crm.distribute(integer) FROM PUBLIC;
+
+/*
+ * crm.rfm_scores and crm.churn_signals on a Citus cluster: per-client rows
+ * gathered from the shards and finished in C (the "shards" path of
+ * crm.fast_path_stats); the profile's state as bytes, and back.
+ */
+COMMENT ON FUNCTION crm.fast_path_stats() IS 'the calls of this session''s crm functions with a C path, by function, path taken (c: a pass over the table; shards: per-client rows gathered from a Citus cluster''s shards; sql: the SQL twin) and, for shards and sql, the reason';
+
+CREATE AGGREGATE crm.purchase_profile_state(purchased_at timestamptz, amount numeric, offer boolean) (
+	SFUNC = crm.purchase_profile_transfn,
+	STYPE = internal,
+	SSPACE = 256,
+	FINALFUNC = crm.purchase_profile_serialfn,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.purchase_profile_combinefn,
+	SERIALFUNC = crm.purchase_profile_serialfn,
+	DESERIALFUNC = crm.purchase_profile_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.purchase_profile_state(timestamptz, numeric, boolean) IS 'the state of crm.purchase_profile(purchased_at, amount, offer) as bytes, to be combined elsewhere (crm.churn_signals on a Citus cluster gathers one per client from the shards)';
+
+CREATE FUNCTION crm.purchase_profile_from_state(state bytea)
+RETURNS crm.purchase_profile
+AS 'MODULE_PATHNAME', 'profile_from_state'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.purchase_profile_from_state(bytea) IS 'the purchase profile of a state made by crm.purchase_profile_state; an error (22P03) when the bytes are not such a state';

@@ -7,9 +7,11 @@
 --   * a partitioned crm.orders (hash of client_id, as a DBA keys the
 --     target of foreign keys) and crm.interactions (by time) are read
 --     partition by partition by the C passes, with the rows of the twins;
---   * a foreign partition, a table listed in Citus's pg_dist_partition (a
---     shell table on a coordinator), row security applying to the caller:
---     the call goes to SQL, which does what a statement does;
+--   * a foreign partition, row security applying to the caller: the call
+--     goes to SQL, which does what a statement does;
+--   * a table listed in Citus's pg_dist_partition (a shell table on a
+--     coordinator): the per-client rows come from queries (the shards
+--     path), with the rows of the twins, and the twins' errors;
 --   * the loyalty tables, written directly only as installed: with a
 --     statement trigger, a rule, partitioned: SQL.
 --
@@ -138,13 +140,28 @@ SELECT * FROM pg_temp.paths();
 ROLLBACK TO SAVEPOINT foreign_partition;
 
 -- a table Citus manages (listed in pg_dist_partition, as on a
--- coordinator, where crm.orders is an empty shell): SQL answers
+-- coordinator, where crm.orders is an empty shell): the per-client rows
+-- come from queries (the shards path), with the SQL twin's answer
 SAVEPOINT citus;
 SET LOCAL allow_system_table_mods = on;
 CREATE TABLE pg_catalog.pg_dist_partition (logicalrelid regclass NOT NULL, partmethod "char" NOT NULL);
 INSERT INTO pg_catalog.pg_dist_partition VALUES ('crm.orders_p1', 'h');
 SELECT crm.fast_path_stats_reset();
 SELECT pg_temp.differ('rfm_scores', $$'2025-01-01'$$) AS rfm_differ;
+SELECT pg_temp.differ('rfm_scores', $$'2025-01-01', 'rfm11', 'mean'$$) AS rfm_mean_differ;
+SELECT pg_temp.differ('churn_signals', $$'2025-01-01'$$) AS churn_differ;
+SELECT pg_temp.differ('churn_signals', $$'2024-06-30 12:00+02', '{"window_days": 45}'$$) AS churn_window_differ;
+SELECT * FROM pg_temp.paths();
+-- an inbound contact at -infinity: the twin's answer (its last engagement)
+INSERT INTO crm.interactions (client_id, interaction_id, occurred_at, channel, kind, direction)
+VALUES (9003, 999999, '-infinity', 'phone', 'call', 'inbound');
+SELECT pg_temp.differ('churn_signals', $$'2025-01-01'$$) AS churn_differ;
+-- a purchase at -infinity: the twin's error, from either path
+INSERT INTO crm.orders (client_id, order_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (9004, 999999, '-infinity', 'web', 'paid', 10, 10);
+SELECT crm.fast_path_stats_reset();
+SELECT pg_temp.try($$SELECT count(*) FROM crm.rfm_scores('2025-01-01')$$);
+SELECT pg_temp.try($$SELECT count(*) FROM crm.churn_signals('2025-01-01')$$);
 SELECT * FROM pg_temp.paths();
 ROLLBACK TO SAVEPOINT citus;
 

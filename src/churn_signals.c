@@ -28,7 +28,9 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/table.h"
+#include "executor/spi.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -349,6 +351,158 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *
 }
 
 /*
+ * The shards path (crm.orders held by Citus): the per-client rows of
+ * crm.churn_signals_sql's three per-client queries, each grouped by
+ * client_id so that it runs whole on the shards, read back here.  The
+ * purchases come with the profile's state itself (the aggregate
+ * crm.purchase_profile_state, the twin's crm.purchase_profile before its
+ * final step) and the windows' counts and sums: a sum is the profile's
+ * total where every amount has at most 6 decimals, which its own scale
+ * shows.  False when a window's sum is not such a total: the call goes
+ * to SQL.
+ */
+static const char gather_orders_sql[] =
+"SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used),"
+"       count(*) FILTER (WHERE o.ordered_at > $2),"
+"       sum(o.net_amount) FILTER (WHERE o.ordered_at > $2),"
+"       count(*) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2),"
+"       sum(o.net_amount) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2)"
+"  FROM crm.orders o"
+" WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
+" GROUP BY o.client_id";
+
+/* the last inbound contact that is not a sale */
+static const char gather_engagement_sql[] =
+"SELECT i.client_id, max(i.occurred_at)"
+"  FROM crm.interactions i"
+" WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= $1"
+" GROUP BY i.client_id";
+
+/* the campaign messages after the client's last purchase */
+static const char gather_offers_sql[] =
+"SELECT c.client_id, count(*)"
+"  FROM crm.interactions c"
+"  JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase"
+"          FROM crm.orders o"
+"         WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
+"         GROUP BY o.client_id) l"
+"    ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase"
+" WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $1"
+" GROUP BY c.client_id";
+
+/* A window from its count and sum; false when the sum is not exact in millionths. */
+static bool
+window_of(WindowSum *w, Datum n, Datum sum, bool sum_null)
+{
+	int			dscale = 0;
+
+	w->n = DatumGetInt64(n);
+	w->total = 0;
+	w->scale = 0;
+	if (w->n == 0)
+		return true;
+	if (sum_null || !profile_numeric_exact_micro(sum, &w->total, &dscale))
+		return false;
+	w->scale = dscale;
+	return true;
+}
+
+/*
+ * The rows of one query (client_id first, then ncols more) in batches,
+ * each row's client found (added when add is true; -1 when absent and
+ * not added), handed to take(); false when take() says a row is
+ * unusual.
+ */
+typedef bool (*GatherTake) (ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n,
+							void *arg);
+
+static bool
+gather_rows(GatherCall *g, ChurnClients *cs, const char *sql, int nargs, const Oid *types,
+			const Datum *args, bool add, GatherTake take, void *arg)
+{
+	Portal		portal = gather_open(g, sql, nargs, types, args);
+	ChurnRow	rows[SCAN_BATCH];
+	Datum		v[SCAN_BATCH][6];
+	bool		n[SCAN_BATCH][6];
+	bool		usual = true;
+
+	while (usual && gather_fetch(g, portal))
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		uint64		nrows = SPI_processed;
+
+		Assert(tt->tupdesc->natts <= 6);
+		for (uint64 first = 0; first < nrows && usual; first += SCAN_BATCH)
+		{
+			int			batch = (int) Min(nrows - first, SCAN_BATCH);
+
+			for (int i = 0; i < batch && usual; i++)
+			{
+				heap_deform_tuple(tt->vals[first + i], tt->tupdesc, v[i], n[i]);
+				if (n[i][0])
+					usual = false;	/* a NULL client: as SQL says */
+				rows[i].p.client_id = DatumGetInt64(v[i][0]);
+				rows[i].hash = scan_client_hash(rows[i].p.client_id);
+			}
+			if (!usual)
+				break;
+			find_clients(cs, rows, batch, add);
+			for (int i = 0; i < batch && usual; i++)
+				if (rows[i].idx >= 0)
+					usual = take(cs, client_at(cs, rows[i].idx), v[i], n[i], arg);
+		}
+		SPI_freetuptable(tt);
+	}
+	if (!usual)
+		SPI_cursor_close(portal);
+	return usual;
+}
+
+static bool
+take_purchases(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
+{
+	if (n[1] || n[2] || n[4])
+		return false;
+	profile_state_read(DatumGetByteaPP(v[1]), &c->profile);
+	return window_of(&c->recent, v[2], v[3], n[3]) &&
+		window_of(&c->previous, v[4], v[5], n[5]);
+}
+
+static bool
+take_engagement(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
+{
+	c->engaged = !n[1];
+	c->engagement = n[1] ? 0 : DatumGetTimestampTz(v[1]);
+	return true;
+}
+
+static bool
+take_offers(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
+{
+	c->offers = n[1] ? 0 : DatumGetInt64(v[1]);
+	return true;
+}
+
+/* The clients, from the shards; false when a row is unusual. */
+static bool
+gather_clients(ChurnClients *cs, TimestampTz as_of, TimestampTz recent_from,
+			   TimestampTz previous_from)
+{
+	Oid			types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+	Datum		args[3] = {TimestampTzGetDatum(as_of), TimestampTzGetDatum(recent_from),
+	TimestampTzGetDatum(previous_from)};
+	GatherCall	g;
+	bool		usual;
+
+	gather_begin(&g);
+	usual = gather_rows(&g, cs, gather_orders_sql, 3, types, args, true, take_purchases, NULL) &&
+		gather_rows(&g, cs, gather_engagement_sql, 1, types, args, false, take_engagement, NULL) &&
+		gather_rows(&g, cs, gather_offers_sql, 1, types, args, false, take_offers, NULL);
+	gather_end(&g);
+	return usual;
+}
+
+/*
  * The population's rhythm: the option, or the geometric mean of the recent
  * mean gaps (each at least min_gap_days) of the clients with a gap, or
  * max(30, min_gap_days) when no client has one.  As in
@@ -519,6 +673,8 @@ churn_signals(PG_FUNCTION_ARGS)
 	MemoryContext work;
 	MemoryContext row;
 	ChurnClients cs;
+	bool		on_shards = false;
+	bool		usual;
 	double		gap;
 	int64		i;
 
@@ -530,8 +686,12 @@ churn_signals(PG_FUNCTION_ARGS)
 		fastpath_decline(&fp, "result shape", NULL);
 	if (fp.reason ||
 		!fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
-		return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
-	if (!fastpath_open_read(&fp, &interactions, "interactions", interactions_columns, IC_N))
+	{
+		if (!fastpath_may_gather(&fp))
+			return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
+		on_shards = true;
+	}
+	else if (!fastpath_open_read(&fp, &interactions, "interactions", interactions_columns, IC_N))
 	{
 		fastpath_close(&orders);
 		return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
@@ -552,19 +712,26 @@ churn_signals(PG_FUNCTION_ARGS)
 	cs.chunks = (ChurnClient **) palloc(cs.nchunks_max * sizeof(ChurnClient *));
 	cs.n = 0;
 
-	if (!scan_orders(&orders, as_of, recent_from, previous_from, &cs) ||
-		!scan_interactions(&interactions, as_of, &cs))
+	if (on_shards)
+		usual = gather_clients(&cs, as_of, recent_from, previous_from);
+	else
 	{
+		usual = scan_orders(&orders, as_of, recent_from, previous_from, &cs) &&
+			scan_interactions(&interactions, as_of, &cs);
 		fastpath_close(&orders);
 		fastpath_close(&interactions);
+	}
+	if (!usual)
+	{
 		MemoryContextSwitchTo(outer);
 		MemoryContextDelete(work);
 		fastpath_decline(&fp, "unusual data", NULL);
 		return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
 	}
-	fastpath_close(&orders);
-	fastpath_close(&interactions);
-	fastpath_taken(&fp);
+	if (on_shards)
+		fastpath_taken_on_shards(&fp);
+	else
+		fastpath_taken(&fp);
 
 	gap = population_gap(&settings, &cs);
 

@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -40,6 +41,9 @@
 #include "fastpath.h"
 
 static bool log_fast_path = false;
+
+/* the one reason that lets a call take the shards path */
+static const char citus_reason[] = "managed by Citus";
 
 void
 fastpath_define_settings(void)
@@ -181,7 +185,7 @@ storage_ok(FastPath *fp, Relation rel, bool citus_checked)
 	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID)
 		return fastpath_decline(fp, "not a heap table", rel_name(rel));
 	if (!citus_checked && fastpath_citus_table(RelationGetRelid(rel)))
-		return fastpath_decline(fp, "managed by Citus", rel_name(rel));
+		return fastpath_decline(fp, citus_reason, rel_name(rel));
 	return true;
 }
 
@@ -266,7 +270,7 @@ fastpath_open_read(FastPath *fp, FastPathTable *t, const char *relname,
 	if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE)
 		storage_ok(fp, top, false);
 	else if (fastpath_citus_table(relid))
-		fastpath_decline(fp, "managed by Citus", rel_name(top));
+		fastpath_decline(fp, citus_reason, rel_name(top));
 	else if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
 		fastpath_decline(fp, "privileges", rel_name(top));
 	else if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
@@ -404,6 +408,7 @@ fastpath_close(FastPathTable *t)
 typedef struct FastPathCount
 {
 	char		function[NAMEDATALEN];
+	const char *path;			/* "c", "sql" or "shards" */
 	char		reason[NAMEDATALEN];	/* "" for the C path */
 	int64		calls;
 } FastPathCount;
@@ -413,13 +418,14 @@ static int	ncounts,
 			maxcounts;
 
 static void
-count_decision(FastPath *fp)
+count_decision(FastPath *fp, const char *path)
 {
 	const char *reason = fp->reason ? fp->reason : "";
 	int			i;
 
 	for (i = 0; i < ncounts; i++)
 		if (strcmp(counts[i].function, fp->function) == 0 &&
+			counts[i].path == path &&
 			strcmp(counts[i].reason, reason) == 0)
 			break;
 	if (i == ncounts)
@@ -432,6 +438,7 @@ count_decision(FastPath *fp)
 				: MemoryContextAlloc(TopMemoryContext, sizeof(FastPathCount) * maxcounts);
 		}
 		strlcpy(counts[i].function, fp->function, NAMEDATALEN);
+		counts[i].path = path;
 		strlcpy(counts[i].reason, reason, NAMEDATALEN);
 		counts[i].calls = 0;
 		ncounts++;
@@ -441,6 +448,10 @@ count_decision(FastPath *fp)
 	{
 		if (fp->reason == NULL)
 			ereport(LOG, (errmsg("%s: C path", fp->function)));
+		else if (strcmp(path, "shards") == 0)
+			ereport(LOG, (errmsg("%s: C path on per-client rows from the shards: %s",
+								 fp->function, fp->reason),
+						  fp->detail ? errdetail("%s", fp->detail) : 0));
 		else
 			ereport(LOG, (errmsg("%s: SQL path: %s", fp->function, fp->reason),
 						  fp->detail ? errdetail("%s", fp->detail) : 0));
@@ -451,7 +462,68 @@ void
 fastpath_taken(FastPath *fp)
 {
 	Assert(fp->reason == NULL);
-	count_decision(fp);
+	count_decision(fp, "c");
+}
+
+bool
+fastpath_may_gather(FastPath *fp)
+{
+	return fp->reason == citus_reason;
+}
+
+void
+fastpath_taken_on_shards(FastPath *fp)
+{
+	Assert(fastpath_may_gather(fp));
+	count_decision(fp, "shards");
+}
+
+void
+gather_begin(GatherCall *g)
+{
+	g->caller = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	g->guc_level = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp", PGC_USERSET,
+							 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	MemoryContextSwitchTo(g->caller);
+}
+
+Portal
+gather_open(GatherCall *g, const char *sql, int nargs, const Oid *types,
+			const Datum *values)
+{
+	Portal		portal;
+
+	portal = SPI_cursor_open_with_args(NULL, sql, nargs, (Oid *) types,
+									   (Datum *) values, NULL, true, 0);
+	MemoryContextSwitchTo(g->caller);
+	return portal;
+}
+
+/* rows fetched at a time */
+#define GATHER_BATCH	8192
+
+bool
+gather_fetch(GatherCall *g, Portal portal)
+{
+	SPI_cursor_fetch(portal, true, GATHER_BATCH);
+	MemoryContextSwitchTo(g->caller);
+	if (SPI_processed > 0)
+		return true;
+	SPI_freetuptable(SPI_tuptable);
+	SPI_cursor_close(portal);
+	MemoryContextSwitchTo(g->caller);
+	return false;
+}
+
+void
+gather_end(GatherCall *g)
+{
+	AtEOXact_GUC(true, g->guc_level);
+	SPI_finish();
+	MemoryContextSwitchTo(g->caller);
 }
 
 Datum
@@ -467,7 +539,7 @@ fastpath_call_sql(FastPath *fp, FunctionCallInfo fcinfo, const char *sql_name)
 
 	if (fp->reason == NULL)
 		fp->reason = "unusual call";
-	count_decision(fp);
+	count_decision(fp, "sql");
 	get_func_signature(fcinfo->flinfo->fn_oid, &argtypes, &nargs);
 	fn = LookupFuncName(list_make2(makeString("crm"), makeString((char *) sql_name)),
 						nargs, argtypes, false);
@@ -539,7 +611,7 @@ fastpath_stats(PG_FUNCTION_ARGS)
 		bool		nulls[4] = {false, false, false, false};
 
 		values[0] = CStringGetTextDatum(counts[i].function);
-		values[1] = CStringGetTextDatum(counts[i].reason[0] ? "sql" : "c");
+		values[1] = CStringGetTextDatum(counts[i].path);
 		if (counts[i].reason[0])
 			values[2] = CStringGetTextDatum(counts[i].reason);
 		else

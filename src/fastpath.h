@@ -29,6 +29,17 @@
  *   - in every one of them, each column read is present by name with its
  *     type, NOT NULL where the pass needs it, with a deterministic
  *     collation, and not a virtual generated column (18).
+ * On a Citus cluster the coordinator's copy of a distributed table is an
+ * empty shell, so a direct pass cannot run there; crm.rfm_scores and
+ * crm.churn_signals then gather per-client rows instead (the "shards"
+ * path): queries grouped by client_id, which Citus runs whole on the
+ * shards, read in batches through SPI by the C code, which then does the
+ * rest (quantile scores, signals) as its direct pass would.  Those
+ * queries are the SQL twin's own per-client aggregates (the same
+ * aggregates, filters, row security and privileges, as the caller, with
+ * search_path pg_catalog, pg_temp), so the shards path is taken only when
+ * the reason for not passing directly is the table's being Citus's
+ * (fastpath_may_gather) and the call is otherwise usual.
  * In write mode (a call writes rows as an INSERT or UPDATE would):
  *   - the table exists in schema crm, is an ordinary heap table without
  *     partitions or inheritance children, not foreign, not Citus-managed;
@@ -50,6 +61,7 @@
 #include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/acl.h"
+#include "utils/portal.h"
 #include "utils/relcache.h"
 
 #include "compat.h"
@@ -133,6 +145,33 @@ extern Datum fastpath_call_sql(FastPath *fp, FunctionCallInfo fcinfo, const char
  */
 extern bool fastpath_result_layout(TupleDesc desc, const FastPathColumn *cols, int ncols,
 								   int *pos);
+
+/*
+ * The shards path: whether a call declined only because Citus holds the
+ * table, so that it may gather per-client rows by queries instead; then
+ * (once the rows are in) fastpath_taken_on_shards counts it.
+ */
+extern bool fastpath_may_gather(FastPath *fp);
+extern void fastpath_taken_on_shards(FastPath *fp);
+
+/*
+ * Queries for the shards path, inside one gather_begin .. gather_end (an
+ * SPI connection, search_path pg_catalog, pg_temp): gather_open opens a
+ * read-only cursor over sql with its arguments, gather_fetch reads its
+ * next batch into SPI_tuptable (false at the end; the caller frees it
+ * with SPI_freetuptable).  The caller's memory context is kept.
+ */
+typedef struct GatherCall
+{
+	int			guc_level;
+	MemoryContext caller;
+} GatherCall;
+
+extern void gather_begin(GatherCall *g);
+extern Portal gather_open(GatherCall *g, const char *sql, int nargs,
+						  const Oid *types, const Datum *values);
+extern bool gather_fetch(GatherCall *g, Portal portal);
+extern void gather_end(GatherCall *g);
 
 /* the type crm.<name> (InvalidOid if none) */
 extern Oid	fastpath_type_oid(const char *name);

@@ -60,19 +60,30 @@ PG_FUNCTION_INFO_V1(profile_serialfn);
 PG_FUNCTION_INFO_V1(profile_deserialfn);
 PG_FUNCTION_INFO_V1(profile_finalfn);
 PG_FUNCTION_INFO_V1(profile_state_size);
+PG_FUNCTION_INFO_V1(profile_from_state);
+
+static Datum profile_result(FunctionCallInfo fcinfo, const ProfileState *s);
 
 static const int128 pow10_128[] = {
 	1, 10, 100, 1000, 10000, 100000, 1000000
+};
+
+/* what micro_of found wrong with a numeric */
+enum
+{
+	MICRO_OK, MICRO_SPECIAL, MICRO_RANGE
 };
 
 /*
  * Reads a numeric's digits into millionths, without detoasting into a new
  * 4-byte-header copy and without any allocation.  The numeric on-disk format
  * (sign, display scale, weight, base-10000 digits) is stable across major
- * versions, pg_upgrade relies on it.  *dscale receives the display scale.
+ * versions, pg_upgrade relies on it.  *dscale receives the display scale,
+ * *problem MICRO_OK, or why there is no value (NaN or an infinity; 10^24 or
+ * more).
  */
-int128
-profile_numeric_to_micro(Datum d, int *dscale)
+static int128
+micro_of(Datum d, int *dscale, int *problem)
 {
 	struct varlena *v = PG_DETOAST_DATUM_PACKED(d);
 	const char *p = VARDATA_ANY(v);
@@ -89,12 +100,14 @@ profile_numeric_to_micro(Datum d, int *dscale)
 		elog(ERROR, "invalid numeric datum");
 	memcpy(&header, p, sizeof(uint16));
 
+	*problem = MICRO_OK;
+	*dscale = 0;
 	if ((header & 0xC000) == 0xC000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("purchase amount must be a finite number"),
-				 errdetail("The amount is %s.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, d)))));
+	{
+		/* a special value is never stored out of line: nothing to free */
+		*problem = MICRO_SPECIAL;
+		return 0;
+	}
 
 	if (header & 0x8000)
 	{
@@ -119,11 +132,11 @@ profile_numeric_to_micro(Datum d, int *dscale)
 	ndigits = (len - hdrlen) / sizeof(int16);
 
 	if (ndigits > 0 && weight > 5)
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("purchase amount out of range"),
-				 errdetail("The amount is %s; amounts must be below 10^24.",
-						   DatumGetCString(DirectFunctionCall1(numeric_out, d)))));
+	{
+		*problem = MICRO_RANGE;
+		ndigits = 0;
+		weight = -3;			/* no digit read: the value is 0 */
+	}
 
 	/*
 	 * Accumulate the digits of weight >= -2, that is, in units of 10^-8;
@@ -149,6 +162,36 @@ profile_numeric_to_micro(Datum d, int *dscale)
 		pfree(v);
 
 	return negative ? -acc : acc;
+}
+
+int128
+profile_numeric_to_micro(Datum d, int *dscale)
+{
+	int			problem;
+	int128		acc = micro_of(d, dscale, &problem);
+
+	if (problem == MICRO_SPECIAL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchase amount must be a finite number"),
+				 errdetail("The amount is %s.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, d)))));
+	if (problem == MICRO_RANGE)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("purchase amount out of range"),
+				 errdetail("The amount is %s; amounts must be below 10^24.",
+						   DatumGetCString(DirectFunctionCall1(numeric_out, d)))));
+	return acc;
+}
+
+bool
+profile_numeric_exact_micro(Datum d, int128 *micro, int *dscale)
+{
+	int			problem;
+
+	*micro = micro_of(d, dscale, &problem);
+	return problem == MICRO_OK && *dscale <= PROFILE_SCALE;
 }
 
 /* Converts millionths to a numeric of the given display scale (<= 6). */
@@ -469,26 +512,17 @@ profile_corrupt(const char *what)
 
 /*
  * The bytes may come from another process: check every invariant before
- * trusting them.  The state lives only until the combine function has
- * merged (or copied) it, so it is allocated in the per-call context.
+ * trusting them.
  */
-Datum
-profile_deserialfn(PG_FUNCTION_ARGS)
+void
+profile_state_read(bytea *sstate, ProfileState *s)
 {
-	bytea	   *sstate;
-	const char *p;
-	int			len;
-	ProfileState *s;
+	const char *p = VARDATA_ANY(sstate);
+	int			len = VARSIZE_ANY_EXHDR(sstate);
 	uint64		v;
 	uint64		hi;
 	int64		month_total = 0;
 	int			i;
-
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "profile_deserialfn called in non-aggregate context");
-	sstate = PG_GETARG_BYTEA_PP(0);
-	p = VARDATA_ANY(sstate);
-	len = VARSIZE_ANY_EXHDR(sstate);
 
 	if (len < 1 || *p != PROFILE_SERIAL_VERSION)
 		profile_corrupt("unknown format version");
@@ -496,7 +530,6 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 		profile_corrupt("too short");
 	p++;
 
-	s = (ProfileState *) palloc(sizeof(ProfileState));
 	p = profile_get64(p, &v);
 	s->n = (int64) v;
 	p = profile_get64(p, &v);
@@ -561,7 +594,21 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	if (s->win[s->nwin - 1] != s->last ||
 		(s->n <= PROFILE_WINDOW && s->win[0] != s->first))
 		profile_corrupt("window does not match first and last purchase");
+}
 
+/*
+ * The state lives only until the combine function has merged (or copied)
+ * it, so it is allocated in the per-call context.
+ */
+Datum
+profile_deserialfn(PG_FUNCTION_ARGS)
+{
+	ProfileState *s;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "profile_deserialfn called in non-aggregate context");
+	s = (ProfileState *) palloc(sizeof(ProfileState));
+	profile_state_read(PG_GETARG_BYTEA_PP(0), s);
 	PG_RETURN_POINTER(s);
 }
 
@@ -594,16 +641,30 @@ profile_repeat_total(const ProfileState *s)
 Datum
 profile_finalfn(PG_FUNCTION_ARGS)
 {
-	ProfileState *s;
-	TupleDesc	tupdesc;
-	Datum		values[PROFILE_NATTS];
-	bool		nulls[PROFILE_NATTS];
-
 	if (!AggCheckCallContext(fcinfo, NULL))
 		elog(ERROR, "profile_finalfn called in non-aggregate context");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	s = (ProfileState *) PG_GETARG_POINTER(0);
+	return profile_result(fcinfo, (ProfileState *) PG_GETARG_POINTER(0));
+}
+
+/* crm.purchase_profile_from_state(state bytea): the profile of a state's bytes */
+Datum
+profile_from_state(PG_FUNCTION_ARGS)
+{
+	ProfileState s;
+
+	profile_state_read(PG_GETARG_BYTEA_PP(0), &s);
+	return profile_result(fcinfo, &s);
+}
+
+/* The composite crm.purchase_profile of a state, the result of fcinfo's call. */
+static Datum
+profile_result(FunctionCallInfo fcinfo, const ProfileState *s)
+{
+	TupleDesc	tupdesc;
+	Datum		values[PROFILE_NATTS];
+	bool		nulls[PROFILE_NATTS];
 
 	/* the blessed result descriptor is looked up once per query */
 	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;

@@ -47,6 +47,12 @@ typedef struct ProfileState
 /* a numeric amount in millionths, rounded half away from zero; its dscale */
 extern int128 profile_numeric_to_micro(Datum d, int *dscale);
 
+/*
+ * A numeric in millionths when that is exact: finite, below 10^24 and with
+ * at most PROFILE_SCALE decimals (its dscale in *dscale); false otherwise.
+ */
+extern bool profile_numeric_exact_micro(Datum d, int128 *micro, int *dscale);
+
 /* millionths back to a numeric of the given display scale (<= 6) */
 extern Datum profile_micro_to_numeric(int128 v, int scale);
 
@@ -62,6 +68,13 @@ extern void profile_state_add(ProfileState *s, TimestampTz t, int128 amount,
 
 /* the PROFILE_NATTS fields of the composite crm.purchase_profile */
 extern void profile_state_values(const ProfileState *s, Datum *values, bool *nulls);
+
+/*
+ * A state from its serialised bytes (crm.purchase_profile_serialfn, or the
+ * aggregate crm.purchase_profile_state), every invariant checked: an error
+ * (invalid_binary_representation) when the bytes are not a state.
+ */
+extern void profile_state_read(bytea *bytes, ProfileState *s);
 
 /* recent_mean_gap_days of a state: false for a single purchase (no gap) */
 extern bool profile_state_recent_gap(const ProfileState *s, double *gap);

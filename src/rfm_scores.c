@@ -29,6 +29,7 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -166,6 +167,73 @@ scan_purchases(FastPathTable *orders, TimestampTz as_of)
 	return map;
 }
 
+/*
+ * The shards path (crm.orders held by Citus): the same per-client values
+ * from the query below, which groups by client_id and so runs whole on the
+ * shards; only its answer, a row per client, comes back.  The purchases
+ * are those of crm.rfm_scores_sql (placed or paid, at or before as_of),
+ * the count, last time and spend those of its profile: sum(net_amount) is
+ * the profile's total where every amount has at most 6 decimals, which
+ * the sum's own scale shows (the largest of its terms').  NULL when a
+ * client's row is unusual (an amount or time that is not finite, more
+ * decimals, a sum out of the profile's range): the call goes to SQL,
+ * which raises the error or gives the exact answer.
+ */
+static const char gather_sql[] =
+"SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount)"
+"  FROM crm.orders o"
+" WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
+" GROUP BY o.client_id";
+
+static clientmap_hash *
+gather_purchases(TimestampTz as_of)
+{
+	clientmap_hash *map = clientmap_create(CurrentMemoryContext, 1024, NULL);
+	Oid			types[1] = {TIMESTAMPTZOID};
+	Datum		args[1] = {TimestampTzGetDatum(as_of)};
+	GatherCall	g;
+	Portal		portal;
+	bool		usual = true;
+
+	gather_begin(&g);
+	portal = gather_open(&g, gather_sql, 1, types, args);
+	while (usual && gather_fetch(&g, portal))
+	{
+		SPITupleTable *tt = SPI_tuptable;
+		uint64		nrows = SPI_processed;
+
+		for (uint64 i = 0; i < nrows && usual; i++)
+		{
+			Datum		v[5];
+			bool		n[5];
+			ScoredClient *c;
+			bool		found;
+			int128		total;
+			int			dscale;
+
+			heap_deform_tuple(tt->vals[i], tt->tupdesc, v, n);
+			if (n[0] || n[1] || n[2] || n[3] || n[4] ||
+				TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v[3])) ||
+				!profile_numeric_exact_micro(v[4], &total, &dscale))
+			{
+				usual = false;
+				break;
+			}
+			c = clientmap_insert(map, DatumGetInt64(v[0]), &found);
+			Assert(!found);
+			c->n = DatumGetInt64(v[1]);
+			c->last = DatumGetTimestampTz(v[2]);
+			c->scale = dscale;
+			client_set_total(c, total);
+		}
+		SPI_freetuptable(tt);
+	}
+	if (!usual)
+		SPI_cursor_close(portal);
+	gather_end(&g);
+	return usual ? map : NULL;
+}
+
 /* The monetary value: the total spend, or the mean order value rounded to cents. */
 static Datum
 client_monetary(const ScoredClient *c, bool by_mean)
@@ -271,6 +339,7 @@ rfm_scores(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	bool		by_mean;
 	FastPathTable orders;
+	bool		on_shards = false;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	MemoryContext row;
@@ -298,7 +367,11 @@ rfm_scores(PG_FUNCTION_ARGS)
 			 !fastpath_result_layout(desc, shape, RS_N, pos))
 		fastpath_decline(&fp, "result shape", NULL);
 	if (fp.reason || !fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
-		return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");
+	{
+		if (!fastpath_may_gather(&fp))
+			return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");
+		on_shards = true;
+	}
 	by_mean = strcmp(monetary_by, "mean") == 0;
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm.rfm_scores",
@@ -307,8 +380,14 @@ rfm_scores(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(work);
 
 	classes = load_segment_map(map_name, segments);
-	map = classes < 0 ? NULL : scan_purchases(&orders, as_of);
-	fastpath_close(&orders);
+	if (classes < 0)
+		map = NULL;
+	else if (on_shards)
+		map = gather_purchases(as_of);
+	else
+		map = scan_purchases(&orders, as_of);
+	if (!on_shards)
+		fastpath_close(&orders);
 	if (map == NULL)
 	{
 		fastpath_decline(&fp, classes < 0 ? "unknown segment map" : "unusual data", NULL);
@@ -316,7 +395,10 @@ rfm_scores(PG_FUNCTION_ARGS)
 		MemoryContextDelete(work);
 		return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");
 	}
-	fastpath_taken(&fp);
+	if (on_shards)
+		fastpath_taken_on_shards(&fp);
+	else
+		fastpath_taken(&fp);
 	MemoryContextSwitchTo(outer);
 	InitMaterializedSRF(fcinfo, 0);
 	MemoryContextSwitchTo(work);

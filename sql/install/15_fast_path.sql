@@ -2,7 +2,8 @@
 /*
  * The C paths of crm.rfm_scores, crm.churn_signals, crm.earn_points and
  * crm.redeem_points (src/fastpath.c): which path each call took, and why
- * a call went to the function's SQL twin.  Counted per backend; the
+ * a call did not pass over the table directly (it went to the function's
+ * SQL twin, or gathered per-client rows from a Citus cluster's shards).  Counted per backend; the
  * setting crm.log_fast_path also logs every decision.
  */
 CREATE FUNCTION crm.fast_path_stats(OUT function text, OUT path text, OUT reason text,
@@ -10,7 +11,7 @@ CREATE FUNCTION crm.fast_path_stats(OUT function text, OUT path text, OUT reason
 RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'fastpath_stats'
 LANGUAGE C VOLATILE PARALLEL RESTRICTED;
-COMMENT ON FUNCTION crm.fast_path_stats() IS 'the calls of this session''s crm functions with a C path, by function, path taken (c or sql) and, for sql, the reason';
+COMMENT ON FUNCTION crm.fast_path_stats() IS 'the calls of this session''s crm functions with a C path, by function, path taken (c: a pass over the table; shards: per-client rows gathered from a Citus cluster''s shards; sql: the SQL twin) and, for shards and sql, the reason';
 
 CREATE FUNCTION crm.fast_path_stats_reset()
 RETURNS void

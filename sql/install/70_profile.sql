@@ -87,6 +87,32 @@ CREATE AGGREGATE crm.purchase_profile(purchased_at timestamptz, amount numeric, 
 );
 COMMENT ON AGGREGATE crm.purchase_profile(timestamptz, numeric, boolean) IS 'per-client purchase profile of (purchase time, amount, offer used) rows: first and last purchase, counts, spend, inter-purchase gaps, offer share';
 
+/*
+ * The state of crm.purchase_profile as bytes (the format of its
+ * serialisation function), and the profile of such bytes: what
+ * crm.churn_signals gathers per client from the shards of a Citus cluster
+ * and reads back in C (profile_state_read checks every invariant of the
+ * bytes it is given).
+ */
+CREATE AGGREGATE crm.purchase_profile_state(purchased_at timestamptz, amount numeric, offer boolean) (
+	SFUNC = crm.purchase_profile_transfn,
+	STYPE = internal,
+	SSPACE = 256,
+	FINALFUNC = crm.purchase_profile_serialfn,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.purchase_profile_combinefn,
+	SERIALFUNC = crm.purchase_profile_serialfn,
+	DESERIALFUNC = crm.purchase_profile_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.purchase_profile_state(timestamptz, numeric, boolean) IS 'the state of crm.purchase_profile(purchased_at, amount, offer) as bytes, to be combined elsewhere (crm.churn_signals on a Citus cluster gathers one per client from the shards)';
+
+CREATE FUNCTION crm.purchase_profile_from_state(state bytea)
+RETURNS crm.purchase_profile
+AS 'MODULE_PATHNAME', 'profile_from_state'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.purchase_profile_from_state(bytea) IS 'the purchase profile of a state made by crm.purchase_profile_state; an error (22P03) when the bytes are not such a state';
+
 CREATE FUNCTION crm.purchase_profile_state_size()
 RETURNS integer
 AS 'MODULE_PATHNAME', 'profile_state_size'
