@@ -23,10 +23,10 @@
 # An analytic that fails on the cluster is reported as "error: <first line>"
 # and the run goes on.  crm.refresh_segments (a write) runs once in each.
 # Then the cluster's plans (EXPLAIN (COSTS OFF), key lines): the per-client
-# aggregation of crm.rfm_scores' SQL path, crm.quantile_breaks over a
-# distributed table, the join of crm.churn_signals' SQL path that counts
-# the offers after each client's last purchase, and the whole query
-# of crm.rfm_scores' SQL path; and
+# queries of the shards paths of crm.rfm_scores and crm.churn_signals (the
+# churn windows at their default, 90 days), the join that counts the offers
+# after each client's last purchase, crm.quantile_breaks over a distributed
+# table; and
 # crm.fast_path_stats() after crm.rfm_scores and crm.churn_signals in each
 # database.  No target is asserted: the machine is shared and noisy.
 #
@@ -210,17 +210,21 @@ explain() {
 	grep -E "$key" "$out/plan" | sed 's/^/  /'
 	echo "  ($(wc -l <"$out/plan") plan lines, $(grep -cE "$key" "$out/plan") shown)"
 }
-explain "the per-client aggregation of crm.rfm_scores' SQL path (crm.rfm_scores_sql, CTE p)" "
-SELECT o.client_id,
-	   crm.recency_days((crm.purchase_profile(o.ordered_at, o.net_amount)).last_purchase, $as_of) AS r,
-	   (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases AS f,
-	   (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend AS m
+explain "crm.rfm_scores' shards path: its per-client query (src/rfm_scores.c)" "
+SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount)
   FROM crm.orders o
  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
  GROUP BY o.client_id"
-explain "crm.quantile_breaks over a distributed table (partial aggregates on the shards)" "
-SELECT crm.quantile_breaks(o.net_amount::float8, 5, true) FROM crm.orders o WHERE o.status IN ('placed', 'paid')"
-explain "crm.churn_signals_sql's offers after the last purchase (CTE f: interactions joined per client to each client's last purchase, all on the shards)" "
+explain "crm.churn_signals' shards path: the purchases per client, the profile's state and the two windows (src/churn_signals.c)" "
+SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used),
+	   count(*) FILTER (WHERE o.ordered_at > $as_of - interval '90 days'),
+	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of - interval '90 days'),
+	   count(*) FILTER (WHERE o.ordered_at > $as_of - interval '180 days' AND o.ordered_at <= $as_of - interval '90 days'),
+	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of - interval '180 days' AND o.ordered_at <= $as_of - interval '90 days')
+  FROM crm.orders o
+ WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
+ GROUP BY o.client_id"
+explain "crm.churn_signals' offers after the last purchase (its twin's CTE f, and its shards path's third query: interactions joined per client to each client's last purchase, all on the shards)" "
 SELECT c.client_id, count(*) AS offers
   FROM crm.interactions c
   JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase
@@ -230,23 +234,8 @@ SELECT c.client_id, count(*) AS offers
 	ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
  WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $as_of
  GROUP BY c.client_id"
-explain "the whole query of crm.rfm_scores_sql (k = 5, monetary total)" "
-WITH p AS (
-	SELECT o.client_id,
-		   crm.recency_days((crm.purchase_profile(o.ordered_at, o.net_amount)).last_purchase, $as_of) AS r,
-		   (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases AS f,
-		   (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend AS m
-	  FROM crm.orders o
-	 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
-	 GROUP BY o.client_id),
-v AS MATERIALIZED (SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf FROM p),
-b AS (SELECT crm.quantile_breaks(v.r, 5, false) AS rb, crm.quantile_breaks(v.f, 5, true) AS fb,
-			 crm.quantile_breaks(v.mf, 5, true) AS mb FROM v)
-SELECT v.client_id, v.r, v.f, v.m, s.code, c.segment
-  FROM v CROSS JOIN b
- CROSS JOIN LATERAL (SELECT crm.rfm(crm.threshold_score(v.r, b.rb, false), crm.threshold_score(v.f, b.fb, true),
-								   crm.threshold_score(v.mf, b.mb, true)) AS code) s
-  LEFT JOIN crm.segment_map_cells('rfm11') c ON c.rfm OPERATOR(crm.=) s.code"
+explain "crm.quantile_breaks over a distributed table (partial aggregates on the shards)" "
+SELECT crm.quantile_breaks(o.net_amount::float8, 5, true) FROM crm.orders o WHERE o.status IN ('placed', 'paid')"
 echo
 echo "server: $(q -d dist -c "SELECT 'shared_buffers ' || current_setting('shared_buffers') || ', work_mem ' ||
 	current_setting('work_mem') || ', max_parallel_workers_per_gather ' || current_setting('max_parallel_workers_per_gather') ||

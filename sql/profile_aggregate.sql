@@ -132,3 +132,36 @@ SELECT crm.recency_days('-infinity', '2024-01-01');
 SELECT crm.purchase_profile_state_size() AS state_bytes,
 	   (SELECT aggtransspace FROM pg_aggregate
 		 WHERE aggfnoid = 'crm.purchase_profile(timestamptz, numeric, boolean)'::regprocedure) AS sspace;
+
+-- the state as bytes (crm.purchase_profile_state) and back
+-- (crm.purchase_profile_from_state): the profile itself, for every client
+-- (short and long histories, offers), in one piece or combined in parallel
+SELECT count(*) AS clients,
+	   count(*) FILTER (WHERE crm.purchase_profile_from_state(s) IS NOT DISTINCT FROM p) AS same
+  FROM (SELECT client_id, crm.purchase_profile_state(t, amount, offer) AS s,
+			   crm.purchase_profile(t, amount, offer) AS p
+		  FROM buys GROUP BY client_id) x;
+-- the bytes: the fixed part (123 bytes, the version first), 8 per window time
+SELECT get_byte(s, 0) AS version, length(s) AS bytes,
+	   (crm.purchase_profile_from_state(s)).purchases
+  FROM (SELECT crm.purchase_profile_state(t, 1, false) AS s
+		  FROM generate_series(timestamptz '2024-01-01', '2024-01-03', '1 day') t) x;
+-- no row: NULL; NULL in, NULL out
+SELECT crm.purchase_profile_state(t, 1, false) IS NULL AS empty,
+	   crm.purchase_profile_from_state(NULL) IS NULL AS null_in
+  FROM generate_series(timestamptz '2024-01-01', '2023-01-01', '1 day') t;
+-- bytes that are not a state: an error saying what is wrong
+SELECT crm.purchase_profile_from_state('\x02'::bytea);
+SELECT crm.purchase_profile_from_state('\x01'::bytea);
+SELECT crm.purchase_profile_from_state(set_byte(s, 8, 0))
+  FROM (SELECT crm.purchase_profile_state(t, 1, false) AS s
+		  FROM generate_series(timestamptz '2024-01-01', '2024-01-03', '1 day') t) x;
+SELECT crm.purchase_profile_from_state(s || '\x00'::bytea)
+  FROM (SELECT crm.purchase_profile_state(t, 1, false) AS s
+		  FROM generate_series(timestamptz '2024-01-01', '2024-01-03', '1 day') t) x;
+DO $$
+BEGIN
+	PERFORM crm.purchase_profile_from_state('\x'::bytea);
+EXCEPTION WHEN invalid_binary_representation THEN
+	RAISE NOTICE 'SQLSTATE %: %', SQLSTATE, SQLERRM;
+END $$;

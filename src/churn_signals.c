@@ -20,7 +20,10 @@
  *
  * As crm.rfm_scores does, the C passes run only where they read what a
  * query reads, and for a usual call (src/fastpath.c); otherwise the call
- * runs crm.churn_signals_sql.  Both return crm.churn_signals_row.
+ * runs crm.churn_signals_sql.  Both return crm.churn_signals_row.  On a
+ * Citus cluster the per-client table is filled from the twin's own
+ * per-client queries, which Citus runs on the shards (the shards path,
+ * gather_clients), and the rest is the same.
  *
  *-------------------------------------------------------------------------
  */

@@ -21,7 +21,10 @@
  * installed), and only for a usual call.  Otherwise the call runs
  * crm.rfm_scores_sql (fastpath_call_sql), which a query plans as usual
  * (row security, column privileges, parallel workers).  Both return
- * crm.rfm_scores_row.  The C pass runs in one process.
+ * crm.rfm_scores_row.  The C pass runs in one process.  On a Citus
+ * cluster, where crm.orders is a shell on the coordinator, the per-client
+ * values come from a query Citus runs on the shards instead (the shards
+ * path, gather_purchases), and the scoring is the same.
  *
  *-------------------------------------------------------------------------
  */

@@ -3,8 +3,9 @@
 -- crm.orders and crm.interactions are distributed by client_id (the rows
 -- moved to the workers' shards, the coordinator's tables left empty or,
 -- before truncation, holding their old rows), crm.rfm_scores and
--- crm.churn_signals hand every call to their SQL twins, which Citus plans
--- on the shards, and give the single-node answer.
+-- crm.churn_signals take the shards path (their twins' per-client queries,
+-- which Citus plans on the shards, finished in C) and give the single-node
+-- answer.
 --
 SET client_min_messages = warning;
 CREATE EXTENSION crm;
@@ -32,7 +33,8 @@ SELECT create_distributed_table('crm.orders', 'client_id');
 SELECT create_distributed_table('crm.interactions', 'client_id', colocate_with => 'crm.orders');
 
 -- with the old rows still in the coordinator's tables (Citus keeps them
--- until truncated) and after they are gone, the same answer, through SQL
+-- until truncated) and after they are gone, the same answer, from the
+-- per-client rows of the shards
 CREATE FUNCTION public.check_twins(label text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN
@@ -50,8 +52,8 @@ BEGIN
 	RETURN NEXT CASE WHEN n = 0 AND (SELECT count(*) FROM dist_churn) = (SELECT count(*) FROM public.single_churn)
 					 THEN 'ok ' || label || ': churn_signals gives the single-node rows'
 					 ELSE 'FAIL ' || label || ': churn_signals: ' || n || ' rows differ' END;
-	RETURN QUERY SELECT CASE WHEN s.path = 'sql' AND s.reason = 'managed by Citus'
-							 THEN 'ok ' || label || ': ' || s.function || ' went to SQL: managed by Citus'
+	RETURN QUERY SELECT CASE WHEN s.path = 'shards' AND s.reason = 'managed by Citus'
+							 THEN 'ok ' || label || ': ' || s.function || ' took the shards path: managed by Citus'
 							 ELSE 'FAIL ' || label || ': ' || s.function || ' took path ' || s.path
 								  || coalesce(' (' || s.reason || ')', '') END
 				   FROM crm.fast_path_stats() s ORDER BY s.function;
