@@ -43,6 +43,28 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	 $$SELECT crm.purchase_profile(t, a) FROM (VALUES ('-infinity'::timestamptz, 1::numeric)) v(t, a)$$)
 ) AS t(cell, q);
 
+-- crm.purchase_profile_state(purchased_at, amount, offer) and
+-- crm.purchase_profile_from_state(state): the aggregate's rules, the bytes checked
+SELECT cell, pg_temp.v(q) AS result FROM (VALUES
+	('state: null rows skipped, all skipped: NULL',
+	 $$SELECT crm.purchase_profile_state(t, a, NULL) FROM (VALUES (NULL::timestamptz, 1::numeric), ('2024-01-01', NULL)) v(t, a)$$),
+	('state: empty: NULL',
+	 $$SELECT crm.purchase_profile_state(t, 1, false) FROM (VALUES ('2024-01-01'::timestamptz)) v(t) WHERE false$$),
+	('state: negative amount, back: a correction',
+	 $$SELECT (crm.purchase_profile_from_state(crm.purchase_profile_state(t, a, false))).total_spend FROM (VALUES ('2024-01-01'::timestamptz, 10::numeric), ('2024-01-02', -4)) v(t, a)$$),
+	('state: huge amount 1e24',
+	 $$SELECT crm.purchase_profile_state(t, a, false) FROM (VALUES ('2024-01-01'::timestamptz, 1e24::numeric)) v(t, a)$$),
+	('state: NaN amount',
+	 $$SELECT crm.purchase_profile_state(t, a, false) FROM (VALUES ('2024-01-01'::timestamptz, 'NaN'::numeric)) v(t, a)$$),
+	('state: infinity time',
+	 $$SELECT crm.purchase_profile_state(t, 1, false) FROM (VALUES ('infinity'::timestamptz)) v(t)$$),
+	('from_state: null', $$SELECT crm.purchase_profile_from_state(NULL)$$),
+	('from_state: empty bytes', $$SELECT crm.purchase_profile_from_state('')$$),
+	('from_state: zero bytes (123 of them)', $$SELECT crm.purchase_profile_from_state(set_byte(decode(repeat('00', 123), 'hex'), 0, 1))$$),
+	('from_state: huge (a state with one byte more)',
+	 $$SELECT crm.purchase_profile_from_state(crm.purchase_profile_state(t, 1, false) || '\x00'::bytea) FROM (VALUES ('2024-01-01'::timestamptz)) v(t)$$)
+) AS t(cell, q);
+
 -- crm.purchase_profile_state_size(): no argument
 SELECT crm.purchase_profile_state_size();
 
