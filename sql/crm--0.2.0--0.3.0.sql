@@ -169,7 +169,7 @@ BEGIN
 			RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		v_cap := floor(p.max_redeem_share * o.net_amount / p.point_value);
+		v_cap := crm.loyalty_redeem_cap(p, o.net_amount);
 		v_used := crm.loyalty_order_redeemed(client_id, p.program_id, order_id);
 		IF v_used + points > v_cap THEN
 			RAISE EXCEPTION 'redeeming % points exceeds what order % may be paid with: % points', points, order_id, v_cap
@@ -1863,9 +1863,9 @@ BEGIN
 	c := (quote ->> 'client_id')::bigint;
 	at := (quote ->> 'at')::timestamptz;
 	paid := (quote #>> '{totals,points_paid}')::bigint;
-	-- points paid are redeemed from the cart's loyalty programme
-	IF paid > 0 AND quote #>> '{cart,program}' IS NULL THEN
-		RAISE EXCEPTION 'quote: the cart pays % points but names no loyalty "program" to redeem them from', paid
+	-- points paid are redeemed from the quote's loyalty programme
+	IF paid > 0 AND quote ->> 'program' IS NULL THEN
+		RAISE EXCEPTION 'quote: the cart pays % points but has no loyalty "program" to redeem them from', paid
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
@@ -1946,9 +1946,12 @@ BEGIN
 		   (l ->> 'net')::numeric, (l ->> 'cost')::numeric
 	  FROM jsonb_array_elements(quote -> 'lines') l;
 
-	INSERT INTO crm.order_discounts (client_id, order_id, rule_id, amount, points)
+	-- the rules' earned points go to the quote's programme, when it has one
+	INSERT INTO crm.order_discounts (client_id, order_id, rule_id, amount, points, program_id)
 	SELECT c, oid, (r ->> 'rule_id')::bigint, coalesce((r ->> 'amount')::numeric, 0),
-		   coalesce((r ->> 'points')::bigint, 0)
+		   coalesce((r ->> 'points')::bigint, 0),
+		   CASE WHEN r ->> 'action' IN ('cashback', 'points_multiplier')
+				THEN (SELECT p.program_id FROM crm.loyalty_programs p WHERE p.code = quote ->> 'program') END
 	  FROM jsonb_array_elements(quote -> 'rules') r
 	 WHERE r ->> 'status' = 'applied';
 
@@ -1975,14 +1978,14 @@ BEGIN
 	END LOOP;
 
 	IF paid > 0 THEN
-		PERFORM crm.redeem_points(c, quote #>> '{cart,program}', paid, format('crm order %s', oid),
+		PERFORM crm.redeem_points(c, quote ->> 'program', paid, format('crm order %s', oid),
 								  oid, 'paid with points when the order was recorded');
 	END IF;
 
 	RETURN oid;
 END
 $$;
-COMMENT ON FUNCTION crm.record_priced_cart(jsonb, text, text, text) IS 'stores a quote of crm.price_cart as an order with its lines, the rules it used and their per-client use counts, after pricing the cart again under the client''s lock: an out-of-date quote is refused; a repeated external_ref returns the first order; points paid are redeemed from the cart''s loyalty programme with crm.redeem_points';
+COMMENT ON FUNCTION crm.record_priced_cart(jsonb, text, text, text) IS 'stores a quote of crm.price_cart as an order with its lines, the rules it used and their per-client use counts, after pricing the cart again under the client''s lock: an out-of-date quote is refused; a repeated external_ref returns the first order; points paid are redeemed from the quote''s loyalty programme with crm.redeem_points';
 
 CREATE OR REPLACE FUNCTION crm.open_loyalty_account(client_id bigint, program text)
 RETURNS crm.loyalty_accounts
@@ -2013,8 +2016,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	a			crm.loyalty_accounts;
 	o			crm.orders;
-	v_base		numeric;
-	v_mult		numeric;
+	v_points	bigint;
 BEGIN
 	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
 	IF client_id IS NULL OR order_id IS NULL THEN
@@ -2038,22 +2040,18 @@ BEGIN
 		RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	v_base := o.net_amount;
-	IF NOT p.earn_on_points_paid THEN
-		v_base := greatest(v_base - o.points_paid * p.point_value, 0);
-	END IF;
-	SELECT coalesce(t.earn_multiplier, 1) INTO v_mult
-	  FROM (SELECT 1) x
-	  LEFT JOIN crm.loyalty_tiers t ON t.program_id = a.program_id AND t.tier_code = a.tier_code;
-	RETURN crm.loyalty_award(a, p, 'earn',
-							 floor(v_base * coalesce(p.points_per_unit, p.cashback_percent / 100 / p.point_value)
-								   * v_mult)::bigint,
+	/* the programme's cashback, and the points the order's bonus rules earned for it */
+	v_points := crm.loyalty_earn(p, a.tier_code, o.net_amount, o.points_paid)
+		+ (SELECT coalesce(sum(d.points), 0) FROM crm.order_discounts d
+			WHERE d.client_id = o.client_id AND d.order_id = o.order_id
+			  AND d.program_id = p.program_id);
+	RETURN crm.loyalty_award(a, p, 'earn', v_points,
 							 p.points_lifetime, order_id, 'crm:order:' || order_id, actor,
 							 'award_order_points',
 							 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
 END
 $$;
-COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the cashback of a paid order once (key crm:order:<id>): floor(base x rate x tier multiplier); NULL when that is 0 points';
+COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the points of a paid order once (key crm:order:<id>): the programme''s cashback floor(base x rate x tier multiplier) plus the points its bonus rules earned for the programme; NULL when that is 0 points';
 
 CREATE OR REPLACE FUNCTION crm.award_welcome_bonus(client_id bigint, program text, actor text DEFAULT NULL)
 RETURNS crm.loyalty_ledger
@@ -2495,3 +2493,45 @@ RETURNS crm.purchase_profile
 AS 'MODULE_PATHNAME', 'profile_from_state'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.purchase_profile_from_state(bytea) IS 'the purchase profile of a state made by crm.purchase_profile_state; an error (22P03) when the bytes are not such a state';
+
+/*
+ * crm.price_cart knows the client: the stored segment and the loyalty
+ * programme of the client's account; the points of an order under a
+ * programme, one rule for pricing, redeeming and awarding.
+ */
+COMMENT ON FUNCTION crm.price_cart(bigint, jsonb, timestamptz) IS 'prices a cart (lines of product, quantity, price list) for a client at a moment: per line the price and each discount, every rule considered (applied with its amount or skipped with the reason), totals, the points the order earns (the loyalty programme''s cashback and the bonus rules'') and the most points payable; the client''s stored segment and loyalty programme when the cart names none';
+
+CREATE FUNCTION crm.loyalty_earn(p crm.loyalty_programs, tier_code text, net numeric,
+								 points_paid bigint)
+RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT floor(CASE WHEN p.earn_on_points_paid THEN net
+					  ELSE greatest(net - coalesce(points_paid, 0) * p.point_value, 0) END
+				 * coalesce(p.points_per_unit, p.cashback_percent / 100 / p.point_value)
+				 * coalesce((SELECT t.earn_multiplier FROM crm.loyalty_tiers t
+							  WHERE t.program_id = p.program_id AND t.tier_code = loyalty_earn.tier_code), 1))::bigint
+$$;
+COMMENT ON FUNCTION crm.loyalty_earn(crm.loyalty_programs, text, numeric, bigint) IS 'internal: the programme''s cashback points of an order (net amount, points paid) for a client in a tier: floor(base x rate x tier multiplier)';
+
+CREATE FUNCTION crm.loyalty_redeem_cap(p crm.loyalty_programs, net numeric)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT floor(p.max_redeem_share * net / p.point_value)::bigint
+$$;
+COMMENT ON FUNCTION crm.loyalty_redeem_cap(crm.loyalty_programs, numeric) IS 'internal: the most points an order of this net amount may be paid with in the programme: floor(max_redeem_share x net / point_value)';
+
+REVOKE EXECUTE ON FUNCTION crm.loyalty_earn(crm.loyalty_programs, text, numeric, bigint),
+	crm.loyalty_redeem_cap(crm.loyalty_programs, numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.loyalty_earn(crm.loyalty_programs, text, numeric, bigint),
+	crm.loyalty_redeem_cap(crm.loyalty_programs, numeric)
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+
+ALTER TABLE crm.order_discounts ADD COLUMN program_id bigint,
+	ADD CONSTRAINT order_discounts_program_fkey FOREIGN KEY (program_id)
+		REFERENCES crm.loyalty_programs (program_id);
+CREATE INDEX order_discounts_program_idx ON crm.order_discounts (program_id);
+COMMENT ON COLUMN crm.order_discounts.program_id IS 'for a cashback or points_multiplier rule: the loyalty programme of the quote, which crm.award_order_points credits the rule''s points to when the order is paid; NULL otherwise';

@@ -93,7 +93,9 @@ SELECT o.price_list_id, o.gross_amount, o.discount_amount, o.net_amount
 SELECT crm.points_balance(1, 'club') AS ada_balance,
 	   (SELECT array_agg(l.points ORDER BY l.entry_id) FROM crm.loyalty_ledger l
 		 WHERE l.client_id = 1 AND l.kind = 'redeem') AS ada_redeemed;
-SELECT pg_temp.try($$SELECT crm.record_priced_cart(crm.price_cart(2, '{"points_paid": 100, "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-26 09:00+00'))$$) AS no_program;
+-- a client without a loyalty account: the quote has no programme to redeem from
+INSERT INTO crm.clients (client_id, kind, first_name) VALUES (3, 'person', 'Cy');
+SELECT pg_temp.try($$SELECT crm.record_priced_cart(crm.price_cart(3, '{"points_paid": 100, "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-26 09:00+00'))$$) AS no_program;
 SELECT pg_temp.try($$SELECT crm.record_priced_cart(crm.price_cart(2, '{"program": "club", "points_paid": 501, "lines": [{"product_id": 20, "quantity": 10, "price_list_id": 1}]}', '2026-11-26 09:00+00'))$$) AS not_enough_points;
 CREATE TEMP TABLE with_points AS
 SELECT crm.record_priced_cart(crm.price_cart(2, '{"program": "club", "points_paid": 100, "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-26 09:00+00')) AS order_id;

@@ -67,7 +67,10 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('at infinity', $$SELECT crm.price_cart(1, '[{"product_id": 10, "quantity": 1, "price_list_id": 1}]', 'infinity')$$),
 	('at -infinity', $$SELECT crm.price_cart(1, '[{"product_id": 10, "quantity": 1, "price_list_id": 1}]', '-infinity')$$),
 	('segment a number', $$SELECT crm.price_cart(1, '{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "segment": 5}')$$),
-	('programme a number', $$SELECT crm.price_cart(1, '{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "program": 5}')$$)
+	('programme a number', $$SELECT crm.price_cart(1, '{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "program": 5}')$$),
+	('unknown programme', $$SELECT crm.price_cart(1, '{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "program": "nope"}')$$),
+	('unknown segment', $$SELECT crm.price_cart(1, '{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "segment": "Heroes"}')$$),
+	('empty segment', $$SELECT crm.price_cart(1, '{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}], "segment": ""}')$$)
 ) AS t(cell, q);
 
 -- crm.record_priced_cart(quote, channel, status, external_ref) writes

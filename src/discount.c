@@ -46,6 +46,9 @@ static SPIPlanPtr plan_client = NULL;
 static SPIPlanPtr plan_rules = NULL;
 static SPIPlanPtr plan_usage = NULL;
 static SPIPlanPtr plan_tiers = NULL;
+static SPIPlanPtr plan_segment = NULL;
+static SPIPlanPtr plan_program = NULL;
+static SPIPlanPtr plan_program_terms = NULL;
 
 /*
  * Working memory of one price_cart call, a child of the caller's context:
@@ -89,7 +92,35 @@ static const char *sql_client =
 "SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1),"
 "       ((SELECT coalesce(sum(o.net_amount), 0) FROM crm.orders o"
 "          WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
-"            AND o.ordered_at < $2) * 100)::int8";
+"            AND o.ordered_at < $2) * 100)::int8,"
+"       s.rfm_segment, s.since"
+"  FROM (SELECT 1) x"
+"  LEFT JOIN crm.client_segments s ON s.client_id = $1";
+
+/* whether a segment the cart gives is one of a segment map */
+static const char *sql_segment =
+"SELECT EXISTS (SELECT 1 FROM crm.segment_map_rules r WHERE r.segment = $1)";
+
+/*
+ * The loyalty programme of the cart ($2), with the client's account in it
+ * if any; or ($2 NULL) the programmes the client has an account in.
+ */
+static const char *sql_program =
+"SELECT p.program_id, p.code, p.currency, a.tier_code::text, (p.point_value * 10000)::int8"
+"  FROM crm.loyalty_programs p"
+"  LEFT JOIN crm.loyalty_accounts a ON a.program_id = p.program_id AND a.client_id = $1"
+" WHERE CASE WHEN $2::text IS NULL THEN a.client_id IS NOT NULL ELSE p.code = $2::text END"
+" ORDER BY p.program_id LIMIT 2";
+
+/*
+ * The programme's terms for the order (net in cents, points paid): the
+ * most points it may be paid with, and the programme's cashback, by the
+ * functions crm.redeem_points and crm.award_order_points use.
+ */
+static const char *sql_program_terms =
+"SELECT crm.loyalty_redeem_cap(p, $2::numeric / 100),"
+"       crm.loyalty_earn(p, $3, $2::numeric / 100, $4)"
+"  FROM crm.loyalty_programs p WHERE p.program_id = $1";
 
 /*
  * The client's tier codes: in the cart's programme ($2), or in any when the
@@ -336,6 +367,106 @@ load_client(DiscCart *c)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("client " INT64_FORMAT " does not exist", c->client_id)));
 	c->turnover = col_int64(0, 2, 0);
+	if (c->segment == NULL)
+	{
+		/* the segment the last refresh stored for the client, if any */
+		bool		isnull;
+		Datum		since = col(0, 4, &isnull);
+
+		c->segment = col_text(0, 3);
+		if (c->segment != NULL && !isnull)
+		{
+			c->segment_stored = true;
+			c->segment_since = DatumGetTimestampTz(since);
+		}
+		else
+			c->segment = NULL;
+	}
+	else
+	{
+		/* a segment the cart names must be one of a segment map */
+		Oid			stypes[1] = {TEXTOID};
+		Datum		sargs[1] = {CStringGetTextDatum(c->segment)};
+
+		rc = SPI_execute_plan(prepare(&plan_segment, sql_segment, 1, stypes), sargs, NULL,
+							  true, 1);
+		MemoryContextSwitchTo(work_cxt);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the segment maps failed");
+		if (!col_bool(0, 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cart: segment \"%s\" is not a segment of any segment map", c->segment),
+					 errhint("The segments are those of crm.segment_map_rules; without \"segment\", the client's stored segment (crm.client_segments) is used.")));
+	}
+}
+
+/* the programme's terms for the order, once its net is known */
+static void
+program_terms(DiscCart *c)
+{
+	Oid			types[4] = {INT8OID, INT8OID, TEXTOID, INT8OID};
+	Datum		args[4];
+	char		nulls[4] = {' ', ' ', c->program_tier ? ' ' : 'n', ' '};
+	int			rc;
+
+	args[0] = Int64GetDatum(c->program_id);
+	args[1] = Int64GetDatum(c->net);
+	args[2] = c->program_tier ? CStringGetTextDatum(c->program_tier) : (Datum) 0;
+	args[3] = Int64GetDatum(c->points_paid);
+	rc = SPI_execute_plan(prepare(&plan_program_terms, sql_program_terms, 4, types), args,
+						  nulls, true, 1);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the loyalty programme's terms failed");
+	c->program_cap = col_int64(0, 1, 0);
+	c->program_earned = col_int64(0, 2, 0);
+}
+
+/*
+ * The loyalty programme: the one the cart names (it must exist and be in
+ * the cart's currency), or else the one the client has an account in when
+ * there is exactly one (in the cart's currency); otherwise none.
+ */
+static void
+load_program(DiscCart *c)
+{
+	Oid			types[2] = {INT8OID, TEXTOID};
+	Datum		args[2];
+	char		nulls[2] = {' ', c->program ? ' ' : 'n'};
+	int			rc;
+	char	   *currency;
+
+	args[0] = Int64GetDatum(c->client_id);
+	args[1] = c->program ? CStringGetTextDatum(c->program) : (Datum) 0;
+	rc = SPI_execute_plan(prepare(&plan_program, sql_program, 2, types), args, nulls,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the loyalty programmes failed");
+	if (c->program && SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cart: loyalty programme \"%s\" does not exist", c->program)));
+	if (SPI_processed != 1)
+		return;					/* no account, or several: no programme */
+	currency = col_text(0, 3);
+	if (strcmp(currency, c->currency) != 0)
+	{
+		if (c->program)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cart: loyalty programme \"%s\" is in %s, the cart in %s",
+							c->program, currency, c->currency)));
+		return;
+	}
+	c->program_named = c->program != NULL;
+	c->has_program = true;
+	c->program_id = col_int64(0, 1, 0);
+	c->program = col_text(0, 2);
+	c->program_tier = col_text(0, 4);
+	c->program_point_value = col_int64(0, 5, 100);
+	c->program_terms = program_terms;
 }
 
 #define RULE_COLUMNS 19
@@ -914,10 +1045,16 @@ build_result(DiscCart *c)
 	jb_money(&st, "discount", c->discount);
 	jb_int(&st, "points_paid", c->points_paid);
 	jb_int(&st, "points_earned", c->points_earned);
+	jb_int(&st, "points_earned_program", c->program_earned);
+	jb_int(&st, "points_earned_rules", c->rules_earned);
 	jb_int(&st, "max_points_payable", c->max_points);
 	jb_end_object(&st);
 
+	jb_str(&st, "program", c->has_program ? c->program : NULL);
 	jb_str(&st, "segment", c->segment);
+	jb_str(&st, "segment_from", c->segment == NULL ? NULL :
+		   c->segment_stored ? "stored" : "cart");
+	jb_str(&st, "segment_since", c->segment_stored ? at_text(c->segment_since) : NULL);
 	jb_str(&st, "currency", c->currency);
 	jb_int(&st, "client_id", c->client_id);
 	jb_money(&st, "turnover_before", c->turnover);
@@ -962,6 +1099,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	load_lines(&c);
 	load_rules(&c);
 	load_usage(&c);
+	load_program(&c);
 	for (int i = 0; i < c.nrules; i++)
 		if (c.rule_store[i].tier)
 			need_tier = true;

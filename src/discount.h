@@ -125,6 +125,20 @@ typedef struct DiscCart
 	int64		turnover;		/* cents, before this order */
 	int64		points_paid;	/* asked to pay with, 0 if not given */
 	char	   *program;		/* loyalty programme code, NULL if not given */
+	/* the stored segment, when the cart gives none */
+	bool		segment_stored;	/* c->segment is crm.client_segments' */
+	TimestampTz segment_since;	/* the refresh that set it */
+	/* the loyalty programme: the cart's, or the client's only account's */
+	bool		has_program;
+	bool		program_named;	/* the cart named it */
+	int64		program_id;
+	char	   *program_tier;	/* the client's tier in it, NULL: none */
+	int64		program_point_value;	/* 1/10000 of the currency */
+	int64		program_cap;	/* most points the order may be paid with */
+	int64		program_earned; /* the programme's cashback of the order */
+	int64		rules_earned;	/* the bonus rules' points */
+	/* fills program_cap and program_earned once the net is known */
+	void		(*program_terms) (struct DiscCart *c);
 	/* (rule, line) matrices, nrules * nlines */
 	int64	   *amt;
 	uint8	   *mark;

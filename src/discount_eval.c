@@ -26,7 +26,8 @@
  *		best one (ties: evaluation order) replaces the whole stack when it
  *		gives strictly more than the stack; otherwise the stack stays.
  *	 4. Bonus rules, on the net amounts: the points_share rule allowing the
- *		largest amount sets the most points the order may be paid with; the
+ *		largest amount sets the most points the order may be paid with (with
+ *		a loyalty programme, at most what the programme allows); the
  *		largest points multiplier applies; every cashback rule earns
  *		floor(net of its lines, less their share of the points paid, times
  *		percent times multiplier, divided by the point value) points.
@@ -595,17 +596,35 @@ evaluate_bonus(DiscCart *c)
 		}
 	}
 	c->share_rule = share;
-	c->max_points = share >= 0 ? c->rules[share]->points : 0;
+	/*
+	 * With a loyalty programme, its own share (what crm.redeem_points
+	 * allows on the order) bounds the points, and a points_share rule may
+	 * lower it; without one, only a points_share rule lets points pay.
+	 */
+	if (c->has_program)
+	{
+		c->program_terms(c);
+		c->max_points = c->program_cap;
+		if (share >= 0 && c->rules[share]->points < c->max_points)
+			c->max_points = c->rules[share]->points;
+	}
+	else
+		c->max_points = share >= 0 ? c->rules[share]->points : 0;
 	if (c->points_paid > c->max_points)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cart: field \"points_paid\" asks for " INT64_FORMAT " points, at most " INT64_FORMAT " may be paid with points",
 						c->points_paid, c->max_points),
-				 share >= 0 ?
+				 share >= 0 && (!c->has_program || c->rules[share]->points < c->program_cap) ?
 				 errdetail("Rule \"%s\" allows %s of this order to be paid with points.",
 						   c->rules[share]->code, discount_money(share_money)) :
-				 errdetail("No points_share rule applies to this order.")));
-	if (share >= 0)
+				 c->has_program ?
+				 errdetail("Loyalty programme \"%s\" allows " INT64_FORMAT " points on this order (its max_redeem_share).",
+						   c->program, c->program_cap) :
+				 errdetail("No points_share rule applies to this order, and the cart has no loyalty programme.")));
+	if (c->has_program)
+		paid4 = (int128) c->points_paid * c->program_point_value;
+	else if (share >= 0)
 		paid4 = (int128) c->points_paid * c->rules[share]->point_value;
 
 	/* the largest multiplier */
@@ -669,6 +688,10 @@ evaluate_bonus(DiscCart *c)
 			r->points = c->points_earned - plain;
 		}
 	}
+
+	/* the order's points: the programme's cashback and the rules' */
+	c->rules_earned = c->points_earned;
+	c->points_earned += c->program_earned;
 }
 
 void

@@ -362,6 +362,41 @@ REVOKE UPDATE, DELETE, TRUNCATE ON crm.loyalty_ledger, crm.loyalty_allocations,
 	crm.loyalty_reversals, crm.loyalty_tier_changes
 	FROM CURRENT_USER;
 
+/*
+ * The points of an order under a programme: one definition of each rule,
+ * used by crm.award_order_points and crm.redeem_points (what they credit
+ * and allow) and by crm.price_cart (what it quotes).
+ *
+ * loyalty_earn: the programme's cashback of an order of net amount net,
+ * of which points_paid were paid with points: floor(base x rate x the
+ * tier's earn multiplier), base = net less the value of the points paid
+ * (not below 0) unless the programme earns on them too, rate =
+ * points_per_unit, or cashback_percent / 100 / point_value.
+ */
+CREATE FUNCTION crm.loyalty_earn(p crm.loyalty_programs, tier_code text, net numeric,
+								 points_paid bigint)
+RETURNS bigint
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT floor(CASE WHEN p.earn_on_points_paid THEN net
+					  ELSE greatest(net - coalesce(points_paid, 0) * p.point_value, 0) END
+				 * coalesce(p.points_per_unit, p.cashback_percent / 100 / p.point_value)
+				 * coalesce((SELECT t.earn_multiplier FROM crm.loyalty_tiers t
+							  WHERE t.program_id = p.program_id AND t.tier_code = loyalty_earn.tier_code), 1))::bigint
+$$;
+COMMENT ON FUNCTION crm.loyalty_earn(crm.loyalty_programs, text, numeric, bigint) IS 'internal: the programme''s cashback points of an order (net amount, points paid) for a client in a tier: floor(base x rate x tier multiplier)';
+
+/* loyalty_redeem_cap: the most points an order of net amount net may be paid with */
+CREATE FUNCTION crm.loyalty_redeem_cap(p crm.loyalty_programs, net numeric)
+RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT floor(p.max_redeem_share * net / p.point_value)::bigint
+$$;
+COMMENT ON FUNCTION crm.loyalty_redeem_cap(crm.loyalty_programs, numeric) IS 'internal: the most points an order of this net amount may be paid with in the programme: floor(max_redeem_share x net / point_value)';
+
 SELECT pg_catalog.pg_extension_config_dump('crm.loyalty_programs', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.loyalty_tiers', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.loyalty_accounts', '');

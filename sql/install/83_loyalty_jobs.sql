@@ -53,10 +53,13 @@ $$;
 COMMENT ON FUNCTION crm.loyalty_award(crm.loyalty_accounts, crm.loyalty_programs, text, bigint, interval, bigint, text, text, text, jsonb) IS 'internal: credits a derived-key award to a locked account';
 
 /*
- * award_order_points: the cashback of a paid order, once.
- * points = floor(base * rate * tier multiplier), base = net_amount, less
- * what was paid with points unless the programme earns on it too; rate =
- * points_per_unit, or cashback_percent / 100 / point_value.
+ * award_order_points: the points of a paid order, once: the programme's
+ * cashback (crm.loyalty_earn: floor(base * rate * tier multiplier), base =
+ * net_amount, less what was paid with points unless the programme earns on
+ * it too; rate = points_per_unit, or cashback_percent / 100 /
+ * point_value) and the points its bonus rules earned for this programme
+ * when it was recorded (crm.order_discounts.program_id): the
+ * points_earned crm.price_cart quoted.
  */
 CREATE FUNCTION crm.award_order_points(client_id bigint, order_id bigint, program text,
 									   actor text DEFAULT NULL)
@@ -69,8 +72,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	a			crm.loyalty_accounts;
 	o			crm.orders;
-	v_base		numeric;
-	v_mult		numeric;
+	v_points	bigint;
 BEGIN
 	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
 	IF client_id IS NULL OR order_id IS NULL THEN
@@ -94,22 +96,18 @@ BEGIN
 		RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	v_base := o.net_amount;
-	IF NOT p.earn_on_points_paid THEN
-		v_base := greatest(v_base - o.points_paid * p.point_value, 0);
-	END IF;
-	SELECT coalesce(t.earn_multiplier, 1) INTO v_mult
-	  FROM (SELECT 1) x
-	  LEFT JOIN crm.loyalty_tiers t ON t.program_id = a.program_id AND t.tier_code = a.tier_code;
-	RETURN crm.loyalty_award(a, p, 'earn',
-							 floor(v_base * coalesce(p.points_per_unit, p.cashback_percent / 100 / p.point_value)
-								   * v_mult)::bigint,
+	/* the programme's cashback, and the points the order's bonus rules earned for it */
+	v_points := crm.loyalty_earn(p, a.tier_code, o.net_amount, o.points_paid)
+		+ (SELECT coalesce(sum(d.points), 0) FROM crm.order_discounts d
+			WHERE d.client_id = o.client_id AND d.order_id = o.order_id
+			  AND d.program_id = p.program_id);
+	RETURN crm.loyalty_award(a, p, 'earn', v_points,
 							 p.points_lifetime, order_id, 'crm:order:' || order_id, actor,
 							 'award_order_points',
 							 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
 END
 $$;
-COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the cashback of a paid order once (key crm:order:<id>): floor(base x rate x tier multiplier); NULL when that is 0 points';
+COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the points of a paid order once (key crm:order:<id>): the programme''s cashback floor(base x rate x tier multiplier) plus the points its bonus rules earned for the programme; NULL when that is 0 points';
 
 CREATE FUNCTION crm.award_paid_orders(program text, since timestamptz DEFAULT NULL,
 									  actor text DEFAULT NULL)

@@ -584,7 +584,7 @@ BEGIN
 			RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
 				USING ERRCODE = 'invalid_parameter_value';
 		END IF;
-		v_cap := floor(p.max_redeem_share * o.net_amount / p.point_value);
+		v_cap := crm.loyalty_redeem_cap(p, o.net_amount);
 		v_used := crm.loyalty_order_redeemed(client_id, p.program_id, order_id);
 		IF v_used + points > v_cap THEN
 			RAISE EXCEPTION 'redeeming % points exceeds what order % may be paid with: % points', points, order_id, v_cap

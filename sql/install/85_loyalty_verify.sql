@@ -172,6 +172,7 @@ BEGIN
 							 'loyalty_debit', 'loyalty_order_row', 'loyalty_entry_valid',
 							 'loyalty_order_redeemed', 'loyalty_reverse_plan', 'loyalty_award',
 							 'loyalty_is_birthday', 'loyalty_earn_sql', 'loyalty_redeem_sql',
+							 'loyalty_earn', 'loyalty_redeem_cap',
 							 'earn_points', 'redeem_points', 'adjust_points', 'reverse_entry',
 							 'refund_order_points', 'points_balance', 'points_statement',
 							 'points_expiring', 'open_loyalty_account', 'award_order_points',

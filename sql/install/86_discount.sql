@@ -263,16 +263,21 @@ CREATE TABLE crm.order_discounts (
 	rule_id			bigint NOT NULL,
 	amount			numeric(14, 2) NOT NULL DEFAULT 0,
 	points			bigint NOT NULL DEFAULT 0,
+	program_id		bigint,
 	CONSTRAINT order_discounts_pkey PRIMARY KEY (client_id, order_id, rule_id),
 	CONSTRAINT order_discounts_order_fkey FOREIGN KEY (client_id, order_id)
 		REFERENCES crm.orders (client_id, order_id) ON DELETE CASCADE,
 	CONSTRAINT order_discounts_rule_fkey FOREIGN KEY (rule_id)
 		REFERENCES crm.discount_rules (rule_id),
 	CONSTRAINT order_discounts_amount_check CHECK (amount >= 0),
-	CONSTRAINT order_discounts_points_check CHECK (points >= 0)
+	CONSTRAINT order_discounts_points_check CHECK (points >= 0),
+	CONSTRAINT order_discounts_program_fkey FOREIGN KEY (program_id)
+		REFERENCES crm.loyalty_programs (program_id)
 );
 CREATE INDEX order_discounts_rule_idx ON crm.order_discounts (rule_id);
+CREATE INDEX order_discounts_program_idx ON crm.order_discounts (program_id);
 COMMENT ON TABLE crm.order_discounts IS 'the rules a recorded order used: discount amount (percent, fixed), points earned (cashback) or points payable (points_share)';
+COMMENT ON COLUMN crm.order_discounts.program_id IS 'for a cashback or points_multiplier rule: the loyalty programme of the quote, which crm.award_order_points credits the rule''s points to when the order is paid; NULL otherwise';
 
 /*
  * Per-client use counts of the rules that have a usage limit, kept by

@@ -3,8 +3,10 @@
  * its lines, the rules it used and the per-client use counts, in one
  * transaction.  What was quoted is what is stored: the cart is priced
  * again under the client's row lock and must give exactly the quote.
- * Points paid are redeemed with crm.redeem_points from the cart's loyalty
- * programme, in the same transaction.
+ * Points paid are redeemed with crm.redeem_points from the quote's loyalty
+ * programme, in the same transaction; the points the bonus rules earn are
+ * kept with the order (crm.order_discounts.program_id) for
+ * crm.award_order_points to credit once the order is paid.
  */
 CREATE FUNCTION crm.record_priced_cart(quote jsonb, channel text DEFAULT 'web',
 									   status text DEFAULT 'placed',
@@ -44,9 +46,9 @@ BEGIN
 	c := (quote ->> 'client_id')::bigint;
 	at := (quote ->> 'at')::timestamptz;
 	paid := (quote #>> '{totals,points_paid}')::bigint;
-	-- points paid are redeemed from the cart's loyalty programme
-	IF paid > 0 AND quote #>> '{cart,program}' IS NULL THEN
-		RAISE EXCEPTION 'quote: the cart pays % points but names no loyalty "program" to redeem them from', paid
+	-- points paid are redeemed from the quote's loyalty programme
+	IF paid > 0 AND quote ->> 'program' IS NULL THEN
+		RAISE EXCEPTION 'quote: the cart pays % points but has no loyalty "program" to redeem them from', paid
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 
@@ -127,9 +129,12 @@ BEGIN
 		   (l ->> 'net')::numeric, (l ->> 'cost')::numeric
 	  FROM jsonb_array_elements(quote -> 'lines') l;
 
-	INSERT INTO crm.order_discounts (client_id, order_id, rule_id, amount, points)
+	-- the rules' earned points go to the quote's programme, when it has one
+	INSERT INTO crm.order_discounts (client_id, order_id, rule_id, amount, points, program_id)
 	SELECT c, oid, (r ->> 'rule_id')::bigint, coalesce((r ->> 'amount')::numeric, 0),
-		   coalesce((r ->> 'points')::bigint, 0)
+		   coalesce((r ->> 'points')::bigint, 0),
+		   CASE WHEN r ->> 'action' IN ('cashback', 'points_multiplier')
+				THEN (SELECT p.program_id FROM crm.loyalty_programs p WHERE p.code = quote ->> 'program') END
 	  FROM jsonb_array_elements(quote -> 'rules') r
 	 WHERE r ->> 'status' = 'applied';
 
@@ -156,11 +161,11 @@ BEGIN
 	END LOOP;
 
 	IF paid > 0 THEN
-		PERFORM crm.redeem_points(c, quote #>> '{cart,program}', paid, format('crm order %s', oid),
+		PERFORM crm.redeem_points(c, quote ->> 'program', paid, format('crm order %s', oid),
 								  oid, 'paid with points when the order was recorded');
 	END IF;
 
 	RETURN oid;
 END
 $$;
-COMMENT ON FUNCTION crm.record_priced_cart(jsonb, text, text, text) IS 'stores a quote of crm.price_cart as an order with its lines, the rules it used and their per-client use counts, after pricing the cart again under the client''s lock: an out-of-date quote is refused; a repeated external_ref returns the first order; points paid are redeemed from the cart''s loyalty programme with crm.redeem_points';
+COMMENT ON FUNCTION crm.record_priced_cart(jsonb, text, text, text) IS 'stores a quote of crm.price_cart as an order with its lines, the rules it used and their per-client use counts, after pricing the cart again under the client''s lock: an out-of-date quote is refused; a repeated external_ref returns the first order; points paid are redeemed from the quote''s loyalty programme with crm.redeem_points';

@@ -115,6 +115,8 @@ REVOKE EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, intege
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm.loyalty_program_row(text),
+	crm.loyalty_earn(crm.loyalty_programs, text, numeric, bigint),
+	crm.loyalty_redeem_cap(crm.loyalty_programs, numeric),
 	crm.points_balance(bigint, text, timestamptz),
 	crm.points_statement(bigint, text, timestamptz, timestamptz),
 	crm.points_expiring(bigint, text, timestamptz, interval),
