@@ -217,10 +217,10 @@ SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_am
  GROUP BY o.client_id"
 explain "crm.churn_signals' shards path: the purchases per client, the profile's state and the two windows (src/churn_signals.c)" "
 SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used),
-	   count(*) FILTER (WHERE o.ordered_at > $as_of - interval '90 days'),
-	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of - interval '90 days'),
-	   count(*) FILTER (WHERE o.ordered_at > $as_of - interval '180 days' AND o.ordered_at <= $as_of - interval '90 days'),
-	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of - interval '180 days' AND o.ordered_at <= $as_of - interval '90 days')
+	   count(*) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '90 days'),
+	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '90 days'),
+	   count(*) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '180 days' AND o.ordered_at <= $as_of::timestamptz - interval '90 days'),
+	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '180 days' AND o.ordered_at <= $as_of::timestamptz - interval '90 days')
   FROM crm.orders o
  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
  GROUP BY o.client_id"
