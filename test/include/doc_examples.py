@@ -3,10 +3,11 @@
 
     doc_examples.py FILE [--section HEADING] [--footer] [--only WORD]
 
-An example is a line starting with the prompt "=> " inside a fenced code
-block: the statement runs from the prompt to the first line ending in ";",
+An example is a line starting with the prompt "=> " (or "=# ") inside a
+fenced code block: the statement runs from the prompt to the first line ending in ";",
 and its output is every following line up to the next prompt or the end of
-the block.  The statements of the page (of the section HEADING only, when
+the block (after a COPY ... FROM stdin, its data up to the line "\." come
+first, and are part of the statement).  The statements of the page (of the section HEADING only, when
 given: from that heading to the next heading of the same level) run in order
 in one psql session, with the connection of the environment (PGHOST, PGPORT,
 PGDATABASE, PGOPTIONS), and each output is compared with the page's, line by
@@ -18,8 +19,11 @@ Exit status 0 when every output matches; otherwise 1, with each difference.
 """
 import argparse
 import difflib
+import re
 import subprocess
 import sys
+
+PROMPTS = ('=> ', '=# ')
 
 
 def blocks(lines):
@@ -56,7 +60,7 @@ def examples(text, section=None, only=None):
             continue
         i = 0
         while i < len(block):
-            if not block[i].startswith('=> '):
+            if not block[i].startswith(PROMPTS):
                 i += 1
                 continue
             stmt = [block[i][3:]]
@@ -66,8 +70,18 @@ def examples(text, section=None, only=None):
                     sys.exit('statement without its ";": %s' % '\n'.join(stmt))
                 stmt.append(block[i])
             i += 1
+            if re.match(r'\s*copy\b', stmt[0], re.I) and \
+                    re.search(r'\bfrom\s+stdin\b', '\n'.join(stmt), re.I):
+                # COPY ... FROM stdin: its data follow, up to a line "\."
+                while i < len(block) and block[i] != '\\.':
+                    stmt.append(block[i])
+                    i += 1
+                if i >= len(block):
+                    sys.exit('COPY without its closing "\\.": %s' % stmt[0])
+                stmt.append(block[i])
+                i += 1
             out = []
-            while i < len(block) and not block[i].startswith('=> '):
+            while i < len(block) and not block[i].startswith(PROMPTS):
                 out.append(block[i])
                 i += 1
             found.append(('\n'.join(stmt), out))

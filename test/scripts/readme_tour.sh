@@ -8,7 +8,8 @@
 # written under it (test/include/doc_examples.py).  The session runs in a
 # time zone far from UTC (Pacific/Kiritimati, UTC+14), so a moment written
 # without its zone would show.  On the same data: the examples of
-# docs/schema.md (crm.can_contact on demo clients).
+# docs/schema.md (crm.can_contact on demo clients) and the published
+# 11-segment map of docs/rfm.md, typed in and refused.
 #
 # Runs against the cluster in PGHOST/PGPORT (test/run-all provides one).
 case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
@@ -47,5 +48,6 @@ fi
 status=0
 python3 test/include/doc_examples.py README.md --section '## A tour' || status=1
 python3 test/include/doc_examples.py docs/schema.md --only crm.can_contact || status=1
-[ "$status" = 0 ] || fail "the README's tour (or docs/schema.md) does not show what psql prints"
+python3 test/include/doc_examples.py docs/rfm.md --footer --only published11 || status=1
+[ "$status" = 0 ] || fail "the README's tour (or docs/schema.md, docs/rfm.md) does not show what psql prints"
 echo "README tour: ok"
