@@ -2535,3 +2535,125 @@ ALTER TABLE crm.order_discounts ADD COLUMN program_id bigint,
 		REFERENCES crm.loyalty_programs (program_id);
 CREATE INDEX order_discounts_program_idx ON crm.order_discounts (program_id);
 COMMENT ON COLUMN crm.order_discounts.program_id IS 'for a cashback or points_multiplier rule: the loyalty programme of the quote, which crm.award_order_points credits the rule''s points to when the order is paid; NULL otherwise';
+
+ * ---- loading one's own data ----
+ *
+ * The discount checks of orders and order lines leave a negative gross
+ * amount to the checks that name it (PostgreSQL checks a row's CHECK
+ * constraints in the order of their names, discount before gross).
+ * Every row that met the old checks meets the new ones.
+ */
+ALTER TABLE crm.orders DROP CONSTRAINT orders_discount_amount_check,
+	ADD CONSTRAINT orders_discount_amount_check
+		CHECK (discount_amount >= 0 AND (discount_amount <= gross_amount OR gross_amount < 0));
+ALTER TABLE crm.order_lines DROP CONSTRAINT order_lines_discount_amount_check,
+	ADD CONSTRAINT order_lines_discount_amount_check
+		CHECK (discount_amount >= 0 AND (discount_amount <= gross_amount OR gross_amount < 0));
+
+/*
+ * The category tree's foreign key from crm.categories to itself becomes a
+ * trigger, so that pg_dump no longer warns about a loop on every dump (the
+ * rows it has met the key, so they meet the trigger).  On a Citus cluster
+ * (categories is then a reference table) the trigger needs
+ * citus.enable_unsafe_triggers, as crm.distribute sets it.
+ */
+DO $citus$
+BEGIN
+	IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+		PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+	END IF;
+END
+$citus$;
+ALTER TABLE crm.categories DROP CONSTRAINT categories_parent_fkey;
+CREATE FUNCTION crm.categories_check_parent() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	child		integer;
+BEGIN
+	/* on a Citus cluster the coordinator's copy of the table checks (crm.distribute) */
+	IF crm.in_citus_task() THEN
+		RETURN NULL;
+	END IF;
+	IF TG_OP <> 'DELETE' AND NEW.parent_id IS NOT NULL THEN
+		PERFORM 1 FROM crm.categories c WHERE c.category_id = NEW.parent_id FOR KEY SHARE;
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'parent category % of category % does not exist',
+				NEW.parent_id, NEW.category_id
+				USING ERRCODE = 'foreign_key_violation';
+		END IF;
+	END IF;
+	IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND NEW.category_id <> OLD.category_id) THEN
+		SELECT c.category_id INTO child FROM crm.categories c
+		 WHERE c.parent_id = OLD.category_id ORDER BY c.category_id LIMIT 1;
+		IF FOUND THEN
+			RAISE EXCEPTION 'category % still has sub-categories', OLD.category_id
+				USING ERRCODE = 'foreign_key_violation',
+					  DETAIL = format('Category %s is a sub-category of it.', child),
+					  HINT = 'Delete its sub-categories, or give them another parent, first.';
+		END IF;
+	END IF;
+	RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.categories_check_parent() IS 'trigger: the parent of a category exists, and a category with sub-categories is not deleted or renumbered (the tree''s foreign key, kept by a trigger so that pg_dump has no loop to warn about)';
+REVOKE EXECUTE ON FUNCTION crm.categories_check_parent() FROM PUBLIC;
+CREATE CONSTRAINT TRIGGER categories_parent_exists
+	AFTER INSERT OR UPDATE OF category_id, parent_id OR DELETE ON crm.categories
+	FOR EACH ROW EXECUTE FUNCTION crm.categories_check_parent();
+
+/*
+ * crm.sync_sequences(): every identity sequence of crm's tables past the
+ * largest loaded id (docs/loading.md).
+ */
+CREATE FUNCTION crm.sync_sequences()
+RETURNS TABLE (table_name regclass, column_name name, sequence_name regclass,
+			   next_before bigint, next_after bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	s			record;
+	last_v		bigint;
+	called		boolean;
+	edge		bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.sync_sequences');
+	FOR s IN
+		SELECT d.refobjid::regclass AS tab, a.attname AS col, q.seqrelid::regclass AS seq,
+			   q.seqincrement AS inc
+		  FROM pg_catalog.pg_sequence q
+		  JOIN pg_catalog.pg_depend d
+			ON d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = q.seqrelid
+		   AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjsubid > 0
+		   AND d.deptype IN ('a', 'i')
+		  JOIN pg_catalog.pg_attribute a
+			ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+		  JOIN pg_catalog.pg_depend e
+			ON e.classid = 'pg_catalog.pg_class'::regclass AND e.objid = d.refobjid
+		   AND e.refclassid = 'pg_catalog.pg_extension'::regclass AND e.deptype = 'e'
+		  JOIN pg_catalog.pg_extension x ON x.oid = e.refobjid AND x.extname = 'crm'
+		 ORDER BY d.refobjid, a.attnum
+	LOOP
+		EXECUTE format('LOCK TABLE %s IN SHARE MODE', s.tab);
+		EXECUTE format('SELECT %s(%I)::bigint FROM %s',
+					   CASE WHEN s.inc > 0 THEN 'max' ELSE 'min' END, s.col, s.tab)
+			INTO edge;
+		CONTINUE WHEN edge IS NULL;
+		EXECUTE format('SELECT last_value, is_called FROM %s', s.seq) INTO last_v, called;
+		next_before := CASE WHEN called THEN last_v + s.inc ELSE last_v END;
+		CONTINUE WHEN (s.inc > 0 AND next_before > edge) OR (s.inc < 0 AND next_before < edge);
+		PERFORM pg_catalog.setval(s.seq, edge, true);
+		table_name := s.tab;
+		column_name := s.col;
+		sequence_name := s.seq;
+		next_after := edge + s.inc;
+		RETURN NEXT;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION crm.sync_sequences() IS 'after a load with explicit ids: moves every identity sequence of crm''s tables past the largest id of its column (never back); returns the sequences it moved, with the next value before and after';
+REVOKE EXECUTE ON FUNCTION crm.sync_sequences() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.sync_sequences() TO crm_admin;

@@ -1,7 +1,9 @@
 --
 -- edges_schema: the functions of the CRM schema (crm.category_subtree,
 -- crm.client_card; crm.can_contact is in edges_churn with
--- crm.contact_check) on NULL, empty, negative, zero and huge input, row by
+-- crm.contact_check; crm.sync_sequences, which has no argument and moves
+-- sequences for good, is in sync_sequences, the last test) on NULL, empty,
+-- negative, zero and huge input, row by
 -- row as docs/inputs.md tabulates them.  Everything runs in one
 -- transaction that is rolled back.
 --

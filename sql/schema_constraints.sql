@@ -45,6 +45,9 @@ SELECT stmt, pg_temp.try(stmt) AS result FROM (VALUES
 	-- catalogue
 	($$INSERT INTO crm.categories (category_id, parent_id, name) VALUES (4, 1, 'Running')$$),
 	($$INSERT INTO crm.categories (category_id, parent_id, name) VALUES (5, 42, 'Orphan')$$),
+	($$UPDATE crm.categories SET parent_id = 42 WHERE category_id = 3$$),
+	($$DELETE FROM crm.categories WHERE category_id = 2$$),
+	($$UPDATE crm.categories SET category_id = 20 WHERE category_id = 2$$),
 	($$UPDATE crm.categories SET parent_id = 3 WHERE category_id = 1$$),
 	($$UPDATE crm.categories SET parent_id = 2 WHERE category_id = 2$$),
 	($$INSERT INTO crm.products (sku, name, category_id) VALUES ('TR-1', 'Copy', 3)$$),
@@ -61,6 +64,7 @@ SELECT stmt, pg_temp.try(stmt) AS result FROM (VALUES
 	($$INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, net_amount) VALUES (1, now(), 'fax', 1, 1)$$),
 	($$INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount) VALUES (1, now(), 'web', 'lost', 1, 1)$$),
 	($$INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, net_amount) VALUES (1, now(), 'web', -1, -1)$$),
+	($$INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, discount_amount, net_amount) VALUES (1, now(), 'web', -5, 3, -8)$$),
 	($$INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, discount_amount, net_amount) VALUES (1, now(), 'web', 10, 11, -1)$$),
 	($$INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, discount_amount, net_amount) VALUES (1, now(), 'web', 10, 1, 10)$$),
 	($$INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, net_amount, cost_amount) VALUES (1, now(), 'web', 10, 10, -3)$$),
@@ -73,6 +77,7 @@ SELECT stmt, pg_temp.try(stmt) AS result FROM (VALUES
 	($$INSERT INTO crm.order_lines VALUES (1, 100, 0, 10, 1, 1, 1, 0, 1, 0)$$),
 	($$INSERT INTO crm.order_lines VALUES (1, 100, 2, 10, 0, 1, 0, 0, 0, 0)$$),
 	($$INSERT INTO crm.order_lines VALUES (1, 100, 2, 10, 1, -1, -1, 0, -1, 0)$$),
+	($$INSERT INTO crm.order_lines VALUES (1, 100, 2, 10, -2, 5, -10, 0, -10, 0)$$),
 	($$INSERT INTO crm.order_lines VALUES (1, 100, 2, 10, 3, 9.99, 30, 0, 30, 0)$$),
 	($$INSERT INTO crm.order_lines VALUES (1, 100, 2, 10, 1, 10, 10, 0, 9, 0)$$),
 	($$INSERT INTO crm.order_lines VALUES (1, 100, 2, 99, 1, 10, 10, 0, 10, 0)$$),
@@ -124,6 +129,14 @@ SELECT pg_temp.try($$SELECT crm.can_contact(1, 'fax')$$);
 -- the category subtree
 SELECT array_agg(c ORDER BY c) FROM crm.category_subtree(1) c;
 SELECT array_agg(c ORDER BY c) FROM crm.category_subtree(3) c;
+
+-- the tree's key is checked at the end of each statement, as a foreign key
+-- is: one statement may insert a tree children first, or delete it whole
+SELECT pg_temp.try($$INSERT INTO crm.categories (category_id, parent_id, name) VALUES (32, 31, 'Kids'), (31, 30, 'Sandals'), (30, NULL, 'Summer')$$);
+SELECT array_agg(c ORDER BY c) FROM crm.category_subtree(30) c;
+SELECT pg_temp.try($$DELETE FROM crm.categories WHERE category_id IN (30, 31)$$);
+SELECT pg_temp.try($$DELETE FROM crm.categories WHERE category_id IN (30, 31, 32)$$);
+SELECT count(*) AS summer_left FROM crm.categories WHERE category_id >= 30;
 
 -- deleting an order removes its lines (ON DELETE CASCADE) once nothing else refers to it
 DELETE FROM crm.interactions;

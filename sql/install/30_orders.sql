@@ -4,6 +4,11 @@
  *
  * Amounts are numeric with two decimals, never negative; for an order and a
  * line alike net_amount = gross_amount - discount_amount.
+ *
+ * PostgreSQL checks a row's CHECK constraints in the order of their names,
+ * and reports the first that fails: the discount check leaves a negative
+ * gross amount to the gross amount's own check (an order's, or a line's
+ * unit price and quantity), so that the error names the real problem.
  */
 
 CREATE TABLE crm.orders (
@@ -34,7 +39,7 @@ CREATE TABLE crm.orders (
 	CONSTRAINT orders_currency_check CHECK (currency ~ '^[A-Z]{3}$'),
 	CONSTRAINT orders_gross_amount_check CHECK (gross_amount >= 0),
 	CONSTRAINT orders_discount_amount_check
-		CHECK (discount_amount >= 0 AND discount_amount <= gross_amount),
+		CHECK (discount_amount >= 0 AND (discount_amount <= gross_amount OR gross_amount < 0)),
 	CONSTRAINT orders_net_amount_check
 		CHECK (net_amount = gross_amount - discount_amount),
 	CONSTRAINT orders_cost_amount_check CHECK (cost_amount >= 0),
@@ -72,7 +77,7 @@ CREATE TABLE crm.order_lines (
 	CONSTRAINT order_lines_gross_amount_check
 		CHECK (gross_amount = round(quantity * unit_price, 2)),
 	CONSTRAINT order_lines_discount_amount_check
-		CHECK (discount_amount >= 0 AND discount_amount <= gross_amount),
+		CHECK (discount_amount >= 0 AND (discount_amount <= gross_amount OR gross_amount < 0)),
 	CONSTRAINT order_lines_net_amount_check
 		CHECK (net_amount = gross_amount - discount_amount),
 	CONSTRAINT order_lines_cost_amount_check CHECK (cost_amount >= 0)

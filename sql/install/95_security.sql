@@ -144,6 +144,8 @@ GRANT EXECUTE ON FUNCTION crm.adjust_points(bigint, text, bigint, text, text, ti
 	crm.update_tiers(text, timestamptz, text),
 	crm.expire_points(timestamptz, text, text)
 	TO crm_admin;
+/* after a load of one's own data (90_dump.sql) */
+GRANT EXECUTE ON FUNCTION crm.sync_sequences() TO crm_admin;
 
 /*
  * Row-level security.  Every table keyed by client has two policies: the
