@@ -2536,6 +2536,7 @@ ALTER TABLE crm.order_discounts ADD COLUMN program_id bigint,
 CREATE INDEX order_discounts_program_idx ON crm.order_discounts (program_id);
 COMMENT ON COLUMN crm.order_discounts.program_id IS 'for a cashback or points_multiplier rule: the loyalty programme of the quote, which crm.award_order_points credits the rule''s points to when the order is paid; NULL otherwise';
 
+/*
  * ---- loading one's own data ----
  *
  * The discount checks of orders and order lines leave a negative gross

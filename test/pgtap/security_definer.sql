@@ -162,7 +162,7 @@ SELECT is(pg_temp.got('card'), '7701', 'client_card under the hostile path');
 SELECT is(pg_temp.got('churn'), '2', 'churn_signals under the hostile path: both clients');
 SELECT is(pg_temp.got('clv'), '2', 'clv_summary under the hostile path: both clients');
 SELECT is(pg_temp.got('verify'), '0', 'verify_ledger under the hostile path: the real ledger is clean');
-SELECT is_empty($$SELECT label, result FROM pg_temp.attempts WHERE label NOT LIKE 'trap%' AND result LIKE '%hostile%'$$,
+SELECT is_empty($$SELECT label, result FROM pg_temp.attempts WHERE label NOT LIKE 'trap%' AND result LIKE '%hostile object called%'$$,
 				'no hostile object was called by the extension');
 SELECT is((SELECT balance FROM crm.loyalty_accounts WHERE client_id = 7701), crm.points_balance(7701, 'hostile-club'),
 		  'the real account holds what the ledger says');
