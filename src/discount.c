@@ -48,6 +48,8 @@ static SPIPlanPtr plan_usage = NULL;
 static SPIPlanPtr plan_tiers = NULL;
 static SPIPlanPtr plan_segment = NULL;
 static SPIPlanPtr plan_program = NULL;
+static SPIPlanPtr plan_program_named = NULL;
+static SPIPlanPtr plan_program_tier = NULL;
 static SPIPlanPtr plan_program_terms = NULL;
 
 /*
@@ -93,34 +95,44 @@ static const char *sql_client =
 "       ((SELECT coalesce(sum(o.net_amount), 0) FROM crm.orders o"
 "          WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
 "            AND o.ordered_at < $2) * 100)::int8,"
-"       s.rfm_segment, s.since"
-"  FROM (SELECT 1) x"
-"  LEFT JOIN crm.client_segments s ON s.client_id = $1";
+"       (SELECT s.rfm_segment FROM crm.client_segments s WHERE s.client_id = $1),"
+"       (SELECT s.since FROM crm.client_segments s WHERE s.client_id = $1)";
 
 /* whether a segment the cart gives is one of a segment map */
 static const char *sql_segment =
 "SELECT EXISTS (SELECT 1 FROM crm.segment_map_rules r WHERE r.segment = $1)";
 
 /*
- * The loyalty programme of the cart ($2), with the client's account in it
- * if any; or ($2 NULL) the programmes the client has an account in.
+ * The programmes the client ($1) has an account in, with the account's
+ * tier; the programme named $1, and the client's ($2) tier in it.  (Each
+ * reads crm.loyalty_accounts for one client, so that on a Citus cluster it
+ * runs on that client's shard.)
  */
 static const char *sql_program =
 "SELECT p.program_id, p.code, p.currency, a.tier_code::text, (p.point_value * 10000)::int8"
-"  FROM crm.loyalty_programs p"
-"  LEFT JOIN crm.loyalty_accounts a ON a.program_id = p.program_id AND a.client_id = $1"
-" WHERE CASE WHEN $2::text IS NULL THEN a.client_id IS NOT NULL ELSE p.code = $2::text END"
+"  FROM crm.loyalty_accounts a"
+"  JOIN crm.loyalty_programs p ON p.program_id = a.program_id"
+" WHERE a.client_id = $1"
 " ORDER BY p.program_id LIMIT 2";
+static const char *sql_program_named =
+"SELECT p.program_id, p.code, p.currency, NULL::text, (p.point_value * 10000)::int8"
+"  FROM crm.loyalty_programs p WHERE p.code = $1";
+static const char *sql_program_tier =
+"SELECT a.tier_code::text FROM crm.loyalty_accounts a"
+" WHERE a.client_id = $1 AND a.program_id = $2";
 
 /*
  * The programme's terms for the order (net in cents, points paid): the
  * most points it may be paid with, and the programme's cashback, by the
- * functions crm.redeem_points and crm.award_order_points use.
+ * functions crm.redeem_points and crm.award_order_points use.  The
+ * programme's row comes from a function, not a table: on a Citus cluster a
+ * query over the (reference) table would run on a worker, where a
+ * whole-row value is of the shard's row type, not crm.loyalty_programs.
  */
 static const char *sql_program_terms =
 "SELECT crm.loyalty_redeem_cap(p, $2::numeric / 100),"
 "       crm.loyalty_earn(p, $3, $2::numeric / 100, $4)"
-"  FROM crm.loyalty_programs p WHERE p.program_id = $1";
+"  FROM crm.loyalty_program_row($1) p";
 
 /*
  * The client's tier codes: in the cart's programme ($2), or in any when the
@@ -405,12 +417,12 @@ load_client(DiscCart *c)
 static void
 program_terms(DiscCart *c)
 {
-	Oid			types[4] = {INT8OID, INT8OID, TEXTOID, INT8OID};
+	Oid			types[4] = {TEXTOID, INT8OID, TEXTOID, INT8OID};
 	Datum		args[4];
 	char		nulls[4] = {' ', ' ', c->program_tier ? ' ' : 'n', ' '};
 	int			rc;
 
-	args[0] = Int64GetDatum(c->program_id);
+	args[0] = CStringGetTextDatum(c->program);
 	args[1] = Int64GetDatum(c->net);
 	args[2] = c->program_tier ? CStringGetTextDatum(c->program_tier) : (Datum) 0;
 	args[3] = Int64GetDatum(c->points_paid);
@@ -431,16 +443,25 @@ program_terms(DiscCart *c)
 static void
 load_program(DiscCart *c)
 {
-	Oid			types[2] = {INT8OID, TEXTOID};
+	Oid			types[2] = {INT8OID, INT8OID};
+	Oid			text_type[1] = {TEXTOID};
 	Datum		args[2];
-	char		nulls[2] = {' ', c->program ? ' ' : 'n'};
 	int			rc;
 	char	   *currency;
+	char	   *tier = NULL;
 
-	args[0] = Int64GetDatum(c->client_id);
-	args[1] = c->program ? CStringGetTextDatum(c->program) : (Datum) 0;
-	rc = SPI_execute_plan(prepare(&plan_program, sql_program, 2, types), args, nulls,
-						  true, 0);
+	if (c->program)
+	{
+		args[0] = CStringGetTextDatum(c->program);
+		rc = SPI_execute_plan(prepare(&plan_program_named, sql_program_named, 1, text_type),
+							  args, NULL, true, 0);
+	}
+	else
+	{
+		args[0] = Int64GetDatum(c->client_id);
+		rc = SPI_execute_plan(prepare(&plan_program, sql_program, 1, types), args, NULL,
+							  true, 0);
+	}
 	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the loyalty programmes failed");
@@ -463,9 +484,25 @@ load_program(DiscCart *c)
 	c->program_named = c->program != NULL;
 	c->has_program = true;
 	c->program_id = col_int64(0, 1, 0);
-	c->program = col_text(0, 2);
-	c->program_tier = col_text(0, 4);
 	c->program_point_value = col_int64(0, 5, 100);
+	if (c->program_named)
+	{
+		args[0] = Int64GetDatum(c->client_id);
+		args[1] = Int64GetDatum(c->program_id);
+		rc = SPI_execute_plan(prepare(&plan_program_tier, sql_program_tier, 2, types), args,
+							  NULL, true, 0);
+		MemoryContextSwitchTo(work_cxt);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading the client's loyalty account failed");
+		if (SPI_processed == 1)
+			tier = col_text(0, 1);
+	}
+	else
+	{
+		tier = col_text(0, 4);
+		c->program = col_text(0, 2);
+	}
+	c->program_tier = tier;
 	c->program_terms = program_terms;
 }
 
