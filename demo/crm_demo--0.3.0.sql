@@ -282,15 +282,15 @@ BEGIN
 	/*
 	 * A history up to a later time than now plus crm.future_tolerance only
 	 * when asked for: its orders and interactions lie in the future, which
-	 * crm refuses unless the tolerance is raised, as it is here for the
-	 * load (and set back after it).
+	 * crm refuses unless the tolerance is lifted, as it is here for the
+	 * load (crm.future_tolerance = -1, set back after it).
 	 */
 	IF NOT allow_future THEN
 		PERFORM crm.refuse_future('crm.generate_demo_data', 'as_of', as_of);
 	ELSE
 		PERFORM crm.future_tolerance();		-- crm's library defines the setting
 		tolerance := pg_catalog.current_setting('crm.future_tolerance');
-		PERFORM pg_catalog.set_config('crm.future_tolerance', '2147483647', true);
+		PERFORM pg_catalog.set_config('crm.future_tolerance', '-1', true);
 	END IF;
 
 	/* one generation at a time, into empty client tables */

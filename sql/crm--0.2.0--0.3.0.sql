@@ -2611,10 +2611,10 @@ DECLARE
 	v_tol		interval := crm.future_tolerance();
 BEGIN
 	IF on_date < (v_now - v_tol)::date OR on_date > (v_now + v_tol)::date THEN
-		RAISE EXCEPTION 'on_date % is not today (%)', on_date, v_now::date
+		RAISE EXCEPTION 'on_date % is not today', on_date
 			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('%s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
-								  function_name, current_setting('crm.future_tolerance')),
+				  DETAIL = format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
+								  v_now::date, function_name, current_setting('crm.future_tolerance')),
 				  HINT = 'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.';
 	END IF;
 END

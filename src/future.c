@@ -27,17 +27,17 @@
 
 #include "future.h"
 
-/* crm.future_tolerance, in seconds */
+/* crm.future_tolerance, in seconds; -1: no limit */
 static int	future_tolerance = 3600;
 
 void
 future_define_settings(void)
 {
 	DefineCustomIntVariable("crm.future_tolerance",
-							"How far past now a time written to crm may lie.",
+							"How far past now a time written to crm may lie (-1: no limit).",
 							"Orders and interactions (but scheduled ones) dated later are refused, "
 							"and so are the jobs that write for a later date unless told so.",
-							&future_tolerance, 3600, 0, INT_MAX,
+							&future_tolerance, 3600, -1, INT_MAX,
 							PGC_USERSET, GUC_UNIT_S, NULL, NULL, NULL);
 }
 
@@ -48,7 +48,7 @@ future_limit(void)
 	TimestampTz now = GetCurrentTimestamp();
 	int64		add = (int64) future_tolerance * USECS_PER_SEC;
 
-	if (now > PG_INT64_MAX - add)
+	if (future_tolerance < 0 || now > PG_INT64_MAX - add)
 		return DT_NOEND;
 	return now + add;
 }
@@ -64,10 +64,12 @@ tolerance_interval(void)
 
 PG_FUNCTION_INFO_V1(crm_future_tolerance);
 
-/* crm.future_tolerance(): the setting, as an interval */
+/* crm.future_tolerance(): the setting, as an interval; NULL for no limit */
 Datum
 crm_future_tolerance(PG_FUNCTION_ARGS)
 {
+	if (future_tolerance < 0)
+		PG_RETURN_NULL();
 	PG_RETURN_INTERVAL_P(tolerance_interval());
 }
 
@@ -119,7 +121,7 @@ crm_refuse_future_row(PG_FUNCTION_ARGS)
 				 errmsg("crm.refuse_future_row(): \"%s\" is not a timestamptz column of %s",
 						args[1], args[0])));
 	value = DatumGetTimestampTz(heap_getattr(tuple, attnum, tupdesc, &isnull));
-	if (isnull)
+	if (isnull || future_tolerance < 0)
 		return PointerGetDatum(tuple);
 
 	/* cheap test first: the statement started before the clock's now */
