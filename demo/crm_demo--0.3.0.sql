@@ -241,7 +241,8 @@ COMMENT ON FUNCTION crm.demo_interaction_rows(bigint, timestamptz, bigint, bigin
 CREATE FUNCTION crm.generate_demo_data(
 	clients integer,
 	seed bigint DEFAULT 1,
-	as_of timestamptz DEFAULT '2025-01-01 00:00:00+00')
+	as_of timestamptz DEFAULT '2025-01-01 00:00:00+00',
+	allow_future boolean DEFAULT false)
 RETURNS TABLE (table_name text, row_count bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, crm, pg_temp
@@ -263,9 +264,10 @@ DECLARE
 	restore		text[] := '{}';
 	stmt		text;
 	catalogue_empty boolean;
+	tolerance	text;
 BEGIN
-	IF clients IS NULL OR seed IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'clients, seed and as_of must not be null'
+	IF clients IS NULL OR seed IS NULL OR as_of IS NULL OR allow_future IS NULL THEN
+		RAISE EXCEPTION 'clients, seed, as_of and allow_future must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF clients < 1 OR clients > max_clients THEN
@@ -276,6 +278,19 @@ BEGIN
 	   OR as_of >= '10000-01-01 00:00:00+00' THEN
 		RAISE EXCEPTION 'as_of must lie between 1910-01-01 and 9999-12-31: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/*
+	 * A history up to a later time than now plus crm.future_tolerance only
+	 * when asked for: its orders and interactions lie in the future, which
+	 * crm refuses unless the tolerance is lifted, as it is here for the
+	 * load (crm.future_tolerance = -1, set back after it).
+	 */
+	IF NOT allow_future THEN
+		PERFORM crm.refuse_future('crm.generate_demo_data', 'as_of', as_of);
+	ELSE
+		PERFORM crm.future_tolerance();		-- crm's library defines the setting
+		tolerance := pg_catalog.current_setting('crm.future_tolerance');
+		PERFORM pg_catalog.set_config('crm.future_tolerance', '-1', true);
 	END IF;
 
 	/* one generation at a time, into empty client tables */
@@ -433,6 +448,10 @@ BEGIN
 	PERFORM pg_catalog.setval('crm.interactions_interaction_id_seq',
 							  greatest(next_interaction - 1, 1), next_interaction > 1);
 
+	IF allow_future THEN
+		PERFORM pg_catalog.set_config('crm.future_tolerance', tolerance, true);
+	END IF;
+
 	DELETE FROM crm.demo_parameters;
 	INSERT INTO crm.demo_parameters (seed, as_of, clients, history_days, r, alpha, a, b, p, q, v,
 									 archetype_shares)
@@ -455,7 +474,7 @@ BEGIN
 		UNION ALL SELECT 'interactions', next_interaction - 1;
 END
 $$;
-COMMENT ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz) IS 'fills empty client tables with a deterministic simulated client base (and the demo catalogue if the catalogue is empty); the truth is kept in crm.demo_clients and crm.demo_parameters; returns the row count of each table';
+COMMENT ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) IS 'fills empty client tables with a deterministic simulated client base (and the demo catalogue if the catalogue is empty); the truth is kept in crm.demo_clients and crm.demo_parameters; returns the row count of each table; as_of at most now plus crm.future_tolerance unless allow_future';
 
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_parameters', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_clients', '');
@@ -466,7 +485,7 @@ SELECT pg_catalog.pg_extension_config_dump('crm.demo_clients', '');
  * the analytics' inputs are.
  * ---------------------------------------------------------------------
  */
-REVOKE EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz) TO crm_admin;
+REVOKE EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) TO crm_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm.demo_clients, crm.demo_parameters TO crm_admin;
 GRANT SELECT ON crm.demo_clients, crm.demo_parameters TO crm_analyst;

@@ -62,8 +62,13 @@ BEGIN
 	IF NOT FOUND THEN
 		p := crm.loyalty_program_row(program);
 	END IF;
-	IF order_id IS NOT NULL THEN
-		PERFORM crm.loyalty_order_row(client_id, order_id, false);
+	IF order_id IS NOT NULL
+	   AND (crm.loyalty_order_row(client_id, order_id, false)).ordered_at
+		   > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
+		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id,
+			(crm.loyalty_order_row(client_id, order_id, false)).ordered_at
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
 	END IF;
 	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
 									'expires_at', expires_at, 'note', note);
@@ -477,13 +482,18 @@ COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, sta
  *
  * The new labels, the comparison, the writes and the transitions in one
  * statement with materialized CTEs instead of a temporary table; the
- * same result, privileges and comment.
+ * same result.  A trailing argument allow_future (a time beyond now plus
+ * crm.future_tolerance is refused without it) and SECURITY DEFINER (the
+ * segment tables are written by the owner's functions only): made anew,
+ * with its privileges and comment.
  */
-CREATE OR REPLACE FUNCTION crm.refresh_segments(as_of timestamptz, options jsonb DEFAULT '{}',
+DROP FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer);
+CREATE FUNCTION crm.refresh_segments(as_of timestamptz, options jsonb DEFAULT '{}',
 									 map_name text DEFAULT 'rfm11',
-									 notify_limit integer DEFAULT 1000)
+									 notify_limit integer DEFAULT 1000,
+									 allow_future boolean DEFAULT false)
 RETURNS TABLE (clients bigint, transitions bigint, notifications bigint)
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -503,6 +513,9 @@ BEGIN
 		RAISE EXCEPTION 'notify_limit must not be negative: %', notify_limit
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF NOT allow_future THEN
+		PERFORM crm.refuse_future('crm.refresh_segments', 'as_of', as_of);
+	END IF;
 	k := crm.segment_map_classes(map_name);
 
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
@@ -511,7 +524,7 @@ BEGIN
 	IF latest > as_of THEN
 		RAISE EXCEPTION 'as_of % is before the latest refresh (%)', as_of, latest
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Segments are refreshed forward in time.';
+				  HINT = 'Segments are refreshed forward in time; crm.rewind_segments takes back the refreshes after a time.';
 	END IF;
 
 	SELECT coalesce(max(t.transition_id), 0) INTO first_id FROM crm.segment_transitions t;
@@ -624,6 +637,10 @@ BEGIN
 	RETURN QUERY SELECT n_clients, n_changes, n_notes;
 END
 $$;
+COMMENT ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer, boolean) IS 'store each client''s RFM segment, behavioural class and churn status at as_of, log every change in crm.segment_transitions and NOTIFY crm_segment_change per change (one summary beyond notify_limit); idempotent for the same as_of and data; as_of at most now plus crm.future_tolerance unless allow_future';
+REVOKE EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer, boolean)
+	TO crm_admin, crm_analyst;
 
 -- the C paths' decisions, counted per session (src/fastpath.c)
 
@@ -2040,6 +2057,11 @@ BEGIN
 		RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF o.ordered_at > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
+		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id, o.ordered_at
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
+	END IF;
 	/* the programme's cashback, and the points the order's bonus rules earned for it */
 	v_points := crm.loyalty_earn(p, a.tier_code, o.net_amount, o.points_paid)
 		+ (SELECT coalesce(sum(d.points), 0) FROM crm.order_discounts d
@@ -2051,7 +2073,7 @@ BEGIN
 							 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
 END
 $$;
-COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the points of a paid order once (key crm:order:<id>): the programme''s cashback floor(base x rate x tier multiplier) plus the points its bonus rules earned for the programme; NULL when that is 0 points';
+COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the points of a paid order once (key crm:order:<id>): the programme''s cashback floor(base x rate x tier multiplier) plus the points its bonus rules earned for the programme; NULL when that is 0 points; refuses an order dated beyond now plus crm.future_tolerance';
 
 CREATE OR REPLACE FUNCTION crm.award_welcome_bonus(client_id bigint, program text, actor text DEFAULT NULL)
 RETURNS crm.loyalty_ledger
@@ -2076,8 +2098,10 @@ END
 $$;
 COMMENT ON FUNCTION crm.award_welcome_bonus(bigint, text, text) IS 'opens the account if needed and credits the programme''s welcome points once (key crm:welcome); NULL when the programme gives none';
 
-CREATE OR REPLACE FUNCTION crm.award_birthday_bonus(client_id bigint, program text,
-										 on_date date DEFAULT CURRENT_DATE, actor text DEFAULT NULL)
+DROP FUNCTION crm.award_birthday_bonus(bigint, text, date, text);
+CREATE FUNCTION crm.award_birthday_bonus(client_id bigint, program text,
+										 on_date date DEFAULT CURRENT_DATE, actor text DEFAULT NULL,
+										 allow_other_day boolean DEFAULT false)
 RETURNS crm.loyalty_ledger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
@@ -2090,8 +2114,11 @@ DECLARE
 	v_year		integer;
 BEGIN
 	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
-	IF client_id IS NULL OR on_date IS NULL THEN
-		RAISE EXCEPTION 'client_id and on_date must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	IF client_id IS NULL OR on_date IS NULL OR allow_other_day IS NULL THEN
+		RAISE EXCEPTION 'client_id, on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_other_day THEN
+		PERFORM crm.refuse_other_day('crm.award_birthday_bonus', on_date);
 	END IF;
 	p := crm.loyalty_program_row(program);
 	SELECT c.birth_date INTO v_birth FROM crm.clients c WHERE c.client_id = award_birthday_bonus.client_id;
@@ -2109,10 +2136,14 @@ BEGIN
 							 jsonb_build_object('op', 'award_birthday_bonus', 'year', v_year));
 END
 $$;
-COMMENT ON FUNCTION crm.award_birthday_bonus(bigint, text, date, text) IS 'credits the birthday points to a member whose birthday is on_date, once a year (key crm:birthday:<year>); NULL otherwise';
+COMMENT ON FUNCTION crm.award_birthday_bonus(bigint, text, date, text, boolean) IS 'credits the birthday points to a member whose birthday is on_date, once a year (key crm:birthday:<year>); NULL otherwise; on_date must be today (give or take crm.future_tolerance) unless allow_other_day';
+REVOKE EXECUTE ON FUNCTION crm.award_birthday_bonus(bigint, text, date, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.award_birthday_bonus(bigint, text, date, text, boolean) TO crm_admin;
 
-CREATE OR REPLACE FUNCTION crm.update_tier(client_id bigint, program text,
-								as_of timestamptz DEFAULT pg_catalog.now(), actor text DEFAULT NULL)
+DROP FUNCTION crm.update_tier(bigint, text, timestamptz, text);
+CREATE FUNCTION crm.update_tier(client_id bigint, program text,
+								as_of timestamptz DEFAULT pg_catalog.now(), actor text DEFAULT NULL,
+								allow_future boolean DEFAULT false)
 RETURNS crm.loyalty_tier_changes
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
@@ -2128,12 +2159,15 @@ DECLARE
 	v_cur_threshold numeric;
 BEGIN
 	PERFORM crm.refuse_in_citus_task('crm.update_tier');
-	IF client_id IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	IF client_id IS NULL OR as_of IS NULL OR allow_future IS NULL THEN
+		RAISE EXCEPTION 'client_id, as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT allow_future THEN
+		PERFORM crm.refuse_future('crm.update_tier', 'as_of', as_of);
 	END IF;
 	p := crm.loyalty_program_row(program);
 	a := crm.loyalty_lock_account(client_id, p.program_id, false);
@@ -2168,7 +2202,9 @@ BEGIN
 	RETURN c;
 END
 $$;
-COMMENT ON FUNCTION crm.update_tier(bigint, text, timestamptz, text) IS 'moves a member to the tier their turnover qualifies for: up at once, down if the programme downgrades and tier_hold has passed; NULL when nothing changes';
+COMMENT ON FUNCTION crm.update_tier(bigint, text, timestamptz, text, boolean) IS 'moves a member to the tier their turnover qualifies for: up at once, down if the programme downgrades and tier_hold has passed; NULL when nothing changes; as_of at most now plus crm.future_tolerance unless allow_future';
+REVOKE EXECUTE ON FUNCTION crm.update_tier(bigint, text, timestamptz, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.update_tier(bigint, text, timestamptz, text, boolean) TO crm_admin, crm_app;
 
 /*
  * owns_client: whether the current role owns the client.  The manager
@@ -2658,3 +2694,356 @@ $$;
 COMMENT ON FUNCTION crm.sync_sequences() IS 'after a load with explicit ids: moves every identity sequence of crm''s tables past the largest id of its column (never back); returns the sequences it moved, with the next value before and after';
 REVOKE EXECUTE ON FUNCTION crm.sync_sequences() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.sync_sequences() TO crm_admin;
+
+/*
+ * ---- nothing irreversible by mistake; least privilege on the segments ----
+ *
+ * crm.future_tolerance: orders and interactions (but scheduled ones)
+ * dated beyond now plus the tolerance are refused; the jobs that write for
+ * a date refuse a later one unless allow_future (the birthday jobs another
+ * day than today unless allow_other_day): a new trailing argument, so the
+ * functions are made anew, with their privileges and comments.
+ * crm.rewind_segments takes refreshes back.  The segment tables are
+ * written by the owner's functions only; crm_app does not read them;
+ * crm_admin reads every sequence (pg_dump).
+ */
+/*
+ * How far in the future a time written to crm may lie: now (the clock)
+ * plus the setting crm.future_tolerance (default 1h; src/future.c).
+ * Orders and interactions dated later are refused by the trigger
+ * crm.refuse_future_row(), but for scheduled interactions; the jobs that
+ * write for a date refuse a later one unless called with
+ * allow_future => true (crm.refuse_future), since what they write
+ * (expiries, segment changes, tier moves) is not undone by running them
+ * again for the right date.
+ */
+CREATE FUNCTION crm.future_tolerance()
+RETURNS interval
+LANGUAGE C STABLE PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'crm_future_tolerance';
+COMMENT ON FUNCTION crm.future_tolerance() IS 'the setting crm.future_tolerance as an interval: how far past now a time written to crm may lie';
+
+CREATE FUNCTION crm.refuse_future_row() RETURNS trigger
+LANGUAGE C
+AS 'MODULE_PATHNAME', 'crm_refuse_future_row';
+COMMENT ON FUNCTION crm.refuse_future_row() IS 'trigger (table name, timestamptz column[, column, value that exempts the row]): refuses a row dated beyond now plus crm.future_tolerance (22023)';
+
+CREATE FUNCTION crm.refuse_future(function_name text, argument text, value timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_limit		timestamptz := pg_catalog.clock_timestamp() + crm.future_tolerance();
+BEGIN
+	IF value > v_limit THEN
+		RAISE EXCEPTION '% % is in the future', argument, value
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('%s writes for a time at most crm.future_tolerance (%s) past now, %s: what it writes for a later time is not undone by running it again.',
+								  function_name, current_setting('crm.future_tolerance'), v_limit),
+				  HINT = format('To run %s for a later time on purpose, pass allow_future => true.',
+								function_name);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.refuse_future(text, text, timestamptz) IS 'internal: the error (22023) of a job that writes for a date called for a time beyond now plus crm.future_tolerance';
+
+/* an order does not lie in the future (crm.future_tolerance) */
+CREATE TRIGGER orders_not_future BEFORE INSERT OR UPDATE OF ordered_at ON crm.orders
+	FOR EACH ROW EXECUTE FUNCTION crm.refuse_future_row('crm.orders', 'ordered_at');
+
+/* nor an interaction, unless it is scheduled (crm.future_tolerance) */
+CREATE TRIGGER interactions_not_future BEFORE INSERT OR UPDATE OF occurred_at, outcome
+	ON crm.interactions
+	FOR EACH ROW EXECUTE FUNCTION crm.refuse_future_row('crm.interactions', 'occurred_at',
+														'outcome', 'scheduled');
+
+/*
+ * refuse_other_day: the error of a birthday job run for another day than
+ * today, give or take crm.future_tolerance (in the session's time zone, as
+ * CURRENT_DATE): it would pay before the birthday, or after it, and spend
+ * the year's key crm:birthday:<year> either way.
+ */
+CREATE FUNCTION crm.refuse_other_day(function_name text, on_date date)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_now		timestamptz := pg_catalog.clock_timestamp();
+	v_tol		interval := crm.future_tolerance();
+BEGIN
+	IF on_date < (v_now - v_tol)::date OR on_date > (v_now + v_tol)::date THEN
+		RAISE EXCEPTION 'on_date % is not today', on_date
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
+								  v_now::date, function_name, current_setting('crm.future_tolerance')),
+				  HINT = 'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.refuse_other_day(text, date) IS 'internal: the error (22023) of a birthday job run for another day than today, give or take crm.future_tolerance';
+
+CREATE OR REPLACE FUNCTION crm.award_paid_orders(program text, since timestamptz DEFAULT NULL,
+									  actor text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+	r			record;
+	n			bigint := 0;
+	v_limit		timestamptz := pg_catalog.clock_timestamp() + crm.future_tolerance();
+BEGIN
+	p := crm.loyalty_program_row(program);
+	FOR r IN
+		SELECT o.client_id, o.order_id
+		  FROM crm.loyalty_accounts a
+		  JOIN crm.orders o ON o.client_id = a.client_id
+		 WHERE a.program_id = p.program_id
+		   AND o.status = 'paid' AND o.currency = p.currency
+		   AND o.ordered_at >= a.opened_at
+		   AND (since IS NULL OR o.ordered_at >= since)
+		   AND o.ordered_at <= v_limit
+		   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+							WHERE l.client_id = o.client_id AND l.program_id = p.program_id
+							  AND l.idempotency_key = 'crm:order:' || o.order_id)
+		 ORDER BY o.client_id, o.order_id
+	LOOP
+		IF (crm.award_order_points(r.client_id, r.order_id, program, actor)).entry_id IS NOT NULL THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION crm.award_paid_orders(text, timestamptz, text) IS 'scheduler job: awards the cashback of every paid order of the programme''s members placed since they joined (and since "since") not yet awarded, and not dated in the future (crm.future_tolerance); returns the entries written';
+
+DROP FUNCTION crm.award_birthday_bonuses(text, date, text);
+CREATE FUNCTION crm.award_birthday_bonuses(program text, on_date date DEFAULT CURRENT_DATE,
+										   actor text DEFAULT NULL,
+										   allow_other_day boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+	r			record;
+	n			bigint := 0;
+BEGIN
+	p := crm.loyalty_program_row(program);
+	IF on_date IS NULL OR allow_other_day IS NULL THEN
+		RAISE EXCEPTION 'on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_other_day THEN
+		PERFORM crm.refuse_other_day('crm.award_birthday_bonuses', on_date);
+	END IF;
+	IF p.birthday_points = 0 THEN
+		RETURN 0;
+	END IF;
+	FOR r IN
+		SELECT a.client_id FROM crm.loyalty_accounts a
+		  JOIN crm.clients c ON c.client_id = a.client_id
+		 WHERE a.program_id = p.program_id
+		   AND crm.loyalty_is_birthday(c.birth_date, on_date)
+		   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+							WHERE l.client_id = a.client_id AND l.program_id = a.program_id
+							  AND l.idempotency_key = 'crm:birthday:' || extract(year FROM on_date))
+		 ORDER BY a.client_id
+	LOOP
+		PERFORM crm.award_birthday_bonus(r.client_id, program, on_date, actor, allow_other_day);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION crm.award_birthday_bonuses(text, date, text, boolean) IS 'scheduler job: credits the birthday points to every member whose birthday is on_date and who has not had them this year; returns the entries written; on_date must be today (give or take crm.future_tolerance) unless allow_other_day';
+REVOKE EXECUTE ON FUNCTION crm.award_birthday_bonuses(text, date, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.award_birthday_bonuses(text, date, text, boolean) TO crm_admin;
+
+DROP FUNCTION crm.update_tiers(text, timestamptz, text);
+CREATE FUNCTION crm.update_tiers(program text, as_of timestamptz DEFAULT pg_catalog.now(),
+								 actor text DEFAULT NULL, allow_future boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+	r			record;
+	n			bigint := 0;
+BEGIN
+	p := crm.loyalty_program_row(program);
+	IF as_of IS NULL OR allow_future IS NULL THEN
+		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_future AND isfinite(as_of) THEN
+		PERFORM crm.refuse_future('crm.update_tiers', 'as_of', as_of);
+	END IF;
+	FOR r IN
+		SELECT a.client_id FROM crm.loyalty_accounts a
+		 WHERE a.program_id = p.program_id ORDER BY a.client_id
+	LOOP
+		IF (crm.update_tier(r.client_id, program, as_of, actor, allow_future)).change_id IS NOT NULL THEN
+			n := n + 1;
+		END IF;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION crm.update_tiers(text, timestamptz, text, boolean) IS 'scheduler job: crm.update_tier for every member of the programme; returns how many moved; as_of at most now plus crm.future_tolerance unless allow_future';
+REVOKE EXECUTE ON FUNCTION crm.update_tiers(text, timestamptz, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.update_tiers(text, timestamptz, text, boolean) TO crm_admin;
+
+DROP FUNCTION crm.expire_points(timestamptz, text, text);
+/*
+ * expire_points: expires, lot by lot, every lot due at as_of
+ * (expires_at <= as_of) that still holds points; accounts are locked one
+ * at a time in (client_id, program_id) order.  Running it again for the
+ * same as_of writes nothing.  An expire entry cannot be reversed: as_of
+ * beyond now plus crm.future_tolerance is refused unless allow_future.
+ */
+CREATE FUNCTION crm.expire_points(as_of timestamptz DEFAULT pg_catalog.now(),
+								  program text DEFAULT NULL, actor text DEFAULT NULL,
+								  allow_future boolean DEFAULT false,
+								  OUT accounts bigint, OUT lots bigint, OUT points bigint)
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_program	bigint;
+	r			record;
+	x			record;
+BEGIN
+	IF as_of IS NULL OR allow_future IS NULL THEN
+		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_future THEN
+		PERFORM crm.refuse_future('crm.expire_points', 'as_of', as_of);
+	END IF;
+	IF program IS NOT NULL THEN
+		v_program := (crm.loyalty_program_row(program)).program_id;
+	END IF;
+	accounts := 0; lots := 0; points := 0;
+	FOR r IN
+		SELECT DISTINCT t.client_id, t.program_id
+		  FROM crm.loyalty_lots t
+		 WHERE t.remaining > 0 AND t.expires_at <= as_of
+		   AND (v_program IS NULL OR t.program_id = v_program)
+		 ORDER BY t.client_id, t.program_id
+	LOOP
+		PERFORM crm.loyalty_lock_account(r.client_id, r.program_id, false);
+		x := crm.loyalty_expire_account(r.client_id, r.program_id, as_of,
+										pg_catalog.clock_timestamp(), actor);
+		IF x.lots > 0 THEN
+			accounts := accounts + 1;
+			lots := lots + x.lots;
+			points := points + x.points;
+		END IF;
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION crm.expire_points(timestamptz, text, text, boolean) IS 'expires every lot due at as_of (expires_at <= as_of), one expire entry per lot; returns how many accounts, lots and points; a second run writes nothing; as_of at most now plus crm.future_tolerance unless allow_future';
+REVOKE EXECUTE ON FUNCTION crm.expire_points(timestamptz, text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.expire_points(timestamptz, text, text, boolean) TO crm_admin;
+
+/*
+ * Rewind: takes back every refresh after a time, as if it had not run.
+ * The labels and since of each client it touched come back from the log
+ * (each dimension's last change at or before to_as_of; a client with no
+ * label left has no row, as before its first refresh); the transitions
+ * and the refresh rows after to_as_of go; a row of crm.segment_rewinds
+ * says what was taken back, and one notification on crm_segment_change.
+ * The three-digit RFM codes are not in the log: every client's code is
+ * NULL until the next refresh sets it.  SECURITY DEFINER, for crm_admin.
+ */
+CREATE TABLE crm.segment_rewinds (
+	rewound_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	to_as_of		timestamptz NOT NULL,
+	refreshes		timestamptz[] NOT NULL,
+	clients			bigint NOT NULL,
+	transitions		bigint NOT NULL,
+	made_by			text NOT NULL,
+	CONSTRAINT segment_rewinds_pkey PRIMARY KEY (rewound_at)
+);
+COMMENT ON TABLE crm.segment_rewinds IS 'every crm.rewind_segments run that took refreshes back: the time rewound to, the as_of of the refreshes taken back, the clients restored, the transitions removed, who did it';
+SELECT pg_catalog.pg_extension_config_dump('crm.segment_rewinds', '');
+
+CREATE FUNCTION crm.rewind_segments(to_as_of timestamptz)
+RETURNS crm.segment_rewinds
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	w			crm.segment_rewinds;
+	v_refreshes	timestamptz[];
+	n_clients	bigint;
+	n_changes	bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.rewind_segments');
+	IF to_as_of IS NULL THEN
+		RAISE EXCEPTION 'to_as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
+
+	SELECT array_agg(r.as_of ORDER BY r.as_of) INTO v_refreshes
+	  FROM crm.segment_refreshes r WHERE r.as_of > to_as_of;
+	IF v_refreshes IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	SELECT count(DISTINCT t.client_id), count(*) INTO n_clients, n_changes
+	  FROM crm.segment_transitions t WHERE t.as_of > to_as_of;
+
+	/* the clients touched after to_as_of: their rows as the log had them then */
+	DELETE FROM crm.client_segments cs
+	 WHERE cs.client_id IN (SELECT t.client_id FROM crm.segment_transitions t
+							 WHERE t.as_of > to_as_of);
+	INSERT INTO crm.client_segments (client_id, rfm, rfm_segment, behaviour_class, churn_status, since)
+	SELECT k.client_id, NULL, k.rfm_segment, k.behaviour_class, k.churn_status, k.since
+	  FROM (SELECT t.client_id,
+				   (array_agg(t.to_value ORDER BY t.transition_id DESC)
+						FILTER (WHERE t.dimension = 'rfm_segment'))[1] AS rfm_segment,
+				   (array_agg(t.to_value ORDER BY t.transition_id DESC)
+						FILTER (WHERE t.dimension = 'behaviour_class'))[1] AS behaviour_class,
+				   (array_agg(t.to_value ORDER BY t.transition_id DESC)
+						FILTER (WHERE t.dimension = 'churn_status'))[1] AS churn_status,
+				   max(t.as_of) AS since
+			  FROM crm.segment_transitions t
+			 WHERE t.as_of <= to_as_of
+			   AND t.client_id IN (SELECT x.client_id FROM crm.segment_transitions x
+									WHERE x.as_of > to_as_of)
+			 GROUP BY t.client_id) k
+	 WHERE k.rfm_segment IS NOT NULL OR k.behaviour_class IS NOT NULL
+		OR k.churn_status IS NOT NULL;
+	DELETE FROM crm.segment_transitions t WHERE t.as_of > to_as_of;
+	DELETE FROM crm.segment_refreshes r WHERE r.as_of > to_as_of;
+	UPDATE crm.client_segments cs SET rfm = NULL WHERE cs.rfm IS NOT NULL;
+
+	INSERT INTO crm.segment_rewinds (to_as_of, refreshes, clients, transitions, made_by)
+	VALUES (to_as_of, v_refreshes, n_clients, n_changes, session_user)
+	RETURNING * INTO w;
+	PERFORM pg_notify('crm_segment_change',
+					  json_build_object('rewound_to', to_as_of, 'refreshes', v_refreshes,
+										'transitions', n_changes)::text);
+	RETURN w;
+END
+$$;
+COMMENT ON FUNCTION crm.rewind_segments(timestamptz) IS 'takes back every segment refresh after to_as_of: restores the labels each client had then (from the log), removes the later transitions and refreshes, logs a row in crm.segment_rewinds; the RFM codes are NULL until the next refresh; NULL when there is nothing to take back';
+REVOKE EXECUTE ON FUNCTION crm.rewind_segments(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.rewind_segments(timestamptz) TO crm_admin;
+
+/* the segment snapshot and its logs: read only, and not by the application */
+REVOKE INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions
+	FROM crm_admin, crm_analyst;
+REVOKE INSERT, UPDATE ON crm.segment_refreshes FROM crm_admin, crm_analyst;
+REVOKE SELECT ON crm.client_segments, crm.segment_transitions, crm.segment_refreshes
+	FROM crm_app;
+GRANT SELECT ON crm.segment_rewinds TO crm_admin, crm_analyst, crm_manager;
+REVOKE USAGE, SELECT ON SEQUENCE crm.segment_transitions_transition_id_seq
+	FROM crm_admin, crm_analyst;
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA crm TO crm_admin;

@@ -193,13 +193,22 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('the same as_of again: nothing changes', $$SELECT crm.refresh_segments('2025-01-01', '{}', 'rfm11', 2147483647)$$),
 	('an earlier as_of', $$SELECT crm.refresh_segments('2024-12-31')$$)
 ) AS t(cell, q);
--- Cy's first purchase: a far-future refresh records a change, and no
--- refresh before it is possible any more
+-- Cy's first purchase: a far-future refresh is refused; made on purpose,
+-- it records a change, and no refresh before it is possible any more
+-- until crm.rewind_segments(to_as_of) takes it back
 INSERT INTO crm.orders (client_id, order_id, ordered_at, channel, status, gross_amount, net_amount) VALUES
 	(3, 5, '2025-06-01', 'web', 'paid', 20, 20);
 SELECT cell, pg_temp.w(q) AS result FROM (VALUES
+	('null allow_future', $$SELECT crm.refresh_segments('2025-01-01', '{}', 'rfm11', 1000, NULL)$$),
 	('huge: 294276 AD', $$SELECT crm.refresh_segments('294276-12-31', '{}', 'rfm11', 2147483647)$$),
-	('a later as_of than any real one', $$SELECT crm.refresh_segments('2026-01-01')$$)
+	('huge: 294276 AD, on purpose', $$SELECT crm.refresh_segments('294276-12-31', '{}', 'rfm11', 2147483647, true)$$),
+	('a later as_of than any real one', $$SELECT crm.refresh_segments('2026-01-01')$$),
+	('rewind: null', $$SELECT crm.rewind_segments(NULL)$$),
+	('rewind: to infinity: nothing to take back', $$SELECT crm.rewind_segments('infinity')$$),
+	('rewind to 2026-01-01', $$SELECT (w.to_as_of, w.refreshes, w.clients, w.transitions) FROM crm.rewind_segments('2026-01-01') w$$),
+	('rewind again: nothing to take back', $$SELECT crm.rewind_segments('2026-01-01')$$),
+	('a later as_of than any real one, after the rewind', $$SELECT crm.refresh_segments('2026-01-01')$$),
+	('rewind to -infinity: every refresh', $$SELECT (w.to_as_of, w.refreshes, w.clients, w.transitions) FROM crm.rewind_segments('-infinity') w$$)
 ) AS t(cell, q);
 
 ROLLBACK;

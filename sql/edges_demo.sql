@@ -70,7 +70,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('the rows of the largest client id', $$SELECT max(client_id) FROM crm.demo_order_rows(1, '2025-01-01', 9223372036854775806, 9223372036854775807, 1)$$)
 ) AS t(cell, q);
 
--- crm.generate_demo_data(clients, seed, as_of) writes
+-- crm.generate_demo_data(clients, seed, as_of, allow_future) writes
 SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null clients', $$SELECT count(*) FROM crm.generate_demo_data(NULL)$$),
 	('null seed', $$SELECT count(*) FROM crm.generate_demo_data(2, NULL)$$),
@@ -81,7 +81,10 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('as_of infinity', $$SELECT count(*) FROM crm.generate_demo_data(2, 1, 'infinity')$$),
 	('as_of -infinity', $$SELECT count(*) FROM crm.generate_demo_data(2, 1, '-infinity')$$),
 	('as_of 1900', $$SELECT count(*) FROM crm.generate_demo_data(2, 1, '1900-01-01')$$),
-	('two clients, the smallest seed, the last as_of', $$SELECT string_agg(table_name || ' ' || (row_count > 0), ', ' ORDER BY table_name) FROM crm.generate_demo_data(2, -9223372036854775808, '9999-12-31 23:59:59+00')$$),
+	('null allow_future', $$SELECT count(*) FROM crm.generate_demo_data(2, 1, '2025-01-01', NULL)$$),
+	('as_of in the future', $$SELECT count(*) FROM crm.generate_demo_data(2, 1, '2099-01-01')$$),
+	('two clients, the smallest seed, the last as_of, on purpose', $$SELECT string_agg(table_name || ' ' || (row_count > 0), ', ' ORDER BY table_name) FROM crm.generate_demo_data(2, -9223372036854775808, '9999-12-31 23:59:59+00', allow_future => true)$$),
+	('the tolerance is back as it was', $$SELECT current_setting('crm.future_tolerance')$$),
 	('again: the clients are there', $$SELECT count(*) FROM crm.generate_demo_data(2)$$)
 ) AS t(cell, q);
 

@@ -165,21 +165,25 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('huge day', $$SELECT crm.loyalty_is_birthday('1990-05-05', '5874897-05-05')$$)
 ) AS t(cell, q);
 
--- crm.award_birthday_bonus(client_id, program, on_date, actor),
--- crm.award_birthday_bonuses(program, on_date, actor)
+-- crm.award_birthday_bonus(client_id, program, on_date, actor, allow_other_day),
+-- crm.award_birthday_bonuses(program, on_date, actor, allow_other_day)
 SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null client', $$SELECT crm.award_birthday_bonus(NULL, 'club', '2024-05-05')$$),
 	('null day', $$SELECT crm.award_birthday_bonus(1, 'club', NULL)$$),
-	('negative client', $$SELECT crm.award_birthday_bonus(-1, 'club', '2024-05-05')$$),
-	('not the birthday', $$SELECT crm.award_birthday_bonus(1, 'club', '2024-05-06')$$),
-	('day infinity', $$SELECT crm.award_birthday_bonus(1, 'club', 'infinity')$$),
-	('no birth date', $$SELECT crm.award_birthday_bonus(3, 'plain', '2024-05-05')$$),
-	('birthday', $$SELECT (crm.award_birthday_bonus(1, 'club', '2024-05-05')).points$$),
-	('the same year again', $$SELECT (crm.award_birthday_bonus(1, 'club', '2024-05-05')).points$$),
+	('null allow_other_day', $$SELECT crm.award_birthday_bonus(1, 'club', '2024-05-05', NULL, NULL)$$),
+	('another day than today', $$SELECT crm.award_birthday_bonus(1, 'club', '2024-05-05')$$),
+	('negative client', $$SELECT crm.award_birthday_bonus(-1, 'club', '2024-05-05', allow_other_day => true)$$),
+	('not the birthday', $$SELECT crm.award_birthday_bonus(1, 'club', '2024-05-06', allow_other_day => true)$$),
+	('day infinity', $$SELECT crm.award_birthday_bonus(1, 'club', 'infinity', allow_other_day => true)$$),
+	('no birth date', $$SELECT crm.award_birthday_bonus(3, 'plain', '2024-05-05', allow_other_day => true)$$),
+	('birthday', $$SELECT (crm.award_birthday_bonus(1, 'club', '2024-05-05', allow_other_day => true)).points$$),
+	('the same year again', $$SELECT (crm.award_birthday_bonus(1, 'club', '2024-05-05', allow_other_day => true)).points$$),
 	('every member: null day', $$SELECT crm.award_birthday_bonuses('club', NULL)$$),
+	('every member: null allow_other_day', $$SELECT crm.award_birthday_bonuses('club', '2025-05-05', NULL, NULL)$$),
 	('every member: day -infinity', $$SELECT crm.award_birthday_bonuses('club', '-infinity')$$),
-	('every member: a programme without birthday points', $$SELECT crm.award_birthday_bonuses('plain', '2025-05-05')$$),
-	('every member', $$SELECT crm.award_birthday_bonuses('club', '2025-05-05')$$)
+	('every member: day -infinity, on purpose', $$SELECT crm.award_birthday_bonuses('club', '-infinity', allow_other_day => true)$$),
+	('every member: a programme without birthday points', $$SELECT crm.award_birthday_bonuses('plain', '2025-05-05', allow_other_day => true)$$),
+	('every member', $$SELECT crm.award_birthday_bonuses('club', '2025-05-05', allow_other_day => true)$$)
 ) AS t(cell, q);
 
 -- crm.points_balance(client_id, program, at), crm.points_statement(client_id,
@@ -220,6 +224,8 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('turnover: as_of -infinity', $$SELECT crm.tier_turnover(1, 'club', '-infinity')$$),
 	('turnover: as_of infinity', $$SELECT crm.tier_turnover(1, 'club', 'infinity')$$),
 	('tier: null as_of', $$SELECT crm.update_tier(1, 'club', NULL)$$),
+	('tier: null allow_future', $$SELECT crm.update_tier(1, 'club', now(), NULL, NULL)$$),
+	('tier: as_of a year ahead', $$SELECT crm.update_tier(1, 'club', '2099-01-01')$$),
 	('tier: null programme', $$SELECT crm.update_tier(1, NULL)$$),
 	('tier: no account', $$SELECT crm.update_tier(2, 'club')$$),
 	('tier: as_of infinity', $$SELECT crm.update_tier(1, 'club', 'infinity')$$),
@@ -230,6 +236,7 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('every member: null programme', $$SELECT crm.update_tiers(NULL)$$),
 	('every member: null as_of', $$SELECT crm.update_tiers('club', NULL)$$),
 	('every member: as_of infinity', $$SELECT crm.update_tiers('club', 'infinity')$$),
+	('every member: as_of 2099', $$SELECT crm.update_tiers('club', '2099-01-01')$$),
 	('every member', $$SELECT crm.update_tiers('club')$$)
 ) AS t(cell, q);
 
@@ -250,14 +257,17 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('once more', $$SELECT crm.refund_order_points(1, 1, 'f3')$$)
 ) AS t(cell, q);
 
--- crm.expire_points(as_of, program, actor); crm.verify_ledger()
+-- crm.expire_points(as_of, program, actor, allow_future); crm.verify_ledger()
 SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null as_of', $$SELECT crm.expire_points(NULL)$$),
+	('null allow_future', $$SELECT crm.expire_points(now(), allow_future => NULL)$$),
+	('as_of 2099', $$SELECT crm.expire_points('2099-01-01', 'club')$$),
+	('as_of infinity', $$SELECT crm.expire_points('infinity', 'club')$$),
 	('empty programme', $$SELECT crm.expire_points(now(), '')$$),
 	('as_of -infinity', $$SELECT crm.expire_points('-infinity')$$),
 	('now: nothing is due', $$SELECT crm.expire_points(now(), 'club')$$),
-	('as_of infinity: every lot with an expiry, infinity included', $$SELECT crm.expire_points('infinity', 'club')$$),
-	('again', $$SELECT crm.expire_points('infinity', 'club')$$)
+	('as_of infinity, on purpose: every lot with an expiry, infinity included', $$SELECT crm.expire_points('infinity', 'club', allow_future => true)$$),
+	('again', $$SELECT crm.expire_points('infinity', 'club', allow_future => true)$$)
 ) AS t(cell, q);
 SELECT crm.points_balance(1, 'club') AS balance_left;
 SELECT count(*) AS ledger_problems FROM crm.verify_ledger();

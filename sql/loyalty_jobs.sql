@@ -98,22 +98,23 @@ SELECT client_id, kind, points FROM crm.loyalty_ledger WHERE kind = 'welcome' AN
 
 --
 -- birthday bonus: on the day, once a year; 29 February counts on
--- 28 February in common years, and on 29 February in leap years
+-- 28 February in common years, and on 29 February in leap years (days
+-- other than today, as a scheduler catching up would: allow_other_day)
 --
 SELECT crm.open_loyalty_account(9202, 'gold') IS NOT NULL AS opened;
 SELECT crm.open_loyalty_account(9204, 'gold') IS NOT NULL AS opened;
-SELECT crm.award_birthday_bonuses('gold', '2027-03-09') AS on_0309;
-SELECT crm.award_birthday_bonuses('gold', '2027-03-10') AS on_0310;
-SELECT crm.award_birthday_bonuses('gold', '2027-03-10') AS on_0310_again;
-SELECT crm.award_birthday_bonuses('gold', '2028-03-10') AS on_0310_next_year;
-SELECT (crm.award_birthday_bonus(9201, 'gold', '2027-02-28')).points AS feb28_2027,
-	   (crm.award_birthday_bonus(9201, 'gold', '2028-02-28')).points AS feb28_2028,
-	   (crm.award_birthday_bonus(9201, 'gold', '2028-02-29')).points AS feb29_2028;
-SELECT crm.award_birthday_bonus(9201, 'gold', '2027-03-01') IS NULL AS not_on_0301;
-SELECT crm.award_birthday_bonus(9203, 'gold', '2027-03-10') IS NULL AS no_birth_date;
+SELECT crm.award_birthday_bonuses('gold', '2027-03-09', allow_other_day => true) AS on_0309;
+SELECT crm.award_birthday_bonuses('gold', '2027-03-10', allow_other_day => true) AS on_0310;
+SELECT crm.award_birthday_bonuses('gold', '2027-03-10', allow_other_day => true) AS on_0310_again;
+SELECT crm.award_birthday_bonuses('gold', '2028-03-10', allow_other_day => true) AS on_0310_next_year;
+SELECT (crm.award_birthday_bonus(9201, 'gold', '2027-02-28', allow_other_day => true)).points AS feb28_2027,
+	   (crm.award_birthday_bonus(9201, 'gold', '2028-02-28', allow_other_day => true)).points AS feb28_2028,
+	   (crm.award_birthday_bonus(9201, 'gold', '2028-02-29', allow_other_day => true)).points AS feb29_2028;
+SELECT crm.award_birthday_bonus(9201, 'gold', '2027-03-01', allow_other_day => true) IS NULL AS not_on_0301;
+SELECT crm.award_birthday_bonus(9203, 'gold', '2027-03-10', allow_other_day => true) IS NULL AS no_birth_date;
 SELECT client_id, idempotency_key, points FROM crm.loyalty_ledger
  WHERE kind = 'birthday' AND client_id BETWEEN 9201 AND 9204 ORDER BY 1, 2;
-SELECT pg_temp.try($$SELECT crm.award_birthday_bonus(9999, 'gold', '2027-03-10')$$);
+SELECT pg_temp.try($$SELECT crm.award_birthday_bonus(9999, 'gold', '2027-03-10', allow_other_day => true)$$);
 SELECT pg_temp.try($$SELECT crm.award_birthday_bonuses('gold', NULL)$$);
 
 --
@@ -136,9 +137,9 @@ SELECT points FROM crm.award_order_points(9201, 808, 'gold');
 INSERT INTO crm.orders (client_id, order_id, ordered_at, channel, status, gross_amount, net_amount)
 VALUES (9202, 809, now(), 'store', 'paid', 5000, 5000);
 SELECT from_tier, to_tier, turnover FROM crm.update_tier(9202, 'gold');
-SELECT to_tier FROM crm.update_tier(9202, 'gold', now() + interval '300 days');
-SELECT from_tier, to_tier, turnover FROM crm.update_tier(9202, 'gold', now() + interval '400 days');
-SELECT to_tier FROM crm.update_tier(9202, 'gold', now() + interval '400 days');
+SELECT to_tier FROM crm.update_tier(9202, 'gold', now() + interval '300 days', allow_future => true);
+SELECT from_tier, to_tier, turnover FROM crm.update_tier(9202, 'gold', now() + interval '400 days', allow_future => true);
+SELECT to_tier FROM crm.update_tier(9202, 'gold', now() + interval '400 days', allow_future => true);
 -- a partial refund lowers the turnover; moves are never made back in time
 SELECT crm.tier_turnover(9201, 'gold') AS before_refund;
 SELECT points, refund_amount FROM crm.refund_order_points(9201, 802, 'r802', 400);
@@ -147,7 +148,7 @@ SELECT to_tier FROM crm.update_tier(9201, 'gold', now() - interval '1 day');
 -- a programme that never downgrades
 UPDATE crm.loyalty_programs SET tier_downgrade = false WHERE code = 'gold';
 SELECT crm.tier_turnover(9201, 'gold', now() + interval '400 days') AS turnover_then;
-SELECT to_tier FROM crm.update_tier(9201, 'gold', now() + interval '400 days');
+SELECT to_tier FROM crm.update_tier(9201, 'gold', now() + interval '400 days', allow_future => true);
 SELECT client_id, from_tier, to_tier, turnover, made_by IS NOT NULL AS who
   FROM crm.loyalty_tier_changes WHERE client_id BETWEEN 9201 AND 9204 ORDER BY change_id;
 SELECT pg_temp.try($$SELECT crm.update_tier(9999, 'gold')$$);
@@ -166,10 +167,10 @@ SELECT lot_id - :base AS lot, points, remaining FROM crm.loyalty_lots WHERE clie
 SELECT round(extract(epoch FROM expires_at - now()) / 86400) AS days_left, points
   FROM crm.points_expiring(9201, 'gold');
 SELECT count(*) FROM crm.points_expiring(9201, 'gold', within => interval '60 days');
-SELECT * FROM crm.expire_points(now() + interval '29 days');
-SELECT * FROM crm.expire_points(now() + interval '31 days', program => 'gold');
+SELECT * FROM crm.expire_points(now() + interval '29 days', allow_future => true);
+SELECT * FROM crm.expire_points(now() + interval '31 days', allow_future => true, program => 'gold');
 SELECT pg_temp.snap() AS before \gset
-SELECT * FROM crm.expire_points(now() + interval '31 days');
+SELECT * FROM crm.expire_points(now() + interval '31 days', allow_future => true);
 SELECT pg_temp.snap() = :'before' AS nothing_written;
 SELECT entry_id - :base AS e, kind, points, balance_after, lot_id - :base AS lot, idempotency_key ~ '^crm:expire:\d+:1$' AS key_ok
   FROM crm.loyalty_ledger WHERE client_id = 9201 AND kind = 'expire' ORDER BY entry_id;

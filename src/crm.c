@@ -12,6 +12,7 @@
 #include "fmgr.h"
 
 #include "fastpath.h"
+#include "future.h"
 
 PG_MODULE_MAGIC;
 
@@ -20,6 +21,10 @@ void		_PG_init(void);
 void
 _PG_init(void)
 {
-	/* no hooks; one setting, crm.log_fast_path (src/fastpath.c) */
+	/*
+	 * no hooks; two settings, crm.future_tolerance (src/future.c) and
+	 * crm.log_fast_path (src/fastpath.c), which also reserves the prefix
+	 */
+	future_define_settings();
 	fastpath_define_settings();
 }

@@ -54,6 +54,9 @@ COMMENT ON COLUMN crm.orders.net_amount IS 'gross_amount - discount_amount: what
 COMMENT ON COLUMN crm.orders.cost_amount IS 'cost of the goods sold, for margin';
 COMMENT ON COLUMN crm.orders.promo_used IS 'whether a promotional offer was used';
 COMMENT ON COLUMN crm.orders.points_paid IS 'loyalty points used to pay part of the order';
+/* an order does not lie in the future (crm.future_tolerance) */
+CREATE TRIGGER orders_not_future BEFORE INSERT OR UPDATE OF ordered_at ON crm.orders
+	FOR EACH ROW EXECUTE FUNCTION crm.refuse_future_row('crm.orders', 'ordered_at');
 
 CREATE TABLE crm.order_lines (
 	client_id		bigint NOT NULL,

@@ -55,3 +55,8 @@ CREATE INDEX interactions_incident_idx ON crm.interactions (client_id, incident_
 COMMENT ON TABLE crm.interactions IS 'every contact with a client, on every channel: calls, messages, meetings, visits, sales, documents, incidents, campaign opens and clicks';
 COMMENT ON COLUMN crm.interactions.handled_by IS 'the user who handled the interaction';
 COMMENT ON COLUMN crm.interactions.payload IS 'channel-specific detail, a JSON object';
+/* nor an interaction, unless it is scheduled (crm.future_tolerance) */
+CREATE TRIGGER interactions_not_future BEFORE INSERT OR UPDATE OF occurred_at, outcome
+	ON crm.interactions
+	FOR EACH ROW EXECUTE FUNCTION crm.refuse_future_row('crm.interactions', 'occurred_at',
+														'outcome', 'scheduled');

@@ -65,12 +65,19 @@ SELECT pg_catalog.pg_extension_config_dump('crm.segment_refreshes', '');
  * committed (statements of a READ COMMITTED transaction see it once the
  * lock is granted).  Orders committed after the refresh's snapshot are
  * picked up by the next refresh.
+ *
+ * Refreshes go forward in time, so one for a later time than now plus
+ * crm.future_tolerance would refuse every refresh until then: refused
+ * unless allow_future (and undone by crm.rewind_segments).  SECURITY
+ * DEFINER: the segment tables are written by the owner's jobs only; it
+ * reads every client, as the owner.
  */
 CREATE FUNCTION crm.refresh_segments(as_of timestamptz, options jsonb DEFAULT '{}',
 									 map_name text DEFAULT 'rfm11',
-									 notify_limit integer DEFAULT 1000)
+									 notify_limit integer DEFAULT 1000,
+									 allow_future boolean DEFAULT false)
 RETURNS TABLE (clients bigint, transitions bigint, notifications bigint)
-LANGUAGE plpgsql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -90,6 +97,9 @@ BEGIN
 		RAISE EXCEPTION 'notify_limit must not be negative: %', notify_limit
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF NOT allow_future THEN
+		PERFORM crm.refuse_future('crm.refresh_segments', 'as_of', as_of);
+	END IF;
 	k := crm.segment_map_classes(map_name);
 
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
@@ -98,7 +108,7 @@ BEGIN
 	IF latest > as_of THEN
 		RAISE EXCEPTION 'as_of % is before the latest refresh (%)', as_of, latest
 			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Segments are refreshed forward in time.';
+				  HINT = 'Segments are refreshed forward in time; crm.rewind_segments takes back the refreshes after a time.';
 	END IF;
 
 	SELECT coalesce(max(t.transition_id), 0) INTO first_id FROM crm.segment_transitions t;
@@ -211,4 +221,89 @@ BEGIN
 	RETURN QUERY SELECT n_clients, n_changes, n_notes;
 END
 $$;
-COMMENT ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer) IS 'store each client''s RFM segment, behavioural class and churn status at as_of, log every change in crm.segment_transitions and NOTIFY crm_segment_change per change (one summary beyond notify_limit); idempotent for the same as_of and data';
+COMMENT ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer, boolean) IS 'store each client''s RFM segment, behavioural class and churn status at as_of, log every change in crm.segment_transitions and NOTIFY crm_segment_change per change (one summary beyond notify_limit); idempotent for the same as_of and data; as_of at most now plus crm.future_tolerance unless allow_future';
+
+/*
+ * Rewind: takes back every refresh after a time, as if it had not run.
+ * The labels and since of each client it touched come back from the log
+ * (each dimension's last change at or before to_as_of; a client with no
+ * label left has no row, as before its first refresh); the transitions
+ * and the refresh rows after to_as_of go; a row of crm.segment_rewinds
+ * says what was taken back, and one notification on crm_segment_change.
+ * The three-digit RFM codes are not in the log: every client's code is
+ * NULL until the next refresh sets it.  SECURITY DEFINER, for crm_admin.
+ */
+CREATE TABLE crm.segment_rewinds (
+	rewound_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	to_as_of		timestamptz NOT NULL,
+	refreshes		timestamptz[] NOT NULL,
+	clients			bigint NOT NULL,
+	transitions		bigint NOT NULL,
+	made_by			text NOT NULL,
+	CONSTRAINT segment_rewinds_pkey PRIMARY KEY (rewound_at)
+);
+COMMENT ON TABLE crm.segment_rewinds IS 'every crm.rewind_segments run that took refreshes back: the time rewound to, the as_of of the refreshes taken back, the clients restored, the transitions removed, who did it';
+SELECT pg_catalog.pg_extension_config_dump('crm.segment_rewinds', '');
+
+CREATE FUNCTION crm.rewind_segments(to_as_of timestamptz)
+RETURNS crm.segment_rewinds
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	w			crm.segment_rewinds;
+	v_refreshes	timestamptz[];
+	n_clients	bigint;
+	n_changes	bigint;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.rewind_segments');
+	IF to_as_of IS NULL THEN
+		RAISE EXCEPTION 'to_as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+
+	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
+
+	SELECT array_agg(r.as_of ORDER BY r.as_of) INTO v_refreshes
+	  FROM crm.segment_refreshes r WHERE r.as_of > to_as_of;
+	IF v_refreshes IS NULL THEN
+		RETURN NULL;
+	END IF;
+
+	SELECT count(DISTINCT t.client_id), count(*) INTO n_clients, n_changes
+	  FROM crm.segment_transitions t WHERE t.as_of > to_as_of;
+
+	/* the clients touched after to_as_of: their rows as the log had them then */
+	DELETE FROM crm.client_segments cs
+	 WHERE cs.client_id IN (SELECT t.client_id FROM crm.segment_transitions t
+							 WHERE t.as_of > to_as_of);
+	INSERT INTO crm.client_segments (client_id, rfm, rfm_segment, behaviour_class, churn_status, since)
+	SELECT k.client_id, NULL, k.rfm_segment, k.behaviour_class, k.churn_status, k.since
+	  FROM (SELECT t.client_id,
+				   (array_agg(t.to_value ORDER BY t.transition_id DESC)
+						FILTER (WHERE t.dimension = 'rfm_segment'))[1] AS rfm_segment,
+				   (array_agg(t.to_value ORDER BY t.transition_id DESC)
+						FILTER (WHERE t.dimension = 'behaviour_class'))[1] AS behaviour_class,
+				   (array_agg(t.to_value ORDER BY t.transition_id DESC)
+						FILTER (WHERE t.dimension = 'churn_status'))[1] AS churn_status,
+				   max(t.as_of) AS since
+			  FROM crm.segment_transitions t
+			 WHERE t.as_of <= to_as_of
+			   AND t.client_id IN (SELECT x.client_id FROM crm.segment_transitions x
+									WHERE x.as_of > to_as_of)
+			 GROUP BY t.client_id) k
+	 WHERE k.rfm_segment IS NOT NULL OR k.behaviour_class IS NOT NULL
+		OR k.churn_status IS NOT NULL;
+	DELETE FROM crm.segment_transitions t WHERE t.as_of > to_as_of;
+	DELETE FROM crm.segment_refreshes r WHERE r.as_of > to_as_of;
+	UPDATE crm.client_segments cs SET rfm = NULL WHERE cs.rfm IS NOT NULL;
+
+	INSERT INTO crm.segment_rewinds (to_as_of, refreshes, clients, transitions, made_by)
+	VALUES (to_as_of, v_refreshes, n_clients, n_changes, session_user)
+	RETURNING * INTO w;
+	PERFORM pg_notify('crm_segment_change',
+					  json_build_object('rewound_to', to_as_of, 'refreshes', v_refreshes,
+										'transitions', n_changes)::text);
+	RETURN w;
+END
+$$;
+COMMENT ON FUNCTION crm.rewind_segments(timestamptz) IS 'takes back every segment refresh after to_as_of: restores the labels each client had then (from the log), removes the later transitions and refreshes, logs a row in crm.segment_rewinds; the RFM codes are NULL until the next refresh; NULL when there is nothing to take back';

@@ -4,7 +4,11 @@
  * application or a scheduler (pg_cron, where installed) calls; each is safe
  * to run twice: the keys it derives ("crm:order:<id>", "crm:welcome",
  * "crm:birthday:<year>", "crm:expire:<lot>:<n>") make a second run write
- * nothing.
+ * nothing.  None runs for a later time than now plus crm.future_tolerance
+ * (nor the birthday jobs for another day than today) unless told so: an
+ * expiry, a tier move or a year's birthday key spent too early is not
+ * undone by running the job again for the right date.  An order dated
+ * later earns nothing yet.
  */
 
 CREATE FUNCTION crm.open_loyalty_account(client_id bigint, program text)
@@ -96,6 +100,11 @@ BEGIN
 		RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	IF o.ordered_at > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
+		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id, o.ordered_at
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
+	END IF;
 	/* the programme's cashback, and the points the order's bonus rules earned for it */
 	v_points := crm.loyalty_earn(p, a.tier_code, o.net_amount, o.points_paid)
 		+ (SELECT coalesce(sum(d.points), 0) FROM crm.order_discounts d
@@ -107,7 +116,7 @@ BEGIN
 							 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
 END
 $$;
-COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the points of a paid order once (key crm:order:<id>): the programme''s cashback floor(base x rate x tier multiplier) plus the points its bonus rules earned for the programme; NULL when that is 0 points';
+COMMENT ON FUNCTION crm.award_order_points(bigint, bigint, text, text) IS 'credits the points of a paid order once (key crm:order:<id>): the programme''s cashback floor(base x rate x tier multiplier) plus the points its bonus rules earned for the programme; NULL when that is 0 points; refuses an order dated beyond now plus crm.future_tolerance';
 
 CREATE FUNCTION crm.award_paid_orders(program text, since timestamptz DEFAULT NULL,
 									  actor text DEFAULT NULL)
@@ -119,6 +128,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	r			record;
 	n			bigint := 0;
+	v_limit		timestamptz := pg_catalog.clock_timestamp() + crm.future_tolerance();
 BEGIN
 	p := crm.loyalty_program_row(program);
 	FOR r IN
@@ -129,6 +139,7 @@ BEGIN
 		   AND o.status = 'paid' AND o.currency = p.currency
 		   AND o.ordered_at >= a.opened_at
 		   AND (since IS NULL OR o.ordered_at >= since)
+		   AND o.ordered_at <= v_limit
 		   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger l
 							WHERE l.client_id = o.client_id AND l.program_id = p.program_id
 							  AND l.idempotency_key = 'crm:order:' || o.order_id)
@@ -141,7 +152,7 @@ BEGIN
 	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION crm.award_paid_orders(text, timestamptz, text) IS 'scheduler job: awards the cashback of every paid order of the programme''s members placed since they joined (and since "since") not yet awarded; returns the entries written';
+COMMENT ON FUNCTION crm.award_paid_orders(text, timestamptz, text) IS 'scheduler job: awards the cashback of every paid order of the programme''s members placed since they joined (and since "since") not yet awarded, and not dated in the future (crm.future_tolerance); returns the entries written';
 
 CREATE FUNCTION crm.award_welcome_bonus(client_id bigint, program text, actor text DEFAULT NULL)
 RETURNS crm.loyalty_ledger
@@ -210,8 +221,35 @@ AS $$
 $$;
 COMMENT ON FUNCTION crm.loyalty_is_birthday(date, date) IS 'whether on_date is the birthday of someone born on birth_date (29 February counts on 28 February in common years)';
 
+/*
+ * refuse_other_day: the error of a birthday job run for another day than
+ * today, give or take crm.future_tolerance (in the session's time zone, as
+ * CURRENT_DATE): it would pay before the birthday, or after it, and spend
+ * the year's key crm:birthday:<year> either way.
+ */
+CREATE FUNCTION crm.refuse_other_day(function_name text, on_date date)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_now		timestamptz := pg_catalog.clock_timestamp();
+	v_tol		interval := crm.future_tolerance();
+BEGIN
+	IF on_date < (v_now - v_tol)::date OR on_date > (v_now + v_tol)::date THEN
+		RAISE EXCEPTION 'on_date % is not today', on_date
+			USING ERRCODE = 'invalid_parameter_value',
+				  DETAIL = format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
+								  v_now::date, function_name, current_setting('crm.future_tolerance')),
+				  HINT = 'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.';
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.refuse_other_day(text, date) IS 'internal: the error (22023) of a birthday job run for another day than today, give or take crm.future_tolerance';
+
 CREATE FUNCTION crm.award_birthday_bonus(client_id bigint, program text,
-										 on_date date DEFAULT CURRENT_DATE, actor text DEFAULT NULL)
+										 on_date date DEFAULT CURRENT_DATE, actor text DEFAULT NULL,
+										 allow_other_day boolean DEFAULT false)
 RETURNS crm.loyalty_ledger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
@@ -224,8 +262,11 @@ DECLARE
 	v_year		integer;
 BEGIN
 	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
-	IF client_id IS NULL OR on_date IS NULL THEN
-		RAISE EXCEPTION 'client_id and on_date must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	IF client_id IS NULL OR on_date IS NULL OR allow_other_day IS NULL THEN
+		RAISE EXCEPTION 'client_id, on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_other_day THEN
+		PERFORM crm.refuse_other_day('crm.award_birthday_bonus', on_date);
 	END IF;
 	p := crm.loyalty_program_row(program);
 	SELECT c.birth_date INTO v_birth FROM crm.clients c WHERE c.client_id = award_birthday_bonus.client_id;
@@ -243,10 +284,11 @@ BEGIN
 							 jsonb_build_object('op', 'award_birthday_bonus', 'year', v_year));
 END
 $$;
-COMMENT ON FUNCTION crm.award_birthday_bonus(bigint, text, date, text) IS 'credits the birthday points to a member whose birthday is on_date, once a year (key crm:birthday:<year>); NULL otherwise';
+COMMENT ON FUNCTION crm.award_birthday_bonus(bigint, text, date, text, boolean) IS 'credits the birthday points to a member whose birthday is on_date, once a year (key crm:birthday:<year>); NULL otherwise; on_date must be today (give or take crm.future_tolerance) unless allow_other_day';
 
 CREATE FUNCTION crm.award_birthday_bonuses(program text, on_date date DEFAULT CURRENT_DATE,
-										   actor text DEFAULT NULL)
+										   actor text DEFAULT NULL,
+										   allow_other_day boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
@@ -257,8 +299,11 @@ DECLARE
 	n			bigint := 0;
 BEGIN
 	p := crm.loyalty_program_row(program);
-	IF on_date IS NULL THEN
-		RAISE EXCEPTION 'on_date must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	IF on_date IS NULL OR allow_other_day IS NULL THEN
+		RAISE EXCEPTION 'on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_other_day THEN
+		PERFORM crm.refuse_other_day('crm.award_birthday_bonuses', on_date);
 	END IF;
 	IF p.birthday_points = 0 THEN
 		RETURN 0;
@@ -273,13 +318,13 @@ BEGIN
 							  AND l.idempotency_key = 'crm:birthday:' || extract(year FROM on_date))
 		 ORDER BY a.client_id
 	LOOP
-		PERFORM crm.award_birthday_bonus(r.client_id, program, on_date, actor);
+		PERFORM crm.award_birthday_bonus(r.client_id, program, on_date, actor, allow_other_day);
 		n := n + 1;
 	END LOOP;
 	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION crm.award_birthday_bonuses(text, date, text) IS 'scheduler job: credits the birthday points to every member whose birthday is on_date and who has not had them this year; returns the entries written';
+COMMENT ON FUNCTION crm.award_birthday_bonuses(text, date, text, boolean) IS 'scheduler job: credits the birthday points to every member whose birthday is on_date and who has not had them this year; returns the entries written; on_date must be today (give or take crm.future_tolerance) unless allow_other_day';
 
 /*
  * tier_turnover: what counts toward a tier: the net amount of the client's
@@ -323,7 +368,8 @@ COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover th
  * changes, so running it twice changes nothing.
  */
 CREATE FUNCTION crm.update_tier(client_id bigint, program text,
-								as_of timestamptz DEFAULT pg_catalog.now(), actor text DEFAULT NULL)
+								as_of timestamptz DEFAULT pg_catalog.now(), actor text DEFAULT NULL,
+								allow_future boolean DEFAULT false)
 RETURNS crm.loyalty_tier_changes
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
@@ -339,12 +385,15 @@ DECLARE
 	v_cur_threshold numeric;
 BEGIN
 	PERFORM crm.refuse_in_citus_task('crm.update_tier');
-	IF client_id IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	IF client_id IS NULL OR as_of IS NULL OR allow_future IS NULL THEN
+		RAISE EXCEPTION 'client_id, as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT allow_future THEN
+		PERFORM crm.refuse_future('crm.update_tier', 'as_of', as_of);
 	END IF;
 	p := crm.loyalty_program_row(program);
 	a := crm.loyalty_lock_account(client_id, p.program_id, false);
@@ -379,10 +428,10 @@ BEGIN
 	RETURN c;
 END
 $$;
-COMMENT ON FUNCTION crm.update_tier(bigint, text, timestamptz, text) IS 'moves a member to the tier their turnover qualifies for: up at once, down if the programme downgrades and tier_hold has passed; NULL when nothing changes';
+COMMENT ON FUNCTION crm.update_tier(bigint, text, timestamptz, text, boolean) IS 'moves a member to the tier their turnover qualifies for: up at once, down if the programme downgrades and tier_hold has passed; NULL when nothing changes; as_of at most now plus crm.future_tolerance unless allow_future';
 
 CREATE FUNCTION crm.update_tiers(program text, as_of timestamptz DEFAULT pg_catalog.now(),
-								 actor text DEFAULT NULL)
+								 actor text DEFAULT NULL, allow_future boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
@@ -393,27 +442,35 @@ DECLARE
 	n			bigint := 0;
 BEGIN
 	p := crm.loyalty_program_row(program);
+	IF as_of IS NULL OR allow_future IS NULL THEN
+		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_future AND isfinite(as_of) THEN
+		PERFORM crm.refuse_future('crm.update_tiers', 'as_of', as_of);
+	END IF;
 	FOR r IN
 		SELECT a.client_id FROM crm.loyalty_accounts a
 		 WHERE a.program_id = p.program_id ORDER BY a.client_id
 	LOOP
-		IF (crm.update_tier(r.client_id, program, as_of, actor)).change_id IS NOT NULL THEN
+		IF (crm.update_tier(r.client_id, program, as_of, actor, allow_future)).change_id IS NOT NULL THEN
 			n := n + 1;
 		END IF;
 	END LOOP;
 	RETURN n;
 END
 $$;
-COMMENT ON FUNCTION crm.update_tiers(text, timestamptz, text) IS 'scheduler job: crm.update_tier for every member of the programme; returns how many moved';
+COMMENT ON FUNCTION crm.update_tiers(text, timestamptz, text, boolean) IS 'scheduler job: crm.update_tier for every member of the programme; returns how many moved; as_of at most now plus crm.future_tolerance unless allow_future';
 
 /*
  * expire_points: expires, lot by lot, every lot due at as_of
  * (expires_at <= as_of) that still holds points; accounts are locked one
  * at a time in (client_id, program_id) order.  Running it again for the
- * same as_of writes nothing.
+ * same as_of writes nothing.  An expire entry cannot be reversed: as_of
+ * beyond now plus crm.future_tolerance is refused unless allow_future.
  */
 CREATE FUNCTION crm.expire_points(as_of timestamptz DEFAULT pg_catalog.now(),
 								  program text DEFAULT NULL, actor text DEFAULT NULL,
+								  allow_future boolean DEFAULT false,
 								  OUT accounts bigint, OUT lots bigint, OUT points bigint)
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
@@ -424,8 +481,11 @@ DECLARE
 	r			record;
 	x			record;
 BEGIN
-	IF as_of IS NULL THEN
-		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	IF as_of IS NULL OR allow_future IS NULL THEN
+		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT allow_future THEN
+		PERFORM crm.refuse_future('crm.expire_points', 'as_of', as_of);
 	END IF;
 	IF program IS NOT NULL THEN
 		v_program := (crm.loyalty_program_row(program)).program_id;
@@ -449,4 +509,4 @@ BEGIN
 	END LOOP;
 END
 $$;
-COMMENT ON FUNCTION crm.expire_points(timestamptz, text, text) IS 'expires every lot due at as_of (expires_at <= as_of), one expire entry per lot; returns how many accounts, lots and points; a second run writes nothing';
+COMMENT ON FUNCTION crm.expire_points(timestamptz, text, text, boolean) IS 'expires every lot due at as_of (expires_at <= as_of), one expire entry per lot; returns how many accounts, lots and points; a second run writes nothing; as_of at most now plus crm.future_tolerance unless allow_future';

@@ -477,8 +477,13 @@ BEGIN
 	IF NOT FOUND THEN
 		p := crm.loyalty_program_row(program);
 	END IF;
-	IF order_id IS NOT NULL THEN
-		PERFORM crm.loyalty_order_row(client_id, order_id, false);
+	IF order_id IS NOT NULL
+	   AND (crm.loyalty_order_row(client_id, order_id, false)).ordered_at
+		   > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
+		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id,
+			(crm.loyalty_order_row(client_id, order_id, false)).ordered_at
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
 	END IF;
 	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
 									'expires_at', expires_at, 'note', note);

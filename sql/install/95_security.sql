@@ -11,10 +11,20 @@
  *   crm_analyst  reads every table, but no personal data (the columns of
  *                crm.clients that identify a person, the free text of
  *                interactions and incidents), runs the analytics, refreshes
- *                the segment snapshot and edits segment maps
+ *                the segment snapshot (through crm.refresh_segments only)
+ *                and edits segment maps
  *   crm_app      the application: records clients, orders, interactions and
  *                incidents, prices and records carts, calls the loyalty
- *                operations; cannot write the ledger directly
+ *                operations; cannot write the ledger directly, and does
+ *                not read the segment snapshot
+ *
+ * The segment snapshot (crm.client_segments, crm.segment_transitions, the
+ * logs crm.segment_refreshes and crm.segment_rewinds) is written by the
+ * owner's functions crm.refresh_segments and crm.rewind_segments only:
+ * nobody holds INSERT, UPDATE or DELETE on it, so its log of changes is
+ * what the refreshes found.  docs/security.md has the table of every
+ * role's privileges; test/scripts/security_grants.sh compares it with the
+ * catalog.
  *   crm_manager  an account manager: reads and works only the clients whose
  *                owner is the manager's role name, and those clients' orders,
  *                interactions, incidents, consents, loyalty accounts and
@@ -42,7 +52,7 @@ GRANT USAGE ON SCHEMA crm TO crm_admin, crm_analyst, crm_app, crm_manager;
 /* reference data and configuration: everybody reads, the admin writes */
 GRANT SELECT ON crm.categories, crm.products, crm.price_lists, crm.prices,
 	crm.segment_maps, crm.segment_map_rules, crm.behaviour_classes, crm.contact_caps,
-	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules, crm.segment_refreshes
+	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules
 	TO crm_admin, crm_analyst, crm_app, crm_manager;
 GRANT INSERT, UPDATE, DELETE ON crm.categories, crm.products, crm.price_lists, crm.prices,
 	crm.segment_maps, crm.segment_map_rules, crm.contact_caps,
@@ -52,7 +62,6 @@ GRANT INSERT, UPDATE, DELETE ON crm.categories, crm.products, crm.price_lists, c
 /* client data */
 GRANT SELECT ON crm.clients, crm.consents, crm.orders, crm.order_lines, crm.incidents,
 	crm.interactions, crm.order_discounts, crm.discount_usage,
-	crm.client_segments, crm.segment_transitions,
 	crm.loyalty_accounts, crm.loyalty_ledger, crm.loyalty_lots, crm.loyalty_allocations,
 	crm.loyalty_reversals, crm.loyalty_tier_changes
 	TO crm_admin, crm_app, crm_manager;
@@ -65,17 +74,20 @@ GRANT UPDATE (granted, source) ON crm.consents TO crm_admin, crm_app, crm_manage
 GRANT DELETE ON crm.clients, crm.consents, crm.orders, crm.order_lines, crm.incidents,
 	crm.interactions, crm.order_discounts, crm.discount_usage
 	TO crm_admin;
-GRANT SELECT, INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions
-	TO crm_admin;
-GRANT INSERT, UPDATE ON crm.segment_refreshes TO crm_admin;
+/* the segment snapshot and its logs: read only (crm.refresh_segments writes) */
+GRANT SELECT ON crm.client_segments, crm.segment_transitions, crm.segment_refreshes,
+	crm.segment_rewinds
+	TO crm_admin, crm_analyst, crm_manager;
 /* the identity sequences of the tables each role inserts into (not the ledger's) */
 GRANT USAGE, SELECT ON SEQUENCE crm.clients_client_id_seq, crm.orders_order_id_seq,
 	crm.incidents_incident_id_seq, crm.interactions_interaction_id_seq
 	TO crm_admin, crm_app, crm_manager;
 GRANT USAGE, SELECT ON SEQUENCE crm.categories_category_id_seq, crm.products_product_id_seq,
 	crm.price_lists_price_list_id_seq, crm.discount_rules_rule_id_seq,
-	crm.loyalty_programs_program_id_seq, crm.segment_transitions_transition_id_seq
+	crm.loyalty_programs_program_id_seq
 	TO crm_admin;
+/* pg_dump reads every sequence: the admin may read them all (not use them) */
+GRANT SELECT ON ALL SEQUENCES IN SCHEMA crm TO crm_admin;
 /* the demo generator (crm_demo) sets the sequences after the rows it writes */
 GRANT UPDATE ON SEQUENCE crm.clients_client_id_seq, crm.orders_order_id_seq,
 	crm.incidents_incident_id_seq, crm.interactions_interaction_id_seq,
@@ -94,15 +106,11 @@ GRANT SELECT (client_id, incident_id, opened_at, channel, category, status, prio
 			  assignee, due_at, resolved_at, order_id)
 	ON crm.incidents TO crm_analyst;
 GRANT SELECT ON crm.consents, crm.orders, crm.order_lines, crm.order_discounts,
-	crm.discount_usage, crm.client_segments, crm.segment_transitions,
+	crm.discount_usage,
 	crm.loyalty_accounts, crm.loyalty_ledger, crm.loyalty_lots, crm.loyalty_allocations,
 	crm.loyalty_reversals, crm.loyalty_tier_changes
 	TO crm_analyst;
-GRANT INSERT, UPDATE, DELETE ON crm.client_segments, crm.segment_transitions,
-	crm.segment_maps, crm.segment_map_rules
-	TO crm_analyst;
-GRANT INSERT, UPDATE ON crm.segment_refreshes TO crm_analyst;
-GRANT USAGE, SELECT ON SEQUENCE crm.segment_transitions_transition_id_seq TO crm_analyst;
+GRANT INSERT, UPDATE, DELETE ON crm.segment_maps, crm.segment_map_rules TO crm_analyst;
 
 /*
  * Functions.  The analytics (RFM, churn, CLV, price_cart, client_card ...)
@@ -110,7 +118,8 @@ GRANT USAGE, SELECT ON SEQUENCE crm.segment_transitions_transition_id_seq TO crm
  * decide what they see; they stay executable by PUBLIC.  The functions that
  * write are granted by name.
  */
-REVOKE EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer),
+REVOKE EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer, boolean),
+	crm.rewind_segments(timestamptz),
 	crm.record_priced_cart(jsonb, text, text, text)
 	FROM PUBLIC;
 
@@ -123,8 +132,9 @@ GRANT EXECUTE ON FUNCTION crm.loyalty_program_row(text),
 	crm.tier_turnover(bigint, text, timestamptz)
 	TO crm_admin, crm_analyst, crm_app, crm_manager;
 GRANT EXECUTE ON FUNCTION crm.verify_ledger() TO crm_admin, crm_analyst;
-GRANT EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer)
+GRANT EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer, boolean)
 	TO crm_admin, crm_analyst;
+GRANT EXECUTE ON FUNCTION crm.rewind_segments(timestamptz) TO crm_admin;
 GRANT EXECUTE ON FUNCTION crm.record_priced_cart(jsonb, text, text, text)
 	TO crm_admin, crm_app, crm_manager;
 GRANT EXECUTE ON FUNCTION crm.open_loyalty_account(bigint, text),
@@ -134,15 +144,15 @@ GRANT EXECUTE ON FUNCTION crm.open_loyalty_account(bigint, text),
 	crm.reverse_entry(bigint, text, text, text),
 	crm.award_order_points(bigint, bigint, text, text),
 	crm.award_welcome_bonus(bigint, text, text),
-	crm.update_tier(bigint, text, timestamptz, text)
+	crm.update_tier(bigint, text, timestamptz, text, boolean)
 	TO crm_admin, crm_app;
 GRANT EXECUTE ON FUNCTION crm.adjust_points(bigint, text, bigint, text, text, timestamptz, text),
 	crm.award_paid_orders(text, timestamptz, text),
 	crm.award_welcome_bonuses(text, text),
-	crm.award_birthday_bonus(bigint, text, date, text),
-	crm.award_birthday_bonuses(text, date, text),
-	crm.update_tiers(text, timestamptz, text),
-	crm.expire_points(timestamptz, text, text)
+	crm.award_birthday_bonus(bigint, text, date, text, boolean),
+	crm.award_birthday_bonuses(text, date, text, boolean),
+	crm.update_tiers(text, timestamptz, text, boolean),
+	crm.expire_points(timestamptz, text, text, boolean)
 	TO crm_admin;
 /* after a load of one's own data (90_dump.sql) */
 GRANT EXECUTE ON FUNCTION crm.sync_sequences() TO crm_admin;

@@ -28,7 +28,7 @@ SELECT count(crm.award_welcome_bonus(c.client_id, 'club')) FROM c;
 WITH o AS MATERIALIZED (SELECT client_id, order_id FROM crm.orders
 						 WHERE status = 'paid' AND client_id % 3 = 0 ORDER BY order_id)
 SELECT count(crm.award_order_points(o.client_id, o.order_id, 'club')) FROM o;
-SELECT sum(crm.award_birthday_bonuses('club', d::date))
+SELECT sum(crm.award_birthday_bonuses('club', d::date, allow_other_day => true))
   FROM generate_series(current_date - 6, current_date, interval '1 day') d;
 -- plain earnings, some living one second, and the expiry job a day later
 WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients WHERE client_id % 5 = 1 ORDER BY client_id)
@@ -36,7 +36,7 @@ SELECT count(crm.earn_points(c.client_id, 'club', 15 + c.client_id % 50, 'earn-'
 WITH c AS MATERIALIZED (SELECT client_id FROM crm.clients WHERE client_id % 4 = 0 ORDER BY client_id)
 SELECT count(crm.earn_points(c.client_id, 'club', 40, 'short-' || c.client_id,
 							 expires_at => now() + interval '1 second')) FROM c;
-SELECT * FROM crm.expire_points(now() + interval '1 day');
+SELECT * FROM crm.expire_points(now() + interval '1 day', allow_future => true);
 -- redemptions, some of them reversed; partial refunds; goodwill; tiers
 WITH a AS MATERIALIZED (SELECT client_id, balance FROM crm.loyalty_accounts
 						 WHERE balance >= 3 AND client_id % 2 = 0 ORDER BY client_id)

@@ -101,7 +101,7 @@ SELECT throws_ok($$SELECT crm.redeem_points(71009, 'kb', 70, 'b')$$, 'LY001', NU
 DO $$ BEGIN PERFORM crm.award_welcome_bonus(71010, 'kb'); END $$;
 DO $$ BEGIN PERFORM crm.earn_points(71010, 'kb', 10, 'e', expires_at => now() + interval '5 days'); END $$;
 DO $$ BEGIN PERFORM crm.adjust_points(71010, 'kb', 7, 'a', 'goodwill', expires_at => now() + interval '6 days'); END $$;
-DO $$ BEGIN PERFORM crm.expire_points(now() + interval '11 days', 'kb'); END $$;
+DO $$ BEGIN PERFORM crm.expire_points(now() + interval '11 days', 'kb', allow_future => true); END $$;
 SELECT is(crm.points_balance(71010, 'kb'), 0::bigint,
 		  'liberu#1056: welcome, earn and adjust lots all expired on their dates');
 
@@ -109,10 +109,10 @@ SELECT is(crm.points_balance(71010, 'kb'), 0::bigint,
 -- redeemed lot expires only its remainder
 DO $$ BEGIN PERFORM crm.earn_points(71011, 'kb', 80, 'e', expires_at => now() + interval '3 days'); END $$;
 DO $$ BEGIN PERFORM crm.redeem_points(71011, 'kb', 30, 'r'); END $$;
-DO $$ BEGIN PERFORM crm.expire_points(now() + interval '4 days', 'kb'); END $$;
+DO $$ BEGIN PERFORM crm.expire_points(now() + interval '4 days', 'kb', allow_future => true); END $$;
 SELECT is((SELECT sum(points) FROM crm.loyalty_ledger WHERE client_id = 71011 AND kind = 'expire'), -50::numeric,
 		  'FitMart#546: a lot of 80 with 30 redeemed expires 50');
-SELECT is((crm.expire_points(now() + interval '4 days', 'kb')).lots, 0::bigint,
+SELECT is((crm.expire_points(now() + interval '4 days', 'kb', allow_future => true)).lots, 0::bigint,
 		  'FitMart#546: the same expiry run again writes nothing');
 
 -- Odoo _cron_expire_loyalty_points clamps the balance with max(points - expired, 0);

@@ -83,7 +83,7 @@ BEGIN
 			ELSE
 				v_op := 'expire';
 				INSERT INTO ops (n, op, amount) VALUES (i, 'expire', floor(random() * 60));
-				PERFORM crm.expire_points(now() + floor(random() * 60) * interval '1 day');
+				PERFORM crm.expire_points(now() + floor(random() * 60) * interval '1 day', allow_future => true);
 			END IF;
 			UPDATE ops SET result_entry = e.entry_id WHERE n = i;
 		EXCEPTION WHEN OTHERS THEN
