@@ -3047,3 +3047,6 @@ GRANT SELECT ON crm.segment_rewinds TO crm_admin, crm_analyst, crm_manager;
 REVOKE USAGE, SELECT ON SEQUENCE crm.segment_transitions_transition_id_seq
 	FROM crm_admin, crm_analyst;
 GRANT SELECT ON ALL SEQUENCES IN SCHEMA crm TO crm_admin;
+
+/* crm.price_cart, called by the application, reads the client's RFM segment */
+GRANT SELECT (client_id, rfm_segment, since) ON crm.client_segments TO crm_app;

@@ -35,7 +35,10 @@ SELECT count(*) >= 0 AS admin_reads FROM crm.segment_rewinds;
 RESET ROLE;
 
 SET LOCAL ROLE crm_app;
-SELECT pg_temp.try($$SELECT count(*) FROM crm.client_segments$$) AS app_reads_segments;
+-- the application reads a client's RFM segment (crm.price_cart prices with
+-- it), not the churn status or the behavioural class
+SELECT pg_temp.try($$SELECT count(churn_status) FROM crm.client_segments$$) AS app_reads_churn_status;
+SELECT pg_temp.try($$SELECT count(rfm_segment) FROM crm.client_segments$$) AS app_reads_rfm_segment;
 SELECT pg_temp.try($$SELECT count(*) FROM crm.segment_transitions$$) AS app_reads_log;
 SELECT pg_temp.try($$SELECT count(*) FROM crm.segment_refreshes$$) AS app_reads_refreshes;
 SELECT pg_temp.try($$SELECT * FROM crm.refresh_segments(now())$$) AS app_refreshes;

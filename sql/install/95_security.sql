@@ -78,6 +78,8 @@ GRANT DELETE ON crm.clients, crm.consents, crm.orders, crm.order_lines, crm.inci
 GRANT SELECT ON crm.client_segments, crm.segment_transitions, crm.segment_refreshes,
 	crm.segment_rewinds
 	TO crm_admin, crm_analyst, crm_manager;
+/* the application prices carts with the client's RFM segment (crm.price_cart): that label only */
+GRANT SELECT (client_id, rfm_segment, since) ON crm.client_segments TO crm_app;
 /* the identity sequences of the tables each role inserts into (not the ledger's) */
 GRANT USAGE, SELECT ON SEQUENCE crm.clients_client_id_seq, crm.orders_order_id_seq,
 	crm.incidents_incident_id_seq, crm.interactions_interaction_id_seq
