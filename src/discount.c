@@ -43,6 +43,7 @@ PG_FUNCTION_INFO_V1(discount_price_cart);
 static SPIPlanPtr plan_lines = NULL;
 static SPIPlanPtr plan_ancestors = NULL;
 static SPIPlanPtr plan_client = NULL;
+static SPIPlanPtr plan_turnover = NULL;
 static SPIPlanPtr plan_rules = NULL;
 static SPIPlanPtr plan_usage = NULL;
 static SPIPlanPtr plan_tiers = NULL;
@@ -86,10 +87,23 @@ static const char *sql_ancestors =
 "SELECT up.start, up.id FROM up ORDER BY up.start, up.depth";
 
 static const char *sql_client =
-"SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1),"
-"       ((SELECT coalesce(sum(o.net_amount), 0) FROM crm.orders o"
-"          WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
-"            AND o.ordered_at < $2) * 100)::int8";
+"SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1), t.amount, t.currency"
+"  FROM (SELECT (coalesce(sum(o.net_amount), 0) * 100)::int8,"
+"               CASE WHEN min(o.currency COLLATE \"C\") = max(o.currency COLLATE \"C\")"
+"                    THEN min(o.currency COLLATE \"C\") END"
+"          FROM crm.orders o"
+"         WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
+"           AND o.ordered_at < $2) t(amount, currency)";
+
+/*
+ * The client's turnover in one currency, when the purchases are in more
+ * than one, or in another than the cart's: amounts of different
+ * currencies are never added.
+ */
+static const char *sql_turnover =
+"SELECT (coalesce(sum(o.net_amount), 0) * 100)::int8 FROM crm.orders o"
+" WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
+"   AND o.ordered_at < $2 AND o.currency = $3";
 
 /*
  * The client's tier codes: in the cart's programme ($2), or in any when the
@@ -336,6 +350,41 @@ load_client(DiscCart *c)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("client " INT64_FORMAT " does not exist", c->client_id)));
 	c->turnover = col_int64(0, 2, 0);
+	c->turnover_currency = col_text(0, 3);
+}
+
+/*
+ * The turnover in the cart's currency (its price lists'): the client's
+ * purchases in that currency only.  Read again only when the purchases are
+ * not all in it (no purchase: 0 in any currency).
+ */
+static void
+turnover_in_cart_currency(DiscCart *c)
+{
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		args[3];
+	int			rc;
+
+	if (c->turnover == 0 && c->turnover_currency == NULL)
+		return;
+	if (c->currency != NULL && c->turnover_currency != NULL &&
+		strcmp(c->currency, c->turnover_currency) == 0)
+		return;
+	if (c->currency == NULL)
+	{
+		c->turnover = 0;		/* an empty cart has no currency */
+		return;
+	}
+	args[0] = Int64GetDatum(c->client_id);
+	args[1] = TimestampTzGetDatum(c->at);
+	args[2] = CStringGetTextDatum(c->currency);
+	rc = SPI_execute_plan(prepare(&plan_turnover, sql_turnover, 3, types), args, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the client's turnover failed");
+	c->turnover = col_int64(0, 1, 0);
+	c->turnover_currency = c->currency;
 }
 
 #define RULE_COLUMNS 19
@@ -960,6 +1009,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(work_cxt);
 	load_client(&c);
 	load_lines(&c);
+	turnover_in_cart_currency(&c);
 	load_rules(&c);
 	load_usage(&c);
 	for (int i = 0; i < c.nrules; i++)
