@@ -94,9 +94,13 @@ typedef struct ClvData
  */
 #define CLV_ERROR(...) \
 	do { \
-		error_context_stack = NULL; \
+		if (!clv_keep_context) \
+			error_context_stack = NULL; \
 		ereport(ERROR, __VA_ARGS__); \
 	} while (0)
+
+/* set while crm.clv_fit_state's text input runs: its errors point into the query */
+extern bool clv_keep_context;
 
 /* clv_state.c */
 extern bool clv_fit_soft;

@@ -436,8 +436,31 @@ clv_parse_double(char **p, const char *input, char term1, char term2)
 	return v;
 }
 
+bool		clv_keep_context = false;
+
+static Datum clv_fit_state_parse(FunctionCallInfo fcinfo);
+
+/* the text input, its errors with their position in the query (LINE 1: ...) */
 Datum
 clv_fit_state_in(PG_FUNCTION_ARGS)
+{
+	Datum		result;
+
+	clv_keep_context = true;
+	PG_TRY();
+	{
+		result = clv_fit_state_parse(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		clv_keep_context = false;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static Datum
+clv_fit_state_parse(FunctionCallInfo fcinfo)
 {
 	char	   *input = PG_GETARG_CSTRING(0);
 	char	   *p = input;
