@@ -106,7 +106,8 @@ SELECT client_id, round(t::numeric, 6) AS t FROM crm.clv_summary('2024-02-10 00:
 SELECT count(*) AS nobody FROM crm.clv_summary('2023-12-31');
 SELECT crm.clv_unit_days(u) FROM unnest(ARRAY['day', 'week', 'month', 'year']) u;
 -- every client counts for LTV/CAC, buyers or not (a null channel is its own group);
--- two buyers need a penalty to give a fit
+-- two buyers do not identify BG/NBD even with a penalty: the fit does not converge,
+-- a notice says so, and predicted LTV is null while CAC and historical LTV stay
 SELECT * FROM crm.ltv_cac('2024-03-10', 30, penalty => 0.1);
 ROLLBACK;
 SELECT * FROM crm.clv_summary('2024-02-10', 'fortnight');

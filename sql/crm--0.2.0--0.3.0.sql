@@ -282,17 +282,20 @@ BEGIN
 			   CASE WHEN by_mean
 					THEN round((crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend
 							   / (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases, 2)
-					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m
+					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m,
+			   crm.one_currency(o.currency) AS cur
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid')
 		   AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
 	v AS MATERIALIZED (
-		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf FROM p),
-	b AS (
+		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf, p.cur FROM p),
+	/* MATERIALIZED: computed whole, the currency check included */
+	b AS MATERIALIZED (
 		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
 			   crm.quantile_breaks(v.f, k, true) AS fb,
-			   crm.quantile_breaks(v.mf, k, true) AS mb
+			   crm.quantile_breaks(v.mf, k, true) AS mb,
+			   crm.one_currency(v.cur) AS cur
 		  FROM v)
 	SELECT v.client_id, v.r, v.f, v.m, s.code, c.segment
 	  FROM v
@@ -313,7 +316,7 @@ CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
 RETURNS SETOF crm.rfm_scores_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rfm_scores';
-COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';
+COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of; an error (0A000) when the purchases are in more than one currency';
 
 /*
  * The row of crm.churn_signals and of its SQL twin crm.churn_signals_sql:
@@ -402,7 +405,8 @@ BEGIN
 						   AND o.ordered_at <= recent_from)).purchases AS pn,
 			   (crm.purchase_profile(o.ordered_at, o.net_amount)
 				   FILTER (WHERE o.ordered_at > previous_from
-						   AND o.ordered_at <= recent_from)).total_spend AS ps
+						   AND o.ordered_at <= recent_from)).total_spend AS ps,
+			   crm.one_currency(o.currency) AS cur
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
@@ -418,6 +422,9 @@ BEGIN
 						greatest(30, min_gap)) AS gap
 		  FROM p
 		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
+	/* the purchases' one currency (an error for more), computed whole */
+	k AS MATERIALIZED (
+		SELECT crm.one_currency(p.cur) AS cur FROM p),
 	e AS MATERIALIZED (
 		SELECT i.client_id, max(i.occurred_at) AS last_at
 		  FROM crm.interactions i
@@ -441,6 +448,7 @@ BEGIN
 								coalesce(f.offers, 0), opts) AS s
 		  FROM p
 		 CROSS JOIN g
+		 CROSS JOIN k
 		 CROSS JOIN LATERAL (
 			SELECT coalesce(p.rn, 0) AS rn, coalesce(p.pn, 0) AS pn,
 				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
@@ -475,7 +483,7 @@ CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
 RETURNS SETOF crm.churn_signals_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'churn_signals';
-COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';
+COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options; an error (0A000) when the purchases are in more than one currency';
 
 /*
  * ---- churn: crm.refresh_segments in one statement ----
@@ -832,6 +840,7 @@ BEGIN
 		'orders', (
 			SELECT jsonb_build_object(
 					'purchases', count(*) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'currency', crm.one_currency(o.currency) FILTER (WHERE o.status IN ('placed', 'paid')),
 					'cancelled', count(*) FILTER (WHERE o.status = 'cancelled'),
 					'refunded', count(*) FILTER (WHERE o.status = 'refunded'),
 					'revenue', coalesce(sum(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),
@@ -890,7 +899,8 @@ BEGIN
 	  FROM crm.orders o
 	 WHERE o.status IN ('placed', 'paid')
 	   AND o.ordered_at <= as_of
-	 GROUP BY o.client_id;
+	 GROUP BY o.client_id
+	HAVING crm.one_currency(o.currency) IS NOT NULL;	-- one currency per client
 END
 $$;
 
@@ -3050,3 +3060,348 @@ GRANT SELECT ON ALL SEQUENCES IN SCHEMA crm TO crm_admin;
 
 /* crm.price_cart, called by the application, reads the client's RFM segment */
 GRANT SELECT (client_id, rfm_segment, since) ON crm.client_segments TO crm_app;
+
+/*
+ * Money in one currency at a time: crm.one_currency, and the analytics that
+ * add or compare amounts refuse purchases in more than one currency
+ * (docs/currency.md); loyalty turnover and discount turnover count the
+ * programme's or the cart's currency only.  CLV that degrades: the
+ * _or_null fits end in a notice and a null model where the data cannot
+ * identify it, and crm.clv_report and crm.ltv_cac fit with them.
+ */
+CREATE FUNCTION crm.one_currency_trans(text, text) RETURNS text
+AS 'MODULE_PATHNAME', 'one_currency_trans'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.one_currency_trans(text, text) IS 'transition and combine function of crm.one_currency: the currency so far while the next one is the same, otherwise an error';
+CREATE AGGREGATE crm.one_currency(currency text) (
+	SFUNC = crm.one_currency_trans,
+	STYPE = text,
+	COMBINEFUNC = crm.one_currency_trans,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.one_currency(text) IS 'the one currency of the rows (null for none); an error (0A000) when they hold more than one, naming two of them';
+
+CREATE FUNCTION crm.clv_bgnbd_final_or_null(crm.clv_fit_state) RETURNS crm.bgnbd_model
+AS 'MODULE_PATHNAME', 'clv_bgnbd_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_pareto_final_or_null(crm.clv_fit_state) RETURNS crm.pareto_nbd_model
+AS 'MODULE_PATHNAME', 'clv_pareto_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_gamma_final_or_null(crm.clv_fit_state) RETURNS crm.gamma_gamma_model
+AS 'MODULE_PATHNAME', 'clv_gamma_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_bgnbd_final_or_null(crm.clv_fit_state) IS 'final function of crm.bgnbd_fit_or_null: the fit, or a notice and null';
+COMMENT ON FUNCTION crm.clv_pareto_final_or_null(crm.clv_fit_state) IS 'final function of crm.pareto_nbd_fit_or_null: the fit, or a notice and null';
+COMMENT ON FUNCTION crm.clv_gamma_final_or_null(crm.clv_fit_state) IS 'final function of crm.gamma_gamma_fit_or_null: the fit, or a notice and null';
+
+CREATE AGGREGATE crm.bgnbd_fit_or_null(frequency float8, recency float8, t float8) (
+	SFUNC = crm.clv_bgnbd_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgnbd_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.bgnbd_fit_or_null(frequency float8, recency float8, t float8, penalty float8) (
+	SFUNC = crm.clv_bgnbd_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgnbd_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.pareto_nbd_fit_or_null(frequency float8, recency float8, t float8) (
+	SFUNC = crm.clv_pareto_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_pareto_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.pareto_nbd_fit_or_null(frequency float8, recency float8, t float8, penalty float8) (
+	SFUNC = crm.clv_pareto_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_pareto_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.gamma_gamma_fit_or_null(frequency float8, monetary float8) (
+	SFUNC = crm.clv_gamma_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_gamma_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.gamma_gamma_fit_or_null(frequency float8, monetary float8, penalty float8) (
+	SFUNC = crm.clv_gamma_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_gamma_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE crm.bgnbd_fit_or_null(float8, float8, float8) IS 'crm.bgnbd_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.bgnbd_fit_or_null(float8, float8, float8, float8) IS 'crm.bgnbd_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.pareto_nbd_fit_or_null(float8, float8, float8) IS 'crm.pareto_nbd_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.pareto_nbd_fit_or_null(float8, float8, float8, float8) IS 'crm.pareto_nbd_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.gamma_gamma_fit_or_null(float8, float8) IS 'crm.gamma_gamma_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.gamma_gamma_fit_or_null(float8, float8, float8) IS 'crm.gamma_gamma_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+
+CREATE OR REPLACE FUNCTION crm.clv_summary(as_of timestamptz, unit text DEFAULT 'day',
+								time_zone text DEFAULT 'UTC')
+RETURNS TABLE (client_id bigint, frequency float8, recency float8, t float8,
+			   monetary float8, first_purchase date, last_purchase date,
+			   orders bigint, revenue numeric, margin numeric)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	unit_days	float8 := crm.clv_unit_days(unit);
+	as_of_day	date := (as_of AT TIME ZONE time_zone)::date;
+BEGIN
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH days AS (
+		SELECT o.client_id, (o.ordered_at AT TIME ZONE time_zone)::date AS day,
+			   sum(o.net_amount) AS value,
+			   sum(o.net_amount - o.cost_amount) AS margin,
+			   count(*) AS orders,
+			   crm.one_currency(o.currency) AS cur
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at <= as_of
+		 GROUP BY 1, 2
+	), ranked AS (
+		SELECT d.*, first_value(d.value) OVER w AS first_value
+		  FROM days d
+		WINDOW w AS (PARTITION BY d.client_id ORDER BY d.day)
+	), c AS (
+		SELECT r.client_id,
+			   (count(*) - 1)::float8 AS frequency,
+			   (max(r.day) - min(r.day)) / unit_days AS recency,
+			   (as_of_day - min(r.day)) / unit_days AS t,
+			   CASE WHEN count(*) > 1
+					THEN ((sum(r.value) - min(r.first_value)) / (count(*) - 1))::float8
+					ELSE 0 END AS monetary,
+			   min(r.day) AS first_day, max(r.day) AS last_day, sum(r.orders)::bigint AS orders,
+			   sum(r.value) AS revenue, sum(r.margin) AS margin,
+			   -- the purchases of all clients in one currency (an error otherwise)
+			   crm.one_currency(crm.one_currency(r.cur)) OVER () AS cur
+		  FROM ranked r
+		 GROUP BY r.client_id
+	)
+	SELECT c.client_id, c.frequency, c.recency, c.t, c.monetary, c.first_day, c.last_day,
+		   c.orders, c.revenue, c.margin
+	  FROM c
+	 WHERE c.cur IS NOT NULL;	-- always: keeps the check
+END
+$$;
+COMMENT ON FUNCTION crm.clv_summary(timestamptz, text, text) IS 'per client with purchases up to as_of: frequency (repeat purchase days), recency (last purchase day minus the first, in unit), t (as_of day minus the first purchase day, in unit), monetary (mean value of the repeat purchase days, 0 without), and revenue and margin to date; an error (0A000) when the purchases are in more than one currency';
+
+CREATE OR REPLACE FUNCTION crm.clv_report(as_of timestamptz, horizon float8, unit text DEFAULT 'day',
+							   discount_rate float8 DEFAULT 0, period float8 DEFAULT 1,
+							   penalty float8 DEFAULT 0, time_zone text DEFAULT 'UTC',
+							   transactions crm.bgnbd_model DEFAULT NULL,
+							   spend crm.gamma_gamma_model DEFAULT NULL)
+RETURNS TABLE (client_id bigint, frequency float8, recency float8, t float8,
+			   monetary float8, p_alive float8, expected_purchases float8,
+			   expected_spend float8, clv float8, revenue numeric,
+			   historical_value numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	checked		float8;
+BEGIN
+	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
+	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
+		RAISE EXCEPTION 'arguments of clv_report other than the models must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	/*
+	 * The arguments crm.clv_summary checks, checked here: its errors would
+	 * come with the text of the query below as their context.  The errors
+	 * of crm's C functions in that query come without it.
+	 */
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	checked := crm.clv_unit_days(unit);
+	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
+	-- horizon, discount rate and period, checked by crm.clv itself
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+					   0, 0, 1, 0, horizon, discount_rate, period);
+	/*
+	 * The models, unless given, fitted by the _or_null aggregates: where the
+	 * data cannot identify one, a notice says why and its columns are null;
+	 * the summary, revenue and margin are there all the same.
+	 */
+	RETURN QUERY
+	WITH s AS MATERIALIZED (
+		SELECT c.*,
+			   -- repeat purchases worth nothing in total cannot be modelled
+			   CASE WHEN c.frequency = 0 OR c.monetary > 0 THEN c.monetary END AS spend_input
+		  FROM crm.clv_summary(as_of, unit, time_zone) c
+	), m AS MATERIALIZED (
+		SELECT coalesce(transactions,
+						(SELECT crm.bgnbd_fit_or_null(s.frequency, s.recency, s.t, penalty) FROM s)) AS bg,
+			   coalesce(spend,
+						(SELECT crm.gamma_gamma_fit_or_null(s.frequency, s.spend_input, penalty) FROM s)) AS gg
+	)
+	SELECT s.client_id, s.frequency, s.recency, s.t, s.monetary,
+		   crm.bgnbd_p_alive(m.bg, s.frequency, s.recency, s.t),
+		   crm.bgnbd_expected_purchases(m.bg, horizon, s.frequency, s.recency, s.t),
+		   crm.gamma_gamma_expected_spend(m.gg, s.frequency, s.spend_input),
+		   crm.clv(m.bg, m.gg, s.frequency, s.recency, s.t, s.spend_input, horizon,
+				   discount_rate, period),
+		   s.revenue, s.margin
+	  FROM s CROSS JOIN m;
+END
+$$;
+COMMENT ON FUNCTION crm.clv_report(timestamptz, float8, text, float8, float8, float8, text, crm.bgnbd_model, crm.gamma_gamma_model) IS 'per client with purchases up to as_of: the summary, BG/NBD P(alive) and expected purchases over the horizon, Gamma-Gamma expected spend, discounted CLV (in net_amount money), revenue and margin to date; fits both models on the summaries unless given; where the data cannot identify a model (or its fit does not converge), a notice says why and the columns that need it are null; a repeat buyer whose repeat purchases are worth 0 gets no spend and no CLV (null); an error (0A000) when the purchases are in more than one currency';
+
+CREATE OR REPLACE FUNCTION crm.ltv_cac(as_of timestamptz, horizon float8, unit text DEFAULT 'day',
+							discount_rate float8 DEFAULT 0, period float8 DEFAULT 1,
+							margin_rate float8 DEFAULT NULL, penalty float8 DEFAULT 0,
+							time_zone text DEFAULT 'UTC')
+RETURNS TABLE (acquisition_channel text, clients bigint, buyers bigint,
+			   acquisition_cost numeric, cac numeric, historical_ltv numeric,
+			   predicted_ltv numeric, ltv_cac_ratio numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	checked		float8;
+BEGIN
+	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
+	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
+		RAISE EXCEPTION 'arguments of ltv_cac other than margin_rate must not be null'
+			USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF margin_rate IS NOT NULL AND NOT (margin_rate BETWEEN -1 AND 1) THEN
+		RAISE EXCEPTION 'margin rate % is not between -1 and 1', margin_rate
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	/* as in crm.clv_report: errors without the text of the query below */
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	checked := crm.clv_unit_days(unit);
+	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+					   0, 0, 1, 0, horizon, discount_rate, period);
+	RETURN QUERY
+	WITH r AS MATERIALIZED (
+		SELECT * FROM crm.clv_report(as_of, horizon, unit, discount_rate, period,
+									 penalty, time_zone)
+	), rate AS (
+		SELECT coalesce(margin_rate,
+						(sum(r.historical_value) / nullif(sum(r.revenue), 0))::float8,
+						0) AS m,
+			   -- whether the models were fitted: then every buyer but one
+			   -- whose repeat purchases are worth 0 has a CLV
+			   coalesce(bool_or(r.clv IS NOT NULL), false) AS modelled
+		  FROM r
+	), c AS (
+		SELECT cl.acquisition_channel AS channel, cl.acquisition_cost AS cost,
+			   r.client_id IS NOT NULL AS buyer,
+			   coalesce(r.historical_value, 0) AS hist,
+			   CASE WHEN rate.modelled THEN coalesce(r.clv, 0) * rate.m END AS future
+		  FROM crm.clients cl
+		  LEFT JOIN r ON r.client_id = cl.client_id
+		 CROSS JOIN rate
+		 WHERE cl.created_at <= as_of
+	)
+	SELECT c.channel, count(*), count(*) FILTER (WHERE c.buyer),
+		   sum(c.cost), round(avg(c.cost), 2), round(avg(c.hist), 2),
+		   round(avg(c.hist) + avg(c.future)::numeric, 2),
+		   round((avg(c.hist) + avg(c.future)::numeric) / nullif(avg(c.cost), 0), 2)
+	  FROM c
+	 GROUP BY c.channel
+	 ORDER BY c.channel;
+END
+$$;
+COMMENT ON FUNCTION crm.ltv_cac(timestamptz, float8, text, float8, float8, float8, float8, text) IS 'per acquisition channel (clients created up to as_of): clients, buyers, total acquisition cost, CAC, historical LTV (margin to date per client), predicted LTV (historical plus discounted CLV over the horizon times the margin rate, by default the historical margin share of revenue) and LTV/CAC; predicted LTV and LTV/CAC are null, with a notice saying why, where no CLV model could be fitted (and where nobody bought); an error (0A000) when the purchases are in more than one currency';
+
+CREATE OR REPLACE FUNCTION crm.abc_analysis(as_of timestamptz,
+								 a_share double precision DEFAULT 0.80,
+								 b_share double precision DEFAULT 0.95)
+RETURNS TABLE (client_id bigint, revenue numeric, revenue_share double precision,
+			   share_before double precision, cumulative_share double precision, abc text)
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	PERFORM crm.abc_class(0, a_share, b_share);		-- checks the shares
+	RETURN QUERY
+	WITH r AS (
+		SELECT o.client_id, sum(o.net_amount) AS revenue,
+			   crm.one_currency(o.currency) AS cur
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+		 GROUP BY o.client_id),
+	w AS (
+		SELECT r.client_id, r.revenue,
+			   sum(r.revenue) OVER () AS total,
+			   sum(r.revenue) OVER (ORDER BY r.revenue DESC)
+				 - sum(r.revenue) OVER (PARTITION BY r.revenue) AS above,
+			   sum(r.revenue) OVER (ORDER BY r.revenue DESC) AS through,
+			   crm.one_currency(r.cur) OVER () AS cur
+		  FROM r)
+	SELECT w.client_id, w.revenue,
+		   CASE WHEN w.total > 0 THEN (w.revenue / w.total)::float8 ELSE 0 END,
+		   CASE WHEN w.total > 0 THEN (w.above / w.total)::float8 ELSE 1 END,
+		   CASE WHEN w.total > 0 THEN (w.through / w.total)::float8 ELSE 1 END,
+		   CASE WHEN w.revenue <= 0 OR w.total <= 0 THEN 'C'
+				ELSE crm.abc_class((w.above / w.total)::float8, a_share, b_share) END
+	  FROM w
+	 WHERE w.cur IS NOT NULL;	-- always: the check that the revenue is in one currency
+END
+$$;
+COMMENT ON FUNCTION crm.abc_analysis(timestamptz, double precision, double precision) IS 'ABC class of every client with a purchase at or before as_of: ranked by revenue (net_amount of placed and paid orders), A while the revenue of the clients ranked strictly above is below a_share of the total, then B below b_share, then C; ties share a class; zero revenue is C; an error (0A000) when the purchases are in more than one currency';
+
+CREATE OR REPLACE FUNCTION crm.tier_turnover(client_id bigint, program text, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS numeric
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	v			numeric;
+BEGIN
+	IF client_id IS NULL OR as_of IS NULL THEN
+		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	p := crm.loyalty_program_row(program);
+	SELECT coalesce(sum(o.net_amount - coalesce(
+				(SELECT sum(l.refund_amount) FROM crm.loyalty_ledger l
+				  WHERE l.client_id = o.client_id AND l.program_id = p.program_id
+					AND l.order_id = o.order_id AND l.refund_amount IS NOT NULL), 0)), 0)
+	  INTO v
+	  FROM crm.orders o
+	 WHERE o.client_id = tier_turnover.client_id
+	   AND o.status IN ('placed', 'paid')
+	   AND o.currency = p.currency
+	   AND o.ordered_at <= as_of
+	   AND (p.tier_window IS NULL OR o.ordered_at > as_of - p.tier_window);
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover that counts toward a tier: net amount of placed and paid orders in the programme''s currency in (as_of - tier_window, as_of], less partial refunds recorded in the account';
+
+COMMENT ON FUNCTION crm.client_profiles(timestamptz) IS 'purchase profile of every client with a purchase (status placed or paid, value net_amount) at or before as_of; an error (0A000) when a client''s purchases are in more than one currency';
+
+CREATE OR REPLACE VIEW crm.client_overview WITH (security_invoker = true) AS
+SELECT c.client_id,
+	   c.kind,
+	   CASE c.kind WHEN 'company' THEN c.company_name
+		   ELSE nullif(pg_catalog.concat_ws(' ', c.first_name, c.last_name), '') END AS name,
+	   c.owner,
+	   c.country,
+	   o.purchases,
+	   o.revenue,
+	   o.last_purchase_at,
+	   (SELECT pg_catalog.sum(a.balance) FROM crm.loyalty_accounts a
+		 WHERE a.client_id = c.client_id)::bigint AS points,
+	   (SELECT pg_catalog.count(*) FROM crm.incidents n
+		 WHERE n.client_id = c.client_id
+		   AND n.status NOT IN ('resolved', 'closed')) AS open_incidents,
+	   c.anonymized_at,
+	   o.currency
+  FROM crm.clients c
+  LEFT JOIN LATERAL (
+	SELECT pg_catalog.count(*) AS purchases,
+		   -- the sum only with the check that it adds one currency
+		   CASE WHEN crm.one_currency(x.currency) IS NULL THEN 0
+				ELSE pg_catalog.sum(x.net_amount) END AS revenue,
+		   pg_catalog.max(x.ordered_at) AS last_purchase_at,
+		   crm.one_currency(x.currency) AS currency
+	  FROM crm.orders x
+	 WHERE x.client_id = c.client_id AND x.status IN ('placed', 'paid')) o ON true;
+COMMENT ON VIEW crm.client_overview IS 'one row per client the caller may see (security_invoker: row-level security applies): name, owner, purchases, revenue, last purchase, points, open incidents, and the currency of the purchases (an error, 0A000, for a client whose purchases are in more than one)';

@@ -239,7 +239,8 @@ add_purchases(ChurnClients *cs, ChurnRow *rows, int nrows,
 /*
  * The purchases (placed or paid, at or before as_of): each client's profile
  * and windows, exactly as crm.churn_signals_sql aggregates them.  False
- * when a purchase is unusual (a time or amount that is not finite).
+ * when a purchase is unusual (a time or amount that is not finite, a
+ * second currency).
  */
 static bool
 scan_orders(FastPathTable *orders, TimestampTz as_of,
@@ -250,12 +251,13 @@ scan_orders(FastPathTable *orders, TimestampTz as_of,
 	TupleTableSlot *slot;
 	ChurnRow	rows[SCAN_BATCH];
 	int			nrows = 0;
+	ScanCurrency cur = {0};
 
 	scan_begin(&pass, orders);
 	while ((slot = scan_next(&pass)) != NULL)
 	{
 		ChurnRow   *r = &rows[nrows];
-		int			is = scan_purchase(slot, pass.att, as_of, &r->p);
+		int			is = scan_purchase(slot, pass.att, as_of, &cur, &r->p);
 
 		if (is == 0)
 			continue;
@@ -361,15 +363,17 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *
  * crm.purchase_profile_state, the twin's crm.purchase_profile before its
  * final step) and the windows' counts and sums: a sum is the profile's
  * total where every amount has at most 6 decimals, which its own scale
- * shows.  False when a window's sum is not such a total: the call goes
- * to SQL.
+ * shows, and the least and greatest currency of the client's purchases.
+ * False when a window's sum is not such a total, or a client's purchases
+ * are in a currency other than those before: the call goes to SQL.
  */
 static const char gather_orders_sql[] =
 "SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used),"
 "       count(*) FILTER (WHERE o.ordered_at > $2),"
 "       sum(o.net_amount) FILTER (WHERE o.ordered_at > $2),"
 "       count(*) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2),"
-"       sum(o.net_amount) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2)"
+"       sum(o.net_amount) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2),"
+"       min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")"
 "  FROM crm.orders o"
 " WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
 " GROUP BY o.client_id";
@@ -425,8 +429,8 @@ gather_rows(GatherCall *g, ChurnClients *cs, const char *sql, int nargs, const O
 {
 	Portal		portal = gather_open(g, sql, nargs, types, args);
 	ChurnRow	rows[SCAN_BATCH];
-	Datum		v[SCAN_BATCH][6];
-	bool		n[SCAN_BATCH][6];
+	Datum		v[SCAN_BATCH][8];
+	bool		n[SCAN_BATCH][8];
 	bool		usual = true;
 
 	while (usual && gather_fetch(g, portal))
@@ -434,7 +438,7 @@ gather_rows(GatherCall *g, ChurnClients *cs, const char *sql, int nargs, const O
 		SPITupleTable *tt = SPI_tuptable;
 		uint64		nrows = SPI_processed;
 
-		Assert(tt->tupdesc->natts <= 6);
+		Assert(tt->tupdesc->natts <= 8);
 		for (uint64 first = 0; first < nrows && usual; first += SCAN_BATCH)
 		{
 			int			batch = (int) Min(nrows - first, SCAN_BATCH);
@@ -464,7 +468,10 @@ gather_rows(GatherCall *g, ChurnClients *cs, const char *sql, int nargs, const O
 static bool
 take_purchases(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
 {
-	if (n[1] || n[2] || n[4])
+	ScanCurrency *cur = (ScanCurrency *) arg;
+
+	if (n[1] || n[2] || n[4] || n[6] || n[7] ||
+		!scan_same_currency(cur, v[6]) || !scan_same_currency(cur, v[7]))
 		return false;
 	profile_state_read(DatumGetByteaPP(v[1]), &c->profile);
 	return window_of(&c->recent, v[2], v[3], n[3]) &&
@@ -496,9 +503,10 @@ gather_clients(ChurnClients *cs, TimestampTz as_of, TimestampTz recent_from,
 	TimestampTzGetDatum(previous_from)};
 	GatherCall	g;
 	bool		usual;
+	ScanCurrency cur = {0};
 
 	gather_begin(&g);
-	usual = gather_rows(&g, cs, gather_orders_sql, 3, types, args, true, take_purchases, NULL) &&
+	usual = gather_rows(&g, cs, gather_orders_sql, 3, types, args, true, take_purchases, &cur) &&
 		gather_rows(&g, cs, gather_engagement_sql, 1, types, args, false, take_engagement, NULL) &&
 		gather_rows(&g, cs, gather_offers_sql, 1, types, args, false, take_offers, NULL);
 	gather_end(&g);

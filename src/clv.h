@@ -87,7 +87,26 @@ typedef struct ClvData
 	double		penalty;
 } ClvData;
 
+/*
+ * An error without the context of the statement that met it: the CLV
+ * functions run inside the queries of crm.clv_report and crm.ltv_cac, whose
+ * text is no help to their caller.
+ */
+#define CLV_ERROR(...) \
+	do { \
+		if (!clv_keep_context) \
+			error_context_stack = NULL; \
+		ereport(ERROR, __VA_ARGS__); \
+	} while (0)
+
+/* set while crm.clv_fit_state's text input runs: its errors point into the query */
+extern bool clv_keep_context;
+
 /* clv_state.c */
+extern bool clv_fit_soft;
+extern bool clv_unidentified(const char *model, const char *message,
+							 const char *detail);
+extern Datum clv_fit_or_null(PGFunction final, FunctionCallInfo fcinfo);
 extern ClvFitState *clv_state_detoast(Datum d);
 extern void clv_state_to_data(const ClvFitState *st, ClvData *data);
 extern double clv_scaled_time_data(const ClvFitState *st, ClvData *data,
@@ -136,7 +155,7 @@ typedef struct ClvOptimResult
 
 extern void clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 					 int maxiter, double gtol, ClvOptimResult *res);
-extern void clv_check_start(int n, const double *theta, ClvObjective fn,
+extern bool clv_check_start(int n, const double *theta, ClvObjective fn,
 							void *arg, const char *model);
 
 /* likelihoods, exposed for the hand-checked tests */

@@ -296,7 +296,7 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 	int			i;
 
 	scale = clv_scaled_time_data(st, &data, "bgnbd");
-	if (scale == 0)
+	if (scale <= 0)
 		PG_RETURN_NULL();
 
 	memset(&f, 0, sizeof(f));
@@ -314,7 +314,8 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 	f.lt = palloc(sizeof(double) * f.nut);
 	f.itv = palloc(sizeof(double) * f.nut);
 
-	clv_check_start(4, theta, bgnbd_objective, &f, "bgnbd");
+	if (!clv_check_start(4, theta, bgnbd_objective, &f, "bgnbd"))
+		PG_RETURN_NULL();
 	clv_bfgs(4, theta, bgnbd_objective, &f, 1000, 1e-9, &res);
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);
@@ -570,4 +571,17 @@ clv_bgnbd_clv(PG_FUNCTION_ARGS)
 		v[i] = PG_GETARG_FLOAT8(i + 2);
 	clv_validate_row(CLV_KIND_BGNBD, v);
 	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &bgnbd_model, p, v));
+}
+
+/*
+ * The final function of crm.bgnbd_fit_or_null: the fit, or, when the data
+ * cannot identify the model or the fit does not converge, a notice saying
+ * why and a null model.
+ */
+PG_FUNCTION_INFO_V1(clv_bgnbd_final_or_null);
+
+Datum
+clv_bgnbd_final_or_null(PG_FUNCTION_ARGS)
+{
+	return clv_fit_or_null(clv_bgnbd_final, fcinfo);
 }

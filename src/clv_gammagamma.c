@@ -125,10 +125,12 @@ clv_gamma_final(PG_FUNCTION_ARGS)
 
 	clv_state_to_data(st, &data);
 	if (data.n == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit the gamma_gamma model: no client made a repeat purchase"),
-				 errdetail("The model uses only clients with frequency above 0.")));
+	{
+		clv_unidentified("gamma_gamma",
+						 "cannot fit the gamma_gamma model: no client made a repeat purchase",
+						 "The model uses only clients with frequency above 0.");
+		PG_RETURN_NULL();
+	}
 	for (i = 0; i < data.n; i++)
 	{
 		scale += data.w[i] * data.tx[i];
@@ -136,18 +138,21 @@ clv_gamma_final(PG_FUNCTION_ARGS)
 			spread = true;
 	}
 	if (!spread)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit the gamma_gamma model: every repeat buyer has monetary %s",
-						clv_fmt(data.tx[0])),
-				 errdetail("Spend without any spread does not identify the model.")));
+	{
+		clv_unidentified("gamma_gamma",
+						 psprintf("cannot fit the gamma_gamma model: every repeat buyer has monetary %s",
+								  clv_fmt(data.tx[0])),
+						 "Spend without any spread does not identify the model.");
+		PG_RETURN_NULL();
+	}
 	scale /= data.wsum;
 
 	/* scaled money; the rows come sorted by (x, m), as the objective wants */
 	for (i = 0; i < data.n; i++)
 		data.tx[i] /= scale;
 
-	clv_check_start(3, theta, gamma_objective, &data, "gamma_gamma");
+	if (!clv_check_start(3, theta, gamma_objective, &data, "gamma_gamma"))
+		PG_RETURN_NULL();
 	clv_bfgs(3, theta, gamma_objective, &data, 1000, 1e-9, &res);
 
 	for (i = 0; i < 3; i++)
@@ -174,7 +179,7 @@ clv_gamma_loglik(PG_FUNCTION_ARGS)
 	v[1] = PG_GETARG_FLOAT8(2);
 	clv_validate_row(CLV_KIND_GAMMA, v);
 	if (v[0] == 0)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("the gamma_gamma log-likelihood needs frequency above 0")));
 	PG_RETURN_FLOAT8(clv_finite(clv_gamma_row_ll(p[0], p[1], p[2], v[0], v[1]),
@@ -194,7 +199,7 @@ clv_gamma_spend_v(const double *p, double x, double m)
 	if (x == 0)
 		m = 0;
 	if (!(den > 0))
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("expected spend is infinite: gamma_gamma_model q %s with frequency %s",
 						clv_fmt(p[1]), clv_fmt(x)),
@@ -216,4 +221,17 @@ clv_gamma_expected_spend(PG_FUNCTION_ARGS)
 	v[1] = PG_GETARG_FLOAT8(2);
 	clv_validate_row(CLV_KIND_GAMMA, v);
 	PG_RETURN_FLOAT8(clv_gamma_spend_v(p, v[0], v[1]));
+}
+
+/*
+ * The final function of crm.gamma_gamma_fit_or_null: the fit, or, when the data
+ * cannot identify the model or the fit does not converge, a notice saying
+ * why and a null model.
+ */
+PG_FUNCTION_INFO_V1(clv_gamma_final_or_null);
+
+Datum
+clv_gamma_final_or_null(PG_FUNCTION_ARGS)
+{
+	return clv_fit_or_null(clv_gamma_final, fcinfo);
 }

@@ -57,20 +57,22 @@ clv_maxabs(int n, const double *v)
 }
 
 /*
- * Error out when the objective is not finite at the starting point: the
- * data or the penalty make the fit meaningless from the start.
+ * Whether the objective is finite at the starting point; when not, the data
+ * or the penalty make the fit meaningless from the start: an error, or in
+ * a fit_or_null aggregate a notice and false.
  */
-void
+bool
 clv_check_start(int n, const double *theta, ClvObjective fn, void *arg,
 				const char *model)
 {
 	double		f = fn(theta, NULL, arg);
 
-	if (!isfinite(f))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the %s log-likelihood is not finite at the starting point",
-						model)));
+	if (isfinite(f))
+		return true;
+	return clv_unidentified(model,
+							psprintf("the %s log-likelihood is not finite at the starting point",
+									 model),
+							NULL);
 }
 
 void

@@ -277,7 +277,7 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	int			i;
 
 	scale = clv_scaled_time_data(st, &data, "pareto_nbd");
-	if (scale == 0)
+	if (scale <= 0)
 		PG_RETURN_NULL();
 
 	f.d = &data;
@@ -294,7 +294,8 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	f.exhausted = false;
 	f.budget = CLV_PARETO_WORK_BUDGET + (int64) 20000 * (f.n1 + f.n2);
 	clv_series_work_reset();
-	clv_check_start(4, theta, pareto_objective, &f, "pareto_nbd");
+	if (!clv_check_start(4, theta, pareto_objective, &f, "pareto_nbd"))
+		PG_RETURN_NULL();
 	clv_bfgs(4, theta, pareto_objective, &f, 1000, 1e-9, &res);
 	elog(DEBUG1, "pareto_nbd fit: %lld series terms", (long long) clv_series_work());
 
@@ -456,4 +457,17 @@ clv_pareto_clv(PG_FUNCTION_ARGS)
 
 	pareto_args(fcinfo, 2, p, v);
 	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &pareto_model, p, v));
+}
+
+/*
+ * The final function of crm.pareto_nbd_fit_or_null: the fit, or, when the data
+ * cannot identify the model or the fit does not converge, a notice saying
+ * why and a null model.
+ */
+PG_FUNCTION_INFO_V1(clv_pareto_final_or_null);
+
+Datum
+clv_pareto_final_or_null(PG_FUNCTION_ARGS)
+{
+	return clv_fit_or_null(clv_pareto_final, fcinfo);
 }

@@ -94,14 +94,14 @@ clv_validate_row(int kind, const double *v)
 					m = v[1];
 
 		if (!isfinite(x) || x < 0 || x != floor(x) || x > CLV_MAX_FREQUENCY)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("frequency %s is not a non-negative whole number",
 							clv_fmt(x)),
 					 errdetail("The client summary is frequency %s, monetary %s.",
 							   clv_fmt(x), clv_fmt(m))));
 		if (x > 0 && (!isfinite(m) || m <= 0))
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("monetary %s of a repeat buyer is not a positive number",
 							clv_fmt(m)),
@@ -130,7 +130,7 @@ clv_validate_row(int kind, const double *v)
 			problem = psprintf("recency %s is not 0 for a client without repeat purchases",
 							   clv_fmt(tx));
 		if (problem)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg_internal("%s", problem),
 					 errdetail("The client summary is frequency %s, recency %s, t %s.",
@@ -142,7 +142,7 @@ static void
 clv_validate_penalty(double penalty)
 {
 	if (!isfinite(penalty) || penalty < 0)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("penalty %s is not a non-negative number",
 						clv_fmt(penalty))));
@@ -188,7 +188,7 @@ clv_state_make(int kind, double penalty, int32 capacity, const ClvFitState *from
 	ClvFitState *st;
 
 	if (capacity > CLV_MAX_CAPACITY)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many distinct client summaries for one fit"),
 				 errhint("Round the times to whole days or weeks.")));
@@ -273,7 +273,7 @@ clv_state_detoast(Datum d)
 		(st->capacity & (st->capacity - 1)) != 0 ||
 		st->nrows < 0 || st->nrows > st->capacity ||
 		VARSIZE(st) != CLV_STATE_SIZE(st->capacity))
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid clv_fit_state value")));
 	return st;
@@ -294,7 +294,7 @@ clv_trans(FunctionCallInfo fcinfo, int kind, int nvalues)
 	if (PG_NARGS() > nvalues + 1)
 	{
 		if (PG_ARGISNULL(nvalues + 1))
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("penalty must not be null")));
 		penalty = PG_GETARG_FLOAT8(nvalues + 1);
@@ -323,12 +323,12 @@ clv_trans(FunctionCallInfo fcinfo, int kind, int nvalues)
 	{
 		st = clv_state_detoast(PointerGetDatum(st));
 		if (st->kind != kind)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("cannot add a %s row to a %s fit state",
 							clv_kind_name(kind), clv_kind_name(st->kind))));
 		if (st->penalty != penalty)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("penalty %s differs from the penalty %s of earlier rows",
 							clv_fmt(penalty), clv_fmt(st->penalty)),
@@ -390,12 +390,12 @@ clv_fit_combine(PG_FUNCTION_ARGS)
 	}
 	st1 = clv_state_detoast(PG_GETARG_DATUM(0));
 	if (st1->kind != st2->kind)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cannot combine a %s fit state with a %s fit state",
 						clv_kind_name(st1->kind), clv_kind_name(st2->kind))));
 	if (st1->penalty != st2->penalty)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("penalty %s differs from the penalty %s of earlier rows",
 						clv_fmt(st2->penalty), clv_fmt(st1->penalty)),
@@ -428,7 +428,7 @@ clv_parse_double(char **p, const char *input, char term1, char term2)
 	v = strtod(*p, &end);
 	if (end == *p || (*end != term1 && *end != term2) ||
 		(errno == ERANGE && (v == 0 || isinf(v))))
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 				 errmsg("invalid input syntax for type crm.clv_fit_state: \"%s\"",
 						input)));
@@ -436,8 +436,31 @@ clv_parse_double(char **p, const char *input, char term1, char term2)
 	return v;
 }
 
+bool		clv_keep_context = false;
+
+static Datum clv_fit_state_parse(FunctionCallInfo fcinfo);
+
+/* the text input, its errors with their position in the query (LINE 1: ...) */
 Datum
 clv_fit_state_in(PG_FUNCTION_ARGS)
+{
+	Datum		result;
+
+	clv_keep_context = true;
+	PG_TRY();
+	{
+		result = clv_fit_state_parse(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		clv_keep_context = false;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+static Datum
+clv_fit_state_parse(FunctionCallInfo fcinfo)
 {
 	char	   *input = PG_GETARG_CSTRING(0);
 	char	   *p = input;
@@ -478,17 +501,17 @@ clv_fit_state_in(PG_FUNCTION_ARGS)
 		}
 		count = clv_parse_double(&p, input, ';', '\0');
 		if (!(count >= 1 && count <= 1e15 && count == floor(count)))
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("invalid count %s in crm.clv_fit_state", clv_fmt(count))));
 		clv_validate_row(kind, v);
 		if (kind == CLV_KIND_GAMMA && v[0] == 0)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("gamma_gamma fit state row with frequency 0")));
 		st = clv_state_add(st, v, (int64) count, true);
 		if (st->nclients > (int64) 1e15)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 					 errmsg("too many clients in crm.clv_fit_state")));
 	}
@@ -497,7 +520,7 @@ clv_fit_state_in(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 
 syntax:
-	ereport(ERROR,
+	CLV_ERROR(
 			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
 			 errmsg("invalid input syntax for type crm.clv_fit_state: \"%s\"",
 					input)));
@@ -575,7 +598,7 @@ clv_state_to_data(const ClvFitState *st, ClvData *data)
  * point sensible whatever unit the caller chose.  Returns the scale (the
  * largest t, or 1 when every t is 0), or 0 when there are no rows.  Data
  * in which nobody made a repeat purchase cannot identify either model: an
- * error naming the model.
+ * error naming the model, or in a fit_or_null aggregate a notice and -1.
  */
 double
 clv_scaled_time_data(const ClvFitState *st, ClvData *data, const char *model)
@@ -595,18 +618,71 @@ clv_scaled_time_data(const ClvFitState *st, ClvData *data, const char *model)
 	}
 	if (scale <= 0)
 		scale = 1;				/* every t is 0 */
-	if (!repeat)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot fit the %s model: no client made a repeat purchase", model),
-				 errdetail("All %lld clients have frequency 0, which does not identify the model.",
-						   (long long) st->nclients)));
+	if (!repeat &&
+		!clv_unidentified(model,
+						  psprintf("cannot fit the %s model: no client made a repeat purchase",
+								   model),
+						  psprintf("All %lld clients have frequency 0, which does not identify the model.",
+								   (long long) st->nclients)))
+		return -1;
 	for (i = 0; i < data->n; i++)
 	{
 		data->tx[i] /= scale;
 		data->T[i] /= scale;
 	}
 	return scale;
+}
+
+/*
+ * Set while a fit_or_null aggregate's final function runs: a model that the
+ * data cannot identify is then a notice and a null model, not an error.
+ */
+bool		clv_fit_soft = false;
+
+/*
+ * A fit that cannot identify its model (no repeat buyer, no spread of
+ * spend, a log-likelihood that is not finite, parameters out of range, no
+ * convergence): an error (SQLSTATE 22023), or while clv_fit_soft a notice
+ * and false, the caller then returning a null model.  Neither carries the
+ * context of the statement that ran the fit.
+ */
+bool
+clv_unidentified(const char *model, const char *message, const char *detail)
+{
+	ErrorContextCallback *saved = error_context_stack;
+
+	if (!clv_fit_soft)
+		CLV_ERROR((errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				   errmsg_internal("%s", message),
+				   detail ? errdetail_internal("%s", detail) : 0));
+	error_context_stack = NULL;
+	ereport(NOTICE,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg_internal("%s", message),
+			 detail ? errdetail_internal("%s", detail) : 0,
+			 errhint("The %s model is null, and so is every prediction made with it.",
+					 model)));
+	error_context_stack = saved;
+	return false;
+}
+
+/* Runs a fit's final function with clv_fit_soft set. */
+Datum
+clv_fit_or_null(PGFunction final, FunctionCallInfo fcinfo)
+{
+	Datum		result;
+
+	clv_fit_soft = true;
+	PG_TRY();
+	{
+		result = final(fcinfo);
+	}
+	PG_FINALLY();
+	{
+		clv_fit_soft = false;
+	}
+	PG_END_TRY();
+	return result;
 }
 
 /*
@@ -625,12 +701,12 @@ clv_model_params(HeapTupleHeader model, int nparams, const char *const *names,
 		Datum		d = GetAttributeByNum(model, i + 1, &isnull);
 
 		if (isnull)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s parameter %s is null", typname, names[i])));
 		out[i] = DatumGetFloat8(d);
 		if (!isfinite(out[i]) || out[i] <= 0)
-			ereport(ERROR,
+			CLV_ERROR(
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s parameter %s %s is not a positive number",
 							typname, names[i], clv_fmt(out[i]))));
@@ -661,11 +737,27 @@ clv_finite(double value, const char *what, const char *typname,
 	for (i = 0; i < nv; i++)
 		appendStringInfo(&buf, "%s %s %s", i == 0 ? ";" : ",", vnames[i],
 						 clv_fmt(v[i]));
-	ereport(ERROR,
+	CLV_ERROR(
 			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 			 errmsg("%s out of range: %s", what, clv_fmt(value)),
 			 errdetail("For %s.", buf.data)));
 	return value;				/* not reached */
+}
+
+/* the name of a model type without its schema and _model: bgnbd, pareto_nbd, gamma_gamma */
+static char *
+clv_model_name(Oid type)
+{
+	char	   *name = pstrdup(format_type_be_qualified(type));
+	char	   *dot = strrchr(name, '.');
+	int			len;
+
+	if (dot)
+		name = dot + 1;
+	len = strlen(name);
+	if (len > 6 && strcmp(name + len - 6, "_model") == 0)
+		name[len - 6] = '\0';
+	return name;
 }
 
 /*
@@ -706,13 +798,32 @@ clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
 				appendStringInfo(&buf, "%s%s %s", j == 0 ? "" : ", ",
 								 NameStr(TupleDescAttr(tupdesc, j)->attname),
 								 clv_fmt(params[j]));
-			ereport(ERROR,
-					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("fitted %s out of range: %s %s",
-							format_type_be(tupdesc->tdtypeid),
-							NameStr(TupleDescAttr(tupdesc, i)->attname), clv_fmt(x)),
-					 errdetail("The fit gives %s after %d iterations.", buf.data, iterations)));
+			if (!clv_fit_soft)
+				CLV_ERROR(
+						  (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						   errmsg("fitted %s out of range: %s %s",
+								  format_type_be(tupdesc->tdtypeid),
+								  NameStr(TupleDescAttr(tupdesc, i)->attname), clv_fmt(x)),
+						   errdetail("The fit gives %s after %d iterations.", buf.data, iterations)));
+			clv_unidentified(clv_model_name(tupdesc->tdtypeid),
+							 psprintf("fitted %s out of range: %s %s",
+									  format_type_be(tupdesc->tdtypeid),
+									  NameStr(TupleDescAttr(tupdesc, i)->attname), clv_fmt(x)),
+							 psprintf("The fit gives %s after %d iterations.", buf.data, iterations));
+			fcinfo->isnull = true;
+			return (Datum) 0;
 		}
+	}
+	/* a fit_or_null aggregate presents only a maximum it found */
+	if (clv_fit_soft && !converged)
+	{
+		clv_unidentified(clv_model_name(tupdesc->tdtypeid),
+						 psprintf("the %s fit did not converge",
+								  clv_model_name(tupdesc->tdtypeid)),
+						 psprintf("The optimiser stopped after %d iterations without reaching a maximum of the likelihood.",
+								  iterations));
+		fcinfo->isnull = true;
+		return (Datum) 0;
 	}
 	for (i = 0; i < nparams; i++)
 		values[i] = Float8GetDatum(params[i]);

@@ -29,7 +29,7 @@ double
 clv_horizon(double t)
 {
 	if (!isfinite(t) || t < 0)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon %s is not a non-negative number", clv_fmt(t))));
 	return t;
@@ -66,17 +66,17 @@ clv_discounted(FunctionCallInfo fcinfo, const ClvTransactionModel *model,
 	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(1), 3, clv_gamma_names,
 					 "gamma_gamma_model", g);
 	if (!isfinite(rate) || rate < 0)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("discount rate %s is not a non-negative number",
 						clv_fmt(rate))));
 	if (!isfinite(period) || period <= 0)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("period %s is not a positive number", clv_fmt(period))));
 	steps = ceil(horizon / period - 1e-9);
 	if (steps > CLV_MAX_STEPS)
-		ereport(ERROR,
+		CLV_ERROR(
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon %s is more than %d periods of %s",
 						clv_fmt(horizon), CLV_MAX_STEPS, clv_fmt(period))));

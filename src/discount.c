@@ -43,10 +43,12 @@ PG_FUNCTION_INFO_V1(discount_price_cart);
 static SPIPlanPtr plan_lines = NULL;
 static SPIPlanPtr plan_ancestors = NULL;
 static SPIPlanPtr plan_client = NULL;
+static SPIPlanPtr plan_turnover = NULL;
 static SPIPlanPtr plan_rules = NULL;
 static SPIPlanPtr plan_usage = NULL;
 static SPIPlanPtr plan_tiers = NULL;
 static SPIPlanPtr plan_segment = NULL;
+static SPIPlanPtr plan_segment_stored = NULL;
 static SPIPlanPtr plan_program = NULL;
 static SPIPlanPtr plan_program_named = NULL;
 static SPIPlanPtr plan_program_tier = NULL;
@@ -91,12 +93,27 @@ static const char *sql_ancestors =
 "SELECT up.start, up.id FROM up ORDER BY up.start, up.depth";
 
 static const char *sql_client =
-"SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1),"
-"       ((SELECT coalesce(sum(o.net_amount), 0) FROM crm.orders o"
-"          WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
-"            AND o.ordered_at < $2) * 100)::int8,"
-"       (SELECT s.rfm_segment FROM crm.client_segments s WHERE s.client_id = $1),"
-"       (SELECT s.since FROM crm.client_segments s WHERE s.client_id = $1)";
+"SELECT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = $1), t.amount, t.currency"
+"  FROM (SELECT (coalesce(sum(o.net_amount), 0) * 100)::int8,"
+"               CASE WHEN min(o.currency COLLATE \"C\") = max(o.currency COLLATE \"C\")"
+"                    THEN min(o.currency COLLATE \"C\") END"
+"          FROM crm.orders o"
+"         WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
+"           AND o.ordered_at < $2) t(amount, currency)";
+
+/*
+ * The client's turnover in one currency, when the purchases are in more
+ * than one, or in another than the cart's: amounts of different
+ * currencies are never added.
+ */
+static const char *sql_turnover =
+"SELECT (coalesce(sum(o.net_amount), 0) * 100)::int8 FROM crm.orders o"
+" WHERE o.client_id = $1 AND o.status IN ('placed', 'paid')"
+"   AND o.ordered_at < $2 AND o.currency = $3";
+
+/* the segment the last refresh stored for the client, and since when */
+static const char *sql_segment_stored =
+"SELECT s.rfm_segment, s.since FROM crm.client_segments s WHERE s.client_id = $1";
 
 /* whether a segment the cart gives is one of a segment map */
 static const char *sql_segment =
@@ -379,20 +396,32 @@ load_client(DiscCart *c)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("client " INT64_FORMAT " does not exist", c->client_id)));
 	c->turnover = col_int64(0, 2, 0);
+	c->turnover_currency = col_text(0, 3);
 	if (c->segment == NULL)
 	{
 		/* the segment the last refresh stored for the client, if any */
+		Oid			ctypes[1] = {INT8OID};
+		Datum		cargs[1] = {Int64GetDatum(c->client_id)};
 		bool		isnull;
-		Datum		since = col(0, 4, &isnull);
+		Datum		since;
 
-		c->segment = col_text(0, 3);
-		if (c->segment != NULL && !isnull)
+		rc = SPI_execute_plan(prepare(&plan_segment_stored, sql_segment_stored, 1, ctypes),
+							  cargs, NULL, true, 1);
+		MemoryContextSwitchTo(work_cxt);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "reading the client's segment failed");
+		if (SPI_processed == 1)
 		{
-			c->segment_stored = true;
-			c->segment_since = DatumGetTimestampTz(since);
+			c->segment = col_text(0, 1);
+			since = col(0, 2, &isnull);
+			if (c->segment != NULL && !isnull)
+			{
+				c->segment_stored = true;
+				c->segment_since = DatumGetTimestampTz(since);
+			}
+			else
+				c->segment = NULL;
 		}
-		else
-			c->segment = NULL;
 	}
 	else
 	{
@@ -504,6 +533,40 @@ load_program(DiscCart *c)
 	}
 	c->program_tier = tier;
 	c->program_terms = program_terms;
+}
+
+/*
+ * The turnover in the cart's currency (its price lists'): the client's
+ * purchases in that currency only.  Read again only when the purchases are
+ * not all in it (no purchase: 0 in any currency).
+ */
+static void
+turnover_in_cart_currency(DiscCart *c)
+{
+	Oid			types[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
+	Datum		args[3];
+	int			rc;
+
+	if (c->turnover == 0 && c->turnover_currency == NULL)
+		return;
+	if (c->currency != NULL && c->turnover_currency != NULL &&
+		strcmp(c->currency, c->turnover_currency) == 0)
+		return;
+	if (c->currency == NULL)
+	{
+		c->turnover = 0;		/* an empty cart has no currency */
+		return;
+	}
+	args[0] = Int64GetDatum(c->client_id);
+	args[1] = TimestampTzGetDatum(c->at);
+	args[2] = CStringGetTextDatum(c->currency);
+	rc = SPI_execute_plan(prepare(&plan_turnover, sql_turnover, 3, types), args, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "reading the client's turnover failed");
+	c->turnover = col_int64(0, 1, 0);
+	c->turnover_currency = c->currency;
 }
 
 #define RULE_COLUMNS 19
@@ -1134,6 +1197,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(work_cxt);
 	load_client(&c);
 	load_lines(&c);
+	turnover_in_cart_currency(&c);
 	load_rules(&c);
 	load_usage(&c);
 	load_program(&c);

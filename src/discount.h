@@ -122,7 +122,8 @@ typedef struct DiscCart
 	char	  **tiers;			/* the client's tier codes */
 	int			ntiers;
 	bool		tiers_known;	/* given or looked up */
-	int64		turnover;		/* cents, before this order */
+	int64		turnover;		/* cents, before this order, in the cart's currency */
+	char	   *turnover_currency;	/* of turnover; NULL: no purchase or several currencies */
 	int64		points_paid;	/* asked to pay with, 0 if not given */
 	char	   *program;		/* loyalty programme code, NULL if not given */
 	/* the stored segment, when the cart gives none */

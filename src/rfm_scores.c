@@ -134,7 +134,8 @@ add_purchases(clientmap_hash *map, PurchaseRow *rows, int nrows)
  * One pass over crm.orders: for every client with a purchase (placed or
  * paid) at or before as_of, the count, last time and spend, exactly as
  * crm.purchase_profile accumulates them.  NULL when a purchase is unusual
- * (a time or amount that is not finite): the call goes to SQL.
+ * (a time or amount that is not finite, a second currency): the call goes
+ * to SQL.
  */
 static clientmap_hash *
 scan_purchases(FastPathTable *orders, TimestampTz as_of)
@@ -144,12 +145,13 @@ scan_purchases(FastPathTable *orders, TimestampTz as_of)
 	TupleTableSlot *slot;
 	PurchaseRow rows[SCAN_BATCH];
 	int			nrows = 0;
+	ScanCurrency cur = {0};
 
 	scan_begin(&pass, orders);
 	while ((slot = scan_next(&pass)) != NULL)
 	{
 		PurchaseRow *r = &rows[nrows];
-		int			is = scan_purchase(slot, pass.att, as_of, &r->p);
+		int			is = scan_purchase(slot, pass.att, as_of, &cur, &r->p);
 
 		if (is == 0)
 			continue;
@@ -179,11 +181,13 @@ scan_purchases(FastPathTable *orders, TimestampTz as_of)
  * the profile's total where every amount has at most 6 decimals, which
  * the sum's own scale shows (the largest of its terms').  NULL when a
  * client's row is unusual (an amount or time that is not finite, more
- * decimals, a sum out of the profile's range): the call goes to SQL,
- * which raises the error or gives the exact answer.
+ * decimals, a sum out of the profile's range, purchases in a currency
+ * other than those before): the call goes to SQL, which raises the error
+ * or gives the exact answer.
  */
 static const char gather_sql[] =
-"SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount)"
+"SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount),"
+"       min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")"
 "  FROM crm.orders o"
 " WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
 " GROUP BY o.client_id";
@@ -197,6 +201,7 @@ gather_purchases(TimestampTz as_of)
 	GatherCall	g;
 	Portal		portal;
 	bool		usual = true;
+	ScanCurrency cur = {0};
 
 	gather_begin(&g);
 	portal = gather_open(&g, gather_sql, 1, types, args);
@@ -207,15 +212,16 @@ gather_purchases(TimestampTz as_of)
 
 		for (uint64 i = 0; i < nrows && usual; i++)
 		{
-			Datum		v[5];
-			bool		n[5];
+			Datum		v[7];
+			bool		n[7];
 			ScoredClient *c;
 			bool		found;
 			int128		total;
 			int			dscale;
 
 			heap_deform_tuple(tt->vals[i], tt->tupdesc, v, n);
-			if (n[0] || n[1] || n[2] || n[3] || n[4] ||
+			if (n[0] || n[1] || n[2] || n[3] || n[4] || n[5] || n[6] ||
+				!scan_same_currency(&cur, v[5]) || !scan_same_currency(&cur, v[6]) ||
 				TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v[3])) ||
 				!profile_numeric_exact_micro(v[4], &total, &dscale))
 			{

@@ -24,7 +24,8 @@ const FastPathColumn scan_orders_columns[PC_N] = {
 	{"ordered_at", TIMESTAMPTZOID, true},
 	{"status", TEXTOID, true},
 	{"net_amount", NUMERICOID, true},
-	{"promo_used", BOOLOID, true}
+	{"promo_used", BOOLOID, true},
+	{"currency", TEXTOID, true}
 };
 
 /* Starts reading leaf i (or ends: scan NULL). */

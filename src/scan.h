@@ -62,7 +62,7 @@ scan_text_is(Datum d, const char *s, int len)
  */
 enum
 {
-	PC_CLIENT, PC_ORDERED_AT, PC_STATUS, PC_NET, PC_PROMO, PC_N
+	PC_CLIENT, PC_ORDERED_AT, PC_STATUS, PC_NET, PC_PROMO, PC_CURRENCY, PC_N
 };
 
 extern const FastPathColumn scan_orders_columns[PC_N];
@@ -76,6 +76,45 @@ typedef struct ScanPurchase
 	int			dscale;
 	bool		offer;
 } ScanPurchase;
+
+/*
+ * The currency of the purchases read so far.  The analytics add amounts of
+ * one currency only (crm.one_currency, docs/currency.md): a pass that meets
+ * a second one gives the call to SQL, which raises the error.
+ */
+typedef struct ScanCurrency
+{
+	int			len;			/* 0 before the first purchase */
+	char		code[16];
+} ScanCurrency;
+
+/*
+ * Whether the text datum d is the currency of the purchases so far (the
+ * first one read becomes it).  False for a second currency, and for a code
+ * that is empty or longer than 16 bytes (SQL decides about those).
+ */
+static inline bool
+scan_same_currency(ScanCurrency *cur, Datum d)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	struct varlena *flat;
+	int			len;
+
+	if (likely(cur->len > 0))
+		return scan_text_is(d, cur->code, cur->len);
+	flat = v;
+	if (VARATT_IS_EXTENDED(v) && !VARATT_IS_SHORT(v))
+		flat = pg_detoast_datum_packed(v);
+	len = VARSIZE_ANY_EXHDR(flat);
+	if (len > 0 && len <= (int) sizeof(cur->code))
+	{
+		memcpy(cur->code, VARDATA_ANY(flat), len);
+		cur->len = len;
+	}
+	if (flat != v)
+		pfree(flat);
+	return cur->len > 0;
+}
 
 /* whether a numeric datum is NaN or an infinity (its header says so) */
 static inline bool
@@ -96,12 +135,13 @@ scan_numeric_special(Datum d)
  * The purchase in a row of crm.orders (read by a ScanPass): 1 when the
  * status is placed or paid and the time at or before as_of (status IN
  * ('placed', 'paid') AND ordered_at <= as_of), 0 when the row is not such
- * a purchase, -1 when it is unusual (a time or amount that is not finite):
- * the pass then gives the call to SQL, which raises the error.
+ * a purchase, -1 when it is unusual (a time or amount that is not finite,
+ * or a currency other than that of the purchases before it, cur): the pass
+ * then gives the call to SQL, which raises the error.
  */
 static inline int
 scan_purchase(TupleTableSlot *slot, const AttrNumber *att, TimestampTz as_of,
-			  ScanPurchase *p)
+			  ScanCurrency *cur, ScanPurchase *p)
 {
 	Datum		status = slot->tts_values[att[PC_STATUS] - 1];
 	Datum		net;
@@ -112,7 +152,8 @@ scan_purchase(TupleTableSlot *slot, const AttrNumber *att, TimestampTz as_of,
 	if (p->t > as_of)
 		return 0;
 	net = slot->tts_values[att[PC_NET] - 1];
-	if (TIMESTAMP_NOT_FINITE(p->t) || scan_numeric_special(net))
+	if (TIMESTAMP_NOT_FINITE(p->t) || scan_numeric_special(net) ||
+		!scan_same_currency(cur, slot->tts_values[att[PC_CURRENCY] - 1]))
 		return -1;
 	p->amount = profile_numeric_to_micro(net, &p->dscale);
 	p->offer = DatumGetBool(slot->tts_values[att[PC_PROMO] - 1]);

@@ -88,3 +88,20 @@ CREATE TABLE crm.order_lines (
 CREATE INDEX order_lines_product_idx ON crm.order_lines (product_id);
 COMMENT ON TABLE crm.order_lines IS 'the lines of an order: product, quantity, price, discount and cost';
 COMMENT ON COLUMN crm.order_lines.gross_amount IS 'round(quantity * unit_price, 2)';
+
+/*
+ * The analytics add and compare amounts of one currency only; crm converts
+ * none.  crm.one_currency gives the one currency of its input, or raises an
+ * error (0A000) naming two of those found.  See docs/currency.md.
+ */
+CREATE FUNCTION crm.one_currency_trans(text, text) RETURNS text
+AS 'MODULE_PATHNAME', 'one_currency_trans'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.one_currency_trans(text, text) IS 'transition and combine function of crm.one_currency: the currency so far while the next one is the same, otherwise an error';
+CREATE AGGREGATE crm.one_currency(currency text) (
+	SFUNC = crm.one_currency_trans,
+	STYPE = text,
+	COMBINEFUNC = crm.one_currency_trans,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.one_currency(text) IS 'the one currency of the rows (null for none); an error (0A000) when they hold more than one, naming two of them';

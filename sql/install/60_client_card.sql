@@ -62,6 +62,7 @@ BEGIN
 		'orders', (
 			SELECT jsonb_build_object(
 					'purchases', count(*) FILTER (WHERE o.status IN ('placed', 'paid')),
+					'currency', crm.one_currency(o.currency) FILTER (WHERE o.status IN ('placed', 'paid')),
 					'cancelled', count(*) FILTER (WHERE o.status = 'cancelled'),
 					'refunded', count(*) FILTER (WHERE o.status = 'refunded'),
 					'revenue', coalesce(sum(o.net_amount) FILTER (WHERE o.status IN ('placed', 'paid')), 0),

@@ -131,10 +131,11 @@ BEGIN
 	  FROM crm.orders o
 	 WHERE o.status IN ('placed', 'paid')
 	   AND o.ordered_at <= as_of
-	 GROUP BY o.client_id;
+	 GROUP BY o.client_id
+	HAVING crm.one_currency(o.currency) IS NOT NULL;	-- one currency per client
 END
 $$;
-COMMENT ON FUNCTION crm.client_profiles(timestamptz) IS 'purchase profile of every client with a purchase (status placed or paid, value net_amount) at or before as_of';
+COMMENT ON FUNCTION crm.client_profiles(timestamptz) IS 'purchase profile of every client with a purchase (status placed or paid, value net_amount) at or before as_of; an error (0A000) when a client''s purchases are in more than one currency';
 
 CREATE FUNCTION crm.recency_days(last_purchase timestamptz, as_of timestamptz)
 RETURNS integer

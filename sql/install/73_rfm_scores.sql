@@ -18,7 +18,8 @@ COMMENT ON TYPE crm.rfm_scores_row IS 'a row of crm.rfm_scores (and of crm.rfm_s
  * RFM of every client with a purchase in crm.orders at or before as_of:
  * recency = whole days since the last purchase, frequency = purchases,
  * monetary = total net_amount; quantile scores over these clients with
- * ties kept together; segment from the map.
+ * ties kept together; segment from the map.  The purchases must all be in
+ * one currency (crm.one_currency).
  *
  * crm.rfm_scores_sql is the definition of the result in SQL.  crm.rfm_scores (C,
  * src/rfm_scores.c) returns the same rows from its own pass over crm.orders,
@@ -55,17 +56,20 @@ BEGIN
 			   CASE WHEN by_mean
 					THEN round((crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend
 							   / (crm.purchase_profile(o.ordered_at, o.net_amount)).purchases, 2)
-					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m
+					ELSE (crm.purchase_profile(o.ordered_at, o.net_amount)).total_spend END AS m,
+			   crm.one_currency(o.currency) AS cur
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid')
 		   AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
 	v AS MATERIALIZED (
-		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf FROM p),
-	b AS (
+		SELECT p.client_id, p.r, p.f, p.m, p.m::float8 AS mf, p.cur FROM p),
+	/* MATERIALIZED: computed whole, the currency check included */
+	b AS MATERIALIZED (
 		SELECT crm.quantile_breaks(v.r, k, false) AS rb,
 			   crm.quantile_breaks(v.f, k, true) AS fb,
-			   crm.quantile_breaks(v.mf, k, true) AS mb
+			   crm.quantile_breaks(v.mf, k, true) AS mb,
+			   crm.one_currency(v.cur) AS cur
 		  FROM v)
 	SELECT v.client_id, v.r, v.f, v.m, s.code, c.segment
 	  FROM v
@@ -84,4 +88,4 @@ CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
 RETURNS SETOF crm.rfm_scores_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rfm_scores';
-COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of';
+COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of; an error (0A000) when the purchases are in more than one currency';

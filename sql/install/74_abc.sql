@@ -38,7 +38,8 @@ BEGIN
 	PERFORM crm.abc_class(0, a_share, b_share);		-- checks the shares
 	RETURN QUERY
 	WITH r AS (
-		SELECT o.client_id, sum(o.net_amount) AS revenue
+		SELECT o.client_id, sum(o.net_amount) AS revenue,
+			   crm.one_currency(o.currency) AS cur
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
@@ -47,7 +48,8 @@ BEGIN
 			   sum(r.revenue) OVER () AS total,
 			   sum(r.revenue) OVER (ORDER BY r.revenue DESC)
 				 - sum(r.revenue) OVER (PARTITION BY r.revenue) AS above,
-			   sum(r.revenue) OVER (ORDER BY r.revenue DESC) AS through
+			   sum(r.revenue) OVER (ORDER BY r.revenue DESC) AS through,
+			   crm.one_currency(r.cur) OVER () AS cur
 		  FROM r)
 	SELECT w.client_id, w.revenue,
 		   CASE WHEN w.total > 0 THEN (w.revenue / w.total)::float8 ELSE 0 END,
@@ -55,7 +57,8 @@ BEGIN
 		   CASE WHEN w.total > 0 THEN (w.through / w.total)::float8 ELSE 1 END,
 		   CASE WHEN w.revenue <= 0 OR w.total <= 0 THEN 'C'
 				ELSE crm.abc_class((w.above / w.total)::float8, a_share, b_share) END
-	  FROM w;
+	  FROM w
+	 WHERE w.cur IS NOT NULL;	-- always: the check that the revenue is in one currency
 END
 $$;
-COMMENT ON FUNCTION crm.abc_analysis(timestamptz, double precision, double precision) IS 'ABC class of every client with a purchase at or before as_of: ranked by revenue (net_amount of placed and paid orders), A while the revenue of the clients ranked strictly above is below a_share of the total, then B below b_share, then C; ties share a class; zero revenue is C';
+COMMENT ON FUNCTION crm.abc_analysis(timestamptz, double precision, double precision) IS 'ABC class of every client with a purchase at or before as_of: ranked by revenue (net_amount of placed and paid orders), A while the revenue of the clients ranked strictly above is below a_share of the total, then B below b_share, then C; ties share a class; zero revenue is C; an error (0A000) when the purchases are in more than one currency';

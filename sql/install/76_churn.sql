@@ -143,7 +143,8 @@ BEGIN
 						   AND o.ordered_at <= recent_from)).purchases AS pn,
 			   (crm.purchase_profile(o.ordered_at, o.net_amount)
 				   FILTER (WHERE o.ordered_at > previous_from
-						   AND o.ordered_at <= recent_from)).total_spend AS ps
+						   AND o.ordered_at <= recent_from)).total_spend AS ps,
+			   crm.one_currency(o.currency) AS cur
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
 		 GROUP BY o.client_id),
@@ -159,6 +160,9 @@ BEGIN
 						greatest(30, min_gap)) AS gap
 		  FROM p
 		 WHERE (p.pr).recent_mean_gap_days IS NOT NULL),
+	/* the purchases' one currency (an error for more), computed whole */
+	k AS MATERIALIZED (
+		SELECT crm.one_currency(p.cur) AS cur FROM p),
 	e AS MATERIALIZED (
 		SELECT i.client_id, max(i.occurred_at) AS last_at
 		  FROM crm.interactions i
@@ -182,6 +186,7 @@ BEGIN
 								coalesce(f.offers, 0), opts) AS s
 		  FROM p
 		 CROSS JOIN g
+		 CROSS JOIN k
 		 CROSS JOIN LATERAL (
 			SELECT coalesce(p.rn, 0) AS rn, coalesce(p.pn, 0) AS pn,
 				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
@@ -214,7 +219,7 @@ CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
 RETURNS SETOF crm.churn_signals_row
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'churn_signals';
-COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options';
+COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options; an error (0A000) when the purchases are in more than one currency';
 
 /*
  * The behavioural classifier beside the RFM maps: the classes in the order

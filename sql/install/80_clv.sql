@@ -160,6 +160,58 @@ COMMENT ON AGGREGATE crm.pareto_nbd_fit(float8, float8, float8, float8) IS 'maxi
 COMMENT ON AGGREGATE crm.gamma_gamma_fit(float8, float8) IS 'maximum-likelihood Gamma-Gamma spend fit (Fader, Hardie and Lee 2005) over per-client (frequency, monetary = mean value of the repeat purchases); clients with frequency 0 are ignored';
 COMMENT ON AGGREGATE crm.gamma_gamma_fit(float8, float8, float8) IS 'maximum-likelihood Gamma-Gamma fit with an L2 penalty on the parameters (spend scaled by its mean)';
 
+/*
+ * The same fits, ending in a notice and a null model where the fits raise
+ * an error because the data cannot identify the model (no repeat buyer, no
+ * spread of spend, a log-likelihood that is not finite, parameters out of
+ * range), and also where the optimiser does not converge.  Bad input
+ * (a negative frequency, a penalty that is not a number...) is still an
+ * error.  crm.clv_report fits with these.
+ */
+CREATE FUNCTION crm.clv_bgnbd_final_or_null(crm.clv_fit_state) RETURNS crm.bgnbd_model
+AS 'MODULE_PATHNAME', 'clv_bgnbd_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_pareto_final_or_null(crm.clv_fit_state) RETURNS crm.pareto_nbd_model
+AS 'MODULE_PATHNAME', 'clv_pareto_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_gamma_final_or_null(crm.clv_fit_state) RETURNS crm.gamma_gamma_model
+AS 'MODULE_PATHNAME', 'clv_gamma_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_bgnbd_final_or_null(crm.clv_fit_state) IS 'final function of crm.bgnbd_fit_or_null: the fit, or a notice and null';
+COMMENT ON FUNCTION crm.clv_pareto_final_or_null(crm.clv_fit_state) IS 'final function of crm.pareto_nbd_fit_or_null: the fit, or a notice and null';
+COMMENT ON FUNCTION crm.clv_gamma_final_or_null(crm.clv_fit_state) IS 'final function of crm.gamma_gamma_fit_or_null: the fit, or a notice and null';
+
+CREATE AGGREGATE crm.bgnbd_fit_or_null(frequency float8, recency float8, t float8) (
+	SFUNC = crm.clv_bgnbd_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgnbd_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.bgnbd_fit_or_null(frequency float8, recency float8, t float8, penalty float8) (
+	SFUNC = crm.clv_bgnbd_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgnbd_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.pareto_nbd_fit_or_null(frequency float8, recency float8, t float8) (
+	SFUNC = crm.clv_pareto_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_pareto_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.pareto_nbd_fit_or_null(frequency float8, recency float8, t float8, penalty float8) (
+	SFUNC = crm.clv_pareto_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_pareto_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.gamma_gamma_fit_or_null(frequency float8, monetary float8) (
+	SFUNC = crm.clv_gamma_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_gamma_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.gamma_gamma_fit_or_null(frequency float8, monetary float8, penalty float8) (
+	SFUNC = crm.clv_gamma_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_gamma_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+COMMENT ON AGGREGATE crm.bgnbd_fit_or_null(float8, float8, float8) IS 'crm.bgnbd_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.bgnbd_fit_or_null(float8, float8, float8, float8) IS 'crm.bgnbd_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.pareto_nbd_fit_or_null(float8, float8, float8) IS 'crm.pareto_nbd_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.pareto_nbd_fit_or_null(float8, float8, float8, float8) IS 'crm.pareto_nbd_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.gamma_gamma_fit_or_null(float8, float8) IS 'crm.gamma_gamma_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.gamma_gamma_fit_or_null(float8, float8, float8) IS 'crm.gamma_gamma_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+
 -- per-client log-likelihoods and predictions
 CREATE FUNCTION crm.bgnbd_loglik(model crm.bgnbd_model, frequency float8, recency float8, t float8)
 RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgnbd_loglik'
@@ -260,7 +312,8 @@ BEGIN
 		SELECT o.client_id, (o.ordered_at AT TIME ZONE time_zone)::date AS day,
 			   sum(o.net_amount) AS value,
 			   sum(o.net_amount - o.cost_amount) AS margin,
-			   count(*) AS orders
+			   count(*) AS orders,
+			   crm.one_currency(o.currency) AS cur
 		  FROM crm.orders o
 		 WHERE o.status IN ('placed', 'paid')
 		   AND o.ordered_at <= as_of
@@ -269,20 +322,28 @@ BEGIN
 		SELECT d.*, first_value(d.value) OVER w AS first_value
 		  FROM days d
 		WINDOW w AS (PARTITION BY d.client_id ORDER BY d.day)
+	), c AS (
+		SELECT r.client_id,
+			   (count(*) - 1)::float8 AS frequency,
+			   (max(r.day) - min(r.day)) / unit_days AS recency,
+			   (as_of_day - min(r.day)) / unit_days AS t,
+			   CASE WHEN count(*) > 1
+					THEN ((sum(r.value) - min(r.first_value)) / (count(*) - 1))::float8
+					ELSE 0 END AS monetary,
+			   min(r.day) AS first_day, max(r.day) AS last_day, sum(r.orders)::bigint AS orders,
+			   sum(r.value) AS revenue, sum(r.margin) AS margin,
+			   -- the purchases of all clients in one currency (an error otherwise)
+			   crm.one_currency(crm.one_currency(r.cur)) OVER () AS cur
+		  FROM ranked r
+		 GROUP BY r.client_id
 	)
-	SELECT r.client_id,
-		   (count(*) - 1)::float8,
-		   (max(r.day) - min(r.day)) / unit_days,
-		   (as_of_day - min(r.day)) / unit_days,
-		   CASE WHEN count(*) > 1
-				THEN ((sum(r.value) - min(r.first_value)) / (count(*) - 1))::float8
-				ELSE 0 END,
-		   min(r.day), max(r.day), sum(r.orders)::bigint, sum(r.value), sum(r.margin)
-	  FROM ranked r
-	 GROUP BY r.client_id;
+	SELECT c.client_id, c.frequency, c.recency, c.t, c.monetary, c.first_day, c.last_day,
+		   c.orders, c.revenue, c.margin
+	  FROM c
+	 WHERE c.cur IS NOT NULL;	-- always: keeps the check
 END
 $$;
-COMMENT ON FUNCTION crm.clv_summary(timestamptz, text, text) IS 'per client with purchases up to as_of: frequency (repeat purchase days), recency (last purchase day minus the first, in unit), t (as_of day minus the first purchase day, in unit), monetary (mean value of the repeat purchase days, 0 without), and revenue and margin to date';
+COMMENT ON FUNCTION crm.clv_summary(timestamptz, text, text) IS 'per client with purchases up to as_of: frequency (repeat purchase days), recency (last purchase day minus the first, in unit), t (as_of day minus the first purchase day, in unit), monetary (mean value of the repeat purchase days, 0 without), and revenue and margin to date; an error (0A000) when the purchases are in more than one currency';
 
 CREATE FUNCTION crm.clv_report(as_of timestamptz, horizon float8, unit text DEFAULT 'day',
 							   discount_rate float8 DEFAULT 0, period float8 DEFAULT 1,
@@ -296,12 +357,34 @@ RETURNS TABLE (client_id bigint, frequency float8, recency float8, t float8,
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	checked		float8;
 BEGIN
 	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
 	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
 		RAISE EXCEPTION 'arguments of clv_report other than the models must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	/*
+	 * The arguments crm.clv_summary checks, checked here: its errors would
+	 * come with the text of the query below as their context.  The errors
+	 * of crm's C functions in that query come without it.
+	 */
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	checked := crm.clv_unit_days(unit);
+	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
+	-- horizon, discount rate and period, checked by crm.clv itself
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+					   0, 0, 1, 0, horizon, discount_rate, period);
+	/*
+	 * The models, unless given, fitted by the _or_null aggregates: where the
+	 * data cannot identify one, a notice says why and its columns are null;
+	 * the summary, revenue and margin are there all the same.
+	 */
 	RETURN QUERY
 	WITH s AS MATERIALIZED (
 		SELECT c.*,
@@ -310,9 +393,9 @@ BEGIN
 		  FROM crm.clv_summary(as_of, unit, time_zone) c
 	), m AS MATERIALIZED (
 		SELECT coalesce(transactions,
-						(SELECT crm.bgnbd_fit(s.frequency, s.recency, s.t, penalty) FROM s)) AS bg,
+						(SELECT crm.bgnbd_fit_or_null(s.frequency, s.recency, s.t, penalty) FROM s)) AS bg,
 			   coalesce(spend,
-						(SELECT crm.gamma_gamma_fit(s.frequency, s.spend_input, penalty) FROM s)) AS gg
+						(SELECT crm.gamma_gamma_fit_or_null(s.frequency, s.spend_input, penalty) FROM s)) AS gg
 	)
 	SELECT s.client_id, s.frequency, s.recency, s.t, s.monetary,
 		   crm.bgnbd_p_alive(m.bg, s.frequency, s.recency, s.t),
@@ -324,7 +407,7 @@ BEGIN
 	  FROM s CROSS JOIN m;
 END
 $$;
-COMMENT ON FUNCTION crm.clv_report(timestamptz, float8, text, float8, float8, float8, text, crm.bgnbd_model, crm.gamma_gamma_model) IS 'per client with purchases up to as_of: the summary, BG/NBD P(alive) and expected purchases over the horizon, Gamma-Gamma expected spend, discounted CLV (in net_amount money), revenue and margin to date; fits both models on the summaries unless given; a repeat buyer whose repeat purchases are worth 0 gets no spend and no CLV (null)';
+COMMENT ON FUNCTION crm.clv_report(timestamptz, float8, text, float8, float8, float8, text, crm.bgnbd_model, crm.gamma_gamma_model) IS 'per client with purchases up to as_of: the summary, BG/NBD P(alive) and expected purchases over the horizon, Gamma-Gamma expected spend, discounted CLV (in net_amount money), revenue and margin to date; fits both models on the summaries unless given; where the data cannot identify a model (or its fit does not converge), a notice says why and the columns that need it are null; a repeat buyer whose repeat purchases are worth 0 gets no spend and no CLV (null); an error (0A000) when the purchases are in more than one currency';
 
 /*
  * LTV/CAC by acquisition channel.
@@ -339,6 +422,8 @@ RETURNS TABLE (acquisition_channel text, clients bigint, buyers bigint,
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	checked		float8;
 BEGIN
 	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
 	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
@@ -349,6 +434,16 @@ BEGIN
 		RAISE EXCEPTION 'margin rate % is not between -1 and 1', margin_rate
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	/* as in crm.clv_report: errors without the text of the query below */
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	checked := crm.clv_unit_days(unit);
+	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+					   0, 0, 1, 0, horizon, discount_rate, period);
 	RETURN QUERY
 	WITH r AS MATERIALIZED (
 		SELECT * FROM crm.clv_report(as_of, horizon, unit, discount_rate, period,
@@ -356,13 +451,16 @@ BEGIN
 	), rate AS (
 		SELECT coalesce(margin_rate,
 						(sum(r.historical_value) / nullif(sum(r.revenue), 0))::float8,
-						0) AS m
+						0) AS m,
+			   -- whether the models were fitted: then every buyer but one
+			   -- whose repeat purchases are worth 0 has a CLV
+			   coalesce(bool_or(r.clv IS NOT NULL), false) AS modelled
 		  FROM r
 	), c AS (
 		SELECT cl.acquisition_channel AS channel, cl.acquisition_cost AS cost,
 			   r.client_id IS NOT NULL AS buyer,
 			   coalesce(r.historical_value, 0) AS hist,
-			   coalesce(r.clv, 0) * rate.m AS future
+			   CASE WHEN rate.modelled THEN coalesce(r.clv, 0) * rate.m END AS future
 		  FROM crm.clients cl
 		  LEFT JOIN r ON r.client_id = cl.client_id
 		 CROSS JOIN rate
@@ -377,7 +475,7 @@ BEGIN
 	 ORDER BY c.channel;
 END
 $$;
-COMMENT ON FUNCTION crm.ltv_cac(timestamptz, float8, text, float8, float8, float8, float8, text) IS 'per acquisition channel (clients created up to as_of): clients, buyers, total acquisition cost, CAC, historical LTV (margin to date per client), predicted LTV (historical plus discounted CLV over the horizon times the margin rate, by default the historical margin share of revenue) and LTV/CAC';
+COMMENT ON FUNCTION crm.ltv_cac(timestamptz, float8, text, float8, float8, float8, float8, text) IS 'per acquisition channel (clients created up to as_of): clients, buyers, total acquisition cost, CAC, historical LTV (margin to date per client), predicted LTV (historical plus discounted CLV over the horizon times the margin rate, by default the historical margin share of revenue) and LTV/CAC; predicted LTV and LTV/CAC are null, with a notice saying why, where no CLV model could be fitted (and where nobody bought); an error (0A000) when the purchases are in more than one currency';
 
 /*
  * The simple retention-based CLV, for businesses without transaction-level

@@ -328,7 +328,8 @@ COMMENT ON FUNCTION crm.award_birthday_bonuses(text, date, text, boolean) IS 'sc
 
 /*
  * tier_turnover: what counts toward a tier: the net amount of the client's
- * placed and paid orders in the programme's window (as_of - tier_window,
+ * placed and paid orders in the programme's currency (those in another
+ * earn no points either) and window (as_of - tier_window,
  * as_of], less the partial refunds recorded on them in the account.
  */
 CREATE FUNCTION crm.tier_turnover(client_id bigint, program text, as_of timestamptz DEFAULT pg_catalog.now())
@@ -353,12 +354,13 @@ BEGIN
 	  FROM crm.orders o
 	 WHERE o.client_id = tier_turnover.client_id
 	   AND o.status IN ('placed', 'paid')
+	   AND o.currency = p.currency
 	   AND o.ordered_at <= as_of
 	   AND (p.tier_window IS NULL OR o.ordered_at > as_of - p.tier_window);
 	RETURN v;
 END
 $$;
-COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover that counts toward a tier: net amount of placed and paid orders in (as_of - tier_window, as_of], less partial refunds recorded in the account';
+COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover that counts toward a tier: net amount of placed and paid orders in the programme''s currency in (as_of - tier_window, as_of], less partial refunds recorded in the account';
 
 /*
  * update_tier: moves a member to the highest tier whose threshold their

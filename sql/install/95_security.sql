@@ -239,15 +239,19 @@ SELECT c.client_id,
 	   (SELECT pg_catalog.count(*) FROM crm.incidents n
 		 WHERE n.client_id = c.client_id
 		   AND n.status NOT IN ('resolved', 'closed')) AS open_incidents,
-	   c.anonymized_at
+	   c.anonymized_at,
+	   o.currency
   FROM crm.clients c
   LEFT JOIN LATERAL (
 	SELECT pg_catalog.count(*) AS purchases,
-		   coalesce(pg_catalog.sum(x.net_amount), 0) AS revenue,
-		   pg_catalog.max(x.ordered_at) AS last_purchase_at
+		   -- the sum only with the check that it adds one currency
+		   CASE WHEN crm.one_currency(x.currency) IS NULL THEN 0
+				ELSE pg_catalog.sum(x.net_amount) END AS revenue,
+		   pg_catalog.max(x.ordered_at) AS last_purchase_at,
+		   crm.one_currency(x.currency) AS currency
 	  FROM crm.orders x
 	 WHERE x.client_id = c.client_id AND x.status IN ('placed', 'paid')) o ON true;
-COMMENT ON VIEW crm.client_overview IS 'one row per client the caller may see (security_invoker: row-level security applies): name, owner, purchases, revenue, last purchase, points, open incidents';
+COMMENT ON VIEW crm.client_overview IS 'one row per client the caller may see (security_invoker: row-level security applies): name, owner, purchases, revenue, last purchase, points, open incidents, and the currency of the purchases (an error, 0A000, for a client whose purchases are in more than one)';
 GRANT SELECT ON crm.client_overview TO crm_admin, crm_app, crm_manager;
 
 /*
