@@ -105,11 +105,15 @@ BEGIN
 			USING ERRCODE = 'object_not_in_prerequisite_state',
 				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
 	END IF;
-	/* the programme's cashback, and the points the order's bonus rules earned for it */
-	v_points := crm.loyalty_earn(p, a.tier_code, o.net_amount, o.points_paid)
-		+ (SELECT coalesce(sum(d.points), 0) FROM crm.order_discounts d
-			WHERE d.client_id = o.client_id AND d.order_id = o.order_id
-			  AND d.program_id = p.program_id);
+	/*
+	 * the programme's cashback, and the points the order's bonus rules
+	 * earned for it (two statements: on a Citus cluster the second runs on
+	 * the client's shard, where the first could not)
+	 */
+	v_points := crm.loyalty_earn(p, a.tier_code, o.net_amount, o.points_paid);
+	v_points := v_points + (SELECT coalesce(sum(d.points), 0) FROM crm.order_discounts d
+							 WHERE d.client_id = o.client_id AND d.order_id = o.order_id
+							   AND d.program_id = p.program_id);
 	RETURN crm.loyalty_award(a, p, 'earn', v_points,
 							 p.points_lifetime, order_id, 'crm:order:' || order_id, actor,
 							 'award_order_points',

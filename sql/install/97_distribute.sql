@@ -268,6 +268,15 @@ BEGIN
 		FOREACH stmt IN ARRAY triggers LOOP
 			EXECUTE stmt;
 		END LOOP;
+		-- the category tree's key: on one node a trigger keeps it (so that
+		-- pg_dump has no loop of keys to warn about), which cannot read the
+		-- table from inside Citus's write to a reference table; Citus keeps
+		-- a reference table's key to itself, so the key is real here
+		IF 'crm.categories'::regclass = ANY (todo) THEN
+			ALTER TABLE crm.categories ADD CONSTRAINT categories_parent_fkey
+				FOREIGN KEY (parent_id) REFERENCES crm.categories (category_id);
+			ALTER TABLE crm.categories DISABLE TRIGGER categories_parent_exists;
+		END IF;
 	END IF;
 
 	-- the manager policies, in the form Citus accepts (no subquery)
