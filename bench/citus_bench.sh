@@ -211,7 +211,8 @@ explain() {
 	echo "  ($(wc -l <"$out/plan") plan lines, $(grep -cE "$key" "$out/plan") shown)"
 }
 explain "crm.rfm_scores' shards path: its per-client query (src/rfm_scores.c)" "
-SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount)
+SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount),
+	   min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")
   FROM crm.orders o
  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
  GROUP BY o.client_id"
@@ -220,7 +221,8 @@ SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.pro
 	   count(*) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '90 days'),
 	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '90 days'),
 	   count(*) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '180 days' AND o.ordered_at <= $as_of::timestamptz - interval '90 days'),
-	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '180 days' AND o.ordered_at <= $as_of::timestamptz - interval '90 days')
+	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '180 days' AND o.ordered_at <= $as_of::timestamptz - interval '90 days'),
+	   min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")
   FROM crm.orders o
  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
  GROUP BY o.client_id"
