@@ -423,9 +423,26 @@ errfinish(const char *filename, int lineno, const char *funcname)
 	fuzz_error.sqlstate[3] = PGUNSIXBIT(code >> 18);
 	fuzz_error.sqlstate[4] = PGUNSIXBIT(code >> 24);
 	fuzz_error.sqlstate[5] = '\0';
-	if (error_jump == NULL)
+	if (error_jump == NULL && PG_exception_stack == NULL)
 		fuzz_fail("ERROR outside fuzz_call at %s:%d: %s", filename, lineno,
 				  fuzz_error.message);
+	pg_re_throw();
+}
+
+/*
+ * What PG_TRY, PG_CATCH and PG_FINALLY use: an error goes to the innermost
+ * PG_TRY first, as in the server, then back to fuzz_call().
+ */
+sigjmp_buf *PG_exception_stack = NULL;
+ErrorContextCallback *error_context_stack = NULL;
+
+void
+pg_re_throw(void)
+{
+	if (PG_exception_stack != NULL)
+		siglongjmp(*PG_exception_stack, 1);
+	if (error_jump == NULL)
+		fuzz_fail("an error re-thrown outside fuzz_call: %s", fuzz_error.message);
 	siglongjmp(*error_jump, 1);
 }
 
@@ -469,6 +486,9 @@ fuzz_call(PGFunction fn, int nargs, const Datum *args, const bool *nulls,
 
 	if (sigsetjmp(jump, 0) != 0)
 	{
+		/* every PG_TRY in between has put these back */
+		if (PG_exception_stack != NULL)
+			fuzz_fail("an error left PG_exception_stack set");
 		error_jump = saved;
 		return false;
 	}
@@ -1064,6 +1084,12 @@ char *
 format_type_be(Oid type_oid)
 {
 	return psprintf("type %u", type_oid);
+}
+
+char *
+format_type_be_qualified(Oid type_oid)
+{
+	return psprintf("crm.type %u", type_oid);
 }
 
 Datum
