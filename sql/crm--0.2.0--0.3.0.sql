@@ -46,7 +46,7 @@ DECLARE
 	v_id		bigint;
 	v_expires	timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.earn_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.earn_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -150,7 +150,7 @@ DECLARE
 	v_cap		bigint;
 	v_used		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.redeem_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -1533,7 +1533,7 @@ DECLARE
 	v			bigint;
 	n			bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_balance');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_balance');
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
@@ -1564,7 +1564,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_statement.client_id;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_statement');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_statement');
 	IF v_client IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
@@ -1597,8 +1597,9 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_expiring.client_id;
+	v_until		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_expiring');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_expiring');
 	/* the required arguments, in their order */
 	IF v_client IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -1608,13 +1609,21 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	IF points_expiring.within IS NOT NULL THEN
+		BEGIN
+			v_until := points_expiring.as_of + points_expiring.within;
+		EXCEPTION WHEN datetime_field_overflow THEN
+			PERFORM crm.loyalty_raise('22008',
+				format('as_of %s plus within %s is out of range', points_expiring.as_of,
+					   points_expiring.within));
+		END;
+	END IF;
 	RETURN QUERY
 	SELECT t.expires_at, sum(t.remaining)::bigint
 	  FROM crm.loyalty_lots t
 	 WHERE t.client_id = v_client AND t.program_id = p.program_id
 	   AND t.remaining > 0 AND t.expires_at > points_expiring.as_of
-	   AND (points_expiring.within IS NULL
-			OR t.expires_at <= points_expiring.as_of + points_expiring.within)
+	   AND (v_until IS NULL OR t.expires_at <= v_until)
 	 GROUP BY t.expires_at
 	 ORDER BY t.expires_at;
 	IF NOT FOUND THEN
@@ -1639,7 +1648,7 @@ DECLARE
 	v_request	jsonb;
 	v_at		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.adjust_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.adjust_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -1712,7 +1721,7 @@ DECLARE
 	v_at		timestamptz;
 	v_done		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.reverse_entry');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.reverse_entry');
 	/* the required arguments, in their order */
 	IF entry_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'entry_id must not be NULL');
@@ -1787,7 +1796,7 @@ DECLARE
 	v_target	bigint;
 	i			integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.refund_order_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.refund_order_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -2071,7 +2080,7 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.open_loyalty_account');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.open_loyalty_account');
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	ELSIF program IS NULL THEN
@@ -2096,7 +2105,7 @@ DECLARE
 	o			crm.orders;
 	v_points	bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_order_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -2154,7 +2163,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	a			crm.loyalty_accounts;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_welcome_bonus');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_welcome_bonus');
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	ELSIF program IS NULL THEN
@@ -2185,7 +2194,7 @@ DECLARE
 	v_birth		date;
 	v_year		integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_birthday_bonus');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -2237,7 +2246,7 @@ DECLARE
 	v_new_threshold numeric;
 	v_cur_threshold numeric;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.update_tier');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.update_tier');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -3877,10 +3886,36 @@ END
 $$;
 COMMENT ON FUNCTION crm.loyalty_refuse_future(text, text, timestamptz) IS 'internal: the error of crm.refuse_future (22023, a job called for a time beyond now plus crm.future_tolerance) without a CONTEXT';
 
+CREATE FUNCTION crm.loyalty_refuse_in_citus_task(function_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_state		text;
+	v_message	text;
+	v_detail	text;
+	v_hint		text;
+BEGIN
+	IF crm.in_citus_task() THEN
+		BEGIN
+			PERFORM crm.refuse_in_citus_task(function_name);
+		EXCEPTION WHEN feature_not_supported THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+				v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			PERFORM crm.loyalty_raise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
+		END;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_refuse_in_citus_task(text) IS 'internal: the error of crm.refuse_in_citus_task (0A000, a function called inside a query Citus sent to a shard) without a CONTEXT';
+
 REVOKE EXECUTE ON FUNCTION crm.loyalty_raise(text, text, text, text),
 	crm.loyalty_check_client(bigint),
-	crm.loyalty_refuse_future(text, text, timestamptz)
+	crm.loyalty_refuse_future(text, text, timestamptz),
+	crm.loyalty_refuse_in_citus_task(text)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.loyalty_raise(text, text, text, text),
-	crm.loyalty_check_client(bigint)
+	crm.loyalty_check_client(bigint),
+	crm.loyalty_refuse_in_citus_task(text)
 	TO crm_admin, crm_analyst, crm_app, crm_manager;

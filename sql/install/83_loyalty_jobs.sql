@@ -19,7 +19,7 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.open_loyalty_account');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.open_loyalty_account');
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	ELSIF program IS NULL THEN
@@ -80,7 +80,7 @@ DECLARE
 	o			crm.orders;
 	v_points	bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_order_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -174,7 +174,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	a			crm.loyalty_accounts;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_welcome_bonus');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_welcome_bonus');
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	ELSIF program IS NULL THEN
@@ -305,7 +305,7 @@ DECLARE
 	v_birth		date;
 	v_year		integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_birthday_bonus');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -453,7 +453,7 @@ DECLARE
 	v_new_threshold numeric;
 	v_cur_threshold numeric;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.update_tier');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.update_tier');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');

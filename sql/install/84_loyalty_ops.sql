@@ -66,6 +66,36 @@ END
 $$;
 COMMENT ON FUNCTION crm.loyalty_check_client(bigint) IS 'internal: error P0002 unless the client exists';
 
+/*
+ * loyalty_refuse_in_citus_task: crm.refuse_in_citus_task (its error,
+ * 0A000, for a function called inside a query Citus sent to a shard)
+ * raised without a CONTEXT, as the other errors of the loyalty functions;
+ * the exception block, a subtransaction, is entered only to raise it.
+ */
+CREATE FUNCTION crm.loyalty_refuse_in_citus_task(function_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_state		text;
+	v_message	text;
+	v_detail	text;
+	v_hint		text;
+BEGIN
+	IF crm.in_citus_task() THEN
+		BEGIN
+			PERFORM crm.refuse_in_citus_task(function_name);
+		EXCEPTION WHEN feature_not_supported THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+				v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			PERFORM crm.loyalty_raise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
+		END;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_refuse_in_citus_task(text) IS 'internal: the error of crm.refuse_in_citus_task (0A000, a function called inside a query Citus sent to a shard) without a CONTEXT';
+
 /* Checks the arguments every writing operation shares. */
 CREATE FUNCTION crm.loyalty_check_args(client_id bigint, idempotency_key text)
 RETURNS void
@@ -479,7 +509,7 @@ DECLARE
 	v_id		bigint;
 	v_expires	timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.earn_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.earn_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -583,7 +613,7 @@ DECLARE
 	v_cap		bigint;
 	v_used		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.redeem_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -687,7 +717,7 @@ DECLARE
 	v_request	jsonb;
 	v_at		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.adjust_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.adjust_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -833,7 +863,7 @@ DECLARE
 	v_at		timestamptz;
 	v_done		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.reverse_entry');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.reverse_entry');
 	/* the required arguments, in their order */
 	IF entry_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'entry_id must not be NULL');
@@ -916,7 +946,7 @@ DECLARE
 	v_target	bigint;
 	i			integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.refund_order_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.refund_order_points');
 	/* the required arguments, in their order */
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -1046,7 +1076,7 @@ DECLARE
 	v			bigint;
 	n			bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_balance');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_balance');
 	IF client_id IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
@@ -1083,7 +1113,7 @@ DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_statement.client_id;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_statement');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_statement');
 	IF v_client IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
@@ -1121,8 +1151,9 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_expiring.client_id;
+	v_until		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_expiring');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_expiring');
 	/* the required arguments, in their order */
 	IF v_client IS NULL THEN
 		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
@@ -1132,13 +1163,21 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	IF points_expiring.within IS NOT NULL THEN
+		BEGIN
+			v_until := points_expiring.as_of + points_expiring.within;
+		EXCEPTION WHEN datetime_field_overflow THEN
+			PERFORM crm.loyalty_raise('22008',
+				format('as_of %s plus within %s is out of range', points_expiring.as_of,
+					   points_expiring.within));
+		END;
+	END IF;
 	RETURN QUERY
 	SELECT t.expires_at, sum(t.remaining)::bigint
 	  FROM crm.loyalty_lots t
 	 WHERE t.client_id = v_client AND t.program_id = p.program_id
 	   AND t.remaining > 0 AND t.expires_at > points_expiring.as_of
-	   AND (points_expiring.within IS NULL
-			OR t.expires_at <= points_expiring.as_of + points_expiring.within)
+	   AND (v_until IS NULL OR t.expires_at <= v_until)
 	 GROUP BY t.expires_at
 	 ORDER BY t.expires_at;
 	IF NOT FOUND THEN

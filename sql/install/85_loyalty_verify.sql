@@ -174,6 +174,7 @@ BEGIN
 							 'loyalty_is_birthday', 'loyalty_earn_sql', 'loyalty_redeem_sql',
 							 'loyalty_earn', 'loyalty_redeem_cap', 'loyalty_raise',
 							 'loyalty_check_client', 'loyalty_refuse_future',
+							 'loyalty_refuse_in_citus_task',
 							 'earn_points', 'redeem_points', 'adjust_points', 'reverse_entry',
 							 'refund_order_points', 'points_balance', 'points_statement',
 							 'points_expiring', 'open_loyalty_account', 'award_order_points',
