@@ -253,7 +253,7 @@ BEGIN
 		PERFORM crm.loyalty_raise('22023',
 			format('on_date %s is not today', on_date),
 			format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
-								  v_now::date, function_name, current_setting('crm.future_tolerance')),
+				   v_now::date, function_name, current_setting('crm.future_tolerance')),
 			'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.');
 	END IF;
 END

@@ -235,7 +235,8 @@ BEGIN
 	 WHERE a.client_id = loyalty_append.client_id AND a.program_id = loyalty_append.program_id;
 	IF v_balance::numeric + coalesce(new_lot, 0) + v_moves > 9223372036854775807 THEN
 		PERFORM crm.loyalty_raise('22003',
-			format('crediting %s points would take the balance of client %s in programme %s past the largest bigint: %s points now', coalesce(new_lot, 0) + v_moves::numeric, client_id, program_id, v_balance));
+			format('crediting %s points would take the balance of client %s in programme %s past the largest bigint: %s points now',
+				   coalesce(new_lot, 0) + v_moves::numeric, client_id, program_id, v_balance));
 	END IF;
 	v_balance := v_balance + coalesce(new_lot, 0) + v_moves;
 	IF v_balance < 0 THEN
@@ -383,8 +384,7 @@ BEGIN
 	IF v_balance < points THEN
 		PERFORM crm.loyalty_raise('LY001',
 			format('not enough loyalty points: %s requested, %s available', points, v_balance),
-			format('Client %s has %s points in programme "%s".',
-								  a.client_id, v_balance, p.code));
+			format('Client %s has %s points in programme "%s".', a.client_id, v_balance, p.code));
 	END IF;
 	/*
 	 * The lots to draw from, in the programme's lot order, and how much
@@ -877,7 +877,8 @@ BEGIN
 	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
 	IF o.kind IN ('reversal', 'expire') THEN
 		PERFORM crm.loyalty_raise('22023',
-			format('ledger entry %s cannot be reversed: it is %s', entry_id, CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END),
+			format('ledger entry %s cannot be reversed: it is %s', entry_id,
+				   CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END),
 			NULL,
 			'Correct it with crm.adjust_points.');
 	END IF;
@@ -1011,9 +1012,10 @@ BEGIN
 		v_amount := coalesce(refund_amount, o.net_amount - v_so_far);
 		IF v_so_far + v_amount > o.net_amount THEN
 			PERFORM crm.loyalty_raise('22023',
-				format('refund amount %s exceeds what remains refundable of order %s: %s', v_amount, order_id, o.net_amount - v_so_far),
+				format('refund amount %s exceeds what remains refundable of order %s: %s',
+					   v_amount, order_id, o.net_amount - v_so_far),
 				format('Order %s has a net amount of %s, of which %s is refunded already.',
-									  order_id, o.net_amount, v_so_far));
+					   order_id, o.net_amount, v_so_far));
 		END IF;
 		v_share := CASE WHEN o.net_amount = 0 THEN 1 ELSE (v_so_far + v_amount) / o.net_amount END;
 
