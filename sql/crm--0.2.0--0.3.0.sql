@@ -46,17 +46,25 @@ DECLARE
 	v_id		bigint;
 	v_expires	timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.earn_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.earn_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF points IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'points must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
+	END IF;
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points <= 0 THEN
-		RAISE EXCEPTION 'points to earn must be positive, not %', coalesce(points::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
+	IF points <= 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('points to earn must be positive, not %s', points));
 	END IF;
 	v_at := pg_catalog.clock_timestamp();
 	IF expires_at <= v_at THEN
-		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('expires_at %s is not in the future', expires_at));
 	END IF;
 	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
 	IF NOT FOUND THEN
@@ -65,10 +73,10 @@ BEGIN
 	IF order_id IS NOT NULL
 	   AND (crm.loyalty_order_row(client_id, order_id, false)).ordered_at
 		   > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
-		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id,
-			(crm.loyalty_order_row(client_id, order_id, false)).ordered_at
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is dated %s, in the future', order_id, client_id,
+				   (crm.loyalty_order_row(client_id, order_id, false)).ordered_at),
+			'An order earns points once it has happened: at most crm.future_tolerance past now.');
 	END IF;
 	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
 									'expires_at', expires_at, 'note', note);
@@ -85,8 +93,9 @@ BEGIN
 		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	END IF;
 	IF points > 9223372036854775807 - a.balance THEN
-		RAISE EXCEPTION 'earning % points would take the balance of client % in programme "%" past the largest bigint: % points now', points, client_id, p.code, a.balance
-			USING ERRCODE = 'numeric_value_out_of_range';
+		PERFORM crm.loyalty_raise('22003',
+			format('earning %s points would take the balance of client %s in programme "%s" past the largest bigint: %s points now',
+				   points, client_id, p.code, a.balance));
 	END IF;
 
 	/* the entry, its lot and the balance, in one statement */
@@ -141,12 +150,21 @@ DECLARE
 	v_cap		bigint;
 	v_used		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.redeem_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF points IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'points must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
+	END IF;
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points <= 0 THEN
-		RAISE EXCEPTION 'points to redeem must be positive, not %', coalesce(points::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
+	IF points <= 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('points to redeem must be positive, not %s', points));
 	END IF;
 	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
 	IF NOT FOUND THEN
@@ -158,9 +176,10 @@ BEGIN
 	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
 	   FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', points
-			USING ERRCODE = 'LY001',
-				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, 0 available', points),
+			format('Client %s has no account in programme "%s".', client_id, p.code));
 	END IF;
 	SELECT * INTO e FROM crm.loyalty_ledger l
 	 WHERE l.client_id = loyalty_redeem_sql.client_id AND l.program_id = p.program_id
@@ -171,16 +190,17 @@ BEGIN
 	IF order_id IS NOT NULL THEN
 		o := crm.loyalty_order_row(client_id, order_id, false);
 		IF o.currency <> p.currency THEN
-			RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
-				USING ERRCODE = 'invalid_parameter_value';
+			PERFORM crm.loyalty_raise('22023',
+				format('order %s is in %s, programme "%s" in %s', order_id, o.currency, p.code, p.currency));
 		END IF;
 		v_cap := crm.loyalty_redeem_cap(p, o.net_amount);
 		v_used := crm.loyalty_order_redeemed(client_id, p.program_id, order_id);
 		IF v_used + points > v_cap THEN
-			RAISE EXCEPTION 'redeeming % points exceeds what order % may be paid with: % points', points, order_id, v_cap
-				USING ERRCODE = 'LY003',
-					  DETAIL = format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
-									  p.max_redeem_share, o.net_amount, o.currency, v_used);
+			PERFORM crm.loyalty_raise('LY003',
+				format('redeeming %s points exceeds what order %s may be paid with: %s points',
+					   points, order_id, v_cap),
+				format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
+					   p.max_redeem_share, o.net_amount, o.currency, v_used));
 		END IF;
 	END IF;
 
@@ -1511,20 +1531,24 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v			bigint;
+	n			bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_balance');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_balance');
 	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
-	SELECT coalesce(sum(l.points), 0) INTO v
+	SELECT coalesce(sum(l.points), 0), count(*) INTO v, n
 	  FROM crm.loyalty_ledger l
 	 WHERE l.client_id = points_balance.client_id AND l.program_id = p.program_id
 	   AND (at IS NULL OR l.created_at <= at);
+	IF n = 0 THEN
+		PERFORM crm.loyalty_check_client(client_id);
+	END IF;
 	RETURN v;
 END
 $$;
-COMMENT ON FUNCTION crm.points_balance(bigint, text, timestamptz) IS 'a client''s points in a programme: the sum of the ledger entries written at or before at (NULL: all); 0 without an account';
+COMMENT ON FUNCTION crm.points_balance(bigint, text, timestamptz) IS 'a client''s points in a programme: the sum of the ledger entries written at or before at (NULL: all); 0 without an account; error P0002 for an unknown client';
 
 CREATE OR REPLACE FUNCTION crm.points_statement(client_id bigint, program text,
 									 from_at timestamptz DEFAULT NULL, to_at timestamptz DEFAULT NULL)
@@ -1540,9 +1564,9 @@ DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_statement.client_id;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_statement');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_statement');
 	IF v_client IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	RETURN QUERY
@@ -1555,6 +1579,9 @@ BEGIN
 			   AND (points_statement.to_at IS NULL OR l.created_at <= points_statement.to_at)) s
 	 WHERE points_statement.from_at IS NULL OR s.created_at >= points_statement.from_at
 	 ORDER BY s.entry_id;
+	IF NOT FOUND THEN
+		PERFORM crm.loyalty_check_client(v_client);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION crm.points_statement(bigint, text, timestamptz, timestamptz) IS 'an account''s movements in order with the running balance (sum of all entries up to each one), optionally from and to given moments';
@@ -1570,21 +1597,38 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_expiring.client_id;
+	v_until		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_expiring');
-	IF v_client IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_expiring');
+	/* the required arguments, in their order */
+	IF v_client IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	IF points_expiring.within IS NOT NULL THEN
+		BEGIN
+			v_until := points_expiring.as_of + points_expiring.within;
+		EXCEPTION WHEN datetime_field_overflow THEN
+			PERFORM crm.loyalty_raise('22008',
+				format('as_of %s plus within %s is out of range', points_expiring.as_of,
+					   points_expiring.within));
+		END;
+	END IF;
 	RETURN QUERY
 	SELECT t.expires_at, sum(t.remaining)::bigint
 	  FROM crm.loyalty_lots t
 	 WHERE t.client_id = v_client AND t.program_id = p.program_id
 	   AND t.remaining > 0 AND t.expires_at > points_expiring.as_of
-	   AND (points_expiring.within IS NULL
-			OR t.expires_at <= points_expiring.as_of + points_expiring.within)
+	   AND (v_until IS NULL OR t.expires_at <= v_until)
 	 GROUP BY t.expires_at
 	 ORDER BY t.expires_at;
+	IF NOT FOUND THEN
+		PERFORM crm.loyalty_check_client(v_client);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION crm.points_expiring(bigint, text, timestamptz, interval) IS 'points still to expire per expiry moment after as_of (within an interval if given): the "expiring soon" list';
@@ -1604,36 +1648,45 @@ DECLARE
 	v_request	jsonb;
 	v_at		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.adjust_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.adjust_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF points IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'points must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
+	ELSIF note IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'note must not be NULL');
+	END IF;
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points = 0 THEN
-		RAISE EXCEPTION 'points to adjust must not be zero or NULL'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF points = 0 THEN
+		PERFORM crm.loyalty_raise('22023', 'points to adjust must not be zero');
 	END IF;
 	IF points = -9223372036854775808 THEN
-		RAISE EXCEPTION 'points to adjust out of range: %', points
-			USING ERRCODE = 'numeric_value_out_of_range';
+		PERFORM crm.loyalty_raise('22003', format('points to adjust out of range: %s', points));
 	END IF;
-	IF note IS NULL OR btrim(note) = '' THEN
-		RAISE EXCEPTION 'an adjustment needs a note giving its reason'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF btrim(note) = '' THEN
+		PERFORM crm.loyalty_raise('22023', 'an adjustment needs a note giving its reason');
 	END IF;
 	IF expires_at IS NOT NULL AND points < 0 THEN
-		RAISE EXCEPTION 'expires_at applies to a credit only, not to an adjustment of % points', points
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('expires_at applies to a credit only, not to an adjustment of %s points', points));
 	END IF;
 	IF expires_at <= pg_catalog.clock_timestamp() THEN
-		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('expires_at %s is not in the future', expires_at));
 	END IF;
 	p := crm.loyalty_program_row(program);
 	v_request := jsonb_build_object('op', 'adjust_points', 'points', points,
 									'expires_at', expires_at, 'note', note);
 	a := crm.loyalty_lock_account(client_id, p.program_id, points > 0);
 	IF a.client_id IS NULL THEN
-		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', -points
-			USING ERRCODE = 'LY001',
-				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, 0 available', -points),
+			format('Client %s has no account in programme "%s".', client_id, p.code));
 	END IF;
 	e := crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	IF e.entry_id IS NOT NULL THEN
@@ -1668,21 +1721,24 @@ DECLARE
 	v_at		timestamptz;
 	v_done		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.reverse_entry');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.reverse_entry');
+	/* the required arguments, in their order */
 	IF entry_id IS NULL THEN
-		RAISE EXCEPTION 'entry_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'entry_id must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
 	END IF;
 	SELECT * INTO o FROM crm.loyalty_ledger l WHERE l.entry_id = reverse_entry.entry_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'ledger entry % does not exist', entry_id
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('ledger entry %s does not exist', entry_id));
 	END IF;
 	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
 	IF o.kind IN ('reversal', 'expire') THEN
-		RAISE EXCEPTION 'ledger entry % cannot be reversed: it is %', entry_id,
-			CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Correct it with crm.adjust_points.';
+		PERFORM crm.loyalty_raise('22023',
+			format('ledger entry %s cannot be reversed: it is %s', entry_id,
+				   CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END),
+			NULL,
+			'Correct it with crm.adjust_points.');
 	END IF;
 	v_request := jsonb_build_object('op', 'reverse_entry', 'entry_id', entry_id, 'note', note);
 	a := crm.loyalty_lock_account(o.client_id, o.program_id, false);
@@ -1695,8 +1751,7 @@ BEGIN
 	 WHERE r.client_id = o.client_id AND r.program_id = o.program_id
 	   AND r.reversed_entry_id = o.entry_id;
 	IF v_done >= abs(o.points) THEN
-		RAISE EXCEPTION 'ledger entry % is already reversed', entry_id
-			USING ERRCODE = 'object_not_in_prerequisite_state';
+		PERFORM crm.loyalty_raise('55000', format('ledger entry %s is already reversed', entry_id));
 	END IF;
 	v_at := pg_catalog.clock_timestamp();
 	PERFORM crm.loyalty_expire_account(o.client_id, o.program_id, v_at, v_at, actor);
@@ -1742,19 +1797,24 @@ DECLARE
 	v_target	bigint;
 	i			integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.refund_order_points');
-	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF order_id IS NULL THEN
-		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.refund_order_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF order_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'order_id must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
 	END IF;
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF refund_amount <= 0 THEN
-		RAISE EXCEPTION 'refund amount must be positive, not %', refund_amount
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('refund amount must be positive, not %s', refund_amount));
 	END IF;
 	o := crm.loyalty_order_row(client_id, order_id, true);
 	IF refund_amount > o.net_amount THEN
-		RAISE EXCEPTION 'refund amount % exceeds the net amount % of order %', refund_amount, o.net_amount, order_id
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('refund amount %s exceeds the net amount %s of order %s', refund_amount, o.net_amount, order_id));
 	END IF;
 	v_request := jsonb_build_object('op', 'refund_order_points', 'order_id', order_id,
 									'refund_amount', refund_amount, 'note', note);
@@ -1796,16 +1856,16 @@ BEGIN
 		 WHERE l.client_id = refund_order_points.client_id AND l.program_id = acct.program_id
 		   AND l.order_id = refund_order_points.order_id AND l.kind = 'reversal';
 		IF refund_amount IS NULL AND v_so_far >= o.net_amount AND v_refunded THEN
-			RAISE EXCEPTION 'order % is already refunded in full', order_id
-				USING ERRCODE = 'object_not_in_prerequisite_state';
+			PERFORM crm.loyalty_raise('55000',
+				format('order %s is already refunded in full', order_id));
 		END IF;
 		v_amount := coalesce(refund_amount, o.net_amount - v_so_far);
 		IF v_so_far + v_amount > o.net_amount THEN
-			RAISE EXCEPTION 'refund amount % exceeds what remains refundable of order %: %',
-				v_amount, order_id, o.net_amount - v_so_far
-				USING ERRCODE = 'invalid_parameter_value',
-					  DETAIL = format('Order %s has a net amount of %s, of which %s is refunded already.',
-									  order_id, o.net_amount, v_so_far);
+			PERFORM crm.loyalty_raise('22023',
+				format('refund amount %s exceeds what remains refundable of order %s: %s',
+					   v_amount, order_id, o.net_amount - v_so_far),
+				format('Order %s has a net amount of %s, of which %s is refunded already.',
+					   order_id, o.net_amount, v_so_far));
 		END IF;
 		v_share := CASE WHEN o.net_amount = 0 THEN 1 ELSE (v_so_far + v_amount) / o.net_amount END;
 
@@ -2022,9 +2082,11 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.open_loyalty_account');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.open_loyalty_account');
 	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	RETURN crm.loyalty_lock_account(client_id, p.program_id, true);
@@ -2045,9 +2107,14 @@ DECLARE
 	o			crm.orders;
 	v_points	bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
-	IF client_id IS NULL OR order_id IS NULL THEN
-		RAISE EXCEPTION 'client_id and order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_order_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF order_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'order_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	o := crm.loyalty_order_row(client_id, order_id, true);
@@ -2060,17 +2127,17 @@ BEGIN
 								 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
 	END IF;
 	IF o.status <> 'paid' THEN
-		RAISE EXCEPTION 'order % of client % is %, not paid', order_id, client_id, o.status
-			USING ERRCODE = 'object_not_in_prerequisite_state';
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is %s, not paid', order_id, client_id, o.status));
 	END IF;
 	IF o.currency <> p.currency THEN
-		RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('order %s is in %s, programme "%s" in %s', order_id, o.currency, p.code, p.currency));
 	END IF;
 	IF o.ordered_at > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
-		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id, o.ordered_at
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is dated %s, in the future', order_id, client_id, o.ordered_at),
+			'An order earns points once it has happened: at most crm.future_tolerance past now.');
 	END IF;
 	/*
 	 * the programme's cashback, and the points the order's bonus rules
@@ -2098,9 +2165,11 @@ DECLARE
 	p			crm.loyalty_programs;
 	a			crm.loyalty_accounts;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_welcome_bonus');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_welcome_bonus');
 	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	a := crm.loyalty_lock_account(client_id, p.program_id, true);
@@ -2127,9 +2196,16 @@ DECLARE
 	v_birth		date;
 	v_year		integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
-	IF client_id IS NULL OR on_date IS NULL OR allow_other_day IS NULL THEN
-		RAISE EXCEPTION 'client_id, on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_birthday_bonus');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF on_date IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'on_date must not be NULL');
+	ELSIF allow_other_day IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_other_day must not be NULL');
 	END IF;
 	IF NOT allow_other_day THEN
 		PERFORM crm.refuse_other_day('crm.award_birthday_bonus', on_date);
@@ -2137,7 +2213,7 @@ BEGIN
 	p := crm.loyalty_program_row(program);
 	SELECT c.birth_date INTO v_birth FROM crm.clients c WHERE c.client_id = award_birthday_bonus.client_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('P0002', format('client %s does not exist', client_id));
 	END IF;
 	a := crm.loyalty_lock_account(client_id, p.program_id, false);
 	IF a.client_id IS NULL OR NOT coalesce(crm.loyalty_is_birthday(v_birth, on_date), false) THEN
@@ -2172,22 +2248,29 @@ DECLARE
 	v_new_threshold numeric;
 	v_cur_threshold numeric;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.update_tier');
-	IF client_id IS NULL OR as_of IS NULL OR allow_future IS NULL THEN
-		RAISE EXCEPTION 'client_id, as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.update_tier');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
+	ELSIF allow_future IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
 	IF NOT isfinite(as_of) THEN
-		RAISE EXCEPTION 'as_of must be finite: %', as_of
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('as_of must be finite: %s', as_of));
 	END IF;
 	IF NOT allow_future THEN
-		PERFORM crm.refuse_future('crm.update_tier', 'as_of', as_of);
+		PERFORM crm.loyalty_refuse_future('crm.update_tier', 'as_of', as_of);
 	END IF;
 	p := crm.loyalty_program_row(program);
 	a := crm.loyalty_lock_account(client_id, p.program_id, false);
 	IF a.client_id IS NULL THEN
-		RAISE EXCEPTION 'client % has no account in programme "%"', client_id, p.code
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s has no account in programme "%s"', client_id, p.code));
 	END IF;
 	IF as_of < a.tier_since THEN
 		RETURN NULL;
@@ -2797,11 +2880,11 @@ DECLARE
 	v_tol		interval := crm.future_tolerance();
 BEGIN
 	IF on_date < (v_now - v_tol)::date OR on_date > (v_now + v_tol)::date THEN
-		RAISE EXCEPTION 'on_date % is not today', on_date
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
-								  v_now::date, function_name, current_setting('crm.future_tolerance')),
-				  HINT = 'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.';
+		PERFORM crm.loyalty_raise('22023',
+			format('on_date %s is not today', on_date),
+			format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
+				   v_now::date, function_name, current_setting('crm.future_tolerance')),
+			'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.');
 	END IF;
 END
 $$;
@@ -2856,10 +2939,15 @@ DECLARE
 	r			record;
 	n			bigint := 0;
 BEGIN
-	p := crm.loyalty_program_row(program);
-	IF on_date IS NULL OR allow_other_day IS NULL THEN
-		RAISE EXCEPTION 'on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order */
+	IF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF on_date IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'on_date must not be NULL');
+	ELSIF allow_other_day IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_other_day must not be NULL');
 	END IF;
+	p := crm.loyalty_program_row(program);
 	IF NOT allow_other_day THEN
 		PERFORM crm.refuse_other_day('crm.award_birthday_bonuses', on_date);
 	END IF;
@@ -2898,12 +2986,17 @@ DECLARE
 	r			record;
 	n			bigint := 0;
 BEGIN
-	p := crm.loyalty_program_row(program);
-	IF as_of IS NULL OR allow_future IS NULL THEN
-		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order */
+	IF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
+	ELSIF allow_future IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
+	p := crm.loyalty_program_row(program);
 	IF NOT allow_future AND isfinite(as_of) THEN
-		PERFORM crm.refuse_future('crm.update_tiers', 'as_of', as_of);
+		PERFORM crm.loyalty_refuse_future('crm.update_tiers', 'as_of', as_of);
 	END IF;
 	FOR r IN
 		SELECT a.client_id FROM crm.loyalty_accounts a
@@ -2941,11 +3034,14 @@ DECLARE
 	r			record;
 	x			record;
 BEGIN
-	IF as_of IS NULL OR allow_future IS NULL THEN
-		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order (program NULL: every programme) */
+	IF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
+	ELSIF allow_future IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
 	IF NOT allow_future THEN
-		PERFORM crm.refuse_future('crm.expire_points', 'as_of', as_of);
+		PERFORM crm.loyalty_refuse_future('crm.expire_points', 'as_of', as_of);
 	END IF;
 	IF program IS NOT NULL THEN
 		v_program := (crm.loyalty_program_row(program)).program_id;
@@ -3367,26 +3463,36 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v			numeric;
+	n			bigint;
 BEGIN
-	IF client_id IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	SELECT coalesce(sum(o.net_amount - coalesce(
 				(SELECT sum(l.refund_amount) FROM crm.loyalty_ledger l
 				  WHERE l.client_id = o.client_id AND l.program_id = p.program_id
-					AND l.order_id = o.order_id AND l.refund_amount IS NOT NULL), 0)), 0)
-	  INTO v
+					AND l.order_id = o.order_id AND l.refund_amount IS NOT NULL), 0)), 0),
+		   count(*)
+	  INTO v, n
 	  FROM crm.orders o
 	 WHERE o.client_id = tier_turnover.client_id
 	   AND o.status IN ('placed', 'paid')
 	   AND o.currency = p.currency
 	   AND o.ordered_at <= as_of
 	   AND (p.tier_window IS NULL OR o.ordered_at > as_of - p.tier_window);
+	IF n = 0 THEN
+		PERFORM crm.loyalty_check_client(client_id);
+	END IF;
 	RETURN v;
 END
 $$;
-COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover that counts toward a tier: net amount of placed and paid orders in the programme''s currency in (as_of - tier_window, as_of], less partial refunds recorded in the account';
+COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover that counts toward a tier: net amount of placed and paid orders in the programme''s currency in (as_of - tier_window, as_of], less partial refunds recorded in the account; error P0002 for an unknown client';
 
 COMMENT ON FUNCTION crm.client_profiles(timestamptz) IS 'purchase profile of every client with a purchase (status placed or paid, value net_amount) at or before as_of; an error (0A000) when a client''s purchases are in more than one currency';
 
@@ -3418,3 +3524,400 @@ SELECT c.client_id,
 	  FROM crm.orders x
 	 WHERE x.client_id = c.client_id AND x.status IN ('placed', 'paid')) o ON true;
 COMMENT ON VIEW crm.client_overview IS 'one row per client the caller may see (security_invoker: row-level security applies): name, owner, purchases, revenue, last purchase, points, open incidents, and the currency of the purchases (an error, 0A000, for a client whose purchases are in more than one)';
+
+/*
+ * The loyalty functions: errors without a CONTEXT (crm.loyalty_raise), an
+ * unknown client P0002 (crm.loyalty_check_client), one NULL argument per
+ * message.  The functions above that changed are defined above in their
+ * final form; the helpers below are new or changed.
+ */
+CREATE FUNCTION crm.loyalty_raise(sqlstate text, message text, detail text DEFAULT NULL,
+								  hint text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'loyalty_raise'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.loyalty_raise(text, text, text, text) IS 'internal: raises the error of a loyalty function (SQLSTATE, message, detail and hint where not NULL) without a CONTEXT';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_program_row(program text)
+RETURNS crm.loyalty_programs
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+BEGIN
+	IF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	END IF;
+	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
+	IF NOT FOUND THEN
+		PERFORM crm.loyalty_raise('22023', format('loyalty programme "%s" does not exist', program));
+	END IF;
+	RETURN p;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_program_row(text) IS 'internal: the programme with this code, or error 22004 (NULL) or 22023 (unknown, named)';
+
+CREATE FUNCTION crm.loyalty_check_client(client_id bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = loyalty_check_client.client_id) THEN
+		PERFORM crm.loyalty_raise('P0002', format('client %s does not exist', client_id));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_check_client(bigint) IS 'internal: error P0002 unless the client exists';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_check_args(client_id bigint, idempotency_key text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	END IF;
+	IF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
+	END IF;
+	IF length(idempotency_key) NOT BETWEEN 1 AND 200 THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('invalid idempotency key "%s"', idempotency_key),
+			'An idempotency key has 1 to 200 characters.');
+	END IF;
+	IF idempotency_key LIKE 'crm:%' THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('invalid idempotency key "%s"', idempotency_key),
+			'Keys starting with "crm:" are reserved for the keys crm derives itself.');
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_check_args(bigint, text) IS 'internal: client_id and idempotency key present and well formed, or error';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_lock_account(client_id bigint, program_id bigint,
+										 open_if_missing boolean)
+RETURNS crm.loyalty_accounts
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_client	bigint := loyalty_lock_account.client_id;
+	v_program	bigint := loyalty_lock_account.program_id;
+	a			crm.loyalty_accounts;
+BEGIN
+	SELECT * INTO a FROM crm.loyalty_accounts
+	 WHERE client_id = v_client AND program_id = v_program
+	   FOR UPDATE;
+	IF FOUND OR NOT open_if_missing THEN
+		RETURN a;
+	END IF;
+	PERFORM crm.loyalty_check_client(v_client);
+	INSERT INTO crm.loyalty_accounts (client_id, program_id, tier_code, opened_at, tier_since)
+	SELECT v_client, v_program,
+		   (SELECT t.tier_code FROM crm.loyalty_tiers t
+			 WHERE t.program_id = v_program AND t.threshold = 0),
+		   pg_catalog.now(), pg_catalog.now()
+	ON CONFLICT ON CONSTRAINT loyalty_accounts_pkey DO NOTHING;
+	SELECT * INTO a FROM crm.loyalty_accounts
+	 WHERE client_id = v_client AND program_id = v_program
+	   FOR UPDATE;
+	IF NOT FOUND THEN
+		/* another transaction opened it after this one's snapshot */
+		PERFORM crm.loyalty_raise('40001',
+			format('could not open the account of client %s in programme %s because of a concurrent update', v_client, v_program));
+	END IF;
+	RETURN a;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_lock_account(bigint, bigint, boolean) IS 'internal: locks (and opens if asked) the account of a client in a programme';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_replay(client_id bigint, program_id bigint,
+								   idempotency_key text, request jsonb)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	e			crm.loyalty_ledger;
+BEGIN
+	SELECT * INTO e FROM crm.loyalty_ledger l
+	 WHERE l.client_id = loyalty_replay.client_id
+	   AND l.program_id = loyalty_replay.program_id
+	   AND l.idempotency_key = loyalty_replay.idempotency_key;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	IF e.request IS DISTINCT FROM loyalty_replay.request THEN
+		PERFORM crm.loyalty_raise('LY002',
+			format('idempotency key "%s" was already used with other arguments', e.idempotency_key),
+			format('First use: entry %s, %s.', e.entry_id, e.request),
+			'Use a new key for a new operation.');
+	END IF;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_replay(bigint, bigint, text, jsonb) IS 'internal: the entry already written under an idempotency key (error LY002 if its arguments differ)';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_append(
+	client_id bigint, program_id bigint, kind text,
+	new_lot bigint, expires_at timestamptz,
+	lot_ids bigint[], deltas bigint[],
+	order_id bigint, reverses_entry_id bigint, unrecovered bigint, refund_amount numeric,
+	idempotency_key text, actor text, source text, note text, request jsonb,
+	at timestamptz)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_id		bigint := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	v_moves		bigint;
+	v_nlots		integer;
+	v_one_lot	bigint;
+	v_balance	bigint;
+	e			crm.loyalty_ledger;
+BEGIN
+	SELECT coalesce(sum(m.d), 0), count(*), min(m.lot)
+	  INTO v_moves, v_nlots, v_one_lot
+	  FROM (SELECT u.lot, sum(u.d) AS d
+			  FROM unnest(lot_ids, deltas) AS u(lot, d)
+			 GROUP BY u.lot HAVING sum(u.d) <> 0) m;
+
+	SELECT a.balance INTO v_balance FROM crm.loyalty_accounts a
+	 WHERE a.client_id = loyalty_append.client_id AND a.program_id = loyalty_append.program_id;
+	IF v_balance::numeric + coalesce(new_lot, 0) + v_moves > 9223372036854775807 THEN
+		PERFORM crm.loyalty_raise('22003',
+			format('crediting %s points would take the balance of client %s in programme %s past the largest bigint: %s points now',
+				   coalesce(new_lot, 0) + v_moves::numeric, client_id, program_id, v_balance));
+	END IF;
+	v_balance := v_balance + coalesce(new_lot, 0) + v_moves;
+	IF v_balance < 0 THEN
+		PERFORM crm.loyalty_raise('LY001', 'not enough loyalty points');
+	END IF;
+
+	INSERT INTO crm.loyalty_ledger AS l
+		(client_id, program_id, entry_id, kind, points, balance_after, order_id,
+		 lot_id, expires_at, reverses_entry_id, unrecovered, refund_amount,
+		 idempotency_key, made_by, source, note, request, created_at)
+	VALUES (client_id, program_id, v_id, kind, coalesce(new_lot, 0) + v_moves, v_balance, order_id,
+			CASE WHEN coalesce(new_lot, 0) > 0 THEN v_id
+				 WHEN v_nlots = 1 THEN v_one_lot END,
+			CASE WHEN coalesce(new_lot, 0) > 0 THEN expires_at END,
+			reverses_entry_id, coalesce(unrecovered, 0), refund_amount,
+			idempotency_key, coalesce(actor, session_user::text), source, note, request, at)
+	RETURNING * INTO e;
+
+	IF coalesce(new_lot, 0) > 0 THEN
+		INSERT INTO crm.loyalty_lots (client_id, program_id, lot_id, points, remaining, earned_at, expires_at)
+		VALUES (client_id, program_id, v_id, new_lot, new_lot, at, expires_at);
+	END IF;
+
+	IF v_nlots > 0 THEN
+		INSERT INTO crm.loyalty_allocations (client_id, program_id, entry_id, lot_id, points)
+		SELECT loyalty_append.client_id, loyalty_append.program_id, v_id, u.lot, sum(u.d)
+		  FROM unnest(lot_ids, deltas) AS u(lot, d)
+		 GROUP BY u.lot HAVING sum(u.d) <> 0;
+		UPDATE crm.loyalty_lots t
+		   SET remaining = t.remaining + m.d
+		  FROM (SELECT u.lot, sum(u.d) AS d
+				  FROM unnest(lot_ids, deltas) AS u(lot, d)
+				 GROUP BY u.lot HAVING sum(u.d) <> 0) m
+		 WHERE t.client_id = loyalty_append.client_id
+		   AND t.program_id = loyalty_append.program_id
+		   AND t.lot_id = m.lot;
+	END IF;
+
+	UPDATE crm.loyalty_accounts a SET balance = v_balance
+	 WHERE a.client_id = loyalty_append.client_id AND a.program_id = loyalty_append.program_id;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_append(bigint, bigint, text, bigint, timestamptz, bigint[], bigint[], bigint, bigint, bigint, numeric, text, text, text, text, jsonb, timestamptz)
+	IS 'internal: appends an entry with its lot and allocations to a locked account and updates the caches';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_debit(a crm.loyalty_accounts, p crm.loyalty_programs, kind text,
+								  points bigint, order_id bigint, idempotency_key text,
+								  actor text, source text, note text, request jsonb)
+RETURNS crm.loyalty_ledger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_at		timestamptz;
+	v_balance	bigint;
+	v_id		bigint;
+	v_need		bigint;
+	v_lots		bigint[] := '{}';
+	v_takes		bigint[] := '{}';
+	lot			record;
+	e			crm.loyalty_ledger;
+BEGIN
+	v_at := pg_catalog.clock_timestamp();
+	v_balance := a.balance;
+	IF EXISTS (SELECT 1 FROM crm.loyalty_lots t
+				WHERE t.client_id = a.client_id AND t.program_id = a.program_id
+				  AND t.remaining > 0 AND t.expires_at <= v_at) THEN
+		PERFORM crm.loyalty_expire_account(a.client_id, a.program_id, v_at, v_at, actor);
+		SELECT x.balance INTO v_balance FROM crm.loyalty_accounts x
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id;
+	END IF;
+	IF v_balance < points THEN
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, %s available', points, v_balance),
+			format('Client %s has %s points in programme "%s".', a.client_id, v_balance, p.code));
+	END IF;
+	/*
+	 * The lots to draw from, in the programme's lot order, and how much
+	 * from each: live lots until the amount is complete.  Soonest expiry
+	 * first reads the open-lots index in order and stops there.
+	 */
+	v_need := points;
+	IF p.lot_order = 'expiring_first' THEN
+		FOR lot IN
+			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
+			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
+			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+			 ORDER BY t.client_id, t.program_id, t.expires_at, t.lot_id
+		LOOP
+			v_lots := v_lots || lot.lot_id;
+			v_takes := v_takes || least(lot.remaining, v_need);
+			v_need := v_need - least(lot.remaining, v_need);
+			EXIT WHEN v_need = 0;
+		END LOOP;
+	ELSE
+		FOR lot IN
+			SELECT t.lot_id, t.remaining FROM crm.loyalty_lots t
+			 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.remaining > 0
+			   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+			 ORDER BY t.lot_id
+		LOOP
+			v_lots := v_lots || lot.lot_id;
+			v_takes := v_takes || least(lot.remaining, v_need);
+			v_need := v_need - least(lot.remaining, v_need);
+			EXIT WHEN v_need = 0;
+		END LOOP;
+	END IF;
+	IF v_need > 0 THEN
+		/* cannot happen while the caches hold; verify_ledger would tell */
+		PERFORM crm.loyalty_raise('XX001',
+			format('the live lots of client %s in programme "%s" hold fewer points than its balance', a.client_id, p.code));
+	END IF;
+
+	/* the entry, its allocations, the lot and balance caches, in one statement */
+	v_id := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	WITH pick AS (
+		SELECT u.lot_id, u.take FROM unnest(v_lots, v_takes) AS u(lot_id, take)),
+	ins AS (
+		INSERT INTO crm.loyalty_ledger AS l
+			(client_id, program_id, entry_id, kind, points, balance_after, order_id,
+			 lot_id, idempotency_key, made_by, source, note, request, created_at)
+		SELECT a.client_id, a.program_id, v_id, kind, -points, v_balance - points, order_id,
+			   CASE WHEN count(*) = 1 THEN min(pick.lot_id) END,
+			   idempotency_key, coalesce(actor, session_user::text), source, note, request, v_at
+		  FROM pick
+		RETURNING l.*),
+	al AS (
+		INSERT INTO crm.loyalty_allocations (client_id, program_id, entry_id, lot_id, points)
+		SELECT a.client_id, a.program_id, v_id, pick.lot_id, -pick.take FROM pick),
+	lu AS (
+		UPDATE crm.loyalty_lots t SET remaining = t.remaining - pick.take
+		  FROM pick
+		 WHERE t.client_id = a.client_id AND t.program_id = a.program_id AND t.lot_id = pick.lot_id),
+	acc AS (
+		UPDATE crm.loyalty_accounts x SET balance = v_balance - points
+		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id)
+	SELECT * INTO e FROM ins;
+	RETURN e;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_debit(crm.loyalty_accounts, crm.loyalty_programs, text, bigint, bigint, text, text, text, text, jsonb) IS 'internal: draws points from the lots of a locked account';
+
+CREATE OR REPLACE FUNCTION crm.loyalty_order_row(client_id bigint, order_id bigint, allow_closed boolean)
+RETURNS crm.orders
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	o			crm.orders;
+BEGIN
+	SELECT * INTO o FROM crm.orders x
+	 WHERE x.client_id = loyalty_order_row.client_id AND x.order_id = loyalty_order_row.order_id;
+	IF NOT FOUND THEN
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('22023',
+			format('order %s of client %s does not exist', order_id, client_id));
+	END IF;
+	IF NOT allow_closed AND o.status IN ('cancelled', 'refunded') THEN
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is %s', order_id, client_id, o.status));
+	END IF;
+	RETURN o;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_order_row(bigint, bigint, boolean) IS 'internal: an order of a client, or error (P0002 an unknown client, 22023 an unknown order, 55000 a closed one)';
+
+CREATE FUNCTION crm.loyalty_refuse_future(function_name text, argument text, value timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_state		text;
+	v_message	text;
+	v_detail	text;
+	v_hint		text;
+BEGIN
+	IF value > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
+		BEGIN
+			PERFORM crm.refuse_future(function_name, argument, value);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+				v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			PERFORM crm.loyalty_raise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
+		END;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_refuse_future(text, text, timestamptz) IS 'internal: the error of crm.refuse_future (22023, a job called for a time beyond now plus crm.future_tolerance) without a CONTEXT';
+
+CREATE FUNCTION crm.loyalty_refuse_in_citus_task(function_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_state		text;
+	v_message	text;
+	v_detail	text;
+	v_hint		text;
+BEGIN
+	IF crm.in_citus_task() THEN
+		BEGIN
+			PERFORM crm.refuse_in_citus_task(function_name);
+		EXCEPTION WHEN feature_not_supported THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+				v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			PERFORM crm.loyalty_raise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
+		END;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_refuse_in_citus_task(text) IS 'internal: the error of crm.refuse_in_citus_task (0A000, a function called inside a query Citus sent to a shard) without a CONTEXT';
+
+REVOKE EXECUTE ON FUNCTION crm.loyalty_raise(text, text, text, text),
+	crm.loyalty_check_client(bigint),
+	crm.loyalty_refuse_future(text, text, timestamptz),
+	crm.loyalty_refuse_in_citus_task(text)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.loyalty_raise(text, text, text, text),
+	crm.loyalty_check_client(bigint),
+	crm.loyalty_refuse_in_citus_task(text)
+	TO crm_admin, crm_analyst, crm_app, crm_manager;

@@ -10,6 +10,32 @@ SET TimeZone = 'UTC';
 SET client_min_messages = warning;
 \set SHOW_CONTEXT never
 \i sql/include/edges.sql
+-- v(stmt) as in edges.sql, and after an error the lines of CONTEXT that
+-- crm's functions gave it, where there are any (the lines above those of
+-- this harness: its statement and its function): a loyalty error has none
+CREATE OR REPLACE FUNCTION pg_temp.v(stmt text) RETURNS text
+LANGUAGE plpgsql AS $$
+DECLARE
+	r			text;
+	n			bigint;
+	ctx			text;
+BEGIN
+	EXECUTE stmt INTO r;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	IF n = 0 THEN
+		RETURN 'no rows';
+	END IF;
+	RETURN coalesce(r, 'NULL');
+EXCEPTION WHEN others THEN
+	GET STACKED DIAGNOSTICS ctx = PG_EXCEPTION_CONTEXT;
+	n := CASE WHEN ctx = '' THEN 1
+			  ELSE array_position(string_to_array(ctx, E'\n'), format('SQL statement "%s"', stmt)) END - 1;
+	RETURN SQLSTATE || ': ' || SQLERRM
+		   || CASE WHEN n IS NULL THEN ' [CONTEXT: ' || ctx || ']'
+				   WHEN n > 0 THEN format(' [CONTEXT of %s line%s]', n, CASE WHEN n > 1 THEN 's' END)
+				   ELSE '' END;
+END
+$$;
 BEGIN;
 SELECT pg_temp.empty_crm();
 
@@ -36,6 +62,7 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null client', $$SELECT crm.open_loyalty_account(NULL, 'club')$$),
 	('null programme', $$SELECT crm.open_loyalty_account(1, NULL)$$),
 	('empty programme', $$SELECT crm.open_loyalty_account(1, '')$$),
+	('unknown programme', $$SELECT crm.open_loyalty_account(1, 'nosuch')$$),
 	('negative client', $$SELECT crm.open_loyalty_account(-1, 'club')$$),
 	('zero client', $$SELECT crm.open_loyalty_account(0, 'club')$$),
 	('huge client', $$SELECT crm.open_loyalty_account(9223372036854775807, 'club')$$)
@@ -60,6 +87,10 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('negative points', $$SELECT crm.earn_points(1, 'club', -10, 'e1')$$),
 	('zero points', $$SELECT crm.earn_points(1, 'club', 0, 'e1')$$),
 	('negative client', $$SELECT crm.earn_points(-1, 'club', 10, 'e1')$$),
+	('huge client', $$SELECT crm.earn_points(9223372036854775807, 'club', 10, 'e1')$$),
+	('unknown client with an order', $$SELECT crm.earn_points(9, 'club', 10, 'e1', 1)$$),
+	('unknown programme and client', $$SELECT crm.earn_points(9, 'nosuch', 10, 'e1')$$),
+	('null client and programme: the first named', $$SELECT crm.earn_points(NULL, NULL, 10, 'e1')$$),
 	('negative order', $$SELECT crm.earn_points(1, 'club', 10, 'e1', -1)$$),
 	('cancelled order', $$SELECT crm.earn_points(1, 'club', 10, 'e1', 3)$$),
 	('expiry in the past', $$SELECT crm.earn_points(1, 'club', 10, 'e1', expires_at => '2000-01-01')$$),
@@ -82,6 +113,9 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('negative points', $$SELECT crm.redeem_points(1, 'club', -10, 'r1')$$),
 	('zero points', $$SELECT crm.redeem_points(1, 'club', 0, 'r1')$$),
 	('no account', $$SELECT crm.redeem_points(3, 'club', 10, 'r1')$$),
+	('negative client', $$SELECT crm.redeem_points(-1, 'club', 10, 'r1')$$),
+	('unknown client with an order', $$SELECT crm.redeem_points(9, 'club', 10, 'r1', 1)$$),
+	('empty programme', $$SELECT crm.redeem_points(1, '', 10, 'r1')$$),
 	('huge points', $$SELECT crm.redeem_points(1, 'club', 9223372036854775807, 'r1')$$),
 	('unknown order', $$SELECT crm.redeem_points(1, 'club', 10, 'r1', 99)$$),
 	('cancelled order', $$SELECT crm.redeem_points(1, 'club', 10, 'r1', 3)$$),
@@ -93,6 +127,9 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 
 -- crm.adjust_points(client_id, program, points, idempotency_key, note, expires_at, actor)
 SELECT cell, pg_temp.w(q) AS result FROM (VALUES
+	('null client', $$SELECT crm.adjust_points(NULL, 'club', 5, 'a1', 'why')$$),
+	('null programme', $$SELECT crm.adjust_points(1, NULL, 5, 'a1', 'why')$$),
+	('empty programme', $$SELECT crm.adjust_points(1, '', 5, 'a1', 'why')$$),
 	('null points', $$SELECT crm.adjust_points(1, 'club', NULL, 'a1', 'why')$$),
 	('null note', $$SELECT crm.adjust_points(1, 'club', 5, 'a1', NULL)$$),
 	('blank note', $$SELECT crm.adjust_points(1, 'club', 5, 'a1', '  ')$$),
@@ -101,6 +138,8 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('negative points beyond the balance', $$SELECT crm.adjust_points(1, 'club', -1000, 'a1', 'why')$$),
 	('negative points with an expiry', $$SELECT crm.adjust_points(1, 'club', -5, 'a1', 'why', 'infinity')$$),
 	('negative points, no account', $$SELECT crm.adjust_points(3, 'club', -5, 'a1', 'why')$$),
+	('negative client: a credit', $$SELECT crm.adjust_points(-1, 'club', 5, 'a1', 'why')$$),
+	('negative client: a debit', $$SELECT crm.adjust_points(-1, 'club', -5, 'a1', 'why')$$),
 	('smallest bigint', $$SELECT crm.adjust_points(1, 'club', -9223372036854775808, 'a1', 'why')$$),
 	('largest bigint', $$SELECT crm.adjust_points(1, 'club', 9223372036854775807, 'a1', 'why')$$),
 	('expiry -infinity', $$SELECT crm.adjust_points(1, 'club', 5, 'a1', 'why', '-infinity')$$),
@@ -112,6 +151,7 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null entry', $$SELECT crm.reverse_entry(NULL, 'v1')$$),
 	('null key', $$SELECT crm.reverse_entry((SELECT entry_id FROM crm.loyalty_ledger WHERE idempotency_key = 'a2'), NULL)$$),
+	('null key of an entry that does not exist', $$SELECT crm.reverse_entry(-1, NULL)$$),
 	('negative entry', $$SELECT crm.reverse_entry(-1, 'v1')$$),
 	('zero entry', $$SELECT crm.reverse_entry(0, 'v1')$$),
 	('huge entry', $$SELECT crm.reverse_entry(9223372036854775807, 'v1')$$),
@@ -126,6 +166,7 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null client', $$SELECT crm.award_order_points(NULL, 1, 'club')$$),
 	('null order', $$SELECT crm.award_order_points(1, NULL, 'club')$$),
 	('null programme', $$SELECT crm.award_order_points(1, 1, NULL)$$),
+	('negative client', $$SELECT crm.award_order_points(-1, 1, 'club')$$),
 	('negative order', $$SELECT crm.award_order_points(1, -1, 'club')$$),
 	('zero order', $$SELECT crm.award_order_points(1, 0, 'club')$$),
 	('huge order', $$SELECT crm.award_order_points(1, 9223372036854775807, 'club')$$),
@@ -147,6 +188,7 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null client', $$SELECT crm.award_welcome_bonus(NULL, 'club')$$),
 	('null programme', $$SELECT crm.award_welcome_bonus(1, NULL)$$),
 	('negative client', $$SELECT crm.award_welcome_bonus(-1, 'club')$$),
+	('empty programme', $$SELECT crm.award_welcome_bonus(1, '')$$),
 	('welcome', $$SELECT (crm.award_welcome_bonus(1, 'club')).points$$),
 	('again: the first entry', $$SELECT (crm.award_welcome_bonus(1, 'club')).points$$),
 	('a programme without welcome points: opens the account', $$SELECT crm.award_welcome_bonus(3, 'plain')$$),
@@ -169,6 +211,8 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 -- crm.award_birthday_bonuses(program, on_date, actor, allow_other_day)
 SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null client', $$SELECT crm.award_birthday_bonus(NULL, 'club', '2024-05-05')$$),
+	('null programme', $$SELECT crm.award_birthday_bonus(1, NULL, '2024-05-05')$$),
+	('empty programme', $$SELECT crm.award_birthday_bonus(1, '', '2024-05-05', allow_other_day => true)$$),
 	('null day', $$SELECT crm.award_birthday_bonus(1, 'club', NULL)$$),
 	('null allow_other_day', $$SELECT crm.award_birthday_bonus(1, 'club', '2024-05-05', NULL, NULL)$$),
 	('another day than today', $$SELECT crm.award_birthday_bonus(1, 'club', '2024-05-05')$$),
@@ -178,6 +222,8 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('no birth date', $$SELECT crm.award_birthday_bonus(3, 'plain', '2024-05-05', allow_other_day => true)$$),
 	('birthday', $$SELECT (crm.award_birthday_bonus(1, 'club', '2024-05-05', allow_other_day => true)).points$$),
 	('the same year again', $$SELECT (crm.award_birthday_bonus(1, 'club', '2024-05-05', allow_other_day => true)).points$$),
+	('every member: null programme', $$SELECT crm.award_birthday_bonuses(NULL, '2025-05-05')$$),
+	('every member: empty programme', $$SELECT crm.award_birthday_bonuses('', '2025-05-05', allow_other_day => true)$$),
 	('every member: null day', $$SELECT crm.award_birthday_bonuses('club', NULL)$$),
 	('every member: null allow_other_day', $$SELECT crm.award_birthday_bonuses('club', '2025-05-05', NULL, NULL)$$),
 	('every member: day -infinity', $$SELECT crm.award_birthday_bonuses('club', '-infinity')$$),
@@ -195,6 +241,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('balance: empty programme', $$SELECT crm.points_balance(1, '')$$),
 	('balance: null at: every entry', $$SELECT crm.points_balance(1, 'club', NULL)$$),
 	('balance: negative client', $$SELECT crm.points_balance(-1, 'club')$$),
+	('balance: no account', $$SELECT crm.points_balance(3, 'club')$$),
 	('balance: at -infinity', $$SELECT crm.points_balance(1, 'club', '-infinity')$$),
 	('balance: at infinity', $$SELECT crm.points_balance(1, 'club', 'infinity')$$),
 	('statement', $$SELECT string_agg(format('%s %s', kind, points), ', ' ORDER BY entry_id) FROM crm.points_statement(1, 'club')$$),
@@ -204,14 +251,20 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('statement: from infinity to -infinity', $$SELECT count(*) FROM crm.points_statement(1, 'club', 'infinity', '-infinity')$$),
 	('statement: from -infinity to infinity', $$SELECT count(*) FROM crm.points_statement(1, 'club', '-infinity', 'infinity')$$),
 	('statement: no account', $$SELECT count(*) FROM crm.points_statement(3, 'club')$$),
+	('statement: negative client', $$SELECT count(*) FROM crm.points_statement(-1, 'club')$$),
 	('expiring', $$SELECT sum(points) FROM crm.points_expiring(1, 'club')$$),
 	('expiring: null as_of', $$SELECT count(*) FROM crm.points_expiring(1, 'club', NULL)$$),
 	('expiring: null client', $$SELECT count(*) FROM crm.points_expiring(NULL, 'club')$$),
+	('expiring: null programme', $$SELECT count(*) FROM crm.points_expiring(1, NULL)$$),
+	('expiring: empty programme', $$SELECT count(*) FROM crm.points_expiring(1, '')$$),
+	('expiring: negative client', $$SELECT count(*) FROM crm.points_expiring(-1, 'club')$$),
+	('expiring: no account', $$SELECT count(*) FROM crm.points_expiring(3, 'club')$$),
 	('expiring: as_of infinity', $$SELECT count(*) FROM crm.points_expiring(1, 'club', 'infinity')$$),
 	('expiring: as_of -infinity', $$SELECT sum(points) FROM crm.points_expiring(1, 'club', '-infinity')$$),
 	('expiring: negative within', $$SELECT count(*) FROM crm.points_expiring(1, 'club', now(), '-1 day')$$),
 	('expiring: zero within', $$SELECT count(*) FROM crm.points_expiring(1, 'club', now(), '0')$$),
-	('expiring: huge within', $$SELECT count(*) FROM crm.points_expiring(1, 'club', now(), '1000000 years')$$)
+	('expiring: huge within', $$SELECT count(*) FROM crm.points_expiring(1, 'club', '2024-01-01', '1000000 years')$$),
+	('expiring: huge within, no lot', $$SELECT count(*) FROM crm.points_expiring(3, 'club', '2024-01-01', '1000000 years')$$)
 ) AS t(cell, q);
 
 -- crm.tier_turnover(client_id, program, as_of), crm.update_tier(client_id,
@@ -221,13 +274,19 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('turnover: null as_of', $$SELECT crm.tier_turnover(1, 'club', NULL)$$),
 	('turnover: null client', $$SELECT crm.tier_turnover(NULL, 'club')$$),
 	('turnover: negative client', $$SELECT crm.tier_turnover(-1, 'club')$$),
+	('turnover: a client without orders', $$SELECT crm.tier_turnover(2, 'club')$$),
+	('turnover: null programme', $$SELECT crm.tier_turnover(1, NULL)$$),
+	('turnover: empty programme', $$SELECT crm.tier_turnover(1, '')$$),
 	('turnover: as_of -infinity', $$SELECT crm.tier_turnover(1, 'club', '-infinity')$$),
 	('turnover: as_of infinity', $$SELECT crm.tier_turnover(1, 'club', 'infinity')$$),
+	('tier: null client', $$SELECT crm.update_tier(NULL, 'club')$$),
 	('tier: null as_of', $$SELECT crm.update_tier(1, 'club', NULL)$$),
 	('tier: null allow_future', $$SELECT crm.update_tier(1, 'club', now(), NULL, NULL)$$),
 	('tier: as_of a year ahead', $$SELECT crm.update_tier(1, 'club', '2099-01-01')$$),
 	('tier: null programme', $$SELECT crm.update_tier(1, NULL)$$),
 	('tier: no account', $$SELECT crm.update_tier(2, 'club')$$),
+	('tier: negative client', $$SELECT crm.update_tier(-1, 'club')$$),
+	('tier: empty programme', $$SELECT crm.update_tier(1, '')$$),
 	('tier: as_of infinity', $$SELECT crm.update_tier(1, 'club', 'infinity')$$),
 	('tier: as_of -infinity', $$SELECT crm.update_tier(1, 'club', '-infinity')$$),
 	('tier: as_of before the current tier', $$SELECT crm.update_tier(1, 'club', '2000-01-01')$$),
@@ -235,6 +294,8 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('tier: again: no change', $$SELECT crm.update_tier(1, 'club', now())$$),
 	('every member: null programme', $$SELECT crm.update_tiers(NULL)$$),
 	('every member: null as_of', $$SELECT crm.update_tiers('club', NULL)$$),
+	('every member: null allow_future', $$SELECT crm.update_tiers('club', now(), NULL, NULL)$$),
+	('every member: empty programme', $$SELECT crm.update_tiers('')$$),
 	('every member: as_of infinity', $$SELECT crm.update_tiers('club', 'infinity')$$),
 	('every member: as_of 2099', $$SELECT crm.update_tiers('club', '2099-01-01')$$),
 	('every member', $$SELECT crm.update_tiers('club')$$)
@@ -245,6 +306,7 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('null client', $$SELECT crm.refund_order_points(NULL, 1, 'f1')$$),
 	('null order', $$SELECT crm.refund_order_points(1, NULL, 'f1')$$),
 	('null key', $$SELECT crm.refund_order_points(1, 1, NULL)$$),
+	('negative client', $$SELECT crm.refund_order_points(-1, 1, 'f1')$$),
 	('negative amount', $$SELECT crm.refund_order_points(1, 1, 'f1', -1)$$),
 	('zero amount', $$SELECT crm.refund_order_points(1, 1, 'f1', 0)$$),
 	('huge amount', $$SELECT crm.refund_order_points(1, 1, 'f1', 1e20)$$),
@@ -264,6 +326,7 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('as_of 2099', $$SELECT crm.expire_points('2099-01-01', 'club')$$),
 	('as_of infinity', $$SELECT crm.expire_points('infinity', 'club')$$),
 	('empty programme', $$SELECT crm.expire_points(now(), '')$$),
+	('unknown programme', $$SELECT crm.expire_points(now(), 'nosuch')$$),
 	('as_of -infinity', $$SELECT crm.expire_points('-infinity')$$),
 	('now: nothing is due', $$SELECT crm.expire_points(now(), 'club')$$),
 	('as_of infinity, on purpose: every lot with an expiry, infinity included', $$SELECT crm.expire_points('infinity', 'club', allow_future => true)$$),
@@ -271,6 +334,19 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 ) AS t(cell, q);
 SELECT crm.points_balance(1, 'club') AS balance_left;
 SELECT count(*) AS ledger_problems FROM crm.verify_ledger();
+
+-- what a client sees of a loyalty error: its message (and detail and
+-- hint), no CONTEXT, however deep in crm it was raised: through the C
+-- function and its SQL twin to the account helper, from update_tier inside
+-- update_tiers, from an exception block
+\set SHOW_CONTEXT always
+\set ON_ERROR_ROLLBACK on
+SELECT crm.earn_points(9, 'club', 10, 'c1');
+SELECT crm.redeem_points(1, 'nosuch', 10, 'c1');
+SELECT crm.update_tiers('club', 'infinity');
+SELECT count(*) FROM crm.points_expiring(3, 'club', '2024-01-01', '1000000 years');
+\set ON_ERROR_ROLLBACK off
+\set SHOW_CONTEXT never
 
 ROLLBACK;
 SELECT pg_temp.sequences_unchanged();

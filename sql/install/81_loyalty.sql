@@ -141,6 +141,18 @@ AS 'MODULE_PATHNAME', 'loyalty_entry_valid'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.loyalty_entry_valid(text, bigint, bigint, bigint, bigint, timestamptz, bigint, bigint, numeric, bigint, text, jsonb) IS 'internal: whether a ledger row follows the ledger''s rules (kind, sign of points, balance_after >= 0, lots, expiry, reversal columns, refund, key length, request object); the CHECK constraint loyalty_ledger_entry_check';
 
+/*
+ * The errors of the loyalty functions: raised in C without a CONTEXT, so
+ * that an error says what its message and SQLSTATE say, however deep in
+ * the loyalty functions it is raised (src/loyalty_error.c).
+ */
+CREATE FUNCTION crm.loyalty_raise(sqlstate text, message text, detail text DEFAULT NULL,
+								  hint text DEFAULT NULL)
+RETURNS void
+AS 'MODULE_PATHNAME', 'loyalty_raise'
+LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.loyalty_raise(text, text, text, text) IS 'internal: raises the error of a loyalty function (SQLSTATE, message, detail and hint where not NULL) without a CONTEXT';
+
 CREATE TABLE crm.loyalty_ledger (
 	client_id		bigint NOT NULL,
 	program_id		bigint NOT NULL,

@@ -19,9 +19,11 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.open_loyalty_account');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.open_loyalty_account');
 	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	RETURN crm.loyalty_lock_account(client_id, p.program_id, true);
@@ -78,9 +80,14 @@ DECLARE
 	o			crm.orders;
 	v_points	bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_order_points');
-	IF client_id IS NULL OR order_id IS NULL THEN
-		RAISE EXCEPTION 'client_id and order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_order_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF order_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'order_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	o := crm.loyalty_order_row(client_id, order_id, true);
@@ -93,17 +100,17 @@ BEGIN
 								 jsonb_build_object('op', 'award_order_points', 'order_id', order_id));
 	END IF;
 	IF o.status <> 'paid' THEN
-		RAISE EXCEPTION 'order % of client % is %, not paid', order_id, client_id, o.status
-			USING ERRCODE = 'object_not_in_prerequisite_state';
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is %s, not paid', order_id, client_id, o.status));
 	END IF;
 	IF o.currency <> p.currency THEN
-		RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('order %s is in %s, programme "%s" in %s', order_id, o.currency, p.code, p.currency));
 	END IF;
 	IF o.ordered_at > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
-		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id, o.ordered_at
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is dated %s, in the future', order_id, client_id, o.ordered_at),
+			'An order earns points once it has happened: at most crm.future_tolerance past now.');
 	END IF;
 	/*
 	 * the programme's cashback, and the points the order's bonus rules
@@ -167,9 +174,11 @@ DECLARE
 	p			crm.loyalty_programs;
 	a			crm.loyalty_accounts;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_welcome_bonus');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_welcome_bonus');
 	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	a := crm.loyalty_lock_account(client_id, p.program_id, true);
@@ -241,15 +250,46 @@ DECLARE
 	v_tol		interval := crm.future_tolerance();
 BEGIN
 	IF on_date < (v_now - v_tol)::date OR on_date > (v_now + v_tol)::date THEN
-		RAISE EXCEPTION 'on_date % is not today', on_date
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
-								  v_now::date, function_name, current_setting('crm.future_tolerance')),
-				  HINT = 'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.';
+		PERFORM crm.loyalty_raise('22023',
+			format('on_date %s is not today', on_date),
+			format('Today is %s. %s pays the birthday points once a year (key crm:birthday:<year>) on the birthday, today give or take crm.future_tolerance (%s): run for another day, it would pay before or after the day and spend the year''s key.',
+				   v_now::date, function_name, current_setting('crm.future_tolerance')),
+			'To award the birthday points of another day on purpose (a day the job missed, say), pass allow_other_day => true.');
 	END IF;
 END
 $$;
 COMMENT ON FUNCTION crm.refuse_other_day(text, date) IS 'internal: the error (22023) of a birthday job run for another day than today, give or take crm.future_tolerance';
+
+/*
+ * loyalty_refuse_future: crm.refuse_future (its error, 22023, for a job
+ * called for a time beyond now plus crm.future_tolerance) raised without a
+ * CONTEXT, as the other errors of the loyalty functions.  The check is
+ * repeated here so that the exception block, a subtransaction, is entered
+ * only to raise the error.
+ */
+CREATE FUNCTION crm.loyalty_refuse_future(function_name text, argument text, value timestamptz)
+RETURNS void
+LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_state		text;
+	v_message	text;
+	v_detail	text;
+	v_hint		text;
+BEGIN
+	IF value > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
+		BEGIN
+			PERFORM crm.refuse_future(function_name, argument, value);
+		EXCEPTION WHEN invalid_parameter_value THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+				v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			PERFORM crm.loyalty_raise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
+		END;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_refuse_future(text, text, timestamptz) IS 'internal: the error of crm.refuse_future (22023, a job called for a time beyond now plus crm.future_tolerance) without a CONTEXT';
 
 CREATE FUNCTION crm.award_birthday_bonus(client_id bigint, program text,
 										 on_date date DEFAULT CURRENT_DATE, actor text DEFAULT NULL,
@@ -265,9 +305,16 @@ DECLARE
 	v_birth		date;
 	v_year		integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.award_birthday_bonus');
-	IF client_id IS NULL OR on_date IS NULL OR allow_other_day IS NULL THEN
-		RAISE EXCEPTION 'client_id, on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.award_birthday_bonus');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF on_date IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'on_date must not be NULL');
+	ELSIF allow_other_day IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_other_day must not be NULL');
 	END IF;
 	IF NOT allow_other_day THEN
 		PERFORM crm.refuse_other_day('crm.award_birthday_bonus', on_date);
@@ -275,7 +322,7 @@ BEGIN
 	p := crm.loyalty_program_row(program);
 	SELECT c.birth_date INTO v_birth FROM crm.clients c WHERE c.client_id = award_birthday_bonus.client_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('P0002', format('client %s does not exist', client_id));
 	END IF;
 	a := crm.loyalty_lock_account(client_id, p.program_id, false);
 	IF a.client_id IS NULL OR NOT coalesce(crm.loyalty_is_birthday(v_birth, on_date), false) THEN
@@ -302,10 +349,15 @@ DECLARE
 	r			record;
 	n			bigint := 0;
 BEGIN
-	p := crm.loyalty_program_row(program);
-	IF on_date IS NULL OR allow_other_day IS NULL THEN
-		RAISE EXCEPTION 'on_date and allow_other_day must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order */
+	IF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF on_date IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'on_date must not be NULL');
+	ELSIF allow_other_day IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_other_day must not be NULL');
 	END IF;
+	p := crm.loyalty_program_row(program);
 	IF NOT allow_other_day THEN
 		PERFORM crm.refuse_other_day('crm.award_birthday_bonuses', on_date);
 	END IF;
@@ -334,7 +386,8 @@ COMMENT ON FUNCTION crm.award_birthday_bonuses(text, date, text, boolean) IS 'sc
  * tier_turnover: what counts toward a tier: the net amount of the client's
  * placed and paid orders in the programme's currency (those in another
  * earn no points either) and window (as_of - tier_window,
- * as_of], less the partial refunds recorded on them in the account.
+ * as_of], less the partial refunds recorded on them in the account.  No
+ * client: P0002 (looked up only when no order counts).
  */
 CREATE FUNCTION crm.tier_turnover(client_id bigint, program text, as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS numeric
@@ -345,26 +398,36 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v			numeric;
+	n			bigint;
 BEGIN
-	IF client_id IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	SELECT coalesce(sum(o.net_amount - coalesce(
 				(SELECT sum(l.refund_amount) FROM crm.loyalty_ledger l
 				  WHERE l.client_id = o.client_id AND l.program_id = p.program_id
-					AND l.order_id = o.order_id AND l.refund_amount IS NOT NULL), 0)), 0)
-	  INTO v
+					AND l.order_id = o.order_id AND l.refund_amount IS NOT NULL), 0)), 0),
+		   count(*)
+	  INTO v, n
 	  FROM crm.orders o
 	 WHERE o.client_id = tier_turnover.client_id
 	   AND o.status IN ('placed', 'paid')
 	   AND o.currency = p.currency
 	   AND o.ordered_at <= as_of
 	   AND (p.tier_window IS NULL OR o.ordered_at > as_of - p.tier_window);
+	IF n = 0 THEN
+		PERFORM crm.loyalty_check_client(client_id);
+	END IF;
 	RETURN v;
 END
 $$;
-COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover that counts toward a tier: net amount of placed and paid orders in the programme''s currency in (as_of - tier_window, as_of], less partial refunds recorded in the account';
+COMMENT ON FUNCTION crm.tier_turnover(bigint, text, timestamptz) IS 'turnover that counts toward a tier: net amount of placed and paid orders in the programme''s currency in (as_of - tier_window, as_of], less partial refunds recorded in the account; error P0002 for an unknown client';
 
 /*
  * update_tier: moves a member to the highest tier whose threshold their
@@ -390,22 +453,29 @@ DECLARE
 	v_new_threshold numeric;
 	v_cur_threshold numeric;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.update_tier');
-	IF client_id IS NULL OR as_of IS NULL OR allow_future IS NULL THEN
-		RAISE EXCEPTION 'client_id, as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.update_tier');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
+	ELSIF allow_future IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
 	IF NOT isfinite(as_of) THEN
-		RAISE EXCEPTION 'as_of must be finite: %', as_of
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('as_of must be finite: %s', as_of));
 	END IF;
 	IF NOT allow_future THEN
-		PERFORM crm.refuse_future('crm.update_tier', 'as_of', as_of);
+		PERFORM crm.loyalty_refuse_future('crm.update_tier', 'as_of', as_of);
 	END IF;
 	p := crm.loyalty_program_row(program);
 	a := crm.loyalty_lock_account(client_id, p.program_id, false);
 	IF a.client_id IS NULL THEN
-		RAISE EXCEPTION 'client % has no account in programme "%"', client_id, p.code
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s has no account in programme "%s"', client_id, p.code));
 	END IF;
 	IF as_of < a.tier_since THEN
 		RETURN NULL;
@@ -447,12 +517,17 @@ DECLARE
 	r			record;
 	n			bigint := 0;
 BEGIN
-	p := crm.loyalty_program_row(program);
-	IF as_of IS NULL OR allow_future IS NULL THEN
-		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order */
+	IF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
+	ELSIF allow_future IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
+	p := crm.loyalty_program_row(program);
 	IF NOT allow_future AND isfinite(as_of) THEN
-		PERFORM crm.refuse_future('crm.update_tiers', 'as_of', as_of);
+		PERFORM crm.loyalty_refuse_future('crm.update_tiers', 'as_of', as_of);
 	END IF;
 	FOR r IN
 		SELECT a.client_id FROM crm.loyalty_accounts a
@@ -487,11 +562,14 @@ DECLARE
 	r			record;
 	x			record;
 BEGIN
-	IF as_of IS NULL OR allow_future IS NULL THEN
-		RAISE EXCEPTION 'as_of and allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	/* the required arguments, in their order (program NULL: every programme) */
+	IF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
+	ELSIF allow_future IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
 	IF NOT allow_future THEN
-		PERFORM crm.refuse_future('crm.expire_points', 'as_of', as_of);
+		PERFORM crm.loyalty_refuse_future('crm.expire_points', 'as_of', as_of);
 	END IF;
 	IF program IS NOT NULL THEN
 		v_program := (crm.loyalty_program_row(program)).program_id;

@@ -16,18 +16,22 @@
  *      update the balance and lot caches.
  *
  * SQLSTATEs of the loyalty functions:
- *   22004  a required argument is NULL
+ *   22004  a required argument is NULL ("<argument> must not be NULL",
+ *          the arguments checked in their order)
+ *   P0002  an unknown client ("client <id> does not exist")
  *   22023  an invalid argument (non-positive points, unknown programme,
- *          client, order or entry, an entry that cannot be reversed, a
- *          refund larger than what remains refundable)
+ *          order or entry, an entry that cannot be reversed, a refund
+ *          larger than what remains refundable)
  *   55000  the state forbids it (entry already reversed, order already
  *          refunded in full, order cancelled or not paid)
  *   LY001  not enough points (the detail gives the available balance)
  *   LY002  idempotency key already used with other arguments
  *   LY003  the redemption exceeds the share of the order payable in points
+ * Every error is raised by crm.loyalty_raise, without a CONTEXT: the
+ * helpers below raise most of them, several calls deep.
  */
 
-/* The programme row of a code, or 22023. */
+/* The programme row of a code, or 22004 (NULL) or 22023 (unknown). */
 CREATE FUNCTION crm.loyalty_program_row(program text)
 RETURNS crm.loyalty_programs
 LANGUAGE plpgsql STABLE PARALLEL SAFE
@@ -37,17 +41,60 @@ DECLARE
 	p			crm.loyalty_programs;
 BEGIN
 	IF program IS NULL THEN
-		RAISE EXCEPTION 'program must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
 	END IF;
 	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'loyalty programme "%" does not exist', program
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('loyalty programme "%s" does not exist', program));
 	END IF;
 	RETURN p;
 END
 $$;
-COMMENT ON FUNCTION crm.loyalty_program_row(text) IS 'internal: the programme with this code, or error 22023';
+COMMENT ON FUNCTION crm.loyalty_program_row(text) IS 'internal: the programme with this code, or error 22004 (NULL) or 22023 (unknown, named)';
+
+/* Error P0002 unless the client exists (and the caller may see it). */
+CREATE FUNCTION crm.loyalty_check_client(client_id bigint)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = loyalty_check_client.client_id) THEN
+		PERFORM crm.loyalty_raise('P0002', format('client %s does not exist', client_id));
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_check_client(bigint) IS 'internal: error P0002 unless the client exists';
+
+/*
+ * loyalty_refuse_in_citus_task: crm.refuse_in_citus_task (its error,
+ * 0A000, for a function called inside a query Citus sent to a shard)
+ * raised without a CONTEXT, as the other errors of the loyalty functions;
+ * the exception block, a subtransaction, is entered only to raise it.
+ */
+CREATE FUNCTION crm.loyalty_refuse_in_citus_task(function_name text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_state		text;
+	v_message	text;
+	v_detail	text;
+	v_hint		text;
+BEGIN
+	IF crm.in_citus_task() THEN
+		BEGIN
+			PERFORM crm.refuse_in_citus_task(function_name);
+		EXCEPTION WHEN feature_not_supported THEN
+			GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+				v_detail = PG_EXCEPTION_DETAIL, v_hint = PG_EXCEPTION_HINT;
+			PERFORM crm.loyalty_raise(v_state, v_message, nullif(v_detail, ''), nullif(v_hint, ''));
+		END;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_refuse_in_citus_task(text) IS 'internal: the error of crm.refuse_in_citus_task (0A000, a function called inside a query Citus sent to a shard) without a CONTEXT';
 
 /* Checks the arguments every writing operation shares. */
 CREATE FUNCTION crm.loyalty_check_args(client_id bigint, idempotency_key text)
@@ -57,20 +104,20 @@ SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
 	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
 	IF idempotency_key IS NULL THEN
-		RAISE EXCEPTION 'idempotency_key must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
 	END IF;
 	IF length(idempotency_key) NOT BETWEEN 1 AND 200 THEN
-		RAISE EXCEPTION 'invalid idempotency key "%"', idempotency_key
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'An idempotency key has 1 to 200 characters.';
+		PERFORM crm.loyalty_raise('22023',
+			format('invalid idempotency key "%s"', idempotency_key),
+			'An idempotency key has 1 to 200 characters.');
 	END IF;
 	IF idempotency_key LIKE 'crm:%' THEN
-		RAISE EXCEPTION 'invalid idempotency key "%"', idempotency_key
-			USING ERRCODE = 'invalid_parameter_value',
-				  DETAIL = 'Keys starting with "crm:" are reserved for the keys crm derives itself.';
+		PERFORM crm.loyalty_raise('22023',
+			format('invalid idempotency key "%s"', idempotency_key),
+			'Keys starting with "crm:" are reserved for the keys crm derives itself.');
 	END IF;
 END
 $$;
@@ -99,10 +146,7 @@ BEGIN
 	IF FOUND OR NOT open_if_missing THEN
 		RETURN a;
 	END IF;
-	IF NOT EXISTS (SELECT 1 FROM crm.clients WHERE client_id = v_client) THEN
-		RAISE EXCEPTION 'client % does not exist', v_client
-			USING ERRCODE = 'invalid_parameter_value';
-	END IF;
+	PERFORM crm.loyalty_check_client(v_client);
 	INSERT INTO crm.loyalty_accounts (client_id, program_id, tier_code, opened_at, tier_since)
 	SELECT v_client, v_program,
 		   (SELECT t.tier_code FROM crm.loyalty_tiers t
@@ -114,8 +158,8 @@ BEGIN
 	   FOR UPDATE;
 	IF NOT FOUND THEN
 		/* another transaction opened it after this one's snapshot */
-		RAISE EXCEPTION 'could not open the account of client % in programme % because of a concurrent update', v_client, v_program
-			USING ERRCODE = 'serialization_failure';
+		PERFORM crm.loyalty_raise('40001',
+			format('could not open the account of client %s in programme %s because of a concurrent update', v_client, v_program));
 	END IF;
 	RETURN a;
 END
@@ -144,10 +188,10 @@ BEGIN
 		RETURN NULL;
 	END IF;
 	IF e.request IS DISTINCT FROM loyalty_replay.request THEN
-		RAISE EXCEPTION 'idempotency key "%" was already used with other arguments', e.idempotency_key
-			USING ERRCODE = 'LY002',
-				  DETAIL = format('First use: entry %s, %s.', e.entry_id, e.request),
-				  HINT = 'Use a new key for a new operation.';
+		PERFORM crm.loyalty_raise('LY002',
+			format('idempotency key "%s" was already used with other arguments', e.idempotency_key),
+			format('First use: entry %s, %s.', e.entry_id, e.request),
+			'Use a new key for a new operation.');
 	END IF;
 	RETURN e;
 END
@@ -190,12 +234,13 @@ BEGIN
 	SELECT a.balance INTO v_balance FROM crm.loyalty_accounts a
 	 WHERE a.client_id = loyalty_append.client_id AND a.program_id = loyalty_append.program_id;
 	IF v_balance::numeric + coalesce(new_lot, 0) + v_moves > 9223372036854775807 THEN
-		RAISE EXCEPTION 'crediting % points would take the balance of client % in programme % past the largest bigint: % points now', coalesce(new_lot, 0) + v_moves::numeric, client_id, program_id, v_balance
-			USING ERRCODE = 'numeric_value_out_of_range';
+		PERFORM crm.loyalty_raise('22003',
+			format('crediting %s points would take the balance of client %s in programme %s past the largest bigint: %s points now',
+				   coalesce(new_lot, 0) + v_moves::numeric, client_id, program_id, v_balance));
 	END IF;
 	v_balance := v_balance + coalesce(new_lot, 0) + v_moves;
 	IF v_balance < 0 THEN
-		RAISE EXCEPTION 'not enough loyalty points' USING ERRCODE = 'LY001';
+		PERFORM crm.loyalty_raise('LY001', 'not enough loyalty points');
 	END IF;
 
 	INSERT INTO crm.loyalty_ledger AS l
@@ -337,10 +382,9 @@ BEGIN
 		 WHERE x.client_id = a.client_id AND x.program_id = a.program_id;
 	END IF;
 	IF v_balance < points THEN
-		RAISE EXCEPTION 'not enough loyalty points: % requested, % available', points, v_balance
-			USING ERRCODE = 'LY001',
-				  DETAIL = format('Client %s has %s points in programme "%s".',
-								  a.client_id, v_balance, p.code);
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, %s available', points, v_balance),
+			format('Client %s has %s points in programme "%s".', a.client_id, v_balance, p.code));
 	END IF;
 	/*
 	 * The lots to draw from, in the programme's lot order, and how much
@@ -375,8 +419,8 @@ BEGIN
 	END IF;
 	IF v_need > 0 THEN
 		/* cannot happen while the caches hold; verify_ledger would tell */
-		RAISE EXCEPTION 'the live lots of client % in programme "%" hold fewer points than its balance', a.client_id, p.code
-			USING ERRCODE = 'data_corrupted';
+		PERFORM crm.loyalty_raise('XX001',
+			format('the live lots of client %s in programme "%s" hold fewer points than its balance', a.client_id, p.code));
 	END IF;
 
 	/* the entry, its allocations, the lot and balance caches, in one statement */
@@ -408,7 +452,10 @@ END
 $$;
 COMMENT ON FUNCTION crm.loyalty_debit(crm.loyalty_accounts, crm.loyalty_programs, text, bigint, bigint, text, text, text, text, jsonb) IS 'internal: draws points from the lots of a locked account';
 
-/* The order of a client, checked to exist and not to be cancelled or refunded. */
+/*
+ * The order of a client, checked to exist (an unknown client: P0002, an
+ * unknown order: 22023) and not to be cancelled or refunded.
+ */
 CREATE FUNCTION crm.loyalty_order_row(client_id bigint, order_id bigint, allow_closed boolean)
 RETURNS crm.orders
 LANGUAGE plpgsql STABLE
@@ -421,17 +468,18 @@ BEGIN
 	SELECT * INTO o FROM crm.orders x
 	 WHERE x.client_id = loyalty_order_row.client_id AND x.order_id = loyalty_order_row.order_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'order % of client % does not exist', order_id, client_id
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('22023',
+			format('order %s of client %s does not exist', order_id, client_id));
 	END IF;
 	IF NOT allow_closed AND o.status IN ('cancelled', 'refunded') THEN
-		RAISE EXCEPTION 'order % of client % is %', order_id, client_id, o.status
-			USING ERRCODE = 'object_not_in_prerequisite_state';
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is %s', order_id, client_id, o.status));
 	END IF;
 	RETURN o;
 END
 $$;
-COMMENT ON FUNCTION crm.loyalty_order_row(bigint, bigint, boolean) IS 'internal: an order of a client, or error';
+COMMENT ON FUNCTION crm.loyalty_order_row(bigint, bigint, boolean) IS 'internal: an order of a client, or error (P0002 an unknown client, 22023 an unknown order, 55000 a closed one)';
 
 /*
  * earn_points in SQL: credits points as a new lot.  It defines the
@@ -461,17 +509,25 @@ DECLARE
 	v_id		bigint;
 	v_expires	timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.earn_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.earn_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF points IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'points must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
+	END IF;
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points <= 0 THEN
-		RAISE EXCEPTION 'points to earn must be positive, not %', coalesce(points::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
+	IF points <= 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('points to earn must be positive, not %s', points));
 	END IF;
 	v_at := pg_catalog.clock_timestamp();
 	IF expires_at <= v_at THEN
-		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('expires_at %s is not in the future', expires_at));
 	END IF;
 	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
 	IF NOT FOUND THEN
@@ -480,10 +536,10 @@ BEGIN
 	IF order_id IS NOT NULL
 	   AND (crm.loyalty_order_row(client_id, order_id, false)).ordered_at
 		   > pg_catalog.clock_timestamp() + crm.future_tolerance() THEN
-		RAISE EXCEPTION 'order % of client % is dated %, in the future', order_id, client_id,
-			(crm.loyalty_order_row(client_id, order_id, false)).ordered_at
-			USING ERRCODE = 'object_not_in_prerequisite_state',
-				  DETAIL = 'An order earns points once it has happened: at most crm.future_tolerance past now.';
+		PERFORM crm.loyalty_raise('55000',
+			format('order %s of client %s is dated %s, in the future', order_id, client_id,
+				   (crm.loyalty_order_row(client_id, order_id, false)).ordered_at),
+			'An order earns points once it has happened: at most crm.future_tolerance past now.');
 	END IF;
 	v_request := jsonb_build_object('op', 'earn_points', 'points', points, 'order_id', order_id,
 									'expires_at', expires_at, 'note', note);
@@ -500,8 +556,9 @@ BEGIN
 		RETURN crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	END IF;
 	IF points > 9223372036854775807 - a.balance THEN
-		RAISE EXCEPTION 'earning % points would take the balance of client % in programme "%" past the largest bigint: % points now', points, client_id, p.code, a.balance
-			USING ERRCODE = 'numeric_value_out_of_range';
+		PERFORM crm.loyalty_raise('22003',
+			format('earning %s points would take the balance of client %s in programme "%s" past the largest bigint: %s points now',
+				   points, client_id, p.code, a.balance));
 	END IF;
 
 	/* the entry, its lot and the balance, in one statement */
@@ -556,12 +613,21 @@ DECLARE
 	v_cap		bigint;
 	v_used		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.redeem_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.redeem_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF points IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'points must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
+	END IF;
 	/* the key rule, written once in SQL (src/loyalty_fast.c: key_ok in C) */
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points <= 0 THEN
-		RAISE EXCEPTION 'points to redeem must be positive, not %', coalesce(points::text, 'NULL')
-			USING ERRCODE = 'invalid_parameter_value';
+	IF points <= 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('points to redeem must be positive, not %s', points));
 	END IF;
 	SELECT * INTO p FROM crm.loyalty_programs lp WHERE lp.code = program;
 	IF NOT FOUND THEN
@@ -573,9 +639,10 @@ BEGIN
 	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
 	   FOR UPDATE;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', points
-			USING ERRCODE = 'LY001',
-				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, 0 available', points),
+			format('Client %s has no account in programme "%s".', client_id, p.code));
 	END IF;
 	SELECT * INTO e FROM crm.loyalty_ledger l
 	 WHERE l.client_id = loyalty_redeem_sql.client_id AND l.program_id = p.program_id
@@ -586,16 +653,17 @@ BEGIN
 	IF order_id IS NOT NULL THEN
 		o := crm.loyalty_order_row(client_id, order_id, false);
 		IF o.currency <> p.currency THEN
-			RAISE EXCEPTION 'order % is in %, programme "%" in %', order_id, o.currency, p.code, p.currency
-				USING ERRCODE = 'invalid_parameter_value';
+			PERFORM crm.loyalty_raise('22023',
+				format('order %s is in %s, programme "%s" in %s', order_id, o.currency, p.code, p.currency));
 		END IF;
 		v_cap := crm.loyalty_redeem_cap(p, o.net_amount);
 		v_used := crm.loyalty_order_redeemed(client_id, p.program_id, order_id);
 		IF v_used + points > v_cap THEN
-			RAISE EXCEPTION 'redeeming % points exceeds what order % may be paid with: % points', points, order_id, v_cap
-				USING ERRCODE = 'LY003',
-					  DETAIL = format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
-									  p.max_redeem_share, o.net_amount, o.currency, v_used);
+			PERFORM crm.loyalty_raise('LY003',
+				format('redeeming %s points exceeds what order %s may be paid with: %s points',
+					   points, order_id, v_cap),
+				format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
+					   p.max_redeem_share, o.net_amount, o.currency, v_used));
 		END IF;
 	END IF;
 
@@ -649,36 +717,45 @@ DECLARE
 	v_request	jsonb;
 	v_at		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.adjust_points');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.adjust_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF points IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'points must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
+	ELSIF note IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'note must not be NULL');
+	END IF;
 	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF points IS NULL OR points = 0 THEN
-		RAISE EXCEPTION 'points to adjust must not be zero or NULL'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF points = 0 THEN
+		PERFORM crm.loyalty_raise('22023', 'points to adjust must not be zero');
 	END IF;
 	IF points = -9223372036854775808 THEN
-		RAISE EXCEPTION 'points to adjust out of range: %', points
-			USING ERRCODE = 'numeric_value_out_of_range';
+		PERFORM crm.loyalty_raise('22003', format('points to adjust out of range: %s', points));
 	END IF;
-	IF note IS NULL OR btrim(note) = '' THEN
-		RAISE EXCEPTION 'an adjustment needs a note giving its reason'
-			USING ERRCODE = 'invalid_parameter_value';
+	IF btrim(note) = '' THEN
+		PERFORM crm.loyalty_raise('22023', 'an adjustment needs a note giving its reason');
 	END IF;
 	IF expires_at IS NOT NULL AND points < 0 THEN
-		RAISE EXCEPTION 'expires_at applies to a credit only, not to an adjustment of % points', points
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('expires_at applies to a credit only, not to an adjustment of %s points', points));
 	END IF;
 	IF expires_at <= pg_catalog.clock_timestamp() THEN
-		RAISE EXCEPTION 'expires_at % is not in the future', expires_at
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('expires_at %s is not in the future', expires_at));
 	END IF;
 	p := crm.loyalty_program_row(program);
 	v_request := jsonb_build_object('op', 'adjust_points', 'points', points,
 									'expires_at', expires_at, 'note', note);
 	a := crm.loyalty_lock_account(client_id, p.program_id, points > 0);
 	IF a.client_id IS NULL THEN
-		RAISE EXCEPTION 'not enough loyalty points: % requested, 0 available', -points
-			USING ERRCODE = 'LY001',
-				  DETAIL = format('Client %s has no account in programme "%s".', client_id, p.code);
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, 0 available', -points),
+			format('Client %s has no account in programme "%s".', client_id, p.code));
 	END IF;
 	e := crm.loyalty_replay(client_id, p.program_id, idempotency_key, v_request);
 	IF e.entry_id IS NOT NULL THEN
@@ -786,21 +863,24 @@ DECLARE
 	v_at		timestamptz;
 	v_done		bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.reverse_entry');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.reverse_entry');
+	/* the required arguments, in their order */
 	IF entry_id IS NULL THEN
-		RAISE EXCEPTION 'entry_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'entry_id must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
 	END IF;
 	SELECT * INTO o FROM crm.loyalty_ledger l WHERE l.entry_id = reverse_entry.entry_id;
 	IF NOT FOUND THEN
-		RAISE EXCEPTION 'ledger entry % does not exist', entry_id
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023', format('ledger entry %s does not exist', entry_id));
 	END IF;
 	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
 	IF o.kind IN ('reversal', 'expire') THEN
-		RAISE EXCEPTION 'ledger entry % cannot be reversed: it is %', entry_id,
-			CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END
-			USING ERRCODE = 'invalid_parameter_value',
-				  HINT = 'Correct it with crm.adjust_points.';
+		PERFORM crm.loyalty_raise('22023',
+			format('ledger entry %s cannot be reversed: it is %s', entry_id,
+				   CASE o.kind WHEN 'expire' THEN 'an expiry' ELSE 'a reversal' END),
+			NULL,
+			'Correct it with crm.adjust_points.');
 	END IF;
 	v_request := jsonb_build_object('op', 'reverse_entry', 'entry_id', entry_id, 'note', note);
 	a := crm.loyalty_lock_account(o.client_id, o.program_id, false);
@@ -813,8 +893,7 @@ BEGIN
 	 WHERE r.client_id = o.client_id AND r.program_id = o.program_id
 	   AND r.reversed_entry_id = o.entry_id;
 	IF v_done >= abs(o.points) THEN
-		RAISE EXCEPTION 'ledger entry % is already reversed', entry_id
-			USING ERRCODE = 'object_not_in_prerequisite_state';
+		PERFORM crm.loyalty_raise('55000', format('ledger entry %s is already reversed', entry_id));
 	END IF;
 	v_at := pg_catalog.clock_timestamp();
 	PERFORM crm.loyalty_expire_account(o.client_id, o.program_id, v_at, v_at, actor);
@@ -868,19 +947,24 @@ DECLARE
 	v_target	bigint;
 	i			integer;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.refund_order_points');
-	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
-	IF order_id IS NULL THEN
-		RAISE EXCEPTION 'order_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.refund_order_points');
+	/* the required arguments, in their order */
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF order_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'order_id must not be NULL');
+	ELSIF idempotency_key IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'idempotency_key must not be NULL');
 	END IF;
+	PERFORM crm.loyalty_check_args(client_id, idempotency_key);
 	IF refund_amount <= 0 THEN
-		RAISE EXCEPTION 'refund amount must be positive, not %', refund_amount
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('refund amount must be positive, not %s', refund_amount));
 	END IF;
 	o := crm.loyalty_order_row(client_id, order_id, true);
 	IF refund_amount > o.net_amount THEN
-		RAISE EXCEPTION 'refund amount % exceeds the net amount % of order %', refund_amount, o.net_amount, order_id
-			USING ERRCODE = 'invalid_parameter_value';
+		PERFORM crm.loyalty_raise('22023',
+			format('refund amount %s exceeds the net amount %s of order %s', refund_amount, o.net_amount, order_id));
 	END IF;
 	v_request := jsonb_build_object('op', 'refund_order_points', 'order_id', order_id,
 									'refund_amount', refund_amount, 'note', note);
@@ -922,16 +1006,16 @@ BEGIN
 		 WHERE l.client_id = refund_order_points.client_id AND l.program_id = acct.program_id
 		   AND l.order_id = refund_order_points.order_id AND l.kind = 'reversal';
 		IF refund_amount IS NULL AND v_so_far >= o.net_amount AND v_refunded THEN
-			RAISE EXCEPTION 'order % is already refunded in full', order_id
-				USING ERRCODE = 'object_not_in_prerequisite_state';
+			PERFORM crm.loyalty_raise('55000',
+				format('order %s is already refunded in full', order_id));
 		END IF;
 		v_amount := coalesce(refund_amount, o.net_amount - v_so_far);
 		IF v_so_far + v_amount > o.net_amount THEN
-			RAISE EXCEPTION 'refund amount % exceeds what remains refundable of order %: %',
-				v_amount, order_id, o.net_amount - v_so_far
-				USING ERRCODE = 'invalid_parameter_value',
-					  DETAIL = format('Order %s has a net amount of %s, of which %s is refunded already.',
-									  order_id, o.net_amount, v_so_far);
+			PERFORM crm.loyalty_raise('22023',
+				format('refund amount %s exceeds what remains refundable of order %s: %s',
+					   v_amount, order_id, o.net_amount - v_so_far),
+				format('Order %s has a net amount of %s, of which %s is refunded already.',
+					   order_id, o.net_amount, v_so_far));
 		END IF;
 		v_share := CASE WHEN o.net_amount = 0 THEN 1 ELSE (v_so_far + v_amount) / o.net_amount END;
 
@@ -980,7 +1064,8 @@ COMMENT ON FUNCTION crm.refund_order_points(bigint, bigint, text, numeric, text,
 
 /*
  * points_balance: the sum of the account's entries written up to "at"
- * (default: all of them).  No account: 0.
+ * (default: all of them).  No account: 0; no client: P0002 (looked up only
+ * when no entry counts).
  */
 CREATE FUNCTION crm.points_balance(client_id bigint, program text, at timestamptz DEFAULT NULL)
 RETURNS bigint
@@ -991,25 +1076,30 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v			bigint;
+	n			bigint;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_balance');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_balance');
 	IF client_id IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
-	SELECT coalesce(sum(l.points), 0) INTO v
+	SELECT coalesce(sum(l.points), 0), count(*) INTO v, n
 	  FROM crm.loyalty_ledger l
 	 WHERE l.client_id = points_balance.client_id AND l.program_id = p.program_id
 	   AND (at IS NULL OR l.created_at <= at);
+	IF n = 0 THEN
+		PERFORM crm.loyalty_check_client(client_id);
+	END IF;
 	RETURN v;
 END
 $$;
-COMMENT ON FUNCTION crm.points_balance(bigint, text, timestamptz) IS 'a client''s points in a programme: the sum of the ledger entries written at or before at (NULL: all); 0 without an account';
+COMMENT ON FUNCTION crm.points_balance(bigint, text, timestamptz) IS 'a client''s points in a programme: the sum of the ledger entries written at or before at (NULL: all); 0 without an account; error P0002 for an unknown client';
 
 /*
  * points_statement: every movement of an account with its running balance,
  * optionally between two moments (the running balance still counts
- * everything before).
+ * everything before).  No client: P0002 (looked up only when there is no
+ * row).
  */
 CREATE FUNCTION crm.points_statement(client_id bigint, program text,
 									 from_at timestamptz DEFAULT NULL, to_at timestamptz DEFAULT NULL)
@@ -1025,9 +1115,9 @@ DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_statement.client_id;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_statement');
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_statement');
 	IF v_client IS NULL THEN
-		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
 	RETURN QUERY
@@ -1040,13 +1130,17 @@ BEGIN
 			   AND (points_statement.to_at IS NULL OR l.created_at <= points_statement.to_at)) s
 	 WHERE points_statement.from_at IS NULL OR s.created_at >= points_statement.from_at
 	 ORDER BY s.entry_id;
+	IF NOT FOUND THEN
+		PERFORM crm.loyalty_check_client(v_client);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION crm.points_statement(bigint, text, timestamptz, timestamptz) IS 'an account''s movements in order with the running balance (sum of all entries up to each one), optionally from and to given moments';
 
 /*
  * points_expiring: the points that will expire, per expiry moment, of the
- * lots still holding points after as_of.
+ * lots still holding points after as_of.  No client: P0002 (looked up only
+ * when there is no row).
  */
 CREATE FUNCTION crm.points_expiring(client_id bigint, program text,
 									as_of timestamptz DEFAULT pg_catalog.now(),
@@ -1059,21 +1153,38 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	v_client	bigint := points_expiring.client_id;
+	v_until		timestamptz;
 BEGIN
-	PERFORM crm.refuse_in_citus_task('crm.points_expiring');
-	IF v_client IS NULL OR as_of IS NULL THEN
-		RAISE EXCEPTION 'client_id and as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.points_expiring');
+	/* the required arguments, in their order */
+	IF v_client IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF program IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'program must not be NULL');
+	ELSIF as_of IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'as_of must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	IF points_expiring.within IS NOT NULL THEN
+		BEGIN
+			v_until := points_expiring.as_of + points_expiring.within;
+		EXCEPTION WHEN datetime_field_overflow THEN
+			PERFORM crm.loyalty_raise('22008',
+				format('as_of %s plus within %s is out of range', points_expiring.as_of,
+					   points_expiring.within));
+		END;
+	END IF;
 	RETURN QUERY
 	SELECT t.expires_at, sum(t.remaining)::bigint
 	  FROM crm.loyalty_lots t
 	 WHERE t.client_id = v_client AND t.program_id = p.program_id
 	   AND t.remaining > 0 AND t.expires_at > points_expiring.as_of
-	   AND (points_expiring.within IS NULL
-			OR t.expires_at <= points_expiring.as_of + points_expiring.within)
+	   AND (v_until IS NULL OR t.expires_at <= v_until)
 	 GROUP BY t.expires_at
 	 ORDER BY t.expires_at;
+	IF NOT FOUND THEN
+		PERFORM crm.loyalty_check_client(v_client);
+	END IF;
 END
 $$;
 COMMENT ON FUNCTION crm.points_expiring(bigint, text, timestamptz, interval) IS 'points still to expire per expiry moment after as_of (within an interval if given): the "expiring soon" list';

@@ -126,6 +126,9 @@ REVOKE EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, intege
 	FROM PUBLIC;
 
 GRANT EXECUTE ON FUNCTION crm.loyalty_program_row(text),
+	crm.loyalty_raise(text, text, text, text),
+	crm.loyalty_check_client(bigint),
+	crm.loyalty_refuse_in_citus_task(text),
 	crm.loyalty_earn(crm.loyalty_programs, text, numeric, bigint),
 	crm.loyalty_redeem_cap(crm.loyalty_programs, numeric),
 	crm.points_balance(bigint, text, timestamptz),

@@ -102,8 +102,10 @@ SELECT is(pg_temp.ids($$SELECT client_id FROM crm.rfm_scores('2027-01-01')$$), '
 SELECT is(pg_temp.ids($$SELECT client_id FROM crm.churn_signals('2027-01-01')$$), '{1,2,3}', 'manager a: churn_signals');
 SELECT is(pg_temp.ids($$SELECT client_id FROM crm.clv_summary('2027-01-01')$$), '{1,2,3}', 'manager a: clv_summary');
 SELECT is(crm.points_balance(2, 'club'), 20::bigint, 'manager a: points of their client');
-SELECT is(crm.points_balance(4, 'club'), 0::bigint, 'manager a: no points of b''s client');
-SELECT is_empty($$SELECT * FROM crm.points_statement(4, 'club')$$, 'manager a: no statement of b''s client');
+SELECT throws_ok($$SELECT crm.points_balance(4, 'club')$$, 'P0002', 'client 4 does not exist',
+				 'manager a: no points of b''s client, who is a missing client to a');
+SELECT throws_ok($$SELECT * FROM crm.points_statement(4, 'club')$$, 'P0002', 'client 4 does not exist',
+				 'manager a: no statement of b''s client');
 SELECT throws_ok($$SELECT crm.client_card(4)$$, 'P0002', 'client 4 does not exist', 'manager a: no card of b''s client');
 SELECT ok(crm.client_card(1) ->> 'client_id' = '1', 'manager a: the card of their client');
 SELECT throws_ok($$INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
@@ -137,7 +139,8 @@ SELECT is(pg_temp.ids('SELECT client_id FROM crm.client_overview'), '{4,5}', 'ma
 SELECT is(pg_temp.ids($$SELECT client_id FROM crm.rfm_scores('2027-01-01')$$), '{4,5}', 'manager b: rfm_scores');
 SELECT is(pg_temp.ids($$SELECT client_id FROM crm.churn_signals('2027-01-01')$$), '{4,5}', 'manager b: churn_signals');
 SELECT is(crm.points_balance(4, 'club'), 40::bigint, 'manager b: points of their client');
-SELECT is(crm.points_balance(2, 'club'), 0::bigint, 'manager b: no points of a''s client');
+SELECT throws_ok($$SELECT crm.points_balance(2, 'club')$$, 'P0002', 'client 2 does not exist',
+				 'manager b: no points of a''s client');
 SELECT is((SELECT purchases FROM crm.client_overview WHERE client_id = 4), 4::bigint,
 		  'manager b: the view counts their client''s purchases');
 -- a's new order is not visible to b

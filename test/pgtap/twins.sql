@@ -20,7 +20,10 @@
 --   5. 600 pseudo-random loyalty operations (fixed seed) applied to twin
 --      accounts, one through each implementation: the same outcome (the
 --      same SQLSTATE and message, numbers aside, when they fail), and the
---      twins end with the same entries, allocations, lots and balances.
+--      twins end with the same entries, allocations, lots and balances;
+--      and the argument errors (each required argument NULL, an unknown
+--      client, programme, account): the same SQLSTATE, message and (no)
+--      CONTEXT through both.
 --
 BEGIN;
 -- the demo data come from the extension crm_demo
@@ -84,7 +87,7 @@ CREATE FUNCTION pg_temp.ok_cases(fn text) RETURNS bigint LANGUAGE sql AS $$
 	SELECT count(*) FROM twin_cases WHERE f = fn AND what !~ 'an error'
 $$;
 
-SELECT plan((SELECT 3 * count(*)::int FROM twin_cases) + 1 + 4 + 2 + 1 + 7);
+SELECT plan((SELECT 3 * count(*)::int FROM twin_cases) + 1 + 4 + 2 + 1 + 10);
 
 SELECT lives_ok($$SELECT crm.generate_demo_data(3000, 5, '2025-01-01')$$, 'demo data generated');
 
@@ -301,6 +304,47 @@ SELECT is(ARRAY(SELECT pg_temp.run('SELECT * FROM crm.earn_points($1, $2, $3, $4
 								   '71024', 'q-fifo', '5', k, NULL)
 				  FROM unnest(ARRAY[repeat('k', 200), repeat('k', 201), '', 'crm:x', 'crm', 'é' || repeat('k', 199)]) k),
 		  'loyalty: keys of 200 and 201 characters, empty, reserved and multibyte: the same outcomes');
+
+-- the argument errors, through both: SQLSTATE, message and CONTEXT (none)
+CREATE FUNCTION pg_temp.fails(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE ctx text;
+BEGIN
+	EXECUTE q;
+	RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+	GET STACKED DIAGNOSTICS ctx = PG_EXCEPTION_CONTEXT;
+	RETURN format('%s: %s; context: %s', SQLSTATE, SQLERRM, coalesce(nullif(ctx, ''), 'none'));
+END $$;
+INSERT INTO crm.clients (client_id, first_name) VALUES (71100, 'no account');
+CREATE TEMP TABLE twin_errors (n serial PRIMARY KEY, f text, args text, outcome text);
+INSERT INTO twin_errors (f, args, outcome)
+SELECT f, a, o FROM unnest(ARRAY['earn_points', 'redeem_points']) f
+ CROSS JOIN LATERAL (VALUES
+	(1, $$NULL, 'q-fifo', 5, 'x1'$$, '22004: client_id must not be NULL'),
+	(2, $$71023, NULL, 5, 'x1'$$, '22004: program must not be NULL'),
+	(3, $$71023, 'q-fifo', NULL, 'x1'$$, '22004: points must not be NULL'),
+	(4, $$71023, 'q-fifo', 5, NULL$$, '22004: idempotency_key must not be NULL'),
+	(5, $$NULL, NULL, NULL, NULL$$, '22004: client_id must not be NULL'),
+	(6, $$71023, 'q-nosuch', 5, 'x1'$$, '22023: loyalty programme "q-nosuch" does not exist'),
+	(7, $$79999, 'q-fifo', 5, 'x1'$$, 'P0002: client 79999 does not exist'),
+	(8, $$71100, 'q-fifo', 5, 'x1'$$, 'LY001: not enough loyalty points: 5 requested, 0 available')
+ ) AS c(i, a, o)
+ WHERE i < 8 OR f = 'redeem_points'	-- a client without an account: earning opens one
+ ORDER BY f, i;
+SELECT is(ARRAY(SELECT pg_temp.fails(format('SELECT crm.%s(%s)', f, args)) FROM twin_errors
+				 ORDER BY n),
+		  ARRAY(SELECT outcome || '; context: none' FROM twin_errors ORDER BY n),
+		  'loyalty: each required argument NULL, an unknown programme and client, no account: the errors, without CONTEXT');
+SELECT is(ARRAY(SELECT pg_temp.fails(format('SELECT crm.%s(%s)', f, args)) FROM twin_errors
+				 ORDER BY n),
+		  ARRAY(SELECT pg_temp.fails(format('SELECT crm.%s(%s, NULL, NULL, NULL%s)',
+											CASE f WHEN 'earn_points' THEN 'loyalty_earn_sql' ELSE 'loyalty_redeem_sql' END,
+											args, CASE f WHEN 'earn_points' THEN ', NULL' ELSE '' END))
+				  FROM twin_errors ORDER BY n),
+		  'loyalty: the SQL twins give the same errors');
+SELECT is(pg_temp.fails($$SELECT crm.redeem_points(71023, 'q-fifo', 9223372036854775807, 'x2')$$),
+		  pg_temp.fails($$SELECT crm.loyalty_redeem_sql(71023, 'q-fifo', 9223372036854775807, 'x2', NULL, NULL, NULL)$$),
+		  'loyalty: too few points in an account: the same error, without CONTEXT, through both');
 SELECT is((SELECT count(*) FROM crm.verify_ledger()), 0::bigint, 'loyalty: verify_ledger is clean');
 
 SELECT * FROM finish();
