@@ -17,7 +17,8 @@
 --   table      reads or writes tables: not STRICT; NULL in a required
 --              argument (every one not listed as nullable) is
 --              22004 "<argument> must not be NULL"; a client_id with no row
---              in crm.clients is P0002 "client <id> does not exist"; an
+--              in crm.clients is P0002 "client <id> does not exist", and so
+--              is, for crm_manager, a client it does not own; an
 --              unknown segment map, contact channel or loyalty programme is
 --              22023 naming it
 --
@@ -201,6 +202,10 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
  */
 CREATE TEMP TABLE todo (fn regprocedure, arg text, kind text);
 INSERT INTO todo VALUES
+	('crm.points_balance(bigint,text,timestamp with time zone)', 'client_id', 'manager'),
+	('crm.points_expiring(bigint,text,timestamp with time zone,interval)', 'client_id', 'manager'),
+	('crm.points_statement(bigint,text,timestamp with time zone,timestamp with time zone)', 'client_id', 'manager'),
+	('crm.tier_turnover(bigint,text,timestamp with time zone)', 'client_id', 'manager'),
 	('crm.adjust_points(bigint,text,bigint,text,text,timestamp with time zone,text)', 'client_id', 'client'),
 	('crm.adjust_points(bigint,text,bigint,text,text,timestamp with time zone,text)', 'client_id', 'null'),
 	('crm.adjust_points(bigint,text,bigint,text,text,timestamp with time zone,text)', 'idempotency_key', 'null'),
@@ -279,7 +284,8 @@ INSERT INTO todo VALUES
 	('crm.update_tiers(text,timestamp with time zone,text,boolean)', 'program', 'name'),
 	('crm.update_tiers(text,timestamp with time zone,text,boolean)', 'program', 'null');
 
--- what the calls need
+-- what the calls need; a manager who does not own client 880001
+CREATE ROLE contract_manager IN ROLE crm_manager;
 INSERT INTO crm.clients (client_id, kind, first_name) VALUES (880001, 'person', 'Contract');
 INSERT INTO crm.categories (category_id, name) VALUES (880001, 'Contract goods');
 INSERT INTO crm.products (product_id, sku, name, category_id) VALUES (880001, 'CONTRACT-1', 'Contract', 880001);
@@ -291,10 +297,14 @@ INSERT INTO crm.loyalty_programs (code, name, cashback_percent) VALUES ('contrac
 SELECT crm.earn_points(880001, 'contract', 100, 'contract-first');
 
 /* state, message and the context crm adds (the lines of this test's own frames removed) */
-CREATE FUNCTION pg_temp.call(q text, OUT state text, OUT message text, OUT context text)
+CREATE FUNCTION pg_temp.call(q text, who text, OUT state text, OUT message text, OUT context text)
 LANGUAGE plpgsql AS $$
 BEGIN
+	IF who IS NOT NULL THEN
+		EXECUTE format('SET LOCAL ROLE %I', who);
+	END IF;
 	EXECUTE q;
+	RESET ROLE;
 	state := '00000';
 EXCEPTION WHEN OTHERS THEN
 	GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, message = MESSAGE_TEXT,
@@ -307,13 +317,13 @@ END
 $$;
 
 /* "SQLSTATE message", and the context if it is more than one line or quotes a query */
-CREATE FUNCTION pg_temp.outcome(q text) RETURNS text
+CREATE FUNCTION pg_temp.outcome(q text, who text DEFAULT NULL) RETURNS text
 LANGUAGE sql AS $$
 	SELECT c.state || coalesce(' ' || c.message, '')
 		   || CASE WHEN c.context LIKE E'%\n%' OR c.context LIKE '%SQL statement%'
 					 OR c.context LIKE '%SQL expression%'
 				   THEN E' (context:\n' || c.context || ')' ELSE '' END
-	  FROM pg_temp.call(q) c
+	  FROM pg_temp.call(q, who) c
 $$;
 
 /* the call of f with each argument's value from args, and NULL for the one named */
@@ -329,7 +339,8 @@ LANGUAGE sql AS $$
 	 WHERE p.oid = f AND args ? a.name
 $$;
 
-CREATE TEMP TABLE checks (n serial, fn regprocedure, arg text, kind text, q text, expected text);
+CREATE TEMP TABLE checks (n serial, fn regprocedure, arg text, kind text, q text, expected text,
+						   who text);
 -- NULL in each required argument
 INSERT INTO checks (fn, arg, kind, q, expected)
 SELECT c.fn, a.name, 'null', pg_temp.call_text(c.fn, c.args, a.name),
@@ -347,6 +358,15 @@ SELECT c.fn, 'client_id', 'client',
   FROM contract c
   JOIN pg_proc p ON p.oid = c.fn
  WHERE c.class = 'table' AND 'client_id' = ANY (p.proargnames[1:p.pronargs])
+ ORDER BY c.fn::text;
+-- a client the manager calling does not own: through row security, a missing client
+INSERT INTO checks (fn, arg, kind, q, expected, who)
+SELECT c.fn, 'client_id', 'manager', pg_temp.call_text(c.fn, c.args, NULL),
+	   'P0002 client 880001 does not exist', 'contract_manager'
+  FROM contract c
+  JOIN pg_proc p ON p.oid = c.fn
+ WHERE c.class = 'table' AND 'client_id' = ANY (p.proargnames[1:p.pronargs])
+   AND has_function_privilege('crm_manager', c.fn, 'EXECUTE')
  ORDER BY c.fn::text;
 -- an unknown name
 INSERT INTO checks (fn, arg, kind, q, expected)
@@ -436,10 +456,11 @@ BEGIN
 		IF EXISTS (SELECT 1 FROM todo t WHERE t.fn = k.fn AND t.arg = k.arg AND t.kind = k.kind) THEN
 			PERFORM todo('the loyalty functions'' change to this contract is not merged yet', 1);
 		END IF;
-		RETURN NEXT is(pg_temp.outcome(k.q), k.expected,
+		RETURN NEXT is(pg_temp.outcome(k.q, k.who), k.expected,
 					   format('%s: %s', k.fn,
 							  CASE k.kind WHEN 'null' THEN k.arg || ' NULL'
 										  WHEN 'client' THEN 'a missing client'
+										  WHEN 'manager' THEN 'a client of another manager, as crm_manager'
 										  ELSE 'an unknown name in ' || k.arg END));
 	END LOOP;
 END
