@@ -27,6 +27,9 @@ SELECT allowed, reason, contacts_in_window, cap, cap_window FROM crm.contact_che
 SELECT allowed, reason FROM crm.contact_check(9301, 'sms', '2024-03-01');
 UPDATE crm.contact_caps SET max_contacts = NULL;	-- no caps
 SELECT crm.can_contact(9301, 'email', '2024-06-10') AS uncapped;
-SELECT crm.can_contact(NULL, 'email') AS null_client;
+-- a NULL client is an error (22004), an unknown one too (P0002): not "no consent"
+DO $$ BEGIN PERFORM crm.can_contact(NULL, 'email'); EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%: %', SQLSTATE, SQLERRM; END $$;
+DO $$ BEGIN PERFORM crm.can_contact(999999, 'email'); EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%: %', SQLSTATE, SQLERRM; END $$;
+DO $$ BEGIN PERFORM crm.contact_check(999999, 'email'); EXCEPTION WHEN OTHERS THEN RAISE NOTICE '%: %', SQLSTATE, SQLERRM; END $$;
 DO $$ BEGIN PERFORM crm.can_contact(9301, 'fax'); EXCEPTION WHEN invalid_parameter_value THEN RAISE NOTICE '%', SQLERRM; END $$;
 ROLLBACK;

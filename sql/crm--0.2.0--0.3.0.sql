@@ -275,19 +275,37 @@ COMMENT ON TYPE crm.rfm_scores_row IS 'a row of crm.rfm_scores (and of crm.rfm_s
 CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
 								   monetary_by text DEFAULT 'total')
 RETURNS SETOF crm.rfm_scores_row
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	k			integer;
 	by_mean		boolean;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF monetary_by IS NULL THEN
+		RAISE EXCEPTION 'monetary_by must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF monetary_by NOT IN ('total', 'mean') THEN
 		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	by_mean := monetary_by = 'mean';
-	k := crm.segment_map_classes(map_name);
+	/* the map's errors here, before the query (not inside it) */
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = rfm_scores_sql.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(rfm_scores_sql.map_name)) THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
+			USING ERRCODE = 'check_violation',
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
 	/*
 	 * One pass over the purchases (the profile aggregate, computed once
 	 * per client: the three field selections share it), one pass over the
@@ -334,7 +352,7 @@ DROP FUNCTION crm.rfm_scores(timestamptz, text, text);
 CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
 							   monetary_by text DEFAULT 'total')
 RETURNS SETOF crm.rfm_scores_row
-LANGUAGE C STABLE STRICT PARALLEL SAFE
+LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rfm_scores';
 COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of; an error (0A000) when the purchases are in more than one currency';
 
@@ -383,18 +401,26 @@ COMMENT ON TYPE crm.churn_signals_row IS 'a row of crm.churn_signals (and of crm
  */
 CREATE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
 RETURNS SETOF crm.churn_signals_row
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 SET jit_above_cost = 1e9
 AS $$
 DECLARE
-	opts		jsonb := crm.churn_options(options);
+	opts		jsonb;
 	w			interval;
 	recent_from timestamptz;
 	previous_from timestamptz;
-	pop			double precision := (opts ->> 'population_gap_days')::double precision;
-	min_gap		double precision := (opts ->> 'min_gap_days')::double precision;
+	pop			double precision;
+	min_gap		double precision;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF options IS NULL THEN
+		RAISE EXCEPTION 'options must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	opts := crm.churn_options(options);
+	pop := (opts ->> 'population_gap_days')::double precision;
+	min_gap := (opts ->> 'min_gap_days')::double precision;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
@@ -501,7 +527,7 @@ COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_sign
 DROP FUNCTION crm.churn_signals(timestamptz, jsonb);
 CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
 RETURNS SETOF crm.churn_signals_row
-LANGUAGE C STABLE STRICT PARALLEL SAFE
+LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'churn_signals';
 COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options; an error (0A000) when the purchases are in more than one currency';
 
@@ -521,7 +547,7 @@ CREATE FUNCTION crm.refresh_segments(as_of timestamptz, options jsonb DEFAULT '{
 									 notify_limit integer DEFAULT 1000,
 									 allow_future boolean DEFAULT false)
 RETURNS TABLE (clients bigint, transitions bigint, notifications bigint)
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -532,7 +558,19 @@ DECLARE
 	n_notes		bigint := 0;
 	first_id	bigint;
 	tr			record;
+	opts		jsonb;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF options IS NULL THEN
+		RAISE EXCEPTION 'options must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF notify_limit IS NULL THEN
+		RAISE EXCEPTION 'notify_limit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF allow_future IS NULL THEN
+		RAISE EXCEPTION 'allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
@@ -544,7 +582,19 @@ BEGIN
 	IF NOT allow_future THEN
 		PERFORM crm.refuse_future('crm.refresh_segments', 'as_of', as_of);
 	END IF;
-	k := crm.segment_map_classes(map_name);
+	/* the errors of the arguments here, not inside the query below */
+	opts := crm.churn_options(options);
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = refresh_segments.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(refresh_segments.map_name)) THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
+			USING ERRCODE = 'check_violation',
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
 
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
 
@@ -724,13 +774,16 @@ ALTER EXTENSION crm DROP TABLE crm.demo_clients;
  */
 CREATE FUNCTION crm.segment_map_classes(map_name text)
 RETURNS integer
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	k			integer;
 BEGIN
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = segment_map_classes.map_name;
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_classes.map_name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'segment map "%" does not exist', map_name
 			USING ERRCODE = 'invalid_parameter_value',
@@ -743,31 +796,52 @@ COMMENT ON FUNCTION crm.segment_map_classes(text) IS 'the number of classes (sco
 
 CREATE OR REPLACE FUNCTION crm.segment_map_cells(map_name text)
 RETURNS TABLE (rfm crm.rfm, segment text)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 125
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 125
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	k			integer;
 BEGIN
-	PERFORM crm.segment_map_classes(map_name);
-	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(map_name)) THEN
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_cells.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(segment_map_cells.map_name)) THEN
 		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
 			USING ERRCODE = 'check_violation',
 				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
 	END IF;
 	RETURN QUERY
-		SELECT c.rfm, c.segments[1] FROM crm.segment_map_coverage(map_name) c;
+		SELECT c.rfm, c.segments[1] FROM crm.segment_map_coverage(segment_map_cells.map_name) c;
 END
 $$;
 
 CREATE OR REPLACE FUNCTION crm.rfm_segment(rfm crm.rfm, map_name text DEFAULT 'rfm11')
 RETURNS text
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	k			integer;
 	segs		text[];
 BEGIN
-	k := crm.segment_map_classes(map_name);
+	IF rfm IS NULL THEN
+		RAISE EXCEPTION 'rfm must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = rfm_segment.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
 	IF greatest(crm.recency_score(rfm), crm.frequency_score(rfm), crm.monetary_score(rfm)) > k THEN
 		RAISE EXCEPTION 'RFM value % is outside segment map "%", which has % classes', rfm, map_name, k
 			USING ERRCODE = 'invalid_parameter_value';
@@ -802,7 +876,7 @@ $$;
  */
 CREATE OR REPLACE FUNCTION crm.client_card(client_id bigint, last_interactions integer DEFAULT 10)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -811,6 +885,11 @@ DECLARE
 	v_consents	jsonb := '{}';
 	ch			text;
 BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF last_interactions IS NULL THEN
+		RAISE EXCEPTION 'last_interactions must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM crm.refuse_in_citus_task('crm.client_card');
 	IF last_interactions < 0 THEN
 		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions
@@ -910,10 +989,13 @@ $$;
 
 CREATE OR REPLACE FUNCTION crm.client_profiles(as_of timestamptz)
 RETURNS TABLE (client_id bigint, profile crm.purchase_profile)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	RETURN QUERY
 	SELECT o.client_id, crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used)
 	  FROM crm.orders o
@@ -928,10 +1010,26 @@ CREATE OR REPLACE FUNCTION crm.segment_category_revenue(as_of timestamptz, map_n
 RETURNS TABLE (segment text, category_id integer, category text, revenue numeric,
 			   buyers bigint, segment_share double precision,
 			   overall_share double precision, index double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	/* the map's errors here, not inside the query (nor only when there are purchases) */
+	IF NOT EXISTS (SELECT 1 FROM crm.segment_maps mp WHERE mp.map_name = segment_category_revenue.map_name) THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(segment_category_revenue.map_name)) THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
+			USING ERRCODE = 'check_violation',
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
 	RETURN QUERY
 	WITH s AS MATERIALIZED (
 		SELECT r.client_id, r.segment FROM crm.rfm_scores(as_of, map_name) r),
@@ -967,10 +1065,15 @@ $$;
 CREATE OR REPLACE FUNCTION crm.repeat_curve(as_of timestamptz, since timestamptz DEFAULT '-infinity')
 RETURNS TABLE (order_number integer, clients bigint, next_clients bigint,
 			   repeat_share double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF since IS NULL THEN
+		RAISE EXCEPTION 'since must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	RETURN QUERY
 	WITH c AS (
 		SELECT o.client_id, count(*)::integer AS n
@@ -1410,10 +1513,15 @@ COMMENT ON FUNCTION crm.anonymize_client(bigint) IS 'erases what identifies a pe
 CREATE OR REPLACE FUNCTION crm.cohort_retention(as_of timestamptz, period text DEFAULT 'month')
 RETURNS TABLE (cohort date, period_number integer, cohort_clients bigint,
 			   active_clients bigint, retention double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF period NOT IN ('week', 'month', 'quarter') THEN
 		RAISE EXCEPTION 'period must be week, month or quarter, not "%"', period
 			USING ERRCODE = 'invalid_parameter_value';
@@ -1452,7 +1560,7 @@ CREATE OR REPLACE FUNCTION crm.contact_check(client_id bigint, channel text,
 								  OUT allowed boolean, OUT reason text,
 								  OUT consent boolean, OUT contacts_in_window bigint,
 								  OUT cap integer, OUT cap_window interval)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -1460,11 +1568,22 @@ DECLARE
 	rule		record;
 	n			bigint;
 BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF channel IS NULL THEN
+		RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF at IS NULL THEN
+		RAISE EXCEPTION 'at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM crm.refuse_in_citus_task('crm.contact_check');
 	IF channel NOT IN ('email', 'sms', 'push', 'phone', 'messenger', 'post') THEN
 		RAISE EXCEPTION 'unknown contact channel "%"', channel
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Contact channels are email, sms, push, phone, messenger and post.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = contact_check.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', client_id
+			USING ERRCODE = 'no_data_found';
 	END IF;
 	SELECT c.granted INTO granted
 	  FROM crm.consents c
@@ -1931,8 +2050,15 @@ DECLARE
 	f			text;
 	paid		bigint;
 BEGIN
+	IF quote IS NULL THEN
+		RAISE EXCEPTION 'quote must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF channel IS NULL THEN
+		RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF status IS NULL THEN
+		RAISE EXCEPTION 'status must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM crm.refuse_in_citus_task('crm.record_priced_cart');
-	IF quote IS NULL OR jsonb_typeof(quote) <> 'object' THEN
+	IF jsonb_typeof(quote) <> 'object' THEN
 		RAISE EXCEPTION 'quote must be the jsonb object crm.price_cart returns'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -1943,8 +2069,8 @@ BEGIN
 					  HINT = 'Pass the jsonb crm.price_cart returned, unchanged.';
 		END IF;
 	END LOOP;
-	IF status IS NULL OR status NOT IN ('placed', 'paid') THEN
-		RAISE EXCEPTION 'status must be placed or paid, not %', coalesce(status, 'NULL')
+	IF status NOT IN ('placed', 'paid') THEN
+		RAISE EXCEPTION 'status must be placed or paid, not %', status
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	c := (quote ->> 'client_id')::bigint;
@@ -3239,13 +3365,22 @@ CREATE OR REPLACE FUNCTION crm.clv_summary(as_of timestamptz, unit text DEFAULT 
 RETURNS TABLE (client_id bigint, frequency float8, recency float8, t float8,
 			   monetary float8, first_purchase date, last_purchase date,
 			   orders bigint, revenue numeric, margin numeric)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
-	unit_days	float8 := crm.clv_unit_days(unit);
-	as_of_day	date := (as_of AT TIME ZONE time_zone)::date;
+	unit_days	float8;
+	as_of_day	date;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	unit_days := crm.clv_unit_days(unit);
+	as_of_day := (as_of AT TIME ZONE time_zone)::date;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
@@ -3303,10 +3438,21 @@ AS $$
 DECLARE
 	checked		float8;
 BEGIN
-	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
-	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
-		RAISE EXCEPTION 'arguments of clv_report other than the models must not be null'
-			USING ERRCODE = 'null_value_not_allowed';
+	/* NULL models: fitted on the summaries */
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF horizon IS NULL THEN
+		RAISE EXCEPTION 'horizon must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF discount_rate IS NULL THEN
+		RAISE EXCEPTION 'discount_rate must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF penalty IS NULL THEN
+		RAISE EXCEPTION 'penalty must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	/*
 	 * The arguments crm.clv_summary checks, checked here: its errors would
@@ -3365,10 +3511,21 @@ AS $$
 DECLARE
 	checked		float8;
 BEGIN
-	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
-	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
-		RAISE EXCEPTION 'arguments of ltv_cac other than margin_rate must not be null'
-			USING ERRCODE = 'null_value_not_allowed';
+	/* NULL margin_rate: the historical margin share */
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF horizon IS NULL THEN
+		RAISE EXCEPTION 'horizon must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF discount_rate IS NULL THEN
+		RAISE EXCEPTION 'discount_rate must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF penalty IS NULL THEN
+		RAISE EXCEPTION 'penalty must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF margin_rate IS NOT NULL AND NOT (margin_rate BETWEEN -1 AND 1) THEN
 		RAISE EXCEPTION 'margin rate % is not between -1 and 1', margin_rate
@@ -3422,11 +3579,23 @@ CREATE OR REPLACE FUNCTION crm.abc_analysis(as_of timestamptz,
 								 b_share double precision DEFAULT 0.95)
 RETURNS TABLE (client_id bigint, revenue numeric, revenue_share double precision,
 			   share_before double precision, cumulative_share double precision, abc text)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
-	PERFORM crm.abc_class(0, a_share, b_share);		-- checks the shares
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF a_share IS NULL THEN
+		RAISE EXCEPTION 'a_share must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF b_share IS NULL THEN
+		RAISE EXCEPTION 'b_share must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	/* the check of crm.abc_class, here rather than inside the query */
+	IF NOT (a_share > 0 AND a_share < b_share AND b_share <= 1) THEN
+		RAISE EXCEPTION 'ABC shares must satisfy 0 < a_share < b_share <= 1, got a_share %, b_share %',
+			a_share, b_share
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	RETURN QUERY
 	WITH r AS (
 		SELECT o.client_id, sum(o.net_amount) AS revenue,
@@ -3921,3 +4090,195 @@ GRANT EXECUTE ON FUNCTION crm.loyalty_raise(text, text, text, text),
 	crm.loyalty_check_client(bigint),
 	crm.loyalty_refuse_in_citus_task(text)
 	TO crm_admin, crm_analyst, crm_app, crm_manager;
+
+-- ---- contract: NULL arguments, missing clients and unknown names ----
+
+CREATE OR REPLACE FUNCTION crm.segment_map_coverage(map_name text)
+RETURNS TABLE (rfm crm.rfm, segments text[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+BEGIN
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_coverage.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	RETURN QUERY
+	SELECT crm.rfm(r, f, m),
+		   coalesce((SELECT array_agg(u.segment ORDER BY u.rule_no)
+					   FROM crm.segment_map_rules u
+					  WHERE u.map_name = segment_map_coverage.map_name
+						AND r BETWEEN u.r_min AND u.r_max
+						AND f BETWEEN u.f_min AND u.f_max
+						AND m BETWEEN u.m_min AND u.m_max), '{}')
+	  FROM generate_series(1, 9) r,
+		   generate_series(1, 9) f,
+		   generate_series(1, 9) m
+	 WHERE greatest(r, f, m) <= k;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_map_coverage(text) IS 'every score cell of the map with the segments of the rules that contain it (in rule order)';
+
+CREATE OR REPLACE FUNCTION crm.segment_map_problems(map_name text)
+RETURNS TABLE (rfm crm.rfm, rule_no integer, problem text, segments text[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			integer;
+BEGIN
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_problems.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	RETURN QUERY
+	SELECT c.rfm, NULL::integer,
+		   CASE WHEN cardinality(c.segments) = 0 THEN 'unmapped' ELSE 'mapped more than once' END,
+		   c.segments
+	  FROM crm.segment_map_coverage(segment_map_problems.map_name) c
+	 WHERE cardinality(c.segments) <> 1
+	UNION ALL
+	SELECT NULL, u.rule_no, 'rule exceeds the map''s ' || k || ' classes', ARRAY[u.segment]
+	  FROM crm.segment_map_rules u
+	 WHERE u.map_name = segment_map_problems.map_name
+	   AND greatest(u.r_max, u.f_max, u.m_max) > k
+	ORDER BY 1, 2;
+END
+$$;
+COMMENT ON FUNCTION crm.segment_map_problems(text) IS 'what keeps a segment map from being a partition: cells unmapped or mapped more than once, rules beyond the map''s classes; no rows for a valid map';
+
+CREATE OR REPLACE FUNCTION crm.price_cart(client_id bigint, cart jsonb, at timestamptz DEFAULT pg_catalog.now())
+RETURNS jsonb
+LANGUAGE c STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS 'MODULE_PATHNAME', 'discount_price_cart';
+COMMENT ON FUNCTION crm.price_cart(bigint, jsonb, timestamptz) IS 'prices a cart (lines of product, quantity, price list) for a client at a moment: per line the price and each discount, every rule considered (applied with its amount or skipped with the reason), totals, the points the order earns (the loyalty programme''s cashback and the bonus rules'') and the most points payable; the client''s stored segment and loyalty programme when the cart names none';
+
+CREATE OR REPLACE FUNCTION crm.product_affinity(as_of timestamptz,
+									 min_support double precision DEFAULT 0.01,
+									 since timestamptz DEFAULT '-infinity',
+									 level text DEFAULT 'product')
+RETURNS TABLE (antecedent bigint, consequent bigint, baskets bigint,
+			   support double precision, confidence double precision,
+			   lift double precision)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF min_support IS NULL THEN
+		RAISE EXCEPTION 'min_support must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF since IS NULL THEN
+		RAISE EXCEPTION 'since must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF level IS NULL THEN
+		RAISE EXCEPTION 'level must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT (min_support > 0 AND min_support <= 1) THEN
+		RAISE EXCEPTION 'min_support must be in (0, 1], got %', min_support
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF level NOT IN ('product', 'category') THEN
+		RAISE EXCEPTION 'level must be product or category, not "%"', level
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH items AS MATERIALIZED (
+		SELECT DISTINCT l.client_id, l.order_id,
+			   CASE WHEN level = 'category' THEN p.category_id ELSE l.product_id END AS product_id
+		  FROM crm.order_lines l
+		  JOIN crm.orders o USING (client_id, order_id)
+		  JOIN crm.products p USING (product_id)
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at > since AND o.ordered_at <= as_of),
+	n AS (
+		SELECT count(*)::float8 AS n
+		  FROM (SELECT DISTINCT i.client_id, i.order_id FROM items i) b),
+	single AS MATERIALIZED (
+		SELECT i.product_id, count(*) AS cnt
+		  FROM items i
+		 GROUP BY i.product_id
+		HAVING count(*) >= min_support * (SELECT n.n FROM n)),
+	frequent AS (
+		SELECT i.* FROM items i JOIN single s USING (product_id)),
+	pairs AS (
+		SELECT x.product_id AS a, y.product_id AS b, count(*) AS cnt
+		  FROM frequent x
+		  JOIN frequent y ON y.client_id = x.client_id AND y.order_id = x.order_id
+						 AND y.product_id > x.product_id
+		 GROUP BY x.product_id, y.product_id
+		HAVING count(*) >= min_support * (SELECT n.n FROM n))
+	SELECT d.ante, d.cons, p.cnt,
+		   p.cnt / n.n,
+		   p.cnt::float8 / sa.cnt,
+		   n.n * p.cnt / (sa.cnt::float8 * sc.cnt)
+	  FROM pairs p
+	 CROSS JOIN n
+	 CROSS JOIN LATERAL (VALUES (p.a, p.b), (p.b, p.a)) d(ante, cons)
+	  JOIN single sa ON sa.product_id = d.ante
+	  JOIN single sc ON sc.product_id = d.cons
+	 ORDER BY 1, 2;
+END
+$$;
+COMMENT ON FUNCTION crm.product_affinity(timestamptz, double precision, timestamptz, text) IS 'association rules antecedent -> consequent between products (or, with level category, product categories) bought in the same purchase (since, as_of]: baskets with both, support, confidence, lift; pairs below min_support are dropped';
+
+CREATE OR REPLACE FUNCTION crm.can_contact(client_id bigint, channel text,
+								at timestamptz DEFAULT pg_catalog.now())
+RETURNS boolean
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	/* the checks of crm.contact_check, so that its errors come from here */
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF channel IS NULL THEN
+		RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF at IS NULL THEN
+		RAISE EXCEPTION 'at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm.refuse_in_citus_task('crm.can_contact');
+	IF channel NOT IN ('email', 'sms', 'push', 'phone', 'messenger', 'post') THEN
+		RAISE EXCEPTION 'unknown contact channel "%"', channel
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Contact channels are email, sms, push, phone, messenger and post.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = can_contact.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', client_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN (crm.contact_check(client_id, channel, at)).allowed;
+END
+$$;
+COMMENT ON FUNCTION crm.can_contact(bigint, text, timestamptz) IS 'whether the client may be contacted on the channel at the moment: consent in force (no consent row: false; no such client: an error, P0002) and under the marketing contact caps of crm.contact_caps; the reason when not: crm.contact_check';
+
+CREATE OR REPLACE FUNCTION crm.category_subtree(category_id integer)
+RETURNS SETOF integer
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF category_id IS NULL THEN
+		RAISE EXCEPTION 'category_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY
+	WITH RECURSIVE down(id) AS (
+		SELECT c.category_id FROM crm.categories c WHERE c.category_id = $1
+		UNION
+		SELECT c.category_id FROM crm.categories c JOIN down ON c.parent_id = down.id)
+	SELECT down.id FROM down;
+END
+$$;
+COMMENT ON FUNCTION crm.category_subtree(integer) IS 'the category and all its sub-categories';

@@ -108,7 +108,8 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('churn_signals: empty', $$SELECT count(*) FROM crm.churn_signals('2025-01-01')$$),
 	('repeat_curve: empty', $$SELECT count(*) FROM crm.repeat_curve('2025-01-01')$$),
 	('cohort_retention: empty', $$SELECT count(*) FROM crm.cohort_retention('2025-01-01')$$),
-	('contact_check: empty', $$SELECT crm.contact_check(1, 'email', '2025-01-01')$$)
+	('contact_check: empty (no client 1)', $$SELECT crm.contact_check(1, 'email', '2025-01-01')$$),
+	('can_contact: empty (no client 1)', $$SELECT crm.can_contact(1, 'email', '2025-01-01')$$)
 ) AS t(cell, q);
 SELECT pg_temp.w($$SELECT crm.refresh_segments('2025-01-01')$$) AS "refresh_segments: empty";
 
@@ -156,6 +157,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 -- crm.contact_check(client_id, channel, at) and crm.can_contact
 SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('consent', $$SELECT crm.contact_check(1, 'email', '2025-01-01')$$),
+	('no consent row', $$SELECT crm.contact_check(2, 'email', '2025-01-01')$$),
 	('null client', $$SELECT crm.contact_check(NULL, 'email', '2025-01-01')$$),
 	('null channel', $$SELECT crm.contact_check(1, NULL, '2025-01-01')$$),
 	('null at', $$SELECT crm.contact_check(1, 'email', NULL)$$),
@@ -168,6 +170,9 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('at -infinity', $$SELECT crm.contact_check(1, 'email', '-infinity')$$),
 	('can_contact', $$SELECT crm.can_contact(1, 'email', '2025-01-01')$$),
 	('can_contact: null', $$SELECT crm.can_contact(1, NULL)$$),
+	('can_contact: null client', $$SELECT crm.can_contact(NULL, 'sms')$$),
+	('can_contact: null at', $$SELECT crm.can_contact(1, 'sms', NULL)$$),
+	('can_contact: no consent row', $$SELECT crm.can_contact(2, 'email', '2025-01-01')$$),
 	('can_contact: empty channel', $$SELECT crm.can_contact(1, '')$$),
 	('can_contact: negative client', $$SELECT crm.can_contact(-1, 'sms')$$),
 	('can_contact: zero client', $$SELECT crm.can_contact(0, 'sms')$$),

@@ -264,6 +264,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('summaries', $$SELECT string_agg(format('%s %s %s %s %s', client_id, frequency, recency, t, monetary), '; ' ORDER BY client_id) FROM crm.clv_summary('2025-01-01')$$),
 	('null as_of', $$SELECT count(*) FROM crm.clv_summary(NULL)$$),
 	('null unit', $$SELECT count(*) FROM crm.clv_summary('2025-01-01', NULL)$$),
+	('null time zone', $$SELECT count(*) FROM crm.clv_summary('2025-01-01', 'day', NULL)$$),
 	('empty unit', $$SELECT count(*) FROM crm.clv_summary('2025-01-01', '')$$),
 	('empty time zone', $$SELECT count(*) FROM crm.clv_summary('2025-01-01', 'day', '')$$),
 	('unknown time zone', $$SELECT count(*) FROM crm.clv_summary('2025-01-01', 'day', 'Mars/Base')$$),

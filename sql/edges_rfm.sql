@@ -205,6 +205,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('abc_analysis: empty', $$SELECT count(*) FROM crm.abc_analysis('2025-01-01')$$),
 	('product_affinity: empty', $$SELECT count(*) FROM crm.product_affinity('2025-01-01')$$),
 	('segment_category_revenue: empty', $$SELECT count(*) FROM crm.segment_category_revenue('2025-01-01')$$),
+	('segment_category_revenue: empty, unknown map', $$SELECT count(*) FROM crm.segment_category_revenue('2025-01-01', 'no_such_map')$$),
 	('category_subtree: empty', $$SELECT count(*) FROM crm.category_subtree(1)$$)
 ) AS t(cell, q);
 
@@ -269,6 +270,8 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('classes', $$SELECT string_agg(format('%s %s', client_id, abc), '; ' ORDER BY client_id) FROM crm.abc_analysis('2025-01-01')$$),
 	('null', $$SELECT count(*) FROM crm.abc_analysis(NULL)$$),
+	('null a_share', $$SELECT count(*) FROM crm.abc_analysis('2025-01-01', NULL)$$),
+	('null b_share', $$SELECT count(*) FROM crm.abc_analysis('2025-01-01', 0.8, NULL)$$),
 	('negative share', $$SELECT count(*) FROM crm.abc_analysis('2025-01-01', -0.5, 0.9)$$),
 	('zero share', $$SELECT count(*) FROM crm.abc_analysis('2025-01-01', 0, 0.9)$$),
 	('huge share', $$SELECT count(*) FROM crm.abc_analysis('2025-01-01', 0.5, 1e308)$$),
@@ -281,6 +284,8 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('rules', $$SELECT string_agg(format('%s>%s lift %s', antecedent, consequent, round(lift::numeric, 3)), '; ') FROM crm.product_affinity('2025-01-01')$$),
 	('null', $$SELECT count(*) FROM crm.product_affinity(NULL)$$),
+	('null min_support', $$SELECT count(*) FROM crm.product_affinity('2025-01-01', NULL)$$),
+	('null since', $$SELECT count(*) FROM crm.product_affinity('2025-01-01', 0.1, NULL)$$),
 	('null level', $$SELECT count(*) FROM crm.product_affinity('2025-01-01', 0.1, '-infinity', NULL)$$),
 	('empty level', $$SELECT count(*) FROM crm.product_affinity('2025-01-01', 0.1, '-infinity', '')$$),
 	('negative support', $$SELECT count(*) FROM crm.product_affinity('2025-01-01', -0.1)$$),
@@ -297,6 +302,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('rows', $$SELECT count(*) FROM crm.segment_category_revenue('2025-01-01')$$),
 	('null', $$SELECT count(*) FROM crm.segment_category_revenue(NULL)$$),
+	('null map', $$SELECT count(*) FROM crm.segment_category_revenue('2025-01-01', NULL)$$),
 	('empty map name', $$SELECT count(*) FROM crm.segment_category_revenue('2025-01-01', '')$$),
 	('infinity', $$SELECT count(*) FROM crm.segment_category_revenue('infinity')$$),
 	('-infinity', $$SELECT count(*) FROM crm.segment_category_revenue('-infinity')$$)

@@ -122,8 +122,9 @@ SELECT pg_temp.try($$INSERT INTO crm.consents (client_id, channel, changed_at, g
 SELECT crm.can_contact(1, 'email', '2024-01-09') AS before_any,
        crm.can_contact(1, 'email', '2024-03-01') AS given,
        crm.can_contact(1, 'email', '2024-06-01') AS withdrawn,
-       crm.can_contact(1, 'sms', '2024-03-01') AS never_asked,
-       crm.can_contact(NULL, 'sms') AS null_client;
+       crm.can_contact(1, 'sms', '2024-03-01') AS never_asked;
+SELECT pg_temp.try($$SELECT crm.can_contact(NULL, 'sms')$$);
+SELECT pg_temp.try($$SELECT crm.can_contact(999999, 'sms')$$);
 SELECT pg_temp.try($$SELECT crm.can_contact(1, 'fax')$$);
 
 -- the category subtree

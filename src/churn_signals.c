@@ -669,8 +669,8 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 Datum
 churn_signals(PG_FUNCTION_ARGS)
 {
-	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
-	Jsonb	   *options = PG_GETARG_JSONB_P(1);
+	TimestampTz as_of;
+	Jsonb	   *options;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	FastPath	fp;
 	int			pos[OUT_NATTS];
@@ -688,6 +688,14 @@ churn_signals(PG_FUNCTION_ARGS)
 	bool		usual;
 	double		gap;
 	int64		i;
+
+	/* not STRICT: a NULL argument is an error, as in crm.churn_signals_sql */
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", PG_ARGISNULL(0) ? "as_of" : "options")));
+	as_of = PG_GETARG_TIMESTAMPTZ(0);
+	options = PG_GETARG_JSONB_P(1);
 
 	fastpath_init(&fp, "crm.churn_signals");
 	if (TIMESTAMP_NOT_FINITE(as_of))

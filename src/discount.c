@@ -1172,6 +1172,13 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	Jsonb	   *built;
 	bool		need_tier = false;
 
+	/* not STRICT: a NULL argument is an error naming it */
+	for (int i = 0; i < 3; i++)
+		if (PG_ARGISNULL(i))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be NULL",
+							i == 0 ? "client_id" : i == 1 ? "cart" : "at")));
 	fastpath_refuse_in_citus_task("crm.price_cart");
 	/* every rule window and price list validity is looked up at this moment */
 	if (TIMESTAMP_NOT_FINITE(PG_GETARG_TIMESTAMPTZ(2)))

@@ -276,7 +276,9 @@ client_monetary_float(const ScoredClient *c, bool by_mean)
 
 /*
  * The number of classes of a map and the segment of every score cell,
- * indexed by the crm.rfm code; -1 when there is no such map.
+ * indexed by the crm.rfm code; -1 when there is no such map, -2 when the
+ * map is not a partition of its cells (crm.rfm_scores_sql raises the
+ * errors of both, without a query of its own in their context).
  */
 static int32
 load_segment_map(text *map_name, text **segments)
@@ -298,6 +300,14 @@ load_segment_map(text *map_name, text **segments)
 		return -1;				/* crm.rfm_scores_sql says so */
 	}
 	classes = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	if (SPI_execute_with_args("SELECT 1 FROM crm.segment_map_problems($1) LIMIT 1",
+							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not check a segment map");
+	if (SPI_processed > 0)
+	{
+		SPI_finish();
+		return -2;
+	}
 
 	if (SPI_execute_with_args("SELECT rfm, segment FROM crm.segment_map_cells($1)",
 							  1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -338,9 +348,9 @@ static const FastPathColumn result_columns[RS_N] = {
 Datum
 rfm_scores(PG_FUNCTION_ARGS)
 {
-	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(0);
-	text	   *map_name = PG_GETARG_TEXT_PP(1);
-	char	   *monetary_by = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	TimestampTz as_of;
+	text	   *map_name;
+	char	   *monetary_by;
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	FastPath	fp;
 	FastPathColumn shape[RS_N];
@@ -365,6 +375,17 @@ rfm_scores(PG_FUNCTION_ARGS)
 	int32	   *recency;
 	int64		i;
 	int			d;
+
+	/* not STRICT: a NULL argument is an error, as in crm.rfm_scores_sql */
+	for (d = 0; d < 3; d++)
+		if (PG_ARGISNULL(d))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("%s must not be NULL",
+							d == 0 ? "as_of" : d == 1 ? "map_name" : "monetary_by")));
+	as_of = PG_GETARG_TIMESTAMPTZ(0);
+	map_name = PG_GETARG_TEXT_PP(1);
+	monetary_by = text_to_cstring(PG_GETARG_TEXT_PP(2));
 
 	fastpath_init(&fp, "crm.rfm_scores");
 	memcpy(shape, result_columns, sizeof(shape));
@@ -399,7 +420,8 @@ rfm_scores(PG_FUNCTION_ARGS)
 		fastpath_close(&orders);
 	if (map == NULL)
 	{
-		fastpath_decline(&fp, classes < 0 ? "unknown segment map" : "unusual data", NULL);
+		fastpath_decline(&fp, classes == -1 ? "unknown segment map" :
+						 classes == -2 ? "segment map not a partition" : "unusual data", NULL);
 		MemoryContextSwitchTo(outer);
 		MemoryContextDelete(work);
 		return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");

@@ -98,14 +98,20 @@ CREATE CONSTRAINT TRIGGER categories_parent_exists
 /* The category and all its descendants. */
 CREATE FUNCTION crm.category_subtree(category_id integer)
 RETURNS SETOF integer
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+BEGIN
+	IF category_id IS NULL THEN
+		RAISE EXCEPTION 'category_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY
 	WITH RECURSIVE down(id) AS (
 		SELECT c.category_id FROM crm.categories c WHERE c.category_id = $1
 		UNION
 		SELECT c.category_id FROM crm.categories c JOIN down ON c.parent_id = down.id)
-	SELECT id FROM down
+	SELECT down.id FROM down;
+END
 $$;
 COMMENT ON FUNCTION crm.category_subtree(integer) IS 'the category and all its sub-categories';
 

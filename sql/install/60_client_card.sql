@@ -4,7 +4,7 @@
 
 CREATE FUNCTION crm.client_card(client_id bigint, last_interactions integer DEFAULT 10)
 RETURNS jsonb
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -13,6 +13,11 @@ DECLARE
 	v_consents	jsonb := '{}';
 	ch			text;
 BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF last_interactions IS NULL THEN
+		RAISE EXCEPTION 'last_interactions must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM crm.refuse_in_citus_task('crm.client_card');
 	IF last_interactions < 0 THEN
 		RAISE EXCEPTION 'last_interactions must not be negative: %', last_interactions

@@ -122,10 +122,13 @@ COMMENT ON FUNCTION crm.purchase_profile_state_size() IS 'size in bytes of the p
 /* The profile of every client with a purchase in crm.orders up to as_of. */
 CREATE FUNCTION crm.client_profiles(as_of timestamptz)
 RETURNS TABLE (client_id bigint, profile crm.purchase_profile)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	RETURN QUERY
 	SELECT o.client_id, crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used)
 	  FROM crm.orders o

@@ -42,42 +42,67 @@ COMMENT ON TABLE crm.segment_map_rules IS 'the rules of RFM segment maps: the sc
 /* Every score cell of a map with the segments whose boxes contain it. */
 CREATE FUNCTION crm.segment_map_coverage(map_name text)
 RETURNS TABLE (rfm crm.rfm, segments text[])
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	k			integer;
+BEGIN
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_coverage.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	RETURN QUERY
 	SELECT crm.rfm(r, f, m),
 		   coalesce((SELECT array_agg(u.segment ORDER BY u.rule_no)
 					   FROM crm.segment_map_rules u
-					  WHERE u.map_name = mp.map_name
+					  WHERE u.map_name = segment_map_coverage.map_name
 						AND r BETWEEN u.r_min AND u.r_max
 						AND f BETWEEN u.f_min AND u.f_max
 						AND m BETWEEN u.m_min AND u.m_max), '{}')
-	  FROM crm.segment_maps mp,
-		   generate_series(1, 9) r,
+	  FROM generate_series(1, 9) r,
 		   generate_series(1, 9) f,
 		   generate_series(1, 9) m
-	 WHERE mp.map_name = segment_map_coverage.map_name
-	   AND greatest(r, f, m) <= mp.classes
+	 WHERE greatest(r, f, m) <= k;
+END
 $$;
 COMMENT ON FUNCTION crm.segment_map_coverage(text) IS 'every score cell of the map with the segments of the rules that contain it (in rule order)';
 
 CREATE FUNCTION crm.segment_map_problems(map_name text)
 RETURNS TABLE (rfm crm.rfm, rule_no integer, problem text, segments text[])
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	k			integer;
+BEGIN
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_problems.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	RETURN QUERY
 	SELECT c.rfm, NULL::integer,
 		   CASE WHEN cardinality(c.segments) = 0 THEN 'unmapped' ELSE 'mapped more than once' END,
 		   c.segments
-	  FROM crm.segment_map_coverage(map_name) c
+	  FROM crm.segment_map_coverage(segment_map_problems.map_name) c
 	 WHERE cardinality(c.segments) <> 1
 	UNION ALL
-	SELECT NULL, u.rule_no, 'rule exceeds the map''s ' || mp.classes || ' classes', ARRAY[u.segment]
+	SELECT NULL, u.rule_no, 'rule exceeds the map''s ' || k || ' classes', ARRAY[u.segment]
 	  FROM crm.segment_map_rules u
-	  JOIN crm.segment_maps mp USING (map_name)
 	 WHERE u.map_name = segment_map_problems.map_name
-	   AND greatest(u.r_max, u.f_max, u.m_max) > mp.classes
-	ORDER BY 1, 2
+	   AND greatest(u.r_max, u.f_max, u.m_max) > k
+	ORDER BY 1, 2;
+END
 $$;
 COMMENT ON FUNCTION crm.segment_map_problems(text) IS 'what keeps a segment map from being a partition: cells unmapped or mapped more than once, rules beyond the map''s classes; no rows for a valid map';
 
@@ -230,13 +255,16 @@ SELECT pg_catalog.pg_extension_config_dump('crm.segment_map_rules',
  */
 CREATE FUNCTION crm.segment_map_classes(map_name text)
 RETURNS integer
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	k			integer;
 BEGIN
-	SELECT m.classes INTO k FROM crm.segment_maps m WHERE m.map_name = segment_map_classes.map_name;
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_classes.map_name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'segment map "%" does not exist', map_name
 			USING ERRCODE = 'invalid_parameter_value',
@@ -250,32 +278,53 @@ COMMENT ON FUNCTION crm.segment_map_classes(text) IS 'the number of classes (sco
 /* The segment of each score cell of a valid map. */
 CREATE FUNCTION crm.segment_map_cells(map_name text)
 RETURNS TABLE (rfm crm.rfm, segment text)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE ROWS 125
+LANGUAGE plpgsql STABLE PARALLEL SAFE ROWS 125
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
+DECLARE
+	k			integer;
 BEGIN
-	PERFORM crm.segment_map_classes(map_name);
-	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(map_name)) THEN
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = segment_map_cells.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(segment_map_cells.map_name)) THEN
 		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
 			USING ERRCODE = 'check_violation',
 				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
 	END IF;
 	RETURN QUERY
-		SELECT c.rfm, c.segments[1] FROM crm.segment_map_coverage(map_name) c;
+		SELECT c.rfm, c.segments[1] FROM crm.segment_map_coverage(segment_map_cells.map_name) c;
 END
 $$;
 COMMENT ON FUNCTION crm.segment_map_cells(text) IS 'the segment of every score cell of a map; error if the map is not a partition';
 
 CREATE FUNCTION crm.rfm_segment(rfm crm.rfm, map_name text DEFAULT 'rfm11')
 RETURNS text
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	k			integer;
 	segs		text[];
 BEGIN
-	k := crm.segment_map_classes(map_name);
+	IF rfm IS NULL THEN
+		RAISE EXCEPTION 'rfm must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = rfm_segment.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
 	IF greatest(crm.recency_score(rfm), crm.frequency_score(rfm), crm.monetary_score(rfm)) > k THEN
 		RAISE EXCEPTION 'RFM value % is outside segment map "%", which has % classes', rfm, map_name, k
 			USING ERRCODE = 'invalid_parameter_value';

@@ -29,19 +29,37 @@ COMMENT ON TYPE crm.rfm_scores_row IS 'a row of crm.rfm_scores (and of crm.rfm_s
 CREATE FUNCTION crm.rfm_scores_sql(as_of timestamptz, map_name text DEFAULT 'rfm11',
 								   monetary_by text DEFAULT 'total')
 RETURNS SETOF crm.rfm_scores_row
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
 	k			integer;
 	by_mean		boolean;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF monetary_by IS NULL THEN
+		RAISE EXCEPTION 'monetary_by must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF monetary_by NOT IN ('total', 'mean') THEN
 		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	by_mean := monetary_by = 'mean';
-	k := crm.segment_map_classes(map_name);
+	/* the map's errors here, before the query (not inside it) */
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = rfm_scores_sql.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(rfm_scores_sql.map_name)) THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
+			USING ERRCODE = 'check_violation',
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
 	/*
 	 * One pass over the purchases (the profile aggregate, computed once
 	 * per client: the three field selections share it), one pass over the
@@ -86,6 +104,6 @@ COMMENT ON FUNCTION crm.rfm_scores_sql(timestamptz, text, text) IS 'crm.rfm_scor
 CREATE FUNCTION crm.rfm_scores(as_of timestamptz, map_name text DEFAULT 'rfm11',
 							   monetary_by text DEFAULT 'total')
 RETURNS SETOF crm.rfm_scores_row
-LANGUAGE C STABLE STRICT PARALLEL SAFE
+LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'rfm_scores';
 COMMENT ON FUNCTION crm.rfm_scores(timestamptz, text, text) IS 'recency (days), frequency, monetary (total, or mean order value rounded to cents), RFM quantile scores and segment of every client with a purchase (placed or paid) at or before as_of; an error (0A000) when the purchases are in more than one currency';

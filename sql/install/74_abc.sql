@@ -31,11 +31,23 @@ CREATE FUNCTION crm.abc_analysis(as_of timestamptz,
 								 b_share double precision DEFAULT 0.95)
 RETURNS TABLE (client_id bigint, revenue numeric, revenue_share double precision,
 			   share_before double precision, cumulative_share double precision, abc text)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
-	PERFORM crm.abc_class(0, a_share, b_share);		-- checks the shares
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF a_share IS NULL THEN
+		RAISE EXCEPTION 'a_share must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF b_share IS NULL THEN
+		RAISE EXCEPTION 'b_share must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	/* the check of crm.abc_class, here rather than inside the query */
+	IF NOT (a_share > 0 AND a_share < b_share AND b_share <= 1) THEN
+		RAISE EXCEPTION 'ABC shares must satisfy 0 < a_share < b_share <= 1, got a_share %, b_share %',
+			a_share, b_share
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	RETURN QUERY
 	WITH r AS (
 		SELECT o.client_id, sum(o.net_amount) AS revenue,

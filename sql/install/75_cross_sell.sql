@@ -11,10 +11,19 @@ CREATE FUNCTION crm.product_affinity(as_of timestamptz,
 RETURNS TABLE (antecedent bigint, consequent bigint, baskets bigint,
 			   support double precision, confidence double precision,
 			   lift double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF min_support IS NULL THEN
+		RAISE EXCEPTION 'min_support must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF since IS NULL THEN
+		RAISE EXCEPTION 'since must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF level IS NULL THEN
+		RAISE EXCEPTION 'level must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF NOT (min_support > 0 AND min_support <= 1) THEN
 		RAISE EXCEPTION 'min_support must be in (0, 1], got %', min_support
 			USING ERRCODE = 'invalid_parameter_value';
@@ -67,10 +76,26 @@ CREATE FUNCTION crm.segment_category_revenue(as_of timestamptz, map_name text DE
 RETURNS TABLE (segment text, category_id integer, category text, revenue numeric,
 			   buyers bigint, segment_share double precision,
 			   overall_share double precision, index double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	/* the map's errors here, not inside the query (nor only when there are purchases) */
+	IF NOT EXISTS (SELECT 1 FROM crm.segment_maps mp WHERE mp.map_name = segment_category_revenue.map_name) THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(segment_category_revenue.map_name)) THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
+			USING ERRCODE = 'check_violation',
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
 	RETURN QUERY
 	WITH s AS MATERIALIZED (
 		SELECT r.client_id, r.segment FROM crm.rfm_scores(as_of, map_name) r),

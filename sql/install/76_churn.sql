@@ -101,18 +101,26 @@ COMMENT ON TYPE crm.churn_signals_row IS 'a row of crm.churn_signals (and of crm
  */
 CREATE FUNCTION crm.churn_signals_sql(as_of timestamptz, options jsonb DEFAULT '{}')
 RETURNS SETOF crm.churn_signals_row
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 SET jit_above_cost = 1e9
 AS $$
 DECLARE
-	opts		jsonb := crm.churn_options(options);
+	opts		jsonb;
 	w			interval;
 	recent_from timestamptz;
 	previous_from timestamptz;
-	pop			double precision := (opts ->> 'population_gap_days')::double precision;
-	min_gap		double precision := (opts ->> 'min_gap_days')::double precision;
+	pop			double precision;
+	min_gap		double precision;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF options IS NULL THEN
+		RAISE EXCEPTION 'options must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	opts := crm.churn_options(options);
+	pop := (opts ->> 'population_gap_days')::double precision;
+	min_gap := (opts ->> 'min_gap_days')::double precision;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
@@ -217,7 +225,7 @@ COMMENT ON FUNCTION crm.churn_signals_sql(timestamptz, jsonb) IS 'crm.churn_sign
  */
 CREATE FUNCTION crm.churn_signals(as_of timestamptz, options jsonb DEFAULT '{}')
 RETURNS SETOF crm.churn_signals_row
-LANGUAGE C STABLE STRICT PARALLEL SAFE
+LANGUAGE C STABLE PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'churn_signals';
 COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options; an error (0A000) when the purchases are in more than one currency';
 
@@ -265,10 +273,15 @@ SELECT pg_catalog.pg_extension_config_dump('crm.behaviour_classes', 'WHERE false
 CREATE FUNCTION crm.repeat_curve(as_of timestamptz, since timestamptz DEFAULT '-infinity')
 RETURNS TABLE (order_number integer, clients bigint, next_clients bigint,
 			   repeat_share double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF since IS NULL THEN
+		RAISE EXCEPTION 'since must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	RETURN QUERY
 	WITH c AS (
 		SELECT o.client_id, count(*)::integer AS n
@@ -296,10 +309,15 @@ COMMENT ON FUNCTION crm.repeat_curve(timestamptz, timestamptz) IS 'for each orde
 CREATE FUNCTION crm.cohort_retention(as_of timestamptz, period text DEFAULT 'month')
 RETURNS TABLE (cohort date, period_number integer, cohort_clients bigint,
 			   active_clients bigint, retention double precision)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF period NOT IN ('week', 'month', 'quarter') THEN
 		RAISE EXCEPTION 'period must be week, month or quarter, not "%"', period
 			USING ERRCODE = 'invalid_parameter_value';

@@ -77,7 +77,7 @@ CREATE FUNCTION crm.refresh_segments(as_of timestamptz, options jsonb DEFAULT '{
 									 notify_limit integer DEFAULT 1000,
 									 allow_future boolean DEFAULT false)
 RETURNS TABLE (clients bigint, transitions bigint, notifications bigint)
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -88,7 +88,19 @@ DECLARE
 	n_notes		bigint := 0;
 	first_id	bigint;
 	tr			record;
+	opts		jsonb;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF options IS NULL THEN
+		RAISE EXCEPTION 'options must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF map_name IS NULL THEN
+		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF notify_limit IS NULL THEN
+		RAISE EXCEPTION 'notify_limit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF allow_future IS NULL THEN
+		RAISE EXCEPTION 'allow_future must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
@@ -100,7 +112,19 @@ BEGIN
 	IF NOT allow_future THEN
 		PERFORM crm.refuse_future('crm.refresh_segments', 'as_of', as_of);
 	END IF;
-	k := crm.segment_map_classes(map_name);
+	/* the errors of the arguments here, not inside the query below */
+	opts := crm.churn_options(options);
+	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = refresh_segments.map_name;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'segment map "%" does not exist', map_name
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The maps are listed in crm.segment_maps.';
+	END IF;
+	IF EXISTS (SELECT 1 FROM crm.segment_map_problems(refresh_segments.map_name)) THEN
+		RAISE EXCEPTION 'segment map "%" is not a partition of its score cells', map_name
+			USING ERRCODE = 'check_violation',
+				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
+	END IF;
 
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
 

@@ -27,7 +27,7 @@ CREATE FUNCTION crm.contact_check(client_id bigint, channel text,
 								  OUT allowed boolean, OUT reason text,
 								  OUT consent boolean, OUT contacts_in_window bigint,
 								  OUT cap integer, OUT cap_window interval)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -35,11 +35,22 @@ DECLARE
 	rule		record;
 	n			bigint;
 BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF channel IS NULL THEN
+		RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF at IS NULL THEN
+		RAISE EXCEPTION 'at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM crm.refuse_in_citus_task('crm.contact_check');
 	IF channel NOT IN ('email', 'sms', 'push', 'phone', 'messenger', 'post') THEN
 		RAISE EXCEPTION 'unknown contact channel "%"', channel
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Contact channels are email, sms, push, phone, messenger and post.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = contact_check.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', client_id
+			USING ERRCODE = 'no_data_found';
 	END IF;
 	SELECT c.granted INTO granted
 	  FROM crm.consents c
@@ -100,9 +111,29 @@ COMMENT ON FUNCTION crm.contact_check(bigint, text, timestamptz) IS 'whether a m
 CREATE FUNCTION crm.can_contact(client_id bigint, channel text,
 								at timestamptz DEFAULT pg_catalog.now())
 RETURNS boolean
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
-	SELECT (crm.contact_check(client_id, channel, at)).allowed
+BEGIN
+	/* the checks of crm.contact_check, so that its errors come from here */
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF channel IS NULL THEN
+		RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF at IS NULL THEN
+		RAISE EXCEPTION 'at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	PERFORM crm.refuse_in_citus_task('crm.can_contact');
+	IF channel NOT IN ('email', 'sms', 'push', 'phone', 'messenger', 'post') THEN
+		RAISE EXCEPTION 'unknown contact channel "%"', channel
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Contact channels are email, sms, push, phone, messenger and post.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = can_contact.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', client_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN (crm.contact_check(client_id, channel, at)).allowed;
+END
 $$;
-COMMENT ON FUNCTION crm.can_contact(bigint, text, timestamptz) IS 'whether the client may be contacted on the channel at the moment: consent in force (no consent row: false) and under the marketing contact caps of crm.contact_caps; the reason when not: crm.contact_check';
+COMMENT ON FUNCTION crm.can_contact(bigint, text, timestamptz) IS 'whether the client may be contacted on the channel at the moment: consent in force (no consent row: false; no such client: an error, P0002) and under the marketing contact caps of crm.contact_caps; the reason when not: crm.contact_check';

@@ -296,13 +296,22 @@ CREATE FUNCTION crm.clv_summary(as_of timestamptz, unit text DEFAULT 'day',
 RETURNS TABLE (client_id bigint, frequency float8, recency float8, t float8,
 			   monetary float8, first_purchase date, last_purchase date,
 			   orders bigint, revenue numeric, margin numeric)
-LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
-	unit_days	float8 := crm.clv_unit_days(unit);
-	as_of_day	date := (as_of AT TIME ZONE time_zone)::date;
+	unit_days	float8;
+	as_of_day	date;
 BEGIN
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	unit_days := crm.clv_unit_days(unit);
+	as_of_day := (as_of AT TIME ZONE time_zone)::date;
 	IF NOT isfinite(as_of) THEN
 		RAISE EXCEPTION 'as_of must be finite: %', as_of
 			USING ERRCODE = 'invalid_parameter_value';
@@ -360,10 +369,21 @@ AS $$
 DECLARE
 	checked		float8;
 BEGIN
-	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
-	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
-		RAISE EXCEPTION 'arguments of clv_report other than the models must not be null'
-			USING ERRCODE = 'null_value_not_allowed';
+	/* NULL models: fitted on the summaries */
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF horizon IS NULL THEN
+		RAISE EXCEPTION 'horizon must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF discount_rate IS NULL THEN
+		RAISE EXCEPTION 'discount_rate must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF penalty IS NULL THEN
+		RAISE EXCEPTION 'penalty must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	/*
 	 * The arguments crm.clv_summary checks, checked here: its errors would
@@ -425,10 +445,21 @@ AS $$
 DECLARE
 	checked		float8;
 BEGIN
-	IF as_of IS NULL OR horizon IS NULL OR unit IS NULL OR discount_rate IS NULL
-	   OR period IS NULL OR penalty IS NULL OR time_zone IS NULL THEN
-		RAISE EXCEPTION 'arguments of ltv_cac other than margin_rate must not be null'
-			USING ERRCODE = 'null_value_not_allowed';
+	/* NULL margin_rate: the historical margin share */
+	IF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF horizon IS NULL THEN
+		RAISE EXCEPTION 'horizon must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF discount_rate IS NULL THEN
+		RAISE EXCEPTION 'discount_rate must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF penalty IS NULL THEN
+		RAISE EXCEPTION 'penalty must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF margin_rate IS NOT NULL AND NOT (margin_rate BETWEEN -1 AND 1) THEN
 		RAISE EXCEPTION 'margin rate % is not between -1 and 1', margin_rate

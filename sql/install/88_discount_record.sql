@@ -27,8 +27,15 @@ DECLARE
 	f			text;
 	paid		bigint;
 BEGIN
+	IF quote IS NULL THEN
+		RAISE EXCEPTION 'quote must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF channel IS NULL THEN
+		RAISE EXCEPTION 'channel must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF status IS NULL THEN
+		RAISE EXCEPTION 'status must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
 	PERFORM crm.refuse_in_citus_task('crm.record_priced_cart');
-	IF quote IS NULL OR jsonb_typeof(quote) <> 'object' THEN
+	IF jsonb_typeof(quote) <> 'object' THEN
 		RAISE EXCEPTION 'quote must be the jsonb object crm.price_cart returns'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
@@ -39,8 +46,8 @@ BEGIN
 					  HINT = 'Pass the jsonb crm.price_cart returned, unchanged.';
 		END IF;
 	END LOOP;
-	IF status IS NULL OR status NOT IN ('placed', 'paid') THEN
-		RAISE EXCEPTION 'status must be placed or paid, not %', coalesce(status, 'NULL')
+	IF status NOT IN ('placed', 'paid') THEN
+		RAISE EXCEPTION 'status must be placed or paid, not %', status
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	c := (quote ->> 'client_id')::bigint;

@@ -19,7 +19,7 @@ SELECT col_type_is('crm', 'order_discounts', 'amount', 'numeric(14,2)', 'amounts
 SELECT has_trigger('crm', 'discount_rules', 'discount_rules_validate', 'rules are validated when written');
 
 SELECT volatility_is('crm', 'price_cart', ARRAY['bigint', 'jsonb', 'timestamp with time zone'], 'stable', 'price_cart is STABLE');
-SELECT is_strict('crm', 'price_cart', ARRAY['bigint', 'jsonb', 'timestamp with time zone'], 'price_cart is STRICT');
+SELECT isnt_strict('crm', 'price_cart', ARRAY['bigint', 'jsonb', 'timestamp with time zone'], 'price_cart is not STRICT: a NULL argument is an error (test/pgtap/contract.sql)');
 SELECT function_lang_is('crm', 'price_cart', ARRAY['bigint', 'jsonb', 'timestamp with time zone'], 'c', 'price_cart is written in C');
 SELECT is((SELECT proparallel::text FROM pg_proc WHERE oid = 'crm.price_cart(bigint, jsonb, timestamptz)'::regprocedure),
 		  's', 'price_cart is PARALLEL SAFE');
