@@ -1643,7 +1643,7 @@ COMMENT ON FUNCTION crm.contact_check(bigint, text, timestamptz) IS 'whether a m
 
 CREATE OR REPLACE FUNCTION crm.points_balance(client_id bigint, program text, at timestamptz DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -1675,7 +1675,7 @@ RETURNS TABLE (entry_id bigint, created_at timestamptz, kind text, points bigint
 			   running_balance bigint, order_id bigint, lot_id bigint, expires_at timestamptz,
 			   reverses_entry_id bigint, unrecovered bigint, refund_amount numeric,
 			   idempotency_key text, made_by text, source text, note text)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_column
@@ -1709,7 +1709,7 @@ CREATE OR REPLACE FUNCTION crm.points_expiring(client_id bigint, program text,
 									as_of timestamptz DEFAULT pg_catalog.now(),
 									within interval DEFAULT NULL)
 RETURNS TABLE (expires_at timestamptz, points bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_column
@@ -2998,7 +2998,7 @@ CREATE TRIGGER interactions_not_future BEFORE INSERT OR UPDATE OF occurred_at, o
  */
 CREATE FUNCTION crm.refuse_other_day(function_name text, on_date date)
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -3625,7 +3625,7 @@ COMMENT ON FUNCTION crm.abc_analysis(timestamptz, double precision, double preci
 
 CREATE OR REPLACE FUNCTION crm.tier_turnover(client_id bigint, program text, as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS numeric
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -3704,12 +3704,12 @@ CREATE FUNCTION crm.loyalty_raise(sqlstate text, message text, detail text DEFAU
 								  hint text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'loyalty_raise'
-LANGUAGE C VOLATILE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION crm.loyalty_raise(text, text, text, text) IS 'internal: raises the error of a loyalty function (SQLSTATE, message, detail and hint where not NULL) without a CONTEXT';
 
 CREATE OR REPLACE FUNCTION crm.loyalty_program_row(program text)
 RETURNS crm.loyalty_programs
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -3729,7 +3729,7 @@ COMMENT ON FUNCTION crm.loyalty_program_row(text) IS 'internal: the programme wi
 
 CREATE FUNCTION crm.loyalty_check_client(client_id bigint)
 RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
@@ -3742,7 +3742,7 @@ COMMENT ON FUNCTION crm.loyalty_check_client(bigint) IS 'internal: error P0002 u
 
 CREATE OR REPLACE FUNCTION crm.loyalty_check_args(client_id bigint, idempotency_key text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
@@ -4035,7 +4035,7 @@ COMMENT ON FUNCTION crm.loyalty_order_row(bigint, bigint, boolean) IS 'internal:
 
 CREATE FUNCTION crm.loyalty_refuse_future(function_name text, argument text, value timestamptz)
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -4059,7 +4059,7 @@ COMMENT ON FUNCTION crm.loyalty_refuse_future(text, text, timestamptz) IS 'inter
 
 CREATE FUNCTION crm.loyalty_refuse_in_citus_task(function_name text)
 RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE

@@ -150,7 +150,7 @@ CREATE FUNCTION crm.loyalty_raise(sqlstate text, message text, detail text DEFAU
 								  hint text DEFAULT NULL)
 RETURNS void
 AS 'MODULE_PATHNAME', 'loyalty_raise'
-LANGUAGE C VOLATILE PARALLEL SAFE;
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
 COMMENT ON FUNCTION crm.loyalty_raise(text, text, text, text) IS 'internal: raises the error of a loyalty function (SQLSTATE, message, detail and hint where not NULL) without a CONTEXT';
 
 CREATE TABLE crm.loyalty_ledger (

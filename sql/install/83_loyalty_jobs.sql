@@ -242,7 +242,7 @@ COMMENT ON FUNCTION crm.loyalty_is_birthday(date, date) IS 'whether on_date is t
  */
 CREATE FUNCTION crm.refuse_other_day(function_name text, on_date date)
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -269,7 +269,7 @@ COMMENT ON FUNCTION crm.refuse_other_day(text, date) IS 'internal: the error (22
  */
 CREATE FUNCTION crm.loyalty_refuse_future(function_name text, argument text, value timestamptz)
 RETURNS void
-LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -391,7 +391,7 @@ COMMENT ON FUNCTION crm.award_birthday_bonuses(text, date, text, boolean) IS 'sc
  */
 CREATE FUNCTION crm.tier_turnover(client_id bigint, program text, as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS numeric
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable

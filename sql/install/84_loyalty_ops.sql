@@ -34,7 +34,7 @@
 /* The programme row of a code, or 22004 (NULL) or 22023 (unknown). */
 CREATE FUNCTION crm.loyalty_program_row(program text)
 RETURNS crm.loyalty_programs
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -55,7 +55,7 @@ COMMENT ON FUNCTION crm.loyalty_program_row(text) IS 'internal: the programme wi
 /* Error P0002 unless the client exists (and the caller may see it). */
 CREATE FUNCTION crm.loyalty_check_client(client_id bigint)
 RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
@@ -74,7 +74,7 @@ COMMENT ON FUNCTION crm.loyalty_check_client(bigint) IS 'internal: error P0002 u
  */
 CREATE FUNCTION crm.loyalty_refuse_in_citus_task(function_name text)
 RETURNS void
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 DECLARE
@@ -99,7 +99,7 @@ COMMENT ON FUNCTION crm.loyalty_refuse_in_citus_task(text) IS 'internal: the err
 /* Checks the arguments every writing operation shares. */
 CREATE FUNCTION crm.loyalty_check_args(client_id bigint, idempotency_key text)
 RETURNS void
-LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+LANGUAGE plpgsql IMMUTABLE PARALLEL RESTRICTED
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
@@ -1069,7 +1069,7 @@ COMMENT ON FUNCTION crm.refund_order_points(bigint, bigint, text, numeric, text,
  */
 CREATE FUNCTION crm.points_balance(client_id bigint, program text, at timestamptz DEFAULT NULL)
 RETURNS bigint
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_variable
@@ -1107,7 +1107,7 @@ RETURNS TABLE (entry_id bigint, created_at timestamptz, kind text, points bigint
 			   running_balance bigint, order_id bigint, lot_id bigint, expires_at timestamptz,
 			   reverses_entry_id bigint, unrecovered bigint, refund_amount numeric,
 			   idempotency_key text, made_by text, source text, note text)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_column
@@ -1146,7 +1146,7 @@ CREATE FUNCTION crm.points_expiring(client_id bigint, program text,
 									as_of timestamptz DEFAULT pg_catalog.now(),
 									within interval DEFAULT NULL)
 RETURNS TABLE (expires_at timestamptz, points bigint)
-LANGUAGE plpgsql STABLE PARALLEL SAFE
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 #variable_conflict use_column

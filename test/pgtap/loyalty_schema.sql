@@ -1,6 +1,6 @@
 -- Schema contracts of the loyalty tables and functions.
 BEGIN;
-SELECT plan(51);
+SELECT plan(52);
 
 SELECT has_table('crm', t, 'table crm.' || t) FROM unnest(ARRAY['loyalty_programs', 'loyalty_tiers',
 	'loyalty_accounts', 'loyalty_ledger', 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
@@ -130,8 +130,18 @@ SELECT is_empty($$
 	SELECT p.oid::regprocedure FROM pg_proc p
 	 WHERE p.pronamespace = 'crm'::regnamespace
 	   AND p.proname IN ('points_balance', 'points_statement', 'points_expiring', 'tier_turnover', 'verify_ledger')
-	   AND NOT (p.provolatile = 's' AND p.proparallel = 's') $$,
-	'reading functions are STABLE PARALLEL SAFE');
+	   AND p.provolatile <> 's' $$,
+	'reading functions are STABLE');
+-- a subtransaction (an EXCEPTION block) cannot start in parallel mode, not
+-- even in the leader: such a function, and one that calls it, is PARALLEL
+-- UNSAFE (PARALLEL RESTRICTED would still fail under debug_parallel_query)
+SELECT is_empty($$
+	SELECT p.oid::regprocedure FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace
+	   AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'plpgsql')
+	   AND p.prosrc ~* '\mEXCEPTION\s+WHEN\M'
+	   AND p.proparallel <> 'u' $$,
+	'every function with an EXCEPTION block is PARALLEL UNSAFE');
 SELECT is_empty($$
 	SELECT c.relname FROM pg_class c
 	 WHERE c.relnamespace = 'crm'::regnamespace AND c.relname LIKE 'loyalty%' AND c.relkind IN ('r', 'S')
