@@ -104,7 +104,7 @@ SELECT CASE WHEN sum(points) = 500 THEN 'ok the ledger kept its 500 points' ELSE
 -- table: crm's own error, naming the function and the way round it
 SELECT public.expect_error('can_contact per row of crm.clients',
 	$$SELECT count(*) FROM crm.clients c WHERE crm.can_contact(c.client_id, 'email')$$,
-	'0A000', 'crm.contact_check cannot run inside a query that Citus sends to the shards');
+	'0A000', 'crm.can_contact cannot run inside a query that Citus sends to the shards');
 SELECT public.expect_error('points_balance per row of crm.loyalty_accounts',
 	$$SELECT sum(crm.points_balance(a.client_id, 'club')) FROM crm.loyalty_accounts a$$,
 	'0A000', 'crm.points_balance cannot run inside a query that Citus sends to the shards');
