@@ -211,21 +211,20 @@ explain() {
 	echo "  ($(wc -l <"$out/plan") plan lines, $(grep -cE "$key" "$out/plan") shown)"
 }
 explain "crm.rfm_scores' shards path: its per-client query (src/rfm_scores.c)" "
-SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount),
-	   min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")
+SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount), o.currency
   FROM crm.orders o
  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
- GROUP BY o.client_id"
+ GROUP BY o.client_id, o.currency"
 explain "crm.churn_signals' shards path: the purchases per client, the profile's state and the two windows (src/churn_signals.c)" "
 SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used),
 	   count(*) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '90 days'),
 	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '90 days'),
 	   count(*) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '180 days' AND o.ordered_at <= $as_of::timestamptz - interval '90 days'),
 	   sum(o.net_amount) FILTER (WHERE o.ordered_at > $as_of::timestamptz - interval '180 days' AND o.ordered_at <= $as_of::timestamptz - interval '90 days'),
-	   min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")
+	   o.currency
   FROM crm.orders o
  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
- GROUP BY o.client_id"
+ GROUP BY o.client_id, o.currency"
 explain "crm.churn_signals' offers after the last purchase (its twin's CTE f, and its shards path's third query: interactions joined per client to each client's last purchase, all on the shards)" "
 SELECT c.client_id, count(*) AS offers
   FROM crm.interactions c

@@ -363,9 +363,10 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *
  * crm.purchase_profile_state, the twin's crm.purchase_profile before its
  * final step) and the windows' counts and sums: a sum is the profile's
  * total where every amount has at most 6 decimals, which its own scale
- * shows, and the least and greatest currency of the client's purchases.
- * False when a window's sum is not such a total, or a client's purchases
- * are in a currency other than those before: the call goes to SQL.
+ * shows; grouped by currency too, so that a client's purchases in a
+ * second currency come as a second row.  False when a window's sum is not
+ * such a total, or a client's purchases are in a currency other than
+ * those before: the call goes to SQL.
  */
 static const char gather_orders_sql[] =
 "SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used),"
@@ -373,10 +374,10 @@ static const char gather_orders_sql[] =
 "       sum(o.net_amount) FILTER (WHERE o.ordered_at > $2),"
 "       count(*) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2),"
 "       sum(o.net_amount) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2),"
-"       min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")"
+"       o.currency"
 "  FROM crm.orders o"
 " WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
-" GROUP BY o.client_id";
+" GROUP BY o.client_id, o.currency";
 
 /* the last inbound contact that is not a sale */
 static const char gather_engagement_sql[] =
@@ -470,8 +471,8 @@ take_purchases(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, 
 {
 	ScanCurrency *cur = (ScanCurrency *) arg;
 
-	if (n[1] || n[2] || n[4] || n[6] || n[7] ||
-		!scan_same_currency(cur, v[6]) || !scan_same_currency(cur, v[7]))
+	/* a second row of the client: purchases in a second currency */
+	if (c->profile.n > 0 || n[1] || n[2] || n[4] || n[6] || !scan_same_currency(cur, v[6]))
 		return false;
 	profile_state_read(DatumGetByteaPP(v[1]), &c->profile);
 	return window_of(&c->recent, v[2], v[3], n[3]) &&

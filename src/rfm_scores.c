@@ -182,15 +182,16 @@ scan_purchases(FastPathTable *orders, TimestampTz as_of)
  * the sum's own scale shows (the largest of its terms').  NULL when a
  * client's row is unusual (an amount or time that is not finite, more
  * decimals, a sum out of the profile's range, purchases in a currency
- * other than those before): the call goes to SQL, which raises the error
+ * other than those before: grouped by currency too, a client's second
+ * currency is a second row): the call goes to SQL, which raises the error
  * or gives the exact answer.
  */
 static const char gather_sql[] =
 "SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_amount),"
-"       min(o.currency COLLATE \"C\"), max(o.currency COLLATE \"C\")"
+"       o.currency"
 "  FROM crm.orders o"
 " WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
-" GROUP BY o.client_id";
+" GROUP BY o.client_id, o.currency";
 
 static clientmap_hash *
 gather_purchases(TimestampTz as_of)
@@ -212,16 +213,16 @@ gather_purchases(TimestampTz as_of)
 
 		for (uint64 i = 0; i < nrows && usual; i++)
 		{
-			Datum		v[7];
-			bool		n[7];
+			Datum		v[6];
+			bool		n[6];
 			ScoredClient *c;
 			bool		found;
 			int128		total;
 			int			dscale;
 
 			heap_deform_tuple(tt->vals[i], tt->tupdesc, v, n);
-			if (n[0] || n[1] || n[2] || n[3] || n[4] || n[5] || n[6] ||
-				!scan_same_currency(&cur, v[5]) || !scan_same_currency(&cur, v[6]) ||
+			if (n[0] || n[1] || n[2] || n[3] || n[4] || n[5] ||
+				!scan_same_currency(&cur, v[5]) ||
 				TIMESTAMP_NOT_FINITE(DatumGetTimestampTz(v[3])) ||
 				!profile_numeric_exact_micro(v[4], &total, &dscale))
 			{
@@ -229,7 +230,11 @@ gather_purchases(TimestampTz as_of)
 				break;
 			}
 			c = clientmap_insert(map, DatumGetInt64(v[0]), &found);
-			Assert(!found);
+			if (found)
+			{
+				usual = false;	/* a second currency of the client */
+				break;
+			}
 			c->n = DatumGetInt64(v[1]);
 			c->last = DatumGetTimestampTz(v[2]);
 			c->scale = dscale;
