@@ -293,6 +293,11 @@ BEGIN
 		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	/* here, not inside the query (where recency would fail, and only with purchases) */
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	by_mean := monetary_by = 'mean';
 	/* the map's errors here, before the query (not inside it) */
 	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = rfm_scores_sql.map_name;
@@ -1018,6 +1023,10 @@ BEGIN
 		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	ELSIF map_name IS NULL THEN
 		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	/* the map's errors here, not inside the query (nor only when there are purchases) */
 	IF NOT EXISTS (SELECT 1 FROM crm.segment_maps mp WHERE mp.map_name = segment_category_revenue.map_name) THEN

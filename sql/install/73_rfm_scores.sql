@@ -47,6 +47,11 @@ BEGIN
 		RAISE EXCEPTION 'monetary_by must be total or mean, not "%"', monetary_by
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
+	/* here, not inside the query (where recency would fail, and only with purchases) */
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	by_mean := monetary_by = 'mean';
 	/* the map's errors here, before the query (not inside it) */
 	SELECT mp.classes INTO k FROM crm.segment_maps mp WHERE mp.map_name = rfm_scores_sql.map_name;

@@ -85,6 +85,10 @@ BEGIN
 	ELSIF map_name IS NULL THEN
 		RAISE EXCEPTION 'map_name must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	END IF;
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
 	/* the map's errors here, not inside the query (nor only when there are purchases) */
 	IF NOT EXISTS (SELECT 1 FROM crm.segment_maps mp WHERE mp.map_name = segment_category_revenue.map_name) THEN
 		RAISE EXCEPTION 'segment map "%" does not exist', map_name
