@@ -514,7 +514,6 @@ gather_fetch(GatherCall *g, Portal portal)
 		return true;
 	SPI_freetuptable(SPI_tuptable);
 	SPI_cursor_close(portal);
-	MemoryContextSwitchTo(g->caller);
 	return false;
 }
 
