@@ -2765,11 +2765,55 @@ CREATE AGGREGATE crm.purchase_profile_state(purchased_at timestamptz, amount num
 );
 COMMENT ON AGGREGATE crm.purchase_profile_state(timestamptz, numeric, boolean) IS 'the state of crm.purchase_profile(purchased_at, amount, offer) as bytes, to be combined elsewhere (crm.churn_signals on a Citus cluster gathers one per client from the shards)';
 
+/*
+ * The same state with two windows: the purchases after recent_from, and
+ * those after previous_from up to recent_from (count, spend), accumulated
+ * in the same pass: what crm.churn_signals gathers per client from the
+ * shards of a Citus cluster.
+ */
+CREATE FUNCTION crm.purchase_profile_windows_transfn(internal, timestamptz, numeric, boolean, timestamptz, timestamptz)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'profile_windows_transfn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.purchase_profile_windows_transfn(internal, timestamptz, numeric, boolean, timestamptz, timestamptz) IS 'transition function of crm.purchase_profile_state(timestamptz, numeric, boolean, timestamptz, timestamptz)';
+
+CREATE FUNCTION crm.purchase_profile_windows_combinefn(internal, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'profile_windows_combinefn'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.purchase_profile_windows_combinefn(internal, internal) IS 'combine function of crm.purchase_profile_state with windows: exact, whatever the split of the rows';
+
+CREATE FUNCTION crm.purchase_profile_windows_serialfn(internal)
+RETURNS bytea
+AS 'MODULE_PATHNAME', 'profile_windows_serialfn'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.purchase_profile_windows_serialfn(internal) IS 'serialisation (and final) function of crm.purchase_profile_state with windows';
+
+CREATE FUNCTION crm.purchase_profile_windows_deserialfn(bytea, internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'profile_windows_deserialfn'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.purchase_profile_windows_deserialfn(bytea, internal) IS 'deserialisation function of crm.purchase_profile_state with windows: validates the bytes';
+
+CREATE AGGREGATE crm.purchase_profile_state(purchased_at timestamptz, amount numeric, offer boolean,
+											 recent_from timestamptz, previous_from timestamptz) (
+	SFUNC = crm.purchase_profile_windows_transfn,
+	STYPE = internal,
+	SSPACE = 320,
+	FINALFUNC = crm.purchase_profile_windows_serialfn,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.purchase_profile_windows_combinefn,
+	SERIALFUNC = crm.purchase_profile_windows_serialfn,
+	DESERIALFUNC = crm.purchase_profile_windows_deserialfn,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.purchase_profile_state(timestamptz, numeric, boolean, timestamptz, timestamptz) IS 'the state of crm.purchase_profile(purchased_at, amount, offer) as bytes, followed by the purchases and spend after recent_from and in (previous_from, recent_from] (crm.churn_signals on a Citus cluster gathers one per client from the shards)';
+
 CREATE FUNCTION crm.purchase_profile_from_state(state bytea)
 RETURNS crm.purchase_profile
 AS 'MODULE_PATHNAME', 'profile_from_state'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION crm.purchase_profile_from_state(bytea) IS 'the purchase profile of a state made by crm.purchase_profile_state; an error (22P03) when the bytes are not such a state';
+COMMENT ON FUNCTION crm.purchase_profile_from_state(bytea) IS 'the purchase profile of a state made by crm.purchase_profile_state (with or without windows); an error (22P03) when the bytes are not such a state';
 
 /*
  * crm.price_cart knows the client: the stored segment and the loyalty

@@ -151,7 +151,7 @@ SELECT crm.purchase_profile_state(t, 1, false) IS NULL AS empty,
 	   crm.purchase_profile_from_state(NULL) IS NULL AS null_in
   FROM generate_series(timestamptz '2024-01-01', '2023-01-01', '1 day') t;
 -- bytes that are not a state: an error saying what is wrong
-SELECT crm.purchase_profile_from_state('\x02'::bytea);
+SELECT crm.purchase_profile_from_state('\x03'::bytea);
 SELECT crm.purchase_profile_from_state('\x01'::bytea);
 SELECT crm.purchase_profile_from_state(set_byte(s, 8, 0))
   FROM (SELECT crm.purchase_profile_state(t, 1, false) AS s
@@ -159,6 +159,48 @@ SELECT crm.purchase_profile_from_state(set_byte(s, 8, 0))
 SELECT crm.purchase_profile_from_state(s || '\x00'::bytea)
   FROM (SELECT crm.purchase_profile_state(t, 1, false) AS s
 		  FROM generate_series(timestamptz '2024-01-01', '2024-01-03', '1 day') t) x;
+-- with window bounds: the same profile, then each window's purchases and
+-- spend (n int8, spend in millionths int16, scale one byte: 25 bytes each),
+-- as count(*) and sum(amount) FILTER give them; version byte 2
+CREATE TEMP VIEW windowed AS
+SELECT client_id, s, length(s) AS len,
+	   ('x' || encode(substring(s FROM length(s) - 49 FOR 8), 'hex'))::bit(64)::bigint AS recent_n,
+	   ('x' || encode(substring(s FROM length(s) - 33 FOR 8), 'hex'))::bit(64)::bigint AS recent_micro,
+	   get_byte(s, length(s) - 26) AS recent_scale,
+	   ('x' || encode(substring(s FROM length(s) - 24 FOR 8), 'hex'))::bit(64)::bigint AS previous_n,
+	   ('x' || encode(substring(s FROM length(s) - 8 FOR 8), 'hex'))::bit(64)::bigint AS previous_micro,
+	   get_byte(s, length(s) - 1) AS previous_scale,
+	   p, recent_n_sql, recent_sql, previous_n_sql, previous_sql
+  FROM (SELECT client_id,
+			   crm.purchase_profile_state(t, amount, offer, '2024-01-10', '2024-01-01') AS s,
+			   crm.purchase_profile(t, amount, offer) AS p,
+			   count(*) FILTER (WHERE t > '2024-01-10') AS recent_n_sql,
+			   sum(amount) FILTER (WHERE t > '2024-01-10') AS recent_sql,
+			   count(*) FILTER (WHERE t > '2024-01-01' AND t <= '2024-01-10') AS previous_n_sql,
+			   sum(amount) FILTER (WHERE t > '2024-01-01' AND t <= '2024-01-10') AS previous_sql
+		  FROM buys WHERE t IS NOT NULL AND amount IS NOT NULL GROUP BY client_id) x;
+SELECT client_id, get_byte(s, 0) AS version, len, recent_n, recent_micro, recent_scale,
+	   previous_n, previous_micro, previous_scale,
+	   recent_n = recent_n_sql AND previous_n = previous_n_sql
+		   AND recent_micro = coalesce(recent_sql, 0) * 1000000
+		   AND previous_micro = coalesce(previous_sql, 0) * 1000000 AS as_sql,
+	   crm.purchase_profile_from_state(s) IS NOT DISTINCT FROM p AS same_profile
+  FROM windowed ORDER BY client_id;
+-- NULL bounds: no window takes a purchase (as t > NULL in SQL)
+SELECT ('x' || encode(substring(s FROM length(s) - 49 FOR 8), 'hex'))::bit(64)::bigint AS recent_n,
+	   ('x' || encode(substring(s FROM length(s) - 24 FOR 8), 'hex'))::bit(64)::bigint AS previous_n
+  FROM (SELECT crm.purchase_profile_state(t, amount, offer, NULL, '2023-01-01') AS s
+		  FROM buys WHERE client_id = 1) x;
+-- windows that cannot be: more purchases than the profile's, a spend in
+-- an empty window, a scale above the profile's; and cut short
+SELECT crm.purchase_profile_from_state(overlay(s PLACING '\x00000000000000ff'::bytea FROM len - 49))
+  FROM windowed WHERE client_id = 1;
+SELECT crm.purchase_profile_from_state(overlay(s PLACING '\x01'::bytea FROM len - 16))
+  FROM windowed WHERE client_id = 2;
+SELECT crm.purchase_profile_from_state(set_byte(s, len - 26, 7))
+  FROM windowed WHERE client_id = 1;
+SELECT crm.purchase_profile_from_state(substring(s FROM 1 FOR len - 1))
+  FROM windowed WHERE client_id = 1;
 DO $$
 BEGIN
 	PERFORM crm.purchase_profile_from_state('\x'::bytea);

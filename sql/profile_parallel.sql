@@ -44,6 +44,22 @@ SELECT count(*) AS clients,
   FULL JOIN (SELECT client_id, crm.purchase_profile(t, amount, offer)::text AS p
 			   FROM profile_buys GROUP BY client_id) x USING (client_id);
 
+-- the state with windows (crm.churn_signals' shards path) in parallel: the
+-- same bytes as serially
+SET max_parallel_workers_per_gather = 0;
+CREATE TEMP TABLE serial_windows AS
+SELECT client_id, crm.purchase_profile_state(t, amount, offer, '2024-06-01', '2024-01-01') AS s
+  FROM profile_buys GROUP BY client_id;
+SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT client_id, crm.purchase_profile_state(t, amount, offer, '2024-06-01', '2024-01-01')
+  FROM profile_buys GROUP BY client_id;
+SELECT count(*) AS clients,
+	   count(*) FILTER (WHERE s.s IS DISTINCT FROM x.s) AS differing
+  FROM serial_windows s
+  FULL JOIN (SELECT client_id, crm.purchase_profile_state(t, amount, offer, '2024-06-01', '2024-01-01') AS s
+			   FROM profile_buys GROUP BY client_id) x USING (client_id);
+
 -- one profile of all rows: every worker's partial interleaves in time with the others
 EXPLAIN (COSTS OFF)
 SELECT crm.purchase_profile(t, amount, offer) FROM profile_buys;

@@ -51,12 +51,7 @@
 #include "scan.h"
 
 /* purchases and spend in one window */
-typedef struct WindowSum
-{
-	int128		total;			/* millionths */
-	int64		n;
-	int32		scale;
-} WindowSum;
+typedef ProfileWindow WindowSum;
 
 /* one client */
 typedef struct ChurnClient
@@ -208,14 +203,6 @@ find_clients(ChurnClients *cs, ChurnRow *rows, int nrows, bool add)
 	}
 }
 
-static inline void
-window_add(WindowSum *w, int128 amount, int dscale)
-{
-	w->n++;
-	profile_add_amount(&w->total, amount);
-	w->scale = Max(w->scale, Min(dscale, PROFILE_SCALE));
-}
-
 static void
 add_purchases(ChurnClients *cs, ChurnRow *rows, int nrows,
 			  TimestampTz recent_from, TimestampTz previous_from)
@@ -230,9 +217,9 @@ add_purchases(ChurnClients *cs, ChurnRow *rows, int nrows,
 
 		profile_state_add(&c->profile, r->t, r->amount, r->dscale, r->offer);
 		if (r->t > recent_from)
-			window_add(&c->recent, r->amount, r->dscale);
+			profile_window_sum_add(&c->recent, r->amount, r->dscale);
 		else if (r->t > previous_from)
-			window_add(&c->previous, r->amount, r->dscale);
+			profile_window_sum_add(&c->previous, r->amount, r->dscale);
 	}
 }
 
@@ -359,21 +346,15 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *
  * The shards path (crm.orders held by Citus): the per-client rows of
  * crm.churn_signals_sql's three per-client queries, each grouped by
  * client_id so that it runs whole on the shards, read back here.  The
- * purchases come with the profile's state itself (the aggregate
- * crm.purchase_profile_state, the twin's crm.purchase_profile before its
- * final step) and the windows' counts and sums: a sum is the profile's
- * total where every amount has at most 6 decimals, which its own scale
- * shows; grouped by currency too, so that a client's purchases in a
- * second currency come as a second row.  False when a window's sum is not
- * such a total, or a client's purchases are in a currency other than
- * those before: the call goes to SQL.
+ * purchases come as the profile's state with the two windows (the
+ * aggregate crm.purchase_profile_state with window bounds: the twin's
+ * crm.purchase_profile before its final step, and each window's purchases
+ * and spend, accumulated as the direct pass does, in one pass), grouped by
+ * currency too, so that a client's purchases in a second currency come as
+ * a second row: the call then goes to SQL.
  */
 static const char gather_orders_sql[] =
-"SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used),"
-"       count(*) FILTER (WHERE o.ordered_at > $2),"
-"       sum(o.net_amount) FILTER (WHERE o.ordered_at > $2),"
-"       count(*) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2),"
-"       sum(o.net_amount) FILTER (WHERE o.ordered_at > $3 AND o.ordered_at <= $2),"
+"SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, $2, $3),"
 "       o.currency"
 "  FROM crm.orders o"
 " WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
@@ -397,23 +378,6 @@ static const char gather_offers_sql[] =
 "    ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase"
 " WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $1"
 " GROUP BY c.client_id";
-
-/* A window from its count and sum; false when the sum is not exact in millionths. */
-static bool
-window_of(WindowSum *w, Datum n, Datum sum, bool sum_null)
-{
-	int			dscale = 0;
-
-	w->n = DatumGetInt64(n);
-	w->total = 0;
-	w->scale = 0;
-	if (w->n == 0)
-		return true;
-	if (sum_null || !profile_numeric_exact_micro(sum, &w->total, &dscale))
-		return false;
-	w->scale = dscale;
-	return true;
-}
 
 /*
  * The rows of one query (client_id first, then ncols more) in batches,
@@ -471,12 +435,15 @@ take_purchases(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, 
 {
 	ScanCurrency *cur = (ScanCurrency *) arg;
 
+	ProfileWindow w[2];
+
 	/* a second row of the client: purchases in a second currency */
-	if (c->profile.n > 0 || n[1] || n[2] || n[4] || n[6] || !scan_same_currency(cur, v[6]))
+	if (c->profile.n > 0 || n[1] || n[2] || !scan_same_currency(cur, v[2]))
 		return false;
-	profile_state_read(DatumGetByteaPP(v[1]), &c->profile);
-	return window_of(&c->recent, v[2], v[3], n[3]) &&
-		window_of(&c->previous, v[4], v[5], n[5]);
+	profile_windows_read(DatumGetByteaPP(v[1]), &c->profile, w);
+	c->recent = w[0];
+	c->previous = w[1];
+	return true;
 }
 
 static bool

@@ -51,8 +51,14 @@
 #error "crm needs a compiler with a 128-bit integer type"
 #endif
 
-/* serialised state: format version byte first */
+/*
+ * serialised state: format version byte first; the second format (the
+ * state with window bounds) adds two windows after the profile's bytes:
+ * n (int64), total (int128) and scale (one byte) each
+ */
 #define PROFILE_SERIAL_VERSION	1
+#define PROFILE_SERIAL_WINDOWS	2
+#define PROFILE_WINDOWS_BYTES	(2 * (8 + 16 + 1))
 
 PG_FUNCTION_INFO_V1(profile_transfn);
 PG_FUNCTION_INFO_V1(profile_combinefn);
@@ -61,6 +67,10 @@ PG_FUNCTION_INFO_V1(profile_deserialfn);
 PG_FUNCTION_INFO_V1(profile_finalfn);
 PG_FUNCTION_INFO_V1(profile_state_size);
 PG_FUNCTION_INFO_V1(profile_from_state);
+PG_FUNCTION_INFO_V1(profile_windows_transfn);
+PG_FUNCTION_INFO_V1(profile_windows_combinefn);
+PG_FUNCTION_INFO_V1(profile_windows_serialfn);
+PG_FUNCTION_INFO_V1(profile_windows_deserialfn);
 
 static Datum profile_result(FunctionCallInfo fcinfo, const ProfileState *s);
 
@@ -459,24 +469,23 @@ profile_get64(const char *p, uint64 *v)
 	return p + sizeof(*v);
 }
 
-Datum
-profile_serialfn(PG_FUNCTION_ARGS)
+/*
+ * The state's bytes in the given format, with room for extra bytes after
+ * the profile's, where *tail points.
+ */
+static bytea *
+profile_serialize(const ProfileState *s, char version, int extra, char **tail)
 {
-	ProfileState *s;
 	bytea	   *result;
 	char	   *p;
 	int			len;
 	int			i;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "profile_serialfn called in non-aggregate context");
-	s = (ProfileState *) PG_GETARG_POINTER(0);
-
-	len = PROFILE_SERIAL_FIXED + s->nwin * 8;
+	len = PROFILE_SERIAL_FIXED + s->nwin * 8 + extra;
 	result = (bytea *) palloc(VARHDRSZ + len);
 	SET_VARSIZE(result, VARHDRSZ + len);
 	p = VARDATA(result);
-	*p++ = PROFILE_SERIAL_VERSION;
+	*p++ = version;
 	p = profile_put64(p, (uint64) s->n);
 	p = profile_put64(p, (uint64) s->n_first);
 	p = profile_put64(p, (uint64) s->n_offer);
@@ -497,9 +506,20 @@ profile_serialfn(PG_FUNCTION_ARGS)
 	}
 	for (i = 0; i < s->nwin; i++)
 		p = profile_put64(p, (uint64) s->win[i]);
-	Assert(p == VARDATA(result) + len);
+	Assert(p == VARDATA(result) + len - extra);
+	*tail = p;
+	return result;
+}
 
-	PG_RETURN_BYTEA_P(result);
+Datum
+profile_serialfn(PG_FUNCTION_ARGS)
+{
+	char	   *tail;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "profile_serialfn called in non-aggregate context");
+	PG_RETURN_BYTEA_P(profile_serialize((ProfileState *) PG_GETARG_POINTER(0),
+										PROFILE_SERIAL_VERSION, 0, &tail));
 }
 
 static void
@@ -514,8 +534,12 @@ profile_corrupt(const char *what)
  * The bytes may come from another process: check every invariant before
  * trusting them.
  */
-void
-profile_state_read(bytea *sstate, ProfileState *s)
+/*
+ * The profile of bytes in either format, and the windows of the second
+ * (into w, when w is not NULL); true when the bytes have windows.
+ */
+static bool
+profile_read(bytea *sstate, ProfileState *s, ProfileWindow *w)
 {
 	const char *p = VARDATA_ANY(sstate);
 	int			len = VARSIZE_ANY_EXHDR(sstate);
@@ -523,10 +547,15 @@ profile_state_read(bytea *sstate, ProfileState *s)
 	uint64		hi;
 	int64		month_total = 0;
 	int			i;
+	int			extra;
 
-	if (len < 1 || *p != PROFILE_SERIAL_VERSION)
+	if (len >= 1 && *p == PROFILE_SERIAL_VERSION)
+		extra = 0;
+	else if (len >= 1 && *p == PROFILE_SERIAL_WINDOWS)
+		extra = PROFILE_WINDOWS_BYTES;
+	else
 		profile_corrupt("unknown format version");
-	if (len < PROFILE_SERIAL_FIXED)
+	if (len < PROFILE_SERIAL_FIXED + extra)
 		profile_corrupt("too short");
 	p++;
 
@@ -581,7 +610,7 @@ profile_state_read(bytea *sstate, ProfileState *s)
 		profile_corrupt("window size does not match the purchase count");
 	if (month_total != s->n)
 		profile_corrupt("month counts do not add up to the purchase count");
-	if (len != PROFILE_SERIAL_FIXED + s->nwin * 8)
+	if (len != PROFILE_SERIAL_FIXED + s->nwin * 8 + extra)
 		profile_corrupt("length does not match the window size");
 	for (i = 0; i < s->nwin; i++)
 	{
@@ -594,6 +623,47 @@ profile_state_read(bytea *sstate, ProfileState *s)
 	if (s->win[s->nwin - 1] != s->last ||
 		(s->n <= PROFILE_WINDOW && s->win[0] != s->first))
 		profile_corrupt("window does not match first and last purchase");
+	if (extra == 0)
+		return false;
+
+	{
+		ProfileWindow got[2];
+
+		for (i = 0; i < 2; i++)
+		{
+			p = profile_get64(p, &v);
+			got[i].n = (int64) v;
+			p = profile_get64(p, &hi);
+			p = profile_get64(p, &v);
+			got[i].total = (int128) (((uint128) hi << 64) | v);
+			got[i].scale = (unsigned char) *p++;
+			if (got[i].n < 0 || got[i].n > s->n)
+				profile_corrupt("window purchase count out of range");
+			if (got[i].scale > s->scale)
+				profile_corrupt("window scale out of range");
+			if (got[i].n == 0 && (got[i].total != 0 || got[i].scale != 0))
+				profile_corrupt("empty window with a spend");
+		}
+		if (got[0].n + got[1].n > s->n)
+			profile_corrupt("window purchase counts add up to more than the purchases");
+		if (w != NULL)
+			memcpy(w, got, sizeof(got));
+	}
+	return true;
+}
+
+void
+profile_state_read(bytea *sstate, ProfileState *s)
+{
+	(void) profile_read(sstate, s, NULL);
+}
+
+/* The profile and the windows of bytes made with window bounds. */
+void
+profile_windows_read(bytea *sstate, ProfileState *s, ProfileWindow *w)
+{
+	if (!profile_read(sstate, s, w))
+		profile_corrupt("no windows");
 }
 
 /*
@@ -609,6 +679,121 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 		elog(ERROR, "profile_deserialfn called in non-aggregate context");
 	s = (ProfileState *) palloc(sizeof(ProfileState));
 	profile_state_read(PG_GETARG_BYTEA_PP(0), s);
+	PG_RETURN_POINTER(s);
+}
+
+/*
+ * crm.purchase_profile_state(purchased_at, amount, offer, recent_from,
+ * previous_from): the profile's state and two windows, the purchases after
+ * recent_from and those after previous_from up to recent_from (a NULL
+ * bound: the window takes no purchase, as SQL's t > NULL), in one pass;
+ * crm.churn_signals gathers it per client from the shards of a Citus
+ * cluster.  The windows' bounds are each row's own: constants in practice.
+ */
+Datum
+profile_windows_transfn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	ProfileWindows *s;
+	TimestampTz t;
+	int128		amount;
+	int			dscale;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "profile_windows_transfn called in non-aggregate context");
+
+	s = PG_ARGISNULL(0) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+	{
+		if (s == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(s);
+	}
+
+	t = PG_GETARG_TIMESTAMPTZ(1);
+	profile_check_time(t);
+	amount = profile_numeric_to_micro(PG_GETARG_DATUM(2), &dscale);
+	if (s == NULL)
+		s = (ProfileWindows *) MemoryContextAllocZero(aggcontext, sizeof(ProfileWindows));
+	profile_state_add(&s->p, t, amount, dscale, !PG_ARGISNULL(3) && PG_GETARG_BOOL(3));
+	if (!PG_ARGISNULL(4))
+	{
+		TimestampTz recent_from = PG_GETARG_TIMESTAMPTZ(4);
+
+		if (t > recent_from)
+			profile_window_sum_add(&s->w[0], amount, dscale);
+		else if (!PG_ARGISNULL(5) && t > PG_GETARG_TIMESTAMPTZ(5))
+			profile_window_sum_add(&s->w[1], amount, dscale);
+	}
+	PG_RETURN_POINTER(s);
+}
+
+Datum
+profile_windows_combinefn(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	ProfileWindows *a;
+	ProfileWindows *b;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "profile_windows_combinefn called in non-aggregate context");
+
+	a = PG_ARGISNULL(0) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(0);
+	b = PG_ARGISNULL(1) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(1);
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a == NULL)
+	{
+		a = (ProfileWindows *) MemoryContextAlloc(aggcontext, sizeof(ProfileWindows));
+		memcpy(a, b, sizeof(ProfileWindows));
+		PG_RETURN_POINTER(a);
+	}
+
+	profile_merge(&a->p, &b->p);
+	for (int i = 0; i < 2; i++)
+	{
+		a->w[i].n += b->w[i].n;
+		profile_add_amount(&a->w[i].total, b->w[i].total);
+		a->w[i].scale = Max(a->w[i].scale, b->w[i].scale);
+	}
+	PG_RETURN_POINTER(a);
+}
+
+Datum
+profile_windows_serialfn(PG_FUNCTION_ARGS)
+{
+	ProfileWindows *s;
+	bytea	   *result;
+	char	   *p;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "profile_windows_serialfn called in non-aggregate context");
+	s = (ProfileWindows *) PG_GETARG_POINTER(0);
+	result = profile_serialize(&s->p, PROFILE_SERIAL_WINDOWS, PROFILE_WINDOWS_BYTES, &p);
+	for (int i = 0; i < 2; i++)
+	{
+		p = profile_put64(p, (uint64) s->w[i].n);
+		p = profile_put64(p, (uint64) ((uint128) s->w[i].total >> 64));
+		p = profile_put64(p, (uint64) s->w[i].total);
+		*p++ = (char) s->w[i].scale;
+	}
+	Assert(p == VARDATA(result) + VARSIZE(result) - VARHDRSZ);
+	PG_RETURN_BYTEA_P(result);
+}
+
+Datum
+profile_windows_deserialfn(PG_FUNCTION_ARGS)
+{
+	ProfileWindows *s;
+
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "profile_windows_deserialfn called in non-aggregate context");
+	s = (ProfileWindows *) palloc(sizeof(ProfileWindows));
+	profile_windows_read(PG_GETARG_BYTEA_PP(0), &s->p, s->w);
 	PG_RETURN_POINTER(s);
 }
 

@@ -45,6 +45,29 @@ typedef struct ProfileState
 } ProfileState;
 
 /* a numeric amount in millionths, rounded half away from zero; its dscale */
+/*
+ * The purchases and spend of one window of time, as crm.churn_signals
+ * compares them: a count, the amounts' sum in millionths and the largest
+ * display scale among them (at most PROFILE_SCALE).
+ */
+typedef struct ProfileWindow
+{
+	int128		total;
+	int64		n;
+	int32		scale;
+} ProfileWindow;
+
+/*
+ * The state of crm.purchase_profile_state with window bounds: the profile's
+ * state, then the purchases in (recent_from, +inf) and in
+ * (previous_from, recent_from].
+ */
+typedef struct ProfileWindows
+{
+	ProfileState p;
+	ProfileWindow w[2];
+} ProfileWindows;
+
 extern int128 profile_numeric_to_micro(Datum d, int *dscale);
 
 /*
@@ -76,6 +99,8 @@ extern void profile_state_values(const ProfileState *s, Datum *values, bool *nul
  */
 extern void profile_state_read(bytea *bytes, ProfileState *s);
 
+extern void profile_windows_read(bytea *bytes, ProfileState *s, ProfileWindow *w);
+
 /* recent_mean_gap_days of a state: false for a single purchase (no gap) */
 extern bool profile_state_recent_gap(const ProfileState *s, double *gap);
 
@@ -87,6 +112,14 @@ profile_add_amount(int128 *acc, int128 v)
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("purchase profile spend total out of range")));
+}
+
+static inline void
+profile_window_sum_add(ProfileWindow *w, int128 amount, int dscale)
+{
+	w->n++;
+	profile_add_amount(&w->total, amount);
+	w->scale = Max(w->scale, Min(dscale, PROFILE_SCALE));
 }
 
 #endif							/* CRM_PROFILE_H */
