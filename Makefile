@@ -27,6 +27,7 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	76_churn.sql \
 	77_churn_refresh.sql \
 	78_churn_contact.sql \
+	79_profiles.sql \
 	80_clv.sql \
 	81_loyalty.sql \
 	82_loyalty_fast.sql \

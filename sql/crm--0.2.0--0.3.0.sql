@@ -610,6 +610,9 @@ BEGIN
 				  HINT = 'Segments are refreshed forward in time; crm.rewind_segments takes back the refreshes after a time.';
 	END IF;
 
+	/* the per-client state, brought to as_of from what changed (docs/profiles.md) */
+	PERFORM crm.refresh_profiles(as_of, options);
+
 	SELECT coalesce(max(t.transition_id), 0) INTO first_id FROM crm.segment_transitions t;
 
 	/*
@@ -3321,6 +3324,14 @@ BEGIN
 	DELETE FROM crm.segment_transitions t WHERE t.as_of > to_as_of;
 	DELETE FROM crm.segment_refreshes r WHERE r.as_of > to_as_of;
 	UPDATE crm.client_segments cs SET rfm = NULL WHERE cs.rfm IS NOT NULL;
+	/* the profile store goes back too (or is rebuilt by the next refresh) */
+	IF isfinite(to_as_of) AND EXISTS (SELECT 1 FROM crm.profile_store_state) THEN
+		PERFORM crm.refresh_profiles(to_as_of,
+									 jsonb_build_object('window_days',
+														(SELECT s.window_days FROM crm.profile_store_state s)));
+	ELSE
+		DELETE FROM crm.profile_store_state;
+	END IF;
 
 	INSERT INTO crm.segment_rewinds (to_as_of, refreshes, clients, transitions, made_by)
 	VALUES (to_as_of, v_refreshes, n_clients, n_changes, session_user)

@@ -48,6 +48,7 @@
 #include "churn.h"
 #include "profile.h"
 #include "fastpath.h"
+#include "profiles.h"
 #include "scan.h"
 
 /* purchases and spend in one window */
@@ -94,6 +95,7 @@ typedef struct ChurnClients
 	ChurnClient **chunks;
 	int64		nchunks_max;
 	int64		n;
+	bool		over;			/* beyond crm.pass_memory_limit */
 } ChurnClients;
 
 static inline ChurnClient *
@@ -203,6 +205,12 @@ find_clients(ChurnClients *cs, ChurnRow *rows, int nrows, bool add)
 	}
 }
 
+/*
+ * The memory a client takes in a call: its entry, its hash slot (the
+ * table is between half and 90% full) and its place in the chunk list.
+ */
+#define CHURN_CLIENT_BYTES	(sizeof(ChurnClient) + 2 * sizeof(ChurnSlot) + 1)
+
 static void
 add_purchases(ChurnClients *cs, ChurnRow *rows, int nrows,
 			  TimestampTz recent_from, TimestampTz previous_from)
@@ -258,6 +266,12 @@ scan_orders(FastPathTable *orders, TimestampTz as_of,
 		{
 			add_purchases(cs, rows, nrows, recent_from, previous_from);
 			nrows = 0;
+			if (!pass_memory_within(cs->n, CHURN_CLIENT_BYTES))
+			{
+				cs->over = true;
+				scan_end(&pass);
+				return false;
+			}
 		}
 	}
 	add_purchases(cs, rows, nrows, recent_from, previous_from);
@@ -482,6 +496,51 @@ gather_clients(ChurnClients *cs, TimestampTz as_of, TimestampTz recent_from,
 }
 
 /*
+ * The clients from the profile store (src/profiles.c), when it is current:
+ * each client's profile, windows, last engagement and offers are the
+ * store's.  False for an unusual row (purchases in a second currency) or
+ * beyond crm.pass_memory_limit.
+ */
+static bool
+read_profiles(ChurnClients *cs)
+{
+	ProfileSource src;
+	ProfileRow	r;
+	ChurnRow	row;
+	int			is;
+
+	profiles_begin(&src);
+	while ((is = profiles_next(&src, &r)) > 0)
+	{
+		ChurnClient *c;
+
+		row.p.client_id = r.client_id;
+		row.hash = scan_client_hash(r.client_id);
+		find_clients(cs, &row, 1, true);
+		c = client_at(cs, row.idx);
+		if (c->profile.n > 0)
+		{
+			is = -1;			/* a client twice */
+			break;
+		}
+		c->profile = r.state;
+		c->recent = r.window[0];
+		c->previous = r.window[1];
+		c->engaged = r.engaged;
+		c->engagement = r.engagement;
+		c->offers = r.offers;
+		if ((cs->n & (SCAN_BATCH - 1)) == 0 && !pass_memory_within(cs->n, CHURN_CLIENT_BYTES))
+		{
+			cs->over = true;
+			is = -1;
+			break;
+		}
+	}
+	profiles_end(&src);
+	return is == 0;
+}
+
+/*
  * The population's rhythm: the option, or the geometric mean of the recent
  * mean gaps (each at least min_gap_days) of the clients with a gap, or
  * max(30, min_gap_days) when no client has one.  As in
@@ -653,6 +712,7 @@ churn_signals(PG_FUNCTION_ARGS)
 	MemoryContext row;
 	ChurnClients cs;
 	bool		on_shards = false;
+	bool		from_profiles = false;
 	bool		usual;
 	double		gap;
 	int64		i;
@@ -671,8 +731,20 @@ churn_signals(PG_FUNCTION_ARGS)
 	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
 			 !fastpath_result_layout(desc, result_columns, OUT_NATTS, pos))
 		fastpath_decline(&fp, "result shape", NULL);
-	if (fp.reason ||
-		!fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
+	if (fp.reason == NULL)
+	{
+		TimestampTz windows[2];
+
+		/* the options' checks are those of crm.churn_options, which the twin calls */
+		churn_settings_parse(options, &settings);
+		windows[0] = seconds_before(as_of, settings.window_days * 86400, 1);
+		windows[1] = seconds_before(as_of, settings.window_days * 86400, 2);
+		from_profiles = profiles_current(as_of, windows, true);
+	}
+	if (from_profiles)
+		;
+	else if (fp.reason ||
+			 !fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
 	{
 		if (!fastpath_may_gather(&fp))
 			return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
@@ -698,8 +770,11 @@ churn_signals(PG_FUNCTION_ARGS)
 	cs.nchunks_max = 16;
 	cs.chunks = (ChurnClient **) palloc(cs.nchunks_max * sizeof(ChurnClient *));
 	cs.n = 0;
+	cs.over = false;
 
-	if (on_shards)
+	if (from_profiles)
+		usual = read_profiles(&cs);
+	else if (on_shards)
 		usual = gather_clients(&cs, as_of, recent_from, previous_from);
 	else
 	{
@@ -712,10 +787,12 @@ churn_signals(PG_FUNCTION_ARGS)
 	{
 		MemoryContextSwitchTo(outer);
 		MemoryContextDelete(work);
-		fastpath_decline(&fp, "unusual data", NULL);
+		fastpath_decline(&fp, cs.over ? "memory limit" : "unusual data", NULL);
 		return fastpath_call_sql(&fp, fcinfo, "churn_signals_sql");
 	}
-	if (on_shards)
+	if (from_profiles)
+		fastpath_taken_from_profiles(&fp);
+	else if (on_shards)
 		fastpath_taken_on_shards(&fp);
 	else
 		fastpath_taken(&fp);

@@ -13,6 +13,7 @@
 
 #include "fastpath.h"
 #include "future.h"
+#include "profiles.h"
 
 PG_MODULE_MAGIC;
 
@@ -22,9 +23,11 @@ void
 _PG_init(void)
 {
 	/*
-	 * no hooks; two settings, crm.future_tolerance (src/future.c) and
+	 * no hooks; settings: crm.future_tolerance (src/future.c),
+	 * crm.read_profiles and crm.pass_memory_limit (src/profiles.c), and
 	 * crm.log_fast_path (src/fastpath.c), which also reserves the prefix
 	 */
 	future_define_settings();
+	profiles_define_settings();
 	fastpath_define_settings();
 }

@@ -479,6 +479,13 @@ fastpath_taken_on_shards(FastPath *fp)
 }
 
 void
+fastpath_taken_from_profiles(FastPath *fp)
+{
+	Assert(fp->reason == NULL);
+	count_decision(fp, "profiles");
+}
+
+void
 gather_begin(GatherCall *g)
 {
 	g->caller = CurrentMemoryContext;

@@ -155,6 +155,12 @@ extern bool fastpath_may_gather(FastPath *fp);
 extern void fastpath_taken_on_shards(FastPath *fp);
 
 /*
+ * The call read the profile store (src/profiles.c) instead of passing over
+ * the tables: counted as the path "profiles".
+ */
+extern void fastpath_taken_from_profiles(FastPath *fp);
+
+/*
  * Queries for the shards path, inside one gather_begin .. gather_end (an
  * SPI connection, search_path pg_catalog, pg_temp): gather_open opens a
  * read-only cursor over sql with its arguments, gather_fetch reads its

@@ -48,6 +48,7 @@
 #include "profile.h"
 #include "rfm.h"
 #include "fastpath.h"
+#include "profiles.h"
 #include "scan.h"
 
 /*
@@ -131,14 +132,23 @@ add_purchases(clientmap_hash *map, PurchaseRow *rows, int nrows)
 }
 
 /*
+ * The memory a client takes in a call: its hash entry (the table is
+ * between half and 90% full), its place in clients[], its recency, three
+ * values and a sorted copy of one.
+ */
+#define RFM_CLIENT_BYTES	(2 * sizeof(ScoredClient) + sizeof(ScoredClient *) + \
+							 sizeof(int32) + 4 * sizeof(float8))
+
+/*
  * One pass over crm.orders: for every client with a purchase (placed or
  * paid) at or before as_of, the count, last time and spend, exactly as
  * crm.purchase_profile accumulates them.  NULL when a purchase is unusual
- * (a time or amount that is not finite, a second currency): the call goes
- * to SQL.
+ * (a time or amount that is not finite, a second currency), or when the
+ * clients would take more than crm.pass_memory_limit (*over): the call
+ * goes to SQL.
  */
 static clientmap_hash *
-scan_purchases(FastPathTable *orders, TimestampTz as_of)
+scan_purchases(FastPathTable *orders, TimestampTz as_of, bool *over)
 {
 	clientmap_hash *map = clientmap_create(CurrentMemoryContext, 1024, NULL);
 	ScanPass	pass;
@@ -165,11 +175,58 @@ scan_purchases(FastPathTable *orders, TimestampTz as_of)
 		{
 			add_purchases(map, rows, nrows);
 			nrows = 0;
+			if (!pass_memory_within(map->members, RFM_CLIENT_BYTES))
+			{
+				*over = true;
+				scan_end(&pass);
+				return NULL;
+			}
 		}
 	}
 	add_purchases(map, rows, nrows);
 	scan_end(&pass);
 	return map;
+}
+
+/*
+ * The same per-client values from the profile store (src/profiles.c), when
+ * it is current: each client's count, last time and spend are its
+ * profile's.  NULL for an unusual row (purchases in a second currency) or
+ * beyond crm.pass_memory_limit (*over).
+ */
+static clientmap_hash *
+read_profiles(bool *over)
+{
+	clientmap_hash *map = clientmap_create(CurrentMemoryContext, 1024, NULL);
+	ProfileSource src;
+	ProfileRow	r;
+	int			is;
+
+	profiles_begin(&src);
+	while ((is = profiles_next(&src, &r)) > 0)
+	{
+		bool		found;
+		ScoredClient *c = clientmap_insert(map, r.client_id, &found);
+
+		if (found)
+		{
+			is = -1;
+			break;
+		}
+		c->n = r.state.n;
+		c->last = r.state.last;
+		c->scale = r.state.scale;
+		client_set_total(c, r.state.total);
+		if ((map->members & (SCAN_BATCH - 1)) == 0 &&
+			!pass_memory_within(map->members, RFM_CLIENT_BYTES))
+		{
+			*over = true;
+			is = -1;
+			break;
+		}
+	}
+	profiles_end(&src);
+	return is == 0 ? map : NULL;
 }
 
 /*
@@ -364,6 +421,8 @@ rfm_scores(PG_FUNCTION_ARGS)
 	bool		by_mean;
 	FastPathTable orders;
 	bool		on_shards = false;
+	bool		from_profiles = false;
+	bool		over = false;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	MemoryContext row;
@@ -401,7 +460,9 @@ rfm_scores(PG_FUNCTION_ARGS)
 	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
 			 !fastpath_result_layout(desc, shape, RS_N, pos))
 		fastpath_decline(&fp, "result shape", NULL);
-	if (fp.reason || !fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
+	if (fp.reason == NULL && profiles_current(as_of, NULL, false))
+		from_profiles = true;
+	else if (fp.reason || !fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
 	{
 		if (!fastpath_may_gather(&fp))
 			return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");
@@ -417,21 +478,26 @@ rfm_scores(PG_FUNCTION_ARGS)
 	classes = load_segment_map(map_name, segments);
 	if (classes < 0)
 		map = NULL;
+	else if (from_profiles)
+		map = read_profiles(&over);
 	else if (on_shards)
 		map = gather_purchases(as_of);
 	else
-		map = scan_purchases(&orders, as_of);
-	if (!on_shards)
+		map = scan_purchases(&orders, as_of, &over);
+	if (!on_shards && !from_profiles)
 		fastpath_close(&orders);
 	if (map == NULL)
 	{
 		fastpath_decline(&fp, classes == -1 ? "unknown segment map" :
-						 classes == -2 ? "segment map not a partition" : "unusual data", NULL);
+						 classes == -2 ? "segment map not a partition" :
+						 over ? "memory limit" : "unusual data", NULL);
 		MemoryContextSwitchTo(outer);
 		MemoryContextDelete(work);
 		return fastpath_call_sql(&fp, fcinfo, "rfm_scores_sql");
 	}
-	if (on_shards)
+	if (from_profiles)
+		fastpath_taken_from_profiles(&fp);
+	else if (on_shards)
 		fastpath_taken_on_shards(&fp);
 	else
 		fastpath_taken(&fp);

@@ -78,6 +78,14 @@ GRANT DELETE ON crm.clients, crm.consents, crm.orders, crm.order_lines, crm.inci
 GRANT SELECT ON crm.client_segments, crm.segment_transitions, crm.segment_refreshes,
 	crm.segment_rewinds
 	TO crm_admin, crm_analyst, crm_manager;
+/*
+ * the profile store, its state and its change log: read by every role that
+ * reads the orders, so that crm.rfm_scores and crm.churn_signals read the
+ * store as the caller (row security applies as on the orders); written by
+ * crm.refresh_profiles and the log's trigger only
+ */
+GRANT SELECT ON crm.profile_store, crm.profile_store_state, crm.profile_changes
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
 /* the application prices carts with the client's RFM segment (crm.price_cart): that label only */
 GRANT SELECT (client_id, rfm_segment, since) ON crm.client_segments TO crm_app;
 /* the identity sequences of the tables each role inserts into (not the ledger's) */
@@ -140,6 +148,7 @@ GRANT EXECUTE ON FUNCTION crm.verify_ledger() TO crm_admin, crm_analyst;
 GRANT EXECUTE ON FUNCTION crm.refresh_segments(timestamptz, jsonb, text, integer, boolean)
 	TO crm_admin, crm_analyst;
 GRANT EXECUTE ON FUNCTION crm.rewind_segments(timestamptz) TO crm_admin;
+GRANT EXECUTE ON FUNCTION crm.refresh_profiles(timestamptz, jsonb, boolean) TO crm_admin;
 GRANT EXECUTE ON FUNCTION crm.record_priced_cart(jsonb, text, text, text)
 	TO crm_admin, crm_app, crm_manager;
 GRANT EXECUTE ON FUNCTION crm.open_loyalty_account(bigint, text),
@@ -208,7 +217,7 @@ BEGIN
 							 'order_discounts', 'discount_usage', 'client_segments',
 							 'segment_transitions', 'loyalty_accounts', 'loyalty_ledger',
 							 'loyalty_lots', 'loyalty_allocations', 'loyalty_reversals',
-							 'loyalty_tier_changes']
+							 'loyalty_tier_changes', 'profile_store', 'profile_changes']
 	LOOP
 		EXECUTE pg_catalog.format('ALTER TABLE crm.%I ENABLE ROW LEVEL SECURITY', t);
 		EXECUTE pg_catalog.format(
