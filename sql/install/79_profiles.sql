@@ -70,30 +70,24 @@ SELECT pg_catalog.pg_extension_config_dump('crm.profile_changes_change_id_seq', 
 /*
  * The trigger: a row per client whose order or interaction was inserted,
  * deleted or changed in a column the profiles read.  SECURITY DEFINER:
- * writers hold no privilege on the log.  In a query Citus sent to a shard
- * the row goes to the co-located shard of the log (a distributed insert
- * from inside a shard's query is refused).
+ * writers hold no privilege on the log.  Not in a query Citus sent to a
+ * shard: on a Citus cluster the store is not kept (crm.refresh_profiles),
+ * and a distributed insert from inside a shard's query is refused.
  */
 CREATE FUNCTION crm.log_profile_change()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
-DECLARE
-	target		text := 'crm.profile_changes';
 BEGIN
 	IF crm.in_citus_task() THEN
-		SELECT format('crm.%I', 'profile_changes_' || t.shardid) INTO target
-		  FROM pg_dist_shard s
-		  JOIN pg_dist_shard t ON t.logicalrelid = 'crm.profile_changes'::regclass
-							  AND t.shardminvalue = s.shardminvalue
-		 WHERE s.shardid = substring(TG_TABLE_NAME FROM '_([0-9]+)$')::bigint;
+		RETURN NULL;
 	END IF;
 	IF TG_OP <> 'INSERT' THEN
-		EXECUTE format('INSERT INTO %s (client_id) VALUES ($1)', target) USING OLD.client_id;
+		INSERT INTO crm.profile_changes (client_id) VALUES (OLD.client_id);
 	END IF;
 	IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND NEW.client_id <> OLD.client_id) THEN
-		EXECUTE format('INSERT INTO %s (client_id) VALUES ($1)', target) USING NEW.client_id;
+		INSERT INTO crm.profile_changes (client_id) VALUES (NEW.client_id);
 	END IF;
 	RETURN NULL;
 END
@@ -166,6 +160,21 @@ BEGIN
 	END IF;
 	PERFORM crm.refuse_in_citus_task('crm.refresh_profiles');
 	opts := crm.churn_options(options);
+	/*
+	 * On a Citus cluster (the orders or interactions distributed) the log's
+	 * triggers do not run on the shards: the store is not kept, and its
+	 * state row goes, so that no reader takes it for current.
+	 */
+	IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+		EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_dist_partition'
+				' WHERE logicalrelid IN (''crm.orders''::regclass, ''crm.interactions''::regclass))'
+		   INTO full_build;
+		IF full_build THEN
+			DELETE FROM crm.profile_store_state;
+			RETURN QUERY SELECT 0::bigint, 0::bigint, false;
+			RETURN;
+		END IF;
+	END IF;
 	wd := (opts ->> 'window_days')::double precision;
 	w := make_interval(secs => wd * 86400);
 	rf := as_of - w;

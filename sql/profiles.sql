@@ -1,0 +1,257 @@
+-- the profile store: incremental refreshes equal a full rebuild; crm.rfm_scores and
+-- crm.churn_signals read it when current and give the rows of their twins
+SET TimeZone = 'UTC';
+BEGIN;
+SET LOCAL client_min_messages = warning;
+TRUNCATE crm.clients CASCADE;	-- only these clients (rolled back below)
+TRUNCATE crm.profile_changes, crm.profile_store_state;
+\i sql/include/try.sql
+SELECT setseed(0.21);
+INSERT INTO crm.clients (client_id, first_name) SELECT g, 'c' || g FROM generate_series(1, 200) g;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount, promo_used)
+SELECT 1 + floor(random() * 190)::int,
+	   '2024-01-01'::timestamptz + random() * interval '300 days', 'web',
+	   (ARRAY['placed', 'paid', 'paid', 'paid', 'cancelled', 'refunded'])[1 + floor(random() * 6)::int],
+	   a, a, random() < 0.2
+  FROM (SELECT g, round((random() * 200)::numeric, 2) AS a FROM generate_series(1, 3000) g) x;
+INSERT INTO crm.interactions (client_id, occurred_at, channel, kind, direction, campaign)
+SELECT 1 + floor(random() * 200)::int,
+	   '2024-01-01'::timestamptz + random() * interval '300 days',
+	   'email', k.kind, k.direction, k.campaign
+  FROM generate_series(1, 1500) g
+ CROSS JOIN LATERAL (SELECT (ARRAY['call', 'email', 'sale'])[1 + floor(random() * 3)::int] AS kind,
+						   CASE WHEN random() < 0.5 THEN 'inbound' ELSE 'outbound' END AS direction,
+						   CASE WHEN random() < 0.6 THEN 'spring' END AS campaign, g) k;
+
+-- every change was logged; the first refresh is a full build and takes the log
+SELECT count(DISTINCT client_id) AS logged_clients FROM crm.profile_changes;
+SELECT * FROM crm.refresh_profiles('2024-09-01');
+SELECT count(*) AS log_left FROM crm.profile_changes;
+SELECT as_of, window_days, recent_from, previous_from, clients, recomputed FROM crm.profile_store_state;
+
+/*
+ * differences(): the store against a full rebuild at its as_of (rows
+ * present in one and not in the other, the state's bytes included); the
+ * rebuild is undone, so that the store stays as the refreshes made it
+ */
+CREATE FUNCTION pg_temp.differences() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+	n			bigint;
+	st			crm.profile_store_state;
+BEGIN
+	CREATE TEMP TABLE IF NOT EXISTS kept AS SELECT * FROM crm.profile_store WITH NO DATA;
+	TRUNCATE kept;
+	INSERT INTO kept SELECT * FROM crm.profile_store;
+	SELECT * INTO st FROM crm.profile_store_state;
+	BEGIN
+		PERFORM crm.refresh_profiles(st.as_of, jsonb_build_object('window_days', st.window_days), true);
+		SELECT count(*) INTO n
+		  FROM ((SELECT * FROM kept EXCEPT ALL SELECT * FROM crm.profile_store)
+				UNION ALL
+				(SELECT * FROM crm.profile_store EXCEPT ALL SELECT * FROM kept)) d;
+		RAISE EXCEPTION 'undo';
+	EXCEPTION WHEN raise_exception THEN
+		NULL;
+	END;
+	RETURN n;
+END
+$$;
+
+/* the rows of the C functions against their twins' (0: the same) */
+CREATE FUNCTION pg_temp.analytics_differences(as_of timestamptz, options jsonb DEFAULT '{}',
+											  OUT rfm bigint, OUT churn bigint)
+LANGUAGE plpgsql AS $$
+BEGIN
+	SELECT count(*) INTO rfm
+	  FROM ((SELECT * FROM crm.rfm_scores(as_of) EXCEPT ALL SELECT * FROM crm.rfm_scores_sql(as_of))
+			UNION ALL
+			(SELECT * FROM crm.rfm_scores_sql(as_of) EXCEPT ALL SELECT * FROM crm.rfm_scores(as_of))) d;
+	SELECT count(*) INTO churn
+	  FROM ((SELECT * FROM crm.churn_signals(as_of, options)
+			 EXCEPT ALL SELECT * FROM crm.churn_signals_sql(as_of, options))
+			UNION ALL
+			(SELECT * FROM crm.churn_signals_sql(as_of, options)
+			 EXCEPT ALL SELECT * FROM crm.churn_signals(as_of, options))) d;
+END
+$$;
+
+CREATE FUNCTION pg_temp.paths() RETURNS TABLE (function text, path text, reason text, calls bigint)
+LANGUAGE sql AS $$
+	SELECT * FROM crm.fast_path_stats() ORDER BY 1, 2, 3
+$$;
+
+SELECT pg_temp.differences() AS store_differences;
+SELECT crm.fast_path_stats_reset();
+SELECT * FROM pg_temp.analytics_differences('2024-09-01');
+SELECT * FROM pg_temp.paths();
+
+/*
+ * Rounds of writes between refreshes: new orders (late ones among them,
+ * dated before the store's as_of, and some after the next one), status
+ * changes, refunds of old orders, orders moved in time or deleted, new
+ * interactions, a new client; the store goes forward by a few days, now
+ * and then back.  After each refresh: the store against a rebuild, and the
+ * analytics (read from the store) against their twins.
+ */
+CREATE FUNCTION pg_temp.round(i integer, as_of timestamptz)
+RETURNS TABLE (step integer, at timestamptz, recomputed bigint, store_differences bigint,
+			   rfm_differences bigint, churn_differences bigint, paths text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	prev		timestamptz := (SELECT s.as_of FROM crm.profile_store_state s);
+	d			record;
+BEGIN
+	INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount, promo_used)
+	SELECT 1 + floor(random() * 195)::int,
+		   prev - interval '40 days' + random() * (as_of - prev + interval '50 days'), 'app',
+		   (ARRAY['placed', 'paid', 'cancelled'])[1 + floor(random() * 3)::int], a, a, random() < 0.3
+	  FROM (SELECT round((random() * 100)::numeric, 2) AS a FROM generate_series(1, 25)) x;
+	UPDATE crm.orders o SET status = (ARRAY['placed', 'paid', 'cancelled', 'refunded'])[1 + floor(random() * 4)::int]
+	 WHERE o.order_id IN (SELECT o2.order_id FROM crm.orders o2 ORDER BY random() LIMIT 15);
+	UPDATE crm.orders o SET status = 'refunded'
+	 WHERE o.order_id IN (SELECT o2.order_id FROM crm.orders o2
+						   WHERE o2.ordered_at < '2024-03-01' AND o2.status IN ('placed', 'paid')
+						   ORDER BY random() LIMIT 5);
+	UPDATE crm.orders o SET ordered_at = o.ordered_at - interval '20 days'
+	 WHERE o.order_id IN (SELECT o2.order_id FROM crm.orders o2 ORDER BY random() LIMIT 3);
+	DELETE FROM crm.orders o
+	 WHERE o.order_id IN (SELECT o2.order_id FROM crm.orders o2 ORDER BY random() LIMIT 2);
+	INSERT INTO crm.interactions (client_id, occurred_at, channel, kind, direction, campaign)
+	SELECT 1 + floor(random() * 200)::int, prev - interval '20 days' + random() * (as_of - prev + interval '30 days'),
+		   'email', (ARRAY['call', 'email', 'sale'])[1 + floor(random() * 3)::int],
+		   CASE WHEN random() < 0.5 THEN 'inbound' ELSE 'outbound' END,
+		   CASE WHEN random() < 0.6 THEN 'autumn' END
+	  FROM generate_series(1, 15);
+	INSERT INTO crm.clients (client_id, first_name) VALUES (1000 + i, 'new');
+	INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+	VALUES (1000 + i, as_of - interval '1 hour', 'web', 'paid', 12.5, 12.5);
+
+	step := i;
+	at := as_of;
+	SELECT r.recomputed INTO recomputed FROM crm.refresh_profiles(as_of) r;
+	store_differences := pg_temp.differences();
+	PERFORM crm.fast_path_stats_reset();
+	SELECT * INTO d FROM pg_temp.analytics_differences(as_of);
+	rfm_differences := d.rfm;
+	churn_differences := d.churn;
+	SELECT string_agg(p.function || ':' || p.path, ' ' ORDER BY p.function) INTO paths FROM pg_temp.paths() p;
+	RETURN NEXT;
+END
+$$;
+SELECT * FROM pg_temp.round(1, '2024-09-05');
+SELECT * FROM pg_temp.round(2, '2024-09-05 12:00');
+SELECT * FROM pg_temp.round(3, '2024-09-20');
+SELECT * FROM pg_temp.round(4, '2024-09-12');	-- back in time
+SELECT * FROM pg_temp.round(5, '2024-10-15');
+SELECT * FROM pg_temp.round(6, '2024-10-15');	-- the same as_of: the log only
+SELECT * FROM pg_temp.round(7, '2024-12-31');
+SELECT * FROM pg_temp.round(8, '2024-06-30');	-- far back
+
+-- other windows: a full rebuild, then incremental again with those windows
+SELECT * FROM crm.refresh_profiles('2024-07-10', '{"window_days": 30}');
+UPDATE crm.orders SET status = 'refunded' WHERE client_id = 7 AND ordered_at > '2024-06-01';
+SELECT * FROM crm.refresh_profiles('2024-07-20', '{"window_days": 30}');
+SELECT pg_temp.differences() AS store_differences;
+SELECT crm.fast_path_stats_reset();
+SELECT * FROM pg_temp.analytics_differences('2024-07-20', '{"window_days": 30}');
+-- the default windows are not those of the store: churn_signals passes over the tables
+SELECT * FROM pg_temp.analytics_differences('2024-07-20');
+SELECT * FROM pg_temp.paths();
+
+-- when the store is not current for a call, the call passes over the orders
+SELECT * FROM crm.refresh_profiles('2024-07-20');
+SELECT crm.fast_path_stats_reset();
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- current: the store
+SELECT count(*) FROM crm.rfm_scores('2024-07-21');		-- another as_of
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (3, '2024-07-01', 'web', 'paid', 5, 5);
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- a change not refreshed yet
+SELECT * FROM crm.refresh_profiles('2024-07-20');
+SET LOCAL crm.read_profiles = off;
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- not asked to
+RESET crm.read_profiles;
+ALTER TABLE crm.orders DISABLE TRIGGER orders_profile_update;
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- a trigger of the log is off
+ALTER TABLE crm.orders ENABLE TRIGGER orders_profile_update;
+SET LOCAL session_replication_role = replica;
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- triggers do not fire
+RESET session_replication_role;
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- current again
+SELECT * FROM pg_temp.paths();
+
+-- a client with purchases in two currencies: the twin's error, from every path
+SAVEPOINT two_currencies;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, currency, gross_amount, net_amount)
+VALUES (5, '2024-07-02', 'web', 'paid', 'USD', 5, 5);
+SELECT * FROM crm.refresh_profiles('2024-07-20');
+SELECT currency FROM crm.profile_store WHERE client_id = 5;
+SELECT crm.fast_path_stats_reset();
+SELECT pg_temp.try($$SELECT count(*) FROM crm.rfm_scores('2024-07-20')$$);
+SELECT pg_temp.try($$SELECT count(*) FROM crm.churn_signals('2024-07-20')$$);
+SELECT * FROM pg_temp.paths();
+ROLLBACK TO SAVEPOINT two_currencies;
+
+-- a bounded pass memory: the twins, with the same rows
+SELECT crm.fast_path_stats_reset();
+SET LOCAL crm.pass_memory_limit = '8kB';
+SELECT * FROM pg_temp.analytics_differences('2024-07-20');
+SET LOCAL crm.read_profiles = off;
+SELECT * FROM pg_temp.analytics_differences('2024-07-20');
+RESET crm.read_profiles;
+RESET crm.pass_memory_limit;
+SELECT * FROM pg_temp.paths();
+
+-- row security: an analyst and a manager get, from the store, the rows the twins give them
+UPDATE crm.clients SET owner = 'crm_profiles_manager' WHERE client_id % 3 = 0;
+CREATE ROLE crm_profiles_manager IN ROLE crm_manager;
+CREATE ROLE crm_profiles_analyst IN ROLE crm_analyst;
+SELECT * FROM crm.refresh_profiles('2024-07-20');
+SELECT crm.fast_path_stats_reset();
+SET LOCAL ROLE crm_profiles_analyst;
+SELECT * FROM pg_temp.analytics_differences('2024-07-20');
+SELECT count(*) AS analyst_rows FROM crm.churn_signals('2024-07-20');
+SET LOCAL ROLE crm_profiles_manager;
+SELECT * FROM pg_temp.analytics_differences('2024-07-20');
+SELECT count(*) AS manager_rows, min(client_id % 3) AS min_mod, max(client_id % 3) AS max_mod
+  FROM crm.churn_signals('2024-07-20');
+-- a change to a client the manager does not own: the store is stale for the analyst only
+RESET ROLE;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (4, '2024-07-03', 'web', 'paid', 5, 5);
+SET LOCAL ROLE crm_profiles_analyst;
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');
+SET LOCAL ROLE crm_profiles_manager;
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');
+RESET ROLE;
+SELECT * FROM pg_temp.paths();
+
+/*
+ * crm.refresh_segments keeps the store; its labels from the store are those
+ * a pass over the orders gives (a second refresh at the same as_of without
+ * the store finds nothing to change); crm.rewind_segments takes the store
+ * back too
+ */
+SELECT clients, transitions FROM crm.refresh_segments('2024-08-01', notify_limit => 0);
+UPDATE crm.orders SET status = 'refunded' WHERE client_id IN (10, 11);
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (12, '2024-08-10', 'web', 'paid', 80, 80);
+SELECT clients, transitions FROM crm.refresh_segments('2024-08-15', notify_limit => 0);
+SELECT as_of, recomputed FROM crm.profile_store_state;
+SET LOCAL crm.read_profiles = off;
+SELECT clients, transitions FROM crm.refresh_segments('2024-08-15', notify_limit => 0);
+RESET crm.read_profiles;
+SELECT to_as_of, clients > 0 AS took_back FROM crm.rewind_segments('2024-08-01');
+SELECT as_of FROM crm.profile_store_state;
+SELECT pg_temp.differences() AS store_differences;
+SELECT to_as_of FROM crm.rewind_segments('-infinity');
+SELECT count(*) AS state_rows FROM crm.profile_store_state;
+
+-- errors
+SELECT pg_temp.try($$SELECT * FROM crm.refresh_profiles(NULL)$$);
+SELECT pg_temp.try($$SELECT * FROM crm.refresh_profiles('2024-01-01', NULL)$$);
+SELECT pg_temp.try($$SELECT * FROM crm.refresh_profiles('2024-01-01', '{}', NULL)$$);
+SELECT pg_temp.try($$SELECT * FROM crm.refresh_profiles('infinity')$$);
+SELECT pg_temp.try($$SELECT * FROM crm.refresh_profiles('2024-01-01', '{"window_days": -1}')$$);
+SELECT pg_temp.try($$SELECT * FROM crm.refresh_profiles('2024-01-01', '{"nosuchkey": 1}')$$);
+ROLLBACK;
