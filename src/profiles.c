@@ -32,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/rls.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -74,6 +75,9 @@ may_read(const char *relname, const char *const *columns)
 		return false;
 	relid = get_relname_relid(relname, nsp);
 	if (!OidIsValid(relid))
+		return false;
+	/* row_security off where policies apply: the pass over the tables raises the error */
+	if (!row_security && check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 		return false;
 	if (pg_class_aclcheck(relid, user, ACL_SELECT) == ACLCHECK_OK)
 		return true;

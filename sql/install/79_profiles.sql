@@ -265,6 +265,10 @@ BEGIN
 		END IF;
 	END IF;
 
+	IF NOT full_build AND n_done = 0 AND as_of = st.as_of THEN
+		RETURN QUERY SELECT n_clients, n_done, false;	-- nothing changed: nothing written
+		RETURN;
+	END IF;
 	INSERT INTO crm.profile_store_state AS s
 		(as_of, window_days, recent_from, previous_from, rebuilt_at, refreshed_at, clients, recomputed)
 	VALUES (as_of, wd, rf, pf, clock_timestamp(), clock_timestamp(), n_clients, n_done)

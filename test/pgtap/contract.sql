@@ -86,7 +86,8 @@ SELECT p.oid::regprocedure, 'aggregate'
 
 INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'trigger' FROM unnest(ARRAY[
-	'crm.refuse_future_row()', 'crm.segment_maps_check()', 'crm.clients_keep_discount_rules()'
+	'crm.refuse_future_row()', 'crm.segment_maps_check()', 'crm.clients_keep_discount_rules()',
+	'crm.log_profile_change()'
 ]) f;
 
 INSERT INTO contract (fn, class)
@@ -128,6 +129,8 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.refresh_segments(timestamptz, jsonb, text, integer, boolean)', 'table',
 	 '{"as_of": "now()", "options": "''{}''", "map_name": "''rfm11''", "notify_limit": "0", "allow_future": "false"}', '{}'),
 	('crm.rewind_segments(timestamptz)', 'table', '{"to_as_of": "now()"}', '{}'),
+	('crm.refresh_profiles(timestamptz, jsonb, boolean)', 'table',
+	 '{"as_of": "now()", "options": "''{}''", "rebuild": "false"}', '{}'),
 	('crm.contact_check(bigint, text, timestamptz)', 'table',
 	 '{"client_id": "880001", "channel": "''email''", "at": "now()"}', '{}'),
 	('crm.can_contact(bigint, text, timestamptz)', 'table',
