@@ -4438,6 +4438,14 @@ CREATE TRIGGER interactions_profile_update
 		  IS DISTINCT FROM
 		  (NEW.client_id, NEW.occurred_at, NEW.direction, NEW.kind, NEW.campaign))
 	EXECUTE FUNCTION crm.log_profile_change();
+/*
+ * ALWAYS: also where session_replication_role is replica (a logical
+ * replication subscriber's apply worker), so that no change passes unlogged
+ */
+ALTER TABLE crm.orders ENABLE ALWAYS TRIGGER orders_profile_insert;
+ALTER TABLE crm.orders ENABLE ALWAYS TRIGGER orders_profile_update;
+ALTER TABLE crm.interactions ENABLE ALWAYS TRIGGER interactions_profile_insert;
+ALTER TABLE crm.interactions ENABLE ALWAYS TRIGGER interactions_profile_update;
 
 /*
  * refresh_profiles: brings crm.profile_store to as_of (forward or back),

@@ -175,7 +175,11 @@ ALTER TABLE crm.orders DISABLE TRIGGER orders_profile_update;
 SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- a trigger of the log is off
 ALTER TABLE crm.orders ENABLE TRIGGER orders_profile_update;
 SET LOCAL session_replication_role = replica;
-SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- triggers do not fire
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- a trigger of the log does not fire
+RESET session_replication_role;
+ALTER TABLE crm.orders ENABLE ALWAYS TRIGGER orders_profile_update;
+SET LOCAL session_replication_role = replica;
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- the log's triggers fire here too
 RESET session_replication_role;
 SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- current again
 SELECT * FROM pg_temp.paths();
