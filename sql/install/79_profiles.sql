@@ -70,9 +70,13 @@ SELECT pg_catalog.pg_extension_config_dump('crm.profile_changes_change_id_seq', 
 /*
  * The trigger: a row per client whose order or interaction was inserted,
  * deleted or changed in a column the profiles read.  SECURITY DEFINER:
- * writers hold no privilege on the log.  Not in a query Citus sent to a
- * shard: on a Citus cluster the store is not kept (crm.refresh_profiles),
- * and a distributed insert from inside a shard's query is refused.
+ * writers hold no privilege on the log.  Nothing while there is no store
+ * (no state row: before the first refresh, after a rewind to -infinity; a
+ * restore loads the orders before the state): the refresh that builds it
+ * holds writers back (SHARE on the orders and interactions) and reads
+ * them all.  Not in a query Citus sent to a shard: on a Citus cluster the
+ * store is not kept (crm.refresh_profiles), and a distributed insert from
+ * inside a shard's query is refused.
  */
 CREATE FUNCTION crm.log_profile_change()
 RETURNS trigger
@@ -80,7 +84,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
 BEGIN
-	IF crm.in_citus_task() THEN
+	IF crm.in_citus_task() OR NOT EXISTS (SELECT 1 FROM crm.profile_store_state) THEN
 		RETURN NULL;
 	END IF;
 	IF TG_OP <> 'INSERT' THEN
@@ -188,9 +192,19 @@ BEGIN
 	rf := as_of - w;
 	pf := as_of - 2 * w;
 
+	/*
+	 * No store yet: the triggers log nothing until the state row is
+	 * committed, so writers wait (SHARE) until the build has read them all
+	 */
+	IF NOT EXISTS (SELECT 1 FROM crm.profile_store_state) THEN
+		LOCK TABLE crm.orders, crm.interactions IN SHARE MODE;
+	END IF;
 	LOCK TABLE crm.profile_store IN SHARE ROW EXCLUSIVE MODE;
 	SELECT * INTO st FROM crm.profile_store_state;
 	full_build := rebuild OR NOT FOUND OR st.window_days <> wd;
+	IF st.as_of IS NULL THEN
+		LOCK TABLE crm.orders, crm.interactions IN SHARE MODE;
+	END IF;
 
 	IF full_build THEN
 		/* every change logged so far is in what the rebuild reads */
