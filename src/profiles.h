@@ -29,9 +29,12 @@ typedef struct ProfileRow
 	int64		offers;			/* campaign messages after the last purchase */
 } ProfileRow;
 
-/* a read of the store, row after row */
+/* a read of the store, row after row: a pass over its heap, or a query */
 typedef struct ProfileSource
 {
+	bool		direct;			/* a pass (no row security applies to the caller) */
+	FastPathTable table;
+	ScanPass	pass;
 	GatherCall	g;
 	Portal		portal;
 	SPITupleTable *tt;
