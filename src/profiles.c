@@ -9,8 +9,10 @@
  * purchase profile's state with the two churn windows (the bytes of
  * crm.purchase_profile_state with window bounds), the last engagement and
  * the offers since the last purchase.  When the store is current for a
- * call (profiles_current), the call reads those rows, as the caller and
- * through SPI, instead of passing over every order and interaction, and
+ * call (profiles_current), the call reads those rows (by a pass over the
+ * store's heap where no row security applies to the caller, by a query as
+ * the caller otherwise) instead of passing over every order and
+ * interaction, and
  * does the rest (scores, signals) as it does after its own pass: the rows
  * are the same.  Row security and privileges apply to the store as to the
  * orders (the store has the orders' policies), and the call uses the store
