@@ -54,8 +54,8 @@ psql <<SQL >/dev/null
 ALTER TABLE crm.orders DISABLE TRIGGER orders_profile_insert;
 ALTER TABLE crm.interactions DISABLE TRIGGER interactions_profile_insert;
 SELECT crm.generate_demo_data($clients, 42, '$as_of');
-ALTER TABLE crm.orders ENABLE TRIGGER orders_profile_insert;
-ALTER TABLE crm.interactions ENABLE TRIGGER interactions_profile_insert;
+ALTER TABLE crm.orders ENABLE ALWAYS TRIGGER orders_profile_insert;
+ALTER TABLE crm.interactions ENABLE ALWAYS TRIGGER interactions_profile_insert;
 CREATE INDEX bench_orders_time ON crm.orders (ordered_at);
 CLUSTER crm.orders USING bench_orders_time;
 DROP INDEX crm.bench_orders_time;

@@ -160,14 +160,15 @@ enum
 static const FastPathColumn store_columns[SC_N] = {
 	{"client_id", INT8OID, true},
 	{"currency", TEXTOID, false},
-	{"state", BYTEAOID, true},
+	{"state", BYTEAOID, false},
 	{"last_engagement", TIMESTAMPTZOID, false},
 	{"offers_since_last_purchase", INT8OID, true}
 };
 
 static const char rows_sql[] =
 "SELECT p.client_id, p.currency, p.state, p.last_engagement, p.offers_since_last_purchase"
-"  FROM crm.profile_store p";
+"  FROM crm.profile_store p"
+" WHERE p.state IS NOT NULL";
 
 /*
  * A pass over the store's heap where it reads what the query would (the
@@ -201,10 +202,15 @@ profiles_next(ProfileSource *src, ProfileRow *row)
 
 	if (src->direct)
 	{
-		TupleTableSlot *slot = scan_next(&src->pass);
+		TupleTableSlot *slot;
 
-		if (slot == NULL)
-			return 0;
+		/* not the rows without state: every purchase after the store's as_of */
+		do
+		{
+			slot = scan_next(&src->pass);
+			if (slot == NULL)
+				return 0;
+		} while (slot->tts_isnull[src->pass.att[SC_STATE] - 1]);
 		for (int i = 0; i < SC_N; i++)
 		{
 			v[i] = slot->tts_values[src->pass.att[i] - 1];

@@ -19,8 +19,11 @@
  * that commits after the DELETE leaves its row for the next refresh.  It
  * also recomputes the clients that the passing of time changes between the
  * store's as_of and the new one: purchases and interactions in between,
- * and purchases that cross a window's edge (found by ordered_at and
- * occurred_at ranges, through the BRIN indexes).  Readers treat the store
+ * and purchases that cross a window's edge.  Forward, each row says when
+ * that next happens to it (next_change_at, indexed); back (a rewind), they
+ * are found by ordered_at and occurred_at ranges, through the BRIN indexes.
+ * A client whose purchases all lie after the store's as_of has a row
+ * without state (its next_change_at is its first purchase).  Readers treat the store
  * as current for as_of when its as_of and windows are theirs and the log
  * has no row they can see: what they see of the store and of the log
  * comes from one snapshot.
@@ -29,15 +32,18 @@
 CREATE TABLE crm.profile_store (
 	client_id		bigint NOT NULL,
 	currency		text,
-	state			bytea NOT NULL,
+	state			bytea,
 	last_engagement	timestamptz,
 	offers_since_last_purchase bigint NOT NULL,
+	next_change_at	timestamptz,
 	CONSTRAINT profile_store_pkey PRIMARY KEY (client_id),
 	CONSTRAINT profile_store_client_fkey FOREIGN KEY (client_id)
 		REFERENCES crm.clients (client_id) ON DELETE CASCADE,
 	CONSTRAINT profile_store_offers_check CHECK (offers_since_last_purchase >= 0)
 );
-COMMENT ON TABLE crm.profile_store IS 'each client''s purchase profile state with the churn windows (crm.purchase_profile_state with window bounds), last engagement and offers since the last purchase, at the as_of of crm.profile_store_state; currency NULL: purchases in more than one; kept by crm.refresh_profiles';
+/* the clients whose row the passing of time changes by a later as_of */
+CREATE INDEX profile_store_next_change_idx ON crm.profile_store (next_change_at);
+COMMENT ON TABLE crm.profile_store IS 'each client''s purchase profile state with the churn windows (crm.purchase_profile_state with window bounds), last engagement and offers since the last purchase, at the as_of of crm.profile_store_state (state NULL: every purchase after it), and the earliest later as_of at which time alone changes the row; currency NULL: purchases in more than one; kept by crm.refresh_profiles';
 
 CREATE TABLE crm.profile_store_state (
 	one_row			boolean NOT NULL DEFAULT true,
@@ -211,15 +217,28 @@ BEGIN
 		DELETE FROM crm.profile_changes;
 		DELETE FROM crm.profile_store;
 		INSERT INTO crm.profile_store
-			(client_id, currency, state, last_engagement, offers_since_last_purchase)
+			(client_id, currency, state, last_engagement, offers_since_last_purchase, next_change_at)
 		WITH p AS MATERIALIZED (
 			SELECT o.client_id,
-				   CASE WHEN min(o.currency) = max(o.currency) THEN min(o.currency) END AS currency,
-				   crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, rf, pf) AS state,
-				   max(o.ordered_at) AS last_purchase
+				   CASE WHEN min(o.currency) FILTER (WHERE o.ordered_at <= as_of)
+							 = max(o.currency) FILTER (WHERE o.ordered_at <= as_of)
+						THEN min(o.currency) FILTER (WHERE o.ordered_at <= as_of) END AS currency,
+				   crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, rf, pf)
+					   FILTER (WHERE o.ordered_at <= as_of) AS state,
+				   max(o.ordered_at) FILTER (WHERE o.ordered_at <= as_of) AS last_purchase,
+				   /* a purchase leaves the recent, the previous window; one enters */
+				   least(min(o.ordered_at) FILTER (WHERE o.ordered_at > rf AND o.ordered_at <= as_of) + w,
+						 min(o.ordered_at) FILTER (WHERE o.ordered_at > pf AND o.ordered_at <= rf) + 2 * w,
+						 min(o.ordered_at) FILTER (WHERE o.ordered_at > as_of)) AS next_change_at
 			  FROM crm.orders o
-			 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+			 WHERE o.status IN ('placed', 'paid')
 			 GROUP BY o.client_id),
+		/* an interaction enters */
+		n AS (
+			SELECT i.client_id, min(i.occurred_at) AS next_at
+			  FROM crm.interactions i
+			 WHERE i.occurred_at > as_of
+			 GROUP BY i.client_id),
 		e AS (
 			SELECT i.client_id, max(i.occurred_at) AS last_at
 			  FROM crm.interactions i
@@ -231,22 +250,29 @@ BEGIN
 			  JOIN p ON p.client_id = c.client_id AND c.occurred_at > p.last_purchase
 			 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
 			 GROUP BY c.client_id)
-		SELECT p.client_id, p.currency, p.state, e.last_at, coalesce(f.offers, 0)
+		SELECT p.client_id, p.currency, p.state, e.last_at, coalesce(f.offers, 0),
+			   least(p.next_change_at, n.next_at)
 		  FROM p
 		  LEFT JOIN e ON e.client_id = p.client_id
-		  LEFT JOIN f ON f.client_id = p.client_id;
+		  LEFT JOIN f ON f.client_id = p.client_id
+		  LEFT JOIN n ON n.client_id = p.client_id;
 		GET DIAGNOSTICS n_clients = ROW_COUNT;
 		n_done := n_clients;
 	ELSE
 		/* the changes this snapshot sees, taken; later ones stay for the next refresh */
 		WITH taken AS (DELETE FROM crm.profile_changes RETURNING client_id)
 		SELECT coalesce(array_agg(DISTINCT taken.client_id), '{}') INTO ids FROM taken;
-		IF as_of <> st.as_of THEN
-			lo := least(as_of, st.as_of);
-			hi := greatest(as_of, st.as_of);
+		IF as_of > st.as_of THEN
+			/* forward: the clients whose row time changes by as_of */
+			SELECT ids || coalesce(array_agg(s.client_id), '{}') INTO ids
+			  FROM crm.profile_store s WHERE s.next_change_at <= as_of;
+		ELSIF as_of < st.as_of THEN
+			lo := as_of;
+			hi := st.as_of;
 			/*
-			 * purchases that enter or leave (.., as_of], the recent window
-			 * or the previous one; interactions that enter or leave (.., as_of]
+			 * back: the purchases that enter or leave (.., as_of], the
+			 * recent window or the previous one; interactions that enter or
+			 * leave (.., as_of]
 			 */
 			SELECT ids || coalesce(array_agg(DISTINCT x.client_id), '{}') INTO ids
 			  FROM (SELECT o.client_id FROM crm.orders o
@@ -265,7 +291,7 @@ BEGIN
 			DELETE FROM crm.profile_store s WHERE s.client_id = ANY (ids);
 			GET DIAGNOSTICS n_gone = ROW_COUNT;
 			INSERT INTO crm.profile_store
-				(client_id, currency, state, last_engagement, offers_since_last_purchase)
+				(client_id, currency, state, last_engagement, offers_since_last_purchase, next_change_at)
 			SELECT p.client_id, p.currency, p.state,
 				   (SELECT max(i.occurred_at) FROM crm.interactions i
 					 WHERE i.client_id = p.client_id AND i.direction = 'inbound'
@@ -273,14 +299,22 @@ BEGIN
 				   (SELECT count(*) FROM crm.interactions c
 					 WHERE c.client_id = p.client_id AND c.direction = 'outbound'
 					   AND c.campaign IS NOT NULL AND c.occurred_at > p.last_purchase
-					   AND c.occurred_at <= as_of)
+					   AND c.occurred_at <= as_of),
+				   least(p.next_change_at,
+						 (SELECT min(i.occurred_at) FROM crm.interactions i
+						   WHERE i.client_id = p.client_id AND i.occurred_at > as_of))
 			  FROM (SELECT o.client_id,
-						   CASE WHEN min(o.currency) = max(o.currency) THEN min(o.currency) END AS currency,
-						   crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, rf, pf) AS state,
-						   max(o.ordered_at) AS last_purchase
+						   CASE WHEN min(o.currency) FILTER (WHERE o.ordered_at <= as_of)
+									 = max(o.currency) FILTER (WHERE o.ordered_at <= as_of)
+								THEN min(o.currency) FILTER (WHERE o.ordered_at <= as_of) END AS currency,
+						   crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, rf, pf)
+							   FILTER (WHERE o.ordered_at <= as_of) AS state,
+						   max(o.ordered_at) FILTER (WHERE o.ordered_at <= as_of) AS last_purchase,
+						   least(min(o.ordered_at) FILTER (WHERE o.ordered_at > rf AND o.ordered_at <= as_of) + w,
+								 min(o.ordered_at) FILTER (WHERE o.ordered_at > pf AND o.ordered_at <= rf) + 2 * w,
+								 min(o.ordered_at) FILTER (WHERE o.ordered_at > as_of)) AS next_change_at
 					  FROM crm.orders o
-					 WHERE o.client_id = ANY (ids)
-					   AND o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+					 WHERE o.client_id = ANY (ids) AND o.status IN ('placed', 'paid')
 					 GROUP BY o.client_id) p;
 			GET DIAGNOSTICS n_new = ROW_COUNT;
 			n_clients := n_clients - n_gone + n_new;
