@@ -65,6 +65,15 @@ pass_memory_within(int64 clients, Size per_client)
 	return (double) clients * (double) per_client <= (double) pass_memory_limit * 1024.0;
 }
 
+/* crm.<relname>, InvalidOid when there is none */
+static Oid
+crm_relid(const char *relname)
+{
+	Oid			nsp = get_namespace_oid("crm", true);
+
+	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+}
+
 /* whether the current user may SELECT these columns of crm.<relname> (all: NULL) */
 static bool
 may_read(const char *relname, const char *const *columns)
@@ -125,6 +134,12 @@ profiles_current(TimestampTz as_of, const TimestampTz *windows, bool interaction
 	bool		current = false;
 
 	if (!read_profiles || fastpath_in_citus_task())
+		return false;
+	/*
+	 * On a Citus cluster the log is not kept (its triggers do nothing on the
+	 * shards): a store distributed with the tables is not trusted
+	 */
+	if (fastpath_citus_table(crm_relid("orders")) || fastpath_citus_table(crm_relid("interactions")))
 		return false;
 	/* what the pass would read, and the store */
 	if (!may_read("orders", NULL) ||
