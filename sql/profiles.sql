@@ -181,6 +181,9 @@ ALTER TABLE crm.orders ENABLE ALWAYS TRIGGER orders_profile_update;
 SET LOCAL session_replication_role = replica;
 SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- the log's triggers fire here too
 RESET session_replication_role;
+CREATE TEMP TABLE orders_child () INHERITS (crm.orders);
+SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- a child table's rows change unlogged
+DROP TABLE orders_child;
 SELECT count(*) FROM crm.rfm_scores('2024-07-20');		-- current again
 SELECT * FROM pg_temp.paths();
 

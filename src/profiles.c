@@ -26,6 +26,7 @@
 
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -72,6 +73,18 @@ crm_relid(const char *relname)
 	Oid			nsp = get_namespace_oid("crm", true);
 
 	return OidIsValid(nsp) ? get_relname_relid(relname, nsp) : InvalidOid;
+}
+
+/*
+ * Whether an ordinary table has inheritance children now (relhassubclass
+ * stays set after the last child goes, until a VACUUM clears it).
+ */
+static bool
+has_inheritance_children(Oid relid)
+{
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION || !has_subclass(relid))
+		return false;
+	return find_inheritance_children(relid, AccessShareLock) != NIL;
 }
 
 /* whether the current user may SELECT these columns of crm.<relname> (all: NULL) */
@@ -140,6 +153,13 @@ profiles_current(TimestampTz as_of, const TimestampTz *windows, bool interaction
 	 * shards): a store distributed with the tables is not trusted
 	 */
 	if (fastpath_citus_table(crm_relid("orders")) || fastpath_citus_table(crm_relid("interactions")))
+		return false;
+	/*
+	 * Inheritance children (not partitions) do not fire the parent's
+	 * triggers: their rows would change unlogged
+	 */
+	if (has_inheritance_children(crm_relid("orders")) ||
+		has_inheritance_children(crm_relid("interactions")))
 		return false;
 	/* what the pass would read, and the store */
 	if (!may_read("orders", NULL) ||
