@@ -742,7 +742,7 @@ churn_signals(PG_FUNCTION_ARGS)
 		from_profiles = profiles_current(as_of, windows, true);
 	}
 	if (from_profiles)
-		;
+		;						/* the store: no table is opened */
 	else if (fp.reason ||
 			 !fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
 	{
