@@ -413,34 +413,46 @@ profile_merge(ProfileState *a, const ProfileState *b)
 	a->nwin = m;
 }
 
+/*
+ * The two states of a combine call (of size bytes each), when both are
+ * there; otherwise sets *result to the answer (NULL, the one state, or a
+ * copy of the second in the aggregate context, where the result must live)
+ * and returns false.
+ */
+static bool
+profile_combine_args(FunctionCallInfo fcinfo, Size size, void **a, void **b, Datum *result)
+{
+	MemoryContext aggcontext;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "crm.purchase_profile's combine function called in non-aggregate context");
+	*a = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
+	*b = PG_ARGISNULL(1) ? NULL : PG_GETARG_POINTER(1);
+	if (*a != NULL && *b != NULL)
+		return true;
+	fcinfo->isnull = (*a == NULL && *b == NULL);
+	if (*b == NULL)
+		*result = PointerGetDatum(*a);
+	else
+	{
+		void	   *copy = MemoryContextAlloc(aggcontext, size);
+
+		memcpy(copy, *b, size);
+		*result = PointerGetDatum(copy);
+	}
+	return false;
+}
+
 Datum
 profile_combinefn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	ProfileState *a;
-	ProfileState *b;
+	void	   *a;
+	void	   *b;
+	Datum		result;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "profile_combinefn called in non-aggregate context");
-
-	a = PG_ARGISNULL(0) ? NULL : (ProfileState *) PG_GETARG_POINTER(0);
-	b = PG_ARGISNULL(1) ? NULL : (ProfileState *) PG_GETARG_POINTER(1);
-
-	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
-	if (a == NULL)
-	{
-		/* the result must live in the aggregate context: copy */
-		a = (ProfileState *) MemoryContextAlloc(aggcontext, sizeof(ProfileState));
-		memcpy(a, b, sizeof(ProfileState));
-		PG_RETURN_POINTER(a);
-	}
-
-	profile_merge(a, b);
+	if (!profile_combine_args(fcinfo, sizeof(ProfileState), &a, &b, &result))
+		return result;
+	profile_merge((ProfileState *) a, (const ProfileState *) b);
 	PG_RETURN_POINTER(a);
 }
 
@@ -731,28 +743,12 @@ profile_windows_transfn(PG_FUNCTION_ARGS)
 Datum
 profile_windows_combinefn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
 	ProfileWindows *a;
 	ProfileWindows *b;
+	Datum		result;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "profile_windows_combinefn called in non-aggregate context");
-
-	a = PG_ARGISNULL(0) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(0);
-	b = PG_ARGISNULL(1) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(1);
-	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
-	if (a == NULL)
-	{
-		a = (ProfileWindows *) MemoryContextAlloc(aggcontext, sizeof(ProfileWindows));
-		memcpy(a, b, sizeof(ProfileWindows));
-		PG_RETURN_POINTER(a);
-	}
-
+	if (!profile_combine_args(fcinfo, sizeof(ProfileWindows), (void **) &a, (void **) &b, &result))
+		return result;
 	profile_merge(&a->p, &b->p);
 	for (int i = 0; i < 2; i++)
 	{
