@@ -343,41 +343,38 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *
 }
 
 /*
- * The shards path (crm.orders held by Citus): the per-client rows of
- * crm.churn_signals_sql's three per-client queries, each grouped by
- * client_id so that it runs whole on the shards, read back here.  The
- * purchases come as the profile's state with the two windows (the
- * aggregate crm.purchase_profile_state with window bounds: the twin's
- * crm.purchase_profile before its final step, and each window's purchases
- * and spend, accumulated as the direct pass does, in one pass), grouped by
- * currency too, so that a client's purchases in a second currency come as
- * a second row: the call then goes to SQL.
+ * The shards path (crm.orders held by Citus): crm.churn_signals_sql's three
+ * per-client queries, each grouped by client_id and joined on client_id in
+ * one query, so that Citus runs it whole on each shard (one task per shard,
+ * one round trip), read back here.  The purchases come as the profile's
+ * state with the two windows (the aggregate crm.purchase_profile_state
+ * with window bounds: the twin's crm.purchase_profile before its final
+ * step, and each window's purchases and spend, accumulated as the direct
+ * pass does, in one pass), grouped by currency too, so that a client's
+ * purchases in a second currency come as a second row: the call then goes
+ * to SQL.  Then the last inbound contact that is not a sale, and the
+ * campaign messages after the client's last purchase.
  */
-static const char gather_orders_sql[] =
-"SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, $2, $3),"
-"       o.currency"
-"  FROM crm.orders o"
-" WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
-" GROUP BY o.client_id, o.currency";
-
-/* the last inbound contact that is not a sale */
-static const char gather_engagement_sql[] =
-"SELECT i.client_id, max(i.occurred_at)"
-"  FROM crm.interactions i"
-" WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= $1"
-" GROUP BY i.client_id";
-
-/* the campaign messages after the client's last purchase */
-static const char gather_offers_sql[] =
-"SELECT c.client_id, count(*)"
-"  FROM crm.interactions c"
-"  JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase"
+static const char gather_clients_sql[] =
+"SELECT p.client_id, p.state, p.currency, e.engaged, f.offers"
+"  FROM (SELECT o.client_id, o.currency,"
+"               crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, $2, $3) AS state"
 "          FROM crm.orders o"
 "         WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
-"         GROUP BY o.client_id) l"
-"    ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase"
-" WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $1"
-" GROUP BY c.client_id";
+"         GROUP BY o.client_id, o.currency) p"
+"  LEFT JOIN (SELECT i.client_id, max(i.occurred_at) AS engaged"
+"               FROM crm.interactions i"
+"              WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= $1"
+"              GROUP BY i.client_id) e ON e.client_id = p.client_id"
+"  LEFT JOIN (SELECT c.client_id, count(*) AS offers"
+"               FROM crm.interactions c"
+"               JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase"
+"                       FROM crm.orders o"
+"                      WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
+"                      GROUP BY o.client_id) l"
+"                 ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase"
+"              WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $1"
+"              GROUP BY c.client_id) f ON f.client_id = p.client_id";
 
 /*
  * The rows of one query (client_id first, then ncols more) in batches,
@@ -431,10 +428,9 @@ gather_rows(GatherCall *g, ChurnClients *cs, const char *sql, int nargs, const O
 }
 
 static bool
-take_purchases(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
+take_client(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
 {
 	ScanCurrency *cur = (ScanCurrency *) arg;
-
 	ProfileWindow w[2];
 
 	/* a second row of the client: purchases in a second currency */
@@ -443,21 +439,9 @@ take_purchases(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, 
 	profile_windows_read(DatumGetByteaPP(v[1]), &c->profile, w);
 	c->recent = w[0];
 	c->previous = w[1];
-	return true;
-}
-
-static bool
-take_engagement(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
-{
-	c->engaged = !n[1];
-	c->engagement = n[1] ? 0 : DatumGetTimestampTz(v[1]);
-	return true;
-}
-
-static bool
-take_offers(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
-{
-	c->offers = n[1] ? 0 : DatumGetInt64(v[1]);
+	c->engaged = !n[3];
+	c->engagement = n[3] ? 0 : DatumGetTimestampTz(v[3]);
+	c->offers = n[4] ? 0 : DatumGetInt64(v[4]);
 	return true;
 }
 
@@ -474,9 +458,7 @@ gather_clients(ChurnClients *cs, TimestampTz as_of, TimestampTz recent_from,
 	ScanCurrency cur = {0};
 
 	gather_begin(&g);
-	usual = gather_rows(&g, cs, gather_orders_sql, 3, types, args, true, take_purchases, &cur) &&
-		gather_rows(&g, cs, gather_engagement_sql, 1, types, args, false, take_engagement, NULL) &&
-		gather_rows(&g, cs, gather_offers_sql, 1, types, args, false, take_offers, NULL);
+	usual = gather_rows(&g, cs, gather_clients_sql, 3, types, args, true, take_client, &cur);
 	gather_end(&g);
 	return usual;
 }
