@@ -1,0 +1,126 @@
+
+/*
+ * More CLV models: MBG/NBD (Batislam, Denizel and Filiztekin 2007) and
+ * BG/BB (Fader, Hardie and Shang 2010).  C in src/clv_mbgnbd.c and
+ * src/clv_bgbb.c; reference: docs/clv.md.
+ */
+
+CREATE TYPE crm.mbgnbd_model AS (
+	r			float8,
+	alpha		float8,
+	a			float8,
+	b			float8,
+	loglik		float8,
+	n			bigint,
+	iterations	integer,
+	converged	boolean
+);
+COMMENT ON TYPE crm.mbgnbd_model IS 'a fitted MBG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability at every purchase including the first ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE TYPE crm.bgbb_model AS (
+	alpha		float8,
+	beta		float8,
+	gamma		float8,
+	delta		float8,
+	loglik		float8,
+	n			bigint,
+	iterations	integer,
+	converged	boolean
+);
+COMMENT ON TYPE crm.bgbb_model IS 'a fitted BG/BB model (discrete time, one transaction opportunity per period): transaction probability ~ Beta(alpha, beta), drop-out probability per period ~ Beta(gamma, delta); total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE FUNCTION crm.clv_mbgnbd_final(crm.clv_fit_state) RETURNS crm.mbgnbd_model
+AS 'MODULE_PATHNAME', 'clv_mbgnbd_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_mbgnbd_final(crm.clv_fit_state) IS 'final function of crm.mbgnbd_fit: the maximum-likelihood fit (reads a bgnbd fit state)';
+
+CREATE AGGREGATE crm.mbgnbd_fit(frequency float8, recency float8, t float8) (
+	SFUNC = crm.clv_bgnbd_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_mbgnbd_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.mbgnbd_fit(frequency float8, recency float8, t float8, penalty float8) (
+	SFUNC = crm.clv_bgnbd_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_mbgnbd_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.mbgnbd_fit(float8, float8, float8) IS 'maximum-likelihood MBG/NBD fit (Batislam, Denizel and Filiztekin 2007) over per-client (frequency, recency, t), the summaries of crm.bgnbd_fit';
+COMMENT ON AGGREGATE crm.mbgnbd_fit(float8, float8, float8, float8) IS 'maximum-likelihood MBG/NBD fit with an L2 penalty on the parameters (time scaled so that the largest t is 1)';
+
+CREATE FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8)
+RETURNS crm.clv_fit_state AS 'MODULE_PATHNAME', 'clv_bgbb_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8, float8)
+RETURNS crm.clv_fit_state AS 'MODULE_PATHNAME', 'clv_bgbb_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgbb_final(crm.clv_fit_state) RETURNS crm.bgbb_model
+AS 'MODULE_PATHNAME', 'clv_bgbb_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8) IS 'transition function of crm.bgbb_fit';
+COMMENT ON FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8, float8) IS 'transition function of crm.bgbb_fit with a penalty';
+COMMENT ON FUNCTION crm.clv_bgbb_final(crm.clv_fit_state) IS 'final function of crm.bgbb_fit: the maximum-likelihood fit';
+
+CREATE AGGREGATE crm.bgbb_fit(frequency float8, recency float8, periods float8) (
+	SFUNC = crm.clv_bgbb_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgbb_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.bgbb_fit(frequency float8, recency float8, periods float8, penalty float8) (
+	SFUNC = crm.clv_bgbb_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgbb_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.bgbb_fit(float8, float8, float8) IS 'maximum-likelihood BG/BB fit (Fader, Hardie and Shang 2010) over per-client (frequency = transactions at the periods opportunities after the first, recency = opportunity of the last one, periods), whole numbers';
+COMMENT ON AGGREGATE crm.bgbb_fit(float8, float8, float8, float8) IS 'maximum-likelihood BG/BB fit with an L2 penalty on the parameters';
+
+CREATE FUNCTION crm.mbgnbd_loglik(model crm.mbgnbd_model, frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_loglik'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.mbgnbd_p_alive(model crm.mbgnbd_model, frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.mbgnbd_expected_purchases(model crm.mbgnbd_model, horizon float8, frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_expected'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.mbgnbd_expected_purchases(model crm.mbgnbd_model, horizon float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_expected_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv(transactions crm.mbgnbd_model, spend crm.gamma_gamma_model,
+						frequency float8, recency float8, t float8, monetary float8,
+						horizon float8, discount_rate float8, period float8 DEFAULT 1)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_clv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_loglik(model crm.bgbb_model, frequency float8, recency float8, periods float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_loglik'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_p_alive(model crm.bgbb_model, frequency float8, recency float8, periods float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_expected_purchases(model crm.bgbb_model, horizon float8, frequency float8, recency float8, periods float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_expected'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_expected_purchases(model crm.bgbb_model, horizon float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_expected_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION crm.mbgnbd_loglik(crm.mbgnbd_model, float8, float8, float8) IS 'MBG/NBD log-likelihood of one client summary (frequency, recency, t)';
+COMMENT ON FUNCTION crm.mbgnbd_p_alive(crm.mbgnbd_model, float8, float8, float8) IS 'MBG/NBD probability that the client is still active at t (below 1 for frequency 0 too)';
+COMMENT ON FUNCTION crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8, float8, float8, float8) IS 'MBG/NBD expected repeat purchases in the next horizon time units, given the client summary';
+COMMENT ON FUNCTION crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8) IS 'MBG/NBD expected repeat purchases of a new client in its first horizon time units';
+COMMENT ON FUNCTION crm.clv(crm.mbgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8) IS 'discounted CLV: expected spend times MBG/NBD expected purchases per period of the horizon, discounted at discount_rate per period';
+COMMENT ON FUNCTION crm.bgbb_loglik(crm.bgbb_model, float8, float8, float8) IS 'BG/BB log-likelihood of one client summary (frequency, recency, periods)';
+COMMENT ON FUNCTION crm.bgbb_p_alive(crm.bgbb_model, float8, float8, float8) IS 'BG/BB probability that the client is alive at the next opportunity, periods + 1';
+COMMENT ON FUNCTION crm.bgbb_expected_purchases(crm.bgbb_model, float8, float8, float8, float8) IS 'BG/BB expected transactions at the next horizon opportunities (a whole number), given the client summary';
+COMMENT ON FUNCTION crm.bgbb_expected_purchases(crm.bgbb_model, float8) IS 'BG/BB expected transactions of a new client at its first horizon opportunities';
