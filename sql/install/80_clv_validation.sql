@@ -65,7 +65,7 @@ END
 $$;
 COMMENT ON FUNCTION crm.clv_calibration_holdout(timestamptz, timestamptz, text, text) IS 'per client with purchases up to calibration_end: the calibration summary of crm.clv_summary(calibration_end) and the holdout actuals: purchase days after the day of calibration_end up to holdout_end (holdout_frequency), their mean value (holdout_monetary, 0 without) and the holdout length in unit (duration)';
 
-CREATE FUNCTION crm.clv_holdout_diagnostics(model anyelement, calibration_end timestamptz,
+CREATE FUNCTION crm.clv_holdout_diagnostics_run(model anyelement, calibration_end timestamptz,
 											holdout_end timestamptz, unit text DEFAULT 'day',
 											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
 											time_zone text DEFAULT 'UTC')
@@ -234,6 +234,7 @@ BEGIN
 			   avg(abs(c.expected - c.holdout_frequency)), sqrt(avg((c.expected - c.holdout_frequency) ^ 2)),
 			   avg(c.expected - c.holdout_frequency)
 		  FROM c HAVING count(*) > 0) d
+	 WHERE EXISTS (SELECT 1 FROM c)
 	 ORDER BY d.o, d.bucket NULLS LAST
 	$q$, prefix)
 	USING model, calibration_end, holdout_end, unit_days, period * unit_days, max_frequency, time_zone,
@@ -241,4 +242,97 @@ BEGIN
 		  unit, prefix <> 'pareto_nbd', CASE prefix WHEN 'mbgnbd' THEN 1 ELSE 0 END;
 END
 $$;
-COMMENT ON FUNCTION crm.clv_holdout_diagnostics(anyelement, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted crm.bgnbd_model, crm.mbgnbd_model or crm.pareto_nbd_model and the calibration/holdout split of crm.clv_calibration_holdout: the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period, expected vs actual; calibration frequency histogram; holdout purchases by calibration frequency; per client), each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics_run(anyelement, timestamptz, timestamptz, text, float8, integer, text) IS 'internal: the body of crm.clv_holdout_diagnostics for any of its model types';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics(model crm.bgnbd_model, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'day',
+											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
+											time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
+																unit, period, max_frequency, time_zone);
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.bgnbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted BG/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram, the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics(model crm.mbgnbd_model, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'day',
+											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
+											time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
+																unit, period, max_frequency, time_zone);
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.mbgnbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted MBG/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram, the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics(model crm.pareto_nbd_model, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'day',
+											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
+											time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
+																unit, period, max_frequency, time_zone);
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.pareto_nbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted Pareto/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram (expected null for Pareto/NBD), the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
