@@ -174,4 +174,43 @@ SELECT crm.bgbb_expected_purchases(m, -1) FROM mdl_bgbb;
 SELECT crm.bgbb_p_alive(ROW(1, -1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgbb_model, 1, 1, 6);
 SELECT crm.mbgnbd_p_alive(ROW(1, 1, NULL, 1, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 1, 1, 6);
 SELECT crm.mbgnbd_expected_purchases(m, 'NaN') FROM mdl_mbg;
+-- BG/NBD with covariates (recovery from simulated clients: test/pgtap/clv_covariates.sql):
+-- no covariates is crm.bgnbd_fit; a covariate without effect gets a coefficient near 0
+SELECT abs((c).r / (b).r - 1) < 1e-6 AND abs((c).alpha / (b).alpha - 1) < 1e-6
+	   AND abs((c).a / (b).a - 1) < 1e-6 AND abs((c).b / (b).b - 1) < 1e-6 AS same_as_bgnbd,
+	   (c).purchase_coefficients, (c).dropout_coefficients
+  FROM (SELECT crm.bgnbd_cov_fit(frequency, recency, t, '{}', '{}') AS c,
+			   crm.bgnbd_fit(frequency, recency, t) AS b FROM mdl_cdnow) s;
+SELECT round((m).r::numeric, 4) AS r, round((m).alpha::numeric, 3) AS alpha,
+	   round((m).purchase_coefficients[1]::numeric, 3) AS purchase_noise,
+	   round((m).dropout_coefficients[1]::numeric, 3) AS dropout_noise, (m).converged
+  FROM (SELECT crm.bgnbd_cov_fit(frequency, recency, t, ARRAY[(id % 2)::float8], ARRAY[(id % 3)::float8]) AS m
+		  FROM mdl_cdnow) s;
+-- the client's own model: alpha exp(-g_p . z_p), a exp(g_d . z_d)
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{0.5,-1}', '{2}', NULL, NULL, NULL, NULL), '{1,2}', '{0.5}')
+	   = ROW(0.5, 6 * exp(1.5), 0.8 * exp(1), 3, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS client_model;
+-- parallel query: partial states serialised to the leader, the same fit to the last bit
+BEGIN;
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SET LOCAL parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT crm.bgnbd_cov_fit(frequency, recency, t, ARRAY[(id % 2)::float8], ARRAY[(id % 3)::float8]) FROM mdl_cdnow_big;
+CREATE TEMP TABLE mdl_cov_parallel AS
+SELECT crm.bgnbd_cov_fit(frequency, recency, t, ARRAY[(id % 2)::float8], ARRAY[(id % 3)::float8]) AS m FROM mdl_cdnow_big;
+COMMIT;
+SELECT p.m = s.m AS parallel_same,
+	   (p.m).n
+  FROM mdl_cov_parallel p,
+	   (SELECT crm.bgnbd_cov_fit(frequency, recency, t, ARRAY[(id % 2)::float8], ARRAY[(id % 3)::float8]) AS m
+		  FROM mdl_cdnow_big) s;
+-- errors
+SELECT crm.bgnbd_cov_fit(frequency, recency, t, ARRAY[1::float8], '{}') FROM mdl_cdnow;
+SELECT crm.bgnbd_cov_fit(frequency, recency, t, CASE WHEN id = 5 THEN '{1,2}'::float8[] ELSE '{1}' END, '{}') FROM mdl_cdnow;
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{NaN}', '{}');
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{1,NULL}', '{}');
+SELECT crm.bgnbd_cov_fit(0, 0, t, '{}', '{}') FROM generate_series(1, 3) t;
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{0.5}', '{}', NULL, NULL, NULL, NULL), '{1,2}', '{}');
 DROP TABLE mdl_cdnow, mdl_donations, mdl_mbg, mdl_bgbb, mdl_cdnow_big, mdl_donors, mdl_serial;

@@ -4292,7 +4292,7 @@ END
 $$;
 COMMENT ON FUNCTION crm.category_subtree(integer) IS 'the category and all its sub-categories';
 
--- CLV: the MBG/NBD and BG/BB models, calibration and holdout diagnostics
+-- CLV: the MBG/NBD, BG/BB and BG/NBD-with-covariates models, calibration and holdout diagnostics
 
 /*
  * More CLV models: MBG/NBD (Batislam, Denizel and Filiztekin 2007) and
@@ -4419,6 +4419,80 @@ COMMENT ON FUNCTION crm.bgbb_loglik(crm.bgbb_model, float8, float8, float8) IS '
 COMMENT ON FUNCTION crm.bgbb_p_alive(crm.bgbb_model, float8, float8, float8) IS 'BG/BB probability that the client is alive at the next opportunity, periods + 1';
 COMMENT ON FUNCTION crm.bgbb_expected_purchases(crm.bgbb_model, float8, float8, float8, float8) IS 'BG/BB expected transactions at the next horizon opportunities (a whole number), given the client summary';
 COMMENT ON FUNCTION crm.bgbb_expected_purchases(crm.bgbb_model, float8) IS 'BG/BB expected transactions of a new client at its first horizon opportunities';
+
+/*
+ * BG/NBD with time-invariant covariates (src/clv_covariates.c): the rows in
+ * an internal state, serialised for parallel query.
+ */
+CREATE TYPE crm.bgnbd_cov_model AS (
+	r						float8,
+	alpha					float8,
+	a						float8,
+	b						float8,
+	purchase_coefficients	float8[],
+	dropout_coefficients	float8[],
+	loglik					float8,
+	n						bigint,
+	iterations				integer,
+	converged				boolean
+);
+COMMENT ON TYPE crm.bgnbd_cov_model IS 'a fitted BG/NBD model with time-invariant covariates: a client''s alpha = alpha exp(-purchase_coefficients . purchase_covariates), a = a exp(dropout_coefficients . dropout_covariates), r and b common; total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[])
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[], float8)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_serial(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_cov_serial'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_deserial(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_deserial'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgnbd_cov_final(internal) RETURNS crm.bgnbd_cov_model
+AS 'MODULE_PATHNAME', 'clv_bgnbd_cov_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[]) IS 'transition function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[], float8) IS 'transition function of crm.bgnbd_cov_fit with a penalty';
+COMMENT ON FUNCTION crm.clv_cov_combine(internal, internal) IS 'combine function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_cov_serial(internal) IS 'serialisation function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_cov_deserial(bytea, internal) IS 'deserialisation function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_bgnbd_cov_final(internal) IS 'final function of crm.bgnbd_cov_fit: the maximum-likelihood fit';
+
+CREATE AGGREGATE crm.bgnbd_cov_fit(frequency float8, recency float8, t float8,
+								   purchase_covariates float8[], dropout_covariates float8[]) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_bgnbd_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.bgnbd_cov_fit(frequency float8, recency float8, t float8,
+								   purchase_covariates float8[], dropout_covariates float8[], penalty float8) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_bgnbd_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.bgnbd_cov_fit(float8, float8, float8, float8[], float8[]) IS 'maximum-likelihood BG/NBD fit with time-invariant covariates on the purchase rate (alpha) and the drop-out (a) over per-client (frequency, recency, t, purchase_covariates, dropout_covariates)';
+COMMENT ON AGGREGATE crm.bgnbd_cov_fit(float8, float8, float8, float8[], float8[], float8) IS 'maximum-likelihood BG/NBD fit with covariates and an L2 penalty (on r, alpha, a, b in scaled time and on the coefficients of the standardised covariates)';
+
+CREATE FUNCTION crm.bgnbd_cov_client(model crm.bgnbd_cov_model, purchase_covariates float8[],
+									 dropout_covariates float8[])
+RETURNS crm.bgnbd_model AS 'MODULE_PATHNAME', 'clv_bgnbd_cov_client'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_cov_client(crm.bgnbd_cov_model, float8[], float8[]) IS 'the BG/NBD model of a client with these covariates (r, alpha exp(-purchase_coefficients . purchase_covariates), a exp(dropout_coefficients . dropout_covariates), b), for every BG/NBD prediction';
 
 /*
  * Calibration and holdout: the calibration summary and the holdout actuals
