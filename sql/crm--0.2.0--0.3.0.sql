@@ -4763,6 +4763,21 @@ BEGIN
 		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	ELSIF time_zone IS NULL THEN
 		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF NOT (period > 0 AND period < 'Infinity'::float8) THEN
+		RAISE EXCEPTION 'period % is not a positive number', period
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF (holdout_end AT TIME ZONE time_zone)::date <= (calibration_end AT TIME ZONE time_zone)::date THEN
+		RAISE EXCEPTION 'holdout_end % is not on a day after calibration_end %', holdout_end, calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
 																unit, period, max_frequency, time_zone);
@@ -4794,6 +4809,21 @@ BEGIN
 		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	ELSIF time_zone IS NULL THEN
 		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF NOT (period > 0 AND period < 'Infinity'::float8) THEN
+		RAISE EXCEPTION 'period % is not a positive number', period
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF (holdout_end AT TIME ZONE time_zone)::date <= (calibration_end AT TIME ZONE time_zone)::date THEN
+		RAISE EXCEPTION 'holdout_end % is not on a day after calibration_end %', holdout_end, calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
 																unit, period, max_frequency, time_zone);
@@ -4825,6 +4855,21 @@ BEGIN
 		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
 	ELSIF time_zone IS NULL THEN
 		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF NOT (period > 0 AND period < 'Infinity'::float8) THEN
+		RAISE EXCEPTION 'period % is not a positive number', period
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF (holdout_end AT TIME ZONE time_zone)::date <= (calibration_end AT TIME ZONE time_zone)::date THEN
+		RAISE EXCEPTION 'holdout_end % is not on a day after calibration_end %', holdout_end, calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
 																unit, period, max_frequency, time_zone);
