@@ -189,6 +189,15 @@ SELECT round((m).r::numeric, 4) AS r, round((m).alpha::numeric, 3) AS alpha,
 -- the client's own model: alpha exp(-g_p . z_p), a exp(g_d . z_d)
 SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{0.5,-1}', '{2}', NULL, NULL, NULL, NULL), '{1,2}', '{0.5}')
 	   = ROW(0.5, 6 * exp(1.5), 0.8 * exp(1), 3, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS client_model;
+-- Pareto/NBD with covariates: no covariates is crm.pareto_nbd_fit; the client's own model
+SELECT abs((c).r / (b).r - 1) < 1e-6 AND abs((c).alpha / (b).alpha - 1) < 1e-6
+	   AND abs((c).s / (b).s - 1) < 1e-6 AND abs((c).beta / (b).beta - 1) < 1e-6
+	   AND abs((c).loglik - (b).loglik) < 1e-6 AS same_as_pareto_nbd
+  FROM (SELECT crm.pareto_nbd_cov_fit(frequency, recency, t, '{}', '{}') AS c,
+			   crm.pareto_nbd_fit(frequency, recency, t) AS b FROM mdl_cdnow) s;
+SELECT crm.pareto_nbd_cov_client(ROW(0.5, 6, 0.8, 3, '{0.5,-1}', '{2}', NULL, NULL, NULL, NULL), '{1,2}', '{0.5}')
+	   = ROW(0.5, 6 * exp(1.5), 0.8, 3 * exp(-1), NULL, NULL, NULL, NULL)::crm.pareto_nbd_model AS client_model;
+SELECT crm.pareto_nbd_cov_fit(0, 0, t, '{}', '{}') FROM generate_series(1, 3) t;
 -- parallel query: partial states serialised to the leader, the same fit to the last bit
 BEGIN;
 SET LOCAL parallel_setup_cost = 0;

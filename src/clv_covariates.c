@@ -14,11 +14,20 @@
  *                                        the odds a_i/b at its mean are
  *                                        multiplied by exp(g_d . z_d))
  *
- * with r and b common.  The fit behind crm.bgnbd_cov_fit keeps the rows
+ * with r and b common.  Pareto/NBD, as in CLVTools: alpha_i as above and
+ *
+ *   beta_i  = beta_0 exp(-g_d . z_d)    (drop-out rate ~ Gamma(s, beta_i): its
+ *                                        mean s/beta_i is multiplied by
+ *                                        exp(g_d . z_d))
+ *
+ * with r and s common.  The fits behind crm.bgnbd_cov_fit and
+ * crm.pareto_nbd_cov_fit keep the rows
  * (frequency, recency, t, z_p, z_d) in an internal state (serialised for
  * parallel query), standardises the covariates, scales time so that the
  * largest t is 1, and maximises the log-likelihood by BFGS in
- * (ln r, ln alpha_0, ln a_0, ln b, g_p, g_d) with the analytic gradient;
+ * (ln r, ln alpha_0, ln a_0, ln b, g_p, g_d) (Pareto/NBD: ln s, ln beta_0)
+ * with the analytic gradient (Pareto/NBD: each client's gradient in its
+ * four parameters by central differences of crm's Pareto/NBD likelihood);
  * the coefficients are then put back on the covariates' own scale.
  *
  *-------------------------------------------------------------------------
@@ -44,6 +53,8 @@ PG_FUNCTION_INFO_V1(clv_cov_serial);
 PG_FUNCTION_INFO_V1(clv_cov_deserial);
 PG_FUNCTION_INFO_V1(clv_bgnbd_cov_final);
 PG_FUNCTION_INFO_V1(clv_bgnbd_cov_client);
+PG_FUNCTION_INFO_V1(clv_pareto_cov_final);
+PG_FUNCTION_INFO_V1(clv_pareto_cov_client);
 
 /* the most covariates per process */
 #define CLV_COV_MAX		20
@@ -309,6 +320,7 @@ typedef struct CovFit
 			   *T;
 	double	   *z;				/* n rows of k1 + k2 standardised covariates */
 	double		penalty;
+	bool		pareto;			/* Pareto/NBD, else BG/NBD */
 } CovFit;
 
 /*
@@ -358,6 +370,37 @@ cov_bgnbd_row(const double *p, double x, double tx, double T, double *g)
 }
 
 /*
+ * One client's Pareto/NBD log-likelihood at p = (r, alpha, s, beta) and its
+ * gradient in p by central differences in the logarithms of the parameters
+ * (step 1e-5: truncation error about 1e-10, rounding about 1e-11 relative).
+ */
+static double
+cov_pareto_row(const double *p, double x, double tx, double T, double *g)
+{
+	double		ll = clv_pareto_row_ll(p[0], p[1], p[2], p[3], x, tx, T);
+	int			k;
+
+	if (g)
+	{
+		const double h = 1e-5;
+
+		for (k = 0; k < 4; k++)
+		{
+			double		q[4] = {p[0], p[1], p[2], p[3]};
+			double		up,
+						down;
+
+			q[k] = p[k] * exp(h);
+			up = clv_pareto_row_ll(q[0], q[1], q[2], q[3], x, tx, T);
+			q[k] = p[k] * exp(-h);
+			down = clv_pareto_row_ll(q[0], q[1], q[2], q[3], x, tx, T);
+			g[k] = (up - down) / (2 * h * p[k]);
+		}
+	}
+	return ll;
+}
+
+/*
  * Mean negative log-likelihood plus penalty at theta = (ln r, ln alpha_0,
  * ln a_0, ln b, g_p, g_d), and its gradient in theta.
  */
@@ -388,17 +431,18 @@ cov_objective(const double *theta, double *grad, const CovFit *f)
 			e2 += theta[4 + f->k1 + k] * z[f->k1 + k];
 		p[0] = base[0];
 		p[1] = base[1] * exp(-e1);
-		p[2] = base[2] * exp(e2);
-		p[3] = base[3];
-		sll += cov_bgnbd_row(p, f->x[i], f->tx[i], f->T[i], grad ? g : NULL);
+		p[2] = f->pareto ? base[2] : base[2] * exp(e2);
+		p[3] = f->pareto ? base[3] * exp(-e2) : base[3];
+		sll += f->pareto ? cov_pareto_row(p, f->x[i], f->tx[i], f->T[i], grad ? g : NULL)
+			: cov_bgnbd_row(p, f->x[i], f->tx[i], f->T[i], grad ? g : NULL);
 		if (grad)
 		{
 			double		ga = g[1] * p[1],	/* d ll / d ln alpha_i */
-						gA = g[2] * p[2];	/* d ll / d ln a_i */
+						gA = f->pareto ? -g[3] * p[3] : g[2] * p[2];	/* d ll / d (g_d . z_d) */
 
 			sg[0] += g[0] * p[0];
 			sg[1] += ga;
-			sg[2] += gA;
+			sg[2] += f->pareto ? g[2] * p[2] : gA;
 			sg[3] += g[3] * p[3];
 			for (k = 0; k < f->k1; k++)
 				sg[4 + k] -= ga * z[k];
@@ -600,9 +644,10 @@ cov_float8_array(const double *v, int n)
 	return construct_array(d, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 }
 
-Datum
-clv_bgnbd_cov_final(PG_FUNCTION_ARGS)
+static Datum
+cov_final(FunctionCallInfo fcinfo, bool pareto)
 {
+	const char *model = pareto ? "pareto_nbd_cov" : "bgnbd_cov";
 	CovState   *st = (CovState *) PG_GETARG_POINTER(0);
 	CovFit		f;
 	int			k = st->k1 + st->k2;
@@ -630,6 +675,7 @@ clv_bgnbd_cov_final(PG_FUNCTION_ARGS)
 	f.k1 = st->k1;
 	f.k2 = st->k2;
 	f.penalty = st->penalty;
+	f.pareto = pareto;
 	f.x = palloc(sizeof(double) * st->n);
 	f.tx = palloc(sizeof(double) * st->n);
 	f.T = palloc(sizeof(double) * st->n);
@@ -655,7 +701,7 @@ clv_bgnbd_cov_final(PG_FUNCTION_ARGS)
 	}
 	if (!repeat)
 		CLV_ERROR((errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				   errmsg("cannot fit the bgnbd_cov model: no client made a repeat purchase"),
+				   errmsg("cannot fit the %s model: no client made a repeat purchase", model),
 				   errdetail("All %lld clients have frequency 0, which does not identify the model.",
 							 (long long) st->n)));
 	if (scale <= 0)
@@ -689,17 +735,20 @@ clv_bgnbd_cov_final(PG_FUNCTION_ARGS)
 		theta[j] = 0;
 	if (!isfinite(cov_objective(theta, NULL, &f)))
 		CLV_ERROR((errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				   errmsg("the bgnbd_cov log-likelihood is not finite at the starting point")));
+				   errmsg("the %s log-likelihood is not finite at the starting point", model)));
 	cov_bfgs(d, theta, &f, &res);
 
 	/* back to the covariates' own scale and the caller's time unit */
+	/* a0: BG/NBD's a_0, or Pareto/NBD's beta_0 (a rate, scaled back like alpha) */
 	alpha0 = exp(theta[1]) * scale;
-	a0 = exp(theta[2]);
+	a0 = pareto ? exp(theta[3]) * scale : exp(theta[2]);
 	for (j = 0; j < k; j++)
 	{
 		gam[j] = theta[4 + j] / sd[j];
 		if (j < st->k1)
 			alpha0 *= exp(gam[j] * mean[j]);
+		else if (pareto)
+			a0 *= exp(gam[j] * mean[j]);
 		else
 			a0 *= exp(-gam[j] * mean[j]);
 	}
@@ -716,23 +765,25 @@ clv_bgnbd_cov_final(PG_FUNCTION_ARGS)
 			e2 += gam[j] * row[3 + j];
 		p[0] = exp(theta[0]);
 		p[1] = alpha0 * exp(-e1);
-		p[2] = a0 * exp(e2);
-		p[3] = exp(theta[3]);
-		loglik += cov_bgnbd_row(p, row[0], row[1], row[2], NULL);
+		p[2] = pareto ? exp(theta[2]) : a0 * exp(e2);
+		p[3] = pareto ? a0 * exp(-e2) : exp(theta[3]);
+		loglik += pareto ? clv_pareto_row_ll(p[0], p[1], p[2], p[3], row[0], row[1], row[2])
+			: cov_bgnbd_row(p, row[0], row[1], row[2], NULL);
 	}
 	if (!isfinite(loglik) || !isfinite(alpha0) || !isfinite(a0))
 		CLV_ERROR((errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				   errmsg("fitted crm.bgnbd_cov_model out of range"),
-				   errdetail("The fit gives alpha %s, a %s, log-likelihood %s after %d iterations.",
-							 clv_fmt(alpha0), clv_fmt(a0), clv_fmt(loglik), res.iterations)));
+				   errmsg("fitted crm.%s_model out of range", model),
+				   errdetail("The fit gives alpha %s, %s %s, log-likelihood %s after %d iterations.",
+							 clv_fmt(alpha0), pareto ? "beta" : "a", clv_fmt(a0),
+							 clv_fmt(loglik), res.iterations)));
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 	values[0] = Float8GetDatum(exp(theta[0]));
 	values[1] = Float8GetDatum(alpha0);
-	values[2] = Float8GetDatum(a0);
-	values[3] = Float8GetDatum(exp(theta[3]));
+	values[2] = Float8GetDatum(pareto ? exp(theta[2]) : a0);
+	values[3] = Float8GetDatum(pareto ? a0 : exp(theta[3]));
 	values[4] = PointerGetDatum(cov_float8_array(gam, st->k1));
 	values[5] = PointerGetDatum(cov_float8_array(gam + st->k1, st->k2));
 	values[6] = Float8GetDatum(loglik);
@@ -742,15 +793,31 @@ clv_bgnbd_cov_final(PG_FUNCTION_ARGS)
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
+Datum
+clv_bgnbd_cov_final(PG_FUNCTION_ARGS)
+{
+	return cov_final(fcinfo, false);
+}
+
+Datum
+clv_pareto_cov_final(PG_FUNCTION_ARGS)
+{
+	return cov_final(fcinfo, true);
+}
+
 /*
  * crm.bgnbd_cov_client(model, purchase_covariates, dropout_covariates): the
- * client's own BG/NBD model, for every BG/NBD prediction.
+ * client's own BG/NBD model, for every BG/NBD prediction; the same for
+ * Pareto/NBD.
  */
-Datum
-clv_bgnbd_cov_client(PG_FUNCTION_ARGS)
+static Datum
+cov_client(FunctionCallInfo fcinfo, bool pareto)
 {
 	HeapTupleHeader model = PG_GETARG_HEAPTUPLEHEADER(0);
-	static const char *const names[] = {"r", "alpha", "a", "b"};
+	static const char *const bnames[] = {"r", "alpha", "a", "b"};
+	static const char *const pnames[] = {"r", "alpha", "s", "beta"};
+	const char *const *names = pareto ? pnames : bnames;
+	const char *typname = pareto ? "pareto_nbd_cov_model" : "bgnbd_cov_model";
 	double		p[4];
 	double		z1[CLV_COV_MAX],
 				z2[CLV_COV_MAX],
@@ -768,14 +835,14 @@ clv_bgnbd_cov_client(PG_FUNCTION_ARGS)
 	Datum		values[8];
 	bool		nulls[8] = {false, false, false, false, true, true, true, true};
 
-	clv_model_params(model, 4, names, "bgnbd_cov_model", p);
+	clv_model_params(model, 4, names, typname, p);
 	for (j = 0; j < 2; j++)
 	{
 		Datum		a = GetAttributeByNum(model, 5 + j, &isnull);
 
 		if (isnull)
 			CLV_ERROR((errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					   errmsg("bgnbd_cov_model parameter %s is null",
+					   errmsg("%s parameter %s is null", typname,
 							  j == 0 ? "purchase_coefficients" : "dropout_coefficients")));
 		if (j == 0)
 			m1 = cov_array(DatumGetArrayTypeP(a), "purchase_coefficients", c1);
@@ -793,12 +860,15 @@ clv_bgnbd_cov_client(PG_FUNCTION_ARGS)
 	for (j = 0; j < k2; j++)
 		e2 += c2[j] * z2[j];
 	p[1] *= exp(-e1);
-	p[2] *= exp(e2);
+	if (pareto)
+		p[3] *= exp(-e2);
+	else
+		p[2] *= exp(e2);
 	for (j = 0; j < 4; j++)
 		if (!isfinite(p[j]) || p[j] <= 0)
 			CLV_ERROR((errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					   errmsg("the client's BG/NBD parameter %s is out of range: %s",
-							  names[j], clv_fmt(p[j]))));
+					   errmsg("the client's %s parameter %s is out of range: %s",
+							  pareto ? "Pareto/NBD" : "BG/NBD", names[j], clv_fmt(p[j]))));
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
@@ -806,4 +876,16 @@ clv_bgnbd_cov_client(PG_FUNCTION_ARGS)
 		values[j] = Float8GetDatum(p[j]);
 	values[4] = values[5] = values[6] = values[7] = (Datum) 0;
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+}
+
+Datum
+clv_bgnbd_cov_client(PG_FUNCTION_ARGS)
+{
+	return cov_client(fcinfo, false);
+}
+
+Datum
+clv_pareto_cov_client(PG_FUNCTION_ARGS)
+{
+	return cov_client(fcinfo, true);
 }

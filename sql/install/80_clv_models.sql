@@ -198,3 +198,54 @@ CREATE FUNCTION crm.bgnbd_cov_client(model crm.bgnbd_cov_model, purchase_covaria
 RETURNS crm.bgnbd_model AS 'MODULE_PATHNAME', 'clv_bgnbd_cov_client'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.bgnbd_cov_client(crm.bgnbd_cov_model, float8[], float8[]) IS 'the BG/NBD model of a client with these covariates (r, alpha exp(-purchase_coefficients . purchase_covariates), a exp(dropout_coefficients . dropout_covariates), b), for every BG/NBD prediction';
+
+/* Pareto/NBD with time-invariant covariates, as in CLVTools */
+CREATE TYPE crm.pareto_nbd_cov_model AS (
+	r						float8,
+	alpha					float8,
+	s						float8,
+	beta					float8,
+	purchase_coefficients	float8[],
+	dropout_coefficients	float8[],
+	loglik					float8,
+	n						bigint,
+	iterations				integer,
+	converged				boolean
+);
+COMMENT ON TYPE crm.pareto_nbd_cov_model IS 'a fitted Pareto/NBD model with time-invariant covariates: a client''s alpha = alpha exp(-purchase_coefficients . purchase_covariates), beta = beta exp(-dropout_coefficients . dropout_covariates), r and s common; total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE FUNCTION crm.clv_pareto_cov_final(internal) RETURNS crm.pareto_nbd_cov_model
+AS 'MODULE_PATHNAME', 'clv_pareto_cov_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_pareto_cov_final(internal) IS 'final function of crm.pareto_nbd_cov_fit: the maximum-likelihood fit';
+
+CREATE AGGREGATE crm.pareto_nbd_cov_fit(frequency float8, recency float8, t float8,
+										purchase_covariates float8[], dropout_covariates float8[]) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_pareto_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.pareto_nbd_cov_fit(frequency float8, recency float8, t float8,
+										purchase_covariates float8[], dropout_covariates float8[], penalty float8) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_pareto_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.pareto_nbd_cov_fit(float8, float8, float8, float8[], float8[]) IS 'maximum-likelihood Pareto/NBD fit with time-invariant covariates on the purchase rate (alpha) and the drop-out rate (beta), as in CLVTools, over per-client (frequency, recency, t, purchase_covariates, dropout_covariates)';
+COMMENT ON AGGREGATE crm.pareto_nbd_cov_fit(float8, float8, float8, float8[], float8[], float8) IS 'maximum-likelihood Pareto/NBD fit with covariates and an L2 penalty (on r, alpha, s, beta in scaled time and on the coefficients of the standardised covariates)';
+
+CREATE FUNCTION crm.pareto_nbd_cov_client(model crm.pareto_nbd_cov_model, purchase_covariates float8[],
+										  dropout_covariates float8[])
+RETURNS crm.pareto_nbd_model AS 'MODULE_PATHNAME', 'clv_pareto_cov_client'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.pareto_nbd_cov_client(crm.pareto_nbd_cov_model, float8[], float8[]) IS 'the Pareto/NBD model of a client with these covariates (r, alpha exp(-purchase_coefficients . purchase_covariates), s, beta exp(-dropout_coefficients . dropout_covariates)), for every Pareto/NBD prediction';

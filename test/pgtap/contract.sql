@@ -75,7 +75,8 @@ SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
 	'crm.bgbb_p_alive(crm.bgbb_model, float8, float8, float8)',
 	'crm.bgbb_expected_purchases(crm.bgbb_model, float8)',
 	'crm.bgbb_expected_purchases(crm.bgbb_model, float8, float8, float8, float8)',
-	'crm.bgnbd_cov_client(crm.bgnbd_cov_model, float8[], float8[])'
+	'crm.bgnbd_cov_client(crm.bgnbd_cov_model, float8[], float8[])',
+	'crm.pareto_nbd_cov_client(crm.pareto_nbd_cov_model, float8[], float8[])'
 ]) f;
 
 INSERT INTO contract (fn, class)
