@@ -3,7 +3,7 @@
 -- the SQLSTATE of each kind of error.
 --
 BEGIN;
-SELECT plan(31);
+SELECT plan(33);
 
 SELECT has_type('crm', 'clv_fit_state', 'state type crm.clv_fit_state exists');
 SELECT has_composite('crm', 'bgnbd_model', 'crm.bgnbd_model is a composite');
@@ -98,6 +98,15 @@ SELECT is_empty($$
 	   AND (provolatile <> 's' OR proparallel <> 's'
 			OR NOT 'search_path=pg_catalog, crm, pg_temp' = ANY (proconfig))$$,
 	'the calibration/holdout functions are STABLE PARALLEL SAFE with a fixed search_path');
+SELECT is_empty($$
+	SELECT a.aggfnoid::regprocedure::text FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid
+	 WHERE p.pronamespace = 'crm'::regnamespace AND p.proname IN ('bgnbd_cov_fit', 'pareto_nbd_cov_fit')
+	   AND (a.aggcombinefn = 0 OR a.aggserialfn = 0 OR a.aggdeserialfn = 0 OR p.proparallel <> 's'
+			OR a.aggfinalmodify <> 'r')$$,
+	'the covariate fits combine, serialise and are parallel safe');
+SELECT is((SELECT count(*)::integer FROM pg_proc WHERE pronamespace = 'crm'::regnamespace
+			  AND proname IN ('bgnbd_cov_fit', 'pareto_nbd_cov_fit') AND prokind = 'a'),
+		  4, 'four covariate fitting aggregates (each with and without a penalty)');
 SELECT throws_ok($$SELECT crm.bgbb_fit(2, 1, 6)$$, '22023', 'frequency 2 exceeds recency 1', 'BG/BB impossible summary: 22023');
 
 SELECT * FROM finish();
