@@ -28,6 +28,8 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	77_churn_refresh.sql \
 	78_churn_contact.sql \
 	80_clv.sql \
+	80_clv_models.sql \
+	80_clv_validation.sql \
 	81_loyalty.sql \
 	82_loyalty_fast.sql \
 	83_loyalty_jobs.sql \

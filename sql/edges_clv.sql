@@ -312,3 +312,28 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 
 ROLLBACK;
 SELECT pg_temp.sequences_unchanged();
+
+-- MBG/NBD and BG/BB: nulls, empty, negative, zero, huge, NaN
+SELECT crm.mbgnbd_fit(x, x, 10) FROM generate_series(1, 0) x;
+SELECT crm.bgbb_fit(NULL, 1, 6) IS NULL AS null_row_skipped;
+SELECT crm.bgbb_fit(1, 1, 6, NULL);
+SELECT crm.bgbb_fit(-1, 1, 6);
+SELECT crm.bgbb_fit(1, 'NaN', 6);
+SELECT crm.bgbb_p_alive(ROW(1.2, 0.75, 0.66, 2.78, NULL, NULL, NULL, NULL)::crm.bgbb_model, 0, 0, 0) AS zero_summary;
+SELECT crm.bgbb_expected_purchases(ROW(1.2, 0.75, 0.66, 2.78, NULL, NULL, NULL, NULL)::crm.bgbb_model, 1e7);
+SELECT crm.bgbb_expected_purchases(ROW(1.2, 0.75, 0.66, 2.78, NULL, NULL, NULL, NULL)::crm.bgbb_model, 'Infinity');
+SELECT crm.mbgnbd_p_alive(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 0, 0, 0) AS zero_summary;
+SELECT crm.mbgnbd_expected_purchases(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 0, 2, 30, 38) AS horizon_0;
+SELECT crm.mbgnbd_loglik(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 1e10, 1, 2);
+SELECT * FROM crm.clv_calibration_holdout('1997-09-30', NULL);
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, '1900-01-01', '1900-02-01', 'day', 'NaN');
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, '1900-01-01', '1900-02-01', 'day', 1, 1001);
+-- BG/NBD with covariates
+SELECT crm.bgnbd_cov_fit(x, x, 10, ARRAY[x], '{}') FROM generate_series(1, 0) x;
+SELECT crm.bgnbd_cov_fit(1, 1, 2, ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]::float8[], '{}');
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{}', '{Infinity}');
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{{1},{2}}', '{}');
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{}', '{}', -1);
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{1}', '{}', NULL, NULL, NULL, NULL), '{1e308}', '{}');
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{1}', '{}', NULL, NULL, NULL, NULL), '{-1e308}', '{}');
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, NULL, '{}', NULL, NULL, NULL, NULL), '{}', '{}');

@@ -193,4 +193,19 @@ extern double clv_horizon(double t);
 extern double clv_discounted(FunctionCallInfo fcinfo, const ClvTransactionModel *model,
 							 const double *p, const double *v);
 
+/*
+ * The MBG/NBD (src/clv_mbgnbd.c) and BG/BB (src/clv_bgbb.c) models.  The
+ * MBG/NBD fit reads the BG/NBD state (the same summaries); BG/BB has its
+ * own kind of state, rows (frequency, recency, periods) in whole periods.
+ */
+#define CLV_KIND_BGBB		4
+#define CLV_BGBB_MAX_PERIODS	1.0e6
+
+extern double clv_bgnbd_expected_alive(const double *p, double t, double x,
+									   double T);
+extern void clv_bgbb_validate_row(const double *v);
+extern double clv_mbgnbd_row_ll(double r, double alpha, double a, double b,
+								double x, double tx, double T);
+extern double clv_bgbb_row_ll(const double *p, double x, double tx, double n);
+
 #endif							/* CRM_CLV_H */

@@ -585,3 +585,32 @@ clv_bgnbd_final_or_null(PG_FUNCTION_ARGS)
 {
 	return clv_fit_or_null(clv_bgnbd_final, fcinfo);
 }
+
+/*
+ * E[Y(t) | alive at T, x, T] of the BG/NBD model at p = (r, alpha, a, b):
+ * clv_bgnbd_expected_v without its P(alive) factor.  The MBG/NBD model
+ * (src/clv_mbgnbd.c) uses it with b + 1 in place of b: a client alive at T
+ * has survived x + 1 drop-out opportunities there, not x.
+ */
+double
+clv_bgnbd_expected_alive(const double *p, double t, double x, double T)
+{
+	double		r = p[0],
+				alpha = p[1],
+				a = p[2],
+				b = p[3];
+	double		z,
+				L,
+				e = a - 1,
+				G;
+
+	if (t == 0)
+		return 0;
+	if (a >= CLV_BGNBD_A_EXPAND)
+		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
+	z = t / (alpha + T + t);
+	L = -log1p(t / (alpha + T));
+	G = (e == 0 ? -L : -expm1(e * L) / e)
+		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
+	return (a + b + x - 1) * G;
+}

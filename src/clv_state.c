@@ -45,6 +45,7 @@ PG_FUNCTION_INFO_V1(clv_bgnbd_trans);
 PG_FUNCTION_INFO_V1(clv_pareto_trans);
 PG_FUNCTION_INFO_V1(clv_gamma_trans);
 PG_FUNCTION_INFO_V1(clv_fit_combine);
+PG_FUNCTION_INFO_V1(clv_bgbb_trans);
 
 #define CLV_INITIAL_CAPACITY	64
 #define CLV_MAX_CAPACITY \
@@ -78,6 +79,8 @@ clv_kind_name(int kind)
 			return "pareto_nbd";
 		case CLV_KIND_GAMMA:
 			return "gamma_gamma";
+		case CLV_KIND_BGBB:
+			return "bgbb";
 	}
 	return "unknown";
 }
@@ -88,7 +91,9 @@ clv_kind_name(int kind)
 void
 clv_validate_row(int kind, const double *v)
 {
-	if (kind == CLV_KIND_GAMMA)
+	if (kind == CLV_KIND_BGBB)
+		clv_bgbb_validate_row(v);
+	else if (kind == CLV_KIND_GAMMA)
 	{
 		double		x = v[0],
 					m = v[1];
@@ -268,7 +273,7 @@ clv_state_detoast(Datum d)
 	ClvFitState *st = (ClvFitState *) PG_DETOAST_DATUM(d);
 
 	if (VARSIZE(st) < CLV_STATE_HDRSZ || st->magic != CLV_STATE_MAGIC ||
-		st->kind < CLV_KIND_BGNBD || st->kind > CLV_KIND_GAMMA ||
+		st->kind < CLV_KIND_BGNBD || st->kind > CLV_KIND_BGBB ||
 		st->capacity < 1 || st->capacity > CLV_MAX_CAPACITY ||
 		(st->capacity & (st->capacity - 1)) != 0 ||
 		st->nrows < 0 || st->nrows > st->capacity ||
@@ -358,6 +363,12 @@ Datum
 clv_gamma_trans(PG_FUNCTION_ARGS)
 {
 	return clv_trans(fcinfo, CLV_KIND_GAMMA, 2);
+}
+
+Datum
+clv_bgbb_trans(PG_FUNCTION_ARGS)
+{
+	return clv_trans(fcinfo, CLV_KIND_BGBB, 3);
 }
 
 /*
@@ -479,6 +490,8 @@ clv_fit_state_parse(FunctionCallInfo fcinfo)
 		kind = CLV_KIND_PARETO;
 	else if (semi - p == 11 && strncmp(p, "gamma_gamma", 11) == 0)
 		kind = CLV_KIND_GAMMA;
+	else if (semi - p == 4 && strncmp(p, "bgbb", 4) == 0)
+		kind = CLV_KIND_BGBB;
 	else
 		goto syntax;
 	nvalues = (kind == CLV_KIND_GAMMA) ? 2 : 3;

@@ -65,7 +65,18 @@ SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
 	'crm.gamma_gamma_loglik(crm.gamma_gamma_model, float8, float8)',
 	'crm.gamma_gamma_expected_spend(crm.gamma_gamma_model, float8, float8)',
 	'crm.clv(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)',
-	'crm.clv(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)'
+	'crm.clv(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)',
+	'crm.mbgnbd_loglik(crm.mbgnbd_model, float8, float8, float8)',
+	'crm.mbgnbd_p_alive(crm.mbgnbd_model, float8, float8, float8)',
+	'crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8)',
+	'crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8, float8, float8, float8)',
+	'crm.clv(crm.mbgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)',
+	'crm.bgbb_loglik(crm.bgbb_model, float8, float8, float8)',
+	'crm.bgbb_p_alive(crm.bgbb_model, float8, float8, float8)',
+	'crm.bgbb_expected_purchases(crm.bgbb_model, float8)',
+	'crm.bgbb_expected_purchases(crm.bgbb_model, float8, float8, float8, float8)',
+	'crm.bgnbd_cov_client(crm.bgnbd_cov_model, float8[], float8[])',
+	'crm.pareto_nbd_cov_client(crm.pareto_nbd_cov_model, float8[], float8[])'
 ]) f;
 
 INSERT INTO contract (fn, class)
@@ -135,6 +146,14 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.client_card(bigint, integer)', 'table', '{"client_id": "880001", "last_interactions": "10"}', '{}'),
 	('crm.clv_summary(timestamptz, text, text)', 'table',
 	 '{"as_of": "now()", "unit": "''day''", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_calibration_holdout(timestamptz, timestamptz, text, text)', 'table',
+	 '{"calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_holdout_diagnostics(crm.bgnbd_model, timestamptz, timestamptz, text, float8, integer, text)', 'table',
+	 '{"model": "ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)", "calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "period": "7", "max_frequency": "7", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_holdout_diagnostics(crm.mbgnbd_model, timestamptz, timestamptz, text, float8, integer, text)', 'table',
+	 '{"model": "ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)", "calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "period": "7", "max_frequency": "7", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_holdout_diagnostics(crm.pareto_nbd_model, timestamptz, timestamptz, text, float8, integer, text)', 'table',
+	 '{"model": "ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)", "calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "period": "7", "max_frequency": "7", "time_zone": "''UTC''"}', '{}'),
 	('crm.clv_report(timestamptz, float8, text, float8, float8, float8, text, crm.bgnbd_model, crm.gamma_gamma_model)', 'table',
 	 '{"as_of": "now()", "horizon": "30", "unit": "''day''", "discount_rate": "0", "period": "1", "penalty": "0", "time_zone": "''UTC''", "transactions": "NULL", "spend": "NULL"}',
 	 '{transactions,spend}'),
