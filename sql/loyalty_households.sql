@@ -141,6 +141,11 @@ SELECT kind, points, balance_after FROM crm.reverse_entry(
 	(SELECT entry_id FROM crm.loyalty_ledger WHERE client_id = 9603 AND idempotency_key = 'r-r1'), 'r-r1-back');
 SELECT pg_temp.balances(), crm.household_balance(9601, 'family');
 SELECT points, balance_after FROM crm.redeem_points(9603, 'family', 20, 'r-r2');
+-- edges of the limit: none at all, a period longer than any time, the largest limit
+SELECT redeem_limit FROM crm.set_household_limit(9601, 9603, 'family', 0);
+SELECT pg_temp.try($$SELECT crm.redeem_points(9603, 'family', 1, 'r-r3')$$);
+SELECT redeem_limit, limit_period FROM crm.set_household_limit(9601, 9603, 'family', 9223372036854775807, '1000000 years');
+SELECT pg_temp.try($$SELECT crm.set_household_limit(9601, 9603, 'family', 1, '0')$$);
 -- an order: the share cap (at most 2000 points of 40.00) and a refund, on the member's own account
 SELECT pg_temp.try($$SELECT crm.redeem_points(9603, 'family', 2001, 'r-o1', order_id => 960301)$$);
 SELECT points, balance_after, order_id FROM crm.redeem_points(9603, 'family', 60, 'r-o1', order_id => 960301);

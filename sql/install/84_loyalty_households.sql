@@ -172,6 +172,7 @@ AS $$
 DECLARE
 	v_at		timestamptz := pg_catalog.clock_timestamp();
 	v_used		bigint;
+	v_since		timestamptz;
 	v_own		bigint;
 	v_all		bigint;
 	v_need		bigint;
@@ -186,6 +187,8 @@ DECLARE
 BEGIN
 	IF m.redeem_limit IS NOT NULL THEN
 		/* the member's redemptions in the period (while a member), net of what came back */
+		v_since := CASE WHEN m.limit_period >= v_at - m.joined_at THEN m.joined_at
+						ELSE v_at - m.limit_period END;
 		SELECT coalesce(-sum(l.points), 0)
 			   - coalesce((SELECT sum(r.points) FROM crm.loyalty_reversals r
 							JOIN crm.loyalty_ledger o
@@ -193,11 +196,11 @@ BEGIN
 							 AND o.entry_id = r.reversed_entry_id
 						   WHERE o.client_id = m.client_id AND o.program_id = m.program_id
 							 AND o.kind = 'redeem'
-							 AND o.created_at > greatest(m.joined_at, v_at - m.limit_period)), 0)
+							 AND o.created_at > v_since), 0)
 		  INTO v_used
 		  FROM crm.loyalty_ledger l
 		 WHERE l.client_id = m.client_id AND l.program_id = m.program_id AND l.kind = 'redeem'
-		   AND l.created_at > greatest(m.joined_at, v_at - m.limit_period);
+		   AND l.created_at > v_since;
 		IF v_used + points > m.redeem_limit THEN
 			PERFORM crm.loyalty_raise('LY004',
 				format('redeeming %s points exceeds the household limit of client %s: %s points per %s, %s left',
