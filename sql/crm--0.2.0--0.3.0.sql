@@ -5143,6 +5143,9 @@ REVOKE EXECUTE ON FUNCTION crm.loyalty_household_lock(bigint, bigint),
  */
 GRANT SELECT ON crm.households, crm.household_members
 	TO crm_admin, crm_analyst, crm_app, crm_manager;
+/* pg_dump reads every sequence (95_security.sql: all sequences of crm) */
+GRANT SELECT ON SEQUENCE crm.households_household_id_seq, crm.household_members_membership_id_seq
+	TO crm_admin;
 GRANT EXECUTE ON FUNCTION crm.loyalty_membership(bigint, bigint),
 	crm.loyalty_household_args(text, bigint, text, text),
 	crm.household_balance(bigint, text),
