@@ -4469,15 +4469,18 @@ AS $$
 #variable_conflict use_variable
 DECLARE
 	v_members	bigint[];
+	v_member	bigint;
 BEGIN
 	SELECT coalesce(array_agg(m.client_id ORDER BY m.client_id), '{}') INTO v_members
 	  FROM crm.household_members m
 	 WHERE m.owner_client_id = owner_client_id AND m.household_id = household_id
 	   AND m.left_at IS NULL;
-	PERFORM 1 FROM crm.loyalty_accounts a
-	 WHERE a.client_id = ANY (v_members) AND a.program_id = program_id
-	 ORDER BY a.client_id
-	   FOR UPDATE;
+	/* one account at a time: on Citus each is a query on one shard */
+	FOREACH v_member IN ARRAY v_members LOOP
+		PERFORM 1 FROM crm.loyalty_accounts a
+		 WHERE a.client_id = v_member AND a.program_id = program_id
+		   FOR UPDATE;
+	END LOOP;
 	RETURN v_members;
 END
 $$;
@@ -4890,6 +4893,7 @@ AS $$
 DECLARE
 	p			crm.loyalty_programs;
 	m			crm.household_members;
+	v_members	bigint[];
 BEGIN
 	p := crm.loyalty_household_args('crm.household_statement', client_id, 'client_id', program);
 	PERFORM crm.loyalty_check_client(client_id);
@@ -4898,11 +4902,24 @@ BEGIN
 		PERFORM crm.loyalty_raise('22023',
 			format('client %s is not in a household in programme "%s"', client_id, p.code));
 	END IF;
+	/*
+	 * The members first, then their entries, each read on its own (on
+	 * Citus: from the shards); the rest is computed from those rows.
+	 */
+	v_members := ARRAY(SELECT DISTINCT x.client_id FROM crm.household_members x
+						WHERE x.owner_client_id = m.owner_client_id
+						  AND x.household_id = m.household_id);
 	RETURN QUERY
-	WITH ms AS (
+	WITH ms AS MATERIALIZED (
 		SELECT x.client_id, x.joined_at, x.left_at
 		  FROM crm.household_members x
-		 WHERE x.owner_client_id = m.owner_client_id AND x.household_id = m.household_id),
+		 WHERE x.client_id = ANY (v_members) AND x.program_id = p.program_id
+		   AND x.owner_client_id = m.owner_client_id AND x.household_id = m.household_id),
+	le AS MATERIALIZED (
+		SELECT l.client_id, l.created_at, l.entry_id, l.kind, l.points, l.balance_after,
+			   l.order_id, l.idempotency_key, l.source, l.note
+		  FROM crm.loyalty_ledger l
+		 WHERE l.client_id = ANY (v_members) AND l.program_id = p.program_id),
 	ev AS (
 		/* a member's balance when joining, and when leaving */
 		SELECT ms.joined_at AS at, ms.client_id, NULL::bigint AS entry_id, 'joined'::text AS kind,
@@ -4910,23 +4927,21 @@ BEGIN
 			   NULL::bigint AS order_id, NULL::text AS idempotency_key,
 			   'join_household'::text AS source, NULL::text AS note, 0 AS ord
 		  FROM ms
-		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM crm.loyalty_ledger l
-							  WHERE l.client_id = ms.client_id AND l.program_id = p.program_id
-								AND l.created_at <= ms.joined_at) b ON true
+		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM le l
+							  WHERE l.client_id = ms.client_id AND l.created_at <= ms.joined_at) b ON true
 		UNION ALL
 		SELECT ms.left_at, ms.client_id, NULL, 'left', -coalesce(b.bal, 0), coalesce(b.bal, 0),
 			   NULL, NULL, 'leave_household', NULL, 2
 		  FROM ms
-		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM crm.loyalty_ledger l
-							  WHERE l.client_id = ms.client_id AND l.program_id = p.program_id
-								AND l.created_at <= ms.left_at) b ON true
+		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM le l
+							  WHERE l.client_id = ms.client_id AND l.created_at <= ms.left_at) b ON true
 		 WHERE ms.left_at IS NOT NULL
 		UNION ALL
 		SELECT l.created_at, l.client_id, l.entry_id, l.kind, l.points, l.balance_after,
 			   l.order_id, l.idempotency_key, l.source, l.note, 1
 		  FROM ms
-		  JOIN crm.loyalty_ledger l
-			ON l.client_id = ms.client_id AND l.program_id = p.program_id
+		  JOIN le l
+			ON l.client_id = ms.client_id
 		   AND l.created_at > ms.joined_at
 		   AND (ms.left_at IS NULL OR l.created_at <= ms.left_at)),
 	s AS (
@@ -5075,12 +5090,14 @@ AS $$
 								  AND o.entry_id = r.reversed_entry_id)) x
 	UNION ALL
 	/* a household transfer adds up to zero: what the givers lost, the redeemer got */
-	SELECT 'household_transfer_balanced', NULL, min(l.program_id), (l.request->>'transfer')::bigint,
-		   format('transfer %s: its entries sum to %s', l.request->>'transfer', sum(l.points))
-	  FROM crm.loyalty_ledger l
-	 WHERE l.source = 'household_transfer'
-	 GROUP BY l.request->>'transfer'
-	HAVING sum(l.points) <> 0
+	SELECT 'household_transfer_balanced', NULL, t.program_id, t.transfer,
+		   format('transfer %s: its entries sum to %s', t.transfer, t.total)
+	  FROM (SELECT (l.request->>'transfer')::bigint AS transfer, min(l.program_id) AS program_id,
+				   sum(l.points) AS total
+			  FROM crm.loyalty_ledger l
+			 WHERE l.source = 'household_transfer'
+			 GROUP BY 1) t
+	 WHERE t.total <> 0
 	UNION ALL
 	/*
 	 * every membership belongs to a household of its programme, open while

@@ -136,12 +136,14 @@ AS $$
 								  AND o.entry_id = r.reversed_entry_id)) x
 	UNION ALL
 	/* a household transfer adds up to zero: what the givers lost, the redeemer got */
-	SELECT 'household_transfer_balanced', NULL, min(l.program_id), (l.request->>'transfer')::bigint,
-		   format('transfer %s: its entries sum to %s', l.request->>'transfer', sum(l.points))
-	  FROM crm.loyalty_ledger l
-	 WHERE l.source = 'household_transfer'
-	 GROUP BY l.request->>'transfer'
-	HAVING sum(l.points) <> 0
+	SELECT 'household_transfer_balanced', NULL, t.program_id, t.transfer,
+		   format('transfer %s: its entries sum to %s', t.transfer, t.total)
+	  FROM (SELECT (l.request->>'transfer')::bigint AS transfer, min(l.program_id) AS program_id,
+				   sum(l.points) AS total
+			  FROM crm.loyalty_ledger l
+			 WHERE l.source = 'household_transfer'
+			 GROUP BY 1) t
+	 WHERE t.total <> 0
 	UNION ALL
 	/*
 	 * every membership belongs to a household of its programme, open while
