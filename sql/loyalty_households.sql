@@ -15,7 +15,8 @@
 --     balances that add up; crm.verify_ledger clean, and finding a
 --     membership without its household;
 --   * leaving: the points follow the member; the owner leaving closes the
---     household; crm.price_cart takes a member's household programme.
+--     household; crm.price_cart takes a member's household programme, and
+--     crm.record_priced_cart pays a member's order with the household's points.
 --
 SET TimeZone = 'UTC';
 SELECT (SELECT format('SELECT setval(%L, %s, %s)', 'crm.loyalty_ledger_entry_id_seq', last_value, is_called::text)
@@ -183,15 +184,25 @@ SELECT client_id FROM crm.create_household(9601, 'family', 'Berg again');
 SELECT * FROM crm.verify_ledger();
 
 -- crm.price_cart: a member without an account of their own gets the household's programme
-INSERT INTO crm.categories (category_id, name) VALUES (9100, 'hh-cat');
-INSERT INTO crm.products (product_id, sku, name, category_id) VALUES (9100, 'HH-1', 'hh-product', 9100);
-INSERT INTO crm.price_lists (price_list_id, code, name, kind, currency) VALUES (9100, 'hh-list', 'hh', 'retail', 'EUR');
-INSERT INTO crm.prices (price_list_id, product_id, price) VALUES (9100, 9100, 20.00);
+INSERT INTO crm.categories (category_id, name) VALUES (9600, 'hh-cat');
+INSERT INTO crm.products (product_id, sku, name, category_id) VALUES (9600, 'HH-1', 'hh-product', 9600);
+INSERT INTO crm.price_lists (price_list_id, code, name, kind, currency) VALUES (9600, 'hh-list', 'hh', 'retail', 'EUR');
+INSERT INTO crm.prices (price_list_id, product_id, price) VALUES (9600, 9600, 20.00);
 SELECT q->>'program' AS program, q->'totals'->>'points_earned' AS points_earned
-  FROM crm.price_cart(9606, '[{"product_id": 9100, "quantity": 1, "price_list_id": 9100}]') q;
+  FROM crm.price_cart(9606, '[{"product_id": 9600, "quantity": 1, "price_list_id": 9600}]') q;
 SELECT client_id FROM crm.join_household(9606, 9605, 'family');
 SELECT q->>'program' AS program, q->'totals'->>'points_earned' AS points_earned
-  FROM crm.price_cart(9606, '[{"product_id": 9100, "quantity": 1, "price_list_id": 9100}]') q;
+  FROM crm.price_cart(9606, '[{"product_id": 9600, "quantity": 1, "price_list_id": 9600}]') q;
+
+-- and pays part of the order with the household's points: crm.record_priced_cart redeems them
+-- (9606 has none: they come from 9602's lot)
+SELECT pg_temp.balances(), crm.household_balance(9606, 'family');
+SELECT crm.record_priced_cart(crm.price_cart(9606,
+			'{"points_paid": 40, "lines": [{"product_id": 9600, "quantity": 1, "price_list_id": 9600}]}')) IS NOT NULL AS recorded;
+SELECT client_id, kind, points, balance_after, order_id IS NOT NULL AS on_the_order, source
+  FROM crm.loyalty_ledger WHERE client_id IN (9602, 9606) AND entry_id > (SELECT max(entry_id) - 3 FROM crm.loyalty_ledger)
+ ORDER BY entry_id;
+SELECT pg_temp.balances(), crm.household_balance(9606, 'family');
 
 -- a membership whose household is not there: verify_ledger finds it
 INSERT INTO crm.household_members (client_id, program_id, owner_client_id, household_id)
