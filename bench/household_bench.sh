@@ -26,7 +26,8 @@ SECONDS_RUN=${DURATION:-10}
 crm_cluster_start fsync=off >/dev/null
 export PATH="$bindir:$PATH"
 tmp=$(mktemp -d /tmp/crm-household-bench.XXXXXX)
-trap 'rm -rf "$tmp"' EXIT
+# the cluster's own EXIT trap (crm_cluster_stop), and this script's files
+trap 'crm_cluster_stop; rm -rf "$tmp"' EXIT
 
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
 SET client_min_messages = warning;
