@@ -34,6 +34,7 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	82_loyalty_fast.sql \
 	83_loyalty_jobs.sql \
 	84_loyalty_ops.sql \
+	84_loyalty_households.sql \
 	85_loyalty_verify.sql \
 	86_discount.sql \
 	87_discount_price.sql \

@@ -479,6 +479,70 @@ COMMENT ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_parameters', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_clients', '');
 
+/*
+ * demo_households: family cards among the clients, in a loyalty
+ * programme (docs/loyalty.md#households): persons who share a surname and
+ * a city, in client_id order, three to a household (the last of a
+ * surname and city may be a pair; a person left alone joins none), the
+ * first of each its owner, named after the surname and the city.  Made
+ * through crm.create_household and crm.join_household, so that they are
+ * what an application would have made.  Clients already in a household
+ * of the programme are left out, so a second call makes none for them.
+ * Returns how many households and members it made.
+ */
+CREATE FUNCTION crm.demo_households(program text)
+RETURNS TABLE (households bigint, members bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_program	bigint;
+	h			record;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.demo_households');
+	IF program IS NULL THEN
+		RAISE EXCEPTION 'program must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT lp.program_id INTO v_program FROM crm.loyalty_programs lp WHERE lp.code = program;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'loyalty programme "%" does not exist', program
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	households := 0;
+	members := 0;
+	/* the rows first (on Citus: from the shards), then the groups, then the calls */
+	FOR h IN
+		WITH c AS MATERIALIZED (
+			SELECT x.client_id, x.last_name, x.city FROM crm.clients x
+			 WHERE x.kind = 'person' AND x.last_name IS NOT NULL AND x.city IS NOT NULL),
+		taken AS MATERIALIZED (
+			SELECT m.client_id FROM crm.household_members m
+			 WHERE m.program_id = v_program AND m.left_at IS NULL),
+		ranked AS (
+			SELECT c.client_id, c.last_name, c.city,
+				   (pg_catalog.row_number() OVER (PARTITION BY c.last_name, c.city
+												 ORDER BY c.client_id) - 1) / 3 AS chunk
+			  FROM c WHERE c.client_id NOT IN (SELECT t.client_id FROM taken t))
+		SELECT pg_catalog.array_agg(r.client_id ORDER BY r.client_id) AS ids,
+			   pg_catalog.min(r.last_name) || ' (' || pg_catalog.min(r.city) || ')' AS name
+		  FROM ranked r
+		 GROUP BY r.last_name, r.city, r.chunk
+		HAVING pg_catalog.count(*) >= 2
+		 ORDER BY pg_catalog.min(r.client_id)
+	LOOP
+		PERFORM crm.create_household(h.ids[1], program, h.name);
+		FOR i IN 2 .. pg_catalog.array_length(h.ids, 1) LOOP
+			PERFORM crm.join_household(h.ids[i], h.ids[1], program);
+		END LOOP;
+		households := households + 1;
+		members := members + pg_catalog.array_length(h.ids, 1);
+	END LOOP;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION crm.demo_households(text) IS 'makes family cards (households) in a loyalty programme among the clients: persons sharing a surname and a city, three to a household in client_id order, the first the owner; clients already in a household of the programme are left out; returns how many households and members it made';
+
 /* ---------------------------------------------------------------------
  * Privileges: the generator writes every client table, so only
  * crm_admin (and the owner) may run it; the truth tables are readable as
@@ -487,5 +551,7 @@ SELECT pg_catalog.pg_extension_config_dump('crm.demo_clients', '');
  */
 REVOKE EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) TO crm_admin;
+REVOKE EXECUTE ON FUNCTION crm.demo_households(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.demo_households(text) TO crm_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm.demo_clients, crm.demo_parameters TO crm_admin;
 GRANT SELECT ON crm.demo_clients, crm.demo_parameters TO crm_analyst;

@@ -149,6 +149,9 @@ DECLARE
 	v_request	jsonb;
 	v_cap		bigint;
 	v_used		bigint;
+	m			crm.household_members;
+	h			crm.households;
+	v_members	bigint[];
 BEGIN
 	PERFORM crm.loyalty_refuse_in_citus_task('crm.redeem_points');
 	/* the required arguments, in their order */
@@ -172,6 +175,21 @@ BEGIN
 	END IF;
 	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
 									'note', note);
+	/*
+	 * A household member (84_loyalty_households.sql): the household's row
+	 * first, then every member's account in client_id order, the
+	 * redeemer's among them (opened if the member has none yet).
+	 */
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NOT NULL THEN
+		h := crm.loyalty_household_lock(m.owner_client_id, p.program_id);
+		m := crm.loyalty_membership(client_id, p.program_id);
+		IF m.client_id IS NOT NULL THEN
+			v_members := crm.loyalty_household_lock_accounts(m.owner_client_id, m.household_id,
+															 p.program_id);
+			PERFORM crm.loyalty_lock_account(client_id, p.program_id, true);
+		END IF;
+	END IF;
 	SELECT * INTO a FROM crm.loyalty_accounts x
 	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
 	   FOR UPDATE;
@@ -202,6 +220,13 @@ BEGIN
 				format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
 					   p.max_redeem_share, o.net_amount, o.currency, v_used));
 		END IF;
+	END IF;
+
+	/* a member lacking points: the household's limit, its points, the transfers */
+	IF v_members IS NOT NULL THEN
+		PERFORM crm.loyalty_household_draw(m, p, v_members, points, idempotency_key, actor);
+		SELECT * INTO a FROM crm.loyalty_accounts x
+		 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id;
 	END IF;
 
 	/* the debit: due lots expire first, then the lots in the programme's order */
@@ -1861,6 +1886,12 @@ BEGIN
 		PERFORM crm.loyalty_raise('22023', format('ledger entry %s does not exist', entry_id));
 	END IF;
 	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
+	IF o.source = 'household_transfer' THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('ledger entry %s cannot be reversed: it is a household transfer', entry_id),
+			NULL,
+			'Reverse the redemption it paid for; a transfer stands with it.');
+	END IF;
 	IF o.kind IN ('reversal', 'expire') THEN
 		PERFORM crm.loyalty_raise('22023',
 			format('ledger entry %s cannot be reversed: it is %s', entry_id,
@@ -4971,3 +5002,870 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.pareto_nbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted Pareto/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram (expected null for Pareto/NBD), the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+/*
+ * Households (family cards): 84_loyalty_households.sql, crm.verify_ledger's
+ * household checks, crm.loyalty_redeem_sql and crm.reverse_entry above.
+ */
+/*
+ * Households (family cards): several clients who earn into and pay from
+ * one points balance in a programme (docs/loyalty.md#households).
+ *
+ * A household is a group of accounts, not an account of its own.  Every
+ * member keeps their own account and ledger: what they earn (cashback,
+ * earn_points, bonuses) is credited to it exactly as without a household,
+ * so orders, refunds, reversals, expiry and tiers work unchanged, and the
+ * household's balance is the sum of its members' balances.  A member's
+ * redemption spends their own points first; what they lack is moved from
+ * the other members' live lots (soonest expiry first, or oldest first, as
+ * the programme spends lots) into the redeemer's account by transfer
+ * entries -- a debit in each giver's ledger and a credit per lot in the
+ * redeemer's, each credit keeping its lot's expiry -- and then redeemed
+ * there as an ordinary redemption.  So every guarantee of the ledger holds
+ * as it is: append-only, one idempotency key per account, no balance below
+ * zero, crm.verify_ledger (which also checks that every transfer adds up
+ * to zero).
+ *
+ * Concurrency: a household redemption, a join, a leave and a change of a
+ * limit lock the household's row first, then the members' accounts in
+ * client_id order, so that two members redeeming at once take turns and
+ * neither spends the points the other spent.
+ *
+ * Citus: crm.households is keyed by its owner's client_id,
+ * crm.household_members by the member's client_id (with the household as
+ * (owner_client_id, household_id)): both are distributed by client_id and
+ * co-located with crm.clients like the rest.  The member -> household
+ * reference spans two clients, so it is not a foreign key (Citus keeps
+ * foreign keys only within a client's shard): the functions below write
+ * both tables, and crm.verify_ledger checks that every membership
+ * resolves.
+ *
+ * When a member leaves, the points follow the member: what is left in
+ * their own account (their lots that nobody spent) leaves the household
+ * with them; nothing is moved.
+ */
+
+CREATE TABLE crm.households (
+	client_id		bigint NOT NULL,
+	household_id	bigint GENERATED BY DEFAULT AS IDENTITY,
+	program_id		bigint NOT NULL,
+	name			text,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	closed_at		timestamptz,
+	CONSTRAINT households_pkey PRIMARY KEY (client_id, household_id),
+	CONSTRAINT households_client_fkey FOREIGN KEY (client_id)
+		REFERENCES crm.clients (client_id),
+	CONSTRAINT households_program_fkey FOREIGN KEY (program_id)
+		REFERENCES crm.loyalty_programs (program_id),
+	CONSTRAINT households_name_check CHECK (name <> ''),
+	CONSTRAINT households_closed_check CHECK (closed_at >= created_at)
+);
+CREATE UNIQUE INDEX households_open_key ON crm.households (client_id, program_id)
+	WHERE closed_at IS NULL;
+CREATE INDEX households_program_idx ON crm.households (program_id);
+COMMENT ON TABLE crm.households IS 'households (family cards): clients who earn into and redeem from one balance in a programme; keyed by the owner''s client_id';
+COMMENT ON COLUMN crm.households.client_id IS 'the owner: the client who opened the household and sets the members'' limits';
+COMMENT ON COLUMN crm.households.closed_at IS 'when the owner left and the household closed (every member left then)';
+
+CREATE TABLE crm.household_members (
+	client_id		bigint NOT NULL,
+	program_id		bigint NOT NULL,
+	membership_id	bigint GENERATED BY DEFAULT AS IDENTITY,
+	owner_client_id bigint NOT NULL,
+	household_id	bigint NOT NULL,
+	role			text NOT NULL DEFAULT 'member',
+	joined_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	left_at			timestamptz,
+	redeem_limit	bigint,
+	limit_period	interval NOT NULL DEFAULT '30 days',
+	CONSTRAINT household_members_pkey PRIMARY KEY (client_id, program_id, membership_id),
+	CONSTRAINT household_members_client_fkey FOREIGN KEY (client_id)
+		REFERENCES crm.clients (client_id),
+	CONSTRAINT household_members_program_fkey FOREIGN KEY (program_id)
+		REFERENCES crm.loyalty_programs (program_id),
+	CONSTRAINT household_members_role_check CHECK (role IN ('owner', 'member')),
+	CONSTRAINT household_members_owner_check
+		CHECK ((role = 'owner') = (client_id = owner_client_id)),
+	CONSTRAINT household_members_left_check CHECK (left_at >= joined_at),
+	CONSTRAINT household_members_redeem_limit_check CHECK (redeem_limit >= 0),
+	CONSTRAINT household_members_limit_period_check CHECK (limit_period > '0')
+);
+/* one client in at most one household per programme at a time */
+CREATE UNIQUE INDEX household_members_active_key ON crm.household_members (client_id, program_id)
+	WHERE left_at IS NULL;
+CREATE INDEX household_members_household_idx
+	ON crm.household_members (owner_client_id, household_id);
+CREATE INDEX household_members_program_idx ON crm.household_members (program_id);
+COMMENT ON TABLE crm.household_members IS 'who belongs to which household, from when to when (one row per membership; a client is in at most one household per programme at a time), and the limit the owner set on the member''s redemptions';
+COMMENT ON COLUMN crm.household_members.owner_client_id IS 'the household: its owner''s client_id, with household_id';
+COMMENT ON COLUMN crm.household_members.redeem_limit IS 'the most points the member may redeem in any limit_period (NULL: no limit), net of what reversals and refunds gave back';
+COMMENT ON COLUMN crm.household_members.limit_period IS 'the trailing period redeem_limit counts over';
+
+SELECT pg_catalog.pg_extension_config_dump('crm.households', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.household_members', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.households_household_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.household_members_membership_id_seq', '');
+
+REVOKE ALL ON crm.households, crm.household_members FROM PUBLIC;
+
+/*
+ * The open household a client owns in a programme, locked; NULL if none.
+ */
+CREATE FUNCTION crm.loyalty_household_lock(owner_client_id bigint, program_id bigint)
+RETURNS crm.households
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	h			crm.households;
+BEGIN
+	SELECT * INTO h FROM crm.households x
+	 WHERE x.client_id = owner_client_id AND x.program_id = program_id AND x.closed_at IS NULL
+	   FOR UPDATE;
+	RETURN h;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_lock(bigint, bigint) IS 'internal: locks and returns the open household a client owns in a programme (NULL: none)';
+
+/* The client's current membership in a programme, or NULL. */
+CREATE FUNCTION crm.loyalty_membership(client_id bigint, program_id bigint)
+RETURNS crm.household_members
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT m.* FROM crm.household_members m
+	 WHERE m.client_id = $1 AND m.program_id = $2 AND m.left_at IS NULL
+$$;
+COMMENT ON FUNCTION crm.loyalty_membership(bigint, bigint) IS 'internal: the client''s current household membership in a programme (NULL: none)';
+
+/* Locks the accounts of the household's current members, in client_id order. */
+CREATE FUNCTION crm.loyalty_household_lock_accounts(owner_client_id bigint, household_id bigint,
+													program_id bigint)
+RETURNS bigint[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_members	bigint[];
+	v_member	bigint;
+BEGIN
+	SELECT coalesce(array_agg(m.client_id ORDER BY m.client_id), '{}') INTO v_members
+	  FROM crm.household_members m
+	 WHERE m.owner_client_id = owner_client_id AND m.household_id = household_id
+	   AND m.left_at IS NULL;
+	/* one account at a time: on Citus each is a query on one shard */
+	FOREACH v_member IN ARRAY v_members LOOP
+		PERFORM 1 FROM crm.loyalty_accounts a
+		 WHERE a.client_id = v_member AND a.program_id = program_id
+		   FOR UPDATE;
+	END LOOP;
+	RETURN v_members;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_lock_accounts(bigint, bigint, bigint) IS 'internal: locks the accounts of a household''s current members in client_id order and returns the members';
+
+/*
+ * The part of a household redemption before the redeemer's own debit:
+ * the member's limit (LY004), the household's live points (LY001), and
+ * the transfers of what the redeemer lacks from the other members' live
+ * lots.  Called by crm.loyalty_redeem_sql with the household and every
+ * member's account locked, after the key was found new.
+ */
+CREATE FUNCTION crm.loyalty_household_draw(m crm.household_members, p crm.loyalty_programs,
+										   members bigint[], points bigint,
+										   idempotency_key text, actor text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_at		timestamptz := pg_catalog.clock_timestamp();
+	v_used		bigint;
+	v_since		timestamptz;
+	v_own		bigint;
+	v_all		bigint;
+	v_need		bigint;
+	v_tid		bigint;
+	v_take		bigint;
+	v_givers	bigint[] := '{}';
+	v_lots		bigint[] := '{}';
+	v_expiry	timestamptz[] := '{}';
+	v_takes		bigint[] := '{}';
+	lot			record;
+	giver		record;
+BEGIN
+	IF m.redeem_limit IS NOT NULL THEN
+		/* the member's redemptions in the period (while a member), net of what came back */
+		v_since := CASE WHEN m.limit_period >= v_at - m.joined_at THEN m.joined_at
+						ELSE v_at - m.limit_period END;
+		SELECT coalesce(-sum(l.points), 0)
+			   - coalesce((SELECT sum(r.points) FROM crm.loyalty_reversals r
+							JOIN crm.loyalty_ledger o
+							  ON o.client_id = r.client_id AND o.program_id = r.program_id
+							 AND o.entry_id = r.reversed_entry_id
+						   WHERE o.client_id = m.client_id AND o.program_id = m.program_id
+							 AND o.kind = 'redeem'
+							 AND o.created_at > v_since), 0)
+		  INTO v_used
+		  FROM crm.loyalty_ledger l
+		 WHERE l.client_id = m.client_id AND l.program_id = m.program_id AND l.kind = 'redeem'
+		   AND l.created_at > v_since;
+		IF v_used + points > m.redeem_limit THEN
+			PERFORM crm.loyalty_raise('LY004',
+				format('redeeming %s points exceeds the household limit of client %s: %s points per %s, %s left',
+					   points, m.client_id, m.redeem_limit, m.limit_period,
+					   greatest(m.redeem_limit - v_used, 0)),
+				format('Client %s redeemed %s points in the last %s; the owner, client %s, sets the limit (crm.set_household_limit).',
+					   m.client_id, v_used, m.limit_period, m.owner_client_id));
+		END IF;
+	END IF;
+
+	SELECT coalesce(sum(t.remaining) FILTER (WHERE t.client_id = m.client_id), 0),
+		   coalesce(sum(t.remaining), 0)
+	  INTO v_own, v_all
+	  FROM crm.loyalty_lots t
+	 WHERE t.client_id = ANY (members) AND t.program_id = p.program_id AND t.remaining > 0
+	   AND (t.expires_at IS NULL OR t.expires_at > v_at);
+	IF v_all < points THEN
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, %s available', points, v_all),
+			format('Client %s has %s points in programme "%s", the household of client %s %s in all.',
+				   m.client_id, v_own, p.code, m.owner_client_id, v_all));
+	END IF;
+	v_need := points - v_own;
+	IF v_need <= 0 THEN
+		RETURN;
+	END IF;
+
+	/* the other members' live lots, in the programme's lot order, until the need is met */
+	v_tid := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	FOR lot IN
+		SELECT t.client_id, t.lot_id, t.remaining, t.expires_at FROM crm.loyalty_lots t
+		 WHERE t.client_id = ANY (members) AND t.client_id <> m.client_id
+		   AND t.program_id = p.program_id AND t.remaining > 0
+		   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+		 ORDER BY CASE WHEN p.lot_order = 'expiring_first' THEN t.expires_at END NULLS LAST,
+				  t.lot_id
+	LOOP
+		v_take := least(lot.remaining, v_need);
+		v_givers := v_givers || lot.client_id;
+		v_lots := v_lots || lot.lot_id;
+		v_expiry := v_expiry || lot.expires_at;
+		v_takes := v_takes || v_take;
+		v_need := v_need - v_take;
+		EXIT WHEN v_need = 0;
+	END LOOP;
+
+	/* one debit per giver, then one credit per lot (keeping its expiry) */
+	FOR giver IN
+		SELECT u.g, array_agg(u.l ORDER BY u.l) AS lots, array_agg(-u.t ORDER BY u.l) AS takes
+		  FROM unnest(v_givers, v_lots, v_takes) AS u(g, l, t)
+		 GROUP BY u.g ORDER BY u.g
+	LOOP
+		PERFORM crm.loyalty_append(giver.g, p.program_id, 'adjust', NULL, NULL,
+			giver.lots, giver.takes, NULL, NULL, NULL, NULL,
+			format('crm:household:%s', v_tid), actor, 'household_transfer',
+			format('household transfer to client %s', m.client_id),
+			jsonb_build_object('op', 'household_transfer', 'transfer', v_tid,
+							   'from', giver.g, 'to', m.client_id,
+							   'for_key', idempotency_key),
+			v_at);
+	END LOOP;
+	FOR i IN 1 .. coalesce(array_length(v_lots, 1), 0) LOOP
+		PERFORM crm.loyalty_append(m.client_id, p.program_id, 'adjust', v_takes[i], v_expiry[i],
+			'{}', '{}', NULL, NULL, NULL, NULL,
+			format('crm:household:%s:%s', v_tid, v_lots[i]), actor, 'household_transfer',
+			format('household transfer from client %s', v_givers[i]),
+			jsonb_build_object('op', 'household_transfer', 'transfer', v_tid,
+							   'from', v_givers[i], 'to', m.client_id, 'lot_id', v_lots[i],
+							   'for_key', idempotency_key),
+			v_at);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_draw(crm.household_members, crm.loyalty_programs, bigint[], bigint, text, text) IS 'internal: checks a member''s household limit (LY004) and the household''s points (LY001) and moves what the redeemer lacks from the other members'' live lots into the redeemer''s account';
+
+/*
+ * The arguments every household function checks first: NULLs in order,
+ * the programme.
+ */
+CREATE FUNCTION crm.loyalty_household_args(function_name text, client_id bigint,
+										   client_arg text, program text)
+RETURNS crm.loyalty_programs
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	PERFORM crm.loyalty_refuse_in_citus_task(function_name);
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', format('%s must not be NULL', client_arg));
+	END IF;
+	RETURN crm.loyalty_program_row(program);
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_args(text, bigint, text, text) IS 'internal: the first checks of a household function (Citus task, NULL client, programme)';
+
+/*
+ * create_household: the owner opens a household in a programme and is its
+ * first member.  Calling it again returns the open household.
+ */
+CREATE FUNCTION crm.create_household(owner_client_id bigint, program text, name text DEFAULT NULL)
+RETURNS crm.households
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	h			crm.households;
+	m			crm.household_members;
+BEGIN
+	p := crm.loyalty_household_args('crm.create_household', owner_client_id, 'owner_client_id', program);
+	PERFORM crm.loyalty_check_client(owner_client_id);
+	IF name = '' THEN
+		PERFORM crm.loyalty_raise('22023', 'a household''s name must not be empty',
+								  NULL, 'Give NULL for no name.');
+	END IF;
+	h := crm.loyalty_household_lock(owner_client_id, p.program_id);
+	IF h.household_id IS NOT NULL THEN
+		RETURN h;
+	END IF;
+	m := crm.loyalty_membership(owner_client_id, p.program_id);
+	IF m.client_id IS NOT NULL THEN
+		PERFORM crm.loyalty_raise('23505',
+			format('client %s is already in a household in programme "%s"', owner_client_id, p.code),
+			format('Household %s of client %s, since %s.', m.household_id, m.owner_client_id, m.joined_at),
+			'A client is in at most one household per programme: leave it first (crm.leave_household).');
+	END IF;
+	INSERT INTO crm.households AS x (client_id, program_id, name)
+	VALUES (owner_client_id, p.program_id, name)
+	RETURNING x.* INTO h;
+	INSERT INTO crm.household_members (client_id, program_id, owner_client_id, household_id, role, joined_at)
+	VALUES (owner_client_id, p.program_id, owner_client_id, h.household_id, 'owner', h.created_at);
+	RETURN h;
+END
+$$;
+COMMENT ON FUNCTION crm.create_household(bigint, text, text) IS 'opens a household (family card) in a programme with the client as its owner and first member; again: returns the open household; 23505 if the client is in another household of the programme';
+
+/*
+ * join_household: a client joins the owner's household.  Joining the
+ * household one is in already returns the membership and writes nothing.
+ */
+CREATE FUNCTION crm.join_household(client_id bigint, owner_client_id bigint, program text,
+								   redeem_limit bigint DEFAULT NULL,
+								   limit_period interval DEFAULT '30 days')
+RETURNS crm.household_members
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	h			crm.households;
+	m			crm.household_members;
+BEGIN
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.join_household');
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF owner_client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'owner_client_id must not be NULL');
+	END IF;
+	p := crm.loyalty_program_row(program);
+	IF limit_period IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'limit_period must not be NULL');
+	END IF;
+	PERFORM crm.loyalty_check_client(client_id);
+	PERFORM crm.loyalty_check_client(owner_client_id);
+	IF redeem_limit < 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('redeem_limit must not be negative, not %s', redeem_limit));
+	END IF;
+	IF limit_period <= interval '0' THEN
+		PERFORM crm.loyalty_raise('22023', format('limit_period must be positive, not %s', limit_period));
+	END IF;
+	h := crm.loyalty_household_lock(owner_client_id, p.program_id);
+	IF h.household_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s has no household in programme "%s"', owner_client_id, p.code),
+			NULL, 'The owner opens one with crm.create_household.');
+	END IF;
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NOT NULL THEN
+		IF m.owner_client_id = h.client_id AND m.household_id = h.household_id THEN
+			RETURN m;
+		END IF;
+		PERFORM crm.loyalty_raise('23505',
+			format('client %s is already in a household in programme "%s"', client_id, p.code),
+			format('Household %s of client %s, since %s.', m.household_id, m.owner_client_id, m.joined_at),
+			'A client is in at most one household per programme: leave it first (crm.leave_household).');
+	END IF;
+	/* the members' accounts, so that no household redemption is half-way */
+	PERFORM crm.loyalty_household_lock_accounts(h.client_id, h.household_id, p.program_id);
+	INSERT INTO crm.household_members AS x
+		(client_id, program_id, owner_client_id, household_id, role, redeem_limit, limit_period)
+	VALUES (client_id, p.program_id, h.client_id, h.household_id, 'member', redeem_limit, limit_period)
+	RETURNING x.* INTO m;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION crm.join_household(bigint, bigint, text, bigint, interval) IS 'a client joins the household the owner has in the programme (their own points count in the household''s balance from then on), with an optional limit on their redemptions; again: returns the membership; 23505 if the client is in another household of the programme';
+
+/*
+ * leave_household: the member leaves; the points in their own account go
+ * with them.  The owner leaving closes the household: every member leaves
+ * at that moment.  Returns the memberships ended.
+ */
+CREATE FUNCTION crm.leave_household(client_id bigint, program text)
+RETURNS SETOF crm.household_members
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	m			crm.household_members;
+	h			crm.households;
+	v_at		timestamptz;
+BEGIN
+	p := crm.loyalty_household_args('crm.leave_household', client_id, 'client_id', program);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL THEN
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not in a household in programme "%s"', client_id, p.code));
+	END IF;
+	h := crm.loyalty_household_lock(m.owner_client_id, p.program_id);
+	/* under the lock: still a member (a concurrent leave came first otherwise) */
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL OR h.household_id IS DISTINCT FROM m.household_id THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not in a household in programme "%s"', client_id, p.code));
+	END IF;
+	PERFORM crm.loyalty_household_lock_accounts(h.client_id, h.household_id, p.program_id);
+	v_at := pg_catalog.clock_timestamp();
+	IF m.role = 'owner' THEN
+		UPDATE crm.households x SET closed_at = v_at
+		 WHERE x.client_id = h.client_id AND x.household_id = h.household_id;
+		RETURN QUERY
+		UPDATE crm.household_members x SET left_at = v_at
+		 WHERE x.owner_client_id = h.client_id AND x.household_id = h.household_id
+		   AND x.left_at IS NULL
+		RETURNING x.*;
+	ELSE
+		RETURN QUERY
+		UPDATE crm.household_members x SET left_at = v_at
+		 WHERE x.client_id = m.client_id AND x.program_id = m.program_id
+		   AND x.membership_id = m.membership_id
+		RETURNING x.*;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.leave_household(bigint, text) IS 'the client leaves their household in the programme, taking the points left in their own account; the owner leaving closes the household (every member leaves); returns the memberships ended';
+
+/*
+ * set_household_limit: the owner limits what a member may redeem in a
+ * trailing period (redeem_limit NULL: no limit).
+ */
+CREATE FUNCTION crm.set_household_limit(owner_client_id bigint, client_id bigint, program text,
+										redeem_limit bigint,
+										limit_period interval DEFAULT '30 days')
+RETURNS crm.household_members
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	h			crm.households;
+	m			crm.household_members;
+BEGIN
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.set_household_limit');
+	IF owner_client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'owner_client_id must not be NULL');
+	ELSIF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	END IF;
+	p := crm.loyalty_program_row(program);
+	IF limit_period IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'limit_period must not be NULL');
+	END IF;
+	PERFORM crm.loyalty_check_client(owner_client_id);
+	PERFORM crm.loyalty_check_client(client_id);
+	IF redeem_limit < 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('redeem_limit must not be negative, not %s', redeem_limit));
+	END IF;
+	IF limit_period <= interval '0' THEN
+		PERFORM crm.loyalty_raise('22023', format('limit_period must be positive, not %s', limit_period));
+	END IF;
+	h := crm.loyalty_household_lock(owner_client_id, p.program_id);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF h.household_id IS NULL OR m.client_id IS NULL OR m.household_id <> h.household_id
+	   OR m.owner_client_id <> h.client_id THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not a member of the household of client %s in programme "%s"',
+				   client_id, owner_client_id, p.code),
+			NULL, 'Only the owner of a member''s household sets the member''s limit.');
+	END IF;
+	UPDATE crm.household_members x
+	   SET redeem_limit = set_household_limit.redeem_limit,
+		   limit_period = set_household_limit.limit_period
+	 WHERE x.client_id = m.client_id AND x.program_id = m.program_id
+	   AND x.membership_id = m.membership_id
+	RETURNING x.* INTO m;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION crm.set_household_limit(bigint, bigint, text, bigint, interval) IS 'the owner sets the most points a member of their household may redeem in a trailing period (NULL: no limit)';
+
+/*
+ * household_balance: the balance of the household the client is in
+ * (the sum of its members' balances); a client in none: their own.
+ */
+CREATE FUNCTION crm.household_balance(client_id bigint, program text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	m			crm.household_members;
+	v			bigint;
+BEGIN
+	p := crm.loyalty_household_args('crm.household_balance', client_id, 'client_id', program);
+	PERFORM crm.loyalty_check_client(client_id);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL THEN
+		SELECT coalesce(sum(a.balance), 0) INTO v FROM crm.loyalty_accounts a
+		 WHERE a.client_id = client_id AND a.program_id = p.program_id;
+	ELSE
+		SELECT coalesce(sum(a.balance), 0) INTO v
+		  FROM crm.household_members x
+		  JOIN crm.loyalty_accounts a ON a.client_id = x.client_id AND a.program_id = x.program_id
+		 WHERE x.owner_client_id = m.owner_client_id AND x.household_id = m.household_id
+		   AND x.left_at IS NULL;
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION crm.household_balance(bigint, text) IS 'the points of the household the client is in, in the programme: the sum of its members'' balances (a client in no household: their own balance)';
+
+/*
+ * household_statement: the movements of the household the client is in
+ * (or, with member, of one member in it), in order, with the household's
+ * running balance.  A member's entries count from their joining to their
+ * leaving; the rows "joined" and "left" bring in and take out the
+ * member's balance of that moment.
+ */
+CREATE FUNCTION crm.household_statement(client_id bigint, program text,
+										member bigint DEFAULT NULL,
+										from_at timestamptz DEFAULT NULL,
+										to_at timestamptz DEFAULT NULL)
+RETURNS TABLE (at timestamptz, member_id bigint, entry_id bigint, kind text, points bigint,
+			   household_balance bigint, member_balance bigint, order_id bigint,
+			   idempotency_key text, source text, note text)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	m			crm.household_members;
+	v_members	bigint[];
+BEGIN
+	p := crm.loyalty_household_args('crm.household_statement', client_id, 'client_id', program);
+	PERFORM crm.loyalty_check_client(client_id);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not in a household in programme "%s"', client_id, p.code));
+	END IF;
+	/*
+	 * The members first, then their entries, each read on its own (on
+	 * Citus: from the shards); the rest is computed from those rows.
+	 */
+	v_members := ARRAY(SELECT DISTINCT x.client_id FROM crm.household_members x
+						WHERE x.owner_client_id = m.owner_client_id
+						  AND x.household_id = m.household_id);
+	RETURN QUERY
+	WITH ms AS MATERIALIZED (
+		SELECT x.client_id, x.joined_at, x.left_at
+		  FROM crm.household_members x
+		 WHERE x.client_id = ANY (v_members) AND x.program_id = p.program_id
+		   AND x.owner_client_id = m.owner_client_id AND x.household_id = m.household_id),
+	le AS MATERIALIZED (
+		SELECT l.client_id, l.created_at, l.entry_id, l.kind, l.points, l.balance_after,
+			   l.order_id, l.idempotency_key, l.source, l.note
+		  FROM crm.loyalty_ledger l
+		 WHERE l.client_id = ANY (v_members) AND l.program_id = p.program_id),
+	ev AS (
+		/* a member's balance when joining, and when leaving */
+		SELECT ms.joined_at AS at, ms.client_id, NULL::bigint AS entry_id, 'joined'::text AS kind,
+			   coalesce(b.bal, 0) AS points, coalesce(b.bal, 0) AS member_balance,
+			   NULL::bigint AS order_id, NULL::text AS idempotency_key,
+			   'join_household'::text AS source, NULL::text AS note, 0 AS ord
+		  FROM ms
+		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM le l
+							  WHERE l.client_id = ms.client_id AND l.created_at <= ms.joined_at) b ON true
+		UNION ALL
+		SELECT ms.left_at, ms.client_id, NULL, 'left', -coalesce(b.bal, 0), coalesce(b.bal, 0),
+			   NULL, NULL, 'leave_household', NULL, 2
+		  FROM ms
+		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM le l
+							  WHERE l.client_id = ms.client_id AND l.created_at <= ms.left_at) b ON true
+		 WHERE ms.left_at IS NOT NULL
+		UNION ALL
+		SELECT l.created_at, l.client_id, l.entry_id, l.kind, l.points, l.balance_after,
+			   l.order_id, l.idempotency_key, l.source, l.note, 1
+		  FROM ms
+		  JOIN le l
+			ON l.client_id = ms.client_id
+		   AND l.created_at > ms.joined_at
+		   AND (ms.left_at IS NULL OR l.created_at <= ms.left_at)),
+	s AS (
+		SELECT ev.*, sum(ev.points) OVER (ORDER BY ev.at, ev.ord, ev.entry_id, ev.client_id)::bigint AS running
+		  FROM ev
+		 WHERE to_at IS NULL OR ev.at <= to_at)
+	SELECT s.at, s.client_id, s.entry_id, s.kind, s.points, s.running, s.member_balance,
+		   s.order_id, s.idempotency_key, s.source, s.note
+	  FROM s
+	 WHERE (from_at IS NULL OR s.at >= from_at)
+	   AND (member IS NULL OR s.client_id = member)
+	 ORDER BY s.at, s.ord, s.entry_id, s.client_id;
+END
+$$;
+COMMENT ON FUNCTION crm.household_statement(bigint, text, bigint, timestamptz, timestamptz) IS 'the movements of the household the client is in (or of one member of it), in order, with the household''s running balance and the member''s; "joined" and "left" rows bring in and take out a member''s balance';
+
+CREATE OR REPLACE FUNCTION crm.verify_ledger()
+RETURNS TABLE (check_name text, client_id bigint, program_id bigint, entry_id bigint, detail text)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	/* the cached balance of an account equals the sum of its entries */
+	SELECT 'balance_equals_entries', a.client_id, a.program_id, NULL::bigint,
+		   format('balance %s, entries sum to %s', a.balance, coalesce(s.total, 0))
+	  FROM crm.loyalty_accounts a
+	  LEFT JOIN (SELECT l.client_id, l.program_id, sum(l.points) AS total
+				   FROM crm.loyalty_ledger l GROUP BY 1, 2) s
+		ON s.client_id = a.client_id AND s.program_id = a.program_id
+	 WHERE a.balance IS DISTINCT FROM coalesce(s.total, 0)
+	UNION ALL
+	/* balance_after is the running sum, never negative */
+	SELECT CASE WHEN r.running < 0 THEN 'negative_balance' ELSE 'balance_after_is_running_sum' END,
+		   r.client_id, r.program_id, r.entry_id,
+		   format('balance_after %s, running sum %s', r.balance_after, r.running)
+	  FROM (SELECT l.client_id, l.program_id, l.entry_id, l.balance_after,
+				   sum(l.points) OVER (PARTITION BY l.client_id, l.program_id ORDER BY l.entry_id) AS running
+			  FROM crm.loyalty_ledger l) r
+	 WHERE r.running < 0 OR r.running <> r.balance_after
+	UNION ALL
+	/* an entry's points are the sum of its allocations (a credit that opens a lot: the lot) */
+	SELECT 'entry_equals_allocations', l.client_id, l.program_id, l.entry_id,
+		   format('entry %s points, allocations sum to %s', l.points, coalesce(s.total, 0))
+	  FROM crm.loyalty_ledger l
+	  LEFT JOIN (SELECT al.client_id, al.program_id, al.entry_id, sum(al.points) AS total
+				   FROM crm.loyalty_allocations al GROUP BY 1, 2, 3) s
+		ON s.client_id = l.client_id AND s.program_id = l.program_id AND s.entry_id = l.entry_id
+	 WHERE l.points <> coalesce(s.total, 0) + CASE WHEN l.lot_id = l.entry_id THEN l.points ELSE 0 END
+	UNION ALL
+	/* a lot is never over-drawn, never over-filled, and its cache is right */
+	SELECT CASE WHEN t.points + coalesce(s.total, 0) < 0 THEN 'lot_overdrawn'
+				WHEN coalesce(s.total, 0) > 0 THEN 'lot_overfilled'
+				ELSE 'lot_remaining_equals_allocations' END,
+		   t.client_id, t.program_id, t.lot_id,
+		   format('lot of %s points, remaining %s, allocations since sum to %s',
+				  t.points, t.remaining, coalesce(s.total, 0))
+	  FROM crm.loyalty_lots t
+	  LEFT JOIN (SELECT al.client_id, al.program_id, al.lot_id, sum(al.points) AS total
+				   FROM crm.loyalty_allocations al GROUP BY 1, 2, 3) s
+		ON s.client_id = t.client_id AND s.program_id = t.program_id AND s.lot_id = t.lot_id
+	 WHERE t.points + coalesce(s.total, 0) < 0 OR coalesce(s.total, 0) > 0
+		OR t.points + coalesce(s.total, 0) <> t.remaining
+	UNION ALL
+	/* every credit of new points has its lot, of its size */
+	SELECT 'credit_has_lot', l.client_id, l.program_id, l.entry_id,
+		   format('entry of %s points, lot of %s', l.points, coalesce(t.points::text, 'none'))
+	  FROM crm.loyalty_ledger l
+	  LEFT JOIN crm.loyalty_lots t
+		ON t.client_id = l.client_id AND t.program_id = l.program_id AND t.lot_id = l.entry_id
+	 WHERE l.lot_id = l.entry_id AND t.points IS DISTINCT FROM l.points
+	UNION ALL
+	/* no allocation draws a lot that expired before the drawing entry */
+	SELECT 'draw_from_expired_lot', al.client_id, al.program_id, al.entry_id,
+		   format('draws %s from lot %s expired at %s', -al.points, al.lot_id, t.expires_at)
+	  FROM crm.loyalty_allocations al
+	  JOIN crm.loyalty_ledger l
+		ON l.client_id = al.client_id AND l.program_id = al.program_id AND l.entry_id = al.entry_id
+	  JOIN crm.loyalty_lots t
+		ON t.client_id = al.client_id AND t.program_id = al.program_id AND t.lot_id = al.lot_id
+	 WHERE al.points < 0 AND l.kind IN ('redeem', 'adjust') AND t.expires_at <= l.created_at
+	UNION ALL
+	/* no entry is reversed beyond its points */
+	SELECT 'entry_over_reversed', o.client_id, o.program_id, o.entry_id,
+		   format('entry of %s points, reversals cover %s', o.points, s.total)
+	  FROM crm.loyalty_ledger o
+	  JOIN (SELECT r.client_id, r.program_id, r.reversed_entry_id,
+				   sum(abs(r.points) + r.unrecovered) AS total
+			  FROM crm.loyalty_reversals r GROUP BY 1, 2, 3) s
+		ON s.client_id = o.client_id AND s.program_id = o.program_id AND s.reversed_entry_id = o.entry_id
+	 WHERE s.total > abs(o.points) OR o.kind IN ('reversal', 'expire')
+	UNION ALL
+	/* a reversal entry moves what its reversal rows say */
+	SELECT 'reversal_equals_parts', l.client_id, l.program_id, l.entry_id,
+		   format('entry %s points %s unrecovered, parts %s points %s unrecovered',
+				  l.points, l.unrecovered, coalesce(s.moved, 0), coalesce(s.unrec, 0))
+	  FROM crm.loyalty_ledger l
+	  LEFT JOIN (SELECT r.client_id, r.program_id, r.entry_id,
+						sum(r.points) AS moved, sum(r.unrecovered) AS unrec
+				   FROM crm.loyalty_reversals r GROUP BY 1, 2, 3) s
+		ON s.client_id = l.client_id AND s.program_id = l.program_id AND s.entry_id = l.entry_id
+	 WHERE l.kind = 'reversal'
+	   AND (l.points <> coalesce(s.moved, 0) OR l.unrecovered <> coalesce(s.unrec, 0))
+	UNION ALL
+	/* every reference inside the ledger resolves */
+	SELECT 'dangling_reference', x.client_id, x.program_id, x.entry_id, x.what
+	  FROM (SELECT l.client_id, l.program_id, l.entry_id, format('lot %s of the entry', l.lot_id) AS what
+			  FROM crm.loyalty_ledger l
+			 WHERE l.lot_id IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_lots t
+								WHERE t.client_id = l.client_id AND t.program_id = l.program_id
+								  AND t.lot_id = l.lot_id)
+			UNION ALL
+			SELECT l.client_id, l.program_id, l.entry_id, format('reversed entry %s', l.reverses_entry_id)
+			  FROM crm.loyalty_ledger l
+			 WHERE l.reverses_entry_id IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = l.client_id AND o.program_id = l.program_id
+								  AND o.entry_id = l.reverses_entry_id)
+			UNION ALL
+			SELECT l.client_id, l.program_id, l.entry_id, 'entry without its account'
+			  FROM crm.loyalty_ledger l
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_accounts a
+								WHERE a.client_id = l.client_id AND a.program_id = l.program_id)
+			UNION ALL
+			SELECT t.client_id, t.program_id, t.lot_id, 'lot without its credit entry'
+			  FROM crm.loyalty_lots t
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = t.client_id AND o.program_id = t.program_id
+								  AND o.entry_id = t.lot_id AND o.lot_id = t.lot_id)
+			UNION ALL
+			SELECT al.client_id, al.program_id, al.entry_id, format('allocation to lot %s', al.lot_id)
+			  FROM crm.loyalty_allocations al
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = al.client_id AND o.program_id = al.program_id
+								  AND o.entry_id = al.entry_id)
+				OR NOT EXISTS (SELECT 1 FROM crm.loyalty_lots t
+								WHERE t.client_id = al.client_id AND t.program_id = al.program_id
+								  AND t.lot_id = al.lot_id)
+			UNION ALL
+			SELECT r.client_id, r.program_id, r.entry_id, format('reversal of entry %s', r.reversed_entry_id)
+			  FROM crm.loyalty_reversals r
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = r.client_id AND o.program_id = r.program_id
+								  AND o.entry_id = r.entry_id AND o.kind = 'reversal')
+				OR NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = r.client_id AND o.program_id = r.program_id
+								  AND o.entry_id = r.reversed_entry_id)) x
+	UNION ALL
+	/* a household transfer adds up to zero: what the givers lost, the redeemer got */
+	SELECT 'household_transfer_balanced', NULL, t.program_id, t.transfer,
+		   format('transfer %s: its entries sum to %s', t.transfer, t.total)
+	  FROM (SELECT (l.request->>'transfer')::bigint AS transfer, min(l.program_id) AS program_id,
+				   sum(l.points) AS total
+			  FROM crm.loyalty_ledger l
+			 WHERE l.source = 'household_transfer'
+			 GROUP BY 1) t
+	 WHERE t.total <> 0
+	UNION ALL
+	/*
+	 * every membership belongs to a household of its programme, open while
+	 * the membership lasts (the reference spans two clients: each side is
+	 * read on its own, which a Citus cluster does shard by shard)
+	 */
+	(WITH h AS MATERIALIZED (
+			SELECT x.client_id, x.household_id, x.program_id, x.closed_at FROM crm.households x),
+		  mb AS MATERIALIZED (
+			SELECT x.client_id, x.program_id, x.membership_id, x.owner_client_id, x.household_id,
+				   x.left_at
+			  FROM crm.household_members x)
+	 SELECT 'household_member_resolves', mb.client_id, mb.program_id, NULL::bigint,
+			format('membership %s names household %s of client %s%s', mb.membership_id,
+				   mb.household_id, mb.owner_client_id,
+				   CASE WHEN h.household_id IS NULL THEN ', which does not exist'
+						WHEN h.program_id <> mb.program_id THEN ', which is of another programme'
+						ELSE ', which is closed' END)
+	   FROM mb
+	   LEFT JOIN h ON h.client_id = mb.owner_client_id AND h.household_id = mb.household_id
+	  WHERE h.household_id IS NULL OR h.program_id <> mb.program_id
+		 OR (mb.left_at IS NULL AND h.closed_at IS NOT NULL))
+	UNION ALL
+	/* the ledger is append-only: its guards are in place */
+	SELECT 'append_only_trigger', NULL, NULL, NULL,
+		   format('trigger %s on %s is missing or not enabled always', g.name, g.tab)
+	  FROM (VALUES ('loyalty_ledger_append_only', 'crm.loyalty_ledger'),
+				   ('loyalty_ledger_no_truncate', 'crm.loyalty_ledger'),
+				   ('loyalty_allocations_append_only', 'crm.loyalty_allocations'),
+				   ('loyalty_allocations_no_truncate', 'crm.loyalty_allocations'),
+				   ('loyalty_reversals_append_only', 'crm.loyalty_reversals'),
+				   ('loyalty_reversals_no_truncate', 'crm.loyalty_reversals'),
+				   ('loyalty_tier_changes_append_only', 'crm.loyalty_tier_changes'),
+				   ('loyalty_tier_changes_no_truncate', 'crm.loyalty_tier_changes'),
+				   ('loyalty_account_guard', 'crm.loyalty_accounts'),
+				   ('loyalty_account_no_truncate', 'crm.loyalty_accounts')) g(name, tab)
+	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg
+						WHERE tg.tgrelid = g.tab::regclass AND tg.tgname = g.name
+						  AND tg.tgenabled = 'A')
+	ORDER BY 1, 2, 3, 4
+$$;
+COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, every reference inside the ledger resolves, every entry has its account, household transfers add up to zero, every household membership resolves, append-only and account guards) and returns each violation; no rows = clean';
+
+REVOKE EXECUTE ON FUNCTION crm.loyalty_household_lock(bigint, bigint),
+	crm.loyalty_membership(bigint, bigint),
+	crm.loyalty_household_lock_accounts(bigint, bigint, bigint),
+	crm.loyalty_household_draw(crm.household_members, crm.loyalty_programs, bigint[], bigint, text, text),
+	crm.loyalty_household_args(text, bigint, text, text),
+	crm.create_household(bigint, text, text),
+	crm.join_household(bigint, bigint, text, bigint, interval),
+	crm.leave_household(bigint, text),
+	crm.set_household_limit(bigint, bigint, text, bigint, interval),
+	crm.household_balance(bigint, text),
+	crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)
+	FROM PUBLIC;
+
+/*
+ * Households (84_loyalty_households.sql): read like the loyalty tables,
+ * written only by the household functions, which the DBA grants.
+ */
+GRANT SELECT ON crm.households, crm.household_members
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+/* pg_dump reads every sequence (95_security.sql: all sequences of crm) */
+GRANT SELECT ON SEQUENCE crm.households_household_id_seq, crm.household_members_membership_id_seq
+	TO crm_admin;
+GRANT EXECUTE ON FUNCTION crm.loyalty_membership(bigint, bigint),
+	crm.loyalty_household_args(text, bigint, text, text),
+	crm.household_balance(bigint, text),
+	crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.create_household(bigint, text, text),
+	crm.join_household(bigint, bigint, text, bigint, interval),
+	crm.leave_household(bigint, text),
+	crm.set_household_limit(bigint, bigint, text, bigint, interval)
+	TO crm_admin, crm_app;
+DO $$
+DECLARE
+	t			text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['households', 'household_members']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE crm.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_staff ON crm.%I TO crm_admin, crm_analyst, crm_app'
+			' USING (true) WITH CHECK (true)', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_manager ON crm.%I TO crm_manager'
+			' USING (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))'
+			' WITH CHECK (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))', t);
+	END LOOP;
+END
+$$;

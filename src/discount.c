@@ -120,16 +120,26 @@ static const char *sql_segment =
 "SELECT EXISTS (SELECT 1 FROM crm.segment_map_rules r WHERE r.segment = $1)";
 
 /*
- * The programmes the client ($1) has an account in, with the account's
- * tier; the programme named $1, and the client's ($2) tier in it.  (Each
- * reads crm.loyalty_accounts for one client, so that on a Citus cluster it
+ * The client's ($1) programmes, with the client's tier in each: those of
+ * the households the client is in now (the family card the client pays
+ * with, whether or not they have earned on it themselves), else those
+ * the client has an account in; the programme named $1, and the client's
+ * ($2) tier in it.  (Each reads crm.loyalty_accounts and
+ * crm.household_members for one client, so that on a Citus cluster it
  * runs on that client's shard.)
  */
 static const char *sql_program =
-"SELECT p.program_id, p.code, p.currency, a.tier_code::text, (p.point_value * 10000)::int8"
-"  FROM crm.loyalty_accounts a"
-"  JOIN crm.loyalty_programs p ON p.program_id = a.program_id"
-" WHERE a.client_id = $1"
+"WITH h AS (SELECT m.program_id FROM crm.household_members m"
+"            WHERE m.client_id = $1 AND m.left_at IS NULL),"
+"     c AS (SELECT h.program_id FROM h"
+"           UNION ALL"
+"           SELECT a.program_id FROM crm.loyalty_accounts a"
+"            WHERE a.client_id = $1 AND NOT EXISTS (SELECT 1 FROM h))"
+"SELECT p.program_id, p.code, p.currency,"
+"       (SELECT a.tier_code::text FROM crm.loyalty_accounts a"
+"         WHERE a.client_id = $1 AND a.program_id = p.program_id),"
+"       (p.point_value * 10000)::int8"
+"  FROM c JOIN crm.loyalty_programs p ON p.program_id = c.program_id"
 " ORDER BY p.program_id LIMIT 2";
 static const char *sql_program_named =
 "SELECT p.program_id, p.code, p.currency, NULL::text, (p.point_value * 10000)::int8"
@@ -466,8 +476,9 @@ program_terms(DiscCart *c)
 
 /*
  * The loyalty programme: the one the cart names (it must exist and be in
- * the cart's currency), or else the one the client has an account in when
- * there is exactly one (in the cart's currency); otherwise none.
+ * the cart's currency), or else the one of the client's household when
+ * the client is in exactly one, or else the one the client has an account
+ * in when there is exactly one (in the cart's currency); otherwise none.
  */
 static void
 load_program(DiscCart *c)

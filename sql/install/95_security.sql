@@ -324,3 +324,37 @@ $$;
 COMMENT ON FUNCTION crm.anonymize_client(bigint) IS 'erases what identifies a person (names, e-mail, phone, birth date, city, attributes, free text of interactions and incidents), withdraws every consent in force, keeps orders, loyalty and analytics; caller''s rights: a manager anonymizes only their own clients';
 REVOKE EXECUTE ON FUNCTION crm.anonymize_client(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.anonymize_client(bigint) TO crm_admin, crm_manager;
+
+/*
+ * Households (84_loyalty_households.sql): read like the loyalty tables,
+ * written only by the household functions, which the DBA grants.
+ */
+GRANT SELECT ON crm.households, crm.household_members
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.loyalty_membership(bigint, bigint),
+	crm.loyalty_household_args(text, bigint, text, text),
+	crm.household_balance(bigint, text),
+	crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.create_household(bigint, text, text),
+	crm.join_household(bigint, bigint, text, bigint, interval),
+	crm.leave_household(bigint, text),
+	crm.set_household_limit(bigint, bigint, text, bigint, interval)
+	TO crm_admin, crm_app;
+DO $$
+DECLARE
+	t			text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['households', 'household_members']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE crm.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_staff ON crm.%I TO crm_admin, crm_analyst, crm_app'
+			' USING (true) WITH CHECK (true)', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_manager ON crm.%I TO crm_manager'
+			' USING (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))'
+			' WITH CHECK (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))', t);
+	END LOOP;
+END
+$$;

@@ -210,7 +210,23 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.points_expiring(bigint, text, timestamptz, interval)', 'table',
 	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()", "within": "NULL"}', '{within}'),
 	('crm.tier_turnover(bigint, text, timestamptz)', 'table',
-	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()"}', '{}');
+	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()"}', '{}'),
+	-- households
+	('crm.create_household(bigint, text, text)', 'table',
+	 '{"owner_client_id": "880001", "program": "''contract''", "name": "NULL"}', '{name}'),
+	('crm.join_household(bigint, bigint, text, bigint, interval)', 'table',
+	 '{"client_id": "880001", "owner_client_id": "880001", "program": "''contract''", "redeem_limit": "NULL", "limit_period": "''30 days''"}',
+	 '{redeem_limit}'),
+	('crm.leave_household(bigint, text)', 'table',
+	 '{"client_id": "880001", "program": "''contract''"}', '{}'),
+	('crm.set_household_limit(bigint, bigint, text, bigint, interval)', 'table',
+	 '{"owner_client_id": "880001", "client_id": "880001", "program": "''contract''", "redeem_limit": "NULL", "limit_period": "''30 days''"}',
+	 '{redeem_limit}'),
+	('crm.household_balance(bigint, text)', 'table',
+	 '{"client_id": "880001", "program": "''contract''"}', '{}'),
+	('crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)', 'table',
+	 '{"client_id": "880001", "program": "''contract''", "member": "NULL", "from_at": "NULL", "to_at": "NULL"}',
+	 '{member,from_at,to_at}');
 
 /*
  * Checks that may be marked TODO while a change is under way: (function,
