@@ -4451,7 +4451,7 @@ UPDATE crm.behaviour_classes b
 	('drifting', 7, 'buys often, vanishes, comes back',
 	 'purchases above frequent_purchases, gap cv above drifting_cv, silence_days below drifting_days'),
 	('loyal', 8, 'buys about weekly, more than 10 orders',
-	 'purchases above frequent_purchases, not at_risk, own gap below loyal_gap_days, overdue_ratio below about_to_lose_overdue or silence_days below about_to_lose_days'),
+	 'purchases above frequent_purchases, the at-risk score negated, own gap below loyal_gap_days, gap cv below drifting_cv, overdue_ratio below about_to_lose_overdue or silence_days below about_to_lose_days'),
 	('unclassified', 10, 'none of the eight classes',
 	 'score 0: no class scores above it')) AS v(class, priority, description, rule)
  WHERE b.class = v.class;

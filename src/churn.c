@@ -426,6 +426,7 @@ class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 	if (earlier_rate >= 0)
 		term(&k[BC_LOYAL], "not_at_risk", k[BC_AT_RISK].score, -k[BC_AT_RISK].score);
 	term(&k[BC_LOYAL], "own_gap_days", f->own_gap, above_log(s->loyal_gap_days, f->own_gap, 0.2));
+	term(&k[BC_LOYAL], "gap_cv", f->own_cv, above_log(s->drifting_cv, Max(f->own_cv, 1e-3), 0.2));
 	term(&k[BC_LOYAL], "overdue_ratio", overdue,
 		 Max(above_log(s->about_to_lose_overdue, overdue, 0.3),
 			 above(s->about_to_lose_days, f->silence, 10)));
@@ -866,7 +867,7 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	class_scores(s, &f, scores);
 	class_choice(scores, &best, &second);
 	values[CS_CLASS] = CStringGetTextDatum(churn_class_names[best]);
-	values[CS_CONFIDENCE] = Float8GetDatum((scores[best].score - scores[second].score) / 2);
+	values[CS_CONFIDENCE] = Float8GetDatum(scores[best].score - scores[second].score);
 	values[CS_RUNNER_UP] = CStringGetTextDatum(churn_class_names[second]);
 }
 

@@ -301,7 +301,7 @@ INSERT INTO crm.behaviour_classes (class, priority, description, rule) VALUES
 	('drifting', 7, 'buys often, vanishes, comes back',
 	 'purchases above frequent_purchases, gap cv above drifting_cv, silence_days below drifting_days'),
 	('loyal', 8, 'buys about weekly, more than 10 orders',
-	 'purchases above frequent_purchases, not at_risk, own gap below loyal_gap_days, overdue_ratio below about_to_lose_overdue or silence_days below about_to_lose_days'),
+	 'purchases above frequent_purchases, the at-risk score negated, own gap below loyal_gap_days, gap cv below drifting_cv, overdue_ratio below about_to_lose_overdue or silence_days below about_to_lose_days'),
 	('unclassified', 10, 'none of the eight classes',
 	 'score 0: no class scores above it');
 SELECT pg_catalog.pg_extension_config_dump('crm.behaviour_classes', 'WHERE false');
