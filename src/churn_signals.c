@@ -6,8 +6,9 @@
  * per-client table (the purchase profile with offers, and the purchases and
  * spend of the recent and the previous window), one pass over
  * crm.interactions (the last engagement, the offers sent since the last
- * purchase), the population's rhythm, then crm.churn_signal's computation
- * for every client.
+ * purchase, and which of the profile's latest purchases came soon after an
+ * offer), the population's rhythm, then crm.churn_signal's computation for
+ * every client.
  *
  * The rows are those of crm.churn_signals_sql, its definition in SQL: the
  * profile is accumulated by the aggregate's own routine (profile_state_add)
