@@ -527,17 +527,16 @@ take_offers(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, voi
  * crm.churn_signals_sql's own query, run on the shards.
  */
 static const char gather_after_offer_sql[] =
-"SELECT r.client_id,"
-"       count(*) FILTER (WHERE EXISTS ("
-"           SELECT 1 FROM crm.interactions i"
-"            WHERE i.client_id = r.client_id AND i.direction = 'outbound'"
-"              AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at"
-"              AND i.occurred_at >= r.ordered_at - $2))"
+"SELECT r.client_id, count(*)"
 "  FROM (SELECT o.client_id, o.ordered_at,"
 "               row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k"
 "          FROM crm.orders o"
 "         WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1) r"
 " WHERE r.k <= 16"
+"   AND EXISTS (SELECT 1 FROM crm.interactions i"
+"                WHERE i.client_id = r.client_id AND i.direction = 'outbound'"
+"                  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at"
+"                  AND i.occurred_at >= r.ordered_at - $2)"
 " GROUP BY r.client_id";
 
 static bool

@@ -213,17 +213,16 @@ BEGIN
 	 * that came soon after an offer: a marketing message at most lag before
 	 */
 	a AS MATERIALIZED (
-		SELECT r.client_id,
-			   count(*) FILTER (WHERE EXISTS (
-				   SELECT 1 FROM crm.interactions i
-					WHERE i.client_id = r.client_id AND i.direction = 'outbound'
-					  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
-					  AND i.occurred_at >= r.ordered_at - lag)) AS after_offer
+		SELECT r.client_id, count(*) AS after_offer
 		  FROM (SELECT o.client_id, o.ordered_at,
 					   row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k
 				  FROM crm.orders o
 				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of) r
 		 WHERE r.k <= 16
+		   AND EXISTS (SELECT 1 FROM crm.interactions i
+						WHERE i.client_id = r.client_id AND i.direction = 'outbound'
+						  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+						  AND i.occurred_at >= r.ordered_at - lag)
 		 GROUP BY r.client_id),
 	x AS (
 		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
@@ -374,12 +373,12 @@ BEGIN
 		  FROM mine m
 		HAVING count(*) > 0),
 	a AS (
-		SELECT count(*) FILTER (WHERE EXISTS (
-				   SELECT 1 FROM crm.interactions i
-					WHERE i.client_id = explain_class.client_id AND i.direction = 'outbound'
-					  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
-					  AND i.occurred_at >= r.ordered_at - lag)) AS after_offer
-		  FROM (SELECT m.ordered_at FROM mine m ORDER BY m.ordered_at DESC LIMIT 16) r)
+		SELECT count(*) AS after_offer
+		  FROM (SELECT m.ordered_at FROM mine m ORDER BY m.ordered_at DESC LIMIT 16) r
+		 WHERE EXISTS (SELECT 1 FROM crm.interactions i
+						WHERE i.client_id = explain_class.client_id AND i.direction = 'outbound'
+						  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+						  AND i.occurred_at >= r.ordered_at - lag))
 	SELECT k.class, k.score, k.chosen, k.conditions
 	  FROM p, a,
 		   crm.churn_class_scores(
