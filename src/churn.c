@@ -287,30 +287,35 @@ const char *const churn_class_names[BC_N] = {
 #define PRIOR_OFFER_SHARE	0.1
 #define PRIOR_SEASON_SHARE	0.5
 
-/* evidence that x lies above c, in units of w: -1 .. 1 */
+/*
+ * The evidence that x lies above c, in units of w, is tanh(z) with
+ * z = (x - c) / w: from -1 through 0 on the border to 1.  The scores keep z
+ * and take tanh once per class: tanh rises, so the minimum of the
+ * conditions' evidence is tanh of the minimum of their z.
+ */
 static inline double
 above(double x, double c, double w)
 {
-	return tanh((x - c) / w);
+	return (x - c) / w;
 }
 
 /* the same on a log scale (x, c > 0; w in natural-log units) */
 static inline double
 above_log(double x, double c, double w)
 {
-	return tanh(log(Max(x, 1e-9) / c) / w);
+	return log(Max(x, 1e-9) / c) / w;
 }
 
-/* a class's condition: the feature, its evidence; the score is their minimum */
+/* a class's condition: the feature and its z; the score is their minimum */
 static void
-term(ChurnClassScore *k, const char *name, double value, double evidence)
+term(ChurnClassScore *k, const char *name, double value, double z)
 {
 	Assert(k->nterms < BC_MAX_TERMS);
 	k->term_name[k->nterms] = name;
 	k->term_value[k->nterms] = value;
-	k->term_score[k->nterms] = evidence;
-	if (k->nterms == 0 || evidence < k->score)
-		k->score = evidence;
+	k->term_score[k->nterms] = z;
+	if (k->nterms == 0 || z < k->score)
+		k->score = z;
 	k->nterms++;
 }
 
@@ -404,7 +409,7 @@ class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 		 above_log(f->own_gap, s->seasonal_gap_days, 0.3));
 
 	if (earlier_rate < 0)
-		term(&k[BC_AT_RISK], "earlier_rate", 0, -1);
+		term(&k[BC_AT_RISK], "earlier_rate", 0, -HUGE_VAL);
 	else
 	{
 		term(&k[BC_AT_RISK], "purchases", f->n, frequent);
@@ -424,13 +429,16 @@ class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 
 	term(&k[BC_LOYAL], "purchases", f->n, frequent);
 	if (earlier_rate >= 0)
-		term(&k[BC_LOYAL], "not_at_risk", k[BC_AT_RISK].score, -k[BC_AT_RISK].score);
+		term(&k[BC_LOYAL], "not_at_risk", tanh(k[BC_AT_RISK].score), -k[BC_AT_RISK].score);
 	term(&k[BC_LOYAL], "own_gap_days", f->own_gap, above_log(s->loyal_gap_days, f->own_gap, 0.2));
 	term(&k[BC_LOYAL], "gap_cv", f->own_cv, above_log(s->drifting_cv, Max(f->own_cv, 1e-3), 0.2));
 	term(&k[BC_LOYAL], "overdue_ratio", overdue,
 		 Max(above_log(s->about_to_lose_overdue, overdue, 0.3),
 			 above(s->about_to_lose_days, f->silence, 10)));
 
+	/* the evidence of each class: tanh of its z */
+	for (int i = 0; i < BC_UNCLASSIFIED; i++)
+		k[i].score = tanh(k[i].score);
 	k[BC_UNCLASSIFIED].score = 0;
 }
 
@@ -651,7 +659,7 @@ churn_class_scores(PG_FUNCTION_ARGS)
 		for (int t = 0; t < k[i].nterms; t++)
 			appendStringInfo(&buf, "%s{\"feature\": \"%s\", \"value\": %s, \"evidence\": %s}",
 							 t ? ", " : "", k[i].term_name[t],
-							 json_number(k[i].term_value[t]), json_number(k[i].term_score[t]));
+							 json_number(k[i].term_value[t]), json_number(tanh(k[i].term_score[t])));
 		appendStringInfoChar(&buf, ']');
 		v[0] = CStringGetTextDatum(churn_class_names[i]);
 		v[1] = Float8GetDatum(k[i].score);

@@ -32,14 +32,14 @@ enum
 /* the most conditions a class's score is made of */
 #define BC_MAX_TERMS	6
 
-/* one class's evidence: its score and the terms it is the minimum of */
+/* one class's evidence: its score (-1 .. 1) and the terms it is the minimum of */
 typedef struct ChurnClassScore
 {
 	double		score;
 	int			nterms;
 	const char *term_name[BC_MAX_TERMS];
 	double		term_value[BC_MAX_TERMS];	/* the feature */
-	double		term_score[BC_MAX_TERMS];	/* its evidence, -1 .. 1 */
+	double		term_score[BC_MAX_TERMS];	/* its z: the evidence is tanh(z) */
 } ChurnClassScore;
 
 extern const char *const churn_class_names[BC_N];
