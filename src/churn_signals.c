@@ -6,8 +6,9 @@
  * per-client table (the purchase profile with offers, and the purchases and
  * spend of the recent and the previous window), one pass over
  * crm.interactions (the last engagement, the offers sent since the last
- * purchase), the population's rhythm, then crm.churn_signal's computation
- * for every client.
+ * purchase, and which of the profile's latest purchases came soon after an
+ * offer), the population's rhythm, then crm.churn_signal's computation for
+ * every client.
  *
  * The rows are those of crm.churn_signals_sql, its definition in SQL: the
  * profile is accumulated by the aggregate's own routine (profile_state_add)
@@ -63,6 +64,7 @@ typedef struct ChurnClient
 	int64		offers;			/* campaign messages after the last purchase */
 	TimestampTz engagement;		/* last inbound contact other than a sale */
 	bool		engaged;
+	uint16		after_offer;	/* bit i: the profile's win[i] came soon after an offer */
 } ChurnClient;
 
 /* client_id -> index of the client */
@@ -126,7 +128,8 @@ enum
 	OC_OWN_GAP, OC_EXPECTED_GAP, OC_GAP_CV, OC_OVERDUE, OC_P_GAP, OC_RECENT_N,
 	OC_PREVIOUS_N, OC_PURCHASE_TREND, OC_RECENT_SPEND, OC_PREVIOUS_SPEND,
 	OC_SPEND_TREND, OC_ENGAGEMENT, OC_ENGAGEMENT_SILENCE, OC_OFFERS, OC_OFFER_SHARE,
-	OC_SEASON_SHARE, OC_POPULATION_GAP, OC_STATUS, OC_CLASS, OUT_NATTS
+	OC_SEASON_SHARE, OC_POPULATION_GAP, OC_STATUS, OC_CLASS, OC_AFTER_OFFER,
+	OC_CONFIDENCE, OC_RUNNER_UP, OUT_NATTS
 };
 
 static const FastPathColumn result_columns[OUT_NATTS] = {
@@ -141,7 +144,9 @@ static const FastPathColumn result_columns[OUT_NATTS] = {
 	{"last_engagement", TIMESTAMPTZOID}, {"engagement_silence_days", FLOAT8OID},
 	{"offers_since_last_purchase", INT8OID}, {"offer_share", FLOAT8OID},
 	{"season_share", FLOAT8OID}, {"population_gap_days", FLOAT8OID},
-	{"status", TEXTOID}, {"behaviour_class", TEXTOID}
+	{"status", TEXTOID}, {"behaviour_class", TEXTOID},
+	{"purchases_after_offer", INT8OID}, {"class_confidence", FLOAT8OID},
+	{"runner_up_class", TEXTOID}
 };
 
 PG_FUNCTION_INFO_V1(churn_signals);
@@ -265,8 +270,24 @@ scan_orders(FastPathTable *orders, TimestampTz as_of,
 	return true;
 }
 
+/*
+ * Marks the purchases of the client's window (its latest PROFILE_WINDOW)
+ * that an offer at time t came soon before: t < purchase <= t + lag.
+ */
+static inline void
+mark_after_offer(ChurnClient *c, TimestampTz t, int64 lag)
+{
+	for (int i = 0; i < c->profile.nwin; i++)
+	{
+		TimestampTz p = c->profile.win[i];
+
+		if (t < p && t >= p - lag)
+			c->after_offer |= (uint16) (1 << i);
+	}
+}
+
 static void
-add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
+add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows, int64 lag)
 {
 	int			i;
 
@@ -285,8 +306,13 @@ add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
 				c->engagement = r->p.t;
 			c->engaged = true;
 		}
-		else if (r->p.t > c->profile.last)
-			c->offers++;
+		else
+		{
+			if (r->p.t > c->profile.last)
+				c->offers++;
+			else
+				mark_after_offer(c, r->p.t, lag);
+		}
 	}
 }
 
@@ -296,7 +322,8 @@ add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
  * after the client's last purchase.  False when a time is not finite.
  */
 static bool
-scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *cs)
+scan_interactions(FastPathTable *interactions, TimestampTz as_of, int64 lag,
+				  ChurnClients *cs)
 {
 	ScanPass	pass;
 	TupleTableSlot *slot;
@@ -333,11 +360,11 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *
 		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
-			add_interactions(cs, rows, nrows);
+			add_interactions(cs, rows, nrows, lag);
 			nrows = 0;
 		}
 	}
-	add_interactions(cs, rows, nrows);
+	add_interactions(cs, rows, nrows, lag);
 	scan_end(&pass);
 	return true;
 }
@@ -445,6 +472,52 @@ take_client(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, voi
 	return true;
 }
 
+/*
+ * Of each client's latest PROFILE_WINDOW purchases, those that came soon
+ * after an offer (an outbound message with a campaign at most $2 before):
+ * crm.churn_signals_sql's own query, run on the shards.
+ */
+static const char gather_after_offer_sql[] =
+"SELECT r.client_id, count(*)"
+"  FROM (SELECT o.client_id, o.ordered_at,"
+"               row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k"
+"          FROM crm.orders o"
+"         WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1) r"
+" WHERE r.k <= 16"
+"   AND EXISTS (SELECT 1 FROM crm.interactions i"
+"                WHERE i.client_id = r.client_id AND i.direction = 'outbound'"
+"                  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at"
+"                  AND i.occurred_at >= r.ordered_at - $2)"
+" GROUP BY r.client_id";
+
+static bool
+take_after_offer(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
+{
+	int64		k = n[1] ? 0 : DatumGetInt64(v[1]);
+
+	/* the count is what the row reads: its first k bits */
+	if (k < 0 || k > c->profile.nwin)
+		return false;
+	c->after_offer = (uint16) ((UINT64CONST(1) << k) - 1);
+	return true;
+}
+
+/* The purchases after an offer, from the shards; false when a row is unusual. */
+static bool
+gather_after_offer(ChurnClients *cs, TimestampTz as_of, Datum lag)
+{
+	Oid			types[2] = {TIMESTAMPTZOID, INTERVALOID};
+	Datum		args[2] = {TimestampTzGetDatum(as_of), lag};
+	GatherCall	g;
+	bool		usual;
+
+	gather_begin(&g);
+	usual = gather_rows(&g, cs, gather_after_offer_sql, 2, types, args, false,
+						take_after_offer, NULL);
+	gather_end(&g);
+	return usual;
+}
+
 /* The clients, from the shards; false when a row is unusual. */
 static bool
 gather_clients(ChurnClients *cs, TimestampTz as_of, TimestampTz recent_from,
@@ -536,14 +609,21 @@ window_spend(const WindowSum *w)
 	return profile_micro_to_numeric(w->total, w->scale);
 }
 
+/* make_interval(secs => secs), as in SQL */
+static Datum
+seconds_interval(double secs)
+{
+	return DirectFunctionCall7(make_interval, Int32GetDatum(0), Int32GetDatum(0),
+							   Int32GetDatum(0), Int32GetDatum(0),
+							   Int32GetDatum(0), Int32GetDatum(0),
+							   Float8GetDatum(secs));
+}
+
 /* The time as_of - secs seconds, with interval arithmetic as in SQL. */
 static TimestampTz
 seconds_before(TimestampTz as_of, double secs, double times)
 {
-	Datum		w = DirectFunctionCall7(make_interval, Int32GetDatum(0), Int32GetDatum(0),
-										Int32GetDatum(0), Int32GetDatum(0),
-										Int32GetDatum(0), Int32GetDatum(0),
-										Float8GetDatum(secs));
+	Datum		w = seconds_interval(secs);
 
 	if (times != 1)
 		w = DirectFunctionCall2(interval_mul, w, Float8GetDatum(times));
@@ -563,6 +643,7 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 	bool		pn[PROFILE_NATTS];
 	Datum		sv[CS_NATTS];
 	bool		sn[CS_NATTS];
+	int			after = __builtin_popcount(c->after_offer);
 	Datum		rs,
 				ps;
 	/* the signals churn_compute gives, and where each goes */
@@ -572,12 +653,13 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 		{CS_OVERDUE, OC_OVERDUE}, {CS_P_GAP, OC_P_GAP},
 		{CS_SEASON_SHARE, OC_SEASON_SHARE},
 		{CS_ENGAGEMENT_SILENCE, OC_ENGAGEMENT_SILENCE},
-		{CS_STATUS, OC_STATUS}, {CS_CLASS, OC_CLASS}
+		{CS_STATUS, OC_STATUS}, {CS_CLASS, OC_CLASS},
+		{CS_CONFIDENCE, OC_CONFIDENCE}, {CS_RUNNER_UP, OC_RUNNER_UP}
 	};
 
 	profile_state_values(&c->profile, pv, pn);
 	churn_compute(s, pv, pn, as_of, gap, c->recent.n, c->previous.n,
-				  c->engaged, c->engagement, c->offers, sv, sn);
+				  c->engaged, c->engagement, c->offers, after, sv, sn, NULL);
 	rs = window_spend(&c->recent);
 	ps = window_spend(&c->previous);
 
@@ -610,6 +692,7 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 	values[pos[OC_OFFERS]] = Int64GetDatum(c->offers);
 	values[pos[OC_OFFER_SHARE]] = pv[PF_OFFER_SHARE];
 	values[pos[OC_POPULATION_GAP]] = Float8GetDatum(gap);
+	values[pos[OC_AFTER_OFFER]] = Int64GetDatum(after);
 }
 
 /*
@@ -630,6 +713,7 @@ churn_signals(PG_FUNCTION_ARGS)
 	FastPathTable interactions;
 	TimestampTz recent_from;
 	TimestampTz previous_from;
+	Datum		lag;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	MemoryContext row;
@@ -670,6 +754,7 @@ churn_signals(PG_FUNCTION_ARGS)
 
 	recent_from = seconds_before(as_of, settings.window_days * 86400, 1);
 	previous_from = seconds_before(as_of, settings.window_days * 86400, 2);
+	lag = seconds_interval(settings.offer_lag_days * 86400);
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm.churn_signals",
 								 ALLOCSET_DEFAULT_SIZES);
@@ -682,11 +767,14 @@ churn_signals(PG_FUNCTION_ARGS)
 	cs.n = 0;
 
 	if (on_shards)
-		usual = gather_clients(&cs, as_of, recent_from, previous_from);
+		usual = gather_clients(&cs, as_of, recent_from, previous_from) &&
+			gather_after_offer(&cs, as_of, lag);
 	else
 	{
 		usual = scan_orders(&orders, as_of, recent_from, previous_from, &cs) &&
-			scan_interactions(&interactions, as_of, &cs);
+			scan_interactions(&interactions, as_of,
+							  as_of - seconds_before(as_of, settings.offer_lag_days * 86400, 1),
+							  &cs);
 		fastpath_close(&orders);
 		fastpath_close(&interactions);
 	}

@@ -81,7 +81,8 @@ SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
 
 INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'own_nulls' FROM unnest(ARRAY[
-	'crm.churn_signal(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb)',
+	'crm.churn_signal(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint)',
+	'crm.churn_class_scores(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint)',
 	'crm.retention_clv(float8, float8, float8, integer)'
 ]) f;
 
@@ -133,6 +134,8 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.category_subtree(integer)', 'table', '{"category_id": "880001"}', '{}'),
 	('crm.churn_signals(timestamptz, jsonb)', 'table', '{"as_of": "now()", "options": "''{}''"}', '{}'),
 	('crm.churn_signals_sql(timestamptz, jsonb)', 'table', '{"as_of": "now()", "options": "''{}''"}', '{}'),
+	('crm.explain_class(bigint, timestamptz, jsonb)', 'table',
+	 '{"client_id": "880001", "as_of": "now()", "options": "''{}''"}', '{}'),
 	('crm.repeat_curve(timestamptz, timestamptz)', 'table',
 	 '{"as_of": "now()", "since": "''-infinity''"}', '{}'),
 	('crm.cohort_retention(timestamptz, text)', 'table', '{"as_of": "now()", "period": "''month''"}', '{}'),
