@@ -4,7 +4,9 @@
 SET TimeZone = 'UTC';
 BEGIN;
 \i sql/include/try.sql
+SET client_min_messages = warning;
 TRUNCATE crm.clients CASCADE;	-- only these clients (rolled back below)
+RESET client_min_messages;
 INSERT INTO crm.clients (client_id, first_name) SELECT g, 'c' || g FROM generate_series(101, 118) g;
 -- purchases: (client, days before 2025-01-01, promo); even clients are the
 -- odd client before them with one purchase off its pattern

@@ -39,6 +39,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/jsonb.h"
@@ -379,8 +380,11 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, int64 lag,
  * step, and each window's purchases and spend, accumulated as the direct
  * pass does, in one pass), grouped by currency too, so that a client's
  * purchases in a second currency come as a second row: the call then goes
- * to SQL.  Then the last inbound contact that is not a sale, and the
- * campaign messages after the client's last purchase.
+ * to SQL.  Then the last inbound contact that is not a sale, and the times
+ * of the campaign messages (outbound, with a campaign), read here as the
+ * direct pass reads them: those after the client's last purchase are the
+ * offers since, the others mark the purchases of the profile's window that
+ * came soon after them.
  */
 static const char gather_clients_sql[] =
 "SELECT p.client_id, p.state, p.currency, e.engaged, f.offers"
@@ -393,13 +397,8 @@ static const char gather_clients_sql[] =
 "               FROM crm.interactions i"
 "              WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= $1"
 "              GROUP BY i.client_id) e ON e.client_id = p.client_id"
-"  LEFT JOIN (SELECT c.client_id, count(*) AS offers"
+"  LEFT JOIN (SELECT c.client_id, array_agg(c.occurred_at) AS offers"
 "               FROM crm.interactions c"
-"               JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase"
-"                       FROM crm.orders o"
-"                      WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
-"                      GROUP BY o.client_id) l"
-"                 ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase"
 "              WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $1"
 "              GROUP BY c.client_id) f ON f.client_id = p.client_id";
 
@@ -454,84 +453,63 @@ gather_rows(GatherCall *g, ChurnClients *cs, const char *sql, int nargs, const O
 	return usual;
 }
 
+typedef struct GatherClientsArg
+{
+	ScanCurrency cur;
+	int64		lag;			/* offer_lag_days, in microseconds */
+} GatherClientsArg;
+
 static bool
 take_client(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
 {
-	ScanCurrency *cur = (ScanCurrency *) arg;
+	GatherClientsArg *a = (GatherClientsArg *) arg;
 	ProfileWindow w[2];
 
 	/* a second row of the client: purchases in a second currency */
-	if (c->profile.n > 0 || n[1] || n[2] || !scan_same_currency(cur, v[2]))
+	if (c->profile.n > 0 || n[1] || n[2] || !scan_same_currency(&a->cur, v[2]))
 		return false;
 	profile_windows_read(DatumGetByteaPP(v[1]), &c->profile, w);
 	c->recent = w[0];
 	c->previous = w[1];
 	c->engaged = !n[3];
 	c->engagement = n[3] ? 0 : DatumGetTimestampTz(v[3]);
-	c->offers = n[4] ? 0 : DatumGetInt64(v[4]);
+	c->offers = 0;
+	if (!n[4])
+	{
+		ArrayType  *times = DatumGetArrayTypeP(v[4]);
+		const TimestampTz *t = (const TimestampTz *) ARR_DATA_PTR(times);
+		int			nt = ArrayGetNItems(ARR_NDIM(times), ARR_DIMS(times));
+
+		if (ARR_ELEMTYPE(times) != TIMESTAMPTZOID || ARR_HASNULL(times))
+			return false;
+		for (int i = 0; i < nt; i++)
+		{
+			/* as the direct pass: a time that is not finite is the twin's */
+			if (TIMESTAMP_NOT_FINITE(t[i]))
+				return false;
+			if (t[i] > c->profile.last)
+				c->offers++;
+			else
+				mark_after_offer(c, t[i], a->lag);
+		}
+	}
 	return true;
-}
-
-/*
- * Of each client's latest PROFILE_WINDOW purchases, those that came soon
- * after an offer (an outbound message with a campaign at most $2 before):
- * crm.churn_signals_sql's own query, run on the shards.
- */
-static const char gather_after_offer_sql[] =
-"SELECT r.client_id, count(*)"
-"  FROM (SELECT o.client_id, o.ordered_at,"
-"               row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k"
-"          FROM crm.orders o"
-"         WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1) r"
-" WHERE r.k <= 16"
-"   AND EXISTS (SELECT 1 FROM crm.interactions i"
-"                WHERE i.client_id = r.client_id AND i.direction = 'outbound'"
-"                  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at"
-"                  AND i.occurred_at >= r.ordered_at - $2)"
-" GROUP BY r.client_id";
-
-static bool
-take_after_offer(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
-{
-	int64		k = n[1] ? 0 : DatumGetInt64(v[1]);
-
-	/* the count is what the row reads: its first k bits */
-	if (k < 0 || k > c->profile.nwin)
-		return false;
-	c->after_offer = (uint16) ((UINT64CONST(1) << k) - 1);
-	return true;
-}
-
-/* The purchases after an offer, from the shards; false when a row is unusual. */
-static bool
-gather_after_offer(ChurnClients *cs, TimestampTz as_of, Datum lag)
-{
-	Oid			types[2] = {TIMESTAMPTZOID, INTERVALOID};
-	Datum		args[2] = {TimestampTzGetDatum(as_of), lag};
-	GatherCall	g;
-	bool		usual;
-
-	gather_begin(&g);
-	usual = gather_rows(&g, cs, gather_after_offer_sql, 2, types, args, false,
-						take_after_offer, NULL);
-	gather_end(&g);
-	return usual;
 }
 
 /* The clients, from the shards; false when a row is unusual. */
 static bool
 gather_clients(ChurnClients *cs, TimestampTz as_of, TimestampTz recent_from,
-			   TimestampTz previous_from)
+			   TimestampTz previous_from, int64 lag)
 {
 	Oid			types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[3] = {TimestampTzGetDatum(as_of), TimestampTzGetDatum(recent_from),
 	TimestampTzGetDatum(previous_from)};
 	GatherCall	g;
 	bool		usual;
-	ScanCurrency cur = {0};
+	GatherClientsArg a = {{0}, lag};
 
 	gather_begin(&g);
-	usual = gather_rows(&g, cs, gather_clients_sql, 3, types, args, true, take_client, &cur);
+	usual = gather_rows(&g, cs, gather_clients_sql, 3, types, args, true, take_client, &a);
 	gather_end(&g);
 	return usual;
 }
@@ -713,7 +691,7 @@ churn_signals(PG_FUNCTION_ARGS)
 	FastPathTable interactions;
 	TimestampTz recent_from;
 	TimestampTz previous_from;
-	Datum		lag;
+	int64		lag;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	MemoryContext row;
@@ -754,7 +732,8 @@ churn_signals(PG_FUNCTION_ARGS)
 
 	recent_from = seconds_before(as_of, settings.window_days * 86400, 1);
 	previous_from = seconds_before(as_of, settings.window_days * 86400, 2);
-	lag = seconds_interval(settings.offer_lag_days * 86400);
+	/* an offer's lag, in microseconds, as the twin's interval arithmetic gives it */
+	lag = as_of - seconds_before(as_of, settings.offer_lag_days * 86400, 1);
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm.churn_signals",
 								 ALLOCSET_DEFAULT_SIZES);
@@ -767,14 +746,11 @@ churn_signals(PG_FUNCTION_ARGS)
 	cs.n = 0;
 
 	if (on_shards)
-		usual = gather_clients(&cs, as_of, recent_from, previous_from) &&
-			gather_after_offer(&cs, as_of, lag);
+		usual = gather_clients(&cs, as_of, recent_from, previous_from, lag);
 	else
 	{
 		usual = scan_orders(&orders, as_of, recent_from, previous_from, &cs) &&
-			scan_interactions(&interactions, as_of,
-							  as_of - seconds_before(as_of, settings.offer_lag_days * 86400, 1),
-							  &cs);
+			scan_interactions(&interactions, as_of, lag, &cs);
 		fastpath_close(&orders);
 		fastpath_close(&interactions);
 	}
