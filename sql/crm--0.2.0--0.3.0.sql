@@ -3475,8 +3475,8 @@ BEGIN
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
 	-- horizon, discount rate and period, checked by crm.clv itself
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	/*
 	 * The models, unless given, fitted by the _or_null aggregates: where the
@@ -3547,8 +3547,8 @@ BEGIN
 	END IF;
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	RETURN QUERY
 	WITH r AS MATERIALIZED (
@@ -4291,3 +4291,14 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.category_subtree(integer) IS 'the category and all its sub-categories';
+
+/*
+ * CLV: standard errors and covariance of the fitted models (appended after
+ * converged: a model stored before the upgrade reads them as null).
+ */
+ALTER TYPE crm.bgnbd_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+ALTER TYPE crm.pareto_nbd_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+ALTER TYPE crm.gamma_gamma_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+COMMENT ON TYPE crm.bgnbd_model IS 'a fitted BG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+COMMENT ON TYPE crm.pareto_nbd_model IS 'a fitted Pareto/NBD model: purchase rate ~ Gamma(r, alpha), drop-out rate ~ Gamma(s, beta) (alpha, beta in the time unit of the data); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+COMMENT ON TYPE crm.gamma_gamma_model IS 'a fitted Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v) (v in money units); total log-likelihood, repeat buyers used, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';

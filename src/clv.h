@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/tupdesc.h"
 #include "fmgr.h"
 
 /* which model a fit state collects rows for */
@@ -120,6 +121,12 @@ extern void clv_model_params(HeapTupleHeader model, int nparams,
 extern Datum clv_model_result(FunctionCallInfo fcinfo, int nparams,
 							  const double *params, double loglik, int64 n,
 							  int iterations, bool converged);
+extern const char *clv_fit_why;
+extern void clv_set_fit_why(const char *fmt,...) pg_attribute_printf(1, 2);
+extern void clv_notice_not_converged(TupleDesc tupdesc, int iterations);
+extern bool clv_model_check(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+							int nparams, const double *params, double loglik,
+							int iterations, bool converged);
 extern double clv_finite(double value, const char *what, const char *typname,
 						 const char *const *names, const double *params,
 						 int nparams, const char *const *vnames,
@@ -157,6 +164,25 @@ extern void clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 					 int maxiter, double gtol, ClvOptimResult *res);
 extern bool clv_check_start(int n, const double *theta, ClvObjective fn,
 							void *arg, const char *model);
+
+/*
+ * clv_hessian.c: standard errors and covariance of the fits.  A model
+ * composite may end with std_errors float8[] and covariance float8[]
+ * (after converged); clv_model_result_cov fills them.
+ */
+#define CLV_MAXPARAMS		4
+extern bool clv_spd_inverse(int n, const double *a, double *inv);
+extern bool clv_covariance_from_hessian(int n, const double *theta,
+										const double *hth, const double *g,
+										double wsum, const double *unscale,
+										double *cov);
+extern bool clv_covariance(int n, ClvObjective fn, void *arg,
+						   const double *theta, double wsum,
+						   const double *unscale, double *cov);
+extern Datum clv_model_result_cov(FunctionCallInfo fcinfo, int nparams,
+								  const double *params, const double *cov,
+								  double loglik, int64 n, int iterations,
+								  bool converged);
 
 /* likelihoods, exposed for the hand-checked tests */
 extern double clv_bgnbd_row_ll(double r, double alpha, double a, double b,

@@ -292,6 +292,8 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 	double		theta[4] = {0, 0, 0, 0};
 	double		params[4];
 	double		loglik = 0;
+	double		cov[16];
+	bool		have_cov = false;
 	ClvOptimResult res;
 	int			i;
 
@@ -319,6 +321,13 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 	clv_bfgs(4, theta, bgnbd_objective, &f, 1000, 1e-9, &res);
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);
+	if (res.converged)
+	{
+		double		unscale[4] = {1, scale, 1, 1};
+
+		have_cov = clv_covariance(4, bgnbd_objective, &f, theta, data.wsum,
+								  unscale, cov);
+	}
 
 	/*
 	 * A fit that runs towards a, b -> infinity (the Beta distribution of the
@@ -353,6 +362,8 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 			params[2] = q * CLV_BGNBD_KAPPA_CAP;
 			params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
 			res.converged = res2.converged;
+			/* on the boundary: no interior maximum, no covariance */
+			have_cov = false;
 		}
 		res.iterations += res2.iterations;
 	}
@@ -362,10 +373,14 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 											   params[3], data.x[i],
 											   data.tx[i] * scale,
 											   data.T[i] * scale);
-	if (!isfinite(loglik))
+	if (!isfinite(loglik) && res.converged)
+	{
 		res.converged = false;
-	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,
-							res.iterations, res.converged);
+		clv_set_fit_why("the log-likelihood is not finite at the estimate");
+	}
+	return clv_model_result_cov(fcinfo, 4, params, have_cov ? cov : NULL,
+								loglik, st->nclients, res.iterations,
+								res.converged);
 }
 
 static void

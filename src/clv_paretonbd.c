@@ -273,6 +273,8 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	double		theta[4] = {0, 0, 0, 0};
 	double		params[4];
 	double		loglik = 0;
+	double		cov[16];
+	bool		have_cov = false;
 	ClvOptimResult res;
 	int			i;
 
@@ -308,8 +310,21 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	for (i = 0; i < 4; i++)
 	{
 		params[i] = exp(theta[i]);
-		if (params[i] > 1e6)
+		if (params[i] > 1e6 && !f.exhausted)
+		{
+			if (res.converged)
+				clv_set_fit_why("parameter %s passed 1e6 (in the fit's scaled time): the rates' spread vanishes and the likelihood only flattens out towards that edge",
+								pareto_names[i]);
 			res.converged = false;
+		}
+	}
+	if (res.converged && !f.exhausted)
+	{
+		double		unscale[4] = {1, scale, 1, scale};
+
+		clv_series_work_reset();
+		have_cov = clv_covariance(4, pareto_objective, &f, theta, data.wsum,
+								  unscale, cov);
 	}
 	if (f.exhausted)
 	{
@@ -329,6 +344,8 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 											   params[3] * params[3]))
 			* data.wsum - sx * log(scale);
 		res.converged = false;
+		clv_set_fit_why("the 2F1 series of the likelihood needed more than the work budget of %lld terms near the edge of the parameter space",
+						(long long) f.budget);
 	}
 	params[1] *= scale;
 	params[3] *= scale;
@@ -338,10 +355,14 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 													params[3], data.x[i],
 													data.tx[i] * scale,
 													data.T[i] * scale);
-	if (!isfinite(loglik))
+	if (!isfinite(loglik) && res.converged)
+	{
 		res.converged = false;
-	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,
-							res.iterations, res.converged);
+		clv_set_fit_why("the log-likelihood is not finite at the estimate");
+	}
+	return clv_model_result_cov(fcinfo, 4, params, have_cov ? cov : NULL,
+								loglik, st->nclients, res.iterations,
+								res.converged);
 }
 
 static double

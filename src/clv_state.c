@@ -761,23 +761,62 @@ clv_model_name(Oid type)
 }
 
 /*
- * A fitted model as the composite the function returns: the parameters,
- * then loglik, n, iterations, converged.
+ * Why the last fit did not converge, in a sentence (set by the optimiser
+ * and by the final functions; NULL when it converged).
  */
-Datum
-clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
-				 double loglik, int64 n, int iterations, bool converged)
-{
-	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {false};
-	int			i;
+const char *clv_fit_why = NULL;
+static char clv_fit_why_buf[256];
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != nparams + 4)
-		elog(ERROR, "unexpected model type with %d attributes", tupdesc->natts);
+void
+clv_set_fit_why(const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(clv_fit_why_buf, sizeof(clv_fit_why_buf), fmt, ap);
+	va_end(ap);
+	clv_fit_why = clv_fit_why_buf;
+}
+
+/* the detail of a fit that did not converge: the iterations and why */
+static char *
+clv_not_converged_detail(int iterations)
+{
+	return psprintf("The optimiser stopped after %d iterations without reaching a maximum of the likelihood: %s.",
+					iterations,
+					clv_fit_why ? clv_fit_why : "its stopping rule was not met");
+}
+
+/*
+ * A fit that ends with converged false says why, in a notice (the model is
+ * returned all the same).
+ */
+void
+clv_notice_not_converged(TupleDesc tupdesc, int iterations)
+{
+	ErrorContextCallback *saved = error_context_stack;
+	char	   *model = clv_model_name(tupdesc->tdtypeid);
+
+	error_context_stack = NULL;
+	ereport(NOTICE,
+			(errmsg_internal("the %s fit did not converge", model),
+			 errdetail_internal("%s", clv_not_converged_detail(iterations)),
+			 errhint("The model is returned with converged false; a penalty, or a look at the data, may help.")));
+	error_context_stack = saved;
+}
+
+/*
+ * Whether a fitted model may be presented: its parameters and
+ * log-likelihood finite (an error otherwise, or in a fit_or_null aggregate
+ * a notice and false) and, in a fit_or_null aggregate, converged (a notice
+ * and false otherwise).  On false fcinfo->isnull is set.
+ */
+bool
+clv_model_check(FunctionCallInfo fcinfo, TupleDesc tupdesc, int nparams,
+				const double *params, double loglik, int iterations,
+				bool converged)
+{
+	int			i;
 
 	/*
 	 * Summaries spanning the whole float8 range can drive a parameter to
@@ -811,7 +850,7 @@ clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
 									  NameStr(TupleDescAttr(tupdesc, i)->attname), clv_fmt(x)),
 							 psprintf("The fit gives %s after %d iterations.", buf.data, iterations));
 			fcinfo->isnull = true;
-			return (Datum) 0;
+			return false;
 		}
 	}
 	/* a fit_or_null aggregate presents only a maximum it found */
@@ -820,18 +859,23 @@ clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
 		clv_unidentified(clv_model_name(tupdesc->tdtypeid),
 						 psprintf("the %s fit did not converge",
 								  clv_model_name(tupdesc->tdtypeid)),
-						 psprintf("The optimiser stopped after %d iterations without reaching a maximum of the likelihood.",
-								  iterations));
+						 clv_not_converged_detail(iterations));
 		fcinfo->isnull = true;
-		return (Datum) 0;
+		return false;
 	}
-	for (i = 0; i < nparams; i++)
-		values[i] = Float8GetDatum(params[i]);
-	values[nparams] = Float8GetDatum(loglik);
-	values[nparams + 1] = Int64GetDatum(n);
-	values[nparams + 2] = Int32GetDatum(iterations);
-	values[nparams + 3] = BoolGetDatum(converged);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	return true;
+}
+
+/*
+ * A fitted model as the composite the function returns, without a
+ * covariance (see clv_model_result_cov, src/clv_hessian.c).
+ */
+Datum
+clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
+				 double loglik, int64 n, int iterations, bool converged)
+{
+	return clv_model_result_cov(fcinfo, nparams, params, NULL, loglik, n,
+								iterations, converged);
 }
 
 /*

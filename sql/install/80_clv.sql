@@ -35,9 +35,11 @@ CREATE TYPE crm.bgnbd_model AS (
 	loglik		float8,
 	n			bigint,
 	iterations	integer,
-	converged	boolean
+	converged	boolean,
+	std_errors	float8[],
+	covariance	float8[]
 );
-COMMENT ON TYPE crm.bgnbd_model IS 'a fitted BG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence';
+COMMENT ON TYPE crm.bgnbd_model IS 'a fitted BG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
 
 CREATE TYPE crm.pareto_nbd_model AS (
 	r			float8,
@@ -47,9 +49,11 @@ CREATE TYPE crm.pareto_nbd_model AS (
 	loglik		float8,
 	n			bigint,
 	iterations	integer,
-	converged	boolean
+	converged	boolean,
+	std_errors	float8[],
+	covariance	float8[]
 );
-COMMENT ON TYPE crm.pareto_nbd_model IS 'a fitted Pareto/NBD model: purchase rate ~ Gamma(r, alpha), drop-out rate ~ Gamma(s, beta) (alpha, beta in the time unit of the data); total log-likelihood, clients, optimiser iterations, convergence';
+COMMENT ON TYPE crm.pareto_nbd_model IS 'a fitted Pareto/NBD model: purchase rate ~ Gamma(r, alpha), drop-out rate ~ Gamma(s, beta) (alpha, beta in the time unit of the data); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
 
 CREATE TYPE crm.gamma_gamma_model AS (
 	p			float8,
@@ -58,9 +62,11 @@ CREATE TYPE crm.gamma_gamma_model AS (
 	loglik		float8,
 	n			bigint,
 	iterations	integer,
-	converged	boolean
+	converged	boolean,
+	std_errors	float8[],
+	covariance	float8[]
 );
-COMMENT ON TYPE crm.gamma_gamma_model IS 'a fitted Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v) (v in money units); total log-likelihood, repeat buyers used, optimiser iterations, convergence';
+COMMENT ON TYPE crm.gamma_gamma_model IS 'a fitted Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v) (v in money units); total log-likelihood, repeat buyers used, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
 
 -- transition, combine and final functions
 CREATE FUNCTION crm.clv_bgnbd_trans(crm.clv_fit_state, float8, float8, float8)
@@ -397,8 +403,8 @@ BEGIN
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
 	-- horizon, discount rate and period, checked by crm.clv itself
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	/*
 	 * The models, unless given, fitted by the _or_null aggregates: where the
@@ -472,8 +478,8 @@ BEGIN
 	END IF;
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	RETURN QUERY
 	WITH r AS MATERIALIZED (
