@@ -112,6 +112,7 @@ extern ClvFitState *clv_state_detoast(Datum d);
 extern void clv_state_to_data(const ClvFitState *st, ClvData *data);
 extern double clv_scaled_time_data(const ClvFitState *st, ClvData *data,
 								   const char *model);
+extern double clv_median_rescale(ClvData *data);
 extern char *clv_fmt(double v);
 extern const char *clv_kind_name(int kind);
 extern void clv_validate_row(int kind, const double *v);
@@ -212,11 +213,40 @@ typedef struct ClvTransactionModel
 	const char *arg_name;		/* "bgnbd_model" */
 	const char *const *param_names; /* its four parameters */
 	double		(*expected) (const double *p, double t, double x, double tx, double T);
+	/* optional: P(alive) and E[Y(t) | alive], whose product is expected */
+	double		(*p_alive) (const double *p, double x, double tx, double T);
+	double		(*expected_alive) (const double *p, double t, double x, double T);
 } ClvTransactionModel;
+
+extern const ClvTransactionModel clv_bgnbd_tmodel;
+extern const ClvTransactionModel clv_pareto_tmodel;
+extern double clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T);
+extern double clv_bgnbd_expected_v(const double *p, double t, double x,
+								   double tx, double T);
+extern double clv_bgnbd_expected_alive_v(const double *p, double t, double x,
+										 double T);
+extern double clv_pareto_p_alive_v(const double *p, double x, double tx, double T);
+extern double clv_pareto_expected_v(const double *p, double t, double x,
+									double tx, double T);
+extern double clv_pareto_expected_alive_v(const double *p, double t, double x,
+										  double T);
 
 /* the discounted value and its horizon (src/clv_value.c) */
 extern double clv_horizon(double t);
 extern double clv_discounted(FunctionCallInfo fcinfo, const ClvTransactionModel *model,
 							 const double *p, const double *v);
+extern double clv_discounted_v(const ClvTransactionModel *model, const double *p,
+							   const double *v, const double *g, double m,
+							   double horizon, double rate, double period);
+extern void clv_discount_args(double horizon, double rate, double period);
+
+/* src/clv_predict.c: the parameters of a model argument, decoded once per query */
+extern double clv_bgnbd_pmf_v(const double *p, double n, double t, double x,
+							  double tx, double T);
+extern double clv_pareto_pmf_v(const double *p, double n, double t, double x,
+							   double tx, double T);
+extern void clv_model_params_cached(FunctionCallInfo fcinfo, int argno,
+									int nparams, const char *const *names,
+									const char *typname, double *out);
 
 #endif							/* CRM_CLV_H */

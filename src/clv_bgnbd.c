@@ -300,6 +300,7 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 	scale = clv_scaled_time_data(st, &data, "bgnbd");
 	if (scale <= 0)
 		PG_RETURN_NULL();
+	scale *= clv_median_rescale(&data);
 
 	memset(&f, 0, sizeof(f));
 	f.d = &data;
@@ -388,7 +389,7 @@ bgnbd_args(FunctionCallInfo fcinfo, double *p, double *v)
 {
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(i + 1);
@@ -417,7 +418,7 @@ bgnbd_log_odds_dead(const double *p, double x, double tx, double T)
 		+ (p[0] + x) * (log(p[1] + T) - log(p[1] + tx));
 }
 
-static double
+double
 clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T)
 {
 	double		lo = bgnbd_log_odds_dead(p, x, tx, T);
@@ -496,8 +497,8 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
  * series needs about a z/(1-z) terms and overflows for large a: from
  * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.
  */
-static double
-clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
+double
+clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
 {
 	double		r = p[0],
 				alpha = p[1],
@@ -511,18 +512,26 @@ clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 	if (t == 0)
 		return 0;
 	if (a >= CLV_BGNBD_A_EXPAND)
-		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T)
-			* clv_bgnbd_p_alive_v(p, x, tx, T);
+		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
 	z = t / (alpha + T + t);
 	L = -log1p(t / (alpha + T));
 	G = (e == 0 ? -L : -expm1(e * L) / e)
 		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
-	return (a + b + x - 1) * G * clv_bgnbd_p_alive_v(p, x, tx, T);
+	return (a + b + x - 1) * G;
+}
+
+double
+clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
+{
+	if (t == 0)
+		return 0;
+	return clv_bgnbd_expected_alive_v(p, t, x, T) * clv_bgnbd_p_alive_v(p, x, tx, T);
 }
 
 /* the model as the discounted value (src/clv_value.c) calls it */
-static const ClvTransactionModel bgnbd_model = {
-	"BG/NBD expected purchases", "bgnbd_model", bgnbd_names, clv_bgnbd_expected_v
+const ClvTransactionModel clv_bgnbd_tmodel = {
+	"BG/NBD expected purchases", "bgnbd_model", bgnbd_names, clv_bgnbd_expected_v,
+	clv_bgnbd_p_alive_v, clv_bgnbd_expected_alive_v
 };
 
 Datum
@@ -545,7 +554,7 @@ clv_bgnbd_expected(PG_FUNCTION_ARGS)
 	double		t;
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	t = clv_horizon(PG_GETARG_FLOAT8(1));
 	for (i = 0; i < 3; i++)
@@ -562,7 +571,7 @@ clv_bgnbd_expected_new(PG_FUNCTION_ARGS)
 	double		p[4];
 	double		t;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	t = clv_horizon(PG_GETARG_FLOAT8(1));
 	PG_RETURN_FLOAT8(bgnbd_finite(clv_bgnbd_expected_v(p, t, 0, 0, 0),
@@ -580,12 +589,12 @@ clv_bgnbd_clv(PG_FUNCTION_ARGS)
 				v[3];
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(i + 2);
 	clv_validate_row(CLV_KIND_BGNBD, v);
-	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &bgnbd_model, p, v));
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &clv_bgnbd_tmodel, p, v));
 }
 
 /*

@@ -186,7 +186,7 @@ clv_gamma_loglik(PG_FUNCTION_ARGS)
 	double		p[3],
 				v[3] = {0, 0, 0};
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, clv_gamma_names,
+	clv_model_params_cached(fcinfo, 0, 3, clv_gamma_names,
 					 "gamma_gamma_model", p);
 	v[0] = PG_GETARG_FLOAT8(1);
 	v[1] = PG_GETARG_FLOAT8(2);
@@ -228,7 +228,7 @@ clv_gamma_expected_spend(PG_FUNCTION_ARGS)
 	double		p[3],
 				v[3] = {0, 0, 0};
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, clv_gamma_names,
+	clv_model_params_cached(fcinfo, 0, 3, clv_gamma_names,
 					 "gamma_gamma_model", p);
 	v[0] = PG_GETARG_FLOAT8(1);
 	v[1] = PG_GETARG_FLOAT8(2);

@@ -281,6 +281,7 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	scale = clv_scaled_time_data(st, &data, "pareto_nbd");
 	if (scale <= 0)
 		PG_RETURN_NULL();
+	scale *= clv_median_rescale(&data);
 
 	f.d = &data;
 	f.nx = clv_unique(data.x, data.n, &f.ux, &f.ix);
@@ -365,7 +366,7 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 								res.converged);
 }
 
-static double
+double
 clv_pareto_p_alive_v(const double *p, double x, double tx, double T)
 {
 	double		lp = -(p[0] + x) * log(p[1] + T) - p[2] * log(p[3] + T)
@@ -387,8 +388,8 @@ pareto_ratio(double s, double lu)
  * E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) [1 - ((beta+T)/(beta+T+t))^(s-1)]/(s-1)
  *                       * P(alive)
  */
-static double
-clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
+double
+clv_pareto_expected_alive_v(const double *p, double t, double x, double T)
 {
 	double		r = p[0],
 				alpha = p[1],
@@ -398,13 +399,21 @@ clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
 	if (t == 0)
 		return 0;
 	return (r + x) * (beta + T) / (alpha + T)
-		* pareto_ratio(s, -log1p(t / (beta + T)))
-		* clv_pareto_p_alive_v(p, x, tx, T);
+		* pareto_ratio(s, -log1p(t / (beta + T)));
+}
+
+double
+clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
+{
+	if (t == 0)
+		return 0;
+	return clv_pareto_expected_alive_v(p, t, x, T) * clv_pareto_p_alive_v(p, x, tx, T);
 }
 
 /* the model as the discounted value (src/clv_value.c) calls it */
-static const ClvTransactionModel pareto_model = {
-	"Pareto/NBD expected purchases", "pareto_nbd_model", pareto_names, clv_pareto_expected_v
+const ClvTransactionModel clv_pareto_tmodel = {
+	"Pareto/NBD expected purchases", "pareto_nbd_model", pareto_names, clv_pareto_expected_v,
+	clv_pareto_p_alive_v, clv_pareto_expected_alive_v
 };
 
 static void
@@ -412,7 +421,7 @@ pareto_args(FunctionCallInfo fcinfo, int first, double *p, double *v)
 {
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, pareto_names,
+	clv_model_params_cached(fcinfo, 0, 4, pareto_names,
 					 "pareto_nbd_model", p);
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(first + i);
@@ -461,7 +470,7 @@ clv_pareto_expected_new(PG_FUNCTION_ARGS)
 	double		p[4];
 	double		t = clv_horizon(PG_GETARG_FLOAT8(1));
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, pareto_names,
+	clv_model_params_cached(fcinfo, 0, 4, pareto_names,
 					 "pareto_nbd_model", p);
 	if (t == 0)
 		PG_RETURN_FLOAT8(0);
@@ -477,7 +486,7 @@ clv_pareto_clv(PG_FUNCTION_ARGS)
 				v[3];
 
 	pareto_args(fcinfo, 2, p, v);
-	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &pareto_model, p, v));
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &clv_pareto_tmodel, p, v));
 }
 
 /*

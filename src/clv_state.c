@@ -633,6 +633,65 @@ clv_scaled_time_data(const ClvFitState *st, ClvData *data, const char *model)
 	return scale;
 }
 
+/* pairs (T, count) ordered by T, for the weighted median */
+typedef struct ClvTW
+{
+	double		T;
+	double		w;
+} ClvTW;
+
+static int
+clv_tw_cmp(const void *a, const void *b)
+{
+	double		x = ((const ClvTW *) a)->T;
+	double		y = ((const ClvTW *) b)->T;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Rescale the (already max-scaled) times of a fit so that the median t of
+ * the clients (weighted by their counts) is 1, and return the factor the
+ * times were divided by.  The median, not the largest t: one client with a
+ * t a million times the others' would otherwise put everybody else's
+ * times near 0, far from the start point, where the fit stops short.  A
+ * median of 0 (most clients at t = 0) keeps the scale.
+ */
+double
+clv_median_rescale(ClvData *data)
+{
+	ClvTW   *tw = palloc(sizeof(ClvTW) * data->n);
+	double		half = data->wsum / 2,
+				acc = 0,
+				med = 0;
+	int			i;
+
+	for (i = 0; i < data->n; i++)
+	{
+		tw[i].T = data->T[i];
+		tw[i].w = data->w[i];
+	}
+	qsort(tw, data->n, sizeof(ClvTW), clv_tw_cmp);
+	for (i = 0; i < data->n; i++)
+	{
+		acc += tw[i].w;
+		if (acc >= half)
+		{
+			med = tw[i].T;
+			break;
+		}
+	}
+	pfree(tw);
+	if (!(med > 0) || !isfinite(1 / med))
+		return 1;
+	for (i = 0; i < data->n; i++)
+	{
+		data->tx[i] /= med;
+		data->T[i] /= med;
+	}
+	return med;
+}
+
 /*
  * Set while a fit_or_null aggregate's final function runs: a model that the
  * data cannot identify is then a notice and a null model, not an error.
