@@ -76,6 +76,15 @@ typedef struct ClvFitState
 #define CLV_STATE_SLOTS(st) \
 	((int32 *) ((char *) (st) + CLV_STATE_HDRSZ + (Size) (st)->capacity * sizeof(ClvRow)))
 
+/* src/clv_sort.c: sorts with the comparison inlined */
+typedef struct ClvValueIndex
+{
+	double		value;
+	int			index;
+} ClvValueIndex;
+extern void clv_sort_rows(ClvRow *rows, size_t n);
+extern void clv_sort_values(ClvValueIndex *pairs, size_t n);
+
 /* the fit state as flat arrays, built by the final functions */
 typedef struct ClvData
 {
@@ -172,6 +181,7 @@ extern bool clv_check_start(int n, const double *theta, ClvObjective fn,
  * (after converged); clv_model_result_cov fills them.
  */
 #define CLV_MAXPARAMS		4
+extern double clv_trigamma(double x);
 extern bool clv_spd_inverse(int n, const double *a, double *inv);
 extern bool clv_covariance_from_hessian(int n, const double *theta,
 										const double *hth, const double *g,

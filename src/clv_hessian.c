@@ -38,6 +38,28 @@
 
 #include "clv.h"
 
+/*
+ * Trigamma psi'(x) for x > 0: the recurrence psi'(x) = psi'(x+1) + 1/x^2 up
+ * to x >= 10, then the asymptotic series.
+ */
+double
+clv_trigamma(double x)
+{
+	double		acc = 0.0;
+	double		x2;
+
+	if (!(x > 0))
+		return NAN;
+	while (x < 10.0)
+	{
+		acc += 1.0 / (x * x);
+		x += 1.0;
+	}
+	x2 = 1.0 / (x * x);
+	return acc + 1.0 / x + x2 / 2
+		+ x2 / x * (1.0 / 6 - x2 * (1.0 / 30 - x2 * (1.0 / 42 - x2 * (1.0 / 30 - x2 * (5.0 / 66)))));
+}
+
 /* relative step of the central differences of the gradient, in theta */
 #define CLV_HESS_STEP	1e-5
 

@@ -281,7 +281,9 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	scale = clv_scaled_time_data(st, &data, "pareto_nbd");
 	if (scale <= 0)
 		PG_RETURN_NULL();
-	scale *= clv_median_rescale(&data);
+	/* the penalty is defined on the parameters in time scaled by the largest t */
+	if (data.penalty == 0)
+		scale *= clv_median_rescale(&data);
 
 	f.d = &data;
 	f.nx = clv_unique(data.x, data.n, &f.ux, &f.ix);

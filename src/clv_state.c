@@ -548,19 +548,6 @@ clv_fit_state_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
-static int
-clv_row_cmp(const void *a, const void *b)
-{
-	const ClvRow *x = (const ClvRow *) a;
-	const ClvRow *y = (const ClvRow *) b;
-	int			i;
-
-	for (i = 0; i < 3; i++)
-		if (x->v[i] != y->v[i])
-			return x->v[i] < y->v[i] ? -1 : 1;
-	return 0;
-}
-
 /*
  * The rows as flat arrays for the optimiser, sorted, so that a fit does
  * not depend on the order in which rows and partial states arrived (the
@@ -573,7 +560,7 @@ clv_state_to_data(const ClvFitState *st, ClvData *data)
 	int32		i;
 
 	memcpy(rows, st->rows, sizeof(ClvRow) * st->nrows);
-	qsort(rows, st->nrows, sizeof(ClvRow), clv_row_cmp);
+	clv_sort_rows(rows, st->nrows);
 	data->n = st->nrows;
 	data->x = palloc(sizeof(double) * Max(st->nrows, 1));
 	data->tx = palloc(sizeof(double) * Max(st->nrows, 1));
@@ -941,44 +928,28 @@ clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
  * Sorted distinct values of v[0..n-1] and, for each i, the index of v[i]
  * among them.
  */
-static int
-clv_cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 int
 clv_unique(const double *v, int n, double **uniq, int **index)
 {
+	ClvValueIndex *pairs = palloc(sizeof(ClvValueIndex) * Max(n, 1));
 	double	   *u = palloc(sizeof(double) * Max(n, 1));
 	int		   *ix = palloc(sizeof(int) * Max(n, 1));
 	int			nu = 0;
 	int			i;
 
-	memcpy(u, v, sizeof(double) * n);
-	qsort(u, n, sizeof(double), clv_cmp_double);
-	for (i = 0; i < n; i++)
-		if (nu == 0 || u[nu - 1] != u[i])
-			u[nu++] = u[i];
 	for (i = 0; i < n; i++)
 	{
-		int			lo = 0,
-					hi = nu - 1;
-
-		while (lo < hi)
-		{
-			int			mid = (lo + hi) / 2;
-
-			if (u[mid] < v[i])
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		ix[i] = lo;
+		pairs[i].value = v[i];
+		pairs[i].index = i;
 	}
+	clv_sort_values(pairs, n);
+	for (i = 0; i < n; i++)
+	{
+		if (nu == 0 || u[nu - 1] != pairs[i].value)
+			u[nu++] = pairs[i].value;
+		ix[pairs[i].index] = nu - 1;
+	}
+	pfree(pairs);
 	*uniq = u;
 	*index = ix;
 	return nu;
