@@ -226,7 +226,12 @@ typedef struct ClvTransactionModel
 	/* optional: P(alive) and E[Y(t) | alive], whose product is expected */
 	double		(*p_alive) (const double *p, double x, double tx, double T);
 	double		(*expected_alive) (const double *p, double t, double x, double T);
+	/* optional: expected_alive at n <= CLV_MULTI_MAX horizons t[] at once */
+	void		(*expected_alive_multi) (const double *p, const double *t, int n,
+										 double x, double T, double *out);
 } ClvTransactionModel;
+
+#define CLV_MULTI_MAX	16		/* horizons per expected_alive_multi call */
 
 extern const ClvTransactionModel clv_bgnbd_tmodel;
 extern const ClvTransactionModel clv_pareto_tmodel;

@@ -938,6 +938,96 @@ clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
 	return (a + b + x - 1) * G;
 }
 
+/*
+ * clv_bgnbd_expected_alive_v at n horizons t[] at once, for the discounted
+ * value's periods: the series' coefficients (A)_j (a)_{j-1} / ((C)_j j!)
+ * do not depend on z and are computed once per term for every horizon, the
+ * horizons' sums running side by side in double (the compiler vectorises
+ * them).  In double the coefficients stay in range for a below 20 (they
+ * grow like j^(a-2)); beyond, and where the sums could overflow, each
+ * horizon is taken alone as clv_bgnbd_expected_alive_v takes it.  Terms
+ * are summed until, for every horizon, the next one no longer counts.
+ */
+static void
+clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
+							   double x, double T, double *out)
+{
+	double		r = p[0],
+				alpha = p[1],
+				a = p[2],
+				b = p[3];
+	double		e = a - 1,
+				A = a + b - 1 - r,
+				C = a + b + x - 1;
+	double		z[CLV_MULTI_MAX + 3],
+				pw[CLV_MULTI_MAX + 3],
+				s[CLV_MULTI_MAX + 3];
+	double		coef,
+				ratio = 0,
+				zmax = 0;
+	int			j,
+				k,
+				nb;
+
+	if (n <= 0)
+		return;
+	if (!(a < 20) || n > CLV_MULTI_MAX || !(C > 0) || !(fabs(A) < 1e6))
+	{
+		for (k = 0; k < n; k++)
+			out[k] = clv_bgnbd_expected_alive_v(p, t[k], x, T);
+		return;
+	}
+	/* lanes in blocks of 4 (the unused ones at z = 0): loops the compiler vectorises */
+	nb = (n + 3) / 4;
+	for (k = 0; k < nb * 4; k++)
+	{
+		z[k] = k < n ? t[k] / (alpha + T + t[k]) : 0;
+		pw[k] = z[k];
+		s[k] = 0;
+		zmax = Max(zmax, z[k]);
+	}
+	coef = A / C;				/* the j = 1 coefficient */
+	for (j = 1; j < 1000000; j++)
+	{
+		int			blk,
+					i;
+
+		for (blk = 0; blk < nb; blk++)
+		{
+			double	   *sb = s + 4 * blk,
+					   *pb = pw + 4 * blk;
+			const double *zb = z + 4 * blk;
+
+			for (i = 0; i < 4; i++)
+			{
+				sb[i] += coef * pb[i];
+				pb[i] *= zb[i];
+			}
+		}
+		ratio = (A + j) * (a + j - 1) / ((C + j) * (j + 1));
+		coef *= ratio;
+		if ((j & 3) == 0 && fabs(ratio) * zmax < 1)
+		{
+			bool		done = true;
+
+			for (k = 0; k < n; k++)
+				if (fabs(coef * pw[k]) > 1e-17 * fabs(s[k]))
+					done = false;
+			if (done)
+				break;
+		}
+	}
+	for (k = 0; k < n; k++)
+	{
+		double		L = -log1p(t[k] / (alpha + T));
+
+		out[k] = t[k] == 0 ? 0
+			: (a + b + x - 1) * ((e == 0 ? -L : -expm1(e * L) / e) - exp(e * L) * s[k]);
+		if (!isfinite(out[k]))
+			out[k] = clv_bgnbd_expected_alive_v(p, t[k], x, T);
+	}
+}
+
 double
 clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 {
@@ -949,7 +1039,7 @@ clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 /* the model as the discounted value (src/clv_value.c) calls it */
 const ClvTransactionModel clv_bgnbd_tmodel = {
 	"BG/NBD expected purchases", "bgnbd_model", bgnbd_names, clv_bgnbd_expected_v,
-	clv_bgnbd_p_alive_v, clv_bgnbd_expected_alive_v
+	clv_bgnbd_p_alive_v, clv_bgnbd_expected_alive_v, clv_bgnbd_expected_alive_multi
 };
 
 Datum

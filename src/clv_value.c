@@ -83,6 +83,8 @@ clv_discounted_v(const ClvTransactionModel *model, const double *p,
 				pa = 0;
 	double		gv[3] = {v[0], m, 0};
 	bool		split = model->p_alive != NULL && model->expected_alive != NULL;
+	double		tks[CLV_MULTI_MAX],
+				block[CLV_MULTI_MAX];
 	int			k,
 				n;
 
@@ -98,7 +100,19 @@ clv_discounted_v(const ClvTransactionModel *model, const double *p,
 		double		tk = Min(k * period, horizon);
 		double		e;
 
-		if (split)
+		/* a block of periods' expectations at once, where the model can */
+		if (split && model->expected_alive_multi && (k - 1) % CLV_MULTI_MAX == 0)
+		{
+			int			m = Min(CLV_MULTI_MAX, n - k + 1);
+			int			i;
+
+			for (i = 0; i < m; i++)
+				tks[i] = Min((k + i) * period, horizon);
+			model->expected_alive_multi(p, tks, m, v[0], v[2], block);
+		}
+		if (split && model->expected_alive_multi)
+			e = block[(k - 1) % CLV_MULTI_MAX] * pa;
+		else if (split)
 			e = tk == 0 ? 0 : model->expected_alive(p, tk, v[0], v[2]) * pa;
 		else
 			e = model->expected(p, tk, v[0], v[1], v[2]);
