@@ -13,14 +13,20 @@ crm, vectorised over all the clients in numpy as lifetimes computes them:
   CLV                  expected spend times the expectation at the end of
                        each period, differenced and discounted
 
+With CLV_NUMPY_PLAIN=1 each series is summed for all the clients as long
+as the longest one needs (no compaction).
+
 Usage: ... | clv_numpy.py r alpha a b p q v horizon discount_rate period
 Prints the CPU seconds (this process's) of reading and of each step, and the sums of the three
 predictions (to check them against crm's).
 """
+import os
 import sys
 import time
 
 import numpy as np
+
+PLAIN = os.environ.get("CLV_NUMPY_PLAIN") == "1"
 
 
 def read_binary_copy(buf):
@@ -57,6 +63,17 @@ def expected_alive(r, alpha, a, b, t, x, T):
     C = a + b + x - 1
     term = A / C * z
     s = term.copy()
+    if PLAIN:
+        # the plain form: every client's series as long as the longest one
+        j = 1
+        while True:
+            term = term * ((A + j) * (a + j - 1) / ((C + j) * (j + 1)) * z)
+            s += term
+            j += 1
+            if not np.any(np.abs(term) > 1e-17 * np.abs(s)):
+                break
+        first = -L if e == 0 else -np.expm1(e * L) / e
+        return (a + b + x - 1) * (first - np.exp(e * L) * s)
     idx = np.arange(len(x))          # the clients still summing
     zs, Cs, ts, ss = z, C, term, s.copy()
     j = 1

@@ -830,8 +830,14 @@ clv_bgnbd_loglik(PG_FUNCTION_ARGS)
 static double
 bgnbd_log_odds_dead(const double *p, double x, double tx, double T)
 {
+	double		ratio;
+
 	if (x == 0)
 		return -INFINITY;
+	/* ln((alpha+T)/(alpha+t_x)) with one logarithm where the ratio is in range */
+	ratio = (p[1] + T) / (p[1] + tx);
+	if (likely(ratio < 1e300))
+		return log(p[2]) - log(p[3] + x - 1) + (p[0] + x) * log(ratio);
 	return log(p[2]) - log(p[3] + x - 1)
 		+ (p[0] + x) * (log(p[1] + T) - log(p[1] + tx));
 }

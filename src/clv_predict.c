@@ -138,8 +138,9 @@ clv_decode_covariance(HeapTupleHeader model, int nparams, const char *typname,
  * checked: finite and positive, 22023 otherwise) and cached.
  */
 static ClvModelCache *
-clv_model_cache(FunctionCallInfo fcinfo, int argno, int nparams,
-				const char *const *names, const char *typname)
+clv_model_cache_key(FunctionCallInfo fcinfo, int argno, int nparams,
+					const char *const *names, const char *typname,
+					bool need_cov)
 {
 	HeapTupleHeader model = PG_GETARG_HEAPTUPLEHEADER(argno);
 	Size		len = HeapTupleHeaderGetDatumLength(model);
@@ -151,7 +152,22 @@ clv_model_cache(FunctionCallInfo fcinfo, int argno, int nparams,
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
 								   sizeof(ClvModelCache) * CLV_CACHE_ARGS);
 	c = &((ClvModelCache *) fcinfo->flinfo->fn_extra)[argno];
-	if (c->len == len && c->nparams == nparams && memcmp(c->bytes, model, len) == 0)
+
+	/*
+	 * The key: the whole composite where the covariance is used, else its
+	 * header (null bitmap included) and the parameters that come first, all
+	 * a prediction reads.
+	 */
+	if (!need_cov)
+	{
+		Size		key = Min(len, (Size) model->t_hoff + sizeof(float8) * nparams);
+
+		if (c->len >= key && c->nparams == nparams &&
+			memcmp(c->bytes, model, key) == 0)
+			return c;
+	}
+	else if (c->len == len && c->nparams == nparams &&
+			 memcmp(c->bytes, model, len) == 0)
 		return c;
 
 	/* decode and check first: a bad model leaves the cache as it was */
@@ -180,12 +196,20 @@ clv_model_cache(FunctionCallInfo fcinfo, int argno, int nparams,
 	return c;
 }
 
+static ClvModelCache *
+clv_model_cache(FunctionCallInfo fcinfo, int argno, int nparams,
+				const char *const *names, const char *typname)
+{
+	return clv_model_cache_key(fcinfo, argno, nparams, names, typname, true);
+}
+
 void
 clv_model_params_cached(FunctionCallInfo fcinfo, int argno, int nparams,
 						const char *const *names, const char *typname,
 						double *out)
 {
-	ClvModelCache *c = clv_model_cache(fcinfo, argno, nparams, names, typname);
+	ClvModelCache *c = clv_model_cache_key(fcinfo, argno, nparams, names,
+										   typname, false);
 
 	memcpy(out, c->p, sizeof(double) * nparams);
 }
