@@ -310,5 +310,54 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('as_of infinity', $$SELECT count(*) FROM crm.ltv_cac('infinity', 52)$$)
 ) AS t(cell, q);
 
+
+-- crm.bgnbd_probability_of_purchases and crm.pareto_nbd_probability_of_purchases
+-- (model, n, horizon, frequency, recency, t)
+SELECT cell, pg_temp.v(q) AS result FROM (VALUES
+	('bgnbd', $$SELECT round(crm.bgnbd_probability_of_purchases(bg, 1, 39, 2, 30, 40)::numeric, 6) FROM m$$),
+	('pareto', $$SELECT round(crm.pareto_nbd_probability_of_purchases(pn, 1, 39, 2, 30, 40)::numeric, 6) FROM m$$),
+	('null n', $$SELECT crm.bgnbd_probability_of_purchases(bg, NULL, 39, 2, 30, 40) FROM m$$),
+	('negative n', $$SELECT crm.bgnbd_probability_of_purchases(bg, -1, 39, 2, 30, 40) FROM m$$),
+	('negative horizon', $$SELECT crm.pareto_nbd_probability_of_purchases(pn, 1, -1, 2, 30, 40) FROM m$$),
+	('zero horizon, n 0 and 1', $$SELECT crm.bgnbd_probability_of_purchases(bg, 0, 0, 2, 30, 40) || ' ' || crm.pareto_nbd_probability_of_purchases(pn, 1, 0, 2, 30, 40) FROM m$$),
+	('zero summary: a new client', $$SELECT round(crm.bgnbd_probability_of_purchases(bg, 0, 39, 0, 0, 0)::numeric, 6) FROM m$$),
+	('huge n', $$SELECT crm.bgnbd_probability_of_purchases(bg, 2147483647, 39, 2, 30, 40) || ' ' || crm.pareto_nbd_probability_of_purchases(pn, 2147483647, 39, 2, 30, 40) FROM m$$),
+	('huge horizon, n 0', $$SELECT round(crm.bgnbd_probability_of_purchases(bg, 0, 1e300, 2, 30, 40)::numeric, 6) || ' ' || round(crm.pareto_nbd_probability_of_purchases(pn, 0, 1e300, 2, 30, 40)::numeric, 6) FROM m$$),
+	('huge frequency', $$SELECT crm.pareto_nbd_probability_of_purchases(pn, 1, 39, 1e300, 30, 40) FROM m$$),
+	('NaN horizon', $$SELECT crm.bgnbd_probability_of_purchases(bg, 1, 'NaN', 2, 30, 40) FROM m$$),
+	('Infinity t', $$SELECT crm.pareto_nbd_probability_of_purchases(pn, 1, 39, 2, 30, 'Infinity') FROM m$$)
+) AS t(cell, q);
+
+-- the prediction intervals: crm.bgnbd_p_alive_interval, crm.pareto_nbd_p_alive_interval,
+-- crm.bgnbd_expected_purchases_interval, crm.pareto_nbd_expected_purchases_interval,
+-- crm.bgnbd_probability_of_purchases_interval, crm.pareto_nbd_probability_of_purchases_interval,
+-- crm.gamma_gamma_expected_spend_interval, crm.clv_interval (the arguments of the
+-- prediction, then level); models with a covariance (the CDNOW estimates' variances)
+CREATE TEMP TABLE mc AS
+	SELECT ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL,
+			   ARRAY[[1.6e-4, 0, 0, 0], [0, 0.143, 0, 0], [0, 0, 0.0345, 0], [0, 0, 0, 0.4975]])::crm.bgnbd_model AS bg,
+		   ROW(0.553, 10.578, 0.606, 11.669, NULL, NULL, NULL, NULL, NULL,
+			   ARRAY[[2.3e-3, 0, 0, 0], [0, 0.71, 0, 0], [0, 0, 0.035, 0], [0, 0, 0, 38.6]])::crm.pareto_nbd_model AS pn,
+		   ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, ARRAY[[1.415, 0, 0], [0, 0.084, 0], [0, 0, 17.3]])::crm.gamma_gamma_model AS gg;
+SELECT cell, pg_temp.v(q) AS result FROM (VALUES
+	('bgnbd p_alive', $$SELECT round((i).estimate::numeric, 4) || ' ' || round((i).std_error::numeric, 4) || ' ' || round((i).lower::numeric, 4) || ' ' || round((i).upper::numeric, 4) FROM (SELECT crm.bgnbd_p_alive_interval(bg, 2, 30, 40) AS i FROM mc) x$$),
+	('clv', $$SELECT round((i).estimate::numeric, 2) || ' ' || round((i).std_error::numeric, 2) || ' ' || round((i).lower::numeric, 2) || ' ' || round((i).upper::numeric, 2) FROM (SELECT crm.clv_interval(pn, gg, 2, 30, 40, 20, 52, 0.01) AS i FROM mc) x$$),
+	('a model without a covariance', $$SELECT (crm.bgnbd_expected_purchases_interval(bg, 39, 2, 30, 40)).std_error IS NULL FROM m$$),
+	('null level', $$SELECT crm.pareto_nbd_p_alive_interval(pn, 2, 30, 40, NULL) FROM mc$$),
+	('negative level', $$SELECT crm.gamma_gamma_expected_spend_interval(gg, 2, 30, -0.95) FROM mc$$),
+	('level 0', $$SELECT crm.bgnbd_p_alive_interval(bg, 2, 30, 40, 0) FROM mc$$),
+	('level 1', $$SELECT crm.bgnbd_p_alive_interval(bg, 2, 30, 40, 1) FROM mc$$),
+	('level near 1', $$SELECT round((crm.bgnbd_p_alive_interval(bg, 2, 30, 40, 0.999999)).upper::numeric, 4) FROM mc$$),
+	('zero frequency: P(alive) 1, no spread', $$SELECT (crm.bgnbd_p_alive_interval(bg, 0, 0, 40)).* FROM mc$$),
+	('zero horizon', $$SELECT (crm.bgnbd_expected_purchases_interval(bg, 0, 2, 30, 40)).* FROM mc$$),
+	('negative n', $$SELECT crm.pareto_nbd_probability_of_purchases_interval(pn, -1, 39, 2, 30, 40) FROM mc$$),
+	('huge horizon', $$SELECT (crm.bgnbd_expected_purchases_interval(bg, 1e300, 2, 30, 40)).estimate > 1e60 FROM mc$$),
+	('huge monetary', $$SELECT crm.clv_interval(bg, gg, 2, 30, 40, 1e308, 52, 0) FROM mc$$),
+	('a covariance of the wrong shape', $$SELECT crm.bgnbd_p_alive_interval(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, ARRAY[1, 2]::float8[])::crm.bgnbd_model, 2, 30, 40)$$),
+	('a covariance with a NaN', $$SELECT crm.gamma_gamma_expected_spend_interval(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, ARRAY[[1, 0, 0], [0, 'NaN', 0], [0, 0, 1]]::float8[])::crm.gamma_gamma_model, 2, 30)$$),
+	('a negative variance', $$SELECT crm.gamma_gamma_expected_spend_interval(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, ARRAY[[1, 0, 0], [0, -1, 0], [0, 0, 1]]::float8[])::crm.gamma_gamma_model, 2, 30)$$),
+	('NaN level', $$SELECT crm.clv_interval(bg, gg, 2, 30, 40, 20, 52, 0, 1, 'NaN') FROM mc$$),
+	('Infinity recency', $$SELECT crm.bgnbd_probability_of_purchases_interval(bg, 1, 39, 2, 'Infinity', 40) FROM mc$$)
+) AS t(cell, q);
 ROLLBACK;
 SELECT pg_temp.sequences_unchanged();
