@@ -7,11 +7,11 @@ SELECT plan(24);
 
 SELECT has_type('crm', 'clv_fit_state', 'state type crm.clv_fit_state exists');
 SELECT has_composite('crm', 'bgnbd_model', 'crm.bgnbd_model is a composite');
-SELECT columns_are('crm', 'bgnbd_model', ARRAY['r', 'alpha', 'a', 'b', 'loglik', 'n', 'iterations', 'converged'],
+SELECT columns_are('crm', 'bgnbd_model', ARRAY['r', 'alpha', 'a', 'b', 'loglik', 'n', 'iterations', 'converged', 'std_errors', 'covariance'],
 				   'bgnbd_model columns');
-SELECT columns_are('crm', 'pareto_nbd_model', ARRAY['r', 'alpha', 's', 'beta', 'loglik', 'n', 'iterations', 'converged'],
+SELECT columns_are('crm', 'pareto_nbd_model', ARRAY['r', 'alpha', 's', 'beta', 'loglik', 'n', 'iterations', 'converged', 'std_errors', 'covariance'],
 				   'pareto_nbd_model columns');
-SELECT columns_are('crm', 'gamma_gamma_model', ARRAY['p', 'q', 'v', 'loglik', 'n', 'iterations', 'converged'],
+SELECT columns_are('crm', 'gamma_gamma_model', ARRAY['p', 'q', 'v', 'loglik', 'n', 'iterations', 'converged', 'std_errors', 'covariance'],
 				   'gamma_gamma_model columns');
 
 -- the fits: aggregates with a combine function, parallel safe, read-only final function
