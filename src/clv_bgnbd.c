@@ -966,6 +966,7 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 				A = a + b - 1 - r,
 				C = a + b + x - 1;
 	double		z[CLV_MULTI_MAX + 3],
+				z2[CLV_MULTI_MAX + 3],
 				pw[CLV_MULTI_MAX + 3],
 				s[CLV_MULTI_MAX + 3];
 	double		coef,
@@ -988,13 +989,26 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 	for (k = 0; k < nb * 4; k++)
 	{
 		z[k] = k < n ? t[k] / (alpha + T + t[k]) : 0;
+		z2[k] = z[k] * z[k];
 		pw[k] = z[k];
 		s[k] = 0;
 		zmax = Max(zmax, z[k]);
 	}
+
+	/*
+	 * Two terms a step, c_j z^j + c_(j+1) z^(j+1) = (c_j + c_(j+1) z) z^j,
+	 * their two coefficient ratios with one division.
+	 */
 	coef = A / C;				/* the j = 1 coefficient */
-	for (j = 1; j < 1000000; j++)
+	for (j = 1; j < 1000000; j += 2)
 	{
+		double		num1 = (A + j) * (a + j - 1),
+					den1 = (C + j) * (j + 1),
+					num2 = (A + j + 1) * (a + j),
+					den2 = (C + j + 1) * (j + 2),
+					inv = 1 / (den1 * den2),
+					c1 = coef,
+					c2 = coef * (num1 * den2 * inv);
 		int			blk,
 					i;
 
@@ -1002,17 +1016,18 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 		{
 			double	   *sb = s + 4 * blk,
 					   *pb = pw + 4 * blk;
-			const double *zb = z + 4 * blk;
+			const double *zb = z + 4 * blk,
+					   *z2b = z2 + 4 * blk;
 
 			for (i = 0; i < 4; i++)
 			{
-				sb[i] += coef * pb[i];
-				pb[i] *= zb[i];
+				sb[i] += (c1 + c2 * zb[i]) * pb[i];
+				pb[i] *= z2b[i];
 			}
 		}
-		ratio = (A + j) * (a + j - 1) / ((C + j) * (j + 1));
-		coef *= ratio;
-		if ((j & 3) == 0 && fabs(ratio) * zmax < 1)
+		ratio = num2 * den1 * inv;
+		coef = c2 * ratio;
+		if ((j & 7) == 7 && fabs(ratio) * zmax < 1)
 		{
 			bool		done = true;
 

@@ -243,7 +243,12 @@ clv_log_nb(double R, double j, double lq, double lp)
 	return clv_lgamma_ratio(R, j) - lgamma(j + 1) + R * lq + (j > 0 ? j * lp : 0);
 }
 
-/* P(K >= n) = 1 - sum_{j<n} P(K = j), summed in long double */
+/*
+ * P(K >= n): beyond the mean R t/A (q = t/(A+t) = e^lp) the tail itself,
+ * summed upwards from n until its terms no longer count; below it
+ * 1 - sum_{j<n} P(K = j).  Either way no small tail is the difference of
+ * two numbers near 1.  Summed in long double.
+ */
 static double
 clv_nb_tail(double R, double n, double lq, double lp)
 {
@@ -254,6 +259,18 @@ clv_nb_tail(double R, double n, double lq, double lp)
 
 	if (n <= 0)
 		return 1;
+	if (n > R * q / (1 - q))
+	{
+		term = expl((long double) clv_log_nb(R, n, lq, lp));
+		for (j = n; term > sum * 1e-20L; j++)
+		{
+			sum += term;
+			term *= ((long double) R + j) / (j + 1) * q;
+			if ((((int64) j) & 0xFFFF) == 0xFFFF)
+				CHECK_FOR_INTERRUPTS();
+		}
+		return Min((double) sum, 1.0);
+	}
 	term = expl((long double) R * lq);
 	for (j = 0; j < n; j++)
 	{
