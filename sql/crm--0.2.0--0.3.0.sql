@@ -3573,8 +3573,8 @@ BEGIN
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
 	-- horizon, discount rate and period, checked by crm.clv itself
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	/*
 	 * The models, unless given, fitted by the _or_null aggregates: where the
@@ -3645,8 +3645,8 @@ BEGIN
 	END IF;
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	RETURN QUERY
 	WITH r AS MATERIALIZED (
@@ -6034,3 +6034,90 @@ UPDATE crm.behaviour_classes b
 	 'score 0: no class scores above it')) AS v(class, priority, description, rule)
  WHERE b.class = v.class;
 COMMENT ON TABLE crm.behaviour_classes IS 'the eight behavioural classes (and unclassified) of crm.churn_signal, with the conditions of their scores; priority breaks ties';
+
+/*
+ * CLV: standard errors and covariance of the fitted models (appended after
+ * converged: a model stored before the upgrade reads them as null).
+ */
+ALTER TYPE crm.bgnbd_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+ALTER TYPE crm.pareto_nbd_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+ALTER TYPE crm.gamma_gamma_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+COMMENT ON TYPE crm.bgnbd_model IS 'a fitted BG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+COMMENT ON TYPE crm.pareto_nbd_model IS 'a fitted Pareto/NBD model: purchase rate ~ Gamma(r, alpha), drop-out rate ~ Gamma(s, beta) (alpha, beta in the time unit of the data); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+COMMENT ON TYPE crm.gamma_gamma_model IS 'a fitted Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v) (v in money units); total log-likelihood, repeat buyers used, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+
+/*
+ * CLV: the probability of exactly n purchases, and predictions with their
+ * standard errors and confidence intervals (delta method, from the
+ * covariance the fits carry).
+ */
+CREATE FUNCTION crm.bgnbd_probability_of_purchases(model crm.bgnbd_model, n integer, horizon float8,
+												   frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgnbd_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_probability_of_purchases(model crm.pareto_nbd_model, n integer, horizon float8,
+														frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_pareto_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_probability_of_purchases(crm.bgnbd_model, integer, float8, float8, float8, float8) IS 'BG/NBD probability that the client makes exactly n purchases in the next horizon time units (frequency, recency, t all 0: a new client)';
+COMMENT ON FUNCTION crm.pareto_nbd_probability_of_purchases(crm.pareto_nbd_model, integer, float8, float8, float8, float8) IS 'Pareto/NBD probability that the client makes exactly n purchases in the next horizon time units (frequency, recency, t all 0: a new client)';
+
+CREATE TYPE crm.prediction_interval AS (
+	estimate	float8,
+	std_error	float8,
+	lower		float8,
+	upper		float8
+);
+COMMENT ON TYPE crm.prediction_interval IS 'a prediction, its standard error (delta method, from the model''s covariance) and the bounds of its confidence interval (symmetric on the logit scale for probabilities, on the log scale for the others); null error and bounds when the model carries no covariance';
+
+CREATE FUNCTION crm.bgnbd_p_alive_interval(model crm.bgnbd_model, frequency float8, recency float8, t float8,
+										   level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_p_alive_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_p_alive_interval(model crm.pareto_nbd_model, frequency float8, recency float8, t float8,
+												level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_p_alive_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgnbd_expected_purchases_interval(model crm.bgnbd_model, horizon float8, frequency float8,
+													  recency float8, t float8, level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_expected_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_expected_purchases_interval(model crm.pareto_nbd_model, horizon float8, frequency float8,
+														   recency float8, t float8, level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_expected_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgnbd_probability_of_purchases_interval(model crm.bgnbd_model, n integer, horizon float8,
+															frequency float8, recency float8, t float8,
+															level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_probability_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_probability_of_purchases_interval(model crm.pareto_nbd_model, n integer, horizon float8,
+																 frequency float8, recency float8, t float8,
+																 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_probability_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.gamma_gamma_expected_spend_interval(model crm.gamma_gamma_model, frequency float8, monetary float8,
+														level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_gamma_spend_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_interval(transactions crm.bgnbd_model, spend crm.gamma_gamma_model,
+								 frequency float8, recency float8, t float8, monetary float8,
+								 horizon float8, discount_rate float8, period float8 DEFAULT 1,
+								 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_clv_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_interval(transactions crm.pareto_nbd_model, spend crm.gamma_gamma_model,
+								 frequency float8, recency float8, t float8, monetary float8,
+								 horizon float8, discount_rate float8, period float8 DEFAULT 1,
+								 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_clv_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_p_alive_interval(crm.bgnbd_model, float8, float8, float8, float8) IS 'crm.bgnbd_p_alive with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_p_alive_interval(crm.pareto_nbd_model, float8, float8, float8, float8) IS 'crm.pareto_nbd_p_alive with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.bgnbd_expected_purchases_interval(crm.bgnbd_model, float8, float8, float8, float8, float8) IS 'crm.bgnbd_expected_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_expected_purchases_interval(crm.pareto_nbd_model, float8, float8, float8, float8, float8) IS 'crm.pareto_nbd_expected_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.bgnbd_probability_of_purchases_interval(crm.bgnbd_model, integer, float8, float8, float8, float8, float8) IS 'crm.bgnbd_probability_of_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_probability_of_purchases_interval(crm.pareto_nbd_model, integer, float8, float8, float8, float8, float8) IS 'crm.pareto_nbd_probability_of_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.gamma_gamma_expected_spend_interval(crm.gamma_gamma_model, float8, float8, float8) IS 'crm.gamma_gamma_expected_spend with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.clv_interval(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';
+COMMENT ON FUNCTION crm.clv_interval(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';

@@ -7,11 +7,11 @@ SELECT plan(33);
 
 SELECT has_type('crm', 'clv_fit_state', 'state type crm.clv_fit_state exists');
 SELECT has_composite('crm', 'bgnbd_model', 'crm.bgnbd_model is a composite');
-SELECT columns_are('crm', 'bgnbd_model', ARRAY['r', 'alpha', 'a', 'b', 'loglik', 'n', 'iterations', 'converged'],
+SELECT columns_are('crm', 'bgnbd_model', ARRAY['r', 'alpha', 'a', 'b', 'loglik', 'n', 'iterations', 'converged', 'std_errors', 'covariance'],
 				   'bgnbd_model columns');
-SELECT columns_are('crm', 'pareto_nbd_model', ARRAY['r', 'alpha', 's', 'beta', 'loglik', 'n', 'iterations', 'converged'],
+SELECT columns_are('crm', 'pareto_nbd_model', ARRAY['r', 'alpha', 's', 'beta', 'loglik', 'n', 'iterations', 'converged', 'std_errors', 'covariance'],
 				   'pareto_nbd_model columns');
-SELECT columns_are('crm', 'gamma_gamma_model', ARRAY['p', 'q', 'v', 'loglik', 'n', 'iterations', 'converged'],
+SELECT columns_are('crm', 'gamma_gamma_model', ARRAY['p', 'q', 'v', 'loglik', 'n', 'iterations', 'converged', 'std_errors', 'covariance'],
 				   'gamma_gamma_model columns');
 
 -- the fits: aggregates with a combine function, parallel safe, read-only final function
@@ -61,9 +61,9 @@ SELECT throws_ok($$SELECT crm.bgnbd_fit(0, 0, t) FROM generate_series(1, 5) t$$,
 SELECT throws_ok($$SELECT crm.bgnbd_fit(1, 1, 2, NULL)$$, '22004', NULL, 'null penalty: 22004');
 SELECT throws_ok($$SELECT 'bgnbd;0;1,2'::crm.clv_fit_state$$, '22P02', NULL, 'bad state text: 22P02');
 SELECT throws_ok($$SELECT 'bgnbd;0;1,2,3,0'::crm.clv_fit_state$$, '22P02', NULL, 'bad count: 22P02');
-SELECT throws_ok($$SELECT crm.bgnbd_p_alive(ROW(-1, 1, 1, 1, NULL, NULL, NULL, NULL), 1, 1, 2)$$, '22023', NULL,
+SELECT throws_ok($$SELECT crm.bgnbd_p_alive(ROW(-1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL), 1, 1, 2)$$, '22023', NULL,
 				 'bad model: 22023');
-SELECT throws_ok($$SELECT crm.bgnbd_expected_purchases(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL), -1)$$, '22023', NULL,
+SELECT throws_ok($$SELECT crm.bgnbd_expected_purchases(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL), -1)$$, '22023', NULL,
 				 'negative horizon: 22023');
 SELECT throws_ok($$SELECT crm.clv_summary(now(), 'fortnight')$$, '22023', NULL, 'unknown unit: 22023');
 SELECT throws_ok($$SELECT crm.retention_clv(1, 1)$$, '22023', NULL, 'retention 1: 22023');

@@ -79,6 +79,22 @@ SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
 	'crm.pareto_nbd_cov_client(crm.pareto_nbd_cov_model, float8[], float8[])'
 ]) f;
 
+-- CLV: probabilities of n purchases and prediction intervals
+INSERT INTO contract (fn, class)
+SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
+	'crm.bgnbd_probability_of_purchases(crm.bgnbd_model, integer, float8, float8, float8, float8)',
+	'crm.pareto_nbd_probability_of_purchases(crm.pareto_nbd_model, integer, float8, float8, float8, float8)',
+	'crm.bgnbd_p_alive_interval(crm.bgnbd_model, float8, float8, float8, float8)',
+	'crm.pareto_nbd_p_alive_interval(crm.pareto_nbd_model, float8, float8, float8, float8)',
+	'crm.bgnbd_expected_purchases_interval(crm.bgnbd_model, float8, float8, float8, float8, float8)',
+	'crm.pareto_nbd_expected_purchases_interval(crm.pareto_nbd_model, float8, float8, float8, float8, float8)',
+	'crm.bgnbd_probability_of_purchases_interval(crm.bgnbd_model, integer, float8, float8, float8, float8, float8)',
+	'crm.pareto_nbd_probability_of_purchases_interval(crm.pareto_nbd_model, integer, float8, float8, float8, float8, float8)',
+	'crm.gamma_gamma_expected_spend_interval(crm.gamma_gamma_model, float8, float8, float8)',
+	'crm.clv_interval(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8)',
+	'crm.clv_interval(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8)'
+]) f;
+
 INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'own_nulls' FROM unnest(ARRAY[
 	'crm.churn_signal(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint)',
