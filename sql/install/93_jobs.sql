@@ -74,8 +74,8 @@ DECLARE
 BEGIN
 	PERFORM crm.report_progress('check_ledger', 'verifying every account, entry and lot');
 	SELECT count(*),
-		   string_agg(format('%s (client %s, programme %s, entry %s): %s', v.check_name,
-							 v.client_id, v.program_id, v.entry_id, v.detail), '; ')
+		   string_agg(format('%s (client %s, programme %s%s): %s', v.check_name, v.client_id,
+							 v.program_id, ', entry ' || v.entry_id, v.detail), '; ')
 			   FILTER (WHERE v.rn <= 3)
 	  INTO n, first
 	  FROM (SELECT x.*, row_number() OVER () AS rn FROM crm.verify_ledger() x) v;
