@@ -93,7 +93,7 @@ INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'no_args' FROM unnest(ARRAY[
 	'crm.future_tolerance()', 'crm.fast_path_stats()', 'crm.fast_path_stats_reset()',
 	'crm.in_citus_task()', 'crm.sync_sequences()', 'crm.owned_client_ids()',
-	'crm.distribution_plan()', 'crm.verify_ledger()'
+	'crm.distribution_plan()', 'crm.verify_ledger()', 'crm.check_ledger()'
 ]) f;
 
 INSERT INTO contract (fn, class) VALUES
@@ -191,7 +191,14 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.points_expiring(bigint, text, timestamptz, interval)', 'table',
 	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()", "within": "NULL"}', '{within}'),
 	('crm.tier_turnover(bigint, text, timestamptz)', 'table',
-	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()"}', '{}');
+	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()"}', '{}'),
+	-- service levels and staff results
+	('crm.service_level_for(bigint, text)', 'table',
+	 '{"client_id": "880001", "priority": "''normal''"}', '{}'),
+	('crm.sla_report(timestamptz, timestamptz)', 'table',
+	 '{"from_at": "''-infinity''", "to_at": "now()"}', '{}'),
+	('crm.staff_performance(timestamptz, timestamptz, text)', 'table',
+	 '{"from_at": "''-infinity''", "to_at": "now()", "by": "''owner''"}', '{}');
 
 /*
  * Checks that may be marked TODO while a change is under way: (function,
