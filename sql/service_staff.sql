@@ -4,7 +4,12 @@
 -- (crm.staff_performance), on a handful of rows whose answers are known.
 --
 SET TimeZone = 'UTC';
+-- the tables emptied for this transaction (the helpers of the edges_* tests)
+\set ECHO none
+\i sql/include/edges.sql
+\set ECHO all
 BEGIN;
+SELECT count(*) AS emptied FROM (SELECT pg_temp.empty_crm()) x;
 CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE st text; msg text;
 BEGIN
@@ -91,10 +96,17 @@ SELECT pg_temp.try($$SELECT * FROM crm.sla_report(NULL, '2024-03-01')$$);
 SELECT pg_temp.try($$INSERT INTO crm.service_levels (code, name, rank, response_time, resolution_time) VALUES ('x', 'x', 99, '2 hours', '1 hour')$$);
 SELECT pg_temp.try($$INSERT INTO crm.service_levels (code, name, rank, tier_code, response_time, resolution_time) VALUES ('x', 'x', 99, 'gold', '1 hour', '2 hours')$$);
 
+-- the trigger leaves a bad row to the table's own checks and keys
+SELECT pg_temp.try($$INSERT INTO crm.incidents (client_id, channel, subject, priority) VALUES (9901, 'email', 'x', 'whenever')$$) AS bad_priority;
+SELECT pg_temp.try($$INSERT INTO crm.incidents (client_id, channel, subject) VALUES (9999, 'email', 'x')$$) AS no_client;
+
 -- a manager sees their own clients' incidents only
 SET LOCAL ROLE sla_anna;
 SELECT service_level, channel, assignee, incidents FROM crm.sla_report('2024-03-01 00:00+00', '2024-04-01 00:00+00');
 SELECT pg_temp.try($$SELECT crm.service_level_for(9902, 'normal')$$) AS not_hers;
+SELECT pg_temp.try($$INSERT INTO crm.incidents (client_id, channel, subject) VALUES (9902, 'email', 'x')$$) AS insert_not_hers;
+SELECT pg_temp.try($$INSERT INTO crm.incidents (client_id, incident_id, opened_at, channel, subject) VALUES (9901, 99, '2024-03-05 09:00+00', 'email', 'hers')$$) AS insert_hers;
+SELECT incident_id, (SELECT code FROM crm.service_levels l WHERE l.level_id = i.service_level_id), due_at FROM crm.incidents i WHERE incident_id = 99;
 RESET ROLE;
 
 /*

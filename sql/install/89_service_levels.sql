@@ -58,6 +58,44 @@ COMMENT ON COLUMN crm.incidents.response_due_at IS 'when the first answer to the
 COMMENT ON COLUMN crm.incidents.responded_at IS 'when the client first got an answer (NULL: not yet; a resolution counts as an answer)';
 
 /*
+ * service_level_match: the level that applies to a new incident of the
+ * client with this priority, or NULL; raises nothing (the trigger leaves
+ * a bad priority or a missing client to the table's own checks and keys).
+ */
+CREATE FUNCTION crm.service_level_match(client_id bigint, priority text)
+RETURNS crm.service_levels
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_kind		text;
+	v_segment	text;
+	lv			crm.service_levels;
+BEGIN
+	SELECT c.kind INTO v_kind FROM crm.clients c WHERE c.client_id = service_level_match.client_id;
+	SELECT s.rfm_segment INTO v_segment
+	  FROM crm.client_segments s WHERE s.client_id = service_level_match.client_id;
+	SELECT l.* INTO lv
+	  FROM crm.service_levels l
+	 WHERE l.active
+	   AND (l.client_kind IS NULL OR l.client_kind = v_kind)
+	   AND (l.rfm_segment IS NULL OR l.rfm_segment = v_segment)
+	   AND (l.incident_priority IS NULL OR l.incident_priority = priority)
+	   AND (l.tier_code IS NULL
+			OR EXISTS (SELECT 1 FROM crm.loyalty_accounts a
+						WHERE a.client_id = service_level_match.client_id
+						  AND a.program_id = l.program_id AND a.tier_code = l.tier_code))
+	 ORDER BY l.rank
+	 LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN lv;
+END
+$$;
+COMMENT ON FUNCTION crm.service_level_match(bigint, text) IS 'internal: the active level of lowest rank whose conditions hold for the client and priority, or NULL, without checking the arguments';
+
+/*
  * service_level_for: the level that applies to a new incident of the
  * client with this priority now (NULL: none applies).  Caller's rights:
  * a manager asks only about their own clients.
@@ -67,10 +105,6 @@ RETURNS crm.service_levels
 LANGUAGE plpgsql STABLE PARALLEL SAFE
 SET search_path = pg_catalog, crm, pg_temp
 AS $$
-DECLARE
-	v_kind		text;
-	v_segment	text;
-	lv			crm.service_levels;
 BEGIN
 	IF client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -82,28 +116,10 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value',
 				  HINT = 'Priorities are low, normal, high and urgent.';
 	END IF;
-	SELECT c.kind INTO v_kind FROM crm.clients c WHERE c.client_id = service_level_for.client_id;
-	IF NOT FOUND THEN
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = service_level_for.client_id) THEN
 		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'no_data_found';
 	END IF;
-	SELECT s.rfm_segment INTO v_segment
-	  FROM crm.client_segments s WHERE s.client_id = service_level_for.client_id;
-	SELECT l.* INTO lv
-	  FROM crm.service_levels l
-	 WHERE l.active
-	   AND (l.client_kind IS NULL OR l.client_kind = v_kind)
-	   AND (l.rfm_segment IS NULL OR l.rfm_segment = v_segment)
-	   AND (l.incident_priority IS NULL OR l.incident_priority = priority)
-	   AND (l.tier_code IS NULL
-			OR EXISTS (SELECT 1 FROM crm.loyalty_accounts a
-						WHERE a.client_id = service_level_for.client_id
-						  AND a.program_id = l.program_id AND a.tier_code = l.tier_code))
-	 ORDER BY l.rank
-	 LIMIT 1;
-	IF NOT FOUND THEN
-		RETURN NULL;
-	END IF;
-	RETURN lv;
+	RETURN crm.service_level_match(client_id, priority);
 END
 $$;
 COMMENT ON FUNCTION crm.service_level_for(bigint, text) IS 'the service level a new incident of the client with this priority gets: the active level of lowest rank whose client kind, RFM segment (crm.client_segments), loyalty tier and priority conditions hold; NULL when none does';
@@ -132,7 +148,7 @@ BEGIN
 	IF NEW.service_level_id IS NOT NULL THEN
 		SELECT l.* INTO lv FROM crm.service_levels l WHERE l.level_id = NEW.service_level_id;
 	ELSE
-		lv := crm.service_level_for(NEW.client_id, NEW.priority);
+		lv := crm.service_level_match(NEW.client_id, NEW.priority);
 	END IF;
 	IF lv.level_id IS NOT NULL THEN
 		NEW.service_level_id := lv.level_id;
