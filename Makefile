@@ -39,7 +39,10 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	86_discount.sql \
 	87_discount_price.sql \
 	88_discount_record.sql \
+	89_service_levels.sql \
 	90_dump.sql \
+	91_staff.sql \
+	93_jobs.sql \
 	95_security.sql \
 	97_distribute.sql)
 ifneq ($(sort $(INSTALL_PARTS)),$(sort $(wildcard sql/install/*.sql)))

@@ -398,10 +398,29 @@ BEGIN
 		END LOOP;
 	END IF;
 
+	/*
+	 * the service levels the demo incidents' due times follow, one per
+	 * priority (when crm.service_levels is empty): the incidents name them
+	 */
+	IF NOT EXISTS (SELECT FROM crm.service_levels) THEN
+		INSERT INTO crm.service_levels (code, name, rank, incident_priority, response_time,
+										resolution_time)
+		VALUES ('urgent', 'Urgent: answer within 4 hours, resolve within 6', 10, 'urgent',
+				'4 hours', '6 hours'),
+			   ('high', 'High: answer within 16 hours, resolve within a day', 20, 'high',
+				'16 hours', '1 day'),
+			   ('normal', 'Normal: answer within 2 days, resolve within 3', 30, 'normal',
+				'2 days', '3 days'),
+			   ('low', 'Low: answer within 5 days, resolve within 7', 40, 'low',
+				'5 days', '7 days');
+	END IF;
+
 	/* the client data, a chunk of clients at a time */
 	lo := 1;
 	WHILE lo <= clients LOOP
 		hi := least(lo + chunk - 1, clients);
+		PERFORM crm.report_progress('generate_demo_data',
+			format('clients %s to %s of %s, %s orders so far', lo, hi, clients, next_order - 1));
 		INSERT INTO crm.clients (client_id, kind, first_name, last_name, company_name,
 								 birth_date, email, phone, country, region, city, owner,
 								 acquisition_channel, acquisition_cost, attributes,
@@ -431,9 +450,12 @@ BEGIN
 		n_lines := n_lines + n;
 		INSERT INTO crm.incidents (client_id, incident_id, opened_at, channel, category,
 								   subject, description, status, priority, assignee,
-								   due_at, resolved_at, order_id)
-			SELECT * FROM crm.demo_incident_rows(seed, as_of, lo, hi, chunk_order,
-												 next_incident, noisy);
+								   due_at, resolved_at, order_id, service_level_id, response_due_at)
+			SELECT d.*, l.level_id, d.opened_at + l.response_time
+			  FROM crm.demo_incident_rows(seed, as_of, lo, hi, chunk_order, next_incident, noisy) d
+			  LEFT JOIN crm.service_levels l
+				ON l.code = d.priority
+			 ORDER BY d.incident_id;
 		GET DIAGNOSTICS n = ROW_COUNT;
 		chunk_incident := next_incident;
 		next_incident := next_incident + n;
@@ -444,6 +466,14 @@ BEGIN
 													chunk_incident, next_interaction, noisy);
 		GET DIAGNOSTICS n = ROW_COUNT;
 		next_interaction := next_interaction + n;
+		/* the first answer to each incident: its first outbound interaction */
+		UPDATE crm.incidents i SET responded_at = a.first_answer
+		  FROM (SELECT x.client_id, x.incident_id, min(x.occurred_at) AS first_answer
+				  FROM crm.interactions x
+				 WHERE x.client_id BETWEEN lo AND hi AND x.incident_id IS NOT NULL
+				   AND x.direction = 'outbound'
+				 GROUP BY x.client_id, x.incident_id) a
+		 WHERE i.client_id = a.client_id AND i.incident_id = a.incident_id;
 		lo := hi + 1;
 	END LOOP;
 

@@ -649,6 +649,8 @@ BEGIN
 				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
 	END IF;
 
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 1 of 3: waiting for the lock on crm.client_segments (as_of %s)', as_of));
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
 
 	SELECT max(r.as_of) INTO latest FROM crm.segment_refreshes r;
@@ -665,6 +667,8 @@ BEGIN
 	 * crm.client_segments, the upsert and delete, the transitions in client
 	 * order; it returns the number of clients and of transitions.
 	 */
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 2 of 3: scoring every client and writing the changes (as_of %s)', as_of));
 	WITH v AS MATERIALIZED (
 		SELECT c.client_id, crm.recency_days(c.last_purchase, as_of) AS r,
 			   c.purchases AS f, c.monetary::double precision AS m,
@@ -731,6 +735,8 @@ BEGIN
 	SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM logged)
 	  INTO n_clients, n_changes;
 
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 3 of 3: notifying %s transitions of %s clients', n_changes, n_clients));
 	IF n_changes > 0 THEN
 		INSERT INTO crm.segment_refreshes (as_of, clients, transitions)
 		VALUES (as_of, n_clients, n_changes)
@@ -3136,6 +3142,7 @@ DECLARE
 	v_limit		timestamptz := pg_catalog.clock_timestamp() + crm.future_tolerance();
 BEGIN
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_paid_orders', p.program_id);
 	FOR r IN
 		SELECT o.client_id, o.order_id
 		  FROM crm.loyalty_accounts a
@@ -3150,6 +3157,8 @@ BEGIN
 							  AND l.idempotency_key = 'crm:order:' || o.order_id)
 		 ORDER BY o.client_id, o.order_id
 	LOOP
+		PERFORM crm.report_progress('award_paid_orders',
+			format('order %s of client %s, %s awarded so far', r.order_id, r.client_id, n));
 		IF (crm.award_order_points(r.client_id, r.order_id, program, actor)).entry_id IS NOT NULL THEN
 			n := n + 1;
 		END IF;
@@ -3181,6 +3190,7 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'allow_other_day must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_birthday_bonuses', p.program_id);
 	IF NOT allow_other_day THEN
 		PERFORM crm.refuse_other_day('crm.award_birthday_bonuses', on_date);
 	END IF;
@@ -3197,6 +3207,8 @@ BEGIN
 							  AND l.idempotency_key = 'crm:birthday:' || extract(year FROM on_date))
 		 ORDER BY a.client_id
 	LOOP
+		PERFORM crm.report_progress('award_birthday_bonuses',
+			format('client %s, %s awarded so far', r.client_id, n));
 		PERFORM crm.award_birthday_bonus(r.client_id, program, on_date, actor, allow_other_day);
 		n := n + 1;
 	END LOOP;
@@ -3228,6 +3240,7 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('update_tiers', p.program_id);
 	IF NOT allow_future AND isfinite(as_of) THEN
 		PERFORM crm.loyalty_refuse_future('crm.update_tiers', 'as_of', as_of);
 	END IF;
@@ -3235,6 +3248,8 @@ BEGIN
 		SELECT a.client_id FROM crm.loyalty_accounts a
 		 WHERE a.program_id = p.program_id ORDER BY a.client_id
 	LOOP
+		PERFORM crm.report_progress('update_tiers',
+			format('client %s, %s moved so far', r.client_id, n));
 		IF (crm.update_tier(r.client_id, program, as_of, actor, allow_future)).change_id IS NOT NULL THEN
 			n := n + 1;
 		END IF;
@@ -3279,6 +3294,7 @@ BEGIN
 	IF program IS NOT NULL THEN
 		v_program := (crm.loyalty_program_row(program)).program_id;
 	END IF;
+	PERFORM crm.job_lock('expire_points', v_program);
 	accounts := 0; lots := 0; points := 0;
 	FOR r IN
 		SELECT DISTINCT t.client_id, t.program_id
@@ -3287,6 +3303,8 @@ BEGIN
 		   AND (v_program IS NULL OR t.program_id = v_program)
 		 ORDER BY t.client_id, t.program_id
 	LOOP
+		PERFORM crm.report_progress('expire_points',
+			format('client %s, programme %s, %s lots expired so far', r.client_id, r.program_id, lots));
 		PERFORM crm.loyalty_lock_account(r.client_id, r.program_id, false);
 		x := crm.loyalty_expire_account(r.client_id, r.program_id, as_of,
 										pg_catalog.clock_timestamp(), actor);
@@ -6121,3 +6139,505 @@ COMMENT ON FUNCTION crm.pareto_nbd_probability_of_purchases_interval(crm.pareto_
 COMMENT ON FUNCTION crm.gamma_gamma_expected_spend_interval(crm.gamma_gamma_model, float8, float8, float8) IS 'crm.gamma_gamma_expected_spend with its standard error and confidence interval at the level (delta method)';
 COMMENT ON FUNCTION crm.clv_interval(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';
 COMMENT ON FUNCTION crm.clv_interval(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';
+
+
+/*
+ * 0.3.0: service levels, staff results, scheduled jobs and their progress (sql/install/89_service_levels.sql,
+ * 91_staff.sql, 93_jobs.sql, and their grants in 95_security.sql).
+ */
+
+/* the welcome job takes a lock per programme and reports its progress */
+CREATE OR REPLACE FUNCTION crm.award_welcome_bonuses(program text, actor text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+	r			record;
+	n			bigint := 0;
+BEGIN
+	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_welcome_bonuses', p.program_id);
+	IF p.welcome_points = 0 THEN
+		RETURN 0;
+	END IF;
+	FOR r IN
+		SELECT a.client_id FROM crm.loyalty_accounts a
+		 WHERE a.program_id = p.program_id
+		   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+							WHERE l.client_id = a.client_id AND l.program_id = a.program_id
+							  AND l.idempotency_key = 'crm:welcome')
+		 ORDER BY a.client_id
+	LOOP
+		PERFORM crm.report_progress('award_welcome_bonuses',
+			format('client %s, %s awarded so far', r.client_id, n));
+		PERFORM crm.award_welcome_bonus(r.client_id, program, actor);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION crm.award_welcome_bonuses(text, text) IS 'scheduler job: credits the welcome points to every member who has not had them; returns the entries written';
+
+/*
+ * Service levels: how fast an incident must be answered and resolved,
+ * by the client's kind, RFM segment or loyalty tier and the incident's
+ * priority.  The first level (lowest rank) whose conditions all hold
+ * applies; a condition left NULL holds for every incident.  An incident
+ * inserted without a due_at gets the level's times from its opened_at
+ * (calendar time, no business hours); crm.sla_report judges them.
+ */
+
+CREATE TABLE crm.service_levels (
+	level_id		integer GENERATED BY DEFAULT AS IDENTITY,
+	code			text NOT NULL,
+	name			text NOT NULL,
+	rank			integer NOT NULL,
+	client_kind		text,
+	rfm_segment		text,
+	program_id		bigint,
+	tier_code		text,
+	incident_priority text,
+	response_time	interval NOT NULL,
+	resolution_time interval NOT NULL,
+	active			boolean NOT NULL DEFAULT true,
+	CONSTRAINT service_levels_pkey PRIMARY KEY (level_id),
+	CONSTRAINT service_levels_code_key UNIQUE (code),
+	CONSTRAINT service_levels_rank_key UNIQUE (rank),
+	CONSTRAINT service_levels_tier_fkey FOREIGN KEY (program_id, tier_code)
+		REFERENCES crm.loyalty_tiers (program_id, tier_code),
+	CONSTRAINT service_levels_code_check CHECK (code <> ''),
+	CONSTRAINT service_levels_name_check CHECK (name <> ''),
+	CONSTRAINT service_levels_client_kind_check CHECK (client_kind IN ('person', 'company')),
+	CONSTRAINT service_levels_tier_check CHECK ((program_id IS NULL) = (tier_code IS NULL)),
+	CONSTRAINT service_levels_priority_check
+		CHECK (incident_priority IN ('low', 'normal', 'high', 'urgent')),
+	CONSTRAINT service_levels_response_time_check CHECK (response_time > interval '0'),
+	CONSTRAINT service_levels_resolution_time_check CHECK (resolution_time >= response_time)
+);
+CREATE INDEX service_levels_tier_idx ON crm.service_levels (program_id, tier_code)
+	WHERE program_id IS NOT NULL;
+COMMENT ON TABLE crm.service_levels IS 'response and resolution times of incidents by client kind, RFM segment, loyalty tier and incident priority: the active level of lowest rank whose conditions (NULL: any) all hold applies';
+COMMENT ON COLUMN crm.service_levels.rfm_segment IS 'the client''s segment in crm.client_segments (the latest crm.refresh_segments)';
+COMMENT ON COLUMN crm.service_levels.tier_code IS 'the client''s tier in the programme program_id (crm.loyalty_accounts)';
+SELECT pg_catalog.pg_extension_config_dump('crm.service_levels', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.service_levels_level_id_seq', '');
+
+/* the level an incident was given, and its answer */
+ALTER TABLE crm.incidents
+	ADD COLUMN service_level_id integer,
+	ADD COLUMN response_due_at timestamptz,
+	ADD COLUMN responded_at timestamptz,
+	ADD CONSTRAINT incidents_service_level_fkey FOREIGN KEY (service_level_id)
+		REFERENCES crm.service_levels (level_id),
+	ADD CONSTRAINT incidents_response_due_at_check CHECK (response_due_at >= opened_at),
+	ADD CONSTRAINT incidents_responded_at_check CHECK (responded_at >= opened_at);
+CREATE INDEX incidents_service_level_idx ON crm.incidents (service_level_id)
+	WHERE service_level_id IS NOT NULL;
+COMMENT ON COLUMN crm.incidents.service_level_id IS 'the service level that set due_at and response_due_at (NULL: the application set due_at, or no level applied)';
+COMMENT ON COLUMN crm.incidents.response_due_at IS 'when the first answer to the client is due';
+COMMENT ON COLUMN crm.incidents.responded_at IS 'when the client first got an answer (NULL: not yet; a resolution counts as an answer)';
+
+/*
+ * service_level_match: the level that applies to a new incident of the
+ * client with this priority, or NULL; raises nothing (the trigger leaves
+ * a bad priority or a missing client to the table's own checks and keys).
+ */
+CREATE FUNCTION crm.service_level_match(client_id bigint, priority text)
+RETURNS crm.service_levels
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_kind		text;
+	v_segment	text;
+	lv			crm.service_levels;
+BEGIN
+	SELECT c.kind INTO v_kind FROM crm.clients c WHERE c.client_id = service_level_match.client_id;
+	SELECT s.rfm_segment INTO v_segment
+	  FROM crm.client_segments s WHERE s.client_id = service_level_match.client_id;
+	SELECT l.* INTO lv
+	  FROM crm.service_levels l
+	 WHERE l.active
+	   AND (l.client_kind IS NULL OR l.client_kind = v_kind)
+	   AND (l.rfm_segment IS NULL OR l.rfm_segment = v_segment)
+	   AND (l.incident_priority IS NULL OR l.incident_priority = priority)
+	   AND (l.tier_code IS NULL
+			OR EXISTS (SELECT 1 FROM crm.loyalty_accounts a
+						WHERE a.client_id = service_level_match.client_id
+						  AND a.program_id = l.program_id AND a.tier_code = l.tier_code))
+	 ORDER BY l.rank
+	 LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN lv;
+END
+$$;
+COMMENT ON FUNCTION crm.service_level_match(bigint, text) IS 'internal: the active level of lowest rank whose conditions hold for the client and priority, or NULL, without checking the arguments';
+
+/*
+ * service_level_for: the level that applies to a new incident of the
+ * client with this priority now (NULL: none applies).  Caller's rights:
+ * a manager asks only about their own clients.
+ */
+CREATE FUNCTION crm.service_level_for(client_id bigint, priority text DEFAULT 'normal')
+RETURNS crm.service_levels
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF priority IS NULL THEN
+		RAISE EXCEPTION 'priority must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF priority NOT IN ('low', 'normal', 'high', 'urgent') THEN
+		RAISE EXCEPTION 'unknown incident priority: "%"', priority
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Priorities are low, normal, high and urgent.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = service_level_for.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN crm.service_level_match(client_id, priority);
+END
+$$;
+COMMENT ON FUNCTION crm.service_level_for(bigint, text) IS 'the service level a new incident of the client with this priority gets: the active level of lowest rank whose client kind, RFM segment (crm.client_segments), loyalty tier and priority conditions hold; NULL when none does';
+
+/*
+ * The trigger: an incident inserted without due_at gets the level's due
+ * times (a level named by service_level_id, or the one that applies).
+ * On a Citus cluster the trigger runs on the shard, where it cannot read
+ * the other tables: there the application sets the times, from
+ * crm.service_level_for called on the coordinator.
+ */
+CREATE FUNCTION crm.incidents_apply_service_level() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	lv			crm.service_levels;
+BEGIN
+	IF NEW.due_at IS NOT NULL OR crm.in_citus_task() THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.service_level_id IS NULL
+	   AND NOT EXISTS (SELECT 1 FROM crm.service_levels l WHERE l.active) THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.service_level_id IS NOT NULL THEN
+		SELECT l.* INTO lv FROM crm.service_levels l WHERE l.level_id = NEW.service_level_id;
+	ELSE
+		lv := crm.service_level_match(NEW.client_id, NEW.priority);
+	END IF;
+	IF lv.level_id IS NOT NULL THEN
+		NEW.service_level_id := lv.level_id;
+		NEW.due_at := NEW.opened_at + lv.resolution_time;
+		NEW.response_due_at := coalesce(NEW.response_due_at, NEW.opened_at + lv.response_time);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.incidents_apply_service_level() IS 'trigger: an incident inserted without due_at gets due_at and response_due_at from its service level (crm.service_level_for)';
+CREATE TRIGGER incidents_service_level BEFORE INSERT ON crm.incidents
+	FOR EACH ROW EXECUTE FUNCTION crm.incidents_apply_service_level();
+
+/*
+ * sla_report: incidents opened in [from_at, to_at), judged at to_at, by
+ * service level, channel and assignee.  Resolution: met when resolved at
+ * or before due_at; breached when resolved later, or still open at to_at
+ * and past due_at; open when neither yet.  Response the same, with the
+ * first answer (responded_at, or resolved_at when there is none) against
+ * response_due_at.  What happened after to_at is not seen.
+ */
+CREATE FUNCTION crm.sla_report(from_at timestamptz, to_at timestamptz)
+RETURNS TABLE (service_level text, channel text, assignee text, incidents bigint,
+			   resolution_met bigint, resolution_breached bigint, resolution_open bigint,
+			   response_met bigint, response_breached bigint, response_open bigint,
+			   without_due bigint, met_percent numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF from_at IS NULL THEN
+		RAISE EXCEPTION 'from_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF to_at IS NULL THEN
+		RAISE EXCEPTION 'to_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(to_at) THEN
+		RAISE EXCEPTION 'to_at must be finite: %', to_at USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF from_at > to_at THEN
+		RAISE EXCEPTION 'from_at % is after to_at %', from_at, to_at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH j AS (
+		SELECT l.code AS level, i.channel AS ch, i.assignee AS who,
+			   i.due_at, i.response_due_at,
+			   CASE WHEN i.resolved_at <= to_at THEN i.resolved_at END AS resolved,
+			   CASE WHEN coalesce(i.responded_at, i.resolved_at) <= to_at
+					THEN coalesce(i.responded_at, i.resolved_at) END AS answered
+		  FROM crm.incidents i
+		  LEFT JOIN crm.service_levels l ON l.level_id = i.service_level_id
+		 WHERE i.opened_at >= from_at AND i.opened_at < to_at),
+	g AS (
+		SELECT j.level, j.ch, j.who, count(*) AS n,
+			   count(*) FILTER (WHERE j.resolved <= j.due_at) AS res_met,
+			   count(*) FILTER (WHERE j.resolved > j.due_at
+								   OR (j.resolved IS NULL AND j.due_at < to_at)) AS res_late,
+			   count(*) FILTER (WHERE j.resolved IS NULL AND j.due_at >= to_at) AS res_open,
+			   count(*) FILTER (WHERE j.answered <= j.response_due_at) AS resp_met,
+			   count(*) FILTER (WHERE j.answered > j.response_due_at
+								   OR (j.answered IS NULL AND j.response_due_at < to_at)) AS resp_late,
+			   count(*) FILTER (WHERE j.answered IS NULL AND j.response_due_at >= to_at) AS resp_open,
+			   count(*) FILTER (WHERE j.due_at IS NULL) AS no_due
+		  FROM j
+		 GROUP BY j.level, j.ch, j.who)
+	SELECT g.level, g.ch, g.who, g.n, g.res_met, g.res_late, g.res_open,
+		   g.resp_met, g.resp_late, g.resp_open, g.no_due,
+		   round(100.0 * g.res_met / nullif(g.res_met + g.res_late, 0), 1)
+	  FROM g
+	 ORDER BY g.level NULLS LAST, g.ch, g.who NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION crm.sla_report(timestamptz, timestamptz) IS 'incidents opened in [from_at, to_at), judged at to_at, per service level, channel and assignee: resolutions and first answers met, breached (late, or open past due) and still open within time, incidents without a due time, and the share of judged resolutions met (percent)';
+
+/*
+ * Staff results: who sold how much, to how many clients, at what average
+ * check, how many of those clients bought again, and how their clients'
+ * segments and churn statuses moved in the period.
+ *
+ * A purchase (a placed or paid order, as everywhere in crm) is credited
+ *   by => 'owner'       to the client's owner (crm.clients.owner, as it is
+ *                       now: crm keeps no history of owners);
+ *   by => 'handled_by'  to the handled_by of the latest interaction linked
+ *                       to the order (interactions.order_id) that names one.
+ * A purchase credited to nobody is the row whose staff is NULL.
+ *
+ * "Bought again": a purchase in the period that is not the client's first
+ * purchase ever.  repeat_share = clients with such a purchase credited to
+ * the staff / clients served.  Moves: the transitions crm.refresh_segments
+ * logged with as_of in [from_at, to_at) of the staff's clients (by owner:
+ * every client they own; by handled_by: the clients they sold to in the
+ * period); a first label (from NULL) is not a move.  Churn statuses are
+ * ordered new = active < slipping < lapsed < lost: improved and worsened
+ * count the moves down and up that order.
+ *
+ * Caller's rights: the tables' privileges and policies decide what is
+ * counted (a manager counts their own clients only), and a crm_manager who
+ * is not also crm_admin, crm_analyst or crm_app sees only the row named by
+ * their own role.
+ */
+CREATE FUNCTION crm.staff_performance(from_at timestamptz, to_at timestamptz,
+									  by text DEFAULT 'owner')
+RETURNS TABLE (staff text, revenue numeric, currency text, purchases bigint,
+			   clients_served bigint, average_check numeric, repeat_clients bigint,
+			   repeat_share numeric, segment_moves bigint, status_improved bigint,
+			   status_worsened bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_all		boolean;
+BEGIN
+	IF from_at IS NULL THEN
+		RAISE EXCEPTION 'from_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF to_at IS NULL THEN
+		RAISE EXCEPTION 'to_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF by IS NULL THEN
+		RAISE EXCEPTION 'by must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF from_at > to_at THEN
+		RAISE EXCEPTION 'from_at % is after to_at %', from_at, to_at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF by NOT IN ('owner', 'handled_by') THEN
+		RAISE EXCEPTION 'unknown attribution: "%"', by
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Purchases are credited by owner or by handled_by.';
+	END IF;
+	v_all := pg_has_role('crm_admin', 'MEMBER') OR pg_has_role('crm_analyst', 'MEMBER')
+		OR pg_has_role('crm_app', 'MEMBER') OR NOT pg_has_role('crm_manager', 'MEMBER');
+
+	RETURN QUERY
+	WITH sales AS MATERIALIZED (
+		SELECT CASE $3
+				 WHEN 'owner' THEN c.owner
+				 ELSE (SELECT i.handled_by FROM crm.interactions i
+						WHERE i.client_id = o.client_id AND i.order_id = o.order_id
+						  AND i.handled_by IS NOT NULL
+						ORDER BY i.occurred_at DESC, i.interaction_id DESC LIMIT 1)
+			   END AS who,
+			   o.client_id, o.net_amount, o.currency,
+			   EXISTS (SELECT 1 FROM crm.orders e
+						WHERE e.client_id = o.client_id AND e.status IN ('placed', 'paid')
+						  AND (e.ordered_at < o.ordered_at
+							   OR (e.ordered_at = o.ordered_at AND e.order_id < o.order_id)))
+				 AS again
+		  FROM crm.orders o
+		  JOIN crm.clients c ON c.client_id = o.client_id
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at >= $1 AND o.ordered_at < $2),
+	sold AS (
+		SELECT s.who, sum(s.net_amount) AS revenue, crm.one_currency(s.currency) AS currency,
+			   count(*) AS purchases, count(DISTINCT s.client_id) AS served,
+			   count(DISTINCT s.client_id) FILTER (WHERE s.again) AS again
+		  FROM sales s
+		 GROUP BY s.who),
+	clients_of AS (
+		SELECT c.owner AS who, c.client_id FROM crm.clients c WHERE $3 = 'owner'
+		UNION ALL
+		SELECT DISTINCT s.who, s.client_id FROM sales s WHERE $3 = 'handled_by'),
+	moved AS (
+		SELECT k.who,
+			   count(*) FILTER (WHERE t.dimension = 'rfm_segment'
+								  AND t.from_value IS NOT NULL AND t.to_value IS NOT NULL) AS moves,
+			   count(*) FILTER (WHERE t.dimension = 'churn_status'
+								  AND crm.churn_status_rank(t.to_value)
+									  < crm.churn_status_rank(t.from_value)) AS improved,
+			   count(*) FILTER (WHERE t.dimension = 'churn_status'
+								  AND crm.churn_status_rank(t.to_value)
+									  > crm.churn_status_rank(t.from_value)) AS worsened
+		  FROM clients_of k
+		  JOIN crm.segment_transitions t ON t.client_id = k.client_id
+		 WHERE t.as_of >= $1 AND t.as_of < $2
+		 GROUP BY k.who)
+	SELECT x.who, coalesce(max(x.revenue), 0), max(x.currency), coalesce(max(x.purchases), 0),
+		   coalesce(max(x.served), 0), round(max(x.revenue) / nullif(max(x.purchases), 0), 2),
+		   coalesce(max(x.again), 0), round(max(x.again)::numeric / nullif(max(x.served), 0), 4),
+		   coalesce(max(x.moves), 0), coalesce(max(x.improved), 0), coalesce(max(x.worsened), 0)
+	  FROM (SELECT s.who, s.revenue, s.currency, s.purchases, s.served, s.again,
+				   NULL::bigint AS moves, NULL::bigint AS improved, NULL::bigint AS worsened
+			  FROM sold s
+			UNION ALL
+			SELECT m.who, NULL, NULL, NULL, NULL, NULL, m.moves, m.improved, m.worsened
+			  FROM moved m) x
+	 WHERE v_all OR x.who = CURRENT_USER
+	 GROUP BY x.who
+	 ORDER BY 2 DESC, 1 NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION crm.staff_performance(timestamptz, timestamptz, text) IS 'per member of staff (by owner of the client, or by handled_by of the interaction linked to the order): revenue, currency, purchases, clients served, average check, clients who bought again and their share, RFM segment moves and churn status moves (improved, worsened) of their clients in [from_at, to_at); a crm_manager sees their own row only';
+
+/* the order of churn statuses the moves are counted in: 0 best, 3 worst */
+CREATE FUNCTION crm.churn_status_rank(status text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT CASE status WHEN 'new' THEN 0 WHEN 'active' THEN 0 WHEN 'slipping' THEN 1
+					   WHEN 'lapsed' THEN 2 WHEN 'lost' THEN 3 END
+$$;
+COMMENT ON FUNCTION crm.churn_status_rank(text) IS 'internal: the order of churn statuses for crm.staff_performance: new and active 0, slipping 1, lapsed 2, lost 3 (NULL otherwise)';
+
+/*
+ * Scheduled jobs: what lets another session watch a long job, a lock that
+ * makes two runs of one job take turns, and the ledger check a scheduler
+ * runs (docs/operations.md).
+ */
+
+/*
+ * report_progress: the job's line in pg_stat_activity (query) becomes
+ * "crm progress: <job>: <step> | <the statement>" (src/progress.c).
+ * PARALLEL RESTRICTED: a parallel worker's line is not the one to watch.
+ */
+CREATE FUNCTION crm.report_progress(job text, step text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'crm_report_progress'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION crm.report_progress(text, text) IS 'internal: shows a job''s step in its session''s line of pg_stat_activity (crm.job_progress)';
+
+/*
+ * job_progress: the sessions running a job of crm now, with the step each
+ * reported last.  pg_stat_activity shows the query of another role's
+ * session only to its members and to pg_read_all_stats.
+ */
+CREATE VIEW crm.job_progress AS
+SELECT a.pid,
+	   a.usename AS user_name,
+	   a.datname AS database_name,
+	   pg_catalog.substring(a.query, '^crm progress: ([^:]*):') AS job,
+	   pg_catalog.substring(a.query, '^crm progress: [^:]*: ([^|]*) \| ') AS step,
+	   a.query_start AS started_at,
+	   a.state_change AS step_at,
+	   a.wait_event_type,
+	   a.wait_event
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.query LIKE 'crm progress: %'
+   AND a.state = 'active';
+COMMENT ON VIEW crm.job_progress IS 'the sessions running a job of crm (crm.refresh_segments, the loyalty jobs, crm.generate_demo_data ...) and the step each reported last, read from pg_stat_activity';
+
+/*
+ * job_lock: two runs of one job (and programme) take turns: the second
+ * waits for the first one's transaction to end, then finds its work done.
+ * A transaction-level advisory lock, in the key space of
+ * hashtextextended('crm job ...').
+ */
+CREATE FUNCTION crm.job_lock(job text, key bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			bigint := pg_catalog.hashtextextended('crm job ' || job || ' ' || coalesce(key, 0), 0);
+BEGIN
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(k) THEN
+		PERFORM crm.report_progress(job, 'waiting for another run of the job to end');
+		PERFORM pg_catalog.pg_advisory_xact_lock(k);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.job_lock(text, bigint) IS 'internal: a transaction-level advisory lock per job and key (programme), so that two runs take turns';
+
+/*
+ * check_ledger: crm.verify_ledger as a scheduled job.  Clean: returns the
+ * time of the check.  Otherwise an error a DBA sees in the server log and
+ * in the scheduler's record of the run (cron.job_run_details, status
+ * failed): XX001 with the number of problems and the first ones.
+ */
+CREATE FUNCTION crm.check_ledger()
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	n			bigint;
+	first		text;
+BEGIN
+	PERFORM crm.report_progress('check_ledger', 'verifying every account, entry and lot');
+	SELECT count(*),
+		   string_agg(format('%s (client %s, programme %s%s): %s', v.check_name, v.client_id,
+							 v.program_id, ', entry ' || v.entry_id, v.detail), '; ')
+			   FILTER (WHERE v.rn <= 3)
+	  INTO n, first
+	  FROM (SELECT x.*, row_number() OVER () AS rn FROM crm.verify_ledger() x) v;
+	IF n > 0 THEN
+		RAISE EXCEPTION 'the loyalty ledger failed % checks', n
+			USING ERRCODE = 'data_corrupted',
+				  DETAIL = first,
+				  HINT = 'SELECT * FROM crm.verify_ledger() lists them all (docs/loyalty.md).';
+	END IF;
+	RETURN pg_catalog.clock_timestamp();
+END
+$$;
+COMMENT ON FUNCTION crm.check_ledger() IS 'scheduler job: crm.verify_ledger(); returns the time of the check when the ledger is clean, otherwise raises XX001 (data_corrupted) with the number of failed checks and the first three, which the server log and cron.job_run_details show';
+
+
+/*
+ * Service levels, staff results and the scheduled jobs: the levels are
+ * configuration (everybody reads, the admin writes); the analyst reads the
+ * new columns of crm.incidents; the ledger check is for those who may run
+ * crm.verify_ledger; the internal helpers of the jobs are for the owner.
+ */
+GRANT SELECT ON crm.service_levels TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT INSERT, UPDATE, DELETE ON crm.service_levels TO crm_admin;
+GRANT USAGE, SELECT ON SEQUENCE crm.service_levels_level_id_seq TO crm_admin;
+GRANT SELECT (service_level_id, response_due_at, responded_at) ON crm.incidents TO crm_analyst;
+GRANT SELECT ON crm.job_progress TO crm_admin, crm_analyst, crm_app, crm_manager;
+REVOKE EXECUTE ON FUNCTION crm.check_ledger(),
+	crm.job_lock(text, bigint)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.check_ledger() TO crm_admin, crm_analyst;

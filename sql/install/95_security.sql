@@ -358,3 +358,19 @@ BEGIN
 	END LOOP;
 END
 $$;
+
+/*
+ * Service levels, staff results and the scheduled jobs: the levels are
+ * configuration (everybody reads, the admin writes); the analyst reads the
+ * new columns of crm.incidents; the ledger check is for those who may run
+ * crm.verify_ledger; the internal helpers of the jobs are for the owner.
+ */
+GRANT SELECT ON crm.service_levels TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT INSERT, UPDATE, DELETE ON crm.service_levels TO crm_admin;
+GRANT USAGE, SELECT ON SEQUENCE crm.service_levels_level_id_seq TO crm_admin;
+GRANT SELECT (service_level_id, response_due_at, responded_at) ON crm.incidents TO crm_analyst;
+GRANT SELECT ON crm.job_progress TO crm_admin, crm_analyst, crm_app, crm_manager;
+REVOKE EXECUTE ON FUNCTION crm.check_ledger(),
+	crm.job_lock(text, bigint)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.check_ledger() TO crm_admin, crm_analyst;

@@ -121,7 +121,7 @@ INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'no_args' FROM unnest(ARRAY[
 	'crm.future_tolerance()', 'crm.fast_path_stats()', 'crm.fast_path_stats_reset()',
 	'crm.in_citus_task()', 'crm.sync_sequences()', 'crm.owned_client_ids()',
-	'crm.distribution_plan()', 'crm.verify_ledger()'
+	'crm.distribution_plan()', 'crm.verify_ledger()', 'crm.check_ledger()'
 ]) f;
 
 INSERT INTO contract (fn, class) VALUES
@@ -245,7 +245,14 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	 '{"client_id": "880001", "program": "''contract''"}', '{}'),
 	('crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)', 'table',
 	 '{"client_id": "880001", "program": "''contract''", "member": "NULL", "from_at": "NULL", "to_at": "NULL"}',
-	 '{member,from_at,to_at}');
+	 '{member,from_at,to_at}'),
+	-- service levels and staff results
+	('crm.service_level_for(bigint, text)', 'table',
+	 '{"client_id": "880001", "priority": "''normal''"}', '{}'),
+	('crm.sla_report(timestamptz, timestamptz)', 'table',
+	 '{"from_at": "''-infinity''", "to_at": "now()"}', '{}'),
+	('crm.staff_performance(timestamptz, timestamptz, text)', 'table',
+	 '{"from_at": "''-infinity''", "to_at": "now()", "by": "''owner''"}', '{}');
 
 /*
  * Checks that may be marked TODO while a change is under way: (function,
