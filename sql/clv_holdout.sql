@@ -92,15 +92,15 @@ SELECT diagnostic, count(*) FILTER (WHERE bucket > 0) AS holdout_periods, max(pe
 
 ROLLBACK;
 -- no purchases before the calibration end: no rows
-SELECT count(*) FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgnbd_model,
+SELECT count(*) FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model,
 												 '1900-01-01', '1900-02-01');
 -- errors
 SELECT * FROM crm.clv_calibration_holdout('1997-09-30', '1997-09-30 12:00');
 SELECT * FROM crm.clv_calibration_holdout('1997-09-30', 'infinity');
 SELECT * FROM crm.clv_calibration_holdout(NULL, '1998-06-30');
 SELECT * FROM crm.clv_calibration_holdout('1997-09-30', '1998-06-30', 'fortnight');
-SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgnbd_model, '1997-09-30', '1998-06-30', 'week', 0) d;
-SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgnbd_model, '1997-09-30', '1998-06-30', 'week', 1, 0) d;
+SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, '1997-09-30', '1998-06-30', 'week', 0) d;
+SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, '1997-09-30', '1998-06-30', 'week', 1, 0) d;
 SELECT d.* FROM crm.clv_holdout_diagnostics(NULL::crm.bgnbd_model, '1997-09-30', '1998-06-30') d;
-SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(-1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgnbd_model, '1997-09-30', '1998-06-30') d;
+SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(-1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, '1997-09-30', '1998-06-30') d;
 SELECT d.* FROM crm.clv_holdout_diagnostics_run(1, '1997-09-30', '1998-06-30') d;

@@ -57,10 +57,10 @@ SELECT round(((p.a + p.b + p.x) / (p.a - 1) * (1 - ((p.al + p.tt) / (p.al + p.tt
 										   39, 2, 30, 38)::numeric, 9) AS crm
   FROM p, s;
 -- CLV with MBG/NBD: the undiscounted one-period value is spend times purchases
-SELECT abs(crm.clv(c.m, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model,
+SELECT abs(crm.clv(c.m, ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model,
 				   2, 30.43, 38.86, 22.35, 39, 0, 39)
 		   - crm.mbgnbd_expected_purchases(c.m, 39, 2, 30.43, 38.86)
-			 * crm.gamma_gamma_expected_spend(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model,
+			 * crm.gamma_gamma_expected_spend(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model,
 											  2, 22.35)) < 1e-12 AS clv_one_period
   FROM mdl_mbg c;
 
@@ -188,7 +188,7 @@ SELECT round((m).r::numeric, 4) AS r, round((m).alpha::numeric, 3) AS alpha,
 		  FROM mdl_cdnow) s;
 -- the client's own model: alpha exp(-g_p . z_p), a exp(g_d . z_d)
 SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{0.5,-1}', '{2}', NULL, NULL, NULL, NULL), '{1,2}', '{0.5}')
-	   = ROW(0.5, 6 * exp(1.5), 0.8 * exp(1), 3, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS client_model;
+	   = ROW(0.5, 6 * exp(1.5), 0.8 * exp(1), 3, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS client_model;
 -- Pareto/NBD with covariates: no covariates is crm.pareto_nbd_fit; the client's own model
 SELECT abs((c).r / (b).r - 1) < 1e-6 AND abs((c).alpha / (b).alpha - 1) < 1e-6
 	   AND abs((c).s / (b).s - 1) < 1e-6 AND abs((c).beta / (b).beta - 1) < 1e-6
@@ -196,7 +196,7 @@ SELECT abs((c).r / (b).r - 1) < 1e-6 AND abs((c).alpha / (b).alpha - 1) < 1e-6
   FROM (SELECT crm.pareto_nbd_cov_fit(frequency, recency, t, '{}', '{}') AS c,
 			   crm.pareto_nbd_fit(frequency, recency, t) AS b FROM mdl_cdnow) s;
 SELECT crm.pareto_nbd_cov_client(ROW(0.5, 6, 0.8, 3, '{0.5,-1}', '{2}', NULL, NULL, NULL, NULL), '{1,2}', '{0.5}')
-	   = ROW(0.5, 6 * exp(1.5), 0.8, 3 * exp(-1), NULL, NULL, NULL, NULL)::crm.pareto_nbd_model AS client_model;
+	   = ROW(0.5, 6 * exp(1.5), 0.8, 3 * exp(-1), NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model AS client_model;
 SELECT crm.pareto_nbd_cov_fit(0, 0, t, '{}', '{}') FROM generate_series(1, 3) t;
 -- parallel query: partial states serialised to the leader, the same fit to the last bit
 BEGIN;

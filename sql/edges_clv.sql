@@ -376,7 +376,7 @@ SELECT crm.mbgnbd_expected_purchases(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NUL
 SELECT crm.mbgnbd_loglik(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 1e10, 1, 2);
 SELECT * FROM crm.clv_calibration_holdout('1997-09-30', NULL);
 SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, '1900-01-01', '1900-02-01', 'day', 'NaN');
-SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, '1900-01-01', '1900-02-01', 'day', 1, 1001);
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, '1900-01-01', '1900-02-01', 'day', 1, 1001);
 -- BG/NBD with covariates
 SELECT crm.bgnbd_cov_fit(x, x, 10, ARRAY[x], '{}') FROM generate_series(1, 0) x;
 SELECT crm.bgnbd_cov_fit(1, 1, 2, ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]::float8[], '{}');

@@ -832,8 +832,8 @@ cov_client(FunctionCallInfo fcinfo, bool pareto)
 	double		e1 = 0,
 				e2 = 0;
 	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {false, false, false, false, true, true, true, true};
+	Datum		values[16];
+	bool		nulls[16];
 
 	clv_model_params(model, 4, names, typname, p);
 	for (j = 0; j < 2; j++)
@@ -872,9 +872,14 @@ cov_client(FunctionCallInfo fcinfo, bool pareto)
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
-	for (j = 0; j < 4; j++)
-		values[j] = Float8GetDatum(p[j]);
-	values[4] = values[5] = values[6] = values[7] = (Datum) 0;
+	if (tupdesc->natts < 4 || tupdesc->natts > lengthof(values))
+		elog(ERROR, "%s has %d fields", typname, tupdesc->natts);
+	/* the four parameters; every other field (the fit's own) is null */
+	for (j = 0; j < tupdesc->natts; j++)
+	{
+		values[j] = j < 4 ? Float8GetDatum(p[j]) : (Datum) 0;
+		nulls[j] = j >= 4;
+	}
 	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
 }
 
