@@ -36,6 +36,7 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	86_discount.sql \
 	87_discount_price.sql \
 	88_discount_record.sql \
+	89_pricing_cache.sql \
 	90_dump.sql \
 	95_security.sql \
 	97_distribute.sql)

@@ -45,6 +45,9 @@ static SPIPlanPtr plan_ancestors = NULL;
 static SPIPlanPtr plan_client = NULL;
 static SPIPlanPtr plan_turnover = NULL;
 static SPIPlanPtr plan_rules = NULL;
+static SPIPlanPtr plan_rules_general = NULL;
+static SPIPlanPtr plan_rules_client = NULL;
+static SPIPlanPtr plan_categories = NULL;
 static SPIPlanPtr plan_usage = NULL;
 static SPIPlanPtr plan_tiers = NULL;
 static SPIPlanPtr plan_segment = NULL;
@@ -176,9 +179,49 @@ static const char *sql_rules =
 "  FROM crm.discount_rules r"
 " WHERE r.active AND (r.client_id IS NULL OR r.client_id = $1)";
 
+/*
+ * The cached rules (discount_cache.c): the general ones, with their
+ * windows' bounds instead of the window at a moment (found per call).
+ */
+static const char *sql_rules_general =
+"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
+"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
+"       r.price_list_id, r.category_id, 0,"
+"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
+"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
+"       CASE WHEN r.action IN ('cashback', 'points_share')"
+"            THEN (r.point_value * 10000)::int8 END,"
+"       pg_catalog.lower(r.valid), pg_catalog.upper(r.valid),"
+"       pg_catalog.lower_inc(r.valid), pg_catalog.upper_inc(r.valid),"
+"       pg_catalog.lower_inf(r.valid), pg_catalog.upper_inf(r.valid)"
+"  FROM crm.discount_rules r"
+" WHERE r.active AND r.client_id IS NULL";
+
+/* with the cache: the client's own rules, by query (the same columns as sql_rules) */
+static const char *sql_rules_client =
+"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
+"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
+"       r.price_list_id, r.category_id,"
+"       CASE WHEN r.valid @> $2 THEN 0"
+"            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
+"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
+"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
+"       CASE WHEN r.action IN ('cashback', 'points_share')"
+"            THEN (r.point_value * 10000)::int8 END"
+"  FROM crm.discount_rules r"
+" WHERE r.active AND r.client_id = $1";
+
+/* the cached category tree */
+static const char *sql_categories =
+"SELECT k.category_id, k.parent_id FROM crm.categories k ORDER BY k.category_id";
+
 static const char *sql_usage =
 "SELECT u.rule_id, u.uses::int8 FROM crm.discount_usage u"
 " WHERE u.client_id = $1 ORDER BY u.rule_id";
+
+static void cached_ancestors(DiscCart *c, DiscCache *cache, Datum *cats);
 
 static SPIPlanPtr
 prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
@@ -295,7 +338,7 @@ load_ancestors(DiscCart *c, Datum *cats)
 
 /* products, prices, price lists and category paths of the cart's lines */
 static void
-load_lines(DiscCart *c)
+load_lines(DiscCart *c, DiscCache *cache)
 {
 	Oid			types[3] = {INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID};
 	Datum	   *pids = palloc(sizeof(Datum) * c->nlines);
@@ -376,7 +419,10 @@ load_lines(DiscCart *c)
 		l->categories = NULL;
 		cats[i] = col(i, 8, &isnull);
 	}
-	load_ancestors(c, cats);
+	if (cache)
+		cached_ancestors(c, cache, cats);
+	else
+		load_ancestors(c, cats);
 }
 
 static void
@@ -570,6 +616,7 @@ turnover_in_cart_currency(DiscCart *c)
 }
 
 #define RULE_COLUMNS 19
+#define RULE_COLUMNS_BOUNDS 25
 
 /*
  * The rules are received straight from the executor's slots by a
@@ -580,6 +627,7 @@ typedef struct RuleReceiver
 	DestReceiver pub;
 	DiscCart   *c;
 	int			allocated;
+	MemoryContext cxt;			/* where the rules go */
 } RuleReceiver;
 
 static bool
@@ -587,14 +635,15 @@ rule_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	RuleReceiver *rr = (RuleReceiver *) self;
 	DiscCart   *c = rr->c;
-	MemoryContext old = MemoryContextSwitchTo(work_cxt);
+	MemoryContext old = MemoryContextSwitchTo(rr->cxt);
 	Datum	   *v;
 	bool	   *n;
 	DiscRule   *r;
 	char	   *action;
 	char	   *stacking;
+	int			natts = slot->tts_tupleDescriptor->natts;
 
-	if (slot->tts_tupleDescriptor->natts != RULE_COLUMNS)
+	if (natts != RULE_COLUMNS && natts != RULE_COLUMNS_BOUNDS)
 		elog(ERROR, "reading the discount rules failed");
 	if (c->nrules == rr->allocated)
 	{
@@ -643,6 +692,22 @@ rule_receive(TupleTableSlot *slot, DestReceiver *self)
 	r->uses_limit = I32(18, -1);
 	r->point_value = I64(19, 100);
 	r->uses = 0;
+	if (natts == RULE_COLUMNS_BOUNDS)
+	{
+		r->lower_inf = BOOL(24);
+		r->upper_inf = BOOL(25);
+		r->lower_inc = BOOL(22);
+		r->upper_inc = BOOL(23);
+		r->lower = r->lower_inf ? 0 : DatumGetTimestampTz(v[19]);
+		r->upper = r->upper_inf ? 0 : DatumGetTimestampTz(v[20]);
+		if (r->has_price_list && r->has_category)
+			r->no_line_reason = psprintf("no line is on price list %d in category %d",
+										 r->price_list_id, r->category_id);
+		else if (r->has_price_list)
+			r->no_line_reason = psprintf("no line is on price list %d", r->price_list_id);
+		else if (r->has_category)
+			r->no_line_reason = psprintf("no line is in category %d", r->category_id);
+	}
 #undef I64
 #undef I32
 #undef BOOL
@@ -668,10 +733,14 @@ rule_destroy(DestReceiver *self)
 {
 }
 
+/*
+ * Runs a rule query (sql_rules, sql_rules_client: $1 client, $2 moment;
+ * sql_rules_general: none) and appends its rules to c->rule_store, which
+ * grows in cxt.
+ */
 static void
-load_rules(DiscCart *c)
+receive_rules(DiscCart *c, SPIPlanPtr plan, bool with_params, MemoryContext cxt)
 {
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	ParamListInfo params = makeParamList(2);
 	SPIExecuteOptions options;
 	RuleReceiver rr;
@@ -693,19 +762,180 @@ load_rules(DiscCart *c)
 	rr.pub.rDestroy = rule_destroy;
 	rr.pub.mydest = DestNone;
 	rr.c = c;
-	rr.allocated = 256;
-	c->nrules = 0;
-	c->rule_store = palloc(sizeof(DiscRule) * rr.allocated);
+	rr.cxt = cxt;
+	if (c->rule_store == NULL)
+	{
+		rr.allocated = 256;
+		c->nrules = 0;
+		c->rule_store = MemoryContextAlloc(cxt, sizeof(DiscRule) * rr.allocated);
+	}
+	else
+		rr.allocated = c->nrules;	/* grows on the next rule */
 
 	memset(&options, 0, sizeof(options));
-	options.params = params;
+	options.params = with_params ? params : NULL;
 	options.read_only = true;
 	options.dest = (DestReceiver *) &rr;
-	rc = SPI_execute_plan_extended(prepare(&plan_rules, sql_rules, 2, types), &options);
+	rc = SPI_execute_plan_extended(plan, &options);
 	MemoryContextSwitchTo(work_cxt);
 	/* with a receiver of its own (DestNone), SPI reports SPI_OK_UTILITY */
 	if (rc < 0)
 		elog(ERROR, "reading the discount rules failed: %s", SPI_result_code_string(rc));
+}
+
+/* every active rule that concerns the client, by query */
+static void
+load_rules(DiscCart *c)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+
+	receive_rules(c, prepare(&plan_rules, sql_rules, 2, types), true, work_cxt);
+}
+
+/*
+ * Fills the cache: the general rules, sorted into evaluation order, and
+ * the category tree, read under the call's snapshot.
+ */
+static void
+fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
+{
+	uint64		begun = discount_cache_begin(cache);
+	DiscCart	tmp;
+	DiscRule  **order;
+	int			rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	receive_rules(&tmp, prepare(&plan_rules_general, sql_rules_general, 0, NULL), false,
+				  cache->cxt);
+	order = palloc(sizeof(DiscRule *) * Max(tmp.nrules, 1));
+	for (int i = 0; i < tmp.nrules; i++)
+		order[i] = &tmp.rule_store[i];
+	qsort(order, tmp.nrules, sizeof(DiscRule *), discount_rule_cmp);
+	cache->rules = MemoryContextAlloc(cache->cxt, sizeof(DiscRule) * Max(tmp.nrules, 1));
+	for (int i = 0; i < tmp.nrules; i++)
+		cache->rules[i] = *order[i];
+	cache->nrules = tmp.nrules;
+
+	rc = SPI_execute_plan(prepare(&plan_categories, sql_categories, 0, NULL), NULL, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the categories failed");
+	cache->ncategories = (int) SPI_processed;
+	cache->category_id = MemoryContextAlloc(cache->cxt, sizeof(int32) * Max(cache->ncategories, 1));
+	cache->parent_id = MemoryContextAlloc(cache->cxt, sizeof(int32) * Max(cache->ncategories, 1));
+	cache->has_parent = MemoryContextAlloc(cache->cxt, sizeof(bool) * Max(cache->ncategories, 1));
+	for (int k = 0; k < cache->ncategories; k++)
+	{
+		bool		isnull;
+
+		cache->category_id[k] = DatumGetInt32(col(k, 1, &isnull));
+		cache->parent_id[k] = DatumGetInt32(col(k, 2, &isnull));
+		cache->has_parent[k] = !isnull;
+		if (isnull)
+			cache->parent_id[k] = 0;
+	}
+	discount_cache_done(cache, begun, version, xmin);
+}
+
+/*
+ * With the cache: the client's own rules by query, then a copy of the
+ * cached general rules with their windows at the call's moment; the
+ * evaluation order is the merge of the two sorted lists.
+ */
+static void
+load_rules_cached(DiscCart *c, DiscCache *cache)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	int			nown;
+	DiscRule  **own;
+	int			i,
+				j,
+				k;
+
+	receive_rules(c, prepare(&plan_rules_client, sql_rules_client, 2, types), true, work_cxt);
+	nown = c->nrules;
+	if ((int64) nown + cache->nrules > (int64) (MaxAllocSize / sizeof(DiscRule)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many discount rules: %d", nown + cache->nrules)));
+	c->rule_store = repalloc(c->rule_store, sizeof(DiscRule) * Max(nown + cache->nrules, 1));
+	memcpy(&c->rule_store[nown], cache->rules, sizeof(DiscRule) * cache->nrules);
+	c->nrules = nown + cache->nrules;
+	for (i = nown; i < c->nrules; i++)
+		discount_cache_window(&c->rule_store[i], c->at);
+
+	own = palloc(sizeof(DiscRule *) * Max(nown, 1));
+	for (i = 0; i < nown; i++)
+		own[i] = &c->rule_store[i];
+	qsort(own, nown, sizeof(DiscRule *), discount_rule_cmp);
+	c->rules = palloc(sizeof(DiscRule *) * Max(c->nrules, 1));
+	i = 0;
+	j = nown;
+	k = 0;
+	while (i < nown || j < c->nrules)
+	{
+		DiscRule   *g = j < c->nrules ? &c->rule_store[j] : NULL;
+
+		if (i < nown && (g == NULL || discount_rule_cmp(&own[i], &g) <= 0))
+			c->rules[k++] = own[i++];
+		else
+		{
+			c->rules[k++] = g;
+			j++;
+		}
+	}
+}
+
+/*
+ * With the cache: the category paths of the lines from the cached tree, as
+ * the recursive query gives them (the category itself first, at most 1000
+ * steps up).
+ */
+static void
+cached_ancestors(DiscCart *c, DiscCache *cache, Datum *cats)
+{
+	for (int i = 0; i < c->nlines; i++)
+	{
+		int32		cat = DatumGetInt32(cats[i]);
+		int32	   *path = palloc(sizeof(int32) * 8);
+		int			n = 0,
+					size = 8;
+
+		path[n++] = cat;
+		for (int depth = 0; depth < 1000; depth++)
+		{
+			int			lo = 0,
+						hi = cache->ncategories - 1,
+						at = -1;
+
+			while (lo <= hi)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (cache->category_id[mid] == cat)
+				{
+					at = mid;
+					break;
+				}
+				if (cache->category_id[mid] < cat)
+					lo = mid + 1;
+				else
+					hi = mid - 1;
+			}
+			if (at < 0 || !cache->has_parent[at])
+				break;
+			cat = cache->parent_id[at];
+			if (n == size)
+			{
+				size *= 2;
+				path = repalloc(path, sizeof(int32) * size);
+			}
+			path[n++] = cat;
+		}
+		c->lines[i].categories = path;
+		c->lines[i].ncategories = n;
+	}
 }
 
 /* the client's use counts of the rules, merged into the rules */
@@ -1171,6 +1401,10 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	Jsonb	   *result;
 	Jsonb	   *built;
 	bool		need_tier = false;
+	FastPath	fp;
+	DiscCache  *cache;
+	int64		version = 0;
+	TransactionId xmin = InvalidTransactionId;
 
 	/* not STRICT: a NULL argument is an error naming it */
 	for (int i = 0; i < 3; i++)
@@ -1202,10 +1436,17 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(work_cxt);
+	fastpath_init(&fp, "crm.price_cart");
+	cache = discount_cache_usable(&fp, &version, &xmin);
+	if (cache && !(cache->valid && cache->version == version && cache->xmin == xmin))
+		fill_cache(cache, version, xmin);
 	load_client(&c);
-	load_lines(&c);
+	load_lines(&c, cache);
 	turnover_in_cart_currency(&c);
-	load_rules(&c);
+	if (cache)
+		load_rules_cached(&c, cache);
+	else
+		load_rules(&c);
 	load_usage(&c);
 	load_program(&c);
 	for (int i = 0; i < c.nrules; i++)
