@@ -1031,71 +1031,94 @@ rank_lines(DiscCart *c)
 }
 
 /*
- * Output: the answer is built as a JsonbValue tree with pushJsonbValue, so
- * that no JSON text is written and parsed again.  Amounts are numerics
- * with two decimals (12.30); quantities and rule values with the decimals
- * they need.
+ * Output: the answer is built as a JsonbValue tree, each object and array
+ * allocated at its size and filled in place, then turned into a jsonb
+ * once: no JSON text is written and parsed again, and no parse state
+ * grows value by value.  The builders emit each object's keys in jsonb's
+ * own order (shorter keys first, then bytewise); jo_end checks the order
+ * and sorts when it is not (the totals), as jsonb's own input does.
+ * Amounts are numerics with two decimals (12.30); quantities and rule
+ * values with the decimals they need.
  */
 
-typedef JsonbParseState *JB;
-
-static void
-jb_begin_object(JB *st)
+/* an object of at most n pairs */
+static JsonbValue *
+jo_begin(int n)
 {
-	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	JsonbValue *o = palloc(sizeof(JsonbValue));
+
+	o->type = jbvObject;
+	o->val.object.nPairs = 0;
+	o->val.object.pairs = palloc(sizeof(JsonbPair) * Max(n, 1));
+	return o;
 }
 
-static void
-jb_end_object(JB *st)
+static JsonbValue *
+jo_key(JsonbValue *o, const char *key)
 {
-	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	JsonbPair  *p = &o->val.object.pairs[o->val.object.nPairs];
+
+	p->key.type = jbvString;
+	p->key.val.string.val = (char *) key;
+	p->key.val.string.len = strlen(key);
+	p->order = o->val.object.nPairs++;
+	return &p->value;
 }
 
-static void
-jb_begin_array(JB *st)
+static int
+key_cmp(const JsonbValue *a, const JsonbValue *b)
 {
-	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len < b->val.string.len ? -1 : 1;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
 }
 
+/* the pairs in jsonb's key order (an insertion sort: they nearly are) */
 static void
-jb_end_array(JB *st)
+jo_end(JsonbValue *o)
 {
-	pushJsonbValue(st, WJB_END_ARRAY, NULL);
-}
+	JsonbPair  *p = o->val.object.pairs;
 
-static void
-jb_key(JB *st, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &v);
-}
-
-/* a value in an object (in_array false) or an element of an array */
-static void
-jb_value(JB *st, JsonbValue *v, bool in_array)
-{
-	pushJsonbValue(st, in_array ? WJB_ELEM : WJB_VALUE, v);
-}
-
-static void
-jb_str(JB *st, const char *key, const char *str)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	if (str == NULL)
-		v.type = jbvNull;
-	else
+	for (int i = 1; i < o->val.object.nPairs; i++)
 	{
-		v.type = jbvString;
-		v.val.string.val = (char *) str;
-		v.val.string.len = strlen(str);
+		JsonbPair	x = p[i];
+		int			j = i - 1;
+
+		while (j >= 0 && key_cmp(&p[j].key, &x.key) > 0)
+		{
+			p[j + 1] = p[j];
+			j--;
+		}
+		p[j + 1] = x;
 	}
-	jb_value(st, &v, false);
+}
+
+static void
+ja_init(JsonbValue *a, int n)
+{
+	a->type = jbvArray;
+	a->val.array.nElems = 0;
+	a->val.array.rawScalar = false;
+	a->val.array.elems = palloc(sizeof(JsonbValue) * Max(n, 1));
+}
+
+static JsonbValue *
+ja_next(JsonbValue *a)
+{
+	return &a->val.array.elems[a->val.array.nElems++];
+}
+
+static void
+jv_str(JsonbValue *v, const char *str)
+{
+	if (str == NULL)
+	{
+		v->type = jbvNull;
+		return;
+	}
+	v->type = jbvString;
+	v->val.string.val = (char *) str;
+	v->val.string.len = strlen(str);
 }
 
 /* val / 10^scale as a numeric, trailing zeros dropped down to min_scale */
@@ -1111,60 +1134,89 @@ scaled_numeric(int64 val, int scale, int min_scale)
 }
 
 static void
-jb_num(JB *st, const char *key, int64 val, int scale, int min_scale)
+jv_num(JsonbValue *v, int64 val, int scale, int min_scale)
 {
-	JsonbValue	v;
-
-	if (key)
-		jb_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = scaled_numeric(val, scale, min_scale);
-	jb_value(st, &v, key == NULL);
+	v->type = jbvNumeric;
+	v->val.numeric = scaled_numeric(val, scale, min_scale);
 }
 
 /*
- * Small integers (ranks, line numbers, small ids) recur through an answer:
- * their numerics are made once per call.
+ * Small integers (ranks, line numbers, small ids) recur through every
+ * answer: their numerics are made once per backend (a numeric does not
+ * change).
  */
 #define SMALL_INTS 4096
 static Numeric *small_ints = NULL;
 
 static void
-jb_int(JB *st, const char *key, int64 val)
+jv_int(JsonbValue *v, int64 val)
 {
-	JsonbValue	v;
-
 	if (val < 0 || val >= SMALL_INTS)
 	{
-		jb_num(st, key, val, 0, 0);
+		jv_num(v, val, 0, 0);
 		return;
 	}
 	if (small_ints == NULL)
-		small_ints = palloc0(sizeof(Numeric) * SMALL_INTS);
+		small_ints = MemoryContextAllocZero(TopMemoryContext, sizeof(Numeric) * SMALL_INTS);
 	if (small_ints[val] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
 		small_ints[val] = int64_to_numeric(val);
-	if (key)
-		jb_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = small_ints[val];
-	jb_value(st, &v, key == NULL);
+		MemoryContextSwitchTo(old);
+	}
+	v->type = jbvNumeric;
+	v->val.numeric = small_ints[val];
 }
 
 static void
-jb_money(JB *st, const char *key, int64 cents)
+jv_money(JsonbValue *v, int64 cents)
 {
-	jb_num(st, key, cents, 2, 2);
+	jv_num(v, cents, 2, 2);
 }
 
+/* a jsonb container (the cart) as a tree of JsonbValues */
 static void
-jb_bool(JB *st, const char *key, bool b)
+jv_container(JsonbValue *out, JsonbContainer *jc)
 {
+	JsonbIterator *it = JsonbIteratorInit(jc);
 	JsonbValue	v;
+	JsonbIteratorToken tok;
 
-	jb_key(st, key);
-	v.type = jbvBool;
-	v.val.boolean = b;
-	jb_value(st, &v, false);
+	tok = JsonbIteratorNext(&it, &v, true);
+	if (tok == WJB_BEGIN_ARRAY)
+	{
+		ja_init(out, v.val.array.nElems);
+		out->val.array.rawScalar = v.val.array.rawScalar;
+		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM)
+		{
+			JsonbValue *e = ja_next(out);
+
+			if (v.type == jbvBinary)
+				jv_container(e, v.val.binary.data);
+			else
+				*e = v;
+		}
+	}
+	else
+	{
+		JsonbValue *o = jo_begin(v.val.object.nPairs);
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_KEY)
+		{
+			JsonbPair  *p = &o->val.object.pairs[o->val.object.nPairs];
+
+			p->key = v;
+			p->order = o->val.object.nPairs++;
+			tok = JsonbIteratorNext(&it, &v, true);
+			Assert(tok == WJB_VALUE);
+			if (v.type == jbvBinary)
+				jv_container(&p->value, v.val.binary.data);
+			else
+				p->value = v;
+		}
+		*out = *o;
+	}
 }
 
 static const char *
@@ -1206,65 +1258,69 @@ line_reason(DiscCart *c, int ri, int i)
 	}
 }
 
-/*
- * The builders emit each object's keys in jsonb's own order (shorter keys
- * first, then bytewise), so that sorting them on the way in costs little.
- */
 static void
-build_line(JB *st, DiscCart *c, int i)
+build_line(JsonbValue *out, DiscCart *c, int i)
 {
 	DiscLine   *l = &c->lines[i];
+	JsonbValue *o = jo_begin(11);
+	JsonbValue *a;
+	int			n = 0;
 
-	jb_begin_object(st);
-	jb_money(st, "net", l->remaining);
-	jb_money(st, "cost", l->cost);
-	jb_int(st, "line", l->line_no);
-	jb_money(st, "gross", l->gross);
+	jv_money(jo_key(o, "net"), l->remaining);
+	jv_money(jo_key(o, "cost"), l->cost);
+	jv_int(jo_key(o, "line"), l->line_no);
+	jv_money(jo_key(o, "gross"), l->gross);
 
-	jb_key(st, "skipped");
-	jb_begin_array(st);
+	for (int ri = 0; ri < c->nrules; ri++)
+		if (c->rules[ri]->status == DISC_APPLIED && c->rules[ri]->phase != DISC_PHASE_BONUS)
+			n++;
+	a = jo_key(o, "skipped");
+	ja_init(a, n);
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
 		DiscRule   *r = c->rules[ri];
 		char	   *why;
+		JsonbValue *e;
 
 		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS)
 			continue;
 		why = line_reason(c, ri, i);
 		if (why == NULL)
 			continue;
-		jb_begin_object(st);
-		jb_str(st, "code", r->code);
-		jb_str(st, "reason", why);
-		jb_int(st, "rule_id", r->rule_id);
-		jb_end_object(st);
+		e = jo_begin(3);
+		jv_str(jo_key(e, "code"), r->code);
+		jv_str(jo_key(e, "reason"), why);
+		jv_int(jo_key(e, "rule_id"), r->rule_id);
+		jo_end(e);
+		*ja_next(a) = *e;
 	}
-	jb_end_array(st);
 
-	jb_money(st, "discount", l->gross - l->remaining);
-	jb_num(st, "quantity", l->qty_milli, 3, 0);
+	jv_money(jo_key(o, "discount"), l->gross - l->remaining);
+	jv_num(jo_key(o, "quantity"), l->qty_milli, 3, 0);
 
-	jb_key(st, "discounts");
-	jb_begin_array(st);
+	a = jo_key(o, "discounts");
+	ja_init(a, n);
 	for (int ri = 0; ri < c->nrules; ri++)
 	{
 		DiscRule   *r = c->rules[ri];
+		JsonbValue *e;
 
 		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
 			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
 			continue;
-		jb_begin_object(st);
-		jb_str(st, "code", r->code);
-		jb_money(st, "amount", DISC_AMT(c, ri, i));
-		jb_int(st, "rule_id", r->rule_id);
-		jb_end_object(st);
+		e = jo_begin(3);
+		jv_str(jo_key(e, "code"), r->code);
+		jv_money(jo_key(e, "amount"), DISC_AMT(c, ri, i));
+		jv_int(jo_key(e, "rule_id"), r->rule_id);
+		jo_end(e);
+		*ja_next(a) = *e;
 	}
-	jb_end_array(st);
 
-	jb_int(st, "product_id", l->product_id);
-	jb_money(st, "unit_price", l->unit_price);
-	jb_int(st, "price_list_id", l->price_list_id);
-	jb_end_object(st);
+	jv_int(jo_key(o, "product_id"), l->product_id);
+	jv_money(jo_key(o, "unit_price"), l->unit_price);
+	jv_int(jo_key(o, "price_list_id"), l->price_list_id);
+	jo_end(o);
+	*out = *o;
 }
 
 /*
@@ -1272,125 +1328,138 @@ build_line(JB *st, DiscCart *c, int i)
  * rank and the reason (its other fields are in crm.discount_rules).
  */
 static void
-build_rule(JB *st, DiscCart *c, int ri)
+build_rule(JsonbValue *out, DiscCart *c, int ri, JsonbPair *skipped_pairs)
 {
 	DiscRule   *r = c->rules[ri];
 	bool		discount = r->phase != DISC_PHASE_BONUS;
+	JsonbValue *o;
 
-	jb_begin_object(st);
 	if (r->status != DISC_APPLIED)
 	{
-		jb_str(st, "code", r->code);
-		jb_int(st, "rank", r->rank);
-		jb_str(st, "reason", r->reason ? r->reason : "not evaluated");
-		jb_str(st, "status", "skipped");
-		jb_int(st, "rule_id", r->rule_id);
-		jb_end_object(st);
+		/* five pairs from the caller's block: one allocation for them all */
+		JsonbPair  *p = skipped_pairs;
+
+		for (int k = 0; k < 5; k++)
+		{
+			p[k].key.type = jbvString;
+			p[k].order = k;
+		}
+		p[0].key.val.string.val = "code";
+		p[0].key.val.string.len = 4;
+		jv_str(&p[0].value, r->code);
+		p[1].key.val.string.val = "rank";
+		p[1].key.val.string.len = 4;
+		jv_int(&p[1].value, r->rank);
+		p[2].key.val.string.val = "reason";
+		p[2].key.val.string.len = 6;
+		jv_str(&p[2].value, r->reason ? r->reason : "not evaluated");
+		p[3].key.val.string.val = "status";
+		p[3].key.val.string.len = 6;
+		p[3].value.type = jbvString;
+		p[3].value.val.string.val = "skipped";
+		p[3].value.val.string.len = 7;
+		p[4].key.val.string.val = "rule_id";
+		p[4].key.val.string.len = 7;
+		jv_int(&p[4].value, r->rule_id);
+		out->type = jbvObject;
+		out->val.object.nPairs = 5;
+		out->val.object.pairs = p;
 		return;
 	}
+	o = jo_begin(13);
 	if (discount)
-		jb_str(st, "base", r->base_original ? "original" : "remaining");
-	jb_str(st, "code", r->code);
-	jb_int(st, "rank", r->rank);
-	jb_str(st, "level", r->phase == DISC_PHASE_LINE ? "line" : "order");
+		jv_str(jo_key(o, "base"), r->base_original ? "original" : "remaining");
+	jv_str(jo_key(o, "code"), r->code);
+	jv_int(jo_key(o, "rank"), r->rank);
+	jv_str(jo_key(o, "level"), r->phase == DISC_PHASE_LINE ? "line" : "order");
 	if (discount)
 	{
-		jb_key(st, "lines");
-		jb_begin_array(st);
+		JsonbValue *a = jo_key(o, "lines");
+
+		ja_init(a, c->nlines);
 		for (int i = 0; i < c->nlines; i++)
 			if (DISC_MARK(c, ri, i) == DISC_MARK_APPLIED)
-				jb_int(st, NULL, c->lines[i].line_no);
-		jb_end_array(st);
+				jv_int(ja_next(a), c->lines[i].line_no);
 	}
 	if (r->action == DISC_FIXED)
-		jb_money(st, "value", r->value);
+		jv_money(jo_key(o, "value"), r->value);
 	else
-		jb_num(st, "value", r->value, 4, 0);
-	jb_str(st, "action", action_name(r->action));
+		jv_num(jo_key(o, "value"), r->value, 4, 0);
+	jv_str(jo_key(o, "action"), action_name(r->action));
 	if (discount)
 	{
-		jb_money(st, "amount", r->amount);
+		jv_money(jo_key(o, "amount"), r->amount);
 		if (r->capped)
-			jb_bool(st, "capped", true);
+		{
+			JsonbValue *b = jo_key(o, "capped");
+
+			b->type = jbvBool;
+			b->val.boolean = true;
+		}
 	}
 	else
-		jb_int(st, "points", r->points);
-	jb_str(st, "status", "applied");
-	jb_int(st, "rule_id", r->rule_id);
+		jv_int(jo_key(o, "points"), r->points);
+	jv_str(jo_key(o, "status"), "applied");
+	jv_int(jo_key(o, "rule_id"), r->rule_id);
 	if (discount)
-		jb_str(st, "stacking", stacking_name(r->stacking));
-	jb_end_object(st);
+		jv_str(jo_key(o, "stacking"), stacking_name(r->stacking));
+	jo_end(o);
+	*out = *o;
 }
 
 static Jsonb *
 build_result(DiscCart *c)
 {
-	JB			st = NULL;
-	JsonbValue	v;
-	JsonbValue *res;
+	JsonbValue *o = jo_begin(13);
+	JsonbValue *a;
+	JsonbValue *t;
+	JsonbPair  *skipped = palloc(sizeof(JsonbPair) * 5 * Max(c->nrules, 1));
 
-	jb_begin_object(&st);
-	jb_str(&st, "at", at_text(c->at));
-	jb_key(&st, "cart");
-	v.type = jbvBinary;
-	v.val.binary.data = &c->cart->root;
-	v.val.binary.len = VARSIZE(c->cart) - VARHDRSZ;
-	jb_value(&st, &v, false);
+	jv_str(jo_key(o, "at"), at_text(c->at));
+	jv_container(jo_key(o, "cart"), &c->cart->root);
 
-	jb_key(&st, "lines");
-	jb_begin_array(&st);
+	a = jo_key(o, "lines");
+	ja_init(a, c->nlines);
 	for (int i = 0; i < c->nlines; i++)
-		build_line(&st, c, i);
-	jb_end_array(&st);
+		build_line(ja_next(a), c, i);
 
-	jb_key(&st, "rules");
-	jb_begin_array(&st);
+	a = jo_key(o, "rules");
+	ja_init(a, c->nrules);
 	for (int ri = 0; ri < c->nrules; ri++)
-		build_rule(&st, c, ri);
-	jb_end_array(&st);
+		build_rule(ja_next(a), c, ri, &skipped[5 * ri]);
 
-	jb_key(&st, "tiers");
+	a = jo_key(o, "tiers");
 	if (c->tiers_known)
 	{
-		jb_begin_array(&st);
+		ja_init(a, c->ntiers);
 		for (int k = 0; k < c->ntiers; k++)
-		{
-			v.type = jbvString;
-			v.val.string.val = c->tiers[k];
-			v.val.string.len = strlen(c->tiers[k]);
-			jb_value(&st, &v, true);
-		}
-		jb_end_array(&st);
+			jv_str(ja_next(a), c->tiers[k]);
 	}
 	else
-	{
-		v.type = jbvNull;
-		jb_value(&st, &v, false);
-	}
+		a->type = jbvNull;
 
-	jb_key(&st, "totals");
-	jb_begin_object(&st);
-	jb_money(&st, "net", c->net);
-	jb_money(&st, "gross", c->gross);
-	jb_money(&st, "discount", c->discount);
-	jb_int(&st, "points_paid", c->points_paid);
-	jb_int(&st, "points_earned", c->points_earned);
-	jb_int(&st, "points_earned_program", c->program_earned);
-	jb_int(&st, "points_earned_rules", c->rules_earned);
-	jb_int(&st, "max_points_payable", c->max_points);
-	jb_end_object(&st);
+	t = jo_begin(8);
+	jv_money(jo_key(t, "net"), c->net);
+	jv_money(jo_key(t, "gross"), c->gross);
+	jv_money(jo_key(t, "discount"), c->discount);
+	jv_int(jo_key(t, "points_paid"), c->points_paid);
+	jv_int(jo_key(t, "points_earned"), c->points_earned);
+	jv_int(jo_key(t, "points_earned_program"), c->program_earned);
+	jv_int(jo_key(t, "points_earned_rules"), c->rules_earned);
+	jv_int(jo_key(t, "max_points_payable"), c->max_points);
+	jo_end(t);
+	*jo_key(o, "totals") = *t;
 
-	jb_str(&st, "program", c->has_program ? c->program : NULL);
-	jb_str(&st, "segment", c->segment);
-	jb_str(&st, "segment_from", c->segment == NULL ? NULL :
+	jv_str(jo_key(o, "program"), c->has_program ? c->program : NULL);
+	jv_str(jo_key(o, "segment"), c->segment);
+	jv_str(jo_key(o, "segment_from"), c->segment == NULL ? NULL :
 		   c->segment_stored ? "stored" : "cart");
-	jb_str(&st, "segment_since", c->segment_stored ? at_text(c->segment_since) : NULL);
-	jb_str(&st, "currency", c->currency);
-	jb_int(&st, "client_id", c->client_id);
-	jb_money(&st, "turnover_before", c->turnover);
-
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	jv_str(jo_key(o, "segment_since"), c->segment_stored ? at_text(c->segment_since) : NULL);
+	jv_str(jo_key(o, "currency"), c->currency);
+	jv_int(jo_key(o, "client_id"), c->client_id);
+	jv_money(jo_key(o, "turnover_before"), c->turnover);
+	jo_end(o);
+	return JsonbValueToJsonb(o);
 }
 
 Datum
@@ -1424,7 +1493,6 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
 									 ALLOCSET_DEFAULT_SIZES);
 	MemoryContextSwitchTo(work_cxt);
-	small_ints = NULL;			/* it lives in work_cxt */
 
 	memset(&c, 0, sizeof(c));
 	c.client_id = PG_GETARG_INT64(0);
