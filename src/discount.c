@@ -24,6 +24,7 @@
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
 #include "utils/array.h"
@@ -1407,13 +1408,219 @@ build_rule(JsonbValue *out, DiscCart *c, int ri, JsonbPair *skipped_pairs)
 	*out = *o;
 }
 
+/*
+ * The tree is written out in jsonb's binary form here rather than by
+ * JsonbValueToJsonb, for two reasons: into a buffer kept for the backend
+ * (an answer is some hundred kilobytes, which a buffer grown from 1 kB for
+ * every call copies and faults in again and again), and so that the
+ * explanations of the rules, most of an answer, are built one at a time
+ * as they are written (an array whose elems is NULL is the rules' array).
+ * The layout is jsonb's own (utils/jsonb.h), written exactly as
+ * convertToJsonb writes it: a container's header, its JEntrys (keys first,
+ * then values, for an object), an offset instead of a length in every
+ * JB_OFFSET_STRIDE'th, numerics and containers aligned to 4 bytes with the
+ * padding counted in their length.
+ */
+static StringInfoData outbuf;
+static DiscCart *out_cart;
+
+static int
+out_pad(StringInfo b)
+{
+	int			padlen = INTALIGN(b->len) - b->len;
+
+	if (padlen > 0)
+	{
+		enlargeStringInfo(b, padlen);
+		memset(b->data + b->len, 0, padlen);
+		b->len += padlen;
+	}
+	return padlen;
+}
+
+static int
+out_reserve(StringInfo b, int len)
+{
+	int			offset = b->len;
+
+	enlargeStringInfo(b, len);
+	b->len += len;
+	return offset;
+}
+
+static void out_value(StringInfo b, JEntry *header, JsonbValue *v, int level);
+
+static void
+out_scalar(StringInfo b, JEntry *header, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			*header = JENTRY_ISNULL;
+			break;
+		case jbvString:
+			appendBinaryStringInfoNT(b, v->val.string.val, v->val.string.len);
+			*header = v->val.string.len;
+			break;
+		case jbvNumeric:
+			{
+				int			numlen = VARSIZE_ANY(v->val.numeric);
+				int			padlen = out_pad(b);
+
+				appendBinaryStringInfoNT(b, (char *) v->val.numeric, numlen);
+				*header = JENTRY_ISNUMERIC | (padlen + numlen);
+				break;
+			}
+		case jbvBool:
+			*header = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d in an answer", (int) v->type);
+	}
+}
+
+/* one child written: its JEntry, with the running total as the offset every stride */
+static void
+out_entry(StringInfo b, int *jentry_offset, JEntry meta, int i, int *totallen)
+{
+	*totallen += JBE_OFFLENFLD(meta);
+	if (*totallen > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
+						JENTRY_OFFLENMASK)));
+	if ((i % JB_OFFSET_STRIDE) == 0)
+		meta = (meta & JENTRY_TYPEMASK) | *totallen | JENTRY_HAS_OFF;
+	memcpy(b->data + *jentry_offset, &meta, sizeof(JEntry));
+	*jentry_offset += sizeof(JEntry);
+}
+
+static void
+out_container_end(StringInfo b, JEntry *header, int base_offset)
+{
+	int			totallen = b->len - base_offset;
+
+	if (totallen > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
+						JENTRY_OFFLENMASK)));
+	*header = JENTRY_ISCONTAINER | totallen;
+}
+
+static void build_rule(JsonbValue *out, DiscCart *c, int ri, JsonbPair *skipped_pairs);
+
+static void
+out_array(StringInfo b, JEntry *header, JsonbValue *v, int level)
+{
+	int			base_offset = b->len;
+	int			n = v->val.array.nElems;
+	uint32		head = n | JB_FARRAY;
+	int			jentry_offset;
+	int			totallen = 0;
+
+	out_pad(b);
+	if (v->val.array.rawScalar)
+		head |= JB_FSCALAR;
+	appendBinaryStringInfoNT(b, (char *) &head, sizeof(uint32));
+	jentry_offset = out_reserve(b, sizeof(JEntry) * n);
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		if (v->val.array.elems == NULL)
+		{
+			/* the rules: each explanation built as it is written */
+			JsonbPair	pairs[5];
+			JsonbValue	rule;
+
+			build_rule(&rule, out_cart, i, pairs);
+			out_value(b, &meta, &rule, level + 1);
+		}
+		else
+			out_value(b, &meta, &v->val.array.elems[i], level + 1);
+		out_entry(b, &jentry_offset, meta, i, &totallen);
+	}
+	out_container_end(b, header, base_offset);
+}
+
+static void
+out_object(StringInfo b, JEntry *header, JsonbValue *v, int level)
+{
+	int			base_offset = b->len;
+	int			n = v->val.object.nPairs;
+	uint32		head = n | JB_FOBJECT;
+	int			jentry_offset;
+	int			totallen = 0;
+
+	out_pad(b);
+	appendBinaryStringInfoNT(b, (char *) &head, sizeof(uint32));
+	jentry_offset = out_reserve(b, sizeof(JEntry) * n * 2);
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		out_scalar(b, &meta, &v->val.object.pairs[i].key);
+		out_entry(b, &jentry_offset, meta, i, &totallen);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		out_value(b, &meta, &v->val.object.pairs[i].value, level + 1);
+		out_entry(b, &jentry_offset, meta, i + n, &totallen);
+	}
+	out_container_end(b, header, base_offset);
+}
+
+static void
+out_value(StringInfo b, JEntry *header, JsonbValue *v, int level)
+{
+	check_stack_depth();
+	if (v->type == jbvArray)
+		out_array(b, header, v, level);
+	else if (v->type == jbvObject)
+		out_object(b, header, v, level);
+	else
+		out_scalar(b, header, v);
+}
+
+/* the tree as a jsonb, allocated in cxt */
 static Jsonb *
-build_result(DiscCart *c)
+out_jsonb(JsonbValue *root, DiscCart *c, MemoryContext cxt)
+{
+	JEntry		header;
+	Jsonb	   *res;
+
+	if (outbuf.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&outbuf);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&outbuf);
+	out_cart = c;
+	out_reserve(&outbuf, VARHDRSZ);
+	out_value(&outbuf, &header, root, 0);
+	res = MemoryContextAlloc(cxt, outbuf.len);
+	memcpy(res, outbuf.data, outbuf.len);
+	SET_VARSIZE(res, outbuf.len);
+	/* a buffer grown for a very large answer is not kept */
+	if (outbuf.maxlen > 16 * 1024 * 1024)
+	{
+		pfree(outbuf.data);
+		outbuf.data = NULL;
+	}
+	return res;
+}
+
+static Jsonb *
+build_result(DiscCart *c, MemoryContext caller)
 {
 	JsonbValue *o = jo_begin(13);
 	JsonbValue *a;
 	JsonbValue *t;
-	JsonbPair  *skipped = palloc(sizeof(JsonbPair) * 5 * Max(c->nrules, 1));
 
 	jv_str(jo_key(o, "at"), at_text(c->at));
 	jv_container(jo_key(o, "cart"), &c->cart->root);
@@ -1423,10 +1630,12 @@ build_result(DiscCart *c)
 	for (int i = 0; i < c->nlines; i++)
 		build_line(ja_next(a), c, i);
 
+	/* the rules' explanations are built as they are written (out_array) */
 	a = jo_key(o, "rules");
-	ja_init(a, c->nrules);
-	for (int ri = 0; ri < c->nrules; ri++)
-		build_rule(ja_next(a), c, ri, &skipped[5 * ri]);
+	a->type = jbvArray;
+	a->val.array.nElems = c->nrules;
+	a->val.array.rawScalar = false;
+	a->val.array.elems = NULL;
 
 	a = jo_key(o, "tiers");
 	if (c->tiers_known)
@@ -1459,7 +1668,7 @@ build_result(DiscCart *c)
 	jv_int(jo_key(o, "client_id"), c->client_id);
 	jv_money(jo_key(o, "turnover_before"), c->turnover);
 	jo_end(o);
-	return JsonbValueToJsonb(o);
+	return out_jsonb(o, c, caller);
 }
 
 Datum
@@ -1468,7 +1677,6 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	DiscCart	c;
 	MemoryContext caller = CurrentMemoryContext;
 	Jsonb	   *result;
-	Jsonb	   *built;
 	bool		need_tier = false;
 	FastPath	fp;
 	DiscCache  *cache;
@@ -1529,9 +1737,7 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	rank_lines(&c);
 	discount_evaluate(&c);
 
-	built = build_result(&c);
-	result = MemoryContextAlloc(caller, VARSIZE(built));
-	memcpy(result, built, VARSIZE(built));
+	result = build_result(&c, caller);
 
 	SPI_finish();
 	MemoryContextSwitchTo(caller);
