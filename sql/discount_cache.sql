@@ -256,3 +256,13 @@ SET crm.price_cart_cache = off;
 SELECT crm.price_cart(1, :cart, '2026-11-25 10:00') IS NOT NULL AS priced;
 RESET crm.price_cart_cache;
 SELECT path, reason, calls FROM crm.fast_path_stats() WHERE function = 'crm.price_cart';
+
+-- what this test wrote goes
+DELETE FROM crm.discount_rules;
+DELETE FROM crm.prices;
+DELETE FROM crm.products;
+DELETE FROM crm.price_lists;
+DELETE FROM crm.categories;
+DELETE FROM crm.orders;
+DELETE FROM crm.clients;
+SELECT crm.fast_path_stats_reset();

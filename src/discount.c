@@ -59,12 +59,46 @@ static SPIPlanPtr plan_program_tier = NULL;
 static SPIPlanPtr plan_program_terms = NULL;
 
 /*
- * Working memory of one price_cart call, a child of the caller's context:
- * SPI's own contexts come and go with its calls, so the loaders switch back
- * to it after each.  Deleted at the end of the call (or with its parent on
- * error).
+ * Working memory of one price_cart call: SPI's own contexts come and go
+ * with its calls, so the loaders switch back to it after each.  It is
+ * keep_cxt, a context kept for the backend and emptied at the end of every
+ * call (also on error): its first megabyte stays allocated, so that a call
+ * does not ask the system for memory and fault it in again.  The large
+ * arrays (rules, the rule-by-line matrices) go to scratch buffers that are
+ * kept too.  A call cannot start while another runs (in_call).
  */
 static MemoryContext work_cxt = NULL;
+static MemoryContext keep_cxt = NULL;
+static bool in_call = false;
+
+#define SCRATCH_RULES		0
+#define SCRATCH_ORDER		1
+#define SCRATCH_HELD		2
+#define SCRATCH_AMT			3
+#define SCRATCH_MARK		4
+#define SCRATCH_N			5
+static void *scratch_buf[SCRATCH_N];
+static Size scratch_size[SCRATCH_N];
+
+/* a buffer of at least size bytes kept for the backend, zeroed if asked */
+static void *
+scratch(int slot, Size size, bool zero)
+{
+	if (scratch_size[slot] < size)
+	{
+		Size		want = Max(size, scratch_size[slot] * 2);
+
+		if (scratch_buf[slot])
+			pfree(scratch_buf[slot]);
+		scratch_buf[slot] = NULL;
+		scratch_size[slot] = 0;
+		scratch_buf[slot] = MemoryContextAllocHuge(TopMemoryContext, want);
+		scratch_size[slot] = want;
+	}
+	if (zero)
+		memset(scratch_buf[slot], 0, size);
+	return scratch_buf[slot];
+}
 
 /*
  * One row per cart line, in cart order.  The lateral subqueries (kept
@@ -860,8 +894,13 @@ load_rules_cached(DiscCart *c, DiscCache *cache)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many discount rules: %d", nown + cache->nrules)));
-	c->rule_store = repalloc(c->rule_store, sizeof(DiscRule) * Max(nown + cache->nrules, 1));
-	memcpy(&c->rule_store[nown], cache->rules, sizeof(DiscRule) * cache->nrules);
+	{
+		DiscRule   *store = scratch(SCRATCH_RULES, sizeof(DiscRule) * Max(nown + cache->nrules, 1), false);
+
+		memcpy(store, c->rule_store, sizeof(DiscRule) * nown);
+		memcpy(&store[nown], cache->rules, sizeof(DiscRule) * cache->nrules);
+		c->rule_store = store;
+	}
 	c->nrules = nown + cache->nrules;
 	for (i = nown; i < c->nrules; i++)
 		discount_cache_window(&c->rule_store[i], c->at);
@@ -870,7 +909,7 @@ load_rules_cached(DiscCart *c, DiscCache *cache)
 	for (i = 0; i < nown; i++)
 		own[i] = &c->rule_store[i];
 	qsort(own, nown, sizeof(DiscRule *), discount_rule_cmp);
-	c->rules = palloc(sizeof(DiscRule *) * Max(c->nrules, 1));
+	c->rules = scratch(SCRATCH_ORDER, sizeof(DiscRule *) * Max(c->nrules, 1), false);
 	i = 0;
 	j = nown;
 	k = 0;
@@ -1717,17 +1756,13 @@ build_result(DiscCart *c, MemoryContext caller)
 	return out_jsonb(o, c, caller);
 }
 
+static Jsonb *price_cart(FunctionCallInfo fcinfo, MemoryContext caller);
+
 Datum
 discount_price_cart(PG_FUNCTION_ARGS)
 {
-	DiscCart	c;
 	MemoryContext caller = CurrentMemoryContext;
-	Jsonb	   *result;
-	bool		need_tier = false;
-	FastPath	fp;
-	DiscCache  *cache;
-	int64		version = 0;
-	TransactionId xmin = InvalidTransactionId;
+	Jsonb	   *volatile result = NULL;
 
 	/* not STRICT: a NULL argument is an error naming it */
 	for (int i = 0; i < 3; i++)
@@ -1744,8 +1779,42 @@ discount_price_cart(PG_FUNCTION_ARGS)
 				 errmsg("the moment to price at must be finite: %s",
 						timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(2)))));
 
-	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
-									 ALLOCSET_DEFAULT_SIZES);
+	if (in_call)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("crm.price_cart cannot be called while it prices a cart")));
+	if (keep_cxt == NULL)
+		keep_cxt = AllocSetContextCreate(TopMemoryContext, "crm price_cart",
+										 1024 * 1024, 1024 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
+	in_call = true;
+	PG_TRY();
+	{
+		result = price_cart(fcinfo, caller);
+	}
+	PG_FINALLY();
+	{
+		in_call = false;
+		MemoryContextSwitchTo(caller);
+		MemoryContextReset(keep_cxt);
+		work_cxt = NULL;
+	}
+	PG_END_TRY();
+	PG_RETURN_JSONB_P(result);
+}
+
+/* the body of crm.price_cart, in work_cxt */
+static Jsonb *
+price_cart(FunctionCallInfo fcinfo, MemoryContext caller)
+{
+	DiscCart	c;
+	Jsonb	   *result;
+	bool		need_tier = false;
+	FastPath	fp;
+	DiscCache  *cache;
+	int64		version = 0;
+	TransactionId xmin = InvalidTransactionId;
+
+	work_cxt = keep_cxt;
 	MemoryContextSwitchTo(work_cxt);
 
 	memset(&c, 0, sizeof(c));
@@ -1781,13 +1850,13 @@ discount_price_cart(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many rules (%d) for a cart of %d lines", c.nrules, c.nlines)));
 	rank_lines(&c);
+	c.held_reason = scratch(SCRATCH_HELD, sizeof(char *) * Max(c.nrules, 1), true);
+	c.amt = scratch(SCRATCH_AMT, sizeof(int64) * Max(1, (size_t) c.nrules * c.nlines), true);
+	c.mark = scratch(SCRATCH_MARK, sizeof(uint8) * Max(1, (size_t) c.nrules * c.nlines), true);
 	discount_evaluate(&c);
 
 	result = build_result(&c, caller);
 
 	SPI_finish();
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(work_cxt);
-	work_cxt = NULL;
-	PG_RETURN_JSONB_P(result);
+	return result;
 }

@@ -749,9 +749,13 @@ discount_evaluate(DiscCart *c)
 
 	sort_rules(c);
 	cart_categories(c);
-	c->held_reason = palloc0(sizeof(char *) * Max(c->nrules, 1));
-	c->amt = palloc0(sizeof(int64) * Max(1, (size_t) c->nrules * n));
-	c->mark = palloc0(sizeof(uint8) * Max(1, (size_t) c->nrules * n));
+	/* zeroed arrays the caller may give */
+	if (c->held_reason == NULL)
+		c->held_reason = palloc0(sizeof(char *) * Max(c->nrules, 1));
+	if (c->amt == NULL)
+		c->amt = palloc0(sizeof(int64) * Max(1, (size_t) c->nrules * n));
+	if (c->mark == NULL)
+		c->mark = palloc0(sizeof(uint8) * Max(1, (size_t) c->nrules * n));
 	s.a = palloc(sizeof(int64) * n);
 	s.w = palloc(sizeof(int64) * n);
 	s.out = palloc(sizeof(int64) * n);
