@@ -4304,6 +4304,8 @@ CREATE TABLE crm.pricing_version (
 );
 COMMENT ON TABLE crm.pricing_version IS 'one row: the version of the discount rules and categories that crm.price_cart''s per-backend cache checks; every statement writing crm.discount_rules or crm.categories adds one';
 INSERT INTO crm.pricing_version (singleton, version) VALUES (true, 1);
+/* not data: a restored database has its row from CREATE EXTENSION and counts on from there */
+SELECT pg_catalog.pg_extension_config_dump('crm.pricing_version', 'WHERE false');
 
 /*
  * The writer's statement adds one to the version, as the owner of crm's
@@ -4316,6 +4318,7 @@ LANGUAGE c SECURITY DEFINER
 SET search_path = pg_catalog, crm, pg_temp
 AS 'MODULE_PATHNAME', 'discount_pricing_changed';
 COMMENT ON FUNCTION crm.pricing_changed() IS 'trigger: adds one to crm.pricing_version before a statement writes crm.discount_rules or crm.categories, so that crm.price_cart''s cached rules are read again';
+REVOKE EXECUTE ON FUNCTION crm.pricing_changed() FROM PUBLIC;
 CREATE TRIGGER discount_rules_pricing_changed
 	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.discount_rules
 	FOR EACH STATEMENT EXECUTE FUNCTION crm.pricing_changed();
