@@ -54,6 +54,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_authid.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -178,6 +179,12 @@ reads_every_row(FastPath *fp, Oid relid, const char *client_column)
 	bool		all = false;
 	AttrNumber	client_att = InvalidAttrNumber;
 
+	/*
+	 * Locked as a query would lock it, until the transaction ends: a change
+	 * of its policies waits, and invalidations are taken in first.
+	 */
+	rel = table_open(relid, AccessShareLock);
+	table_close(rel, NoLock);
 	if (pg_class_aclcheck(relid, user, ACL_SELECT) != ACLCHECK_OK)
 		return fastpath_decline(fp, "privileges", get_rel_name(relid));
 	switch (check_enable_rls(relid, InvalidOid, true))
@@ -282,7 +289,8 @@ cache_usable(FastPath *fp, int64 *version, TransactionId *xmin)
 
 	/* the version row, under the call's snapshot */
 	rel = table_open(ver, AccessShareLock);
-	if (RelationGetDescr(rel)->natts != 2 ||
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		RelationGetDescr(rel)->natts != 2 ||
 		TupleDescAttr(RelationGetDescr(rel), 1)->atttypid != INT8OID)
 	{
 		table_close(rel, AccessShareLock);
