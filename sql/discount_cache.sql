@@ -99,6 +99,14 @@ DELETE FROM crm.discount_rules WHERE code = 'all-1';
 SELECT pg_temp.same(1, :cart);
 SELECT pg_temp.paths();
 
+-- use counts: read when a rule has a limit ("ada-only", once per client); a use recorded
+-- (not a rule change: the cache stays) is seen by the next call
+INSERT INTO crm.discount_usage (client_id, rule_id, uses) VALUES (1, 5, 1);
+SELECT pg_temp.same(1, :cart);
+DELETE FROM crm.discount_usage;
+SELECT pg_temp.same(1, :cart);
+SELECT pg_temp.paths();
+
 -- 3. a change in the calling transaction: seen by its own calls (by query), gone after ROLLBACK
 BEGIN;
 SELECT pg_temp.same(1, :cart);

@@ -5,19 +5,23 @@
  * crm.price_cart(client_id bigint, cart jsonb, at timestamptz): the SQL
  * entry point of discount evaluation.  One call reads, with prepared SPI
  * queries: the client and its turnover to date; the cart's products,
- * prices and price lists (a few key lookups per line); the category paths
- * of the cart's categories (one recursive query); every active rule that
- * concerns the client (one query, received slot by slot into an array of
- * DiscRule); the client's use counts of the rules; and, only when a rule
- * needs a tier the cart does not give, the client's tiers from
- * crm.loyalty_accounts.  The rules are evaluated in C
- * by discount_eval.c; the answer is a jsonb built with pushJsonbValue that
- * explains every rule considered.
+ * prices and price lists (a few key lookups per line); the general rules
+ * and the category tree from the backend's cache (discount_cache.c), or,
+ * when the call may not use it, every active rule that concerns the client
+ * (one query, received slot by slot into an array of DiscRule) and the
+ * category paths of the cart's categories (one recursive query); with the
+ * cache, the client's own rules (one query); the client's use counts of
+ * the rules, when a rule has a limit; the loyalty programme; and, only
+ * when a rule needs a tier the cart does not give, the client's tiers from
+ * crm.loyalty_accounts.  The rules are evaluated in C by discount_eval.c;
+ * the answer, which explains every rule considered, is a tree of
+ * JsonbValues written out in jsonb's binary form.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "discount.h"
 #include "fastpath.h"
@@ -27,11 +31,13 @@
 #include "miscadmin.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -978,7 +984,12 @@ cached_ancestors(DiscCart *c, DiscCache *cache, Datum *cats)
 	}
 }
 
-/* the client's use counts of the rules, merged into the rules */
+/*
+ * The client's use counts of the rules, merged into the rules.  Only a
+ * rule with uses_per_client looks at them: without one, they are not read
+ * (unless the caller may not read them, so that the query raises the same
+ * error as always).
+ */
 static void
 load_usage(DiscCart *c)
 {
@@ -986,6 +997,15 @@ load_usage(DiscCart *c)
 	Datum		args[1] = {Int64GetDatum(c->client_id)};
 	int			rc;
 	int			nuse;
+	bool		limited = false;
+	Oid			usage;
+
+	for (int i = 0; i < c->nrules && !limited; i++)
+		limited = c->rule_store[i].uses_limit >= 0;
+	usage = get_relname_relid("discount_usage", get_namespace_oid("crm", true));
+	if (!limited && OidIsValid(usage) &&
+		pg_class_aclcheck(usage, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+		return;
 
 	rc = SPI_execute_plan(prepare(&plan_usage, sql_usage, 1, types), args, NULL,
 						  true, 0);
