@@ -150,15 +150,19 @@ qual_holds(Node *q, AttrNumber client_att)
 		if (b->boolop == OR_EXPR)
 		{
 			foreach(lc, b->args)
+			{
 				if (qual_holds(lfirst(lc), client_att))
-				return true;
+					return true;
+			}
 			return false;
 		}
 		if (b->boolop == AND_EXPR)
 		{
 			foreach(lc, b->args)
+			{
 				if (!qual_holds(lfirst(lc), client_att))
-				return false;
+					return false;
+			}
 			return true;
 		}
 	}
