@@ -1318,32 +1318,31 @@ line_reason(DiscCart *c, int ri, int i)
 	}
 }
 
+/*
+ * A line; applied[] lists the discount rules that applied (n of them), in
+ * evaluation order: only those can have discounted or skipped the line.
+ */
 static void
-build_line(JsonbValue *out, DiscCart *c, int i)
+build_line(JsonbValue *out, DiscCart *c, int i, const int *applied, int n)
 {
 	DiscLine   *l = &c->lines[i];
 	JsonbValue *o = jo_begin(11);
 	JsonbValue *a;
-	int			n = 0;
 
 	jv_money(jo_key(o, "net"), l->remaining);
 	jv_money(jo_key(o, "cost"), l->cost);
 	jv_int(jo_key(o, "line"), l->line_no);
 	jv_money(jo_key(o, "gross"), l->gross);
 
-	for (int ri = 0; ri < c->nrules; ri++)
-		if (c->rules[ri]->status == DISC_APPLIED && c->rules[ri]->phase != DISC_PHASE_BONUS)
-			n++;
 	a = jo_key(o, "skipped");
 	ja_init(a, n);
-	for (int ri = 0; ri < c->nrules; ri++)
+	for (int k = 0; k < n; k++)
 	{
+		int			ri = applied[k];
 		DiscRule   *r = c->rules[ri];
 		char	   *why;
 		JsonbValue *e;
 
-		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS)
-			continue;
 		why = line_reason(c, ri, i);
 		if (why == NULL)
 			continue;
@@ -1360,13 +1359,13 @@ build_line(JsonbValue *out, DiscCart *c, int i)
 
 	a = jo_key(o, "discounts");
 	ja_init(a, n);
-	for (int ri = 0; ri < c->nrules; ri++)
+	for (int k = 0; k < n; k++)
 	{
+		int			ri = applied[k];
 		DiscRule   *r = c->rules[ri];
 		JsonbValue *e;
 
-		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
-			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
+		if (DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
 			continue;
 		e = jo_begin(3);
 		jv_str(jo_key(e, "code"), r->code);
@@ -1726,14 +1725,20 @@ build_result(DiscCart *c, MemoryContext caller)
 	JsonbValue *o = jo_begin(13);
 	JsonbValue *a;
 	JsonbValue *t;
+	int		   *applied;
+	int			napplied = 0;
 
 	jv_str(jo_key(o, "at"), at_text(c->at));
 	jv_container(jo_key(o, "cart"), &c->cart->root);
 
+	applied = palloc(sizeof(int) * Max(c->nrules, 1));
+	for (int ri = 0; ri < c->nrules; ri++)
+		if (c->rules[ri]->status == DISC_APPLIED && c->rules[ri]->phase != DISC_PHASE_BONUS)
+			applied[napplied++] = ri;
 	a = jo_key(o, "lines");
 	ja_init(a, c->nlines);
 	for (int i = 0; i < c->nlines; i++)
-		build_line(ja_next(a), c, i);
+		build_line(ja_next(a), c, i, applied, napplied);
 
 	/* the rules' explanations are built as they are written (out_array) */
 	a = jo_key(o, "rules");
