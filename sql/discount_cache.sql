@@ -81,6 +81,7 @@ SELECT crm.fast_path_stats_reset();
 
 \set cart '''{"lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}, {"product_id": 20, "quantity": 3, "price_list_id": 1}, {"product_id": 10, "quantity": 2, "price_list_id": 2}]}'''
 \set books '''[{"product_id": 20, "quantity": 9, "price_list_id": 1}]'''
+\set road '''[{"product_id": 11, "quantity": 1, "price_list_id": 1}]'''
 
 -- 1. committed rules: the cache is read once, then used
 SELECT pg_temp.same(1, :cart);
@@ -96,6 +97,18 @@ SELECT pg_temp.same(1, :cart);
 UPDATE crm.discount_rules SET active = false WHERE code = 'all-1';
 SELECT pg_temp.same(1, :cart);
 DELETE FROM crm.discount_rules WHERE code = 'all-1';
+SELECT pg_temp.same(1, :cart);
+SELECT pg_temp.paths();
+
+-- no rule is any client's own: the calls do not look for them; one added is seen
+UPDATE crm.discount_rules SET active = false WHERE client_id IS NOT NULL;
+SELECT pg_temp.same(1, :cart);
+INSERT INTO crm.discount_rules (rule_id, code, name, rank, level, action, value, client_id)
+VALUES (16, 'cy-only', 'Cy: 2.00 off', 50, 'order', 'fixed', 2, 3);
+SELECT pg_temp.same(3, :road);
+SELECT pg_temp.same(1, :cart);
+DELETE FROM crm.discount_rules WHERE code = 'cy-only';
+UPDATE crm.discount_rules SET active = true WHERE client_id IS NOT NULL;
 SELECT pg_temp.same(1, :cart);
 SELECT pg_temp.paths();
 
@@ -151,7 +164,6 @@ INSERT INTO crm.discount_rules (rule_id, code, name, rank, action, value, valid)
 	(13, 'w-from', '[a,)', 3, 'percent', 1, '[2026-11-26 10:00,)'),
 	(14, 'w-until', '(,b)', 4, 'percent', 1, '(,2026-11-25 10:00)'),
 	(15, 'w-inf', '[-infinity,infinity]', 5, 'percent', 1, '[-infinity,infinity]');
-\set road '''[{"product_id": 11, "quantity": 1, "price_list_id": 1}]'''
 SELECT t, pg_temp.same(3, :road, t)
   FROM unnest(ARRAY['2026-11-25 09:59:59.999999', '2026-11-25 10:00', '2026-11-25 10:00:00.000001',
 					'2026-11-26 10:00', '2026-11-26 10:00:00.000001']::timestamptz[]) t;

@@ -55,6 +55,7 @@ static SPIPlanPtr plan_rules = NULL;
 static SPIPlanPtr plan_rules_general = NULL;
 static SPIPlanPtr plan_rules_client = NULL;
 static SPIPlanPtr plan_categories = NULL;
+static SPIPlanPtr plan_any_client_rule = NULL;
 static SPIPlanPtr plan_usage = NULL;
 static SPIPlanPtr plan_tiers = NULL;
 static SPIPlanPtr plan_segment = NULL;
@@ -253,6 +254,10 @@ static const char *sql_rules_client =
 "            THEN (r.point_value * 10000)::int8 END"
 "  FROM crm.discount_rules r"
 " WHERE r.active AND r.client_id = $1";
+
+/* whether any active rule is a client's own */
+static const char *sql_any_client_rule =
+"SELECT EXISTS (SELECT 1 FROM crm.discount_rules r WHERE r.active AND r.client_id IS NOT NULL)";
 
 /* the cached category tree */
 static const char *sql_categories =
@@ -857,6 +862,21 @@ fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
 		cache->rules[i] = *order[i];
 	cache->nrules = tmp.nrules;
 
+	/*
+	 * Whether there is any active rule of one client at all, when this role
+	 * reads every rule: if not, no role sees one until the version changes,
+	 * and the calls need not look for the client's own rules.
+	 */
+	if (cache->reader_sees_all)
+	{
+		rc = SPI_execute_plan(prepare(&plan_any_client_rule, sql_any_client_rule, 0, NULL),
+							  NULL, NULL, true, 1);
+		MemoryContextSwitchTo(work_cxt);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the discount rules failed");
+		cache->client_rules = col_bool(0, 1) ? 1 : 0;
+	}
+
 	rc = SPI_execute_plan(prepare(&plan_categories, sql_categories, 0, NULL), NULL, NULL,
 						  true, 0);
 	MemoryContextSwitchTo(work_cxt);
@@ -894,7 +914,14 @@ load_rules_cached(DiscCart *c, DiscCache *cache)
 				j,
 				k;
 
-	receive_rules(c, prepare(&plan_rules_client, sql_rules_client, 2, types), true, work_cxt);
+	if (cache->client_rules != 0)
+		receive_rules(c, prepare(&plan_rules_client, sql_rules_client, 2, types), true, work_cxt);
+	else
+	{
+		/* no rule is any client's own (known when the cache was read) */
+		c->nrules = 0;
+		c->rule_store = palloc(sizeof(DiscRule));
+	}
 	nown = c->nrules;
 	if ((int64) nown + cache->nrules > (int64) (MaxAllocSize / sizeof(DiscRule)))
 		ereport(ERROR,

@@ -182,6 +182,8 @@ typedef struct DiscCache
 	TransactionId xmin;			/* and the xmin of that row version */
 	int			nrules;
 	DiscRule   *rules;			/* in evaluation order */
+	int			client_rules;	/* active rules with a client_id: 0 none, 1 some, -1 not known */
+	bool		reader_sees_all;	/* this call's role reads every rule, row security or not */
 	int			ncategories;
 	int32	   *category_id;	/* sorted */
 	int32	   *parent_id;		/* 0 with has_parent false: a root */

@@ -171,10 +171,11 @@ qual_holds(Node *q, AttrNumber client_att)
 
 /*
  * Whether a query by the current user would read every row of the table
- * that the cache holds (for the rules, those whose client_column is NULL).
+ * that the cache holds (for the rules, those whose client_column is NULL);
+ * *whole: and every row of the table, whatever its client_column.
  */
 static bool
-reads_every_row(FastPath *fp, Oid relid, const char *client_column)
+reads_every_row(FastPath *fp, Oid relid, const char *client_column, bool *whole)
 {
 	Oid			user = GetUserId();
 	Relation	rel;
@@ -189,12 +190,14 @@ reads_every_row(FastPath *fp, Oid relid, const char *client_column)
 	 */
 	rel = table_open(relid, AccessShareLock);
 	table_close(rel, NoLock);
+	*whole = false;
 	if (pg_class_aclcheck(relid, user, ACL_SELECT) != ACLCHECK_OK)
 		return fastpath_decline(fp, "privileges", get_rel_name(relid));
 	switch (check_enable_rls(relid, InvalidOid, true))
 	{
 		case RLS_NONE:
 		case RLS_NONE_ENV:
+			*whole = true;
 			return true;
 		default:
 			break;
@@ -220,10 +223,13 @@ reads_every_row(FastPath *fp, Oid relid, const char *client_column)
 			if (!p->permissive)
 			{
 				all = false;
+				*whole = false;
 				break;
 			}
 			if (qual_holds((Node *) p->qual, client_att))
 				all = true;
+			if (qual_holds((Node *) p->qual, InvalidAttrNumber))
+				*whole = true;
 		}
 	}
 	RelationClose(rel);
@@ -256,6 +262,8 @@ discount_cache_usable(FastPath *fp, int64 *version, TransactionId *xmin)
 static DiscCache *
 cache_usable(FastPath *fp, int64 *version, TransactionId *xmin)
 {
+	bool		whole;
+	bool		whole_categories;
 	Oid			ns;
 	Oid			rules,
 				categories,
@@ -287,9 +295,10 @@ cache_usable(FastPath *fp, int64 *version, TransactionId *xmin)
 		fastpath_decline(fp, "managed by Citus", NULL);
 		return NULL;
 	}
-	if (!reads_every_row(fp, rules, "client_id") ||
-		!reads_every_row(fp, categories, NULL))
+	if (!reads_every_row(fp, rules, "client_id", &whole) ||
+		!reads_every_row(fp, categories, NULL, &whole_categories))
 		return NULL;
+	cache.reader_sees_all = whole;
 
 	/* the version row, under the call's snapshot */
 	rel = table_open(ver, AccessShareLock);
@@ -355,6 +364,7 @@ discount_cache_begin(DiscCache *c)
 	c->nrules = 0;
 	c->rules = NULL;
 	c->ncategories = 0;
+	c->client_rules = -1;
 	return invalidations;
 }
 
