@@ -10,10 +10,10 @@
  * when the call may not use it, every active rule that concerns the client
  * (one query, received slot by slot into an array of DiscRule) and the
  * category paths of the cart's categories (one recursive query); with the
- * cache, the client's own rules (one query); the client's use counts of
- * the rules, when a rule has a limit; the loyalty programme; and, only
- * when a rule needs a tier the cart does not give, the client's tiers from
- * crm.loyalty_accounts.  The rules are evaluated in C by discount_eval.c;
+ * cache, the client's own rules (one query, when there are any); the
+ * client's use counts of the rules, when a rule has a limit; the loyalty
+ * programme; and, only when a rule needs a tier the cart does not give,
+ * the client's tiers from crm.loyalty_accounts.  The rules are evaluated in C by discount_eval.c;
  * the answer, which explains every rule considered, is a tree of
  * JsonbValues written out in jsonb's binary form.
  *
