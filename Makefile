@@ -39,6 +39,7 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	86_discount.sql \
 	87_discount_price.sql \
 	88_discount_record.sql \
+	89_pricing_cache.sql \
 	89_service_levels.sql \
 	90_dump.sql \
 	91_staff.sql \

@@ -6641,3 +6641,41 @@ REVOKE EXECUTE ON FUNCTION crm.check_ledger(),
 	crm.job_lock(text, bigint)
 	FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.check_ledger() TO crm_admin, crm_analyst;
+
+/*
+ * crm.price_cart keeps the general rules and the category tree per backend
+ * (src/discount_cache.c); crm.pricing_version tells it when to read them again.
+ */
+CREATE TABLE crm.pricing_version (
+	singleton		boolean NOT NULL DEFAULT true,
+	version			bigint NOT NULL DEFAULT 1,
+	CONSTRAINT pricing_version_pkey PRIMARY KEY (singleton),
+	CONSTRAINT pricing_version_singleton_check CHECK (singleton)
+);
+COMMENT ON TABLE crm.pricing_version IS 'one row: the version of the discount rules and categories that crm.price_cart''s per-backend cache checks; every statement writing crm.discount_rules or crm.categories adds one';
+INSERT INTO crm.pricing_version (singleton, version) VALUES (true, 1);
+/* not data: a restored database has its row from CREATE EXTENSION and counts on from there */
+SELECT pg_catalog.pg_extension_config_dump('crm.pricing_version', 'WHERE false');
+
+/*
+ * The writer's statement adds one to the version, as the owner of crm's
+ * tables (writing a rule needs no privilege on this table).  On a Citus
+ * cluster the rules are read by query (the cache is not used) and the
+ * version is left alone; in a query a Citus node sent, nothing is done.
+ */
+CREATE FUNCTION crm.pricing_changed() RETURNS trigger
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS 'MODULE_PATHNAME', 'discount_pricing_changed';
+COMMENT ON FUNCTION crm.pricing_changed() IS 'trigger: adds one to crm.pricing_version before a statement writes crm.discount_rules or crm.categories, so that crm.price_cart''s cached rules are read again';
+REVOKE EXECUTE ON FUNCTION crm.pricing_changed() FROM PUBLIC;
+CREATE TRIGGER discount_rules_pricing_changed
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.discount_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION crm.pricing_changed();
+CREATE TRIGGER categories_pricing_changed
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.categories
+	FOR EACH STATEMENT EXECUTE FUNCTION crm.pricing_changed();
+/* also on a logical replica, where the rows arrive with session_replication_role = replica */
+ALTER TABLE crm.discount_rules ENABLE ALWAYS TRIGGER discount_rules_pricing_changed;
+ALTER TABLE crm.categories ENABLE ALWAYS TRIGGER categories_pricing_changed;
+GRANT SELECT ON crm.pricing_version TO crm_admin, crm_analyst, crm_app, crm_manager;

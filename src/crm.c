@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 
+#include "discount.h"
 #include "fastpath.h"
 #include "future.h"
 
@@ -22,9 +23,12 @@ void
 _PG_init(void)
 {
 	/*
-	 * no hooks; two settings, crm.future_tolerance (src/future.c) and
-	 * crm.log_fast_path (src/fastpath.c), which also reserves the prefix
+	 * no hooks; three settings, crm.future_tolerance (src/future.c),
+	 * crm.price_cart_cache (src/discount_cache.c, which also registers its
+	 * relcache callback) and crm.log_fast_path (src/fastpath.c), which also
+	 * reserves the prefix
 	 */
 	future_define_settings();
+	discount_cache_define_settings();
 	fastpath_define_settings();
 }

@@ -52,7 +52,7 @@ GRANT USAGE ON SCHEMA crm TO crm_admin, crm_analyst, crm_app, crm_manager;
 /* reference data and configuration: everybody reads, the admin writes */
 GRANT SELECT ON crm.categories, crm.products, crm.price_lists, crm.prices,
 	crm.segment_maps, crm.segment_map_rules, crm.behaviour_classes, crm.contact_caps,
-	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules
+	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules, crm.pricing_version
 	TO crm_admin, crm_analyst, crm_app, crm_manager;
 GRANT INSERT, UPDATE, DELETE ON crm.categories, crm.products, crm.price_lists, crm.prices,
 	crm.segment_maps, crm.segment_map_rules, crm.contact_caps,
