@@ -29,15 +29,22 @@ INSTALL_PARTS = $(addprefix sql/install/, \
 	78_churn_contact.sql \
 	79_profiles.sql \
 	80_clv.sql \
+	80_clv_models.sql \
+	80_clv_validation.sql \
 	81_loyalty.sql \
 	82_loyalty_fast.sql \
 	83_loyalty_jobs.sql \
 	84_loyalty_ops.sql \
+	84_loyalty_households.sql \
 	85_loyalty_verify.sql \
 	86_discount.sql \
 	87_discount_price.sql \
 	88_discount_record.sql \
+	89_pricing_cache.sql \
+	89_service_levels.sql \
 	90_dump.sql \
+	91_staff.sql \
+	93_jobs.sql \
 	95_security.sql \
 	97_distribute.sql)
 ifneq ($(sort $(INSTALL_PARTS)),$(sort $(wildcard sql/install/*.sql)))

@@ -3,9 +3,12 @@
 # bench/discount_bench.sh: crm.price_cart (C) against an equivalent PL/pgSQL
 # evaluator (bench/discount_plpgsql.sql, written only for this benchmark):
 # a 10-line cart against 1,000 active rules, in one run, on a throwaway
-# cluster.  Prints the time per call of each, their ratio, and whether the
-# two evaluators agree (lines, rules and totals) on the benchmark cart and on
-# 50 other random carts.
+# cluster.  Prints the time per call and the carts per second of
+# crm.price_cart with its per-backend cache of the rules (the default), of
+# crm.price_cart with crm.price_cart_cache off (the rules read by query on
+# every call) and of the PL/pgSQL evaluator, their ratios, and whether the
+# evaluators agree (lines, rules and totals) on the benchmark cart and on
+# 20 other random carts.
 #
 # Usage: PG_CONFIG=... bench/discount_bench.sh [c_calls] [plpgsql_calls]
 # The extension must be built and installed for $PG_CONFIG.
@@ -14,7 +17,7 @@ case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-c_calls=${1:-100}
+c_calls=${1:-500}
 p_calls=${2:-5}
 rounds=${3:-7}
 
@@ -90,9 +93,10 @@ RETURNS float8 LANGUAGE plpgsql AS $$
 DECLARE
 	t0 timestamptz;
 BEGIN
+	PERFORM set_config('crm.price_cart_cache', CASE WHEN kind = 'u' THEN 'off' ELSE 'on' END, false);
 	t0 := clock_timestamp();
 	FOR i IN 1 .. n LOOP
-		IF kind = 'c' THEN
+		IF kind IN ('c', 'u') THEN
 			PERFORM crm.price_cart(client, cart, at);
 		ELSE
 			PERFORM bench.price_cart_plpgsql(client, cart, at);
@@ -115,13 +119,19 @@ SELECT format('evaluators agree (lines, rules, totals) on %s of %s carts', count
 		  FROM bench.carts,
 			   LATERAL (SELECT crm.price_cart(client_id, cart, '$at') AS q) c,
 			   LATERAL (SELECT bench.price_cart_plpgsql(client_id, cart, '$at') AS q) p) x;
+SET crm.price_cart_cache = off;
+CREATE TEMP TABLE uncached AS SELECT cart_id, crm.price_cart(client_id, cart, '$at') AS q FROM bench.carts;
+RESET crm.price_cart_cache;
+SELECT format('with and without the cache: the same answer on %s of %s carts', count(*) FILTER (WHERE u.q = crm.price_cart(b.client_id, b.cart, '$at')), count(*))
+  FROM bench.carts b JOIN uncached u USING (cart_id);
 SQL
 
 psql -At <<SQL
 -- warm up both (plans, caches), then time them in alternating rounds
-SELECT bench.per_call_ms('c', 20, client_id, cart, '$at') + bench.per_call_ms('p', 2, client_id, cart, '$at') >= 0 AS warm
+SELECT bench.per_call_ms('c', 20, client_id, cart, '$at') + bench.per_call_ms('u', 20, client_id, cart, '$at')
+	   + bench.per_call_ms('p', 2, client_id, cart, '$at') >= 0 AS warm
   FROM bench.carts WHERE cart_id = 0 \gset
-CREATE TEMP TABLE timing (round integer, c_ms float8, p_ms float8);
+CREATE TEMP TABLE timing (round integer, c_ms float8, u_ms float8, p_ms float8);
 DO \$\$
 DECLARE
 	cart jsonb;
@@ -130,20 +140,28 @@ BEGIN
 	SELECT b.cart, b.client_id INTO cart, client FROM bench.carts b WHERE cart_id = 0;
 	FOR r IN 1 .. $rounds LOOP
 		INSERT INTO timing VALUES (r, bench.per_call_ms('c', $c_calls, client, cart, '$at'),
+									  bench.per_call_ms('u', $c_calls, client, cart, '$at'),
 									  bench.per_call_ms('p', $p_calls, client, cart, '$at'));
 	END LOOP;
 END
 \$\$;
 SELECT line FROM (
 	SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY c_ms) AS c_med, min(c_ms) AS c_min,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY u_ms) AS u_med, min(u_ms) AS u_min,
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY p_ms) AS p_med, min(p_ms) AS p_min, count(*) AS n
 	  FROM timing) t,
 	LATERAL (VALUES
-		(1, format('crm.price_cart (C):   median %s ms per call (min %s; %s rounds of %s calls)',
-				   round(c_med::numeric, 3), round(c_min::numeric, 3), n, $c_calls)),
-		(2, format('PL/pgSQL evaluator:   median %s ms per call (min %s; %s rounds of %s calls)',
-				   round(p_med::numeric, 3), round(p_min::numeric, 3), n, $p_calls)),
-		(3, format('ratio PL/pgSQL / C:   %s x (medians; %s x from the minimums)',
-				   round((p_med / c_med)::numeric, 1), round((p_min / c_min)::numeric, 1)))) AS v(k, line)
+		(1, format('crm.price_cart (C, cached rules):   median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
+				   round(c_med::numeric, 3), round(1000 / c_med), round(c_min::numeric, 3), round(1000 / c_min), n, $c_calls)),
+		(2, format('crm.price_cart (C, rules by query): median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
+				   round(u_med::numeric, 3), round(1000 / u_med), round(u_min::numeric, 3), round(1000 / u_min), n, $c_calls)),
+		(3, format('PL/pgSQL evaluator:                 median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
+				   round(p_med::numeric, 3), round(1000 / p_med), round(p_min::numeric, 3), round(1000 / p_min), n, $p_calls)),
+		(4, format('ratio PL/pgSQL / C cached:          %s x (medians; %s x from the minimums)',
+				   round((p_med / c_med)::numeric, 1), round((p_min / c_min)::numeric, 1))),
+		(5, format('ratio C by query / C cached:        %s x (medians; %s x from the minimums)',
+				   round((u_med / c_med)::numeric, 1), round((u_min / c_min)::numeric, 1))),
+		(6, format('load average while timing:          %s (the machine may be shared: ratios from one run)',
+				   (SELECT split_part(pg_read_file('/proc/loadavg'), ' ', 1))))) AS v(k, line)
  ORDER BY k;
 SQL

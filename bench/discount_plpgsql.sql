@@ -108,6 +108,14 @@ DECLARE
 	plain		bigint := 0;
 	earned		bigint := 0;
 	maxpts		bigint := 0;
+	has_prog	boolean := false;
+	prog		text;
+	prog_cur	text;
+	prog_tier	text;
+	prog_pv		bigint;
+	prog_n		bigint;
+	prog_cap	bigint := 0;
+	prog_earned bigint := 0;
 	lines_out	jsonb := '[]';
 	rules_out	jsonb[] := '{}';
 	o			jsonb;
@@ -414,12 +422,51 @@ BEGIN
 			points[k] := 0;
 		END IF;
 	END LOOP;
-	maxpts := CASE WHEN share > 0 THEN points[share] ELSE 0 END;
+	-- the loyalty programme: the cart's, or the client's only account's (in the
+	-- cart's currency); its share bounds the points payable, a points_share rule
+	-- may lower it; its own cashback comes on top of the rules' points
+	IF cart ->> 'program' IS NOT NULL THEN
+		SELECT p.code, p.currency, (p.point_value * 10000)::bigint INTO prog, prog_cur, prog_pv
+		  FROM crm.loyalty_programs p WHERE p.code = cart ->> 'program';
+		IF NOT FOUND THEN
+			RAISE EXCEPTION 'cart: loyalty programme "%" does not exist', cart ->> 'program'
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		IF prog_cur <> cur THEN
+			RAISE EXCEPTION 'cart: loyalty programme "%" is in %, the cart in %', prog, prog_cur, cur
+				USING ERRCODE = 'invalid_parameter_value';
+		END IF;
+		SELECT a.tier_code::text INTO prog_tier FROM crm.loyalty_accounts a
+		  JOIN crm.loyalty_programs p ON p.program_id = a.program_id
+		 WHERE a.client_id = p_client AND p.code = prog;
+		has_prog := true;
+	ELSE
+		SELECT count(*), min(x.code), min(x.currency), min(x.tier_code), min(x.pv)
+		  INTO prog_n, prog, prog_cur, prog_tier, prog_pv
+		  FROM (SELECT p.code, p.currency, a.tier_code::text AS tier_code, (p.point_value * 10000)::bigint AS pv
+				  FROM crm.loyalty_accounts a JOIN crm.loyalty_programs p ON p.program_id = a.program_id
+				 WHERE a.client_id = p_client ORDER BY p.program_id LIMIT 2) x;
+		has_prog := prog_n = 1 AND prog_cur = cur;
+	END IF;
+	IF has_prog THEN
+		SELECT crm.loyalty_redeem_cap(p, net_t::numeric / 100),
+			   crm.loyalty_earn(p, prog_tier, net_t::numeric / 100, pts_paid)
+		  INTO prog_cap, prog_earned
+		  FROM crm.loyalty_program_row(prog) p;
+		maxpts := prog_cap;
+		IF share > 0 AND points[share] < maxpts THEN
+			maxpts := points[share];
+		END IF;
+	ELSE
+		maxpts := CASE WHEN share > 0 THEN points[share] ELSE 0 END;
+	END IF;
 	IF pts_paid > maxpts THEN
 		RAISE EXCEPTION 'cart: field "points_paid" asks for % points, at most % may be paid with points', pts_paid, maxpts
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
-	IF share > 0 THEN
+	IF has_prog THEN
+		paid4 := pts_paid::numeric * prog_pv;
+	ELSIF share > 0 THEN
 		paid4 := pts_paid::numeric * rules[share].point_value;
 	END IF;
 	FOR k IN 1 .. nr LOOP
@@ -506,7 +553,8 @@ BEGIN
 	END LOOP;
 	RETURN jsonb_build_object('client_id', p_client, 'lines', lines_out, 'rules', coalesce(to_jsonb(rules_out), '[]'),
 							  'totals', jsonb_build_object('gross', bench.eur(gross_t), 'discount', bench.eur(disc_t),
-														   'net', bench.eur(net_t), 'points_earned', earned,
+														   'net', bench.eur(net_t), 'points_earned', earned + prog_earned,
+														   'points_earned_rules', earned, 'points_earned_program', prog_earned,
 														   'max_points_payable', maxpts, 'points_paid', pts_paid));
 END
 $$;

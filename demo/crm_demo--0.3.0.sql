@@ -23,6 +23,7 @@ BEGIN
 	IF pg_catalog.to_regclass('crm.demo_parameters') IS NOT NULL THEN
 		-- left by crm before 0.3.0 (its update detached it): adopted, rows kept
 		ALTER EXTENSION crm_demo ADD TABLE crm.demo_parameters;
+		ALTER TABLE crm.demo_parameters ADD COLUMN noisy boolean NOT NULL DEFAULT false;
 	ELSE
 		CREATE TABLE crm.demo_parameters (
 			seed			bigint NOT NULL,
@@ -38,6 +39,7 @@ BEGIN
 			q				double precision NOT NULL,
 			v				double precision NOT NULL,
 			archetype_shares jsonb NOT NULL,
+			noisy			boolean NOT NULL DEFAULT false,
 			CONSTRAINT demo_parameters_pkey PRIMARY KEY (seed, as_of, clients),
 			CONSTRAINT demo_parameters_clients_check CHECK (clients > 0),
 			CONSTRAINT demo_parameters_time_unit_check CHECK (time_unit = 'day'),
@@ -51,6 +53,7 @@ BEGIN
 END
 $adopt$;
 COMMENT ON TABLE crm.demo_parameters IS 'the generation behind the demo data: seed, as_of, number of clients and the true population parameters (time unit: days)';
+COMMENT ON COLUMN crm.demo_parameters.noisy IS 'the noisy mode: archetypes widened as real clients are (docs/demo.md)';
 COMMENT ON COLUMN crm.demo_parameters.history_days IS 'length of the history window before as_of, days';
 COMMENT ON COLUMN crm.demo_parameters.r IS 'BG/NBD: the purchase rate lambda (per day) of regular clients ~ Gamma(shape r, rate alpha)';
 COMMENT ON COLUMN crm.demo_parameters.alpha IS 'BG/NBD: rate parameter of the purchase-rate gamma, in days (mean rate r/alpha per day)';
@@ -159,7 +162,8 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 945;
 COMMENT ON FUNCTION crm.demo_price_rows() IS 'the price of every demo product on every demo price list';
 
 CREATE FUNCTION crm.demo_client_rows(seed bigint, as_of timestamptz,
-									 first_client bigint, last_client bigint)
+									 first_client bigint, last_client bigint,
+		noisy boolean DEFAULT false)
 RETURNS TABLE (client_id bigint, kind text, first_name text, last_name text,
 			   company_name text, birth_date date, email text, phone text,
 			   country text, region text, city text, owner text,
@@ -167,10 +171,11 @@ RETURNS TABLE (client_id bigint, kind text, first_name text, last_name text,
 			   attributes jsonb, created_at timestamptz, updated_at timestamptz)
 AS 'MODULE_PATHNAME', 'demo_client_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
-COMMENT ON FUNCTION crm.demo_client_rows(bigint, timestamptz, bigint, bigint) IS 'demo generator: the crm.clients rows of clients first_client..last_client';
+COMMENT ON FUNCTION crm.demo_client_rows(bigint, timestamptz, bigint, bigint, boolean) IS 'demo generator: the crm.clients rows of clients first_client..last_client';
 
 CREATE FUNCTION crm.demo_truth_rows(seed bigint, as_of timestamptz,
-									first_client bigint, last_client bigint)
+									first_client bigint, last_client bigint,
+		noisy boolean DEFAULT false)
 RETURNS TABLE (client_id bigint, archetype text, first_purchase_at timestamptz,
 			   purchase_rate double precision, dropout_prob double precision,
 			   dropped_out boolean, dropout_at timestamptz,
@@ -178,19 +183,21 @@ RETURNS TABLE (client_id bigint, archetype text, first_purchase_at timestamptz,
 			   changed_at timestamptz, offer_response_prob double precision)
 AS 'MODULE_PATHNAME', 'demo_truth_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 1000;
-COMMENT ON FUNCTION crm.demo_truth_rows(bigint, timestamptz, bigint, bigint) IS 'demo generator: the crm.demo_clients rows (archetype and true parameters) of clients first_client..last_client';
+COMMENT ON FUNCTION crm.demo_truth_rows(bigint, timestamptz, bigint, bigint, boolean) IS 'demo generator: the crm.demo_clients rows (archetype and true parameters) of clients first_client..last_client';
 
 CREATE FUNCTION crm.demo_consent_rows(seed bigint, as_of timestamptz,
-									  first_client bigint, last_client bigint)
+									  first_client bigint, last_client bigint,
+		noisy boolean DEFAULT false)
 RETURNS TABLE (client_id bigint, channel text, changed_at timestamptz,
 			   granted boolean, source text)
 AS 'MODULE_PATHNAME', 'demo_consent_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 2000;
-COMMENT ON FUNCTION crm.demo_consent_rows(bigint, timestamptz, bigint, bigint) IS 'demo generator: the crm.consents rows of clients first_client..last_client';
+COMMENT ON FUNCTION crm.demo_consent_rows(bigint, timestamptz, bigint, bigint, boolean) IS 'demo generator: the crm.consents rows of clients first_client..last_client';
 
 CREATE FUNCTION crm.demo_order_rows(seed bigint, as_of timestamptz,
 									first_client bigint, last_client bigint,
-									first_order_id bigint)
+									first_order_id bigint,
+		noisy boolean DEFAULT false)
 RETURNS TABLE (client_id bigint, order_id bigint, ordered_at timestamptz,
 			   channel text, status text, price_list_id integer, currency text,
 			   gross_amount numeric, discount_amount numeric, net_amount numeric,
@@ -198,41 +205,44 @@ RETURNS TABLE (client_id bigint, order_id bigint, ordered_at timestamptz,
 			   external_ref text, created_at timestamptz)
 AS 'MODULE_PATHNAME', 'demo_order_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 20000;
-COMMENT ON FUNCTION crm.demo_order_rows(bigint, timestamptz, bigint, bigint, bigint) IS 'demo generator: the crm.orders rows of clients first_client..last_client, numbered from first_order_id';
+COMMENT ON FUNCTION crm.demo_order_rows(bigint, timestamptz, bigint, bigint, bigint, boolean) IS 'demo generator: the crm.orders rows of clients first_client..last_client, numbered from first_order_id';
 
 CREATE FUNCTION crm.demo_line_rows(seed bigint, as_of timestamptz,
 								   first_client bigint, last_client bigint,
-								   first_order_id bigint)
+								   first_order_id bigint,
+		noisy boolean DEFAULT false)
 RETURNS TABLE (client_id bigint, order_id bigint, line_no integer, product_id bigint,
 			   quantity numeric, unit_price numeric, gross_amount numeric,
 			   discount_amount numeric, net_amount numeric, cost_amount numeric)
 AS 'MODULE_PATHNAME', 'demo_line_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 40000;
-COMMENT ON FUNCTION crm.demo_line_rows(bigint, timestamptz, bigint, bigint, bigint) IS 'demo generator: the crm.order_lines rows of clients first_client..last_client, orders numbered from first_order_id';
+COMMENT ON FUNCTION crm.demo_line_rows(bigint, timestamptz, bigint, bigint, bigint, boolean) IS 'demo generator: the crm.order_lines rows of clients first_client..last_client, orders numbered from first_order_id';
 
 CREATE FUNCTION crm.demo_incident_rows(seed bigint, as_of timestamptz,
 									   first_client bigint, last_client bigint,
-									   first_order_id bigint, first_incident_id bigint)
+									   first_order_id bigint, first_incident_id bigint,
+		noisy boolean DEFAULT false)
 RETURNS TABLE (client_id bigint, incident_id bigint, opened_at timestamptz,
 			   channel text, category text, subject text, description text,
 			   status text, priority text, assignee text, due_at timestamptz,
 			   resolved_at timestamptz, order_id bigint)
 AS 'MODULE_PATHNAME', 'demo_incident_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 100;
-COMMENT ON FUNCTION crm.demo_incident_rows(bigint, timestamptz, bigint, bigint, bigint, bigint) IS 'demo generator: the crm.incidents rows of clients first_client..last_client, numbered from first_incident_id';
+COMMENT ON FUNCTION crm.demo_incident_rows(bigint, timestamptz, bigint, bigint, bigint, bigint, boolean) IS 'demo generator: the crm.incidents rows of clients first_client..last_client, numbered from first_incident_id';
 
 CREATE FUNCTION crm.demo_interaction_rows(seed bigint, as_of timestamptz,
 										  first_client bigint, last_client bigint,
 										  first_order_id bigint,
 										  first_incident_id bigint,
-										  first_interaction_id bigint)
+										  first_interaction_id bigint,
+		noisy boolean DEFAULT false)
 RETURNS TABLE (client_id bigint, interaction_id bigint, occurred_at timestamptz,
 			   channel text, kind text, direction text, outcome text,
 			   handled_by text, campaign text, subject text, order_id bigint,
 			   incident_id bigint, payload jsonb)
 AS 'MODULE_PATHNAME', 'demo_interaction_rows'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 30000;
-COMMENT ON FUNCTION crm.demo_interaction_rows(bigint, timestamptz, bigint, bigint, bigint, bigint, bigint) IS 'demo generator: the crm.interactions rows of clients first_client..last_client, numbered from first_interaction_id';
+COMMENT ON FUNCTION crm.demo_interaction_rows(bigint, timestamptz, bigint, bigint, bigint, bigint, bigint, boolean) IS 'demo generator: the crm.interactions rows of clients first_client..last_client, numbered from first_interaction_id';
 
 /* ---------------------------------------------------------------------
  * The generator
@@ -242,7 +252,8 @@ CREATE FUNCTION crm.generate_demo_data(
 	clients integer,
 	seed bigint DEFAULT 1,
 	as_of timestamptz DEFAULT '2025-01-01 00:00:00+00',
-	allow_future boolean DEFAULT false)
+	allow_future boolean DEFAULT false,
+	noisy boolean DEFAULT false)
 RETURNS TABLE (table_name text, row_count bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, crm, pg_temp
@@ -266,8 +277,9 @@ DECLARE
 	catalogue_empty boolean;
 	tolerance	text;
 BEGIN
-	IF clients IS NULL OR seed IS NULL OR as_of IS NULL OR allow_future IS NULL THEN
-		RAISE EXCEPTION 'clients, seed, as_of and allow_future must not be null'
+	IF clients IS NULL OR seed IS NULL OR as_of IS NULL OR allow_future IS NULL
+	   OR noisy IS NULL THEN
+		RAISE EXCEPTION 'clients, seed, as_of, allow_future and noisy must not be null'
 			USING ERRCODE = 'null_value_not_allowed';
 	END IF;
 	IF clients < 1 OR clients > max_clients THEN
@@ -386,42 +398,64 @@ BEGIN
 		END LOOP;
 	END IF;
 
+	/*
+	 * the service levels the demo incidents' due times follow, one per
+	 * priority (when crm.service_levels is empty): the incidents name them
+	 */
+	IF NOT EXISTS (SELECT FROM crm.service_levels) THEN
+		INSERT INTO crm.service_levels (code, name, rank, incident_priority, response_time,
+										resolution_time)
+		VALUES ('urgent', 'Urgent: answer within 4 hours, resolve within 6', 10, 'urgent',
+				'4 hours', '6 hours'),
+			   ('high', 'High: answer within 16 hours, resolve within a day', 20, 'high',
+				'16 hours', '1 day'),
+			   ('normal', 'Normal: answer within 2 days, resolve within 3', 30, 'normal',
+				'2 days', '3 days'),
+			   ('low', 'Low: answer within 5 days, resolve within 7', 40, 'low',
+				'5 days', '7 days');
+	END IF;
+
 	/* the client data, a chunk of clients at a time */
 	lo := 1;
 	WHILE lo <= clients LOOP
 		hi := least(lo + chunk - 1, clients);
+		PERFORM crm.report_progress('generate_demo_data',
+			format('clients %s to %s of %s, %s orders so far', lo, hi, clients, next_order - 1));
 		INSERT INTO crm.clients (client_id, kind, first_name, last_name, company_name,
 								 birth_date, email, phone, country, region, city, owner,
 								 acquisition_channel, acquisition_cost, attributes,
 								 created_at, updated_at)
-			SELECT * FROM crm.demo_client_rows(seed, as_of, lo, hi);
+			SELECT * FROM crm.demo_client_rows(seed, as_of, lo, hi, noisy);
 		INSERT INTO crm.demo_clients (client_id, archetype, first_purchase_at, purchase_rate,
 									  dropout_prob, dropped_out, dropout_at, mean_spend,
 									  earlier_purchase_rate, changed_at, offer_response_prob)
-			SELECT * FROM crm.demo_truth_rows(seed, as_of, lo, hi);
+			SELECT * FROM crm.demo_truth_rows(seed, as_of, lo, hi, noisy);
 		INSERT INTO crm.consents (client_id, channel, changed_at, granted, source)
-			SELECT * FROM crm.demo_consent_rows(seed, as_of, lo, hi);
+			SELECT * FROM crm.demo_consent_rows(seed, as_of, lo, hi, noisy);
 		GET DIAGNOSTICS n = ROW_COUNT;
 		n_consents := n_consents + n;
 		INSERT INTO crm.orders (client_id, order_id, ordered_at, channel, status,
 								price_list_id, currency, gross_amount, discount_amount,
 								net_amount, cost_amount, promo_used, points_paid,
 								external_ref, created_at)
-			SELECT * FROM crm.demo_order_rows(seed, as_of, lo, hi, next_order);
+			SELECT * FROM crm.demo_order_rows(seed, as_of, lo, hi, next_order, noisy);
 		GET DIAGNOSTICS n = ROW_COUNT;
 		chunk_order := next_order;
 		next_order := next_order + n;
 		INSERT INTO crm.order_lines (client_id, order_id, line_no, product_id, quantity,
 									 unit_price, gross_amount, discount_amount,
 									 net_amount, cost_amount)
-			SELECT * FROM crm.demo_line_rows(seed, as_of, lo, hi, chunk_order);
+			SELECT * FROM crm.demo_line_rows(seed, as_of, lo, hi, chunk_order, noisy);
 		GET DIAGNOSTICS n = ROW_COUNT;
 		n_lines := n_lines + n;
 		INSERT INTO crm.incidents (client_id, incident_id, opened_at, channel, category,
 								   subject, description, status, priority, assignee,
-								   due_at, resolved_at, order_id)
-			SELECT * FROM crm.demo_incident_rows(seed, as_of, lo, hi, chunk_order,
-												 next_incident);
+								   due_at, resolved_at, order_id, service_level_id, response_due_at)
+			SELECT d.*, l.level_id, d.opened_at + l.response_time
+			  FROM crm.demo_incident_rows(seed, as_of, lo, hi, chunk_order, next_incident, noisy) d
+			  LEFT JOIN crm.service_levels l
+				ON l.code = d.priority
+			 ORDER BY d.incident_id;
 		GET DIAGNOSTICS n = ROW_COUNT;
 		chunk_incident := next_incident;
 		next_incident := next_incident + n;
@@ -429,9 +463,17 @@ BEGIN
 									  kind, direction, outcome, handled_by, campaign,
 									  subject, order_id, incident_id, payload)
 			SELECT * FROM crm.demo_interaction_rows(seed, as_of, lo, hi, chunk_order,
-													chunk_incident, next_interaction);
+													chunk_incident, next_interaction, noisy);
 		GET DIAGNOSTICS n = ROW_COUNT;
 		next_interaction := next_interaction + n;
+		/* the first answer to each incident: its first outbound interaction */
+		UPDATE crm.incidents i SET responded_at = a.first_answer
+		  FROM (SELECT x.client_id, x.incident_id, min(x.occurred_at) AS first_answer
+				  FROM crm.interactions x
+				 WHERE x.client_id BETWEEN lo AND hi AND x.incident_id IS NOT NULL
+				   AND x.direction = 'outbound'
+				 GROUP BY x.client_id, x.incident_id) a
+		 WHERE i.client_id = a.client_id AND i.incident_id = a.incident_id;
 		lo := hi + 1;
 	END LOOP;
 
@@ -454,10 +496,11 @@ BEGIN
 
 	DELETE FROM crm.demo_parameters;
 	INSERT INTO crm.demo_parameters (seed, as_of, clients, history_days, r, alpha, a, b, p, q, v,
-									 archetype_shares)
+									 archetype_shares, noisy)
 		SELECT generate_demo_data.seed, generate_demo_data.as_of, generate_demo_data.clients,
 			   m.history_days, m.r, m.alpha, m.a, m.b, m.p, m.q, m.v,
-			   (SELECT jsonb_object_agg(x.archetype, x.share) FROM crm.demo_archetypes() x)
+			   (SELECT jsonb_object_agg(x.archetype, x.share) FROM crm.demo_archetypes() x),
+			   generate_demo_data.noisy
 		  FROM crm.demo_model() m;
 
 	RETURN QUERY
@@ -474,10 +517,74 @@ BEGIN
 		UNION ALL SELECT 'interactions', next_interaction - 1;
 END
 $$;
-COMMENT ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) IS 'fills empty client tables with a deterministic simulated client base (and the demo catalogue if the catalogue is empty); the truth is kept in crm.demo_clients and crm.demo_parameters; returns the row count of each table; as_of at most now plus crm.future_tolerance unless allow_future';
+COMMENT ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean, boolean) IS 'fills empty client tables with a deterministic simulated client base (and the demo catalogue if the catalogue is empty); the truth is kept in crm.demo_clients and crm.demo_parameters; returns the row count of each table; as_of at most now plus crm.future_tolerance unless allow_future';
 
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_parameters', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.demo_clients', '');
+
+/*
+ * demo_households: family cards among the clients, in a loyalty
+ * programme (docs/loyalty.md#households): persons who share a surname and
+ * a city, in client_id order, three to a household (the last of a
+ * surname and city may be a pair; a person left alone joins none), the
+ * first of each its owner, named after the surname and the city.  Made
+ * through crm.create_household and crm.join_household, so that they are
+ * what an application would have made.  Clients already in a household
+ * of the programme are left out, so a second call makes none for them.
+ * Returns how many households and members it made.
+ */
+CREATE FUNCTION crm.demo_households(program text)
+RETURNS TABLE (households bigint, members bigint)
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_program	bigint;
+	h			record;
+BEGIN
+	PERFORM crm.refuse_in_citus_task('crm.demo_households');
+	IF program IS NULL THEN
+		RAISE EXCEPTION 'program must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	SELECT lp.program_id INTO v_program FROM crm.loyalty_programs lp WHERE lp.code = program;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'loyalty programme "%" does not exist', program
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	households := 0;
+	members := 0;
+	/* the rows first (on Citus: from the shards), then the groups, then the calls */
+	FOR h IN
+		WITH c AS MATERIALIZED (
+			SELECT x.client_id, x.last_name, x.city FROM crm.clients x
+			 WHERE x.kind = 'person' AND x.last_name IS NOT NULL AND x.city IS NOT NULL),
+		taken AS MATERIALIZED (
+			SELECT m.client_id FROM crm.household_members m
+			 WHERE m.program_id = v_program AND m.left_at IS NULL),
+		ranked AS (
+			SELECT c.client_id, c.last_name, c.city,
+				   (pg_catalog.row_number() OVER (PARTITION BY c.last_name, c.city
+												 ORDER BY c.client_id) - 1) / 3 AS chunk
+			  FROM c WHERE c.client_id NOT IN (SELECT t.client_id FROM taken t))
+		SELECT pg_catalog.array_agg(r.client_id ORDER BY r.client_id) AS ids,
+			   pg_catalog.min(r.last_name) || ' (' || pg_catalog.min(r.city) || ')' AS name
+		  FROM ranked r
+		 GROUP BY r.last_name, r.city, r.chunk
+		HAVING pg_catalog.count(*) >= 2
+		 ORDER BY pg_catalog.min(r.client_id)
+	LOOP
+		PERFORM crm.create_household(h.ids[1], program, h.name);
+		FOR i IN 2 .. pg_catalog.array_length(h.ids, 1) LOOP
+			PERFORM crm.join_household(h.ids[i], h.ids[1], program);
+		END LOOP;
+		households := households + 1;
+		members := members + pg_catalog.array_length(h.ids, 1);
+	END LOOP;
+	RETURN NEXT;
+END
+$$;
+COMMENT ON FUNCTION crm.demo_households(text) IS 'makes family cards (households) in a loyalty programme among the clients: persons sharing a surname and a city, three to a household in client_id order, the first the owner; clients already in a household of the programme are left out; returns how many households and members it made';
 
 /* ---------------------------------------------------------------------
  * Privileges: the generator writes every client table, so only
@@ -485,7 +592,9 @@ SELECT pg_catalog.pg_extension_config_dump('crm.demo_clients', '');
  * the analytics' inputs are.
  * ---------------------------------------------------------------------
  */
-REVOKE EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean) TO crm_admin;
+REVOKE EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.generate_demo_data(integer, bigint, timestamptz, boolean, boolean) TO crm_admin;
+REVOKE EXECUTE ON FUNCTION crm.demo_households(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.demo_households(text) TO crm_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON crm.demo_clients, crm.demo_parameters TO crm_admin;
 GRANT SELECT ON crm.demo_clients, crm.demo_parameters TO crm_analyst;

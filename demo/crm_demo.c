@@ -98,6 +98,7 @@ static const char *const archetype_descriptions[NUM_ARCHETYPES] = {
 #define STREAM_SPEND		3
 #define STREAM_BASKET		4
 #define STREAM_CONTACT		5
+#define STREAM_NOISE		6
 
 /* ------------------------------------------------------------------------
  * Random numbers: xoshiro256** seeded by splitmix64
@@ -755,6 +756,7 @@ typedef struct DemoSim
 {
 	int64		seed;
 	TimestampTz as_of;
+	bool		noisy;			/* the widened archetypes (docs/demo.md) */
 	double		as_of_days;		/* as_of in days since 2000-01-01 */
 	int			nwindows;
 	double		window_start[40];	/* seasonal peaks, relative days */
@@ -927,7 +929,7 @@ behave_loyal(DemoSim *sim)
 {
 	DemoClient *c = &sim->client;
 	DemoRng    *r = &sim->rb;
-	double		gap = rng_gamma_mean(r, 20.0, 7.5);
+	double		gap = sim->noisy ? rng_between(r, 5.0, 11.0) : rng_gamma_mean(r, 20.0, 7.5);
 	double		t;
 
 	c->first_purchase = -rng_between(r, 180.0, 730.0);
@@ -966,7 +968,7 @@ behave_at_risk(DemoSim *sim)
 	DemoClient *c = &sim->client;
 	DemoRng    *r = &sim->rb;
 	double		gap1 = rng_gamma_mean(r, 15.0, 8.0);
-	double		gap2 = gap1 * rng_between(r, 3.5, 7.0);
+	double		gap2 = gap1 * rng_between(r, sim->noisy ? 2.5 : 3.5, 7.0);
 	double		t;
 
 	c->first_purchase = -rng_between(r, 330.0, 800.0);
@@ -1123,8 +1125,9 @@ behave_promo(DemoSim *sim)
 				DemoPurchase *p = add_purchase(sim, pt);
 
 				o->responded = true;
-				p->promo = true;
-				p->discount_pct = o->discount_pct;
+				/* noisy: now and then bought after the offer without its code */
+				p->promo = !(sim->noisy && rng_chance(r, 1.0 / 7.0));
+				p->discount_pct = p->promo ? o->discount_pct : 0;
 				p->not_before = t + 0.2;
 				first = false;
 			}
@@ -1180,6 +1183,63 @@ behave_lost(DemoSim *sim)
 		o->discount_pct = 20;
 		o->channel = rng_chance(r, 0.8) ? CC_EMAIL : CC_SMS;
 		o->opened = rng_chance(r, 0.25);
+	}
+}
+
+/*
+ * The noisy mode's widening of a scripted client (docs/demo.md): about one
+ * client in seven of the archetypes with a rhythm gets one purchase off
+ * it, at a random time between its first and its last purchase; a quarter
+ * of the seasonal sleepers one purchase out of season (January, February,
+ * May, August, September or October).  Its own random stream, so that the
+ * rest of the client is as in the clean mode.
+ */
+static void
+widen_client(DemoSim *sim)
+{
+	DemoClient *c = &sim->client;
+	DemoRng		r;
+
+	rng_seed(&r, sim->seed, c->id, STREAM_NOISE);
+	switch (c->archetype)
+	{
+		case ARCH_LOYAL:
+		case ARCH_PROMISING:
+		case ARCH_AT_RISK:
+		case ARCH_DRIFTING:
+		case ARCH_ABOUT_TO_LOSE:
+		case ARCH_LOST:
+			if (c->n_purchases >= 2 && rng_chance(&r, 1.0 / 7.0))
+			{
+				double		lo = c->purchases[0].t;
+				double		hi = c->purchases[c->n_purchases - 1].t;
+
+				add_purchase(sim, rng_between(&r, lo, hi));
+			}
+			break;
+		case ARCH_SEASONAL:
+			if (rng_chance(&r, 0.25))
+			{
+				double		lo = c->purchases[0].t;
+
+				for (int tries = 0; tries < 50; tries++)
+				{
+					double		t = rng_between(&r, lo, -1.0);
+					int			y,
+								m,
+								d;
+
+					demo_ymd(sim, t, &y, &m, &d);
+					if (m == 1 || m == 2 || m == 5 || (m >= 8 && m <= 10))
+					{
+						add_purchase(sim, t);
+						break;
+					}
+				}
+			}
+			break;
+		default:
+			break;
 	}
 }
 
@@ -1913,6 +1973,8 @@ simulate_client(DemoSim *sim, int64 id)
 			behave_lost(sim);
 			break;
 	}
+	if (sim->noisy)
+		widen_client(sim);
 
 	/* orders first: their time of day decides when the client record began */
 	make_orders(sim);
@@ -2285,6 +2347,7 @@ typedef struct DemoCache
 	MemoryContext cxt;
 	int64		seed;
 	TimestampTz as_of;
+	bool		noisy;
 	int64		first_client;
 	int64		last_client;
 	DemoClient *clients;
@@ -2310,6 +2373,7 @@ cache_get(DemoSim *sim, int64 first_client, int64 last_client)
 
 	if (demo_cache != NULL &&
 		demo_cache->seed == sim->seed && demo_cache->as_of == sim->as_of &&
+		demo_cache->noisy == sim->noisy &&
 		demo_cache->first_client == first_client &&
 		demo_cache->last_client == last_client)
 		return demo_cache;
@@ -2328,6 +2392,7 @@ cache_get(DemoSim *sim, int64 first_client, int64 last_client)
 		cache->cxt = cxt;
 		cache->seed = sim->seed;
 		cache->as_of = sim->as_of;
+		cache->noisy = sim->noisy;
 		cache->first_client = first_client;
 		cache->last_client = last_client;
 		cache->clients = palloc(sizeof(DemoClient) * (last_client - first_client + 1));
@@ -2437,20 +2502,25 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 	MemoryContext row_cxt,
 				old;
 	Datum		empty;
+	int			nids;
 
 	InitMaterializedSRF(fcinfo, 0);
 
+	/* the numbering arguments of each table, then noisy */
+	nids = table == DT_INTERACTIONS ? 3 : table == DT_INCIDENTS ? 2 :
+		(table == DT_ORDERS || table == DT_LINES) ? 1 : 0;
 	memset(&sim, 0, sizeof(sim));
 	sim.seed = PG_GETARG_INT64(0);
 	sim.as_of = PG_GETARG_TIMESTAMPTZ(1);
+	sim.noisy = PG_NARGS() > 4 + nids && PG_GETARG_BOOL(4 + nids);
 	check_as_of(sim.as_of);
 	first_client = positive_arg(fcinfo, 2, "first_client");
 	last_client = PG_GETARG_INT64(3);
-	if (PG_NARGS() > 4)
+	if (nids > 0)
 		first_order = positive_arg(fcinfo, 4, "first_order_id");
-	if (PG_NARGS() > 5)
+	if (nids > 1)
 		first_incident = positive_arg(fcinfo, 5, "first_incident_id");
-	if (PG_NARGS() > 6)
+	if (nids > 2)
 		first_interaction = positive_arg(fcinfo, 6, "first_interaction_id");
 	if (last_client < first_client)
 		return (Datum) 0;
@@ -2479,12 +2549,12 @@ demo_rows(FunctionCallInfo fcinfo, DemoTable table)
 			simulate_client(&sim, id);
 			c = &sim.client;
 		}
-		if (PG_NARGS() > 4)
+		if (nids > 0)
 			check_ids(first_order, c->n_orders, fcinfo, 4, "first_order_id", "orders");
-		if (PG_NARGS() > 5)
+		if (nids > 1)
 			check_ids(first_incident, c->n_incidents, fcinfo, 5, "first_incident_id",
 					  "incidents");
-		if (PG_NARGS() > 6)
+		if (nids > 2)
 			check_ids(first_interaction, c->n_interactions, fcinfo, 6,
 					  "first_interaction_id", "interactions");
 		old = MemoryContextSwitchTo(row_cxt);

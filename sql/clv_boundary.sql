@@ -13,8 +13,8 @@ SET extra_float_digits = 0;
 
 -- the expansion used from a = 1000 on agrees with the series below it
 SELECT max(abs(lo / hi - 1)) < 1e-8 AS continuous_at_a_1000, count(*) AS cases
-  FROM (SELECT crm.bgnbd_expected_purchases(ROW(0.9, 20, 1000 - 1e-9, b, NULL, NULL, NULL, NULL)::crm.bgnbd_model, h, x, tx, tt) AS lo,
-			   crm.bgnbd_expected_purchases(ROW(0.9, 20, 1000 + 1e-9, b, NULL, NULL, NULL, NULL)::crm.bgnbd_model, h, x, tx, tt) AS hi
+  FROM (SELECT crm.bgnbd_expected_purchases(ROW(0.9, 20, 1000 - 1e-9, b, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, h, x, tx, tt) AS lo,
+			   crm.bgnbd_expected_purchases(ROW(0.9, 20, 1000 + 1e-9, b, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, h, x, tx, tt) AS hi
 		  FROM (VALUES (0, 0, 0), (2, 30, 40), (20, 300, 365), (200, 700, 730), (1, 1, 700)) v(x, tx, tt),
 			   (VALUES (1::float8), (30), (365), (3650)) hh(h),
 			   (VALUES (0.5::float8), (100), (50000), (1e6)) bb(b)) s;
@@ -23,7 +23,7 @@ SELECT max(abs(lo / hi - 1)) < 1e-8 AS continuous_at_a_1000, count(*) AS cases
 -- P(alive) = 1 / (1 + q/(1-q) ((alpha+T)/(alpha+t_x))^(r+x)), ln L of the fixed-q model
 WITH m(k) AS (VALUES (1e8::float8), (1e12), (1e15)),
 	 c(x, tx, tt, h) AS (VALUES (0, 0, 40, 39), (2, 30.43, 38.86, 39), (7, 29.43, 38.86, 52), (50, 30, 38, 10)),
-	 v AS (SELECT k, x, tx, tt, h, ROW(0.25, 4.4, 0.04 * k, 0.96 * k, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS bg,
+	 v AS (SELECT k, x, tx, tt, h, ROW(0.25, 4.4, 0.04 * k, 0.96 * k, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS bg,
 				  1 / (1 + CASE WHEN x > 0 THEN 0.04 / 0.96 * ((4.4 + tt) / (4.4 + tx)) ^ (0.25 + x) ELSE 0 END) AS pa
 			 FROM m, c)
 SELECT k, x, abs(crm.bgnbd_expected_purchases(bg, h, x, tx, tt)
@@ -35,7 +35,7 @@ SELECT k, x, abs(crm.bgnbd_expected_purchases(bg, h, x, tx, tt)
   FROM v ORDER BY k, x;
 
 -- new clients: E[X(t)] = [1 - (alpha/(alpha + q t))^r] / q in the limit
-SELECT abs(crm.bgnbd_expected_purchases(ROW(0.25, 4.4, 0.04e12, 0.96e12, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 39)
+SELECT abs(crm.bgnbd_expected_purchases(ROW(0.25, 4.4, 0.04e12, 0.96e12, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 39)
 		   / ((1 - (4.4 / (4.4 + 0.04 * 39)) ^ 0.25) / 0.04) - 1) < 1e-10 AS new_client_limit;
 
 -- the problem populations: a demo base whose BG/NBD fit runs to the boundary
@@ -54,7 +54,7 @@ SELECT count(*) AS clients,
 	   bool_and(p.p_alive BETWEEN 0 AND 1 AND p.e >= 0 AND p.e < 'Infinity' AND p.clv >= 0 AND p.clv < 'Infinity') AS finite
   FROM (SELECT crm.bgnbd_p_alive(bg, frequency, recency, t) AS p_alive,
 			   crm.bgnbd_expected_purchases(bg, 365, frequency, recency, t) AS e,
-			   crm.clv(bg, ROW(6, 4, 15, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, frequency, recency, t,
+			   crm.clv(bg, ROW(6, 4, 15, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, frequency, recency, t,
 					   CASE WHEN frequency > 0 THEN monetary ELSE 0 END, 365, 0.01, 30) AS clv
 		  FROM bsum, bfit) p;
 SELECT count(*) AS report_rows, count(*) FILTER (WHERE clv IS NOT NULL AND clv = clv AND expected_purchases = expected_purchases) AS finite_clv

@@ -45,7 +45,7 @@ SELECT crm.gamma_gamma_fit(frequency, monetary) FROM crm.clv_summary('1981-06-01
 SELECT client_id, round(p_alive::numeric, 4) AS p_alive,
 	   round(expected_purchases::numeric, 4) AS expected_purchases, expected_spend, clv
   FROM crm.clv_report('1981-06-01', 30,
-					  transactions => ROW(0.24, 4.41, 0.79, 2.43, NULL, NULL, NULL, NULL))
+					  transactions => ROW(0.24, 4.41, 0.79, 2.43, NULL, NULL, NULL, NULL, NULL, NULL))
  ORDER BY 1;
 
 -- bad arguments: an error naming the value, with at most a line of context

@@ -58,11 +58,11 @@ SELECT count(*) AS clients, round(sum(expected_purchases)::numeric, 1) AS expect
   FROM crm.clv_report('1997-09-30', 39, 'week');
 -- models passed in are used as given
 SELECT round(sum(r.clv)::numeric, 2) = round(sum(crm.clv(m.bg, m.gg, s.frequency, s.recency, s.t, s.monetary, 39, 0))::numeric, 2) AS given_models
-  FROM crm.clv_report('1997-09-30', 39, 'week', transactions => ROW(0.3, 5, 0.9, 2.5, NULL, NULL, NULL, NULL),
-					  spend => ROW(6, 4, 15, NULL, NULL, NULL, NULL)) r
+  FROM crm.clv_report('1997-09-30', 39, 'week', transactions => ROW(0.3, 5, 0.9, 2.5, NULL, NULL, NULL, NULL, NULL, NULL),
+					  spend => ROW(6, 4, 15, NULL, NULL, NULL, NULL, NULL, NULL)) r
   JOIN crm.clv_summary('1997-09-30', 'week') s USING (client_id),
-	   (SELECT ROW(0.3, 5, 0.9, 2.5, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS bg,
-			   ROW(6, 4, 15, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model AS gg) m;
+	   (SELECT ROW(0.3, 5, 0.9, 2.5, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS bg,
+			   ROW(6, 4, 15, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model AS gg) m;
 
 -- LTV/CAC by acquisition channel, margin share from history (30 %) and given
 SELECT * FROM crm.ltv_cac('1997-09-30', 52, 'week', 0.01, 4.345);
@@ -93,7 +93,7 @@ INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, di
 VALUES (4, '2024-01-05', 'web', 'paid', 30, 0, 30), (4, '2024-01-15', 'web', 'paid', 30, 30, 0);
 SELECT client_id, frequency, monetary, expected_spend IS NULL AS no_spend, clv IS NULL AS no_clv
   FROM crm.clv_report('2024-02-10', 30, penalty => 0.1,
-					  spend => ROW(6, 4, 15, NULL, NULL, NULL, NULL))
+					  spend => ROW(6, 4, 15, NULL, NULL, NULL, NULL, NULL, NULL))
  ORDER BY client_id;
 DELETE FROM crm.orders WHERE client_id = 4;
 DELETE FROM crm.clients WHERE client_id = 4;

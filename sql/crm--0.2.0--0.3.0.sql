@@ -149,6 +149,9 @@ DECLARE
 	v_request	jsonb;
 	v_cap		bigint;
 	v_used		bigint;
+	m			crm.household_members;
+	h			crm.households;
+	v_members	bigint[];
 BEGIN
 	PERFORM crm.loyalty_refuse_in_citus_task('crm.redeem_points');
 	/* the required arguments, in their order */
@@ -172,6 +175,21 @@ BEGIN
 	END IF;
 	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
 									'note', note);
+	/*
+	 * A household member (84_loyalty_households.sql): the household's row
+	 * first, then every member's account in client_id order, the
+	 * redeemer's among them (opened if the member has none yet).
+	 */
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NOT NULL THEN
+		h := crm.loyalty_household_lock(m.owner_client_id, p.program_id);
+		m := crm.loyalty_membership(client_id, p.program_id);
+		IF m.client_id IS NOT NULL THEN
+			v_members := crm.loyalty_household_lock_accounts(m.owner_client_id, m.household_id,
+															 p.program_id);
+			PERFORM crm.loyalty_lock_account(client_id, p.program_id, true);
+		END IF;
+	END IF;
 	SELECT * INTO a FROM crm.loyalty_accounts x
 	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
 	   FOR UPDATE;
@@ -202,6 +220,13 @@ BEGIN
 				format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
 					   p.max_redeem_share, o.net_amount, o.currency, v_used));
 		END IF;
+	END IF;
+
+	/* a member lacking points: the household's limit, its points, the transfers */
+	IF v_members IS NOT NULL THEN
+		PERFORM crm.loyalty_household_draw(m, p, v_members, points, idempotency_key, actor);
+		SELECT * INTO a FROM crm.loyalty_accounts x
+		 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id;
 	END IF;
 
 	/* the debit: due lots expire first, then the lots in the programme's order */
@@ -392,7 +417,10 @@ CREATE TYPE crm.churn_signals_row AS (
 	season_share	double precision,
 	population_gap_days double precision,
 	status			text,
-	behaviour_class text
+	behaviour_class text,
+	purchases_after_offer bigint,
+	class_confidence double precision,
+	runner_up_class text
 );
 COMMENT ON TYPE crm.churn_signals_row IS 'a row of crm.churn_signals (and of crm.churn_signals_sql): a client''s churn signals, status and behavioural class';
 
@@ -415,6 +443,7 @@ DECLARE
 	w			interval;
 	recent_from timestamptz;
 	previous_from timestamptz;
+	lag			interval;
 	pop			double precision;
 	min_gap		double precision;
 BEGIN
@@ -433,6 +462,7 @@ BEGIN
 	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
 	recent_from := as_of - w;
 	previous_from := as_of - 2 * w;
+	lag := make_interval(secs => (opts ->> 'offer_lag_days')::double precision * 86400);
 	/*
 	 * One pass over the purchases per client (p), one over the
 	 * interactions per client for the last inbound contact (e) and one for
@@ -492,11 +522,27 @@ BEGIN
 			ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
 		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
 		 GROUP BY c.client_id),
+	/*
+	 * of each client's latest 16 purchases (the profile's window), those
+	 * that came soon after an offer: a marketing message at most lag before
+	 */
+	a AS MATERIALIZED (
+		SELECT r.client_id, count(*) AS after_offer
+		  FROM (SELECT o.client_id, o.ordered_at,
+					   row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k
+				  FROM crm.orders o
+				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of) r
+		 WHERE r.k <= 16
+		   AND EXISTS (SELECT 1 FROM crm.interactions i
+						WHERE i.client_id = r.client_id AND i.direction = 'outbound'
+						  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+						  AND i.occurred_at >= r.ordered_at - lag)
+		 GROUP BY r.client_id),
 	x AS (
 		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
-			   coalesce(f.offers, 0) AS offers, g.gap,
+			   coalesce(f.offers, 0) AS offers, g.gap, coalesce(a.after_offer, 0) AS after_offer,
 			   crm.churn_signal(p.pr, as_of, g.gap, w.rn, w.pn, e.last_at,
-								coalesce(f.offers, 0), opts) AS s
+								coalesce(f.offers, 0), opts, coalesce(a.after_offer, 0)) AS s
 		  FROM p
 		 CROSS JOIN g
 		 CROSS JOIN k
@@ -505,6 +551,7 @@ BEGIN
 				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
 		  LEFT JOIN e ON e.client_id = p.client_id
 		  LEFT JOIN f ON f.client_id = p.client_id
+		  LEFT JOIN a ON a.client_id = p.client_id
 		OFFSET 0)
 	SELECT x.client_id, (x.pr).purchases, (x.pr).first_purchase, (x.pr).last_purchase,
 		   (x.pr).total_spend,
@@ -515,7 +562,8 @@ BEGIN
 		   x.rs, x.ps,
 		   CASE WHEN x.ps > 0 THEN (x.rs / x.ps)::double precision END,
 		   x.last_at, (x.s).engagement_silence_days, x.offers, (x.pr).offer_share,
-		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class
+		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class,
+		   x.after_offer, (x.s).class_confidence, (x.s).runner_up_class
 	  FROM x;
 END
 $$;
@@ -601,6 +649,8 @@ BEGIN
 				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
 	END IF;
 
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 1 of 3: waiting for the lock on crm.client_segments (as_of %s)', as_of));
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
 
 	SELECT max(r.as_of) INTO latest FROM crm.segment_refreshes r;
@@ -620,6 +670,8 @@ BEGIN
 	 * crm.client_segments, the upsert and delete, the transitions in client
 	 * order; it returns the number of clients and of transitions.
 	 */
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 2 of 3: scoring every client and writing the changes (as_of %s)', as_of));
 	WITH v AS MATERIALIZED (
 		SELECT c.client_id, crm.recency_days(c.last_purchase, as_of) AS r,
 			   c.purchases AS f, c.monetary::double precision AS m,
@@ -686,6 +738,8 @@ BEGIN
 	SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM logged)
 	  INTO n_clients, n_changes;
 
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 3 of 3: notifying %s transitions of %s clients', n_changes, n_clients));
 	IF n_changes > 0 THEN
 		INSERT INTO crm.segment_refreshes (as_of, clients, transitions)
 		VALUES (as_of, n_clients, n_changes)
@@ -1864,6 +1918,12 @@ BEGIN
 		PERFORM crm.loyalty_raise('22023', format('ledger entry %s does not exist', entry_id));
 	END IF;
 	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
+	IF o.source = 'household_transfer' THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('ledger entry %s cannot be reversed: it is a household transfer', entry_id),
+			NULL,
+			'Reverse the redemption it paid for; a transfer stands with it.');
+	END IF;
 	IF o.kind IN ('reversal', 'expire') THEN
 		PERFORM crm.loyalty_raise('22023',
 			format('ledger entry %s cannot be reversed: it is %s', entry_id,
@@ -2776,7 +2836,7 @@ COMMENT ON AGGREGATE crm.purchase_profile_state(timestamptz, numeric, boolean) I
  */
 CREATE FUNCTION crm.purchase_profile_windows_transfn(internal, timestamptz, numeric, boolean, timestamptz, timestamptz)
 RETURNS internal
-AS 'MODULE_PATHNAME', 'profile_windows_transfn'
+AS 'MODULE_PATHNAME', 'profile_transfn'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.purchase_profile_windows_transfn(internal, timestamptz, numeric, boolean, timestamptz, timestamptz) IS 'transition function of crm.purchase_profile_state(timestamptz, numeric, boolean, timestamptz, timestamptz)';
 
@@ -3085,6 +3145,7 @@ DECLARE
 	v_limit		timestamptz := pg_catalog.clock_timestamp() + crm.future_tolerance();
 BEGIN
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_paid_orders', p.program_id);
 	FOR r IN
 		SELECT o.client_id, o.order_id
 		  FROM crm.loyalty_accounts a
@@ -3099,6 +3160,8 @@ BEGIN
 							  AND l.idempotency_key = 'crm:order:' || o.order_id)
 		 ORDER BY o.client_id, o.order_id
 	LOOP
+		PERFORM crm.report_progress('award_paid_orders',
+			format('order %s of client %s, %s awarded so far', r.order_id, r.client_id, n));
 		IF (crm.award_order_points(r.client_id, r.order_id, program, actor)).entry_id IS NOT NULL THEN
 			n := n + 1;
 		END IF;
@@ -3130,6 +3193,7 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'allow_other_day must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_birthday_bonuses', p.program_id);
 	IF NOT allow_other_day THEN
 		PERFORM crm.refuse_other_day('crm.award_birthday_bonuses', on_date);
 	END IF;
@@ -3146,6 +3210,8 @@ BEGIN
 							  AND l.idempotency_key = 'crm:birthday:' || extract(year FROM on_date))
 		 ORDER BY a.client_id
 	LOOP
+		PERFORM crm.report_progress('award_birthday_bonuses',
+			format('client %s, %s awarded so far', r.client_id, n));
 		PERFORM crm.award_birthday_bonus(r.client_id, program, on_date, actor, allow_other_day);
 		n := n + 1;
 	END LOOP;
@@ -3177,6 +3243,7 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('update_tiers', p.program_id);
 	IF NOT allow_future AND isfinite(as_of) THEN
 		PERFORM crm.loyalty_refuse_future('crm.update_tiers', 'as_of', as_of);
 	END IF;
@@ -3184,6 +3251,8 @@ BEGIN
 		SELECT a.client_id FROM crm.loyalty_accounts a
 		 WHERE a.program_id = p.program_id ORDER BY a.client_id
 	LOOP
+		PERFORM crm.report_progress('update_tiers',
+			format('client %s, %s moved so far', r.client_id, n));
 		IF (crm.update_tier(r.client_id, program, as_of, actor, allow_future)).change_id IS NOT NULL THEN
 			n := n + 1;
 		END IF;
@@ -3228,6 +3297,7 @@ BEGIN
 	IF program IS NOT NULL THEN
 		v_program := (crm.loyalty_program_row(program)).program_id;
 	END IF;
+	PERFORM crm.job_lock('expire_points', v_program);
 	accounts := 0; lots := 0; points := 0;
 	FOR r IN
 		SELECT DISTINCT t.client_id, t.program_id
@@ -3236,6 +3306,8 @@ BEGIN
 		   AND (v_program IS NULL OR t.program_id = v_program)
 		 ORDER BY t.client_id, t.program_id
 	LOOP
+		PERFORM crm.report_progress('expire_points',
+			format('client %s, programme %s, %s lots expired so far', r.client_id, r.program_id, lots));
 		PERFORM crm.loyalty_lock_account(r.client_id, r.program_id, false);
 		x := crm.loyalty_expire_account(r.client_id, r.program_id, as_of,
 										pg_catalog.clock_timestamp(), actor);
@@ -3530,8 +3602,8 @@ BEGIN
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
 	-- horizon, discount rate and period, checked by crm.clv itself
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	/*
 	 * The models, unless given, fitted by the _or_null aggregates: where the
@@ -3602,8 +3674,8 @@ BEGIN
 	END IF;
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	RETURN QUERY
 	WITH r AS MATERIALIZED (
@@ -4346,6 +4418,2279 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.category_subtree(integer) IS 'the category and all its sub-categories';
+
+-- CLV: the MBG/NBD and BG/BB models, covariates, calibration and holdout diagnostics
+
+/*
+ * More CLV models: MBG/NBD (Batislam, Denizel and Filiztekin 2007) and
+ * BG/BB (Fader, Hardie and Shang 2010).  C in src/clv_mbgnbd.c and
+ * src/clv_bgbb.c; reference: docs/clv.md.
+ */
+
+CREATE TYPE crm.mbgnbd_model AS (
+	r			float8,
+	alpha		float8,
+	a			float8,
+	b			float8,
+	loglik		float8,
+	n			bigint,
+	iterations	integer,
+	converged	boolean
+);
+COMMENT ON TYPE crm.mbgnbd_model IS 'a fitted MBG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability at every purchase including the first ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE TYPE crm.bgbb_model AS (
+	alpha		float8,
+	beta		float8,
+	gamma		float8,
+	delta		float8,
+	loglik		float8,
+	n			bigint,
+	iterations	integer,
+	converged	boolean
+);
+COMMENT ON TYPE crm.bgbb_model IS 'a fitted BG/BB model (discrete time, one transaction opportunity per period): transaction probability ~ Beta(alpha, beta), drop-out probability per period ~ Beta(gamma, delta); total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE FUNCTION crm.clv_mbgnbd_final(crm.clv_fit_state) RETURNS crm.mbgnbd_model
+AS 'MODULE_PATHNAME', 'clv_mbgnbd_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_mbgnbd_final(crm.clv_fit_state) IS 'final function of crm.mbgnbd_fit: the maximum-likelihood fit (reads a bgnbd fit state)';
+
+CREATE AGGREGATE crm.mbgnbd_fit(frequency float8, recency float8, t float8) (
+	SFUNC = crm.clv_bgnbd_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_mbgnbd_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.mbgnbd_fit(frequency float8, recency float8, t float8, penalty float8) (
+	SFUNC = crm.clv_bgnbd_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_mbgnbd_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.mbgnbd_fit(float8, float8, float8) IS 'maximum-likelihood MBG/NBD fit (Batislam, Denizel and Filiztekin 2007) over per-client (frequency, recency, t), the summaries of crm.bgnbd_fit';
+COMMENT ON AGGREGATE crm.mbgnbd_fit(float8, float8, float8, float8) IS 'maximum-likelihood MBG/NBD fit with an L2 penalty on the parameters (time scaled so that the largest t is 1)';
+
+CREATE FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8)
+RETURNS crm.clv_fit_state AS 'MODULE_PATHNAME', 'clv_bgbb_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8, float8)
+RETURNS crm.clv_fit_state AS 'MODULE_PATHNAME', 'clv_bgbb_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgbb_final(crm.clv_fit_state) RETURNS crm.bgbb_model
+AS 'MODULE_PATHNAME', 'clv_bgbb_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8) IS 'transition function of crm.bgbb_fit';
+COMMENT ON FUNCTION crm.clv_bgbb_trans(crm.clv_fit_state, float8, float8, float8, float8) IS 'transition function of crm.bgbb_fit with a penalty';
+COMMENT ON FUNCTION crm.clv_bgbb_final(crm.clv_fit_state) IS 'final function of crm.bgbb_fit: the maximum-likelihood fit';
+
+CREATE AGGREGATE crm.bgbb_fit(frequency float8, recency float8, periods float8) (
+	SFUNC = crm.clv_bgbb_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgbb_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.bgbb_fit(frequency float8, recency float8, periods float8, penalty float8) (
+	SFUNC = crm.clv_bgbb_trans,
+	STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgbb_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.bgbb_fit(float8, float8, float8) IS 'maximum-likelihood BG/BB fit (Fader, Hardie and Shang 2010) over per-client (frequency = transactions at the periods opportunities after the first, recency = opportunity of the last one, periods), whole numbers';
+COMMENT ON AGGREGATE crm.bgbb_fit(float8, float8, float8, float8) IS 'maximum-likelihood BG/BB fit with an L2 penalty on the parameters';
+
+CREATE FUNCTION crm.mbgnbd_loglik(model crm.mbgnbd_model, frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_loglik'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.mbgnbd_p_alive(model crm.mbgnbd_model, frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.mbgnbd_expected_purchases(model crm.mbgnbd_model, horizon float8, frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_expected'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.mbgnbd_expected_purchases(model crm.mbgnbd_model, horizon float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_expected_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv(transactions crm.mbgnbd_model, spend crm.gamma_gamma_model,
+						frequency float8, recency float8, t float8, monetary float8,
+						horizon float8, discount_rate float8, period float8 DEFAULT 1)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_mbgnbd_clv'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_loglik(model crm.bgbb_model, frequency float8, recency float8, periods float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_loglik'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_p_alive(model crm.bgbb_model, frequency float8, recency float8, periods float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_p_alive'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_expected_purchases(model crm.bgbb_model, horizon float8, frequency float8, recency float8, periods float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_expected'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgbb_expected_purchases(model crm.bgbb_model, horizon float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgbb_expected_new'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION crm.mbgnbd_loglik(crm.mbgnbd_model, float8, float8, float8) IS 'MBG/NBD log-likelihood of one client summary (frequency, recency, t)';
+COMMENT ON FUNCTION crm.mbgnbd_p_alive(crm.mbgnbd_model, float8, float8, float8) IS 'MBG/NBD probability that the client is still active at t (below 1 for frequency 0 too)';
+COMMENT ON FUNCTION crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8, float8, float8, float8) IS 'MBG/NBD expected repeat purchases in the next horizon time units, given the client summary';
+COMMENT ON FUNCTION crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8) IS 'MBG/NBD expected repeat purchases of a new client in its first horizon time units';
+COMMENT ON FUNCTION crm.clv(crm.mbgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8) IS 'discounted CLV: expected spend times MBG/NBD expected purchases per period of the horizon, discounted at discount_rate per period';
+COMMENT ON FUNCTION crm.bgbb_loglik(crm.bgbb_model, float8, float8, float8) IS 'BG/BB log-likelihood of one client summary (frequency, recency, periods)';
+COMMENT ON FUNCTION crm.bgbb_p_alive(crm.bgbb_model, float8, float8, float8) IS 'BG/BB probability that the client is alive at the next opportunity, periods + 1';
+COMMENT ON FUNCTION crm.bgbb_expected_purchases(crm.bgbb_model, float8, float8, float8, float8) IS 'BG/BB expected transactions at the next horizon opportunities (a whole number), given the client summary';
+COMMENT ON FUNCTION crm.bgbb_expected_purchases(crm.bgbb_model, float8) IS 'BG/BB expected transactions of a new client at its first horizon opportunities';
+
+/*
+ * BG/NBD with time-invariant covariates (src/clv_covariates.c): the rows in
+ * an internal state, serialised for parallel query.
+ */
+CREATE TYPE crm.bgnbd_cov_model AS (
+	r						float8,
+	alpha					float8,
+	a						float8,
+	b						float8,
+	purchase_coefficients	float8[],
+	dropout_coefficients	float8[],
+	loglik					float8,
+	n						bigint,
+	iterations				integer,
+	converged				boolean
+);
+COMMENT ON TYPE crm.bgnbd_cov_model IS 'a fitted BG/NBD model with time-invariant covariates: a client''s alpha = alpha exp(-purchase_coefficients . purchase_covariates), a = a exp(dropout_coefficients . dropout_covariates), r and b common; total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[])
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[], float8)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_trans'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_combine'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_serial(internal)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_cov_serial'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_cov_deserial(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_cov_deserial'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgnbd_cov_final(internal) RETURNS crm.bgnbd_cov_model
+AS 'MODULE_PATHNAME', 'clv_bgnbd_cov_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[]) IS 'transition function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_cov_trans(internal, float8, float8, float8, float8[], float8[], float8) IS 'transition function of crm.bgnbd_cov_fit with a penalty';
+COMMENT ON FUNCTION crm.clv_cov_combine(internal, internal) IS 'combine function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_cov_serial(internal) IS 'serialisation function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_cov_deserial(bytea, internal) IS 'deserialisation function of crm.bgnbd_cov_fit';
+COMMENT ON FUNCTION crm.clv_bgnbd_cov_final(internal) IS 'final function of crm.bgnbd_cov_fit: the maximum-likelihood fit';
+
+CREATE AGGREGATE crm.bgnbd_cov_fit(frequency float8, recency float8, t float8,
+								   purchase_covariates float8[], dropout_covariates float8[]) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_bgnbd_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.bgnbd_cov_fit(frequency float8, recency float8, t float8,
+								   purchase_covariates float8[], dropout_covariates float8[], penalty float8) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_bgnbd_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.bgnbd_cov_fit(float8, float8, float8, float8[], float8[]) IS 'maximum-likelihood BG/NBD fit with time-invariant covariates on the purchase rate (alpha) and the drop-out (a) over per-client (frequency, recency, t, purchase_covariates, dropout_covariates)';
+COMMENT ON AGGREGATE crm.bgnbd_cov_fit(float8, float8, float8, float8[], float8[], float8) IS 'maximum-likelihood BG/NBD fit with covariates and an L2 penalty (on r, alpha, a, b in scaled time and on the coefficients of the standardised covariates)';
+
+CREATE FUNCTION crm.bgnbd_cov_client(model crm.bgnbd_cov_model, purchase_covariates float8[],
+									 dropout_covariates float8[])
+RETURNS crm.bgnbd_model AS 'MODULE_PATHNAME', 'clv_bgnbd_cov_client'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_cov_client(crm.bgnbd_cov_model, float8[], float8[]) IS 'the BG/NBD model of a client with these covariates (r, alpha exp(-purchase_coefficients . purchase_covariates), a exp(dropout_coefficients . dropout_covariates), b), for every BG/NBD prediction';
+
+/* Pareto/NBD with time-invariant covariates, as in CLVTools */
+CREATE TYPE crm.pareto_nbd_cov_model AS (
+	r						float8,
+	alpha					float8,
+	s						float8,
+	beta					float8,
+	purchase_coefficients	float8[],
+	dropout_coefficients	float8[],
+	loglik					float8,
+	n						bigint,
+	iterations				integer,
+	converged				boolean
+);
+COMMENT ON TYPE crm.pareto_nbd_cov_model IS 'a fitted Pareto/NBD model with time-invariant covariates: a client''s alpha = alpha exp(-purchase_coefficients . purchase_covariates), beta = beta exp(-dropout_coefficients . dropout_covariates), r and s common; total log-likelihood, clients, optimiser iterations, convergence';
+
+CREATE FUNCTION crm.clv_pareto_cov_final(internal) RETURNS crm.pareto_nbd_cov_model
+AS 'MODULE_PATHNAME', 'clv_pareto_cov_final'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_pareto_cov_final(internal) IS 'final function of crm.pareto_nbd_cov_fit: the maximum-likelihood fit';
+
+CREATE AGGREGATE crm.pareto_nbd_cov_fit(frequency float8, recency float8, t float8,
+										purchase_covariates float8[], dropout_covariates float8[]) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_pareto_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+CREATE AGGREGATE crm.pareto_nbd_cov_fit(frequency float8, recency float8, t float8,
+										purchase_covariates float8[], dropout_covariates float8[], penalty float8) (
+	SFUNC = crm.clv_cov_trans,
+	STYPE = internal,
+	FINALFUNC = crm.clv_pareto_cov_final,
+	FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine,
+	SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm.pareto_nbd_cov_fit(float8, float8, float8, float8[], float8[]) IS 'maximum-likelihood Pareto/NBD fit with time-invariant covariates on the purchase rate (alpha) and the drop-out rate (beta), as in CLVTools, over per-client (frequency, recency, t, purchase_covariates, dropout_covariates)';
+COMMENT ON AGGREGATE crm.pareto_nbd_cov_fit(float8, float8, float8, float8[], float8[], float8) IS 'maximum-likelihood Pareto/NBD fit with covariates and an L2 penalty (on r, alpha, s, beta in scaled time and on the coefficients of the standardised covariates)';
+
+CREATE FUNCTION crm.pareto_nbd_cov_client(model crm.pareto_nbd_cov_model, purchase_covariates float8[],
+										  dropout_covariates float8[])
+RETURNS crm.pareto_nbd_model AS 'MODULE_PATHNAME', 'clv_pareto_cov_client'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.pareto_nbd_cov_client(crm.pareto_nbd_cov_model, float8[], float8[]) IS 'the Pareto/NBD model of a client with these covariates (r, alpha exp(-purchase_coefficients . purchase_covariates), s, beta exp(-dropout_coefficients . dropout_covariates)), for every Pareto/NBD prediction';
+
+/*
+ * Calibration and holdout: the calibration summary and the holdout actuals
+ * per client, and the tables behind the standard diagnostics of a fitted
+ * transaction model.  Reference: docs/clv.md.
+ */
+
+CREATE FUNCTION crm.clv_calibration_holdout(calibration_end timestamptz, holdout_end timestamptz,
+											unit text DEFAULT 'day', time_zone text DEFAULT 'UTC')
+RETURNS TABLE (client_id bigint, frequency float8, recency float8, t float8,
+			   monetary float8, holdout_frequency float8, holdout_monetary float8,
+			   duration float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	unit_days	float8;
+	cal_day		date;
+	hold_day	date;
+BEGIN
+	IF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	unit_days := crm.clv_unit_days(unit);
+	IF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	cal_day := (calibration_end AT TIME ZONE time_zone)::date;
+	hold_day := (holdout_end AT TIME ZONE time_zone)::date;
+	IF hold_day <= cal_day THEN
+		RAISE EXCEPTION 'holdout_end % is not on a day after calibration_end %', holdout_end, calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH days AS (
+		SELECT o.client_id, (o.ordered_at AT TIME ZONE time_zone)::date AS day,
+			   sum(o.net_amount) AS value, crm.one_currency(o.currency) AS cur
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at > calibration_end
+		   AND o.ordered_at <= holdout_end
+		 GROUP BY 1, 2
+	), h AS (
+		SELECT d.client_id, count(*)::float8 AS n, (sum(d.value) / count(*))::float8 AS m,
+			   crm.one_currency(crm.one_currency(d.cur)) OVER () AS cur
+		  FROM days d
+		 WHERE d.day > cal_day
+		 GROUP BY d.client_id
+	)
+	SELECT s.client_id, s.frequency, s.recency, s.t, s.monetary,
+		   coalesce(h.n, 0), coalesce(h.m, 0), (hold_day - cal_day) / unit_days
+	  FROM crm.clv_summary(calibration_end, unit, time_zone) s
+	  LEFT JOIN h ON h.client_id = s.client_id AND h.cur IS NOT NULL;
+END
+$$;
+COMMENT ON FUNCTION crm.clv_calibration_holdout(timestamptz, timestamptz, text, text) IS 'per client with purchases up to calibration_end: the calibration summary of crm.clv_summary(calibration_end) and the holdout actuals: purchase days after the day of calibration_end up to holdout_end (holdout_frequency), their mean value (holdout_monetary, 0 without) and the holdout length in unit (duration)';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics_run(model anyelement, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'day',
+											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
+											time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	kind		regtype := pg_typeof(model);
+	prefix		text;
+	unit_days	float8;
+	p			float8[];
+BEGIN
+	IF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	prefix := CASE kind WHEN 'crm.bgnbd_model'::regtype THEN 'bgnbd'
+						WHEN 'crm.mbgnbd_model'::regtype THEN 'mbgnbd'
+						WHEN 'crm.pareto_nbd_model'::regtype THEN 'pareto_nbd' END;
+	IF prefix IS NULL THEN
+		RAISE EXCEPTION 'model of type % is not a transaction model', format_type(kind, NULL)
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Pass a crm.bgnbd_model, crm.mbgnbd_model or crm.pareto_nbd_model.';
+	ELSIF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	unit_days := crm.clv_unit_days(unit);
+	IF NOT (period > 0 AND period < 'Infinity'::float8) THEN
+		RAISE EXCEPTION 'period % is not a positive number', period
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	-- the dates, the unit and the time zone; the model's parameters
+	PERFORM 1 FROM crm.clv_calibration_holdout(calibration_end, holdout_end, unit, time_zone) LIMIT 0;
+	EXECUTE format('SELECT ARRAY[($1).%s, ($1).%s, ($1).%s, ($1).%s]::float8[] WHERE crm.%s_expected_purchases($1, 1) IS NOT NULL',
+				   VARIADIC CASE prefix WHEN 'pareto_nbd' THEN ARRAY['r', 'alpha', 's', 'beta', prefix]
+										ELSE ARRAY['r', 'alpha', 'a', 'b', prefix] END)
+		INTO p USING model;
+
+	RETURN QUERY EXECUTE format($q$
+	WITH c AS MATERIALIZED (
+		SELECT c.client_id, c.frequency, c.holdout_frequency,
+			   crm.%1$s_expected_purchases($1, c.duration, c.frequency, c.recency, c.t) AS expected,
+			   c.t, ($9 - round(c.t * $4)::integer) AS first_day
+		  FROM crm.clv_calibration_holdout($2, $3, $11, $7) c
+	), g AS (
+		SELECT min(c.first_day) AS d0 FROM c HAVING count(*) > 0
+	), g2 AS (
+		SELECT g.d0, ($9 - g.d0)::float8 AS cal_off, ($10 - g.d0)::float8 AS hold_off FROM g
+	), b AS (
+		SELECT k, g2.d0, greatest(g2.cal_off + (k - 1) * $5, 0) AS lo,
+			   least(g2.cal_off + k * $5, g2.hold_off) AS hi
+		  FROM g2, generate_series(1 - ceil(g2.cal_off / $5 - 1e-9)::integer,
+								   ceil((g2.hold_off - g2.cal_off) / $5 - 1e-9)::integer) k
+	), firsts AS (
+		SELECT c.first_day - g2.d0 AS first_off, count(*) AS n FROM c, g2 GROUP BY 1
+	), pdays AS (
+		SELECT DISTINCT o.client_id, (o.ordered_at AT TIME ZONE $7)::date AS day
+		  FROM crm.orders o JOIN c ON c.client_id = o.client_id
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $3
+		   AND (o.ordered_at <= $2 OR (o.ordered_at AT TIME ZONE $7)::date > $9)
+	), act AS (
+		SELECT ceil((p.day - g2.d0 - g2.cal_off) / $5 - 1e-9)::integer AS k, count(*)::float8 AS n
+		  FROM pdays p JOIN c ON c.client_id = p.client_id, g2
+		 WHERE p.day > c.first_day
+		 GROUP BY 1
+	), ex AS (
+		SELECT b.k, b.d0, b.hi,
+			   sum(f.n * CASE WHEN b.hi > f.first_off
+							  THEN crm.%1$s_expected_purchases($1, (b.hi - f.first_off) / $4) ELSE 0 END) AS cum,
+			   sum(f.n) FILTER (WHERE f.first_off <= b.hi)::bigint AS clients
+		  FROM b CROSS JOIN firsts f
+		 GROUP BY b.k, b.d0, b.hi
+	), t AS (
+		SELECT ex.k, ex.d0 + ceil(ex.hi - 1e-9)::integer AS period_end, ex.clients,
+			   coalesce(act.n, 0) AS actual,
+			   ex.cum - coalesce(lag(ex.cum) OVER (ORDER BY ex.k), 0) AS expected,
+			   sum(coalesce(act.n, 0)) OVER (ORDER BY ex.k) AS cum_actual, ex.cum AS cum_expected
+		  FROM ex LEFT JOIN act ON act.k = ex.k
+	), series AS (
+		-- V(n) = sum_{i<n} ln((b+i)/(a+b+i)), W(n) = sum_{i<n} ln((b+i)/(a+b+1+i)), C(n) = sum_{0<i<=n} ln((r+i-1)/i)
+		SELECT n,
+			   coalesce(sum(ln(($8[4] + n) / ($8[3] + $8[4] + n))) OVER w1, 0) AS v,
+			   coalesce(sum(ln(($8[4] + n) / ($8[3] + $8[4] + 1 + n))) OVER w1, 0) AS w,
+			   coalesce(sum(CASE WHEN n > 0 THEN ln(($8[1] + n - 1) / n) ELSE 0 END) OVER w2, 0) AS lc
+		  FROM generate_series(0, $6 + 1) n
+		WINDOW w1 AS (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+			   w2 AS (ORDER BY n ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+	), tg AS (
+		SELECT c.t, count(*) AS n FROM c WHERE $12 GROUP BY 1
+	), nb AS (
+		-- NB(x) = P(x purchases by t while alive), for x < max_frequency
+		SELECT tg.t, tg.n, s.n AS x,
+			   CASE WHEN tg.t = 0 THEN (s.n = 0)::integer::float8
+					ELSE exp(s.lc + $8[1] * ln($8[2] / ($8[2] + tg.t)) + s.n * ln(tg.t / ($8[2] + tg.t))) END AS nb
+		  FROM tg, series s WHERE s.n < $6
+	), px AS (
+		SELECT nb.t, nb.n, nb.x,
+			   exp(sa.v) * nb.nb
+			   + CASE WHEN nb.x + $13 >= 1
+					  THEN exp(ln($8[3] / ($8[3] + $8[4])) + sb.w)
+						   * (1 - coalesce(sum(nb.nb) OVER (PARTITION BY nb.t ORDER BY nb.x
+															ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0))
+					  ELSE 0 END AS p
+		  FROM nb JOIN series sa ON sa.n = nb.x + $13
+		  LEFT JOIN series sb ON sb.n = nb.x - 1 + $13
+	), hist_ex AS (
+		SELECT px.x, sum(px.n * px.p) AS n FROM px GROUP BY 1
+		UNION ALL
+		SELECT $6, sum(px.n * px.p) FROM (SELECT t, n, 1 - sum(p) AS p FROM px GROUP BY t, n) px
+	), hist AS (
+		SELECT x, coalesce(a.n, 0)::float8 AS actual, e.n AS expected
+		  FROM generate_series(0, $6) x
+		  LEFT JOIN (SELECT least(c.frequency, $6)::integer AS x, count(*) AS n FROM c GROUP BY 1) a USING (x)
+		  LEFT JOIN hist_ex e USING (x)
+	), cond AS (
+		SELECT least(c.frequency, $6)::integer AS x, count(*) AS n,
+			   avg(c.holdout_frequency) AS actual, avg(c.expected) AS expected
+		  FROM c GROUP BY 1
+	)
+	SELECT d.diagnostic, d.bucket, d.period_end, d.clients, d.actual, d.expected, d.mae, d.rmse, d.bias
+	  FROM (
+		SELECT 1 AS o, 'tracking'::text AS diagnostic, t.k AS bucket, t.period_end, t.clients,
+			   t.actual, t.expected, NULL::float8 AS mae, NULL::float8 AS rmse, NULL::float8 AS bias FROM t
+		UNION ALL
+		SELECT 1, 'tracking', NULL, NULL, max(t.clients), sum(t.actual), sum(t.expected),
+			   avg(abs(t.expected - t.actual)), sqrt(avg((t.expected - t.actual) ^ 2)), avg(t.expected - t.actual)
+		  FROM t WHERE t.k >= 1 HAVING count(*) > 0
+		UNION ALL
+		SELECT 2, 'cumulative', t.k, t.period_end, t.clients, t.cum_actual, t.cum_expected, NULL, NULL, NULL FROM t
+		UNION ALL
+		SELECT 2, 'cumulative', NULL, NULL, max(t.clients), max(t.cum_actual), max(t.cum_expected),
+			   avg(abs(t.cum_expected - t.cum_actual)), sqrt(avg((t.cum_expected - t.cum_actual) ^ 2)),
+			   avg(t.cum_expected - t.cum_actual)
+		  FROM t WHERE t.k >= 1 HAVING count(*) > 0
+		UNION ALL
+		SELECT 3, 'histogram', hist.x, NULL, hist.actual::bigint, hist.actual, hist.expected, NULL, NULL, NULL FROM hist
+		UNION ALL
+		SELECT 3, 'histogram', NULL, NULL, sum(hist.actual)::bigint, sum(hist.actual), sum(hist.expected),
+			   avg(abs(hist.expected - hist.actual)), sqrt(avg((hist.expected - hist.actual) ^ 2)),
+			   avg(hist.expected - hist.actual)
+		  FROM hist HAVING sum(hist.actual) > 0
+		UNION ALL
+		SELECT 4, 'conditional', cond.x, NULL, cond.n, cond.actual, cond.expected, NULL, NULL, NULL FROM cond
+		UNION ALL
+		SELECT 4, 'conditional', NULL, NULL, sum(cond.n)::bigint,
+			   sum(cond.actual * cond.n) / sum(cond.n), sum(cond.expected * cond.n) / sum(cond.n),
+			   avg(abs(cond.expected - cond.actual)), sqrt(avg((cond.expected - cond.actual) ^ 2)),
+			   avg(cond.expected - cond.actual)
+		  FROM cond HAVING count(*) > 0
+		UNION ALL
+		SELECT 5, 'clients', NULL, NULL, count(*), sum(c.holdout_frequency), sum(c.expected),
+			   avg(abs(c.expected - c.holdout_frequency)), sqrt(avg((c.expected - c.holdout_frequency) ^ 2)),
+			   avg(c.expected - c.holdout_frequency)
+		  FROM c HAVING count(*) > 0) d
+	 WHERE EXISTS (SELECT 1 FROM c)
+	 ORDER BY d.o, d.bucket NULLS LAST
+	$q$, prefix)
+	USING model, calibration_end, holdout_end, unit_days, period * unit_days, max_frequency, time_zone,
+		  p, (calibration_end AT TIME ZONE time_zone)::date, (holdout_end AT TIME ZONE time_zone)::date,
+		  unit, prefix <> 'pareto_nbd', CASE prefix WHEN 'mbgnbd' THEN 1 ELSE 0 END;
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics_run(anyelement, timestamptz, timestamptz, text, float8, integer, text) IS 'internal: the body of crm.clv_holdout_diagnostics for any of its model types';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics(model crm.bgnbd_model, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'day',
+											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
+											time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF NOT (period > 0 AND period < 'Infinity'::float8) THEN
+		RAISE EXCEPTION 'period % is not a positive number', period
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF (holdout_end AT TIME ZONE time_zone)::date <= (calibration_end AT TIME ZONE time_zone)::date THEN
+		RAISE EXCEPTION 'holdout_end % is not on a day after calibration_end %', holdout_end, calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
+																unit, period, max_frequency, time_zone);
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.bgnbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted BG/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram, the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics(model crm.mbgnbd_model, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'day',
+											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
+											time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF NOT (period > 0 AND period < 'Infinity'::float8) THEN
+		RAISE EXCEPTION 'period % is not a positive number', period
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF (holdout_end AT TIME ZONE time_zone)::date <= (calibration_end AT TIME ZONE time_zone)::date THEN
+		RAISE EXCEPTION 'holdout_end % is not on a day after calibration_end %', holdout_end, calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
+																unit, period, max_frequency, time_zone);
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.mbgnbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted MBG/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram, the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics(model crm.pareto_nbd_model, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'day',
+											period float8 DEFAULT 1, max_frequency integer DEFAULT 7,
+											time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF period IS NULL THEN
+		RAISE EXCEPTION 'period must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF NOT (period > 0 AND period < 'Infinity'::float8) THEN
+		RAISE EXCEPTION 'period % is not a positive number', period
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF (holdout_end AT TIME ZONE time_zone)::date <= (calibration_end AT TIME ZONE time_zone)::date THEN
+		RAISE EXCEPTION 'holdout_end % is not on a day after calibration_end %', holdout_end, calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY SELECT * FROM crm.clv_holdout_diagnostics_run(model, calibration_end, holdout_end,
+																unit, period, max_frequency, time_zone);
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.pareto_nbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted Pareto/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram (expected null for Pareto/NBD), the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+/*
+ * Households (family cards): 84_loyalty_households.sql, crm.verify_ledger's
+ * household checks, crm.loyalty_redeem_sql and crm.reverse_entry above.
+ */
+/*
+ * Households (family cards): several clients who earn into and pay from
+ * one points balance in a programme (docs/loyalty.md#households).
+ *
+ * A household is a group of accounts, not an account of its own.  Every
+ * member keeps their own account and ledger: what they earn (cashback,
+ * earn_points, bonuses) is credited to it exactly as without a household,
+ * so orders, refunds, reversals, expiry and tiers work unchanged, and the
+ * household's balance is the sum of its members' balances.  A member's
+ * redemption spends their own points first; what they lack is moved from
+ * the other members' live lots (soonest expiry first, or oldest first, as
+ * the programme spends lots) into the redeemer's account by transfer
+ * entries -- a debit in each giver's ledger and a credit per lot in the
+ * redeemer's, each credit keeping its lot's expiry -- and then redeemed
+ * there as an ordinary redemption.  So every guarantee of the ledger holds
+ * as it is: append-only, one idempotency key per account, no balance below
+ * zero, crm.verify_ledger (which also checks that every transfer adds up
+ * to zero).
+ *
+ * Concurrency: a household redemption, a join, a leave and a change of a
+ * limit lock the household's row first, then the members' accounts in
+ * client_id order, so that two members redeeming at once take turns and
+ * neither spends the points the other spent.
+ *
+ * Citus: crm.households is keyed by its owner's client_id,
+ * crm.household_members by the member's client_id (with the household as
+ * (owner_client_id, household_id)): both are distributed by client_id and
+ * co-located with crm.clients like the rest.  The member -> household
+ * reference spans two clients, so it is not a foreign key (Citus keeps
+ * foreign keys only within a client's shard): the functions below write
+ * both tables, and crm.verify_ledger checks that every membership
+ * resolves.
+ *
+ * When a member leaves, the points follow the member: what is left in
+ * their own account (their lots that nobody spent) leaves the household
+ * with them; nothing is moved.
+ */
+
+CREATE TABLE crm.households (
+	client_id		bigint NOT NULL,
+	household_id	bigint GENERATED BY DEFAULT AS IDENTITY,
+	program_id		bigint NOT NULL,
+	name			text,
+	created_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	closed_at		timestamptz,
+	CONSTRAINT households_pkey PRIMARY KEY (client_id, household_id),
+	CONSTRAINT households_client_fkey FOREIGN KEY (client_id)
+		REFERENCES crm.clients (client_id),
+	CONSTRAINT households_program_fkey FOREIGN KEY (program_id)
+		REFERENCES crm.loyalty_programs (program_id),
+	CONSTRAINT households_name_check CHECK (name <> ''),
+	CONSTRAINT households_closed_check CHECK (closed_at >= created_at)
+);
+CREATE UNIQUE INDEX households_open_key ON crm.households (client_id, program_id)
+	WHERE closed_at IS NULL;
+CREATE INDEX households_program_idx ON crm.households (program_id);
+COMMENT ON TABLE crm.households IS 'households (family cards): clients who earn into and redeem from one balance in a programme; keyed by the owner''s client_id';
+COMMENT ON COLUMN crm.households.client_id IS 'the owner: the client who opened the household and sets the members'' limits';
+COMMENT ON COLUMN crm.households.closed_at IS 'when the owner left and the household closed (every member left then)';
+
+CREATE TABLE crm.household_members (
+	client_id		bigint NOT NULL,
+	program_id		bigint NOT NULL,
+	membership_id	bigint GENERATED BY DEFAULT AS IDENTITY,
+	owner_client_id bigint NOT NULL,
+	household_id	bigint NOT NULL,
+	role			text NOT NULL DEFAULT 'member',
+	joined_at		timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+	left_at			timestamptz,
+	redeem_limit	bigint,
+	limit_period	interval NOT NULL DEFAULT '30 days',
+	CONSTRAINT household_members_pkey PRIMARY KEY (client_id, program_id, membership_id),
+	CONSTRAINT household_members_client_fkey FOREIGN KEY (client_id)
+		REFERENCES crm.clients (client_id),
+	CONSTRAINT household_members_program_fkey FOREIGN KEY (program_id)
+		REFERENCES crm.loyalty_programs (program_id),
+	CONSTRAINT household_members_role_check CHECK (role IN ('owner', 'member')),
+	CONSTRAINT household_members_owner_check
+		CHECK ((role = 'owner') = (client_id = owner_client_id)),
+	CONSTRAINT household_members_left_check CHECK (left_at >= joined_at),
+	CONSTRAINT household_members_redeem_limit_check CHECK (redeem_limit >= 0),
+	CONSTRAINT household_members_limit_period_check CHECK (limit_period > '0')
+);
+/* one client in at most one household per programme at a time */
+CREATE UNIQUE INDEX household_members_active_key ON crm.household_members (client_id, program_id)
+	WHERE left_at IS NULL;
+CREATE INDEX household_members_household_idx
+	ON crm.household_members (owner_client_id, household_id);
+CREATE INDEX household_members_program_idx ON crm.household_members (program_id);
+COMMENT ON TABLE crm.household_members IS 'who belongs to which household, from when to when (one row per membership; a client is in at most one household per programme at a time), and the limit the owner set on the member''s redemptions';
+COMMENT ON COLUMN crm.household_members.owner_client_id IS 'the household: its owner''s client_id, with household_id';
+COMMENT ON COLUMN crm.household_members.redeem_limit IS 'the most points the member may redeem in any limit_period (NULL: no limit), net of what reversals and refunds gave back';
+COMMENT ON COLUMN crm.household_members.limit_period IS 'the trailing period redeem_limit counts over';
+
+SELECT pg_catalog.pg_extension_config_dump('crm.households', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.household_members', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.households_household_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.household_members_membership_id_seq', '');
+
+REVOKE ALL ON crm.households, crm.household_members FROM PUBLIC;
+
+/*
+ * The open household a client owns in a programme, locked; NULL if none.
+ */
+CREATE FUNCTION crm.loyalty_household_lock(owner_client_id bigint, program_id bigint)
+RETURNS crm.households
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	h			crm.households;
+BEGIN
+	SELECT * INTO h FROM crm.households x
+	 WHERE x.client_id = owner_client_id AND x.program_id = program_id AND x.closed_at IS NULL
+	   FOR UPDATE;
+	RETURN h;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_lock(bigint, bigint) IS 'internal: locks and returns the open household a client owns in a programme (NULL: none)';
+
+/* The client's current membership in a programme, or NULL. */
+CREATE FUNCTION crm.loyalty_membership(client_id bigint, program_id bigint)
+RETURNS crm.household_members
+LANGUAGE sql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT m.* FROM crm.household_members m
+	 WHERE m.client_id = $1 AND m.program_id = $2 AND m.left_at IS NULL
+$$;
+COMMENT ON FUNCTION crm.loyalty_membership(bigint, bigint) IS 'internal: the client''s current household membership in a programme (NULL: none)';
+
+/* Locks the accounts of the household's current members, in client_id order. */
+CREATE FUNCTION crm.loyalty_household_lock_accounts(owner_client_id bigint, household_id bigint,
+													program_id bigint)
+RETURNS bigint[]
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_members	bigint[];
+	v_member	bigint;
+BEGIN
+	SELECT coalesce(array_agg(m.client_id ORDER BY m.client_id), '{}') INTO v_members
+	  FROM crm.household_members m
+	 WHERE m.owner_client_id = owner_client_id AND m.household_id = household_id
+	   AND m.left_at IS NULL;
+	/* one account at a time: on Citus each is a query on one shard */
+	FOREACH v_member IN ARRAY v_members LOOP
+		PERFORM 1 FROM crm.loyalty_accounts a
+		 WHERE a.client_id = v_member AND a.program_id = program_id
+		   FOR UPDATE;
+	END LOOP;
+	RETURN v_members;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_lock_accounts(bigint, bigint, bigint) IS 'internal: locks the accounts of a household''s current members in client_id order and returns the members';
+
+/*
+ * The part of a household redemption before the redeemer's own debit:
+ * the member's limit (LY004), the household's live points (LY001), and
+ * the transfers of what the redeemer lacks from the other members' live
+ * lots.  Called by crm.loyalty_redeem_sql with the household and every
+ * member's account locked, after the key was found new.
+ */
+CREATE FUNCTION crm.loyalty_household_draw(m crm.household_members, p crm.loyalty_programs,
+										   members bigint[], points bigint,
+										   idempotency_key text, actor text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	v_at		timestamptz := pg_catalog.clock_timestamp();
+	v_used		bigint;
+	v_since		timestamptz;
+	v_own		bigint;
+	v_all		bigint;
+	v_need		bigint;
+	v_tid		bigint;
+	v_take		bigint;
+	v_givers	bigint[] := '{}';
+	v_lots		bigint[] := '{}';
+	v_expiry	timestamptz[] := '{}';
+	v_takes		bigint[] := '{}';
+	lot			record;
+	giver		record;
+BEGIN
+	IF m.redeem_limit IS NOT NULL THEN
+		/* the member's redemptions in the period (while a member), net of what came back */
+		v_since := CASE WHEN m.limit_period >= v_at - m.joined_at THEN m.joined_at
+						ELSE v_at - m.limit_period END;
+		SELECT coalesce(-sum(l.points), 0)
+			   - coalesce((SELECT sum(r.points) FROM crm.loyalty_reversals r
+							JOIN crm.loyalty_ledger o
+							  ON o.client_id = r.client_id AND o.program_id = r.program_id
+							 AND o.entry_id = r.reversed_entry_id
+						   WHERE o.client_id = m.client_id AND o.program_id = m.program_id
+							 AND o.kind = 'redeem'
+							 AND o.created_at > v_since), 0)
+		  INTO v_used
+		  FROM crm.loyalty_ledger l
+		 WHERE l.client_id = m.client_id AND l.program_id = m.program_id AND l.kind = 'redeem'
+		   AND l.created_at > v_since;
+		IF v_used + points > m.redeem_limit THEN
+			PERFORM crm.loyalty_raise('LY004',
+				format('redeeming %s points exceeds the household limit of client %s: %s points per %s, %s left',
+					   points, m.client_id, m.redeem_limit, m.limit_period,
+					   greatest(m.redeem_limit - v_used, 0)),
+				format('Client %s redeemed %s points in the last %s; the owner, client %s, sets the limit (crm.set_household_limit).',
+					   m.client_id, v_used, m.limit_period, m.owner_client_id));
+		END IF;
+	END IF;
+
+	SELECT coalesce(sum(t.remaining) FILTER (WHERE t.client_id = m.client_id), 0),
+		   coalesce(sum(t.remaining), 0)
+	  INTO v_own, v_all
+	  FROM crm.loyalty_lots t
+	 WHERE t.client_id = ANY (members) AND t.program_id = p.program_id AND t.remaining > 0
+	   AND (t.expires_at IS NULL OR t.expires_at > v_at);
+	IF v_all < points THEN
+		PERFORM crm.loyalty_raise('LY001',
+			format('not enough loyalty points: %s requested, %s available', points, v_all),
+			format('Client %s has %s points in programme "%s", the household of client %s %s in all.',
+				   m.client_id, v_own, p.code, m.owner_client_id, v_all));
+	END IF;
+	v_need := points - v_own;
+	IF v_need <= 0 THEN
+		RETURN;
+	END IF;
+
+	/* the other members' live lots, in the programme's lot order, until the need is met */
+	v_tid := pg_catalog.nextval('crm.loyalty_ledger_entry_id_seq');
+	FOR lot IN
+		SELECT t.client_id, t.lot_id, t.remaining, t.expires_at FROM crm.loyalty_lots t
+		 WHERE t.client_id = ANY (members) AND t.client_id <> m.client_id
+		   AND t.program_id = p.program_id AND t.remaining > 0
+		   AND (t.expires_at IS NULL OR t.expires_at > v_at)
+		 ORDER BY CASE WHEN p.lot_order = 'expiring_first' THEN t.expires_at END NULLS LAST,
+				  t.lot_id
+	LOOP
+		v_take := least(lot.remaining, v_need);
+		v_givers := v_givers || lot.client_id;
+		v_lots := v_lots || lot.lot_id;
+		v_expiry := v_expiry || lot.expires_at;
+		v_takes := v_takes || v_take;
+		v_need := v_need - v_take;
+		EXIT WHEN v_need = 0;
+	END LOOP;
+
+	/* one debit per giver, then one credit per lot (keeping its expiry) */
+	FOR giver IN
+		SELECT u.g, array_agg(u.l ORDER BY u.l) AS lots, array_agg(-u.t ORDER BY u.l) AS takes
+		  FROM unnest(v_givers, v_lots, v_takes) AS u(g, l, t)
+		 GROUP BY u.g ORDER BY u.g
+	LOOP
+		PERFORM crm.loyalty_append(giver.g, p.program_id, 'adjust', NULL, NULL,
+			giver.lots, giver.takes, NULL, NULL, NULL, NULL,
+			format('crm:household:%s', v_tid), actor, 'household_transfer',
+			format('household transfer to client %s', m.client_id),
+			jsonb_build_object('op', 'household_transfer', 'transfer', v_tid,
+							   'from', giver.g, 'to', m.client_id,
+							   'for_key', idempotency_key),
+			v_at);
+	END LOOP;
+	FOR i IN 1 .. coalesce(array_length(v_lots, 1), 0) LOOP
+		PERFORM crm.loyalty_append(m.client_id, p.program_id, 'adjust', v_takes[i], v_expiry[i],
+			'{}', '{}', NULL, NULL, NULL, NULL,
+			format('crm:household:%s:%s', v_tid, v_lots[i]), actor, 'household_transfer',
+			format('household transfer from client %s', v_givers[i]),
+			jsonb_build_object('op', 'household_transfer', 'transfer', v_tid,
+							   'from', v_givers[i], 'to', m.client_id, 'lot_id', v_lots[i],
+							   'for_key', idempotency_key),
+			v_at);
+	END LOOP;
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_draw(crm.household_members, crm.loyalty_programs, bigint[], bigint, text, text) IS 'internal: checks a member''s household limit (LY004) and the household''s points (LY001) and moves what the redeemer lacks from the other members'' live lots into the redeemer''s account';
+
+/*
+ * The arguments every household function checks first: NULLs in order,
+ * the programme.
+ */
+CREATE FUNCTION crm.loyalty_household_args(function_name text, client_id bigint,
+										   client_arg text, program text)
+RETURNS crm.loyalty_programs
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	PERFORM crm.loyalty_refuse_in_citus_task(function_name);
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', format('%s must not be NULL', client_arg));
+	END IF;
+	RETURN crm.loyalty_program_row(program);
+END
+$$;
+COMMENT ON FUNCTION crm.loyalty_household_args(text, bigint, text, text) IS 'internal: the first checks of a household function (Citus task, NULL client, programme)';
+
+/*
+ * create_household: the owner opens a household in a programme and is its
+ * first member.  Calling it again returns the open household.
+ */
+CREATE FUNCTION crm.create_household(owner_client_id bigint, program text, name text DEFAULT NULL)
+RETURNS crm.households
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	h			crm.households;
+	m			crm.household_members;
+BEGIN
+	p := crm.loyalty_household_args('crm.create_household', owner_client_id, 'owner_client_id', program);
+	PERFORM crm.loyalty_check_client(owner_client_id);
+	IF name = '' THEN
+		PERFORM crm.loyalty_raise('22023', 'a household''s name must not be empty',
+								  NULL, 'Give NULL for no name.');
+	END IF;
+	h := crm.loyalty_household_lock(owner_client_id, p.program_id);
+	IF h.household_id IS NOT NULL THEN
+		RETURN h;
+	END IF;
+	m := crm.loyalty_membership(owner_client_id, p.program_id);
+	IF m.client_id IS NOT NULL THEN
+		PERFORM crm.loyalty_raise('23505',
+			format('client %s is already in a household in programme "%s"', owner_client_id, p.code),
+			format('Household %s of client %s, since %s.', m.household_id, m.owner_client_id, m.joined_at),
+			'A client is in at most one household per programme: leave it first (crm.leave_household).');
+	END IF;
+	INSERT INTO crm.households AS x (client_id, program_id, name)
+	VALUES (owner_client_id, p.program_id, name)
+	RETURNING x.* INTO h;
+	INSERT INTO crm.household_members (client_id, program_id, owner_client_id, household_id, role, joined_at)
+	VALUES (owner_client_id, p.program_id, owner_client_id, h.household_id, 'owner', h.created_at);
+	RETURN h;
+END
+$$;
+COMMENT ON FUNCTION crm.create_household(bigint, text, text) IS 'opens a household (family card) in a programme with the client as its owner and first member; again: returns the open household; 23505 if the client is in another household of the programme';
+
+/*
+ * join_household: a client joins the owner's household.  Joining the
+ * household one is in already returns the membership and writes nothing.
+ */
+CREATE FUNCTION crm.join_household(client_id bigint, owner_client_id bigint, program text,
+								   redeem_limit bigint DEFAULT NULL,
+								   limit_period interval DEFAULT '30 days')
+RETURNS crm.household_members
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	h			crm.households;
+	m			crm.household_members;
+BEGIN
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.join_household');
+	IF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	ELSIF owner_client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'owner_client_id must not be NULL');
+	END IF;
+	p := crm.loyalty_program_row(program);
+	IF limit_period IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'limit_period must not be NULL');
+	END IF;
+	PERFORM crm.loyalty_check_client(client_id);
+	PERFORM crm.loyalty_check_client(owner_client_id);
+	IF redeem_limit < 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('redeem_limit must not be negative, not %s', redeem_limit));
+	END IF;
+	IF limit_period <= interval '0' THEN
+		PERFORM crm.loyalty_raise('22023', format('limit_period must be positive, not %s', limit_period));
+	END IF;
+	h := crm.loyalty_household_lock(owner_client_id, p.program_id);
+	IF h.household_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s has no household in programme "%s"', owner_client_id, p.code),
+			NULL, 'The owner opens one with crm.create_household.');
+	END IF;
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NOT NULL THEN
+		IF m.owner_client_id = h.client_id AND m.household_id = h.household_id THEN
+			RETURN m;
+		END IF;
+		PERFORM crm.loyalty_raise('23505',
+			format('client %s is already in a household in programme "%s"', client_id, p.code),
+			format('Household %s of client %s, since %s.', m.household_id, m.owner_client_id, m.joined_at),
+			'A client is in at most one household per programme: leave it first (crm.leave_household).');
+	END IF;
+	/* the members' accounts, so that no household redemption is half-way */
+	PERFORM crm.loyalty_household_lock_accounts(h.client_id, h.household_id, p.program_id);
+	INSERT INTO crm.household_members AS x
+		(client_id, program_id, owner_client_id, household_id, role, redeem_limit, limit_period)
+	VALUES (client_id, p.program_id, h.client_id, h.household_id, 'member', redeem_limit, limit_period)
+	RETURNING x.* INTO m;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION crm.join_household(bigint, bigint, text, bigint, interval) IS 'a client joins the household the owner has in the programme (their own points count in the household''s balance from then on), with an optional limit on their redemptions; again: returns the membership; 23505 if the client is in another household of the programme';
+
+/*
+ * leave_household: the member leaves; the points in their own account go
+ * with them.  The owner leaving closes the household: every member leaves
+ * at that moment.  Returns the memberships ended.
+ */
+CREATE FUNCTION crm.leave_household(client_id bigint, program text)
+RETURNS SETOF crm.household_members
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	m			crm.household_members;
+	h			crm.households;
+	v_at		timestamptz;
+BEGIN
+	p := crm.loyalty_household_args('crm.leave_household', client_id, 'client_id', program);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL THEN
+		PERFORM crm.loyalty_check_client(client_id);
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not in a household in programme "%s"', client_id, p.code));
+	END IF;
+	h := crm.loyalty_household_lock(m.owner_client_id, p.program_id);
+	/* under the lock: still a member (a concurrent leave came first otherwise) */
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL OR h.household_id IS DISTINCT FROM m.household_id THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not in a household in programme "%s"', client_id, p.code));
+	END IF;
+	PERFORM crm.loyalty_household_lock_accounts(h.client_id, h.household_id, p.program_id);
+	v_at := pg_catalog.clock_timestamp();
+	IF m.role = 'owner' THEN
+		UPDATE crm.households x SET closed_at = v_at
+		 WHERE x.client_id = h.client_id AND x.household_id = h.household_id;
+		RETURN QUERY
+		UPDATE crm.household_members x SET left_at = v_at
+		 WHERE x.owner_client_id = h.client_id AND x.household_id = h.household_id
+		   AND x.left_at IS NULL
+		RETURNING x.*;
+	ELSE
+		RETURN QUERY
+		UPDATE crm.household_members x SET left_at = v_at
+		 WHERE x.client_id = m.client_id AND x.program_id = m.program_id
+		   AND x.membership_id = m.membership_id
+		RETURNING x.*;
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.leave_household(bigint, text) IS 'the client leaves their household in the programme, taking the points left in their own account; the owner leaving closes the household (every member leaves); returns the memberships ended';
+
+/*
+ * set_household_limit: the owner limits what a member may redeem in a
+ * trailing period (redeem_limit NULL: no limit).
+ */
+CREATE FUNCTION crm.set_household_limit(owner_client_id bigint, client_id bigint, program text,
+										redeem_limit bigint,
+										limit_period interval DEFAULT '30 days')
+RETURNS crm.household_members
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	h			crm.households;
+	m			crm.household_members;
+BEGIN
+	PERFORM crm.loyalty_refuse_in_citus_task('crm.set_household_limit');
+	IF owner_client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'owner_client_id must not be NULL');
+	ELSIF client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'client_id must not be NULL');
+	END IF;
+	p := crm.loyalty_program_row(program);
+	IF limit_period IS NULL THEN
+		PERFORM crm.loyalty_raise('22004', 'limit_period must not be NULL');
+	END IF;
+	PERFORM crm.loyalty_check_client(owner_client_id);
+	PERFORM crm.loyalty_check_client(client_id);
+	IF redeem_limit < 0 THEN
+		PERFORM crm.loyalty_raise('22023', format('redeem_limit must not be negative, not %s', redeem_limit));
+	END IF;
+	IF limit_period <= interval '0' THEN
+		PERFORM crm.loyalty_raise('22023', format('limit_period must be positive, not %s', limit_period));
+	END IF;
+	h := crm.loyalty_household_lock(owner_client_id, p.program_id);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF h.household_id IS NULL OR m.client_id IS NULL OR m.household_id <> h.household_id
+	   OR m.owner_client_id <> h.client_id THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not a member of the household of client %s in programme "%s"',
+				   client_id, owner_client_id, p.code),
+			NULL, 'Only the owner of a member''s household sets the member''s limit.');
+	END IF;
+	UPDATE crm.household_members x
+	   SET redeem_limit = set_household_limit.redeem_limit,
+		   limit_period = set_household_limit.limit_period
+	 WHERE x.client_id = m.client_id AND x.program_id = m.program_id
+	   AND x.membership_id = m.membership_id
+	RETURNING x.* INTO m;
+	RETURN m;
+END
+$$;
+COMMENT ON FUNCTION crm.set_household_limit(bigint, bigint, text, bigint, interval) IS 'the owner sets the most points a member of their household may redeem in a trailing period (NULL: no limit)';
+
+/*
+ * household_balance: the balance of the household the client is in
+ * (the sum of its members' balances); a client in none: their own.
+ */
+CREATE FUNCTION crm.household_balance(client_id bigint, program text)
+RETURNS bigint
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	m			crm.household_members;
+	v			bigint;
+BEGIN
+	p := crm.loyalty_household_args('crm.household_balance', client_id, 'client_id', program);
+	PERFORM crm.loyalty_check_client(client_id);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL THEN
+		SELECT coalesce(sum(a.balance), 0) INTO v FROM crm.loyalty_accounts a
+		 WHERE a.client_id = client_id AND a.program_id = p.program_id;
+	ELSE
+		SELECT coalesce(sum(a.balance), 0) INTO v
+		  FROM crm.household_members x
+		  JOIN crm.loyalty_accounts a ON a.client_id = x.client_id AND a.program_id = x.program_id
+		 WHERE x.owner_client_id = m.owner_client_id AND x.household_id = m.household_id
+		   AND x.left_at IS NULL;
+	END IF;
+	RETURN v;
+END
+$$;
+COMMENT ON FUNCTION crm.household_balance(bigint, text) IS 'the points of the household the client is in, in the programme: the sum of its members'' balances (a client in no household: their own balance)';
+
+/*
+ * household_statement: the movements of the household the client is in
+ * (or, with member, of one member in it), in order, with the household's
+ * running balance.  A member's entries count from their joining to their
+ * leaving; the rows "joined" and "left" bring in and take out the
+ * member's balance of that moment.
+ */
+CREATE FUNCTION crm.household_statement(client_id bigint, program text,
+										member bigint DEFAULT NULL,
+										from_at timestamptz DEFAULT NULL,
+										to_at timestamptz DEFAULT NULL)
+RETURNS TABLE (at timestamptz, member_id bigint, entry_id bigint, kind text, points bigint,
+			   household_balance bigint, member_balance bigint, order_id bigint,
+			   idempotency_key text, source text, note text)
+LANGUAGE plpgsql STABLE PARALLEL UNSAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+	p			crm.loyalty_programs;
+	m			crm.household_members;
+	v_members	bigint[];
+BEGIN
+	p := crm.loyalty_household_args('crm.household_statement', client_id, 'client_id', program);
+	PERFORM crm.loyalty_check_client(client_id);
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NULL THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('client %s is not in a household in programme "%s"', client_id, p.code));
+	END IF;
+	/*
+	 * The members first, then their entries, each read on its own (on
+	 * Citus: from the shards); the rest is computed from those rows.
+	 */
+	v_members := ARRAY(SELECT DISTINCT x.client_id FROM crm.household_members x
+						WHERE x.owner_client_id = m.owner_client_id
+						  AND x.household_id = m.household_id);
+	RETURN QUERY
+	WITH ms AS MATERIALIZED (
+		SELECT x.client_id, x.joined_at, x.left_at
+		  FROM crm.household_members x
+		 WHERE x.client_id = ANY (v_members) AND x.program_id = p.program_id
+		   AND x.owner_client_id = m.owner_client_id AND x.household_id = m.household_id),
+	le AS MATERIALIZED (
+		SELECT l.client_id, l.created_at, l.entry_id, l.kind, l.points, l.balance_after,
+			   l.order_id, l.idempotency_key, l.source, l.note
+		  FROM crm.loyalty_ledger l
+		 WHERE l.client_id = ANY (v_members) AND l.program_id = p.program_id),
+	ev AS (
+		/* a member's balance when joining, and when leaving */
+		SELECT ms.joined_at AS at, ms.client_id, NULL::bigint AS entry_id, 'joined'::text AS kind,
+			   coalesce(b.bal, 0) AS points, coalesce(b.bal, 0) AS member_balance,
+			   NULL::bigint AS order_id, NULL::text AS idempotency_key,
+			   'join_household'::text AS source, NULL::text AS note, 0 AS ord
+		  FROM ms
+		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM le l
+							  WHERE l.client_id = ms.client_id AND l.created_at <= ms.joined_at) b ON true
+		UNION ALL
+		SELECT ms.left_at, ms.client_id, NULL, 'left', -coalesce(b.bal, 0), coalesce(b.bal, 0),
+			   NULL, NULL, 'leave_household', NULL, 2
+		  FROM ms
+		  LEFT JOIN LATERAL (SELECT sum(l.points)::bigint AS bal FROM le l
+							  WHERE l.client_id = ms.client_id AND l.created_at <= ms.left_at) b ON true
+		 WHERE ms.left_at IS NOT NULL
+		UNION ALL
+		SELECT l.created_at, l.client_id, l.entry_id, l.kind, l.points, l.balance_after,
+			   l.order_id, l.idempotency_key, l.source, l.note, 1
+		  FROM ms
+		  JOIN le l
+			ON l.client_id = ms.client_id
+		   AND l.created_at > ms.joined_at
+		   AND (ms.left_at IS NULL OR l.created_at <= ms.left_at)),
+	s AS (
+		SELECT ev.*, sum(ev.points) OVER (ORDER BY ev.at, ev.ord, ev.entry_id, ev.client_id)::bigint AS running
+		  FROM ev
+		 WHERE to_at IS NULL OR ev.at <= to_at)
+	SELECT s.at, s.client_id, s.entry_id, s.kind, s.points, s.running, s.member_balance,
+		   s.order_id, s.idempotency_key, s.source, s.note
+	  FROM s
+	 WHERE (from_at IS NULL OR s.at >= from_at)
+	   AND (member IS NULL OR s.client_id = member)
+	 ORDER BY s.at, s.ord, s.entry_id, s.client_id;
+END
+$$;
+COMMENT ON FUNCTION crm.household_statement(bigint, text, bigint, timestamptz, timestamptz) IS 'the movements of the household the client is in (or of one member of it), in order, with the household''s running balance and the member''s; "joined" and "left" rows bring in and take out a member''s balance';
+
+CREATE OR REPLACE FUNCTION crm.verify_ledger()
+RETURNS TABLE (check_name text, client_id bigint, program_id bigint, entry_id bigint, detail text)
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	/* the cached balance of an account equals the sum of its entries */
+	SELECT 'balance_equals_entries', a.client_id, a.program_id, NULL::bigint,
+		   format('balance %s, entries sum to %s', a.balance, coalesce(s.total, 0))
+	  FROM crm.loyalty_accounts a
+	  LEFT JOIN (SELECT l.client_id, l.program_id, sum(l.points) AS total
+				   FROM crm.loyalty_ledger l GROUP BY 1, 2) s
+		ON s.client_id = a.client_id AND s.program_id = a.program_id
+	 WHERE a.balance IS DISTINCT FROM coalesce(s.total, 0)
+	UNION ALL
+	/* balance_after is the running sum, never negative */
+	SELECT CASE WHEN r.running < 0 THEN 'negative_balance' ELSE 'balance_after_is_running_sum' END,
+		   r.client_id, r.program_id, r.entry_id,
+		   format('balance_after %s, running sum %s', r.balance_after, r.running)
+	  FROM (SELECT l.client_id, l.program_id, l.entry_id, l.balance_after,
+				   sum(l.points) OVER (PARTITION BY l.client_id, l.program_id ORDER BY l.entry_id) AS running
+			  FROM crm.loyalty_ledger l) r
+	 WHERE r.running < 0 OR r.running <> r.balance_after
+	UNION ALL
+	/* an entry's points are the sum of its allocations (a credit that opens a lot: the lot) */
+	SELECT 'entry_equals_allocations', l.client_id, l.program_id, l.entry_id,
+		   format('entry %s points, allocations sum to %s', l.points, coalesce(s.total, 0))
+	  FROM crm.loyalty_ledger l
+	  LEFT JOIN (SELECT al.client_id, al.program_id, al.entry_id, sum(al.points) AS total
+				   FROM crm.loyalty_allocations al GROUP BY 1, 2, 3) s
+		ON s.client_id = l.client_id AND s.program_id = l.program_id AND s.entry_id = l.entry_id
+	 WHERE l.points <> coalesce(s.total, 0) + CASE WHEN l.lot_id = l.entry_id THEN l.points ELSE 0 END
+	UNION ALL
+	/* a lot is never over-drawn, never over-filled, and its cache is right */
+	SELECT CASE WHEN t.points + coalesce(s.total, 0) < 0 THEN 'lot_overdrawn'
+				WHEN coalesce(s.total, 0) > 0 THEN 'lot_overfilled'
+				ELSE 'lot_remaining_equals_allocations' END,
+		   t.client_id, t.program_id, t.lot_id,
+		   format('lot of %s points, remaining %s, allocations since sum to %s',
+				  t.points, t.remaining, coalesce(s.total, 0))
+	  FROM crm.loyalty_lots t
+	  LEFT JOIN (SELECT al.client_id, al.program_id, al.lot_id, sum(al.points) AS total
+				   FROM crm.loyalty_allocations al GROUP BY 1, 2, 3) s
+		ON s.client_id = t.client_id AND s.program_id = t.program_id AND s.lot_id = t.lot_id
+	 WHERE t.points + coalesce(s.total, 0) < 0 OR coalesce(s.total, 0) > 0
+		OR t.points + coalesce(s.total, 0) <> t.remaining
+	UNION ALL
+	/* every credit of new points has its lot, of its size */
+	SELECT 'credit_has_lot', l.client_id, l.program_id, l.entry_id,
+		   format('entry of %s points, lot of %s', l.points, coalesce(t.points::text, 'none'))
+	  FROM crm.loyalty_ledger l
+	  LEFT JOIN crm.loyalty_lots t
+		ON t.client_id = l.client_id AND t.program_id = l.program_id AND t.lot_id = l.entry_id
+	 WHERE l.lot_id = l.entry_id AND t.points IS DISTINCT FROM l.points
+	UNION ALL
+	/* no allocation draws a lot that expired before the drawing entry */
+	SELECT 'draw_from_expired_lot', al.client_id, al.program_id, al.entry_id,
+		   format('draws %s from lot %s expired at %s', -al.points, al.lot_id, t.expires_at)
+	  FROM crm.loyalty_allocations al
+	  JOIN crm.loyalty_ledger l
+		ON l.client_id = al.client_id AND l.program_id = al.program_id AND l.entry_id = al.entry_id
+	  JOIN crm.loyalty_lots t
+		ON t.client_id = al.client_id AND t.program_id = al.program_id AND t.lot_id = al.lot_id
+	 WHERE al.points < 0 AND l.kind IN ('redeem', 'adjust') AND t.expires_at <= l.created_at
+	UNION ALL
+	/* no entry is reversed beyond its points */
+	SELECT 'entry_over_reversed', o.client_id, o.program_id, o.entry_id,
+		   format('entry of %s points, reversals cover %s', o.points, s.total)
+	  FROM crm.loyalty_ledger o
+	  JOIN (SELECT r.client_id, r.program_id, r.reversed_entry_id,
+				   sum(abs(r.points) + r.unrecovered) AS total
+			  FROM crm.loyalty_reversals r GROUP BY 1, 2, 3) s
+		ON s.client_id = o.client_id AND s.program_id = o.program_id AND s.reversed_entry_id = o.entry_id
+	 WHERE s.total > abs(o.points) OR o.kind IN ('reversal', 'expire')
+	UNION ALL
+	/* a reversal entry moves what its reversal rows say */
+	SELECT 'reversal_equals_parts', l.client_id, l.program_id, l.entry_id,
+		   format('entry %s points %s unrecovered, parts %s points %s unrecovered',
+				  l.points, l.unrecovered, coalesce(s.moved, 0), coalesce(s.unrec, 0))
+	  FROM crm.loyalty_ledger l
+	  LEFT JOIN (SELECT r.client_id, r.program_id, r.entry_id,
+						sum(r.points) AS moved, sum(r.unrecovered) AS unrec
+				   FROM crm.loyalty_reversals r GROUP BY 1, 2, 3) s
+		ON s.client_id = l.client_id AND s.program_id = l.program_id AND s.entry_id = l.entry_id
+	 WHERE l.kind = 'reversal'
+	   AND (l.points <> coalesce(s.moved, 0) OR l.unrecovered <> coalesce(s.unrec, 0))
+	UNION ALL
+	/* every reference inside the ledger resolves */
+	SELECT 'dangling_reference', x.client_id, x.program_id, x.entry_id, x.what
+	  FROM (SELECT l.client_id, l.program_id, l.entry_id, format('lot %s of the entry', l.lot_id) AS what
+			  FROM crm.loyalty_ledger l
+			 WHERE l.lot_id IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_lots t
+								WHERE t.client_id = l.client_id AND t.program_id = l.program_id
+								  AND t.lot_id = l.lot_id)
+			UNION ALL
+			SELECT l.client_id, l.program_id, l.entry_id, format('reversed entry %s', l.reverses_entry_id)
+			  FROM crm.loyalty_ledger l
+			 WHERE l.reverses_entry_id IS NOT NULL
+			   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = l.client_id AND o.program_id = l.program_id
+								  AND o.entry_id = l.reverses_entry_id)
+			UNION ALL
+			SELECT l.client_id, l.program_id, l.entry_id, 'entry without its account'
+			  FROM crm.loyalty_ledger l
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_accounts a
+								WHERE a.client_id = l.client_id AND a.program_id = l.program_id)
+			UNION ALL
+			SELECT t.client_id, t.program_id, t.lot_id, 'lot without its credit entry'
+			  FROM crm.loyalty_lots t
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = t.client_id AND o.program_id = t.program_id
+								  AND o.entry_id = t.lot_id AND o.lot_id = t.lot_id)
+			UNION ALL
+			SELECT al.client_id, al.program_id, al.entry_id, format('allocation to lot %s', al.lot_id)
+			  FROM crm.loyalty_allocations al
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = al.client_id AND o.program_id = al.program_id
+								  AND o.entry_id = al.entry_id)
+				OR NOT EXISTS (SELECT 1 FROM crm.loyalty_lots t
+								WHERE t.client_id = al.client_id AND t.program_id = al.program_id
+								  AND t.lot_id = al.lot_id)
+			UNION ALL
+			SELECT r.client_id, r.program_id, r.entry_id, format('reversal of entry %s', r.reversed_entry_id)
+			  FROM crm.loyalty_reversals r
+			 WHERE NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = r.client_id AND o.program_id = r.program_id
+								  AND o.entry_id = r.entry_id AND o.kind = 'reversal')
+				OR NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger o
+								WHERE o.client_id = r.client_id AND o.program_id = r.program_id
+								  AND o.entry_id = r.reversed_entry_id)) x
+	UNION ALL
+	/* a household transfer adds up to zero: what the givers lost, the redeemer got */
+	SELECT 'household_transfer_balanced', NULL, t.program_id, t.transfer,
+		   format('transfer %s: its entries sum to %s', t.transfer, t.total)
+	  FROM (SELECT (l.request->>'transfer')::bigint AS transfer, min(l.program_id) AS program_id,
+				   sum(l.points) AS total
+			  FROM crm.loyalty_ledger l
+			 WHERE l.source = 'household_transfer'
+			 GROUP BY 1) t
+	 WHERE t.total <> 0
+	UNION ALL
+	/*
+	 * every membership belongs to a household of its programme, open while
+	 * the membership lasts (the reference spans two clients: each side is
+	 * read on its own, which a Citus cluster does shard by shard)
+	 */
+	(WITH h AS MATERIALIZED (
+			SELECT x.client_id, x.household_id, x.program_id, x.closed_at FROM crm.households x),
+		  mb AS MATERIALIZED (
+			SELECT x.client_id, x.program_id, x.membership_id, x.owner_client_id, x.household_id,
+				   x.left_at
+			  FROM crm.household_members x)
+	 SELECT 'household_member_resolves', mb.client_id, mb.program_id, NULL::bigint,
+			format('membership %s names household %s of client %s%s', mb.membership_id,
+				   mb.household_id, mb.owner_client_id,
+				   CASE WHEN h.household_id IS NULL THEN ', which does not exist'
+						WHEN h.program_id <> mb.program_id THEN ', which is of another programme'
+						ELSE ', which is closed' END)
+	   FROM mb
+	   LEFT JOIN h ON h.client_id = mb.owner_client_id AND h.household_id = mb.household_id
+	  WHERE h.household_id IS NULL OR h.program_id <> mb.program_id
+		 OR (mb.left_at IS NULL AND h.closed_at IS NOT NULL))
+	UNION ALL
+	/* the ledger is append-only: its guards are in place */
+	SELECT 'append_only_trigger', NULL, NULL, NULL,
+		   format('trigger %s on %s is missing or not enabled always', g.name, g.tab)
+	  FROM (VALUES ('loyalty_ledger_append_only', 'crm.loyalty_ledger'),
+				   ('loyalty_ledger_no_truncate', 'crm.loyalty_ledger'),
+				   ('loyalty_allocations_append_only', 'crm.loyalty_allocations'),
+				   ('loyalty_allocations_no_truncate', 'crm.loyalty_allocations'),
+				   ('loyalty_reversals_append_only', 'crm.loyalty_reversals'),
+				   ('loyalty_reversals_no_truncate', 'crm.loyalty_reversals'),
+				   ('loyalty_tier_changes_append_only', 'crm.loyalty_tier_changes'),
+				   ('loyalty_tier_changes_no_truncate', 'crm.loyalty_tier_changes'),
+				   ('loyalty_account_guard', 'crm.loyalty_accounts'),
+				   ('loyalty_account_no_truncate', 'crm.loyalty_accounts')) g(name, tab)
+	 WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg
+						WHERE tg.tgrelid = g.tab::regclass AND tg.tgname = g.name
+						  AND tg.tgenabled = 'A')
+	ORDER BY 1, 2, 3, 4
+$$;
+COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, every reference inside the ledger resolves, every entry has its account, household transfers add up to zero, every household membership resolves, append-only and account guards) and returns each violation; no rows = clean';
+
+REVOKE EXECUTE ON FUNCTION crm.loyalty_household_lock(bigint, bigint),
+	crm.loyalty_membership(bigint, bigint),
+	crm.loyalty_household_lock_accounts(bigint, bigint, bigint),
+	crm.loyalty_household_draw(crm.household_members, crm.loyalty_programs, bigint[], bigint, text, text),
+	crm.loyalty_household_args(text, bigint, text, text),
+	crm.create_household(bigint, text, text),
+	crm.join_household(bigint, bigint, text, bigint, interval),
+	crm.leave_household(bigint, text),
+	crm.set_household_limit(bigint, bigint, text, bigint, interval),
+	crm.household_balance(bigint, text),
+	crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)
+	FROM PUBLIC;
+
+/*
+ * Households (84_loyalty_households.sql): read like the loyalty tables,
+ * written only by the household functions, which the DBA grants.
+ */
+GRANT SELECT ON crm.households, crm.household_members
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+/* pg_dump reads every sequence (95_security.sql: all sequences of crm) */
+GRANT SELECT ON SEQUENCE crm.households_household_id_seq, crm.household_members_membership_id_seq
+	TO crm_admin;
+GRANT EXECUTE ON FUNCTION crm.loyalty_membership(bigint, bigint),
+	crm.loyalty_household_args(text, bigint, text, text),
+	crm.household_balance(bigint, text),
+	crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.create_household(bigint, text, text),
+	crm.join_household(bigint, bigint, text, bigint, interval),
+	crm.leave_household(bigint, text),
+	crm.set_household_limit(bigint, bigint, text, bigint, interval)
+	TO crm_admin, crm_app;
+DO $$
+DECLARE
+	t			text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['households', 'household_members']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE crm.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_staff ON crm.%I TO crm_admin, crm_analyst, crm_app'
+			' USING (true) WITH CHECK (true)', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_manager ON crm.%I TO crm_manager'
+			' USING (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))'
+			' WITH CHECK (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))', t);
+	END LOOP;
+END
+$$;
+
+
+-- ---- behavioural classes by evidence: scores, confidence and runner-up ----
+ALTER TYPE crm.churn_signal ADD ATTRIBUTE class_confidence double precision,
+	ADD ATTRIBUTE runner_up_class text;
+COMMENT ON TYPE crm.churn_signal IS 'churn signals of one client: rhythm, overdue ratio, probability of a gap this long, season share, engagement silence, status and behavioural class with its confidence and runner-up (docs/churn.md)';
+
+-- a new last argument (purchases_after_offer, default 0): the function is made anew
+DROP FUNCTION crm.churn_signal(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb);
+CREATE FUNCTION crm.churn_signal(profile crm.purchase_profile, as_of timestamptz,
+								 population_gap_days double precision,
+								 recent_purchases bigint DEFAULT 0,
+								 previous_purchases bigint DEFAULT 0,
+								 last_engagement timestamptz DEFAULT NULL,
+								 offers_since_last_purchase bigint DEFAULT 0,
+								 options jsonb DEFAULT '{}',
+								 purchases_after_offer bigint DEFAULT 0)
+RETURNS crm.churn_signal
+AS 'MODULE_PATHNAME', 'churn_signal'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.churn_signal(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint) IS 'churn signals, status and behavioural class of one client from its purchase profile at as_of; error if the last purchase is after as_of';
+
+CREATE FUNCTION crm.churn_class_scores(profile crm.purchase_profile, as_of timestamptz,
+									   population_gap_days double precision,
+									   recent_purchases bigint DEFAULT 0,
+									   previous_purchases bigint DEFAULT 0,
+									   last_engagement timestamptz DEFAULT NULL,
+									   offers_since_last_purchase bigint DEFAULT 0,
+									   options jsonb DEFAULT '{}',
+									   purchases_after_offer bigint DEFAULT 0)
+RETURNS TABLE (class text, score double precision, chosen text, conditions jsonb)
+AS 'MODULE_PATHNAME', 'churn_class_scores'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 9;
+COMMENT ON FUNCTION crm.churn_class_scores(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint) IS 'the score of each behavioural class for one client (the arguments of crm.churn_signal) and the conditions behind it: feature, value and evidence';
+
+CREATE FUNCTION crm.explain_class(client_id bigint, as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS TABLE (class text, score double precision, chosen text, conditions jsonb)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	opts		jsonb;
+	w			interval;
+	lag			interval;
+	recent_from timestamptz;
+	previous_from timestamptz;
+	pop			double precision;
+	min_gap		double precision;
+BEGIN
+	IF explain_class.client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF options IS NULL THEN
+		RAISE EXCEPTION 'options must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	opts := crm.churn_options(options);
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = explain_class.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', explain_class.client_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	pop := (opts ->> 'population_gap_days')::double precision;
+	min_gap := (opts ->> 'min_gap_days')::double precision;
+	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
+	lag := make_interval(secs => (opts ->> 'offer_lag_days')::double precision * 86400);
+	recent_from := as_of - w;
+	previous_from := as_of - 2 * w;
+	IF pop IS NULL THEN
+		SELECT coalesce(exp(avg(ln(greatest(q.gap, min_gap))::numeric)::double precision),
+						greatest(30, min_gap))
+		  INTO pop
+		  FROM (SELECT (crm.purchase_profile(o.ordered_at, o.net_amount)).recent_mean_gap_days AS gap
+				  FROM crm.orders o
+				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+				 GROUP BY o.client_id) q
+		 WHERE q.gap IS NOT NULL;
+	END IF;
+	RETURN QUERY
+	WITH mine AS (
+		SELECT o.ordered_at, o.net_amount, o.promo_used
+		  FROM crm.orders o
+		 WHERE o.client_id = explain_class.client_id
+		   AND o.status IN ('placed', 'paid') AND o.ordered_at <= as_of),
+	p AS (
+		SELECT crm.purchase_profile(m.ordered_at, m.net_amount, m.promo_used) AS pr,
+			   count(*) FILTER (WHERE m.ordered_at > recent_from) AS rn,
+			   count(*) FILTER (WHERE m.ordered_at > previous_from
+								AND m.ordered_at <= recent_from) AS pn,
+			   max(m.ordered_at) AS last_purchase
+		  FROM mine m
+		HAVING count(*) > 0),
+	a AS (
+		SELECT count(*) AS after_offer
+		  FROM (SELECT m.ordered_at FROM mine m ORDER BY m.ordered_at DESC LIMIT 16) r
+		 WHERE EXISTS (SELECT 1 FROM crm.interactions i
+						WHERE i.client_id = explain_class.client_id AND i.direction = 'outbound'
+						  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+						  AND i.occurred_at >= r.ordered_at - lag))
+	SELECT k.class, k.score, k.chosen, k.conditions
+	  FROM p, a,
+		   crm.churn_class_scores(
+			   p.pr, as_of, pop, p.rn, p.pn,
+			   (SELECT max(i.occurred_at) FROM crm.interactions i
+				 WHERE i.client_id = explain_class.client_id AND i.direction = 'inbound'
+				   AND i.kind <> 'sale' AND i.occurred_at <= as_of),
+			   (SELECT count(*) FROM crm.interactions c
+				 WHERE c.client_id = explain_class.client_id AND c.direction = 'outbound'
+				   AND c.campaign IS NOT NULL AND c.occurred_at > p.last_purchase
+				   AND c.occurred_at <= as_of),
+			   opts, a.after_offer) k;
+END
+$$;
+COMMENT ON FUNCTION crm.explain_class(bigint, timestamptz, jsonb) IS 'why a client has its behavioural class: each class''s score, which class won and which came second, and the conditions behind each score (feature, value, evidence)';
+
+-- the classes' conditions, in place of the rules tried in order
+UPDATE crm.behaviour_classes b
+   SET rule = v.rule, description = v.description
+  FROM (VALUES
+	('promo_dependent', 1, 'buys only after an offer',
+	 'promo evidence (the larger of the shrunk shares of purchases with an offer and of purchases soon after an offer, plus half the smaller) above promo_share'),
+	('lost', 2, 'long gone, offers did not help',
+	 'silence_days above lost_days and offers_since_last_purchase at least lost_offers'),
+	('about_to_lose', 3, 'long overdue',
+	 'silence_days above lost_days without an offer tried, or stopped: silence above about_to_lose_overdue times the recent gap (the longer of the recent mean gap and the last gap), silence_days above about_to_lose_days, gap cv below drifting_cv'),
+	('promising', 4, 'habit forming, about every two weeks',
+	 'age_days below promising_days, purchases at least promising_purchases, own gap below promising_gap_days, overdue_ratio below about_to_lose_overdue'),
+	('seasonal_sleeper', 5, 'buys around holidays and events only',
+	 'purchases at least 2, shrunk season share above season_share, age_days above promising_days, own gap above seasonal_gap_days'),
+	('at_risk', 6, 'was loyal, now buys less often',
+	 'purchases above frequent_purchases, earlier rate above 1 / loyal_gap_days, recent rate below at_risk_rate_ratio times the earlier rate, silence_days below lost_days / 3, silence below 1.5 about_to_lose_overdue recent gaps'),
+	('drifting', 7, 'buys often, vanishes, comes back',
+	 'purchases above frequent_purchases, gap cv above drifting_cv, silence_days below drifting_days'),
+	('loyal', 8, 'buys about weekly, more than 10 orders',
+	 'purchases above frequent_purchases, the at-risk score negated, own gap below loyal_gap_days, gap cv below drifting_cv, overdue_ratio below about_to_lose_overdue or silence_days below about_to_lose_days'),
+	('unclassified', 10, 'none of the eight classes',
+	 'score 0: no class scores above it')) AS v(class, priority, description, rule)
+ WHERE b.class = v.class;
+COMMENT ON TABLE crm.behaviour_classes IS 'the eight behavioural classes (and unclassified) of crm.churn_signal, with the conditions of their scores; priority breaks ties';
+
+/*
+ * CLV: standard errors and covariance of the fitted models (appended after
+ * converged: a model stored before the upgrade reads them as null).
+ */
+ALTER TYPE crm.bgnbd_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+ALTER TYPE crm.pareto_nbd_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+ALTER TYPE crm.gamma_gamma_model ADD ATTRIBUTE std_errors float8[], ADD ATTRIBUTE covariance float8[];
+COMMENT ON TYPE crm.bgnbd_model IS 'a fitted BG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+COMMENT ON TYPE crm.pareto_nbd_model IS 'a fitted Pareto/NBD model: purchase rate ~ Gamma(r, alpha), drop-out rate ~ Gamma(s, beta) (alpha, beta in the time unit of the data); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+COMMENT ON TYPE crm.gamma_gamma_model IS 'a fitted Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v) (v in money units); total log-likelihood, repeat buyers used, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
+
+/*
+ * CLV: the probability of exactly n purchases, and predictions with their
+ * standard errors and confidence intervals (delta method, from the
+ * covariance the fits carry).
+ */
+CREATE FUNCTION crm.bgnbd_probability_of_purchases(model crm.bgnbd_model, n integer, horizon float8,
+												   frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgnbd_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_probability_of_purchases(model crm.pareto_nbd_model, n integer, horizon float8,
+														frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_pareto_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_probability_of_purchases(crm.bgnbd_model, integer, float8, float8, float8, float8) IS 'BG/NBD probability that the client makes exactly n purchases in the next horizon time units (frequency, recency, t all 0: a new client)';
+COMMENT ON FUNCTION crm.pareto_nbd_probability_of_purchases(crm.pareto_nbd_model, integer, float8, float8, float8, float8) IS 'Pareto/NBD probability that the client makes exactly n purchases in the next horizon time units (frequency, recency, t all 0: a new client)';
+
+CREATE TYPE crm.prediction_interval AS (
+	estimate	float8,
+	std_error	float8,
+	lower		float8,
+	upper		float8
+);
+COMMENT ON TYPE crm.prediction_interval IS 'a prediction, its standard error (delta method, from the model''s covariance) and the bounds of its confidence interval (symmetric on the logit scale for probabilities, on the log scale for the others); null error and bounds when the model carries no covariance';
+
+CREATE FUNCTION crm.bgnbd_p_alive_interval(model crm.bgnbd_model, frequency float8, recency float8, t float8,
+										   level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_p_alive_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_p_alive_interval(model crm.pareto_nbd_model, frequency float8, recency float8, t float8,
+												level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_p_alive_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgnbd_expected_purchases_interval(model crm.bgnbd_model, horizon float8, frequency float8,
+													  recency float8, t float8, level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_expected_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_expected_purchases_interval(model crm.pareto_nbd_model, horizon float8, frequency float8,
+														   recency float8, t float8, level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_expected_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgnbd_probability_of_purchases_interval(model crm.bgnbd_model, n integer, horizon float8,
+															frequency float8, recency float8, t float8,
+															level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_probability_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_probability_of_purchases_interval(model crm.pareto_nbd_model, n integer, horizon float8,
+																 frequency float8, recency float8, t float8,
+																 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_probability_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.gamma_gamma_expected_spend_interval(model crm.gamma_gamma_model, frequency float8, monetary float8,
+														level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_gamma_spend_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_interval(transactions crm.bgnbd_model, spend crm.gamma_gamma_model,
+								 frequency float8, recency float8, t float8, monetary float8,
+								 horizon float8, discount_rate float8, period float8 DEFAULT 1,
+								 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_clv_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_interval(transactions crm.pareto_nbd_model, spend crm.gamma_gamma_model,
+								 frequency float8, recency float8, t float8, monetary float8,
+								 horizon float8, discount_rate float8, period float8 DEFAULT 1,
+								 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_clv_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_p_alive_interval(crm.bgnbd_model, float8, float8, float8, float8) IS 'crm.bgnbd_p_alive with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_p_alive_interval(crm.pareto_nbd_model, float8, float8, float8, float8) IS 'crm.pareto_nbd_p_alive with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.bgnbd_expected_purchases_interval(crm.bgnbd_model, float8, float8, float8, float8, float8) IS 'crm.bgnbd_expected_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_expected_purchases_interval(crm.pareto_nbd_model, float8, float8, float8, float8, float8) IS 'crm.pareto_nbd_expected_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.bgnbd_probability_of_purchases_interval(crm.bgnbd_model, integer, float8, float8, float8, float8, float8) IS 'crm.bgnbd_probability_of_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_probability_of_purchases_interval(crm.pareto_nbd_model, integer, float8, float8, float8, float8, float8) IS 'crm.pareto_nbd_probability_of_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.gamma_gamma_expected_spend_interval(crm.gamma_gamma_model, float8, float8, float8) IS 'crm.gamma_gamma_expected_spend with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.clv_interval(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';
+COMMENT ON FUNCTION crm.clv_interval(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';
+
+
+/*
+ * 0.3.0: service levels, staff results, scheduled jobs and their progress (sql/install/89_service_levels.sql,
+ * 91_staff.sql, 93_jobs.sql, and their grants in 95_security.sql).
+ */
+
+/* the welcome job takes a lock per programme and reports its progress */
+CREATE OR REPLACE FUNCTION crm.award_welcome_bonuses(program text, actor text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	p			crm.loyalty_programs;
+	r			record;
+	n			bigint := 0;
+BEGIN
+	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_welcome_bonuses', p.program_id);
+	IF p.welcome_points = 0 THEN
+		RETURN 0;
+	END IF;
+	FOR r IN
+		SELECT a.client_id FROM crm.loyalty_accounts a
+		 WHERE a.program_id = p.program_id
+		   AND NOT EXISTS (SELECT 1 FROM crm.loyalty_ledger l
+							WHERE l.client_id = a.client_id AND l.program_id = a.program_id
+							  AND l.idempotency_key = 'crm:welcome')
+		 ORDER BY a.client_id
+	LOOP
+		PERFORM crm.report_progress('award_welcome_bonuses',
+			format('client %s, %s awarded so far', r.client_id, n));
+		PERFORM crm.award_welcome_bonus(r.client_id, program, actor);
+		n := n + 1;
+	END LOOP;
+	RETURN n;
+END
+$$;
+COMMENT ON FUNCTION crm.award_welcome_bonuses(text, text) IS 'scheduler job: credits the welcome points to every member who has not had them; returns the entries written';
+
+/*
+ * Service levels: how fast an incident must be answered and resolved,
+ * by the client's kind, RFM segment or loyalty tier and the incident's
+ * priority.  The first level (lowest rank) whose conditions all hold
+ * applies; a condition left NULL holds for every incident.  An incident
+ * inserted without a due_at gets the level's times from its opened_at
+ * (calendar time, no business hours); crm.sla_report judges them.
+ */
+
+CREATE TABLE crm.service_levels (
+	level_id		integer GENERATED BY DEFAULT AS IDENTITY,
+	code			text NOT NULL,
+	name			text NOT NULL,
+	rank			integer NOT NULL,
+	client_kind		text,
+	rfm_segment		text,
+	program_id		bigint,
+	tier_code		text,
+	incident_priority text,
+	response_time	interval NOT NULL,
+	resolution_time interval NOT NULL,
+	active			boolean NOT NULL DEFAULT true,
+	CONSTRAINT service_levels_pkey PRIMARY KEY (level_id),
+	CONSTRAINT service_levels_code_key UNIQUE (code),
+	CONSTRAINT service_levels_rank_key UNIQUE (rank),
+	CONSTRAINT service_levels_tier_fkey FOREIGN KEY (program_id, tier_code)
+		REFERENCES crm.loyalty_tiers (program_id, tier_code),
+	CONSTRAINT service_levels_code_check CHECK (code <> ''),
+	CONSTRAINT service_levels_name_check CHECK (name <> ''),
+	CONSTRAINT service_levels_client_kind_check CHECK (client_kind IN ('person', 'company')),
+	CONSTRAINT service_levels_tier_check CHECK ((program_id IS NULL) = (tier_code IS NULL)),
+	CONSTRAINT service_levels_priority_check
+		CHECK (incident_priority IN ('low', 'normal', 'high', 'urgent')),
+	CONSTRAINT service_levels_response_time_check CHECK (response_time > interval '0'),
+	CONSTRAINT service_levels_resolution_time_check CHECK (resolution_time >= response_time)
+);
+CREATE INDEX service_levels_tier_idx ON crm.service_levels (program_id, tier_code)
+	WHERE program_id IS NOT NULL;
+COMMENT ON TABLE crm.service_levels IS 'response and resolution times of incidents by client kind, RFM segment, loyalty tier and incident priority: the active level of lowest rank whose conditions (NULL: any) all hold applies';
+COMMENT ON COLUMN crm.service_levels.rfm_segment IS 'the client''s segment in crm.client_segments (the latest crm.refresh_segments)';
+COMMENT ON COLUMN crm.service_levels.tier_code IS 'the client''s tier in the programme program_id (crm.loyalty_accounts)';
+SELECT pg_catalog.pg_extension_config_dump('crm.service_levels', '');
+SELECT pg_catalog.pg_extension_config_dump('crm.service_levels_level_id_seq', '');
+
+/* the level an incident was given, and its answer */
+ALTER TABLE crm.incidents
+	ADD COLUMN service_level_id integer,
+	ADD COLUMN response_due_at timestamptz,
+	ADD COLUMN responded_at timestamptz,
+	ADD CONSTRAINT incidents_service_level_fkey FOREIGN KEY (service_level_id)
+		REFERENCES crm.service_levels (level_id),
+	ADD CONSTRAINT incidents_response_due_at_check CHECK (response_due_at >= opened_at),
+	ADD CONSTRAINT incidents_responded_at_check CHECK (responded_at >= opened_at);
+CREATE INDEX incidents_service_level_idx ON crm.incidents (service_level_id)
+	WHERE service_level_id IS NOT NULL;
+COMMENT ON COLUMN crm.incidents.service_level_id IS 'the service level that set due_at and response_due_at (NULL: the application set due_at, or no level applied)';
+COMMENT ON COLUMN crm.incidents.response_due_at IS 'when the first answer to the client is due';
+COMMENT ON COLUMN crm.incidents.responded_at IS 'when the client first got an answer (NULL: not yet; a resolution counts as an answer)';
+
+/*
+ * service_level_match: the level that applies to a new incident of the
+ * client with this priority, or NULL; raises nothing (the trigger leaves
+ * a bad priority or a missing client to the table's own checks and keys).
+ */
+CREATE FUNCTION crm.service_level_match(client_id bigint, priority text)
+RETURNS crm.service_levels
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	v_kind		text;
+	v_segment	text;
+	lv			crm.service_levels;
+BEGIN
+	SELECT c.kind INTO v_kind FROM crm.clients c WHERE c.client_id = service_level_match.client_id;
+	SELECT s.rfm_segment INTO v_segment
+	  FROM crm.client_segments s WHERE s.client_id = service_level_match.client_id;
+	SELECT l.* INTO lv
+	  FROM crm.service_levels l
+	 WHERE l.active
+	   AND (l.client_kind IS NULL OR l.client_kind = v_kind)
+	   AND (l.rfm_segment IS NULL OR l.rfm_segment = v_segment)
+	   AND (l.incident_priority IS NULL OR l.incident_priority = priority)
+	   AND (l.tier_code IS NULL
+			OR EXISTS (SELECT 1 FROM crm.loyalty_accounts a
+						WHERE a.client_id = service_level_match.client_id
+						  AND a.program_id = l.program_id AND a.tier_code = l.tier_code))
+	 ORDER BY l.rank
+	 LIMIT 1;
+	IF NOT FOUND THEN
+		RETURN NULL;
+	END IF;
+	RETURN lv;
+END
+$$;
+COMMENT ON FUNCTION crm.service_level_match(bigint, text) IS 'internal: the active level of lowest rank whose conditions hold for the client and priority, or NULL, without checking the arguments';
+
+/*
+ * service_level_for: the level that applies to a new incident of the
+ * client with this priority now (NULL: none applies).  Caller's rights:
+ * a manager asks only about their own clients.
+ */
+CREATE FUNCTION crm.service_level_for(client_id bigint, priority text DEFAULT 'normal')
+RETURNS crm.service_levels
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF priority IS NULL THEN
+		RAISE EXCEPTION 'priority must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF priority NOT IN ('low', 'normal', 'high', 'urgent') THEN
+		RAISE EXCEPTION 'unknown incident priority: "%"', priority
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Priorities are low, normal, high and urgent.';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = service_level_for.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', client_id USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN crm.service_level_match(client_id, priority);
+END
+$$;
+COMMENT ON FUNCTION crm.service_level_for(bigint, text) IS 'the service level a new incident of the client with this priority gets: the active level of lowest rank whose client kind, RFM segment (crm.client_segments), loyalty tier and priority conditions hold; NULL when none does';
+
+/*
+ * The trigger: an incident inserted without due_at gets the level's due
+ * times (a level named by service_level_id, or the one that applies).
+ * On a Citus cluster the trigger runs on the shard, where it cannot read
+ * the other tables: there the application sets the times, from
+ * crm.service_level_for called on the coordinator.
+ */
+CREATE FUNCTION crm.incidents_apply_service_level() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	lv			crm.service_levels;
+BEGIN
+	IF NEW.due_at IS NOT NULL OR crm.in_citus_task() THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.service_level_id IS NULL
+	   AND NOT EXISTS (SELECT 1 FROM crm.service_levels l WHERE l.active) THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.service_level_id IS NOT NULL THEN
+		SELECT l.* INTO lv FROM crm.service_levels l WHERE l.level_id = NEW.service_level_id;
+	ELSE
+		lv := crm.service_level_match(NEW.client_id, NEW.priority);
+	END IF;
+	IF lv.level_id IS NOT NULL THEN
+		NEW.service_level_id := lv.level_id;
+		NEW.due_at := NEW.opened_at + lv.resolution_time;
+		NEW.response_due_at := coalesce(NEW.response_due_at, NEW.opened_at + lv.response_time);
+	END IF;
+	RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION crm.incidents_apply_service_level() IS 'trigger: an incident inserted without due_at gets due_at and response_due_at from its service level (crm.service_level_for)';
+CREATE TRIGGER incidents_service_level BEFORE INSERT ON crm.incidents
+	FOR EACH ROW EXECUTE FUNCTION crm.incidents_apply_service_level();
+
+/*
+ * sla_report: incidents opened in [from_at, to_at), judged at to_at, by
+ * service level, channel and assignee.  Resolution: met when resolved at
+ * or before due_at; breached when resolved later, or still open at to_at
+ * and past due_at; open when neither yet.  Response the same, with the
+ * first answer (responded_at, or resolved_at when there is none) against
+ * response_due_at.  What happened after to_at is not seen.
+ */
+CREATE FUNCTION crm.sla_report(from_at timestamptz, to_at timestamptz)
+RETURNS TABLE (service_level text, channel text, assignee text, incidents bigint,
+			   resolution_met bigint, resolution_breached bigint, resolution_open bigint,
+			   response_met bigint, response_breached bigint, response_open bigint,
+			   without_due bigint, met_percent numeric)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+BEGIN
+	IF from_at IS NULL THEN
+		RAISE EXCEPTION 'from_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF to_at IS NULL THEN
+		RAISE EXCEPTION 'to_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF NOT isfinite(to_at) THEN
+		RAISE EXCEPTION 'to_at must be finite: %', to_at USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF from_at > to_at THEN
+		RAISE EXCEPTION 'from_at % is after to_at %', from_at, to_at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	RETURN QUERY
+	WITH j AS (
+		SELECT l.code AS level, i.channel AS ch, i.assignee AS who,
+			   i.due_at, i.response_due_at,
+			   CASE WHEN i.resolved_at <= to_at THEN i.resolved_at END AS resolved,
+			   CASE WHEN coalesce(i.responded_at, i.resolved_at) <= to_at
+					THEN coalesce(i.responded_at, i.resolved_at) END AS answered
+		  FROM crm.incidents i
+		  LEFT JOIN crm.service_levels l ON l.level_id = i.service_level_id
+		 WHERE i.opened_at >= from_at AND i.opened_at < to_at),
+	g AS (
+		SELECT j.level, j.ch, j.who, count(*) AS n,
+			   count(*) FILTER (WHERE j.resolved <= j.due_at) AS res_met,
+			   count(*) FILTER (WHERE j.resolved > j.due_at
+								   OR (j.resolved IS NULL AND j.due_at < to_at)) AS res_late,
+			   count(*) FILTER (WHERE j.resolved IS NULL AND j.due_at >= to_at) AS res_open,
+			   count(*) FILTER (WHERE j.answered <= j.response_due_at) AS resp_met,
+			   count(*) FILTER (WHERE j.answered > j.response_due_at
+								   OR (j.answered IS NULL AND j.response_due_at < to_at)) AS resp_late,
+			   count(*) FILTER (WHERE j.answered IS NULL AND j.response_due_at >= to_at) AS resp_open,
+			   count(*) FILTER (WHERE j.due_at IS NULL) AS no_due
+		  FROM j
+		 GROUP BY j.level, j.ch, j.who)
+	SELECT g.level, g.ch, g.who, g.n, g.res_met, g.res_late, g.res_open,
+		   g.resp_met, g.resp_late, g.resp_open, g.no_due,
+		   round(100.0 * g.res_met / nullif(g.res_met + g.res_late, 0), 1)
+	  FROM g
+	 ORDER BY g.level NULLS LAST, g.ch, g.who NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION crm.sla_report(timestamptz, timestamptz) IS 'incidents opened in [from_at, to_at), judged at to_at, per service level, channel and assignee: resolutions and first answers met, breached (late, or open past due) and still open within time, incidents without a due time, and the share of judged resolutions met (percent)';
+
+/*
+ * Staff results: who sold how much, to how many clients, at what average
+ * check, how many of those clients bought again, and how their clients'
+ * segments and churn statuses moved in the period.
+ *
+ * A purchase (a placed or paid order, as everywhere in crm) is credited
+ *   by => 'owner'       to the client's owner (crm.clients.owner, as it is
+ *                       now: crm keeps no history of owners);
+ *   by => 'handled_by'  to the handled_by of the latest interaction linked
+ *                       to the order (interactions.order_id) that names one.
+ * A purchase credited to nobody is the row whose staff is NULL.
+ *
+ * "Bought again": a purchase in the period that is not the client's first
+ * purchase ever.  repeat_share = clients with such a purchase credited to
+ * the staff / clients served.  Moves: the transitions crm.refresh_segments
+ * logged with as_of in [from_at, to_at) of the staff's clients (by owner:
+ * every client they own; by handled_by: the clients they sold to in the
+ * period); a first label (from NULL) is not a move.  Churn statuses are
+ * ordered new = active < slipping < lapsed < lost: improved and worsened
+ * count the moves down and up that order.
+ *
+ * Caller's rights: the tables' privileges and policies decide what is
+ * counted (a manager counts their own clients only), and a crm_manager who
+ * is not also crm_admin, crm_analyst or crm_app sees only the row named by
+ * their own role.
+ */
+CREATE FUNCTION crm.staff_performance(from_at timestamptz, to_at timestamptz,
+									  by text DEFAULT 'owner')
+RETURNS TABLE (staff text, revenue numeric, currency text, purchases bigint,
+			   clients_served bigint, average_check numeric, repeat_clients bigint,
+			   repeat_share numeric, segment_moves bigint, status_improved bigint,
+			   status_worsened bigint)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+#variable_conflict use_column
+DECLARE
+	v_all		boolean;
+BEGIN
+	IF from_at IS NULL THEN
+		RAISE EXCEPTION 'from_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF to_at IS NULL THEN
+		RAISE EXCEPTION 'to_at must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF by IS NULL THEN
+		RAISE EXCEPTION 'by must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	IF from_at > to_at THEN
+		RAISE EXCEPTION 'from_at % is after to_at %', from_at, to_at
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF by NOT IN ('owner', 'handled_by') THEN
+		RAISE EXCEPTION 'unknown attribution: "%"', by
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Purchases are credited by owner or by handled_by.';
+	END IF;
+	v_all := pg_has_role('crm_admin', 'MEMBER') OR pg_has_role('crm_analyst', 'MEMBER')
+		OR pg_has_role('crm_app', 'MEMBER') OR NOT pg_has_role('crm_manager', 'MEMBER');
+
+	RETURN QUERY
+	WITH sales AS MATERIALIZED (
+		SELECT CASE $3
+				 WHEN 'owner' THEN c.owner
+				 ELSE (SELECT i.handled_by FROM crm.interactions i
+						WHERE i.client_id = o.client_id AND i.order_id = o.order_id
+						  AND i.handled_by IS NOT NULL
+						ORDER BY i.occurred_at DESC, i.interaction_id DESC LIMIT 1)
+			   END AS who,
+			   o.client_id, o.net_amount, o.currency,
+			   EXISTS (SELECT 1 FROM crm.orders e
+						WHERE e.client_id = o.client_id AND e.status IN ('placed', 'paid')
+						  AND (e.ordered_at < o.ordered_at
+							   OR (e.ordered_at = o.ordered_at AND e.order_id < o.order_id)))
+				 AS again
+		  FROM crm.orders o
+		  JOIN crm.clients c ON c.client_id = o.client_id
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at >= $1 AND o.ordered_at < $2),
+	sold AS (
+		SELECT s.who, sum(s.net_amount) AS revenue, crm.one_currency(s.currency) AS currency,
+			   count(*) AS purchases, count(DISTINCT s.client_id) AS served,
+			   count(DISTINCT s.client_id) FILTER (WHERE s.again) AS again
+		  FROM sales s
+		 GROUP BY s.who),
+	clients_of AS (
+		SELECT c.owner AS who, c.client_id FROM crm.clients c WHERE $3 = 'owner'
+		UNION ALL
+		SELECT DISTINCT s.who, s.client_id FROM sales s WHERE $3 = 'handled_by'),
+	moved AS (
+		SELECT k.who,
+			   count(*) FILTER (WHERE t.dimension = 'rfm_segment'
+								  AND t.from_value IS NOT NULL AND t.to_value IS NOT NULL) AS moves,
+			   count(*) FILTER (WHERE t.dimension = 'churn_status'
+								  AND crm.churn_status_rank(t.to_value)
+									  < crm.churn_status_rank(t.from_value)) AS improved,
+			   count(*) FILTER (WHERE t.dimension = 'churn_status'
+								  AND crm.churn_status_rank(t.to_value)
+									  > crm.churn_status_rank(t.from_value)) AS worsened
+		  FROM clients_of k
+		  JOIN crm.segment_transitions t ON t.client_id = k.client_id
+		 WHERE t.as_of >= $1 AND t.as_of < $2
+		 GROUP BY k.who)
+	SELECT x.who, coalesce(max(x.revenue), 0), max(x.currency), coalesce(max(x.purchases), 0),
+		   coalesce(max(x.served), 0), round(max(x.revenue) / nullif(max(x.purchases), 0), 2),
+		   coalesce(max(x.again), 0), round(max(x.again)::numeric / nullif(max(x.served), 0), 4),
+		   coalesce(max(x.moves), 0), coalesce(max(x.improved), 0), coalesce(max(x.worsened), 0)
+	  FROM (SELECT s.who, s.revenue, s.currency, s.purchases, s.served, s.again,
+				   NULL::bigint AS moves, NULL::bigint AS improved, NULL::bigint AS worsened
+			  FROM sold s
+			UNION ALL
+			SELECT m.who, NULL, NULL, NULL, NULL, NULL, m.moves, m.improved, m.worsened
+			  FROM moved m) x
+	 WHERE v_all OR x.who = CURRENT_USER
+	 GROUP BY x.who
+	 ORDER BY 2 DESC, 1 NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION crm.staff_performance(timestamptz, timestamptz, text) IS 'per member of staff (by owner of the client, or by handled_by of the interaction linked to the order): revenue, currency, purchases, clients served, average check, clients who bought again and their share, RFM segment moves and churn status moves (improved, worsened) of their clients in [from_at, to_at); a crm_manager sees their own row only';
+
+/* the order of churn statuses the moves are counted in: 0 best, 3 worst */
+CREATE FUNCTION crm.churn_status_rank(status text) RETURNS integer
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+	SELECT CASE status WHEN 'new' THEN 0 WHEN 'active' THEN 0 WHEN 'slipping' THEN 1
+					   WHEN 'lapsed' THEN 2 WHEN 'lost' THEN 3 END
+$$;
+COMMENT ON FUNCTION crm.churn_status_rank(text) IS 'internal: the order of churn statuses for crm.staff_performance: new and active 0, slipping 1, lapsed 2, lost 3 (NULL otherwise)';
+
+/*
+ * Scheduled jobs: what lets another session watch a long job, a lock that
+ * makes two runs of one job take turns, and the ledger check a scheduler
+ * runs (docs/operations.md).
+ */
+
+/*
+ * report_progress: the job's line in pg_stat_activity (query) becomes
+ * "crm progress: <job>: <step> | <the statement>" (src/progress.c).
+ * PARALLEL RESTRICTED: a parallel worker's line is not the one to watch.
+ */
+CREATE FUNCTION crm.report_progress(job text, step text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'crm_report_progress'
+LANGUAGE C VOLATILE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION crm.report_progress(text, text) IS 'internal: shows a job''s step in its session''s line of pg_stat_activity (crm.job_progress)';
+
+/*
+ * job_progress: the sessions running a job of crm now, with the step each
+ * reported last.  pg_stat_activity shows the query of another role's
+ * session only to its members and to pg_read_all_stats.
+ */
+CREATE VIEW crm.job_progress AS
+SELECT a.pid,
+	   a.usename AS user_name,
+	   a.datname AS database_name,
+	   pg_catalog.substring(a.query, '^crm progress: ([^:]*):') AS job,
+	   pg_catalog.substring(a.query, '^crm progress: [^:]*: ([^|]*) \| ') AS step,
+	   a.query_start AS started_at,
+	   a.state_change AS step_at,
+	   a.wait_event_type,
+	   a.wait_event
+  FROM pg_catalog.pg_stat_activity a
+ WHERE a.query LIKE 'crm progress: %'
+   AND a.state = 'active';
+COMMENT ON VIEW crm.job_progress IS 'the sessions running a job of crm (crm.refresh_segments, the loyalty jobs, crm.generate_demo_data ...) and the step each reported last, read from pg_stat_activity';
+
+/*
+ * job_lock: two runs of one job (and programme) take turns: the second
+ * waits for the first one's transaction to end, then finds its work done.
+ * A transaction-level advisory lock, in the key space of
+ * hashtextextended('crm job ...').
+ */
+CREATE FUNCTION crm.job_lock(job text, key bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	k			bigint := pg_catalog.hashtextextended('crm job ' || job || ' ' || coalesce(key, 0), 0);
+BEGIN
+	IF NOT pg_catalog.pg_try_advisory_xact_lock(k) THEN
+		PERFORM crm.report_progress(job, 'waiting for another run of the job to end');
+		PERFORM pg_catalog.pg_advisory_xact_lock(k);
+	END IF;
+END
+$$;
+COMMENT ON FUNCTION crm.job_lock(text, bigint) IS 'internal: a transaction-level advisory lock per job and key (programme), so that two runs take turns';
+
+/*
+ * check_ledger: crm.verify_ledger as a scheduled job.  Clean: returns the
+ * time of the check.  Otherwise an error a DBA sees in the server log and
+ * in the scheduler's record of the run (cron.job_run_details, status
+ * failed): XX001 with the number of problems and the first ones.
+ */
+CREATE FUNCTION crm.check_ledger()
+RETURNS timestamptz
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	n			bigint;
+	first		text;
+BEGIN
+	PERFORM crm.report_progress('check_ledger', 'verifying every account, entry and lot');
+	SELECT count(*),
+		   string_agg(format('%s (client %s, programme %s%s): %s', v.check_name, v.client_id,
+							 v.program_id, ', entry ' || v.entry_id, v.detail), '; ')
+			   FILTER (WHERE v.rn <= 3)
+	  INTO n, first
+	  FROM (SELECT x.*, row_number() OVER () AS rn FROM crm.verify_ledger() x) v;
+	IF n > 0 THEN
+		RAISE EXCEPTION 'the loyalty ledger failed % checks', n
+			USING ERRCODE = 'data_corrupted',
+				  DETAIL = first,
+				  HINT = 'SELECT * FROM crm.verify_ledger() lists them all (docs/loyalty.md).';
+	END IF;
+	RETURN pg_catalog.clock_timestamp();
+END
+$$;
+COMMENT ON FUNCTION crm.check_ledger() IS 'scheduler job: crm.verify_ledger(); returns the time of the check when the ledger is clean, otherwise raises XX001 (data_corrupted) with the number of failed checks and the first three, which the server log and cron.job_run_details show';
+
+
+/*
+ * Service levels, staff results and the scheduled jobs: the levels are
+ * configuration (everybody reads, the admin writes); the analyst reads the
+ * new columns of crm.incidents; the ledger check is for those who may run
+ * crm.verify_ledger; the internal helpers of the jobs are for the owner.
+ */
+GRANT SELECT ON crm.service_levels TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT INSERT, UPDATE, DELETE ON crm.service_levels TO crm_admin;
+GRANT USAGE, SELECT ON SEQUENCE crm.service_levels_level_id_seq TO crm_admin;
+GRANT SELECT (service_level_id, response_due_at, responded_at) ON crm.incidents TO crm_analyst;
+GRANT SELECT ON crm.job_progress TO crm_admin, crm_analyst, crm_app, crm_manager;
+REVOKE EXECUTE ON FUNCTION crm.check_ledger(),
+	crm.job_lock(text, bigint)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.check_ledger() TO crm_admin, crm_analyst;
+
+/*
+ * crm.price_cart keeps the general rules and the category tree per backend
+ * (src/discount_cache.c); crm.pricing_version tells it when to read them again.
+ */
+CREATE TABLE crm.pricing_version (
+	singleton		boolean NOT NULL DEFAULT true,
+	version			bigint NOT NULL DEFAULT 1,
+	CONSTRAINT pricing_version_pkey PRIMARY KEY (singleton),
+	CONSTRAINT pricing_version_singleton_check CHECK (singleton)
+);
+COMMENT ON TABLE crm.pricing_version IS 'one row: the version of the discount rules and categories that crm.price_cart''s per-backend cache checks; every statement writing crm.discount_rules or crm.categories adds one';
+INSERT INTO crm.pricing_version (singleton, version) VALUES (true, 1);
+/* not data: a restored database has its row from CREATE EXTENSION and counts on from there */
+SELECT pg_catalog.pg_extension_config_dump('crm.pricing_version', 'WHERE false');
+
+/*
+ * The writer's statement adds one to the version, as the owner of crm's
+ * tables (writing a rule needs no privilege on this table).  On a Citus
+ * cluster the rules are read by query (the cache is not used) and the
+ * version is left alone; in a query a Citus node sent, nothing is done.
+ */
+CREATE FUNCTION crm.pricing_changed() RETURNS trigger
+LANGUAGE c SECURITY DEFINER
+SET search_path = pg_catalog, crm, pg_temp
+AS 'MODULE_PATHNAME', 'discount_pricing_changed';
+COMMENT ON FUNCTION crm.pricing_changed() IS 'trigger: adds one to crm.pricing_version before a statement writes crm.discount_rules or crm.categories, so that crm.price_cart''s cached rules are read again';
+REVOKE EXECUTE ON FUNCTION crm.pricing_changed() FROM PUBLIC;
+CREATE TRIGGER discount_rules_pricing_changed
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.discount_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION crm.pricing_changed();
+CREATE TRIGGER categories_pricing_changed
+	BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.categories
+	FOR EACH STATEMENT EXECUTE FUNCTION crm.pricing_changed();
+/* also on a logical replica, where the rows arrive with session_replication_role = replica */
+ALTER TABLE crm.discount_rules ENABLE ALWAYS TRIGGER discount_rules_pricing_changed;
+ALTER TABLE crm.categories ENABLE ALWAYS TRIGGER categories_pricing_changed;
+GRANT SELECT ON crm.pricing_version TO crm_admin, crm_analyst, crm_app, crm_manager;
+
 
 /*
  * ---- the profile store: crm.profile_store, its state, its change log and

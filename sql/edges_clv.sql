@@ -14,9 +14,9 @@ SELECT pg_temp.empty_crm();
 
 -- models with the CDNOW parameters of the papers (time unit: weeks)
 CREATE TEMP TABLE m AS
-	SELECT ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS bg,
-		   ROW(0.553, 10.578, 0.606, 11.669, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model AS pn,
-		   ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model AS gg;
+	SELECT ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model AS bg,
+		   ROW(0.553, 10.578, 0.606, 11.669, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model AS pn,
+		   ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model AS gg;
 
 -- the fits: crm.bgnbd_fit, crm.pareto_nbd_fit (frequency, recency, t
 -- [, penalty]) and crm.gamma_gamma_fit (frequency, monetary [, penalty])
@@ -89,27 +89,27 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('bgnbd', $$SELECT round(crm.bgnbd_loglik(bg, 2, 30, 40)::numeric, 6) FROM m$$),
 	('bgnbd: null model', $$SELECT crm.bgnbd_loglik(NULL, 2, 30, 40)$$),
 	('bgnbd: null summary', $$SELECT crm.bgnbd_loglik(bg, NULL, 30, 40) FROM m$$),
-	('bgnbd: model with a null parameter', $$SELECT crm.bgnbd_loglik(ROW(NULL, 4.4, 0.8, 2.4, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
+	('bgnbd: model with a null parameter', $$SELECT crm.bgnbd_loglik(ROW(NULL, 4.4, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
 	('bgnbd: negative frequency', $$SELECT crm.bgnbd_loglik(bg, -2, 30, 40) FROM m$$),
-	('bgnbd: negative parameter', $$SELECT crm.bgnbd_loglik(ROW(-0.2, 4.4, 0.8, 2.4, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
+	('bgnbd: negative parameter', $$SELECT crm.bgnbd_loglik(ROW(-0.2, 4.4, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
 	('bgnbd: zero summary', $$SELECT crm.bgnbd_loglik(bg, 0, 0, 0) FROM m$$),
-	('bgnbd: zero parameter', $$SELECT crm.bgnbd_loglik(ROW(0.2, 0, 0.8, 2.4, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
+	('bgnbd: zero parameter', $$SELECT crm.bgnbd_loglik(ROW(0.2, 0, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
 	('bgnbd: huge frequency', $$SELECT crm.bgnbd_loglik(bg, 1e10, 30, 40) FROM m$$),
 	('bgnbd: huge times', $$SELECT round(crm.bgnbd_loglik(bg, 2, 1e300, 1e300)::numeric, 6) FROM m$$),
-	('bgnbd: huge parameters', $$SELECT crm.bgnbd_loglik(ROW(1e308, 1e308, 1e308, 1e308, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 1e308)$$),
+	('bgnbd: huge parameters', $$SELECT crm.bgnbd_loglik(ROW(1e308, 1e308, 1e308, 1e308, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 1e308)$$),
 	('bgnbd: NaN recency', $$SELECT crm.bgnbd_loglik(bg, 2, 'NaN', 40) FROM m$$),
-	('bgnbd: Infinity parameter', $$SELECT crm.bgnbd_loglik(ROW('Infinity', 4.4, 0.8, 2.4, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
+	('bgnbd: Infinity parameter', $$SELECT crm.bgnbd_loglik(ROW('Infinity', 4.4, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
 	('pareto', $$SELECT round(crm.pareto_nbd_loglik(pn, 2, 30, 40)::numeric, 6) FROM m$$),
 	('pareto: null', $$SELECT crm.pareto_nbd_loglik(pn, 2, NULL, 40) FROM m$$),
 	('pareto: negative t', $$SELECT crm.pareto_nbd_loglik(pn, 2, 30, -40) FROM m$$),
 	('pareto: zero summary', $$SELECT crm.pareto_nbd_loglik(pn, 0, 0, 0) FROM m$$),
-	('pareto: huge parameters', $$SELECT crm.pareto_nbd_loglik(ROW(1e308, 1e308, 1e308, 1e308, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 1e308)$$),
-	('pareto: NaN parameter', $$SELECT crm.pareto_nbd_loglik(ROW(0.5, 'NaN', 0.6, 11, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 40)$$),
+	('pareto: huge parameters', $$SELECT crm.pareto_nbd_loglik(ROW(1e308, 1e308, 1e308, 1e308, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 1e308)$$),
+	('pareto: NaN parameter', $$SELECT crm.pareto_nbd_loglik(ROW(0.5, 'NaN', 0.6, 11, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 40)$$),
 	('gamma', $$SELECT round(crm.gamma_gamma_loglik(gg, 2, 30)::numeric, 6) FROM m$$),
 	('gamma: null', $$SELECT crm.gamma_gamma_loglik(gg, 2, NULL) FROM m$$),
 	('gamma: negative monetary', $$SELECT crm.gamma_gamma_loglik(gg, 2, -30) FROM m$$),
 	('gamma: zero frequency', $$SELECT crm.gamma_gamma_loglik(gg, 0, 30) FROM m$$),
-	('gamma: huge parameters', $$SELECT crm.gamma_gamma_loglik(ROW(1e308, 1e308, 1e308, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, 2, 30)$$),
+	('gamma: huge parameters', $$SELECT crm.gamma_gamma_loglik(ROW(1e308, 1e308, 1e308, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, 2, 30)$$),
 	('gamma: Infinity monetary', $$SELECT crm.gamma_gamma_loglik(gg, 2, 'Infinity') FROM m$$)
 ) AS t(cell, q);
 
@@ -122,15 +122,15 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('bgnbd: zero frequency', $$SELECT crm.bgnbd_p_alive(bg, 0, 0, 40) FROM m$$),
 	('bgnbd: huge frequency', $$SELECT crm.bgnbd_p_alive(bg, 1e300, 30, 40) FROM m$$),
 	('bgnbd: huge recency and t', $$SELECT round(crm.bgnbd_p_alive(bg, 2, 1e300, 1e300)::numeric, 6) FROM m$$),
-	('bgnbd: huge r', $$SELECT crm.bgnbd_p_alive(ROW(1e308, 1, 0.8, 2.4, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
+	('bgnbd: huge r', $$SELECT crm.bgnbd_p_alive(ROW(1e308, 1, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 2, 30, 40)$$),
 	('bgnbd: NaN frequency', $$SELECT crm.bgnbd_p_alive(bg, 'NaN', 30, 40) FROM m$$),
 	('bgnbd: Infinity t', $$SELECT crm.bgnbd_p_alive(bg, 2, 30, 'Infinity') FROM m$$),
 	('pareto', $$SELECT round(crm.pareto_nbd_p_alive(pn, 2, 30, 40)::numeric, 6) FROM m$$),
 	('pareto: null model', $$SELECT crm.pareto_nbd_p_alive(NULL, 2, 30, 40)$$),
-	('pareto: negative parameter', $$SELECT crm.pareto_nbd_p_alive(ROW(0.5, 10, -0.6, 11, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 40)$$),
+	('pareto: negative parameter', $$SELECT crm.pareto_nbd_p_alive(ROW(0.5, 10, -0.6, 11, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 40)$$),
 	('pareto: zero summary', $$SELECT crm.pareto_nbd_p_alive(pn, 0, 0, 0) FROM m$$),
 	('pareto: huge recency and t', $$SELECT crm.pareto_nbd_p_alive(pn, 2, 1e300, 1e300) FROM m$$),
-	('pareto: huge parameter', $$SELECT crm.pareto_nbd_p_alive(ROW(0.5, 10, 0.6, 1e300, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 40)$$),
+	('pareto: huge parameter', $$SELECT crm.pareto_nbd_p_alive(ROW(0.5, 10, 0.6, 1e300, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 2, 30, 40)$$),
 	('pareto: -Infinity recency', $$SELECT crm.pareto_nbd_p_alive(pn, 2, '-Infinity', 40) FROM m$$)
 ) AS t(cell, q);
 
@@ -145,7 +145,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('bgnbd: zero summary', $$SELECT round(crm.bgnbd_expected_purchases(bg, 10, 0, 0, 0)::numeric, 6) FROM m$$),
 	('bgnbd: huge horizon', $$SELECT crm.bgnbd_expected_purchases(bg, 1e300) > 1e60 FROM m$$),
 	('bgnbd: huge frequency', $$SELECT crm.bgnbd_expected_purchases(bg, 10, 1e300, 30, 40) FROM m$$),
-	('bgnbd: huge r, tiny alpha', $$SELECT crm.bgnbd_expected_purchases(ROW(1e300, 1e-300, 0.8, 2.4, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 10)$$),
+	('bgnbd: huge r, tiny alpha', $$SELECT crm.bgnbd_expected_purchases(ROW(1e300, 1e-300, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, 10)$$),
 	('bgnbd: NaN horizon', $$SELECT crm.bgnbd_expected_purchases(bg, 'NaN') FROM m$$),
 	('bgnbd: Infinity horizon', $$SELECT crm.bgnbd_expected_purchases(bg, 'Infinity', 2, 30, 40) FROM m$$),
 	('pareto, new client', $$SELECT round(crm.pareto_nbd_expected_purchases(pn, 10)::numeric, 6) FROM m$$),
@@ -154,7 +154,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('pareto: negative frequency', $$SELECT crm.pareto_nbd_expected_purchases(pn, 10, -2, 30, 40) FROM m$$),
 	('pareto: zero horizon', $$SELECT crm.pareto_nbd_expected_purchases(pn, 0, 2, 30, 40) FROM m$$),
 	('pareto: huge horizon', $$SELECT crm.pareto_nbd_expected_purchases(pn, 1e300) > 1e100 FROM m$$),
-	('pareto: huge r, tiny alpha', $$SELECT crm.pareto_nbd_expected_purchases(ROW(1e300, 1e-300, 0.6, 11, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 10)$$),
+	('pareto: huge r, tiny alpha', $$SELECT crm.pareto_nbd_expected_purchases(ROW(1e300, 1e-300, 0.6, 11, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, 10)$$),
 	('pareto: NaN t', $$SELECT crm.pareto_nbd_expected_purchases(pn, 10, 2, 30, 'NaN') FROM m$$)
 ) AS t(cell, q);
 
@@ -166,10 +166,10 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('negative monetary', $$SELECT crm.gamma_gamma_expected_spend(gg, 2, -30) FROM m$$),
 	('zero frequency: the population mean', $$SELECT round(crm.gamma_gamma_expected_spend(gg, 0, 0)::numeric, 6) FROM m$$),
 	('zero monetary of a repeat buyer', $$SELECT crm.gamma_gamma_expected_spend(gg, 2, 0) FROM m$$),
-	('q below 1, frequency 0', $$SELECT crm.gamma_gamma_expected_spend(ROW(6.25, 0.5, 15.44, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, 0, 0)$$),
+	('q below 1, frequency 0', $$SELECT crm.gamma_gamma_expected_spend(ROW(6.25, 0.5, 15.44, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, 0, 0)$$),
 	('huge monetary', $$SELECT crm.gamma_gamma_expected_spend(gg, 2, 1e300) > 1e299 FROM m$$),
 	('monetary near the float8 limit', $$SELECT crm.gamma_gamma_expected_spend(gg, 2, 1e308) FROM m$$),
-	('huge v', $$SELECT crm.gamma_gamma_expected_spend(ROW(6.25, 3.74, 1e308, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, 0, 0)$$),
+	('huge v', $$SELECT crm.gamma_gamma_expected_spend(ROW(6.25, 3.74, 1e308, NULL, NULL, NULL, NULL, NULL, NULL)::crm.gamma_gamma_model, 0, 0)$$),
 	('NaN monetary', $$SELECT crm.gamma_gamma_expected_spend(gg, 2, 'NaN') FROM m$$),
 	('Infinity monetary', $$SELECT crm.gamma_gamma_expected_spend(gg, 2, 'Infinity') FROM m$$)
 ) AS t(cell, q);
@@ -192,7 +192,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('tiny period', $$SELECT crm.clv(pn, gg, 2, 30, 40, 20, 52, 0, 1e-300) FROM m$$),
 	('huge discount rate', $$SELECT crm.clv(bg, gg, 2, 30, 40, 20, 52, 1e300) < 1e-290 FROM m$$),
 	('monetary near the float8 limit', $$SELECT crm.clv(bg, gg, 2, 30, 40, 1e308, 52, 0) FROM m$$),
-	('huge r, tiny alpha', $$SELECT crm.clv(ROW(1e300, 1e-300, 0.8, 2.4, NULL, NULL, NULL, NULL)::crm.bgnbd_model, gg, 2, 30, 40, 20, 10, 0) FROM m$$),
+	('huge r, tiny alpha', $$SELECT crm.clv(ROW(1e300, 1e-300, 0.8, 2.4, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, gg, 2, 30, 40, 20, 10, 0) FROM m$$),
 	('NaN discount rate', $$SELECT crm.clv(bg, gg, 2, 30, 40, 20, 52, 'NaN') FROM m$$),
 	('Infinity horizon', $$SELECT crm.clv(pn, gg, 2, 30, 40, 20, 'Infinity', 0) FROM m$$),
 	('NaN monetary', $$SELECT crm.clv(pn, gg, 2, 30, 40, 'NaN', 52, 0) FROM m$$)
@@ -279,7 +279,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('fitted here', $$SELECT count(clv) FROM crm.clv_report('2025-01-01', 52, 'week')$$),
 	('fitted here, with a penalty', $$SELECT count(clv) FROM crm.clv_report('2025-01-01', 52, 'week', penalty => 0.1)$$),
-	('a fit that did not converge: a, b near 1e11', $$SELECT count(*) FROM m, crm.clv_report('2025-01-01', 52, transactions => ROW(2.006, 35.27, 9.41e10, 9.50e10, NULL, NULL, NULL, NULL)::crm.bgnbd_model, spend => gg)$$),
+	('a fit that did not converge: a, b near 1e11', $$SELECT count(*) FROM m, crm.clv_report('2025-01-01', 52, transactions => ROW(2.006, 35.27, 9.41e10, 9.50e10, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, spend => gg)$$),
 	('models given', $$SELECT string_agg(format('%s %s', client_id, round(clv::numeric, 2)), '; ' ORDER BY client_id) FROM m, crm.clv_report('2025-01-01', 52, 'week', transactions => bg, spend => gg)$$),
 	('null as_of', $$SELECT count(*) FROM crm.clv_report(NULL, 52)$$),
 	('null horizon', $$SELECT count(*) FROM crm.clv_report('2025-01-01', NULL)$$),
@@ -292,7 +292,7 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('huge horizon', $$SELECT count(*) FROM m, crm.clv_report('2025-01-01', 1e300, transactions => bg, spend => gg)$$),
 	('NaN horizon', $$SELECT count(*) FROM m, crm.clv_report('2025-01-01', 'NaN', transactions => bg, spend => gg)$$),
 	('as_of infinity', $$SELECT count(*) FROM m, crm.clv_report('infinity', 52, transactions => bg, spend => gg)$$),
-	('a model with a NaN parameter', $$SELECT count(*) FROM crm.clv_report('2025-01-01', 52, transactions => ROW('NaN', 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgnbd_model)$$)
+	('a model with a NaN parameter', $$SELECT count(*) FROM crm.clv_report('2025-01-01', 52, transactions => ROW('NaN', 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model)$$)
 ) AS t(cell, q);
 
 -- crm.ltv_cac(as_of, horizon, unit, discount_rate, period, margin_rate, penalty, time_zone)
@@ -310,5 +310,79 @@ SELECT cell, pg_temp.v(q) AS result FROM (VALUES
 	('as_of infinity', $$SELECT count(*) FROM crm.ltv_cac('infinity', 52)$$)
 ) AS t(cell, q);
 
+
+-- crm.bgnbd_probability_of_purchases and crm.pareto_nbd_probability_of_purchases
+-- (model, n, horizon, frequency, recency, t)
+SELECT cell, pg_temp.v(q) AS result FROM (VALUES
+	('bgnbd', $$SELECT round(crm.bgnbd_probability_of_purchases(bg, 1, 39, 2, 30, 40)::numeric, 6) FROM m$$),
+	('pareto', $$SELECT round(crm.pareto_nbd_probability_of_purchases(pn, 1, 39, 2, 30, 40)::numeric, 6) FROM m$$),
+	('null n', $$SELECT crm.bgnbd_probability_of_purchases(bg, NULL, 39, 2, 30, 40) FROM m$$),
+	('negative n', $$SELECT crm.bgnbd_probability_of_purchases(bg, -1, 39, 2, 30, 40) FROM m$$),
+	('negative horizon', $$SELECT crm.pareto_nbd_probability_of_purchases(pn, 1, -1, 2, 30, 40) FROM m$$),
+	('zero horizon, n 0 and 1', $$SELECT crm.bgnbd_probability_of_purchases(bg, 0, 0, 2, 30, 40) || ' ' || crm.pareto_nbd_probability_of_purchases(pn, 1, 0, 2, 30, 40) FROM m$$),
+	('zero summary: a new client', $$SELECT round(crm.bgnbd_probability_of_purchases(bg, 0, 39, 0, 0, 0)::numeric, 6) FROM m$$),
+	('huge n', $$SELECT crm.bgnbd_probability_of_purchases(bg, 2147483647, 39, 2, 30, 40) || ' ' || crm.pareto_nbd_probability_of_purchases(pn, 2147483647, 39, 2, 30, 40) FROM m$$),
+	('huge horizon, n 0', $$SELECT round(crm.bgnbd_probability_of_purchases(bg, 0, 1e300, 2, 30, 40)::numeric, 6) || ' ' || round(crm.pareto_nbd_probability_of_purchases(pn, 0, 1e300, 2, 30, 40)::numeric, 6) FROM m$$),
+	('huge frequency', $$SELECT crm.pareto_nbd_probability_of_purchases(pn, 1, 39, 1e300, 30, 40) FROM m$$),
+	('NaN horizon', $$SELECT crm.bgnbd_probability_of_purchases(bg, 1, 'NaN', 2, 30, 40) FROM m$$),
+	('Infinity t', $$SELECT crm.pareto_nbd_probability_of_purchases(pn, 1, 39, 2, 30, 'Infinity') FROM m$$)
+) AS t(cell, q);
+
+-- the prediction intervals: crm.bgnbd_p_alive_interval, crm.pareto_nbd_p_alive_interval,
+-- crm.bgnbd_expected_purchases_interval, crm.pareto_nbd_expected_purchases_interval,
+-- crm.bgnbd_probability_of_purchases_interval, crm.pareto_nbd_probability_of_purchases_interval,
+-- crm.gamma_gamma_expected_spend_interval, crm.clv_interval (the arguments of the
+-- prediction, then level); models with a covariance (the CDNOW estimates' variances)
+CREATE TEMP TABLE mc AS
+	SELECT ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL,
+			   ARRAY[[1.6e-4, 0, 0, 0], [0, 0.143, 0, 0], [0, 0, 0.0345, 0], [0, 0, 0, 0.4975]])::crm.bgnbd_model AS bg,
+		   ROW(0.553, 10.578, 0.606, 11.669, NULL, NULL, NULL, NULL, NULL,
+			   ARRAY[[2.3e-3, 0, 0, 0], [0, 0.71, 0, 0], [0, 0, 0.035, 0], [0, 0, 0, 38.6]])::crm.pareto_nbd_model AS pn,
+		   ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, ARRAY[[1.415, 0, 0], [0, 0.084, 0], [0, 0, 17.3]])::crm.gamma_gamma_model AS gg;
+SELECT cell, pg_temp.v(q) AS result FROM (VALUES
+	('bgnbd p_alive', $$SELECT round((i).estimate::numeric, 4) || ' ' || round((i).std_error::numeric, 4) || ' ' || round((i).lower::numeric, 4) || ' ' || round((i).upper::numeric, 4) FROM (SELECT crm.bgnbd_p_alive_interval(bg, 2, 30, 40) AS i FROM mc) x$$),
+	('clv', $$SELECT round((i).estimate::numeric, 2) || ' ' || round((i).std_error::numeric, 2) || ' ' || round((i).lower::numeric, 2) || ' ' || round((i).upper::numeric, 2) FROM (SELECT crm.clv_interval(pn, gg, 2, 30, 40, 20, 52, 0.01) AS i FROM mc) x$$),
+	('a model without a covariance', $$SELECT (crm.bgnbd_expected_purchases_interval(bg, 39, 2, 30, 40)).std_error IS NULL FROM m$$),
+	('null level', $$SELECT crm.pareto_nbd_p_alive_interval(pn, 2, 30, 40, NULL) FROM mc$$),
+	('negative level', $$SELECT crm.gamma_gamma_expected_spend_interval(gg, 2, 30, -0.95) FROM mc$$),
+	('level 0', $$SELECT crm.bgnbd_p_alive_interval(bg, 2, 30, 40, 0) FROM mc$$),
+	('level 1', $$SELECT crm.bgnbd_p_alive_interval(bg, 2, 30, 40, 1) FROM mc$$),
+	('level near 1', $$SELECT round((crm.bgnbd_p_alive_interval(bg, 2, 30, 40, 0.999999)).upper::numeric, 4) FROM mc$$),
+	('zero frequency: P(alive) 1, no spread', $$SELECT (crm.bgnbd_p_alive_interval(bg, 0, 0, 40)).* FROM mc$$),
+	('zero horizon', $$SELECT (crm.bgnbd_expected_purchases_interval(bg, 0, 2, 30, 40)).* FROM mc$$),
+	('negative n', $$SELECT crm.pareto_nbd_probability_of_purchases_interval(pn, -1, 39, 2, 30, 40) FROM mc$$),
+	('huge horizon', $$SELECT (crm.bgnbd_expected_purchases_interval(bg, 1e300, 2, 30, 40)).estimate > 1e60 FROM mc$$),
+	('huge monetary', $$SELECT crm.clv_interval(bg, gg, 2, 30, 40, 1e308, 52, 0) FROM mc$$),
+	('a covariance of the wrong shape', $$SELECT crm.bgnbd_p_alive_interval(ROW(0.243, 4.414, 0.793, 2.426, NULL, NULL, NULL, NULL, NULL, ARRAY[1, 2]::float8[])::crm.bgnbd_model, 2, 30, 40)$$),
+	('a covariance with a NaN', $$SELECT crm.gamma_gamma_expected_spend_interval(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, ARRAY[[1, 0, 0], [0, 'NaN', 0], [0, 0, 1]]::float8[])::crm.gamma_gamma_model, 2, 30)$$),
+	('a negative variance', $$SELECT crm.gamma_gamma_expected_spend_interval(ROW(6.25, 3.74, 15.44, NULL, NULL, NULL, NULL, NULL, ARRAY[[1, 0, 0], [0, -1, 0], [0, 0, 1]]::float8[])::crm.gamma_gamma_model, 2, 30)$$),
+	('NaN level', $$SELECT crm.clv_interval(bg, gg, 2, 30, 40, 20, 52, 0, 1, 'NaN') FROM mc$$),
+	('Infinity recency', $$SELECT crm.bgnbd_probability_of_purchases_interval(bg, 1, 39, 2, 'Infinity', 40) FROM mc$$)
+) AS t(cell, q);
 ROLLBACK;
 SELECT pg_temp.sequences_unchanged();
+
+-- MBG/NBD and BG/BB: nulls, empty, negative, zero, huge, NaN
+SELECT crm.mbgnbd_fit(x, x, 10) FROM generate_series(1, 0) x;
+SELECT crm.bgbb_fit(NULL, 1, 6) IS NULL AS null_row_skipped;
+SELECT crm.bgbb_fit(1, 1, 6, NULL);
+SELECT crm.bgbb_fit(-1, 1, 6);
+SELECT crm.bgbb_fit(1, 'NaN', 6);
+SELECT crm.bgbb_p_alive(ROW(1.2, 0.75, 0.66, 2.78, NULL, NULL, NULL, NULL)::crm.bgbb_model, 0, 0, 0) AS zero_summary;
+SELECT crm.bgbb_expected_purchases(ROW(1.2, 0.75, 0.66, 2.78, NULL, NULL, NULL, NULL)::crm.bgbb_model, 1e7);
+SELECT crm.bgbb_expected_purchases(ROW(1.2, 0.75, 0.66, 2.78, NULL, NULL, NULL, NULL)::crm.bgbb_model, 'Infinity');
+SELECT crm.mbgnbd_p_alive(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 0, 0, 0) AS zero_summary;
+SELECT crm.mbgnbd_expected_purchases(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 0, 2, 30, 38) AS horizon_0;
+SELECT crm.mbgnbd_loglik(ROW(0.5, 6, 0.9, 1.6, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, 1e10, 1, 2);
+SELECT * FROM crm.clv_calibration_holdout('1997-09-30', NULL);
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.mbgnbd_model, '1900-01-01', '1900-02-01', 'day', 'NaN');
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.pareto_nbd_model, '1900-01-01', '1900-02-01', 'day', 1, 1001);
+-- BG/NBD with covariates
+SELECT crm.bgnbd_cov_fit(x, x, 10, ARRAY[x], '{}') FROM generate_series(1, 0) x;
+SELECT crm.bgnbd_cov_fit(1, 1, 2, ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]::float8[], '{}');
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{}', '{Infinity}');
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{{1},{2}}', '{}');
+SELECT crm.bgnbd_cov_fit(1, 1, 2, '{}', '{}', -1);
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{1}', '{}', NULL, NULL, NULL, NULL), '{1e308}', '{}');
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{1}', '{}', NULL, NULL, NULL, NULL), '{-1e308}', '{}');
+SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, NULL, '{}', NULL, NULL, NULL, NULL), '{}', '{}');

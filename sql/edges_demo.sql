@@ -85,7 +85,9 @@ SELECT cell, pg_temp.w(q) AS result FROM (VALUES
 	('as_of in the future', $$SELECT count(*) FROM crm.generate_demo_data(2, 1, '2099-01-01')$$),
 	('two clients, the smallest seed, the last as_of, on purpose', $$SELECT string_agg(table_name || ' ' || (row_count > 0), ', ' ORDER BY table_name) FROM crm.generate_demo_data(2, -9223372036854775808, '9999-12-31 23:59:59+00', allow_future => true)$$),
 	('the tolerance is back as it was', $$SELECT current_setting('crm.future_tolerance')$$),
-	('again: the clients are there', $$SELECT count(*) FROM crm.generate_demo_data(2)$$)
+	('again: the clients are there', $$SELECT count(*) FROM crm.generate_demo_data(2)$$),
+	('demo_households: null programme', $$SELECT crm.demo_households(NULL)$$),
+	('demo_households: unknown programme', $$SELECT crm.demo_households('')$$)
 ) AS t(cell, q);
 
 ROLLBACK;

@@ -73,19 +73,21 @@ static const SettingDef churn_defs[] = {
 	{"lost_days", S(lost_days), 365, 1, 36500, false},
 	{"lost_overdue", S(lost_overdue), 8, 1, 1000, false},
 	{"lost_offers", S(lost_offers), 1, 0, 1000, false},
-	{"promo_share", S(promo_share), 0.8, 0, 1, true},
-	{"season_share", S(season_share), 0.9, 0, 1, true},
+	{"promo_share", S(promo_share), 0.7, 0, 1, true},
+	{"season_share", S(season_share), 0.65, 0, 1, true},
 	{"seasonal_gap_days", S(seasonal_gap_days), 30, 0, 3650, false},
 	{"frequent_purchases", S(frequent_purchases), 10, 1, 100000, false},
-	{"loyal_gap_days", S(loyal_gap_days), 12, 0, 3650, true},
+	{"loyal_gap_days", S(loyal_gap_days), 14, 0, 3650, true},
 	{"promising_days", S(promising_days), 120, 0, 3650, false},
-	{"promising_purchases", S(promising_purchases), 3, 2, 100000, false},
+	{"promising_purchases", S(promising_purchases), 2, 2, 100000, false},
 	{"promising_gap_days", S(promising_gap_days), 25, 0, 3650, true},
-	{"at_risk_rate_ratio", S(at_risk_rate_ratio), 0.4, 0, 1, true},
+	{"at_risk_rate_ratio", S(at_risk_rate_ratio), 0.6, 0, 1, true},
 	{"drifting_cv", S(drifting_cv), 1.2, 0, 100, true},
 	{"drifting_days", S(drifting_days), 180, 1, 36500, false},
 	{"about_to_lose_overdue", S(about_to_lose_overdue), 3, 1, 1000, false},
 	{"about_to_lose_days", S(about_to_lose_days), 45, 0, 36500, false},
+	{"offer_lag_days", S(offer_lag_days), 5, 0, 365, true},
+	{"share_prior", S(share_prior), 1, 0, 1000, false},
 };
 #undef S
 #define N_DEFS	lengthof(churn_defs)
@@ -104,6 +106,7 @@ typedef struct ChurnCache
 } ChurnCache;
 
 PG_FUNCTION_INFO_V1(churn_signal);
+PG_FUNCTION_INFO_V1(churn_class_scores);
 PG_FUNCTION_INFO_V1(churn_options);
 
 static void
@@ -275,50 +278,199 @@ churn_status(const ChurnSettings *s, double age, double silence,
 	return "active";
 }
 
+const char *const churn_class_names[BC_N] = {
+	"promo_dependent", "lost", "about_to_lose", "promising", "seasonal_sleeper",
+	"at_risk", "drifting", "loyal", "unclassified"
+};
+
+/* the prior means that the shares are shrunk toward (share_prior pseudo-purchases) */
+#define PRIOR_OFFER_SHARE	0.1
+#define PRIOR_SEASON_SHARE	0.5
+
 /*
- * The behavioural class: the first of these rules that holds (docs/churn.md
- * states them with their settings).
+ * The evidence that x lies above c, in units of w, is tanh(z) with
+ * z = (x - c) / w: from -1 through 0 on the border to 1.  The scores keep z
+ * and take tanh once per class: tanh rises, so the minimum of the
+ * conditions' evidence is tanh of the minimum of their z.
  */
-static const char *
-behaviour_class(const ChurnSettings *s, int64 n, double age, double silence,
-				double own_gap, double own_cv, double expected_gap,
-				double offer_share, double season_share, double recent_n,
-				double offers_since_last)
+static inline double
+above(double x, double c, double w)
 {
-	double		overdue = silence / expected_gap;
-	double		recent_rate = recent_n / s->window_days;
+	return (x - c) / w;
+}
+
+/* the same on a log scale (x, c > 0; w in natural-log units) */
+static inline double
+above_log(double x, double c, double w)
+{
+	return log(Max(x, 1e-9) / c) / w;
+}
+
+/* a class's condition: the feature and its z; the score is their minimum */
+static void
+term(ChurnClassScore *k, const char *name, double value, double z)
+{
+	Assert(k->nterms < BC_MAX_TERMS);
+	k->term_name[k->nterms] = name;
+	k->term_value[k->nterms] = value;
+	k->term_score[k->nterms] = z;
+	if (k->nterms == 0 || z < k->score)
+		k->score = z;
+	k->nterms++;
+}
+
+/* the features the scores read (docs/churn.md, "The evidence") */
+typedef struct ClassFeatures
+{
+	double		n;				/* purchases */
+	double		age;
+	double		silence;
+	double		own_gap;		/* recent mean gap, or the expected gap for one purchase */
+	double		own_cv;			/* 0 with fewer than two gaps */
+	double		last_gap;		/* the own gap for one purchase */
+	double		recent_n;
+	double		offers_since_last;
+	double		offer_purchases;
+	double		after_offer;	/* of the window's purchases, those that followed an offer */
+	double		window_purchases;	/* the profile's window: min(n, 16) */
+	double		in_season;
+} ClassFeatures;
+
+/*
+ * The score of every class (docs/churn.md states each with its settings):
+ * each class's score is the minimum of the evidence of its conditions, a
+ * number from -1 (clearly not) to 1 (clearly so); a class holds where its
+ * score is positive, and the client's class is the one with the highest
+ * score, unclassified (score 0) when none is positive.
+ */
+static void
+class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
+{
+	double		a = s->share_prior;
+	double		promo = (f->offer_purchases + a * PRIOR_OFFER_SHARE) / (f->n + a);
+	double		after = (f->after_offer + a * PRIOR_OFFER_SHARE) / (f->window_purchases + a);
+	double		season = (f->in_season + a * PRIOR_SEASON_SHARE) / (f->n + a);
+	double		overdue = f->silence / f->own_gap;
+	double		recent_gap = Max(f->own_gap, f->last_gap);
+	double		overdue_recent = f->silence / recent_gap;
+	double		gone = above(f->silence, s->lost_days, 20);
+	double		offered = above(f->offers_since_last, s->lost_offers - 0.5, 0.25);
+	double		frequent = above(f->n, s->frequent_purchases + 0.5, 2);
 	double		earlier_rate = -1;
+	double		recent_rate = f->recent_n > 0 ? f->recent_n / s->window_days : 1e-3;
 
-	if (age > s->window_days)
-		earlier_rate = ((double) n - recent_n) / (age - s->window_days);
+	for (int i = 0; i < BC_N; i++)
+	{
+		k[i].nterms = 0;
+		k[i].score = 0;
+	}
+	if (f->age > s->window_days)
+		earlier_rate = (f->n - f->recent_n) / (f->age - s->window_days);
 
-	if (n >= 2 && offer_share >= s->promo_share)
-		return "promo_dependent";
-	if (silence >= s->lost_days)
-		return offers_since_last >= s->lost_offers ? "lost" : "about_to_lose";
-	if (age <= s->promising_days && n >= s->promising_purchases &&
-		own_gap <= s->promising_gap_days && overdue <= s->about_to_lose_overdue)
-		return "promising";
-	if (n >= 2 && season_share >= s->season_share && age > s->promising_days &&
-		own_gap > s->seasonal_gap_days)
-		return "seasonal_sleeper";
-	if (n > s->frequent_purchases && earlier_rate * s->loyal_gap_days >= 1 &&
-		recent_rate < s->at_risk_rate_ratio * earlier_rate &&
-		silence < s->lost_days / 3)
-		return "at_risk";
-	if (n > s->frequent_purchases && own_cv >= s->drifting_cv &&
-		silence < s->drifting_days)
-		return "drifting";
-	if (n > s->frequent_purchases && own_gap <= s->loyal_gap_days &&
-		overdue <= s->about_to_lose_overdue)
-		return "loyal";
-	if (overdue > s->about_to_lose_overdue && silence >= s->about_to_lose_days)
-		return "about_to_lose";
-	return "unclassified";
+	/* promo-dependent: purchases with an offer's code, or soon after an offer */
+	term(&k[BC_PROMO], "promo_evidence",
+		 Max(promo, after) + 0.5 * Min(promo, after),
+		 above(Max(promo, after) + 0.5 * Min(promo, after), s->promo_share, 0.1));
+
+	/* lost: long gone, and offers did not bring the client back */
+	term(&k[BC_LOST], "silence_days", f->silence, gone);
+	term(&k[BC_LOST], "offers_since_last_purchase", f->offers_since_last, offered);
+
+	/*
+	 * about to lose: long gone without an offer tried, or stopped: silent
+	 * for several of its recent gaps (the longer of its recent mean and its
+	 * last gap, so that a client who slowed down is not taken for one who
+	 * stopped), on a rhythm regular enough for that to mean something
+	 */
+	{
+		ChurnClassScore st = {0};
+		ChurnClassScore lg = {0};
+
+		term(&lg, "silence_days", f->silence, gone);
+		term(&lg, "offers_since_last_purchase", f->offers_since_last, -offered);
+		term(&st, "silence_over_recent_gap", overdue_recent,
+			 above_log(overdue_recent, s->about_to_lose_overdue, 0.25));
+		term(&st, "silence_days", f->silence, Min(above(f->silence, s->about_to_lose_days, 10), -gone));
+		term(&st, "gap_cv", f->own_cv, above_log(s->drifting_cv, Max(f->own_cv, 1e-3), 0.3));
+		k[BC_ABOUT_TO_LOSE] = lg.score >= st.score ? lg : st;
+	}
+
+	term(&k[BC_PROMISING], "age_days", f->age, above(s->promising_days, f->age, 10));
+	term(&k[BC_PROMISING], "purchases", f->n, above(f->n, s->promising_purchases - 0.5, 0.5));
+	term(&k[BC_PROMISING], "own_gap_days", f->own_gap,
+		 above_log(s->promising_gap_days, f->own_gap, 0.3));
+	term(&k[BC_PROMISING], "overdue_ratio", overdue,
+		 above_log(s->about_to_lose_overdue, overdue, 0.3));
+
+	term(&k[BC_SEASONAL], "purchases", f->n, above(f->n, 1.5, 0.5));
+	term(&k[BC_SEASONAL], "season_share_shrunk", season, above(season, s->season_share, 0.08));
+	term(&k[BC_SEASONAL], "age_days", f->age, above(f->age, s->promising_days, 10));
+	term(&k[BC_SEASONAL], "own_gap_days", f->own_gap,
+		 above_log(f->own_gap, s->seasonal_gap_days, 0.3));
+
+	if (earlier_rate < 0)
+		term(&k[BC_AT_RISK], "earlier_rate", 0, -HUGE_VAL);
+	else
+	{
+		term(&k[BC_AT_RISK], "purchases", f->n, frequent);
+		term(&k[BC_AT_RISK], "earlier_rate", earlier_rate,
+			 above_log(earlier_rate * s->loyal_gap_days, 1, 0.3));
+		term(&k[BC_AT_RISK], "rate_ratio", recent_rate / earlier_rate,
+			 above_log(s->at_risk_rate_ratio * earlier_rate, recent_rate, 0.3));
+		term(&k[BC_AT_RISK], "silence_days", f->silence,
+			 above(s->lost_days / 3, f->silence, 10));
+		term(&k[BC_AT_RISK], "silence_over_recent_gap", overdue_recent,
+			 above_log(s->about_to_lose_overdue * 1.5, overdue_recent, 0.25));
+	}
+
+	term(&k[BC_DRIFTING], "purchases", f->n, frequent);
+	term(&k[BC_DRIFTING], "gap_cv", f->own_cv, above_log(Max(f->own_cv, 1e-3), s->drifting_cv, 0.2));
+	term(&k[BC_DRIFTING], "silence_days", f->silence, above(s->drifting_days, f->silence, 10));
+
+	term(&k[BC_LOYAL], "purchases", f->n, frequent);
+	if (earlier_rate >= 0)
+		term(&k[BC_LOYAL], "not_at_risk", tanh(k[BC_AT_RISK].score), -k[BC_AT_RISK].score);
+	term(&k[BC_LOYAL], "own_gap_days", f->own_gap, above_log(s->loyal_gap_days, f->own_gap, 0.2));
+	term(&k[BC_LOYAL], "gap_cv", f->own_cv, above_log(s->drifting_cv, Max(f->own_cv, 1e-3), 0.2));
+	term(&k[BC_LOYAL], "overdue_ratio", overdue,
+		 Max(above_log(s->about_to_lose_overdue, overdue, 0.3),
+			 above(s->about_to_lose_days, f->silence, 10)));
+
+	/* the evidence of each class: tanh of its z */
+	for (int i = 0; i < BC_UNCLASSIFIED; i++)
+		k[i].score = tanh(k[i].score);
+	k[BC_UNCLASSIFIED].score = 0;
+}
+
+/* the best class and the runner-up (ties: the first in class order) */
+static void
+class_choice(const ChurnClassScore *k, int *best, int *second)
+{
+	*best = -1;
+	*second = -1;
+	for (int i = 0; i < BC_N; i++)
+	{
+		if (*best < 0 || k[i].score > k[*best].score)
+		{
+			*second = *best;
+			*best = i;
+		}
+		else if (*second < 0 || k[i].score > k[*second].score)
+			*second = i;
+	}
+}
+
+/* a float as a JSON number: 17 significant digits, nonfinite as null */
+static char *
+json_number(double x)
+{
+	if (isnan(x) || isinf(x))
+		return "null";
+	return psprintf("%.17g", x);
 }
 
 static ChurnCache *
-churn_cache(FunctionCallInfo fcinfo, Oid profile_type)
+churn_cache(FunctionCallInfo fcinfo, Oid profile_type, bool composite_result)
 {
 	ChurnCache *c = (ChurnCache *) fcinfo->flinfo->fn_extra;
 
@@ -337,15 +489,19 @@ churn_cache(FunctionCallInfo fcinfo, Oid profile_type)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("churn_signal expects a crm.purchase_profile value")));
-		if (get_call_result_type(fcinfo, NULL, &rd) != TYPEFUNC_COMPOSITE)
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("function returning record called in context that cannot accept type record")));
-		if (rd->natts != CS_NATTS)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("crm.churn_signal has %d fields, expected %d", rd->natts, CS_NATTS)));
-		rd = BlessTupleDesc(CreateTupleDescCopy(rd));
+		rd = NULL;
+		if (composite_result)
+		{
+			if (get_call_result_type(fcinfo, NULL, &rd) != TYPEFUNC_COMPOSITE)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("function returning record called in context that cannot accept type record")));
+			if (rd->natts != CS_NATTS)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("crm.churn_signal has %d fields, expected %d", rd->natts, CS_NATTS)));
+			rd = BlessTupleDesc(CreateTupleDescCopy(rd));
+		}
 		if (c == NULL)
 			c = palloc0(sizeof(ChurnCache));
 		c->profile_type = profile_type;
@@ -373,12 +529,6 @@ churn_settings(FunctionCallInfo fcinfo, ChurnCache *c, Jsonb *options)
 		c->settings = s;
 	}
 	return &c->settings;
-}
-
-static double
-float_or(Datum d, bool isnull, double dflt)
-{
-	return isnull ? dflt : DatumGetFloat8(d);
 }
 
 /* Days from a to b, in 128 bits: the difference can exceed an int64. */
@@ -421,8 +571,22 @@ check_profile_field(Datum d, bool isnull, const char *field, double max)
  * last_engagement means none.  population_gap_days must be positive (it is
  * what a client without a gap is expected to wait).
  */
+static Datum churn_signal_common(FunctionCallInfo fcinfo, ChurnClassScore *scores,
+								 ChurnCache **cache);
+
 Datum
 churn_signal(PG_FUNCTION_ARGS)
+{
+	return churn_signal_common(fcinfo, NULL, NULL);
+}
+
+/*
+ * The body of crm.churn_signal and crm.churn_class_scores, which take the
+ * same arguments: the signals (NULL when the profile or as_of is NULL),
+ * the classes' scores into scores[] when it is not NULL.
+ */
+static Datum
+churn_signal_common(FunctionCallInfo fcinfo, ChurnClassScore *scores, ChurnCache **cache)
 {
 	HeapTupleHeader ph;
 	HeapTupleData tuple;
@@ -441,7 +605,7 @@ churn_signal(PG_FUNCTION_ARGS)
 				 errmsg("population_gap_days and options must not be null")));
 
 	ph = PG_GETARG_HEAPTUPLEHEADER(0);
-	c = churn_cache(fcinfo, HeapTupleHeaderGetTypeId(ph));
+	c = churn_cache(fcinfo, HeapTupleHeaderGetTypeId(ph), scores == NULL);
 	s = churn_settings(fcinfo, c, PG_GETARG_JSONB_P(7));
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(ph);
@@ -455,8 +619,55 @@ churn_signal(PG_FUNCTION_ARGS)
 				  PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4),
 				  !PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_TIMESTAMPTZ(5),
 				  PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6),
-				  values, nulls);
+				  (PG_NARGS() > 8 && !PG_ARGISNULL(8)) ? PG_GETARG_INT64(8) : 0,
+				  values, nulls, scores);
+	if (cache)
+		*cache = c;
+	if (scores)
+		return (Datum) 0;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(c->result_desc, values, nulls)));
+}
+
+/*
+ * crm.churn_class_scores(the arguments of crm.churn_signal) -> SETOF
+ * (class, score, chosen, conditions jsonb): each class's score and the
+ * conditions it is the minimum of, with the feature each reads and its
+ * evidence; unclassified last, with score 0.  No rows for a NULL profile
+ * or as_of.
+ */
+Datum
+churn_class_scores(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ChurnClassScore k[BC_N];
+	int			best,
+				second;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		return (Datum) 0;
+	churn_signal_common(fcinfo, k, NULL);
+	class_choice(k, &best, &second);
+	for (int i = 0; i < BC_N; i++)
+	{
+		Datum		v[4];
+		bool		isnull[4] = {false, false, false, false};
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfoChar(&buf, '[');
+		for (int t = 0; t < k[i].nterms; t++)
+			appendStringInfo(&buf, "%s{\"feature\": \"%s\", \"value\": %s, \"evidence\": %s}",
+							 t ? ", " : "", k[i].term_name[t],
+							 json_number(k[i].term_value[t]), json_number(tanh(k[i].term_score[t])));
+		appendStringInfoChar(&buf, ']');
+		v[0] = CStringGetTextDatum(churn_class_names[i]);
+		v[1] = Float8GetDatum(k[i].score);
+		v[2] = CStringGetTextDatum(i == best ? "class" : i == second ? "runner-up" : "");
+		v[3] = DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, isnull);
+	}
+	return (Datum) 0;
 }
 
 /*
@@ -467,8 +678,14 @@ void
 churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 			  TimestampTz as_of, double population_gap, int64 recent_count,
 			  int64 previous_count, bool has_engagement, TimestampTz engagement,
-			  int64 offers_count, Datum *values, bool *nulls)
+			  int64 offers_count, int64 after_offer, Datum *values, bool *nulls,
+			  ChurnClassScore *scores)
 {
+	ChurnClassScore own_scores[BC_N];
+	ClassFeatures f;
+	int			best,
+				second;
+	int			window_n;
 	TimestampTz first,
 				last;
 	int64		n;
@@ -485,7 +702,6 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 				cv,
 				overdue,
 				p_gap,
-				offer_share,
 				season_share;
 	int64		in_season = 0;
 	ArrayType  *months;
@@ -498,7 +714,7 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("population_gap_days must be positive and finite: %g", population_gap)));
-	if (recent_n < 0 || previous_n < 0 || offers < 0)
+	if (recent_n < 0 || previous_n < 0 || offers < 0 || after_offer < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("purchase and offer counts must not be negative")));
@@ -511,6 +727,7 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	last = DatumGetTimestampTz(pv[PF_LAST]);
 	n = DatumGetInt64(pv[PF_PURCHASES]);
 	g = DatumGetInt32(pv[PF_GAP_WINDOW]);
+	window_n = g + 1;
 
 	if (last > as_of)
 	{
@@ -536,6 +753,18 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 						DBL_MAX);
 	check_profile_field(pv[PF_GAP_SD], pn[PF_GAP_SD], "gap_sd_days", DBL_MAX);
 	check_profile_field(pv[PF_OFFER_SHARE], pn[PF_OFFER_SHARE], "offer_share", 1);
+	check_profile_field(pv[PF_LAST_GAP], pn[PF_LAST_GAP], "last_gap_days", DBL_MAX);
+	if (!pn[PF_OFFER_PURCHASES] &&
+		(DatumGetInt64(pv[PF_OFFER_PURCHASES]) < 0 || DatumGetInt64(pv[PF_OFFER_PURCHASES]) > n))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent purchase profile: %lld purchases with an offer, %lld in all",
+						(long long) DatumGetInt64(pv[PF_OFFER_PURCHASES]), (long long) n)));
+	if (after_offer > window_n)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("purchases after an offer (%lld) exceed the %d purchases of the profile's window",
+						(long long) after_offer, window_n)));
 	if (recent_n + previous_n > (double) n)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -578,7 +807,6 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	overdue = silence / expected;
 	p_gap = lognormal_tail(silence, expected, cv);
 
-	offer_share = float_or(pv[PF_OFFER_SHARE], pn[PF_OFFER_SHARE], 0);
 	months = pn[PF_MONTHS] ? NULL : DatumGetArrayTypeP(pv[PF_MONTHS]);
 	if (months && ARR_NDIM(months) == 1 && ARR_DIMS(months)[0] == 12 &&
 		!ARR_HASNULL(months) && ARR_ELEMTYPE(months) == INT4OID)
@@ -630,12 +858,25 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	}
 	values[CS_OFFERS] = Int64GetDatum(offers_count);
 	values[CS_STATUS] = CStringGetTextDatum(churn_status(s, age, silence, overdue, p_gap));
-	values[CS_CLASS] = CStringGetTextDatum(behaviour_class(s, n, age, silence,
-													 isnan(own_gap) ? expected : own_gap,
-													 isnan(own_cv) ? 0 : own_cv,
-													 expected, offer_share,
-													 season_share, recent_n, offers));
-
+	f.n = (double) n;
+	f.age = age;
+	f.silence = silence;
+	f.own_gap = isnan(own_gap) ? expected : own_gap;
+	f.own_cv = isnan(own_cv) ? 0 : own_cv;
+	f.last_gap = (!pn[PF_LAST_GAP] && g >= 1) ? DatumGetFloat8(pv[PF_LAST_GAP]) : f.own_gap;
+	f.recent_n = recent_n;
+	f.offers_since_last = offers;
+	f.offer_purchases = pn[PF_OFFER_PURCHASES] ? 0 : (double) DatumGetInt64(pv[PF_OFFER_PURCHASES]);
+	f.after_offer = (double) after_offer;
+	f.window_purchases = (double) window_n;
+	f.in_season = (double) in_season;
+	if (scores == NULL)
+		scores = own_scores;
+	class_scores(s, &f, scores);
+	class_choice(scores, &best, &second);
+	values[CS_CLASS] = CStringGetTextDatum(churn_class_names[best]);
+	values[CS_CONFIDENCE] = Float8GetDatum(scores[best].score - scores[second].score);
+	values[CS_RUNNER_UP] = CStringGetTextDatum(churn_class_names[second]);
 }
 
 /*

@@ -19,8 +19,30 @@ enum
 {
 	CS_AGE, CS_SILENCE, CS_OWN_GAP, CS_EXPECTED_GAP, CS_GAP_CV, CS_OVERDUE,
 	CS_P_GAP, CS_SEASON_SHARE, CS_ENGAGEMENT_SILENCE, CS_OFFERS, CS_STATUS,
-	CS_CLASS, CS_NATTS
+	CS_CLASS, CS_CONFIDENCE, CS_RUNNER_UP, CS_NATTS
 };
+
+/* the eight behavioural classes, in the order that breaks a tie of scores */
+enum
+{
+	BC_PROMO, BC_LOST, BC_ABOUT_TO_LOSE, BC_PROMISING, BC_SEASONAL, BC_AT_RISK,
+	BC_DRIFTING, BC_LOYAL, BC_UNCLASSIFIED, BC_N
+};
+
+/* the most conditions a class's score is made of */
+#define BC_MAX_TERMS	6
+
+/* one class's evidence: its score (-1 .. 1) and the terms it is the minimum of */
+typedef struct ChurnClassScore
+{
+	double		score;
+	int			nterms;
+	const char *term_name[BC_MAX_TERMS];
+	double		term_value[BC_MAX_TERMS];	/* the feature */
+	double		term_score[BC_MAX_TERMS];	/* its z: the evidence is tanh(z) */
+} ChurnClassScore;
+
+extern const char *const churn_class_names[BC_N];
 
 /* the settings of a call: the options over the defaults */
 typedef struct ChurnSettings
@@ -48,6 +70,8 @@ typedef struct ChurnSettings
 	double		drifting_days;
 	double		about_to_lose_overdue;
 	double		about_to_lose_days;
+	double		offer_lag_days;
+	double		share_prior;
 	double		population_gap_days;	/* NaN: computed by crm.churn_signals */
 	bool		season_months[12];
 } ChurnSettings;
@@ -63,6 +87,7 @@ extern void churn_compute(const ChurnSettings *s, const Datum *pv, const bool *p
 						  TimestampTz as_of, double population_gap,
 						  int64 recent_count, int64 previous_count,
 						  bool has_engagement, TimestampTz engagement,
-						  int64 offers_count, Datum *values, bool *nulls);
+						  int64 offers_count, int64 after_offer,
+						  Datum *values, bool *nulls, ChurnClassScore *scores);
 
 #endif							/* CRM_CHURN_H */

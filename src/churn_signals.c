@@ -6,8 +6,9 @@
  * per-client table (the purchase profile with offers, and the purchases and
  * spend of the recent and the previous window), one pass over
  * crm.interactions (the last engagement, the offers sent since the last
- * purchase), the population's rhythm, then crm.churn_signal's computation
- * for every client.
+ * purchase, and which of the profile's latest purchases came soon after an
+ * offer), the population's rhythm, then crm.churn_signal's computation for
+ * every client.
  *
  * The rows are those of crm.churn_signals_sql, its definition in SQL: the
  * profile is accumulated by the aggregate's own routine (profile_state_add)
@@ -38,6 +39,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/jsonb.h"
@@ -64,6 +66,7 @@ typedef struct ChurnClient
 	int64		offers;			/* campaign messages after the last purchase */
 	TimestampTz engagement;		/* last inbound contact other than a sale */
 	bool		engaged;
+	uint16		after_offer;	/* bit i: the profile's win[i] came soon after an offer */
 } ChurnClient;
 
 /* client_id -> index of the client */
@@ -128,7 +131,8 @@ enum
 	OC_OWN_GAP, OC_EXPECTED_GAP, OC_GAP_CV, OC_OVERDUE, OC_P_GAP, OC_RECENT_N,
 	OC_PREVIOUS_N, OC_PURCHASE_TREND, OC_RECENT_SPEND, OC_PREVIOUS_SPEND,
 	OC_SPEND_TREND, OC_ENGAGEMENT, OC_ENGAGEMENT_SILENCE, OC_OFFERS, OC_OFFER_SHARE,
-	OC_SEASON_SHARE, OC_POPULATION_GAP, OC_STATUS, OC_CLASS, OUT_NATTS
+	OC_SEASON_SHARE, OC_POPULATION_GAP, OC_STATUS, OC_CLASS, OC_AFTER_OFFER,
+	OC_CONFIDENCE, OC_RUNNER_UP, OUT_NATTS
 };
 
 static const FastPathColumn result_columns[OUT_NATTS] = {
@@ -143,7 +147,9 @@ static const FastPathColumn result_columns[OUT_NATTS] = {
 	{"last_engagement", TIMESTAMPTZOID}, {"engagement_silence_days", FLOAT8OID},
 	{"offers_since_last_purchase", INT8OID}, {"offer_share", FLOAT8OID},
 	{"season_share", FLOAT8OID}, {"population_gap_days", FLOAT8OID},
-	{"status", TEXTOID}, {"behaviour_class", TEXTOID}
+	{"status", TEXTOID}, {"behaviour_class", TEXTOID},
+	{"purchases_after_offer", INT8OID}, {"class_confidence", FLOAT8OID},
+	{"runner_up_class", TEXTOID}
 };
 
 PG_FUNCTION_INFO_V1(churn_signals);
@@ -279,8 +285,24 @@ scan_orders(FastPathTable *orders, TimestampTz as_of,
 	return true;
 }
 
+/*
+ * Marks the purchases of the client's window (its latest PROFILE_WINDOW)
+ * that an offer at time t came soon before: t < purchase <= t + lag.
+ */
+static inline void
+mark_after_offer(ChurnClient *c, TimestampTz t, int64 lag)
+{
+	for (int i = 0; i < c->profile.nwin; i++)
+	{
+		TimestampTz p = c->profile.win[i];
+
+		if (t < p && t >= p - lag)
+			c->after_offer |= (uint16) (1 << i);
+	}
+}
+
 static void
-add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
+add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows, int64 lag)
 {
 	int			i;
 
@@ -299,8 +321,13 @@ add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
 				c->engagement = r->p.t;
 			c->engaged = true;
 		}
-		else if (r->p.t > c->profile.last)
-			c->offers++;
+		else
+		{
+			if (r->p.t > c->profile.last)
+				c->offers++;
+			else
+				mark_after_offer(c, r->p.t, lag);
+		}
 	}
 }
 
@@ -310,7 +337,8 @@ add_interactions(ChurnClients *cs, ChurnRow *rows, int nrows)
  * after the client's last purchase.  False when a time is not finite.
  */
 static bool
-scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *cs)
+scan_interactions(FastPathTable *interactions, TimestampTz as_of, int64 lag,
+				  ChurnClients *cs)
 {
 	ScanPass	pass;
 	TupleTableSlot *slot;
@@ -347,51 +375,46 @@ scan_interactions(FastPathTable *interactions, TimestampTz as_of, ChurnClients *
 		r->hash = scan_client_hash(r->p.client_id);
 		if (++nrows == SCAN_BATCH)
 		{
-			add_interactions(cs, rows, nrows);
+			add_interactions(cs, rows, nrows, lag);
 			nrows = 0;
 		}
 	}
-	add_interactions(cs, rows, nrows);
+	add_interactions(cs, rows, nrows, lag);
 	scan_end(&pass);
 	return true;
 }
 
 /*
- * The shards path (crm.orders held by Citus): the per-client rows of
- * crm.churn_signals_sql's three per-client queries, each grouped by
- * client_id so that it runs whole on the shards, read back here.  The
- * purchases come as the profile's state with the two windows (the
- * aggregate crm.purchase_profile_state with window bounds: the twin's
- * crm.purchase_profile before its final step, and each window's purchases
- * and spend, accumulated as the direct pass does, in one pass), grouped by
- * currency too, so that a client's purchases in a second currency come as
- * a second row: the call then goes to SQL.
+ * The shards path (crm.orders held by Citus): crm.churn_signals_sql's three
+ * per-client queries, each grouped by client_id and joined on client_id in
+ * one query, so that Citus runs it whole on each shard (one task per shard,
+ * one round trip), read back here.  The purchases come as the profile's
+ * state with the two windows (the aggregate crm.purchase_profile_state
+ * with window bounds: the twin's crm.purchase_profile before its final
+ * step, and each window's purchases and spend, accumulated as the direct
+ * pass does, in one pass), grouped by currency too, so that a client's
+ * purchases in a second currency come as a second row: the call then goes
+ * to SQL.  Then the last inbound contact that is not a sale, and the times
+ * of the campaign messages (outbound, with a campaign), read here as the
+ * direct pass reads them: those after the client's last purchase are the
+ * offers since, the others mark the purchases of the profile's window that
+ * came soon after them.
  */
-static const char gather_orders_sql[] =
-"SELECT o.client_id, crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, $2, $3),"
-"       o.currency"
-"  FROM crm.orders o"
-" WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
-" GROUP BY o.client_id, o.currency";
-
-/* the last inbound contact that is not a sale */
-static const char gather_engagement_sql[] =
-"SELECT i.client_id, max(i.occurred_at)"
-"  FROM crm.interactions i"
-" WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= $1"
-" GROUP BY i.client_id";
-
-/* the campaign messages after the client's last purchase */
-static const char gather_offers_sql[] =
-"SELECT c.client_id, count(*)"
-"  FROM crm.interactions c"
-"  JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase"
+static const char gather_clients_sql[] =
+"SELECT p.client_id, p.state, p.currency, e.engaged, f.offers"
+"  FROM (SELECT o.client_id, o.currency,"
+"               crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used, $2, $3) AS state"
 "          FROM crm.orders o"
 "         WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $1"
-"         GROUP BY o.client_id) l"
-"    ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase"
-" WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $1"
-" GROUP BY c.client_id";
+"         GROUP BY o.client_id, o.currency) p"
+"  LEFT JOIN (SELECT i.client_id, max(i.occurred_at) AS engaged"
+"               FROM crm.interactions i"
+"              WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= $1"
+"              GROUP BY i.client_id) e ON e.client_id = p.client_id"
+"  LEFT JOIN (SELECT c.client_id, array_agg(c.occurred_at) AS offers"
+"               FROM crm.interactions c"
+"              WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $1"
+"              GROUP BY c.client_id) f ON f.client_id = p.client_id";
 
 /*
  * The rows of one query (client_id first, then ncols more) in batches,
@@ -444,53 +467,63 @@ gather_rows(GatherCall *g, ChurnClients *cs, const char *sql, int nargs, const O
 	return usual;
 }
 
-static bool
-take_purchases(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
+typedef struct GatherClientsArg
 {
-	ScanCurrency *cur = (ScanCurrency *) arg;
+	ScanCurrency cur;
+	int64		lag;			/* offer_lag_days, in microseconds */
+} GatherClientsArg;
 
+static bool
+take_client(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
+{
+	GatherClientsArg *a = (GatherClientsArg *) arg;
 	ProfileWindow w[2];
 
 	/* a second row of the client: purchases in a second currency */
-	if (c->profile.n > 0 || n[1] || n[2] || !scan_same_currency(cur, v[2]))
+	if (c->profile.n > 0 || n[1] || n[2] || !scan_same_currency(&a->cur, v[2]))
 		return false;
 	profile_windows_read(DatumGetByteaPP(v[1]), &c->profile, w);
 	c->recent = w[0];
 	c->previous = w[1];
-	return true;
-}
+	c->engaged = !n[3];
+	c->engagement = n[3] ? 0 : DatumGetTimestampTz(v[3]);
+	c->offers = 0;
+	if (!n[4])
+	{
+		ArrayType  *times = DatumGetArrayTypeP(v[4]);
+		const TimestampTz *t = (const TimestampTz *) ARR_DATA_PTR(times);
+		int			nt = ArrayGetNItems(ARR_NDIM(times), ARR_DIMS(times));
 
-static bool
-take_engagement(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
-{
-	c->engaged = !n[1];
-	c->engagement = n[1] ? 0 : DatumGetTimestampTz(v[1]);
-	return true;
-}
-
-static bool
-take_offers(ChurnClients *cs, ChurnClient *c, const Datum *v, const bool *n, void *arg)
-{
-	c->offers = n[1] ? 0 : DatumGetInt64(v[1]);
+		if (ARR_ELEMTYPE(times) != TIMESTAMPTZOID || ARR_HASNULL(times))
+			return false;
+		for (int i = 0; i < nt; i++)
+		{
+			/* as the direct pass: a time that is not finite is the twin's */
+			if (TIMESTAMP_NOT_FINITE(t[i]))
+				return false;
+			if (t[i] > c->profile.last)
+				c->offers++;
+			else
+				mark_after_offer(c, t[i], a->lag);
+		}
+	}
 	return true;
 }
 
 /* The clients, from the shards; false when a row is unusual. */
 static bool
 gather_clients(ChurnClients *cs, TimestampTz as_of, TimestampTz recent_from,
-			   TimestampTz previous_from)
+			   TimestampTz previous_from, int64 lag)
 {
 	Oid			types[3] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[3] = {TimestampTzGetDatum(as_of), TimestampTzGetDatum(recent_from),
 	TimestampTzGetDatum(previous_from)};
 	GatherCall	g;
 	bool		usual;
-	ScanCurrency cur = {0};
+	GatherClientsArg a = {{0}, lag};
 
 	gather_begin(&g);
-	usual = gather_rows(&g, cs, gather_orders_sql, 3, types, args, true, take_purchases, &cur) &&
-		gather_rows(&g, cs, gather_engagement_sql, 1, types, args, false, take_engagement, NULL) &&
-		gather_rows(&g, cs, gather_offers_sql, 1, types, args, false, take_offers, NULL);
+	usual = gather_rows(&g, cs, gather_clients_sql, 3, types, args, true, take_client, &a);
 	gather_end(&g);
 	return usual;
 }
@@ -613,14 +646,21 @@ window_spend(const WindowSum *w)
 	return profile_micro_to_numeric(w->total, w->scale);
 }
 
+/* make_interval(secs => secs), as in SQL */
+static Datum
+seconds_interval(double secs)
+{
+	return DirectFunctionCall7(make_interval, Int32GetDatum(0), Int32GetDatum(0),
+							   Int32GetDatum(0), Int32GetDatum(0),
+							   Int32GetDatum(0), Int32GetDatum(0),
+							   Float8GetDatum(secs));
+}
+
 /* The time as_of - secs seconds, with interval arithmetic as in SQL. */
 static TimestampTz
 seconds_before(TimestampTz as_of, double secs, double times)
 {
-	Datum		w = DirectFunctionCall7(make_interval, Int32GetDatum(0), Int32GetDatum(0),
-										Int32GetDatum(0), Int32GetDatum(0),
-										Int32GetDatum(0), Int32GetDatum(0),
-										Float8GetDatum(secs));
+	Datum		w = seconds_interval(secs);
 
 	if (times != 1)
 		w = DirectFunctionCall2(interval_mul, w, Float8GetDatum(times));
@@ -640,6 +680,7 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 	bool		pn[PROFILE_NATTS];
 	Datum		sv[CS_NATTS];
 	bool		sn[CS_NATTS];
+	int			after = __builtin_popcount(c->after_offer);
 	Datum		rs,
 				ps;
 	/* the signals churn_compute gives, and where each goes */
@@ -649,12 +690,13 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 		{CS_OVERDUE, OC_OVERDUE}, {CS_P_GAP, OC_P_GAP},
 		{CS_SEASON_SHARE, OC_SEASON_SHARE},
 		{CS_ENGAGEMENT_SILENCE, OC_ENGAGEMENT_SILENCE},
-		{CS_STATUS, OC_STATUS}, {CS_CLASS, OC_CLASS}
+		{CS_STATUS, OC_STATUS}, {CS_CLASS, OC_CLASS},
+		{CS_CONFIDENCE, OC_CONFIDENCE}, {CS_RUNNER_UP, OC_RUNNER_UP}
 	};
 
 	profile_state_values(&c->profile, pv, pn);
 	churn_compute(s, pv, pn, as_of, gap, c->recent.n, c->previous.n,
-				  c->engaged, c->engagement, c->offers, sv, sn);
+				  c->engaged, c->engagement, c->offers, after, sv, sn, NULL);
 	rs = window_spend(&c->recent);
 	ps = window_spend(&c->previous);
 
@@ -687,6 +729,7 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 	values[pos[OC_OFFERS]] = Int64GetDatum(c->offers);
 	values[pos[OC_OFFER_SHARE]] = pv[PF_OFFER_SHARE];
 	values[pos[OC_POPULATION_GAP]] = Float8GetDatum(gap);
+	values[pos[OC_AFTER_OFFER]] = Int64GetDatum(after);
 }
 
 /*
@@ -707,6 +750,7 @@ churn_signals(PG_FUNCTION_ARGS)
 	FastPathTable interactions;
 	TimestampTz recent_from;
 	TimestampTz previous_from;
+	int64		lag;
 	MemoryContext outer = CurrentMemoryContext;
 	MemoryContext work;
 	MemoryContext row;
@@ -760,6 +804,8 @@ churn_signals(PG_FUNCTION_ARGS)
 
 	recent_from = seconds_before(as_of, settings.window_days * 86400, 1);
 	previous_from = seconds_before(as_of, settings.window_days * 86400, 2);
+	/* an offer's lag, in microseconds, as the twin's interval arithmetic gives it */
+	lag = as_of - seconds_before(as_of, settings.offer_lag_days * 86400, 1);
 
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm.churn_signals",
 								 ALLOCSET_DEFAULT_SIZES);
@@ -775,11 +821,11 @@ churn_signals(PG_FUNCTION_ARGS)
 	if (from_profiles)
 		usual = read_profiles(&cs);
 	else if (on_shards)
-		usual = gather_clients(&cs, as_of, recent_from, previous_from);
+		usual = gather_clients(&cs, as_of, recent_from, previous_from, lag);
 	else
 	{
 		usual = scan_orders(&orders, as_of, recent_from, previous_from, &cs) &&
-			scan_interactions(&interactions, as_of, &cs);
+			scan_interactions(&interactions, as_of, lag, &cs);
 		fastpath_close(&orders);
 		fastpath_close(&interactions);
 	}

@@ -14,6 +14,7 @@
 #include "postgres.h"
 
 #include "access/htup.h"
+#include "access/tupdesc.h"
 #include "fmgr.h"
 
 /* which model a fit state collects rows for */
@@ -75,6 +76,15 @@ typedef struct ClvFitState
 #define CLV_STATE_SLOTS(st) \
 	((int32 *) ((char *) (st) + CLV_STATE_HDRSZ + (Size) (st)->capacity * sizeof(ClvRow)))
 
+/* src/clv_sort.c: sorts with the comparison inlined */
+typedef struct ClvValueIndex
+{
+	double		value;
+	int			index;
+} ClvValueIndex;
+extern void clv_sort_rows(ClvRow *rows, size_t n);
+extern void clv_sort_values(ClvValueIndex *pairs, size_t n);
+
 /* the fit state as flat arrays, built by the final functions */
 typedef struct ClvData
 {
@@ -111,6 +121,7 @@ extern ClvFitState *clv_state_detoast(Datum d);
 extern void clv_state_to_data(const ClvFitState *st, ClvData *data);
 extern double clv_scaled_time_data(const ClvFitState *st, ClvData *data,
 								   const char *model);
+extern double clv_median_rescale(ClvData *data);
 extern char *clv_fmt(double v);
 extern const char *clv_kind_name(int kind);
 extern void clv_validate_row(int kind, const double *v);
@@ -120,6 +131,12 @@ extern void clv_model_params(HeapTupleHeader model, int nparams,
 extern Datum clv_model_result(FunctionCallInfo fcinfo, int nparams,
 							  const double *params, double loglik, int64 n,
 							  int iterations, bool converged);
+extern const char *clv_fit_why;
+extern void clv_set_fit_why(const char *fmt,...) pg_attribute_printf(1, 2);
+extern void clv_notice_not_converged(TupleDesc tupdesc, int iterations);
+extern bool clv_model_check(FunctionCallInfo fcinfo, TupleDesc tupdesc,
+							int nparams, const double *params, double loglik,
+							int iterations, bool converged);
 extern double clv_finite(double value, const char *what, const char *typname,
 						 const char *const *names, const double *params,
 						 int nparams, const char *const *vnames,
@@ -158,6 +175,26 @@ extern void clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 extern bool clv_check_start(int n, const double *theta, ClvObjective fn,
 							void *arg, const char *model);
 
+/*
+ * clv_hessian.c: standard errors and covariance of the fits.  A model
+ * composite may end with std_errors float8[] and covariance float8[]
+ * (after converged); clv_model_result_cov fills them.
+ */
+#define CLV_MAXPARAMS		4
+extern double clv_trigamma(double x);
+extern bool clv_spd_inverse(int n, const double *a, double *inv);
+extern bool clv_covariance_from_hessian(int n, const double *theta,
+										const double *hth, const double *g,
+										double wsum, const double *unscale,
+										double *cov);
+extern bool clv_covariance(int n, ClvObjective fn, void *arg,
+						   const double *theta, double wsum,
+						   const double *unscale, double *cov);
+extern Datum clv_model_result_cov(FunctionCallInfo fcinfo, int nparams,
+								  const double *params, const double *cov,
+								  double loglik, int64 n, int iterations,
+								  bool converged);
+
 /* likelihoods, exposed for the hand-checked tests */
 extern double clv_bgnbd_row_ll(double r, double alpha, double a, double b,
 							   double x, double tx, double T);
@@ -186,11 +223,60 @@ typedef struct ClvTransactionModel
 	const char *arg_name;		/* "bgnbd_model" */
 	const char *const *param_names; /* its four parameters */
 	double		(*expected) (const double *p, double t, double x, double tx, double T);
+	/* optional: P(alive) and E[Y(t) | alive], whose product is expected */
+	double		(*p_alive) (const double *p, double x, double tx, double T);
+	double		(*expected_alive) (const double *p, double t, double x, double T);
+	/* optional: expected_alive at n <= CLV_MULTI_MAX horizons t[] at once */
+	void		(*expected_alive_multi) (const double *p, const double *t, int n,
+										 double x, double T, double *out);
 } ClvTransactionModel;
+
+#define CLV_MULTI_MAX	16		/* horizons per expected_alive_multi call */
+
+extern const ClvTransactionModel clv_bgnbd_tmodel;
+extern const ClvTransactionModel clv_pareto_tmodel;
+extern double clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T);
+extern double clv_bgnbd_expected_v(const double *p, double t, double x,
+								   double tx, double T);
+extern double clv_bgnbd_expected_alive_v(const double *p, double t, double x,
+										 double T);
+extern double clv_pareto_p_alive_v(const double *p, double x, double tx, double T);
+extern double clv_pareto_expected_v(const double *p, double t, double x,
+									double tx, double T);
+extern double clv_pareto_expected_alive_v(const double *p, double t, double x,
+										  double T);
 
 /* the discounted value and its horizon (src/clv_value.c) */
 extern double clv_horizon(double t);
 extern double clv_discounted(FunctionCallInfo fcinfo, const ClvTransactionModel *model,
 							 const double *p, const double *v);
+extern double clv_discounted_v(const ClvTransactionModel *model, const double *p,
+							   const double *v, const double *g, double m,
+							   double horizon, double rate, double period);
+extern void clv_discount_args(double horizon, double rate, double period);
+
+/* src/clv_predict.c: the parameters of a model argument, decoded once per query */
+extern double clv_bgnbd_pmf_v(const double *p, double n, double t, double x,
+							  double tx, double T);
+extern double clv_pareto_pmf_v(const double *p, double n, double t, double x,
+							   double tx, double T);
+extern void clv_model_params_cached(FunctionCallInfo fcinfo, int argno,
+									int nparams, const char *const *names,
+									const char *typname, double *out);
+
+/*
+ * The MBG/NBD (src/clv_mbgnbd.c) and BG/BB (src/clv_bgbb.c) models.  The
+ * MBG/NBD fit reads the BG/NBD state (the same summaries); BG/BB has its
+ * own kind of state, rows (frequency, recency, periods) in whole periods.
+ */
+#define CLV_KIND_BGBB		4
+#define CLV_BGBB_MAX_PERIODS	1.0e6
+
+extern double clv_bgnbd_expected_alive(const double *p, double t, double x,
+									   double T);
+extern void clv_bgbb_validate_row(const double *v);
+extern double clv_mbgnbd_row_ll(double r, double alpha, double a, double b,
+								double x, double tx, double T);
+extern double clv_bgbb_row_ll(const double *p, double x, double tx, double n);
 
 #endif							/* CRM_CLV_H */

@@ -24,6 +24,7 @@
 #include <math.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "clv.h"
@@ -100,19 +101,17 @@ clv_bgnbd_row_ll(double r, double alpha, double a, double b,
  * clv_digamma_diff), so the value and the gradient stay accurate when a and
  * b are huge.
  */
-static double
-bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
+/*
+ * The terms of the log-likelihood and its gradient that depend on one
+ * distinct x, T or t_x only, at (r, alpha, a, b); with g false the
+ * gradient's terms are not computed.
+ */
+static void
+bgnbd_prepare(BgnbdFit *f, double r, double alpha, double a, double b, bool g)
 {
-	ClvData    *d = f->d;
 	double		lna = log(a),
 				lnalpha = log(alpha);
-	double		sll = 0,
-				gr = 0,
-				galpha = 0,
-				ga = 0,
-				gb = 0;
-	int			k,
-				i;
+	int			k;
 
 	/*
 	 * With small parameters the plain differences are exact enough (and
@@ -166,7 +165,21 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 		f->lt[k] = log(alpha + f->ut[k]);
 		f->itv[k] = 1 / (alpha + f->ut[k]);
 	}
+}
 
+static double
+bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
+{
+	ClvData    *d = f->d;
+	double		lnalpha = log(alpha);
+	double		sll = 0,
+				gr = 0,
+				galpha = 0,
+				ga = 0,
+				gb = 0;
+	int			i;
+
+	bgnbd_prepare(f, r, alpha, a, b, g != NULL);
 	for (i = 0; i < d->n; i++)
 	{
 		int			kx = f->ix[i],
@@ -282,6 +295,344 @@ bgnbd_objective_capped(const double *theta, double *grad, void *arg)
 	return v;
 }
 
+/* the work arrays of a fit over data d */
+static void
+bgnbd_fit_init(BgnbdFit *f, ClvData *d)
+{
+	memset(f, 0, sizeof(*f));
+	f->d = d;
+	f->nux = clv_unique(d->x, d->n, &f->ux, &f->ix);
+	f->nuT = clv_unique(d->T, d->n, &f->uT, &f->iT);
+	f->nut = clv_unique(d->tx, d->n, &f->ut, &f->it);
+	f->cx = palloc(sizeof(double) * f->nux);
+	f->l4 = palloc(sizeof(double) * f->nux);
+	f->psrx = palloc(sizeof(double) * f->nux);
+	f->psbx = palloc(sizeof(double) * f->nux);
+	f->psabx = palloc(sizeof(double) * f->nux);
+	f->lT = palloc(sizeof(double) * f->nuT);
+	f->iTv = palloc(sizeof(double) * f->nuT);
+	f->lt = palloc(sizeof(double) * f->nut);
+	f->itv = palloc(sizeof(double) * f->nut);
+}
+
+/*
+ * The mean objective at theta = ln(r, alpha, a, b), its gradient and its
+ * Hessian in theta, in one pass over the rows, from the analytic Hessian of
+ * one client's log-likelihood in the natural parameters: with w3 = P(alive),
+ * w4 = 1 - w3 and the two branches t3, t4 of the log-sum-exp,
+ *   d2 ll = d2 c(x) + w3 d2 t3 + w4 d2 t4 + w3 w4 (d t3 - d t4)(d t3 - d t4)'
+ * where c(x) holds the lnG terms (trigamma in its second derivatives).
+ * Only for parameters below 100 (the plain lnG differences).  Returns NaN
+ * when the objective is not finite.
+ */
+static double
+bgnbd_objective_hessian(BgnbdFit *f, const double *theta, double *grad, double *hess)
+{
+	ClvData    *d = f->d;
+	double		p[4];
+	double		r,
+				alpha,
+				a,
+				b;
+	double		sll = 0,
+				g[4] = {0, 0, 0, 0},
+				H[16];
+	double		tgr,
+				tgab,
+				tgb;
+	double	   *ttrx,
+			   *ttabx,
+			   *ttbx;
+	int			i,
+				j,
+				k;
+
+	for (i = 0; i < 4; i++)
+		p[i] = exp(theta[i]);
+	r = p[0];
+	alpha = p[1];
+	a = p[2];
+	b = p[3];
+	memset(H, 0, sizeof(H));
+	/* the lnG and psi terms per distinct x, T and t_x */
+	bgnbd_prepare(f, r, alpha, a, b, true);
+	tgr = clv_trigamma(r);
+	tgab = clv_trigamma(a + b);
+	tgb = clv_trigamma(b);
+	ttrx = palloc(sizeof(double) * f->nux * 3);
+	ttabx = ttrx + f->nux;
+	ttbx = ttabx + f->nux;
+	for (k = 0; k < f->nux; k++)
+	{
+		double		x = f->ux[k];
+
+		ttrx[k] = clv_trigamma(r + x) - tgr;
+		ttabx[k] = tgab - clv_trigamma(a + b + x);
+		ttbx[k] = ttabx[k] + clv_trigamma(b + x) - tgb;
+	}
+	for (i = 0; i < d->n; i++)
+	{
+		int			kx = f->ix[i],
+					kT = f->iT[i],
+					kt = f->it[i];
+		double		x = d->x[i],
+					w = d->w[i];
+		double		rx = r + x;
+		double		lT = f->lT[kT],
+					iT = f->iTv[kT];
+		double		t3 = -rx * lT;
+		double		ll,
+					w3,
+					w4;
+
+		if (x > 0)
+		{
+			double		lt = f->lt[kt],
+						it = f->itv[kt];
+			double		t4 = f->l4[kx] - rx * lt;
+			double		ib = 1 / (b + x - 1);
+			double		e,
+						dd[4],
+						c34;
+
+			if (t3 >= t4)
+			{
+				e = exp(t4 - t3);
+				ll = t3 + log1p(e);
+				w3 = 1 / (1 + e);
+				w4 = e * w3;
+			}
+			else
+			{
+				e = exp(t3 - t4);
+				ll = t4 + log1p(e);
+				w4 = 1 / (1 + e);
+				w3 = e * w4;
+			}
+			g[0] += w * (f->psrx[kx] - w3 * lT - w4 * lt);
+			g[1] += w * (-rx * (w3 * iT + w4 * it));
+			g[2] += w * (f->psabx[kx] + w4 / a);
+			g[3] += w * (f->psbx[kx] - w4 * ib);
+			/* branch curvatures, then the mixing term */
+			H[1] += w * (-(w3 * iT + w4 * it));
+			H[5] += w * rx * (w3 * iT * iT + w4 * it * it);
+			H[10] += w * (-w4 / (a * a));
+			H[15] += w * (w4 * ib * ib);
+			dd[0] = lt - lT;
+			dd[1] = rx * (it - iT);
+			dd[2] = -1 / a;
+			dd[3] = ib;
+			c34 = w * w3 * w4;
+			for (j = 0; j < 4; j++)
+				for (k = j; k < 4; k++)
+					H[j * 4 + k] += c34 * dd[j] * dd[k];
+		}
+		else
+		{
+			ll = t3;
+			g[0] += w * (f->psrx[kx] - lT);
+			g[1] += w * (-rx * iT);
+			g[2] += w * f->psabx[kx];
+			g[3] += w * f->psbx[kx];
+			H[1] += w * (-iT);
+			H[5] += w * rx * iT * iT;
+		}
+		sll += w * (f->cx[kx] + ll);
+		/* the lnG terms */
+		H[0] += w * ttrx[kx];
+		H[10] += w * ttabx[kx];
+		H[11] += w * ttabx[kx];
+		H[15] += w * ttbx[kx];
+	}
+	pfree(ttrx);
+	/* r ln alpha: d/dr = ln alpha, d/dalpha = r/alpha */
+	g[0] += d->wsum * log(alpha);
+	g[1] += d->wsum * r / alpha;
+	H[1] += d->wsum / alpha;
+	H[5] += -d->wsum * r / (alpha * alpha);
+	for (j = 0; j < 4; j++)
+		for (k = 0; k < j; k++)
+			H[j * 4 + k] = H[k * 4 + j];
+
+	/* the mean objective F(p) = -sll/W + pen |p|^2, then in theta */
+	for (j = 0; j < 4; j++)
+		grad[j] = (-g[j] / d->wsum + 2 * d->penalty * p[j]) * p[j];
+	for (j = 0; j < 4; j++)
+		for (k = 0; k < 4; k++)
+			hess[j * 4 + k] = p[j] * p[k] * (-H[j * 4 + k] / d->wsum
+											 + (j == k ? 2 * d->penalty : 0))
+				+ (j == k ? grad[j] : 0);
+	{
+		double		v = -sll / d->wsum + d->penalty * (r * r + alpha * alpha + a * a + b * b);
+
+		return isfinite(v) ? v : NAN;
+	}
+}
+
+/*
+ * Newton's method on the full data from theta (a fit on a subsample), with
+ * the analytic Hessian and a backtracking line search.  True when the
+ * largest gradient component is at most gtol at a point with a positive
+ * definite Hessian (left in hess, with the gradient in grad); false
+ * whenever anything is amiss: the caller then fits the slow, sure way.
+ */
+static bool
+bgnbd_newton(BgnbdFit *f, double *theta, double gtol, double *grad,
+			 double *hess, int *iterations)
+{
+	double		fval;
+	int			it,
+				i,
+				j;
+
+	for (it = 0; it < 30; it++)
+	{
+		double		inv[16],
+					dir[4],
+					gd = 0,
+					dmax = 0,
+					step = 1;
+		bool		accepted = false;
+		int			tries;
+
+		CHECK_FOR_INTERRUPTS();
+		for (i = 0; i < 4; i++)
+			if (!(fabs(theta[i]) < 20) || exp(theta[i]) >= 100)
+				return false;
+		fval = bgnbd_objective_hessian(f, theta, grad, hess);
+		(*iterations)++;
+		if (isnan(fval) || !clv_spd_inverse(4, hess, inv))
+			return false;
+		for (i = 0; i < 4; i++)
+			if (fabs(grad[i]) > dmax)
+				dmax = fabs(grad[i]);
+		if (dmax <= gtol)
+			return true;
+		dmax = 0;
+		for (i = 0; i < 4; i++)
+		{
+			dir[i] = 0;
+			for (j = 0; j < 4; j++)
+				dir[i] -= inv[i * 4 + j] * grad[j];
+			gd += grad[i] * dir[i];
+			dmax = Max(dmax, fabs(dir[i]));
+		}
+		if (dmax > 4)
+			step = 4 / dmax;
+
+		/*
+		 * Near the optimum the decrease Newton's step promises, -gd/2, is
+		 * below the rounding of the objective (a sum over all the rows):
+		 * the line search cannot see it, and the quadratic model is exact
+		 * there.  Take the full step.
+		 */
+		if (-gd < 1e-12 * fabs(fval))
+		{
+			for (i = 0; i < 4; i++)
+				theta[i] += dir[i];
+			continue;
+		}
+		for (tries = 0; tries < 30; tries++)
+		{
+			double		t[4],
+						fn;
+
+			for (i = 0; i < 4; i++)
+				t[i] = theta[i] + step * dir[i];
+			fn = bgnbd_objective(t, NULL, f);
+			if (isfinite(fn) && fn <= fval + 1e-4 * step * gd)
+			{
+				memcpy(theta, t, sizeof(t));
+				accepted = true;
+				break;
+			}
+			step *= 0.5;
+		}
+		if (!accepted)
+			return false;
+	}
+	return false;
+}
+
+/*
+ * Rescale the times of a fit so that the clients' median t is 1, as
+ * clv_median_rescale does, with the median taken from the distinct t
+ * (no sort of the rows).
+ */
+static double
+bgnbd_median_rescale(BgnbdFit *f)
+{
+	ClvData    *d = f->d;
+	double	   *cnt = palloc0(sizeof(double) * Max(f->nuT, 1));
+	double		acc = 0,
+				med = 0;
+	int			i,
+				k;
+
+	for (i = 0; i < d->n; i++)
+		cnt[f->iT[i]] += d->w[i];
+	for (k = 0; k < f->nuT; k++)
+	{
+		acc += cnt[k];
+		if (acc >= d->wsum / 2)
+		{
+			med = f->uT[k];
+			break;
+		}
+	}
+	pfree(cnt);
+	if (!(med > 0) || !isfinite(1 / med))
+		return 1;
+	for (i = 0; i < d->n; i++)
+	{
+		d->tx[i] /= med;
+		d->T[i] /= med;
+	}
+	for (k = 0; k < f->nuT; k++)
+		f->uT[k] /= med;
+	for (k = 0; k < f->nut; k++)
+		f->ut[k] /= med;
+	return med;
+}
+
+/*
+ * Every k-th row of the sorted data, its count times k: a subsample whose
+ * fit starts Newton's method on the full data close to the optimum.
+ */
+#define BGNBD_SUBSAMPLE_ROWS	16384
+
+/* r beyond this: the rates have no spread left (see clv_bgnbd_final) */
+#define CLV_BGNBD_R_EDGE		1.0e4
+
+static void
+bgnbd_subsample(const ClvData *d, ClvData *sub)
+{
+	int			k = (d->n + BGNBD_SUBSAMPLE_ROWS - 1) / BGNBD_SUBSAMPLE_ROWS;
+	int			i,
+				m = 0;
+	double		wsum = 0;
+
+	sub->x = palloc(sizeof(double) * (d->n / k + 1));
+	sub->tx = palloc(sizeof(double) * (d->n / k + 1));
+	sub->T = palloc(sizeof(double) * (d->n / k + 1));
+	sub->w = palloc(sizeof(double) * (d->n / k + 1));
+	for (i = k / 2; i < d->n; i += k)
+	{
+		sub->x[m] = d->x[i];
+		sub->tx[m] = d->tx[i];
+		sub->T[m] = d->T[i];
+		sub->w[m] = d->w[i];
+		wsum += d->w[i];
+		m++;
+	}
+	sub->n = m;
+	/* the subsample's counts scaled to the whole: the mean objective is the same */
+	for (i = 0; i < m; i++)
+		sub->w[i] *= d->wsum / wsum;
+	sub->wsum = d->wsum;
+	sub->penalty = d->penalty;
+}
+
 Datum
 clv_bgnbd_final(PG_FUNCTION_ARGS)
 {
@@ -292,31 +643,74 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 	double		theta[4] = {0, 0, 0, 0};
 	double		params[4];
 	double		loglik = 0;
+	double		cov[16];
+	bool		have_cov = false;
+	bool		done = false;
 	ClvOptimResult res;
 	int			i;
 
 	scale = clv_scaled_time_data(st, &data, "bgnbd");
 	if (scale <= 0)
 		PG_RETURN_NULL();
-
-	memset(&f, 0, sizeof(f));
-	f.d = &data;
-	f.nux = clv_unique(data.x, data.n, &f.ux, &f.ix);
-	f.nuT = clv_unique(data.T, data.n, &f.uT, &f.iT);
-	f.nut = clv_unique(data.tx, data.n, &f.ut, &f.it);
-	f.cx = palloc(sizeof(double) * f.nux);
-	f.l4 = palloc(sizeof(double) * f.nux);
-	f.psrx = palloc(sizeof(double) * f.nux);
-	f.psbx = palloc(sizeof(double) * f.nux);
-	f.psabx = palloc(sizeof(double) * f.nux);
-	f.lT = palloc(sizeof(double) * f.nuT);
-	f.iTv = palloc(sizeof(double) * f.nuT);
-	f.lt = palloc(sizeof(double) * f.nut);
-	f.itv = palloc(sizeof(double) * f.nut);
-
+	bgnbd_fit_init(&f, &data);
+	/* the penalty is defined on the parameters in time scaled by the largest t */
+	if (data.penalty == 0)
+		scale *= bgnbd_median_rescale(&f);
 	if (!clv_check_start(4, theta, bgnbd_objective, &f, "bgnbd"))
 		PG_RETURN_NULL();
-	clv_bfgs(4, theta, bgnbd_objective, &f, 1000, 1e-9, &res);
+
+	/*
+	 * Many distinct rows: BFGS on a subsample of them, then Newton's method
+	 * with the analytic Hessian on all of them, a handful of passes over
+	 * the rows instead of some forty.  Where that does not end cleanly at a
+	 * maximum, the fit is done as for few rows: BFGS on all the rows from
+	 * the start.
+	 */
+	if (data.n > 2 * BGNBD_SUBSAMPLE_ROWS)
+	{
+		ClvData		sub;
+		BgnbdFit	fs;
+		double		ts[4] = {0, 0, 0, 0};
+		double		g[4],
+					H[16];
+		int			newton_iter = 0;
+
+		bgnbd_subsample(&data, &sub);
+		bgnbd_fit_init(&fs, &sub);
+		clv_bfgs(4, ts, bgnbd_objective, &fs, 1000, 1e-9, &res);
+		if (res.converged &&
+			bgnbd_newton(&f, ts, 1e-9, g, H, &newton_iter))
+		{
+			double		unscale[4] = {1, scale, 1, 1};
+
+			memcpy(theta, ts, sizeof(ts));
+			res.iterations += newton_iter;
+			have_cov = clv_covariance_from_hessian(4, theta, H, g, data.wsum,
+												   unscale, cov);
+			done = true;
+		}
+	}
+	if (!done)
+	{
+		clv_bfgs(4, theta, bgnbd_objective, &f, 1000, 1e-9, &res);
+		if (res.converged)
+		{
+			double		unscale[4] = {1, scale, 1, 1};
+			double		g[4],
+						H[16];
+			bool		small = true;
+
+			for (i = 0; i < 4; i++)
+				small = small && exp(theta[i]) < 100;
+			/* the analytic Hessian where it applies, else differences of the gradient */
+			if (small && !isnan(bgnbd_objective_hessian(&f, theta, g, H)))
+				have_cov = clv_covariance_from_hessian(4, theta, H, g, data.wsum,
+													   unscale, cov);
+			else
+				have_cov = clv_covariance(4, bgnbd_objective, &f, theta,
+										  data.wsum, unscale, cov);
+		}
+	}
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);
 
@@ -353,19 +747,59 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 			params[2] = q * CLV_BGNBD_KAPPA_CAP;
 			params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
 			res.converged = res2.converged;
+			/* on the boundary: no interior maximum, no covariance */
+			have_cov = false;
 		}
 		res.iterations += res2.iterations;
 	}
-	params[1] *= scale;
-	for (i = 0; i < data.n; i++)
-		loglik += data.w[i] * clv_bgnbd_row_ll(params[0], params[1], params[2],
-											   params[3], data.x[i],
-											   data.tx[i] * scale,
-											   data.T[i] * scale);
-	if (!isfinite(loglik))
+
+	/*
+	 * r past 1e4 (a Gamma distribution of the purchase rates with no spread
+	 * left): the fit is running to the boundary r, alpha -> infinity, along
+	 * which the likelihood only flattens out; a small gradient there is not
+	 * a maximum.
+	 */
+	if (params[0] > CLV_BGNBD_R_EDGE && res.converged)
+	{
 		res.converged = false;
-	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,
-							res.iterations, res.converged);
+		have_cov = false;
+		clv_set_fit_why("r passed %g: the purchase rates' spread vanishes (r and alpha growing together) and the likelihood only flattens out towards that edge",
+						CLV_BGNBD_R_EDGE);
+	}
+	if (data.n > 2 * BGNBD_SUBSAMPLE_ROWS)
+	{
+		/*
+		 * In scaled time every client's ll is its ll in the caller's unit
+		 * plus x ln(scale): one pass of the objective instead of six lgamma
+		 * calls per row.
+		 */
+		double		sx = 0;
+
+		for (i = 0; i < data.n; i++)
+			sx += data.w[i] * data.x[i];
+		loglik = -(bgnbd_nll(&f, params[0], params[1], params[2], params[3], NULL)
+				   - data.penalty * (params[0] * params[0] + params[1] * params[1] +
+									 params[2] * params[2] + params[3] * params[3]))
+			* data.wsum - sx * log(scale);
+		params[1] *= scale;
+	}
+	else
+	{
+		params[1] *= scale;
+		for (i = 0; i < data.n; i++)
+			loglik += data.w[i] * clv_bgnbd_row_ll(params[0], params[1], params[2],
+												   params[3], data.x[i],
+												   data.tx[i] * scale,
+												   data.T[i] * scale);
+	}
+	if (!isfinite(loglik) && res.converged)
+	{
+		res.converged = false;
+		clv_set_fit_why("the log-likelihood is not finite at the estimate");
+	}
+	return clv_model_result_cov(fcinfo, 4, params, have_cov ? cov : NULL,
+								loglik, st->nclients, res.iterations,
+								res.converged);
 }
 
 static void
@@ -373,7 +807,7 @@ bgnbd_args(FunctionCallInfo fcinfo, double *p, double *v)
 {
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(i + 1);
@@ -396,13 +830,19 @@ clv_bgnbd_loglik(PG_FUNCTION_ARGS)
 static double
 bgnbd_log_odds_dead(const double *p, double x, double tx, double T)
 {
+	double		ratio;
+
 	if (x == 0)
 		return -INFINITY;
+	/* ln((alpha+T)/(alpha+t_x)) with one logarithm where the ratio is in range */
+	ratio = (p[1] + T) / (p[1] + tx);
+	if (likely(ratio < 1e300))
+		return log(p[2]) - log(p[3] + x - 1) + (p[0] + x) * log(ratio);
 	return log(p[2]) - log(p[3] + x - 1)
 		+ (p[0] + x) * (log(p[1] + T) - log(p[1] + tx));
 }
 
-static double
+double
 clv_bgnbd_p_alive_v(const double *p, double x, double tx, double T)
 {
 	double		lo = bgnbd_log_odds_dead(p, x, tx, T);
@@ -481,8 +921,8 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
  * series needs about a z/(1-z) terms and overflows for large a: from
  * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.
  */
-static double
-clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
+double
+clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
 {
 	double		r = p[0],
 				alpha = p[1],
@@ -496,18 +936,131 @@ clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 	if (t == 0)
 		return 0;
 	if (a >= CLV_BGNBD_A_EXPAND)
-		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T)
-			* clv_bgnbd_p_alive_v(p, x, tx, T);
+		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
 	z = t / (alpha + T + t);
 	L = -log1p(t / (alpha + T));
 	G = (e == 0 ? -L : -expm1(e * L) / e)
 		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
-	return (a + b + x - 1) * G * clv_bgnbd_p_alive_v(p, x, tx, T);
+	return (a + b + x - 1) * G;
+}
+
+/*
+ * clv_bgnbd_expected_alive_v at n horizons t[] at once, for the discounted
+ * value's periods: the series' coefficients (A)_j (a)_{j-1} / ((C)_j j!)
+ * do not depend on z and are computed once per term for every horizon, the
+ * horizons' sums running side by side in double (the compiler vectorises
+ * them).  In double the coefficients stay in range for a below 20 (they
+ * grow like j^(a-2)); beyond, and where the sums could overflow, each
+ * horizon is taken alone as clv_bgnbd_expected_alive_v takes it.  Terms
+ * are summed until, for every horizon, the next one no longer counts.
+ */
+static void
+clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
+							   double x, double T, double *out)
+{
+	double		r = p[0],
+				alpha = p[1],
+				a = p[2],
+				b = p[3];
+	double		e = a - 1,
+				A = a + b - 1 - r,
+				C = a + b + x - 1;
+	double		z[CLV_MULTI_MAX + 3],
+				z2[CLV_MULTI_MAX + 3],
+				pw[CLV_MULTI_MAX + 3],
+				s[CLV_MULTI_MAX + 3];
+	double		coef,
+				ratio = 0,
+				zmax = 0;
+	int			j,
+				k,
+				nb;
+
+	if (n <= 0)
+		return;
+	if (!(a < 20) || n > CLV_MULTI_MAX || !(C > 0) || !(fabs(A) < 1e6))
+	{
+		for (k = 0; k < n; k++)
+			out[k] = clv_bgnbd_expected_alive_v(p, t[k], x, T);
+		return;
+	}
+	/* lanes in blocks of 4 (the unused ones at z = 0): loops the compiler vectorises */
+	nb = (n + 3) / 4;
+	for (k = 0; k < nb * 4; k++)
+	{
+		z[k] = k < n ? t[k] / (alpha + T + t[k]) : 0;
+		z2[k] = z[k] * z[k];
+		pw[k] = z[k];
+		s[k] = 0;
+		zmax = Max(zmax, z[k]);
+	}
+
+	/*
+	 * Two terms a step, c_j z^j + c_(j+1) z^(j+1) = (c_j + c_(j+1) z) z^j,
+	 * their two coefficient ratios with one division.
+	 */
+	coef = A / C;				/* the j = 1 coefficient */
+	for (j = 1; j < 1000000; j += 2)
+	{
+		double		num1 = (A + j) * (a + j - 1),
+					den1 = (C + j) * (j + 1),
+					num2 = (A + j + 1) * (a + j),
+					den2 = (C + j + 1) * (j + 2),
+					inv = 1 / (den1 * den2),
+					c1 = coef,
+					c2 = coef * (num1 * den2 * inv);
+		int			blk,
+					i;
+
+		for (blk = 0; blk < nb; blk++)
+		{
+			double	   *sb = s + 4 * blk,
+					   *pb = pw + 4 * blk;
+			const double *zb = z + 4 * blk,
+					   *z2b = z2 + 4 * blk;
+
+			for (i = 0; i < 4; i++)
+			{
+				sb[i] += (c1 + c2 * zb[i]) * pb[i];
+				pb[i] *= z2b[i];
+			}
+		}
+		ratio = num2 * den1 * inv;
+		coef = c2 * ratio;
+		if ((j & 7) == 7 && fabs(ratio) * zmax < 1)
+		{
+			bool		done = true;
+
+			for (k = 0; k < n; k++)
+				if (fabs(coef * pw[k]) > 1e-17 * fabs(s[k]))
+					done = false;
+			if (done)
+				break;
+		}
+	}
+	for (k = 0; k < n; k++)
+	{
+		double		L = -log1p(t[k] / (alpha + T));
+
+		out[k] = t[k] == 0 ? 0
+			: (a + b + x - 1) * ((e == 0 ? -L : -expm1(e * L) / e) - exp(e * L) * s[k]);
+		if (!isfinite(out[k]))
+			out[k] = clv_bgnbd_expected_alive_v(p, t[k], x, T);
+	}
+}
+
+double
+clv_bgnbd_expected_v(const double *p, double t, double x, double tx, double T)
+{
+	if (t == 0)
+		return 0;
+	return clv_bgnbd_expected_alive_v(p, t, x, T) * clv_bgnbd_p_alive_v(p, x, tx, T);
 }
 
 /* the model as the discounted value (src/clv_value.c) calls it */
-static const ClvTransactionModel bgnbd_model = {
-	"BG/NBD expected purchases", "bgnbd_model", bgnbd_names, clv_bgnbd_expected_v
+const ClvTransactionModel clv_bgnbd_tmodel = {
+	"BG/NBD expected purchases", "bgnbd_model", bgnbd_names, clv_bgnbd_expected_v,
+	clv_bgnbd_p_alive_v, clv_bgnbd_expected_alive_v, clv_bgnbd_expected_alive_multi
 };
 
 Datum
@@ -530,7 +1083,7 @@ clv_bgnbd_expected(PG_FUNCTION_ARGS)
 	double		t;
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	t = clv_horizon(PG_GETARG_FLOAT8(1));
 	for (i = 0; i < 3; i++)
@@ -547,7 +1100,7 @@ clv_bgnbd_expected_new(PG_FUNCTION_ARGS)
 	double		p[4];
 	double		t;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	t = clv_horizon(PG_GETARG_FLOAT8(1));
 	PG_RETURN_FLOAT8(bgnbd_finite(clv_bgnbd_expected_v(p, t, 0, 0, 0),
@@ -565,12 +1118,12 @@ clv_bgnbd_clv(PG_FUNCTION_ARGS)
 				v[3];
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, bgnbd_names,
+	clv_model_params_cached(fcinfo, 0, 4, bgnbd_names,
 					 "bgnbd_model", p);
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(i + 2);
 	clv_validate_row(CLV_KIND_BGNBD, v);
-	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &bgnbd_model, p, v));
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &clv_bgnbd_tmodel, p, v));
 }
 
 /*
@@ -584,4 +1137,33 @@ Datum
 clv_bgnbd_final_or_null(PG_FUNCTION_ARGS)
 {
 	return clv_fit_or_null(clv_bgnbd_final, fcinfo);
+}
+
+/*
+ * E[Y(t) | alive at T, x, T] of the BG/NBD model at p = (r, alpha, a, b):
+ * clv_bgnbd_expected_v without its P(alive) factor.  The MBG/NBD model
+ * (src/clv_mbgnbd.c) uses it with b + 1 in place of b: a client alive at T
+ * has survived x + 1 drop-out opportunities there, not x.
+ */
+double
+clv_bgnbd_expected_alive(const double *p, double t, double x, double T)
+{
+	double		r = p[0],
+				alpha = p[1],
+				a = p[2],
+				b = p[3];
+	double		z,
+				L,
+				e = a - 1,
+				G;
+
+	if (t == 0)
+		return 0;
+	if (a >= CLV_BGNBD_A_EXPAND)
+		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
+	z = t / (alpha + T + t);
+	L = -log1p(t / (alpha + T));
+	G = (e == 0 ? -L : -expm1(e * L) / e)
+		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
+	return (a + b + x - 1) * G;
 }

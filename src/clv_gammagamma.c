@@ -119,6 +119,8 @@ clv_gamma_final(PG_FUNCTION_ARGS)
 	double		theta[3] = {0, 0, 0};
 	double		params[3];
 	double		loglik = 0;
+	double		cov[9];
+	bool		have_cov = false;
 	bool		spread = false;
 	ClvOptimResult res;
 	int			i;
@@ -157,14 +159,25 @@ clv_gamma_final(PG_FUNCTION_ARGS)
 
 	for (i = 0; i < 3; i++)
 		params[i] = exp(theta[i]);
+	if (res.converged)
+	{
+		double		unscale[3] = {1, 1, scale};
+
+		have_cov = clv_covariance(3, gamma_objective, &data, theta, data.wsum,
+								  unscale, cov);
+	}
 	params[2] *= scale;
 	for (i = 0; i < data.n; i++)
 		loglik += data.w[i] * clv_gamma_row_ll(params[0], params[1], params[2],
 											   data.x[i], data.tx[i] * scale);
-	if (!isfinite(loglik))
+	if (!isfinite(loglik) && res.converged)
+	{
 		res.converged = false;
-	return clv_model_result(fcinfo, 3, params, loglik, st->nclients,
-							res.iterations, res.converged);
+		clv_set_fit_why("the log-likelihood is not finite at the estimate");
+	}
+	return clv_model_result_cov(fcinfo, 3, params, have_cov ? cov : NULL,
+								loglik, st->nclients, res.iterations,
+								res.converged);
 }
 
 Datum
@@ -173,7 +186,7 @@ clv_gamma_loglik(PG_FUNCTION_ARGS)
 	double		p[3],
 				v[3] = {0, 0, 0};
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, clv_gamma_names,
+	clv_model_params_cached(fcinfo, 0, 3, clv_gamma_names,
 					 "gamma_gamma_model", p);
 	v[0] = PG_GETARG_FLOAT8(1);
 	v[1] = PG_GETARG_FLOAT8(2);
@@ -215,7 +228,7 @@ clv_gamma_expected_spend(PG_FUNCTION_ARGS)
 	double		p[3],
 				v[3] = {0, 0, 0};
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 3, clv_gamma_names,
+	clv_model_params_cached(fcinfo, 0, 3, clv_gamma_names,
 					 "gamma_gamma_model", p);
 	v[0] = PG_GETARG_FLOAT8(1);
 	v[1] = PG_GETARG_FLOAT8(2);

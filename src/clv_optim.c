@@ -102,6 +102,7 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 
 	f = clv_eval(theta, g, fn, arg);
 	res->converged = false;
+	clv_fit_why = NULL;
 	for (iter = 0; iter < maxiter; iter++)
 	{
 		double		gd = 0,
@@ -111,8 +112,17 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 		int			tries;
 
 		CHECK_FOR_INTERRUPTS();
-		if (!isfinite(f) || clv_maxabs(n, theta) > CLV_MAX_LOGPARAM)
+		if (!isfinite(f))
+		{
+			clv_set_fit_why("the log-likelihood is not finite at the last point");
 			break;
+		}
+		if (clv_maxabs(n, theta) > CLV_MAX_LOGPARAM)
+		{
+			clv_set_fit_why("a parameter ran past e^%g (in the fit's scaled units): the likelihood keeps rising towards the edge of the parameter space",
+							CLV_MAX_LOGPARAM);
+			break;
+		}
 		if (clv_maxabs(n, g) <= gtol)
 		{
 			res->converged = true;
@@ -195,7 +205,10 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 			}
 			/* the objective refused the point (a work budget ran out) */
 			if (!isfinite(fnew))
+			{
+				clv_set_fit_why("the log-likelihood could not be evaluated at the next point");
 				break;
+			}
 		}
 		if (!accepted)
 		{
@@ -211,6 +224,9 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 			/* no further decrease possible in double precision */
 			if (clv_maxabs(n, g) <= CLV_STALL_GTOL)
 				res->converged = true;
+			else
+				clv_set_fit_why("no step lowers the objective any more, with the gradient still at %.3g (above %g)",
+								clv_maxabs(n, g), CLV_STALL_GTOL);
 			break;
 		}
 
@@ -267,12 +283,18 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 		if (stalled >= 3)
 		{
 			res->converged = clv_maxabs(n, g) <= CLV_STALL_GTOL;
+			if (!res->converged)
+				clv_set_fit_why("the objective stopped decreasing in double precision, with the gradient still at %.3g (above %g)",
+								clv_maxabs(n, g), CLV_STALL_GTOL);
 			iter++;
 			break;
 		}
 	}
 	if (iter == maxiter && clv_maxabs(n, g) <= gtol)
 		res->converged = true;
+	else if (iter == maxiter)
+		clv_set_fit_why("the iteration limit %d was reached, with the gradient at %.3g",
+						maxiter, clv_maxabs(n, g));
 	res->fval = f;
 	res->iterations = iter;
 }

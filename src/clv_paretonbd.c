@@ -273,12 +273,17 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	double		theta[4] = {0, 0, 0, 0};
 	double		params[4];
 	double		loglik = 0;
+	double		cov[16];
+	bool		have_cov = false;
 	ClvOptimResult res;
 	int			i;
 
 	scale = clv_scaled_time_data(st, &data, "pareto_nbd");
 	if (scale <= 0)
 		PG_RETURN_NULL();
+	/* the penalty is defined on the parameters in time scaled by the largest t */
+	if (data.penalty == 0)
+		scale *= clv_median_rescale(&data);
 
 	f.d = &data;
 	f.nx = clv_unique(data.x, data.n, &f.ux, &f.ix);
@@ -308,8 +313,21 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 	for (i = 0; i < 4; i++)
 	{
 		params[i] = exp(theta[i]);
-		if (params[i] > 1e6)
+		if (params[i] > 1e6 && !f.exhausted)
+		{
+			if (res.converged)
+				clv_set_fit_why("parameter %s passed 1e6 (in the fit's scaled time): the rates' spread vanishes and the likelihood only flattens out towards that edge",
+								pareto_names[i]);
 			res.converged = false;
+		}
+	}
+	if (res.converged && !f.exhausted)
+	{
+		double		unscale[4] = {1, scale, 1, scale};
+
+		clv_series_work_reset();
+		have_cov = clv_covariance(4, pareto_objective, &f, theta, data.wsum,
+								  unscale, cov);
 	}
 	if (f.exhausted)
 	{
@@ -329,6 +347,8 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 											   params[3] * params[3]))
 			* data.wsum - sx * log(scale);
 		res.converged = false;
+		clv_set_fit_why("the 2F1 series of the likelihood needed more than the work budget of %lld terms near the edge of the parameter space",
+						(long long) f.budget);
 	}
 	params[1] *= scale;
 	params[3] *= scale;
@@ -338,13 +358,17 @@ clv_pareto_final(PG_FUNCTION_ARGS)
 													params[3], data.x[i],
 													data.tx[i] * scale,
 													data.T[i] * scale);
-	if (!isfinite(loglik))
+	if (!isfinite(loglik) && res.converged)
+	{
 		res.converged = false;
-	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,
-							res.iterations, res.converged);
+		clv_set_fit_why("the log-likelihood is not finite at the estimate");
+	}
+	return clv_model_result_cov(fcinfo, 4, params, have_cov ? cov : NULL,
+								loglik, st->nclients, res.iterations,
+								res.converged);
 }
 
-static double
+double
 clv_pareto_p_alive_v(const double *p, double x, double tx, double T)
 {
 	double		lp = -(p[0] + x) * log(p[1] + T) - p[2] * log(p[3] + T)
@@ -366,8 +390,8 @@ pareto_ratio(double s, double lu)
  * E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) [1 - ((beta+T)/(beta+T+t))^(s-1)]/(s-1)
  *                       * P(alive)
  */
-static double
-clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
+double
+clv_pareto_expected_alive_v(const double *p, double t, double x, double T)
 {
 	double		r = p[0],
 				alpha = p[1],
@@ -377,13 +401,21 @@ clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
 	if (t == 0)
 		return 0;
 	return (r + x) * (beta + T) / (alpha + T)
-		* pareto_ratio(s, -log1p(t / (beta + T)))
-		* clv_pareto_p_alive_v(p, x, tx, T);
+		* pareto_ratio(s, -log1p(t / (beta + T)));
+}
+
+double
+clv_pareto_expected_v(const double *p, double t, double x, double tx, double T)
+{
+	if (t == 0)
+		return 0;
+	return clv_pareto_expected_alive_v(p, t, x, T) * clv_pareto_p_alive_v(p, x, tx, T);
 }
 
 /* the model as the discounted value (src/clv_value.c) calls it */
-static const ClvTransactionModel pareto_model = {
-	"Pareto/NBD expected purchases", "pareto_nbd_model", pareto_names, clv_pareto_expected_v
+const ClvTransactionModel clv_pareto_tmodel = {
+	"Pareto/NBD expected purchases", "pareto_nbd_model", pareto_names, clv_pareto_expected_v,
+	clv_pareto_p_alive_v, clv_pareto_expected_alive_v
 };
 
 static void
@@ -391,7 +423,7 @@ pareto_args(FunctionCallInfo fcinfo, int first, double *p, double *v)
 {
 	int			i;
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, pareto_names,
+	clv_model_params_cached(fcinfo, 0, 4, pareto_names,
 					 "pareto_nbd_model", p);
 	for (i = 0; i < 3; i++)
 		v[i] = PG_GETARG_FLOAT8(first + i);
@@ -440,7 +472,7 @@ clv_pareto_expected_new(PG_FUNCTION_ARGS)
 	double		p[4];
 	double		t = clv_horizon(PG_GETARG_FLOAT8(1));
 
-	clv_model_params(PG_GETARG_HEAPTUPLEHEADER(0), 4, pareto_names,
+	clv_model_params_cached(fcinfo, 0, 4, pareto_names,
 					 "pareto_nbd_model", p);
 	if (t == 0)
 		PG_RETURN_FLOAT8(0);
@@ -456,7 +488,7 @@ clv_pareto_clv(PG_FUNCTION_ARGS)
 				v[3];
 
 	pareto_args(fcinfo, 2, p, v);
-	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &pareto_model, p, v));
+	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &clv_pareto_tmodel, p, v));
 }
 
 /*

@@ -171,11 +171,16 @@ clv_hyp2f1_series_tail(double A, double a, double C, double z, double lscale)
 	sum = term;
 	for (j = 1; j < CLV_SERIES_MAX_TERMS; j++)
 	{
-		/* term_{j+1} / term_j = (A+j)(a+j-1) / ((C+j)(j+1)) z */
-		ratio = ((long double) A + j) * ((long double) a + j - 1)
-			/ (((long double) C + j) * (j + 1)) * z;
+		/*
+		 * term_{j+1} / term_j = (A+j)(a+j-1) / ((C+j)(j+1)) z: the ratio in
+		 * double (its rounding, 1e-16 a term, is far below what the
+		 * result keeps), the terms and their sum in long double (range).
+		 */
+		double		rd = (A + j) * (a + j - 1) / ((C + j) * (j + 1)) * z;
+
+		ratio = rd;
 		term *= ratio;
-		if (sum + term == sum && fabsl(ratio) < 1.0L)
+		if (sum + term == sum && fabs(rd) < 1.0)
 			break;
 		sum += term;
 	}
@@ -183,6 +188,18 @@ clv_hyp2f1_series_tail(double A, double a, double C, double z, double lscale)
 		sum += term * ratio / (1.0L - ratio);
 	if (sum == 0)
 		return 0.0;
+	/* e^lscale sum: in double where both are in its range, else in long double */
+	{
+		double		sd = (double) sum;
+
+		if (fabs(lscale) < 700 && fabs(sd) > 1e-290 && fabs(sd) < 1e290)
+		{
+			double		v = sd * exp(lscale);
+
+			if (v != 0 && isfinite(v))
+				return v;
+		}
+	}
 	return (double) copysignl(expl((long double) lscale + logl(fabsl(sum))), sum);
 }
 

@@ -45,6 +45,7 @@ PG_FUNCTION_INFO_V1(clv_bgnbd_trans);
 PG_FUNCTION_INFO_V1(clv_pareto_trans);
 PG_FUNCTION_INFO_V1(clv_gamma_trans);
 PG_FUNCTION_INFO_V1(clv_fit_combine);
+PG_FUNCTION_INFO_V1(clv_bgbb_trans);
 
 #define CLV_INITIAL_CAPACITY	64
 #define CLV_MAX_CAPACITY \
@@ -78,6 +79,8 @@ clv_kind_name(int kind)
 			return "pareto_nbd";
 		case CLV_KIND_GAMMA:
 			return "gamma_gamma";
+		case CLV_KIND_BGBB:
+			return "bgbb";
 	}
 	return "unknown";
 }
@@ -88,7 +91,9 @@ clv_kind_name(int kind)
 void
 clv_validate_row(int kind, const double *v)
 {
-	if (kind == CLV_KIND_GAMMA)
+	if (kind == CLV_KIND_BGBB)
+		clv_bgbb_validate_row(v);
+	else if (kind == CLV_KIND_GAMMA)
 	{
 		double		x = v[0],
 					m = v[1];
@@ -268,7 +273,7 @@ clv_state_detoast(Datum d)
 	ClvFitState *st = (ClvFitState *) PG_DETOAST_DATUM(d);
 
 	if (VARSIZE(st) < CLV_STATE_HDRSZ || st->magic != CLV_STATE_MAGIC ||
-		st->kind < CLV_KIND_BGNBD || st->kind > CLV_KIND_GAMMA ||
+		st->kind < CLV_KIND_BGNBD || st->kind > CLV_KIND_BGBB ||
 		st->capacity < 1 || st->capacity > CLV_MAX_CAPACITY ||
 		(st->capacity & (st->capacity - 1)) != 0 ||
 		st->nrows < 0 || st->nrows > st->capacity ||
@@ -358,6 +363,12 @@ Datum
 clv_gamma_trans(PG_FUNCTION_ARGS)
 {
 	return clv_trans(fcinfo, CLV_KIND_GAMMA, 2);
+}
+
+Datum
+clv_bgbb_trans(PG_FUNCTION_ARGS)
+{
+	return clv_trans(fcinfo, CLV_KIND_BGBB, 3);
 }
 
 /*
@@ -479,6 +490,8 @@ clv_fit_state_parse(FunctionCallInfo fcinfo)
 		kind = CLV_KIND_PARETO;
 	else if (semi - p == 11 && strncmp(p, "gamma_gamma", 11) == 0)
 		kind = CLV_KIND_GAMMA;
+	else if (semi - p == 4 && strncmp(p, "bgbb", 4) == 0)
+		kind = CLV_KIND_BGBB;
 	else
 		goto syntax;
 	nvalues = (kind == CLV_KIND_GAMMA) ? 2 : 3;
@@ -548,19 +561,6 @@ clv_fit_state_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf.data);
 }
 
-static int
-clv_row_cmp(const void *a, const void *b)
-{
-	const ClvRow *x = (const ClvRow *) a;
-	const ClvRow *y = (const ClvRow *) b;
-	int			i;
-
-	for (i = 0; i < 3; i++)
-		if (x->v[i] != y->v[i])
-			return x->v[i] < y->v[i] ? -1 : 1;
-	return 0;
-}
-
 /*
  * The rows as flat arrays for the optimiser, sorted, so that a fit does
  * not depend on the order in which rows and partial states arrived (the
@@ -573,7 +573,7 @@ clv_state_to_data(const ClvFitState *st, ClvData *data)
 	int32		i;
 
 	memcpy(rows, st->rows, sizeof(ClvRow) * st->nrows);
-	qsort(rows, st->nrows, sizeof(ClvRow), clv_row_cmp);
+	clv_sort_rows(rows, st->nrows);
 	data->n = st->nrows;
 	data->x = palloc(sizeof(double) * Max(st->nrows, 1));
 	data->tx = palloc(sizeof(double) * Max(st->nrows, 1));
@@ -631,6 +631,65 @@ clv_scaled_time_data(const ClvFitState *st, ClvData *data, const char *model)
 		data->T[i] /= scale;
 	}
 	return scale;
+}
+
+/* pairs (T, count) ordered by T, for the weighted median */
+typedef struct ClvTW
+{
+	double		T;
+	double		w;
+} ClvTW;
+
+static int
+clv_tw_cmp(const void *a, const void *b)
+{
+	double		x = ((const ClvTW *) a)->T;
+	double		y = ((const ClvTW *) b)->T;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Rescale the (already max-scaled) times of a fit so that the median t of
+ * the clients (weighted by their counts) is 1, and return the factor the
+ * times were divided by.  The median, not the largest t: one client with a
+ * t a million times the others' would otherwise put everybody else's
+ * times near 0, far from the start point, where the fit stops short.  A
+ * median of 0 (most clients at t = 0) keeps the scale.
+ */
+double
+clv_median_rescale(ClvData *data)
+{
+	ClvTW   *tw = palloc(sizeof(ClvTW) * data->n);
+	double		half = data->wsum / 2,
+				acc = 0,
+				med = 0;
+	int			i;
+
+	for (i = 0; i < data->n; i++)
+	{
+		tw[i].T = data->T[i];
+		tw[i].w = data->w[i];
+	}
+	qsort(tw, data->n, sizeof(ClvTW), clv_tw_cmp);
+	for (i = 0; i < data->n; i++)
+	{
+		acc += tw[i].w;
+		if (acc >= half)
+		{
+			med = tw[i].T;
+			break;
+		}
+	}
+	pfree(tw);
+	if (!(med > 0) || !isfinite(1 / med))
+		return 1;
+	for (i = 0; i < data->n; i++)
+	{
+		data->tx[i] /= med;
+		data->T[i] /= med;
+	}
+	return med;
 }
 
 /*
@@ -761,23 +820,62 @@ clv_model_name(Oid type)
 }
 
 /*
- * A fitted model as the composite the function returns: the parameters,
- * then loglik, n, iterations, converged.
+ * Why the last fit did not converge, in a sentence (set by the optimiser
+ * and by the final functions; NULL when it converged).
  */
-Datum
-clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
-				 double loglik, int64 n, int iterations, bool converged)
-{
-	TupleDesc	tupdesc;
-	Datum		values[8];
-	bool		nulls[8] = {false};
-	int			i;
+const char *clv_fit_why = NULL;
+static char clv_fit_why_buf[256];
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
-	if (tupdesc->natts != nparams + 4)
-		elog(ERROR, "unexpected model type with %d attributes", tupdesc->natts);
+void
+clv_set_fit_why(const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(clv_fit_why_buf, sizeof(clv_fit_why_buf), fmt, ap);
+	va_end(ap);
+	clv_fit_why = clv_fit_why_buf;
+}
+
+/* the detail of a fit that did not converge: the iterations and why */
+static char *
+clv_not_converged_detail(int iterations)
+{
+	return psprintf("The optimiser stopped after %d iterations without reaching a maximum of the likelihood: %s.",
+					iterations,
+					clv_fit_why ? clv_fit_why : "its stopping rule was not met");
+}
+
+/*
+ * A fit that ends with converged false says why, in a notice (the model is
+ * returned all the same).
+ */
+void
+clv_notice_not_converged(TupleDesc tupdesc, int iterations)
+{
+	ErrorContextCallback *saved = error_context_stack;
+	char	   *model = clv_model_name(tupdesc->tdtypeid);
+
+	error_context_stack = NULL;
+	ereport(NOTICE,
+			(errmsg_internal("the %s fit did not converge", model),
+			 errdetail_internal("%s", clv_not_converged_detail(iterations)),
+			 errhint("The model is returned with converged false; a penalty, or a look at the data, may help.")));
+	error_context_stack = saved;
+}
+
+/*
+ * Whether a fitted model may be presented: its parameters and
+ * log-likelihood finite (an error otherwise, or in a fit_or_null aggregate
+ * a notice and false) and, in a fit_or_null aggregate, converged (a notice
+ * and false otherwise).  On false fcinfo->isnull is set.
+ */
+bool
+clv_model_check(FunctionCallInfo fcinfo, TupleDesc tupdesc, int nparams,
+				const double *params, double loglik, int iterations,
+				bool converged)
+{
+	int			i;
 
 	/*
 	 * Summaries spanning the whole float8 range can drive a parameter to
@@ -811,7 +909,7 @@ clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
 									  NameStr(TupleDescAttr(tupdesc, i)->attname), clv_fmt(x)),
 							 psprintf("The fit gives %s after %d iterations.", buf.data, iterations));
 			fcinfo->isnull = true;
-			return (Datum) 0;
+			return false;
 		}
 	}
 	/* a fit_or_null aggregate presents only a maximum it found */
@@ -820,62 +918,51 @@ clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
 		clv_unidentified(clv_model_name(tupdesc->tdtypeid),
 						 psprintf("the %s fit did not converge",
 								  clv_model_name(tupdesc->tdtypeid)),
-						 psprintf("The optimiser stopped after %d iterations without reaching a maximum of the likelihood.",
-								  iterations));
+						 clv_not_converged_detail(iterations));
 		fcinfo->isnull = true;
-		return (Datum) 0;
+		return false;
 	}
-	for (i = 0; i < nparams; i++)
-		values[i] = Float8GetDatum(params[i]);
-	values[nparams] = Float8GetDatum(loglik);
-	values[nparams + 1] = Int64GetDatum(n);
-	values[nparams + 2] = Int32GetDatum(iterations);
-	values[nparams + 3] = BoolGetDatum(converged);
-	return HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls));
+	return true;
+}
+
+/*
+ * A fitted model as the composite the function returns, without a
+ * covariance (see clv_model_result_cov, src/clv_hessian.c).
+ */
+Datum
+clv_model_result(FunctionCallInfo fcinfo, int nparams, const double *params,
+				 double loglik, int64 n, int iterations, bool converged)
+{
+	return clv_model_result_cov(fcinfo, nparams, params, NULL, loglik, n,
+								iterations, converged);
 }
 
 /*
  * Sorted distinct values of v[0..n-1] and, for each i, the index of v[i]
  * among them.
  */
-static int
-clv_cmp_double(const void *a, const void *b)
-{
-	double		x = *(const double *) a;
-	double		y = *(const double *) b;
-
-	return (x > y) - (x < y);
-}
-
 int
 clv_unique(const double *v, int n, double **uniq, int **index)
 {
+	ClvValueIndex *pairs = palloc(sizeof(ClvValueIndex) * Max(n, 1));
 	double	   *u = palloc(sizeof(double) * Max(n, 1));
 	int		   *ix = palloc(sizeof(int) * Max(n, 1));
 	int			nu = 0;
 	int			i;
 
-	memcpy(u, v, sizeof(double) * n);
-	qsort(u, n, sizeof(double), clv_cmp_double);
-	for (i = 0; i < n; i++)
-		if (nu == 0 || u[nu - 1] != u[i])
-			u[nu++] = u[i];
 	for (i = 0; i < n; i++)
 	{
-		int			lo = 0,
-					hi = nu - 1;
-
-		while (lo < hi)
-		{
-			int			mid = (lo + hi) / 2;
-
-			if (u[mid] < v[i])
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		ix[i] = lo;
+		pairs[i].value = v[i];
+		pairs[i].index = i;
 	}
+	clv_sort_values(pairs, n);
+	for (i = 0; i < n; i++)
+	{
+		if (nu == 0 || u[nu - 1] != pairs[i].value)
+			u[nu++] = pairs[i].value;
+		ix[pairs[i].index] = nu - 1;
+	}
+	pfree(pairs);
 	*uniq = u;
 	*index = ix;
 	return nu;

@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 
+#include "discount.h"
 #include "fastpath.h"
 #include "future.h"
 #include "profiles.h"
@@ -24,10 +25,13 @@ _PG_init(void)
 {
 	/*
 	 * no hooks; settings: crm.future_tolerance (src/future.c),
-	 * crm.read_profiles and crm.pass_memory_limit (src/profiles.c), and
-	 * crm.log_fast_path (src/fastpath.c), which also reserves the prefix
+	 * crm.price_cart_cache (src/discount_cache.c, which also registers its
+	 * relcache callback), crm.read_profiles and crm.pass_memory_limit
+	 * (src/profiles.c), and crm.log_fast_path (src/fastpath.c), which also
+	 * reserves the prefix
 	 */
 	future_define_settings();
+	discount_cache_define_settings();
 	profiles_define_settings();
 	fastpath_define_settings();
 }

@@ -5,32 +5,39 @@
  * crm.price_cart(client_id bigint, cart jsonb, at timestamptz): the SQL
  * entry point of discount evaluation.  One call reads, with prepared SPI
  * queries: the client and its turnover to date; the cart's products,
- * prices and price lists (a few key lookups per line); the category paths
- * of the cart's categories (one recursive query); every active rule that
- * concerns the client (one query, received slot by slot into an array of
- * DiscRule); the client's use counts of the rules; and, only when a rule
- * needs a tier the cart does not give, the client's tiers from
- * crm.loyalty_accounts.  The rules are evaluated in C
- * by discount_eval.c; the answer is a jsonb built with pushJsonbValue that
- * explains every rule considered.
+ * prices and price lists (a few key lookups per line); the general rules
+ * and the category tree from the backend's cache (discount_cache.c), or,
+ * when the call may not use it, every active rule that concerns the client
+ * (one query, received slot by slot into an array of DiscRule) and the
+ * category paths of the cart's categories (one recursive query); with the
+ * cache, the client's own rules (one query, when there are any); the
+ * client's use counts of the rules, when a rule has a limit; the loyalty
+ * programme; and, only when a rule needs a tier the cart does not give,
+ * the client's tiers from crm.loyalty_accounts.  The rules are evaluated in C by discount_eval.c;
+ * the answer, which explains every rule considered, is a tree of
+ * JsonbValues written out in jsonb's binary form.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "discount.h"
 #include "fastpath.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "nodes/params.h"
 #include "tcop/dest.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 #include "utils/timestamp.h"
@@ -45,6 +52,10 @@ static SPIPlanPtr plan_ancestors = NULL;
 static SPIPlanPtr plan_client = NULL;
 static SPIPlanPtr plan_turnover = NULL;
 static SPIPlanPtr plan_rules = NULL;
+static SPIPlanPtr plan_rules_general = NULL;
+static SPIPlanPtr plan_rules_client = NULL;
+static SPIPlanPtr plan_categories = NULL;
+static SPIPlanPtr plan_any_client_rule = NULL;
 static SPIPlanPtr plan_usage = NULL;
 static SPIPlanPtr plan_tiers = NULL;
 static SPIPlanPtr plan_segment = NULL;
@@ -55,12 +66,46 @@ static SPIPlanPtr plan_program_tier = NULL;
 static SPIPlanPtr plan_program_terms = NULL;
 
 /*
- * Working memory of one price_cart call, a child of the caller's context:
- * SPI's own contexts come and go with its calls, so the loaders switch back
- * to it after each.  Deleted at the end of the call (or with its parent on
- * error).
+ * Working memory of one price_cart call: SPI's own contexts come and go
+ * with its calls, so the loaders switch back to it after each.  It is
+ * keep_cxt, a context kept for the backend and emptied at the end of every
+ * call (also on error): its first megabyte stays allocated, so that a call
+ * does not ask the system for memory and fault it in again.  The large
+ * arrays (rules, the rule-by-line matrices) go to scratch buffers that are
+ * kept too.  A call cannot start while another runs (in_call).
  */
 static MemoryContext work_cxt = NULL;
+static MemoryContext keep_cxt = NULL;
+static bool in_call = false;
+
+#define SCRATCH_RULES		0
+#define SCRATCH_ORDER		1
+#define SCRATCH_HELD		2
+#define SCRATCH_AMT			3
+#define SCRATCH_MARK		4
+#define SCRATCH_N			5
+static void *scratch_buf[SCRATCH_N];
+static Size scratch_size[SCRATCH_N];
+
+/* a buffer of at least size bytes kept for the backend, zeroed if asked */
+static void *
+scratch(int slot, Size size, bool zero)
+{
+	if (scratch_size[slot] < size)
+	{
+		Size		want = Max(size, scratch_size[slot] * 2);
+
+		if (scratch_buf[slot])
+			pfree(scratch_buf[slot]);
+		scratch_buf[slot] = NULL;
+		scratch_size[slot] = 0;
+		scratch_buf[slot] = MemoryContextAllocHuge(TopMemoryContext, want);
+		scratch_size[slot] = want;
+	}
+	if (zero)
+		memset(scratch_buf[slot], 0, size);
+	return scratch_buf[slot];
+}
 
 /*
  * One row per cart line, in cart order.  The lateral subqueries (kept
@@ -120,16 +165,26 @@ static const char *sql_segment =
 "SELECT EXISTS (SELECT 1 FROM crm.segment_map_rules r WHERE r.segment = $1)";
 
 /*
- * The programmes the client ($1) has an account in, with the account's
- * tier; the programme named $1, and the client's ($2) tier in it.  (Each
- * reads crm.loyalty_accounts for one client, so that on a Citus cluster it
+ * The client's ($1) programmes, with the client's tier in each: those of
+ * the households the client is in now (the family card the client pays
+ * with, whether or not they have earned on it themselves), else those
+ * the client has an account in; the programme named $1, and the client's
+ * ($2) tier in it.  (Each reads crm.loyalty_accounts and
+ * crm.household_members for one client, so that on a Citus cluster it
  * runs on that client's shard.)
  */
 static const char *sql_program =
-"SELECT p.program_id, p.code, p.currency, a.tier_code::text, (p.point_value * 10000)::int8"
-"  FROM crm.loyalty_accounts a"
-"  JOIN crm.loyalty_programs p ON p.program_id = a.program_id"
-" WHERE a.client_id = $1"
+"WITH h AS (SELECT m.program_id FROM crm.household_members m"
+"            WHERE m.client_id = $1 AND m.left_at IS NULL),"
+"     c AS (SELECT h.program_id FROM h"
+"           UNION ALL"
+"           SELECT a.program_id FROM crm.loyalty_accounts a"
+"            WHERE a.client_id = $1 AND NOT EXISTS (SELECT 1 FROM h))"
+"SELECT p.program_id, p.code, p.currency,"
+"       (SELECT a.tier_code::text FROM crm.loyalty_accounts a"
+"         WHERE a.client_id = $1 AND a.program_id = p.program_id),"
+"       (p.point_value * 10000)::int8"
+"  FROM c JOIN crm.loyalty_programs p ON p.program_id = c.program_id"
 " ORDER BY p.program_id LIMIT 2";
 static const char *sql_program_named =
 "SELECT p.program_id, p.code, p.currency, NULL::text, (p.point_value * 10000)::int8"
@@ -176,9 +231,53 @@ static const char *sql_rules =
 "  FROM crm.discount_rules r"
 " WHERE r.active AND (r.client_id IS NULL OR r.client_id = $1)";
 
+/*
+ * The cached rules (discount_cache.c): the general ones, with their
+ * windows' bounds instead of the window at a moment (found per call).
+ */
+static const char *sql_rules_general =
+"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
+"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
+"       r.price_list_id, r.category_id, 0,"
+"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
+"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
+"       CASE WHEN r.action IN ('cashback', 'points_share')"
+"            THEN (r.point_value * 10000)::int8 END,"
+"       pg_catalog.lower(r.valid), pg_catalog.upper(r.valid),"
+"       pg_catalog.lower_inc(r.valid), pg_catalog.upper_inc(r.valid),"
+"       pg_catalog.lower_inf(r.valid), pg_catalog.upper_inf(r.valid)"
+"  FROM crm.discount_rules r"
+" WHERE r.active AND r.client_id IS NULL";
+
+/* with the cache: the client's own rules, by query (the same columns as sql_rules) */
+static const char *sql_rules_client =
+"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
+"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
+"       r.price_list_id, r.category_id,"
+"       CASE WHEN r.valid @> $2 THEN 0"
+"            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
+"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
+"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
+"       CASE WHEN r.action IN ('cashback', 'points_share')"
+"            THEN (r.point_value * 10000)::int8 END"
+"  FROM crm.discount_rules r"
+" WHERE r.active AND r.client_id = $1";
+
+/* whether any active rule is a client's own */
+static const char *sql_any_client_rule =
+"SELECT EXISTS (SELECT 1 FROM crm.discount_rules r WHERE r.active AND r.client_id IS NOT NULL)";
+
+/* the cached category tree */
+static const char *sql_categories =
+"SELECT k.category_id, k.parent_id FROM crm.categories k ORDER BY k.category_id";
+
 static const char *sql_usage =
 "SELECT u.rule_id, u.uses::int8 FROM crm.discount_usage u"
 " WHERE u.client_id = $1 ORDER BY u.rule_id";
+
+static void cached_ancestors(DiscCart *c, DiscCache *cache, Datum *cats);
 
 static SPIPlanPtr
 prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
@@ -295,7 +394,7 @@ load_ancestors(DiscCart *c, Datum *cats)
 
 /* products, prices, price lists and category paths of the cart's lines */
 static void
-load_lines(DiscCart *c)
+load_lines(DiscCart *c, DiscCache *cache)
 {
 	Oid			types[3] = {INT8ARRAYOID, INT4ARRAYOID, TIMESTAMPTZOID};
 	Datum	   *pids = palloc(sizeof(Datum) * c->nlines);
@@ -376,7 +475,10 @@ load_lines(DiscCart *c)
 		l->categories = NULL;
 		cats[i] = col(i, 8, &isnull);
 	}
-	load_ancestors(c, cats);
+	if (cache)
+		cached_ancestors(c, cache, cats);
+	else
+		load_ancestors(c, cats);
 }
 
 static void
@@ -466,8 +568,9 @@ program_terms(DiscCart *c)
 
 /*
  * The loyalty programme: the one the cart names (it must exist and be in
- * the cart's currency), or else the one the client has an account in when
- * there is exactly one (in the cart's currency); otherwise none.
+ * the cart's currency), or else the one of the client's household when
+ * the client is in exactly one, or else the one the client has an account
+ * in when there is exactly one (in the cart's currency); otherwise none.
  */
 static void
 load_program(DiscCart *c)
@@ -570,6 +673,7 @@ turnover_in_cart_currency(DiscCart *c)
 }
 
 #define RULE_COLUMNS 19
+#define RULE_COLUMNS_BOUNDS 25
 
 /*
  * The rules are received straight from the executor's slots by a
@@ -580,6 +684,7 @@ typedef struct RuleReceiver
 	DestReceiver pub;
 	DiscCart   *c;
 	int			allocated;
+	MemoryContext cxt;			/* where the rules go */
 } RuleReceiver;
 
 static bool
@@ -587,14 +692,15 @@ rule_receive(TupleTableSlot *slot, DestReceiver *self)
 {
 	RuleReceiver *rr = (RuleReceiver *) self;
 	DiscCart   *c = rr->c;
-	MemoryContext old = MemoryContextSwitchTo(work_cxt);
+	MemoryContext old = MemoryContextSwitchTo(rr->cxt);
 	Datum	   *v;
 	bool	   *n;
 	DiscRule   *r;
 	char	   *action;
 	char	   *stacking;
+	int			natts = slot->tts_tupleDescriptor->natts;
 
-	if (slot->tts_tupleDescriptor->natts != RULE_COLUMNS)
+	if (natts != RULE_COLUMNS && natts != RULE_COLUMNS_BOUNDS)
 		elog(ERROR, "reading the discount rules failed");
 	if (c->nrules == rr->allocated)
 	{
@@ -643,6 +749,22 @@ rule_receive(TupleTableSlot *slot, DestReceiver *self)
 	r->uses_limit = I32(18, -1);
 	r->point_value = I64(19, 100);
 	r->uses = 0;
+	if (natts == RULE_COLUMNS_BOUNDS)
+	{
+		r->lower_inf = BOOL(24);
+		r->upper_inf = BOOL(25);
+		r->lower_inc = BOOL(22);
+		r->upper_inc = BOOL(23);
+		r->lower = r->lower_inf ? 0 : DatumGetTimestampTz(v[19]);
+		r->upper = r->upper_inf ? 0 : DatumGetTimestampTz(v[20]);
+		if (r->has_price_list && r->has_category)
+			r->no_line_reason = psprintf("no line is on price list %d in category %d",
+										 r->price_list_id, r->category_id);
+		else if (r->has_price_list)
+			r->no_line_reason = psprintf("no line is on price list %d", r->price_list_id);
+		else if (r->has_category)
+			r->no_line_reason = psprintf("no line is in category %d", r->category_id);
+	}
 #undef I64
 #undef I32
 #undef BOOL
@@ -668,10 +790,14 @@ rule_destroy(DestReceiver *self)
 {
 }
 
+/*
+ * Runs a rule query (sql_rules, sql_rules_client: $1 client, $2 moment;
+ * sql_rules_general: none) and appends its rules to c->rule_store, which
+ * grows in cxt.
+ */
 static void
-load_rules(DiscCart *c)
+receive_rules(DiscCart *c, SPIPlanPtr plan, bool with_params, MemoryContext cxt)
 {
-	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
 	ParamListInfo params = makeParamList(2);
 	SPIExecuteOptions options;
 	RuleReceiver rr;
@@ -693,22 +819,215 @@ load_rules(DiscCart *c)
 	rr.pub.rDestroy = rule_destroy;
 	rr.pub.mydest = DestNone;
 	rr.c = c;
-	rr.allocated = 256;
-	c->nrules = 0;
-	c->rule_store = palloc(sizeof(DiscRule) * rr.allocated);
+	rr.cxt = cxt;
+	if (c->rule_store == NULL)
+	{
+		rr.allocated = 256;
+		c->nrules = 0;
+		c->rule_store = MemoryContextAlloc(cxt, sizeof(DiscRule) * rr.allocated);
+	}
+	else
+		rr.allocated = c->nrules;	/* grows on the next rule */
 
 	memset(&options, 0, sizeof(options));
-	options.params = params;
+	options.params = with_params ? params : NULL;
 	options.read_only = true;
 	options.dest = (DestReceiver *) &rr;
-	rc = SPI_execute_plan_extended(prepare(&plan_rules, sql_rules, 2, types), &options);
+	rc = SPI_execute_plan_extended(plan, &options);
 	MemoryContextSwitchTo(work_cxt);
 	/* with a receiver of its own (DestNone), SPI reports SPI_OK_UTILITY */
 	if (rc < 0)
 		elog(ERROR, "reading the discount rules failed: %s", SPI_result_code_string(rc));
 }
 
-/* the client's use counts of the rules, merged into the rules */
+/* every active rule that concerns the client, by query */
+static void
+load_rules(DiscCart *c)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+
+	receive_rules(c, prepare(&plan_rules, sql_rules, 2, types), true, work_cxt);
+}
+
+/*
+ * Fills the cache: the general rules, sorted into evaluation order, and
+ * the category tree, read under the call's snapshot.
+ */
+static void
+fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
+{
+	uint64		begun = discount_cache_begin(cache);
+	DiscCart	tmp;
+	DiscRule  **order;
+	int			rc;
+
+	memset(&tmp, 0, sizeof(tmp));
+	receive_rules(&tmp, prepare(&plan_rules_general, sql_rules_general, 0, NULL), false,
+				  cache->cxt);
+	order = palloc(sizeof(DiscRule *) * Max(tmp.nrules, 1));
+	for (int i = 0; i < tmp.nrules; i++)
+		order[i] = &tmp.rule_store[i];
+	qsort(order, tmp.nrules, sizeof(DiscRule *), discount_rule_cmp);
+	cache->rules = MemoryContextAlloc(cache->cxt, sizeof(DiscRule) * Max(tmp.nrules, 1));
+	for (int i = 0; i < tmp.nrules; i++)
+		cache->rules[i] = *order[i];
+	cache->nrules = tmp.nrules;
+
+	/*
+	 * Whether there is any active rule of one client at all, when this role
+	 * reads every rule: if not, no role sees one until the version changes,
+	 * and the calls need not look for the client's own rules.
+	 */
+	if (cache->reader_sees_all)
+	{
+		rc = SPI_execute_plan(prepare(&plan_any_client_rule, sql_any_client_rule, 0, NULL),
+							  NULL, NULL, true, 1);
+		MemoryContextSwitchTo(work_cxt);
+		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "reading the discount rules failed");
+		cache->client_rules = col_bool(0, 1) ? 1 : 0;
+	}
+
+	rc = SPI_execute_plan(prepare(&plan_categories, sql_categories, 0, NULL), NULL, NULL,
+						  true, 0);
+	MemoryContextSwitchTo(work_cxt);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "reading the categories failed");
+	cache->ncategories = (int) SPI_processed;
+	cache->category_id = MemoryContextAlloc(cache->cxt, sizeof(int32) * Max(cache->ncategories, 1));
+	cache->parent_id = MemoryContextAlloc(cache->cxt, sizeof(int32) * Max(cache->ncategories, 1));
+	cache->has_parent = MemoryContextAlloc(cache->cxt, sizeof(bool) * Max(cache->ncategories, 1));
+	for (int k = 0; k < cache->ncategories; k++)
+	{
+		bool		isnull;
+
+		cache->category_id[k] = DatumGetInt32(col(k, 1, &isnull));
+		cache->parent_id[k] = DatumGetInt32(col(k, 2, &isnull));
+		cache->has_parent[k] = !isnull;
+		if (isnull)
+			cache->parent_id[k] = 0;
+	}
+	discount_cache_done(cache, begun, version, xmin);
+}
+
+/*
+ * With the cache: the client's own rules by query, then a copy of the
+ * cached general rules with their windows at the call's moment; the
+ * evaluation order is the merge of the two sorted lists.
+ */
+static void
+load_rules_cached(DiscCart *c, DiscCache *cache)
+{
+	Oid			types[2] = {INT8OID, TIMESTAMPTZOID};
+	int			nown;
+	DiscRule  **own;
+	int			i,
+				j,
+				k;
+
+	if (cache->client_rules != 0)
+		receive_rules(c, prepare(&plan_rules_client, sql_rules_client, 2, types), true, work_cxt);
+	else
+	{
+		/* no rule is any client's own (known when the cache was read) */
+		c->nrules = 0;
+		c->rule_store = palloc(sizeof(DiscRule));
+	}
+	nown = c->nrules;
+	if ((int64) nown + cache->nrules > (int64) (MaxAllocSize / sizeof(DiscRule)))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many discount rules: %d", nown + cache->nrules)));
+	{
+		DiscRule   *store = scratch(SCRATCH_RULES, sizeof(DiscRule) * Max(nown + cache->nrules, 1), false);
+
+		memcpy(store, c->rule_store, sizeof(DiscRule) * nown);
+		memcpy(&store[nown], cache->rules, sizeof(DiscRule) * cache->nrules);
+		c->rule_store = store;
+	}
+	c->nrules = nown + cache->nrules;
+	for (i = nown; i < c->nrules; i++)
+		discount_cache_window(&c->rule_store[i], c->at);
+
+	own = palloc(sizeof(DiscRule *) * Max(nown, 1));
+	for (i = 0; i < nown; i++)
+		own[i] = &c->rule_store[i];
+	qsort(own, nown, sizeof(DiscRule *), discount_rule_cmp);
+	c->rules = scratch(SCRATCH_ORDER, sizeof(DiscRule *) * Max(c->nrules, 1), false);
+	i = 0;
+	j = nown;
+	k = 0;
+	while (i < nown || j < c->nrules)
+	{
+		DiscRule   *g = j < c->nrules ? &c->rule_store[j] : NULL;
+
+		if (i < nown && (g == NULL || discount_rule_cmp(&own[i], &g) <= 0))
+			c->rules[k++] = own[i++];
+		else
+		{
+			c->rules[k++] = g;
+			j++;
+		}
+	}
+}
+
+/*
+ * With the cache: the category paths of the lines from the cached tree, as
+ * the recursive query gives them (the category itself first, at most 1000
+ * steps up).
+ */
+static void
+cached_ancestors(DiscCart *c, DiscCache *cache, Datum *cats)
+{
+	for (int i = 0; i < c->nlines; i++)
+	{
+		int32		cat = DatumGetInt32(cats[i]);
+		int32	   *path = palloc(sizeof(int32) * 8);
+		int			n = 0,
+					size = 8;
+
+		path[n++] = cat;
+		for (int depth = 0; depth < 1000; depth++)
+		{
+			int			lo = 0,
+						hi = cache->ncategories - 1,
+						at = -1;
+
+			while (lo <= hi)
+			{
+				int			mid = (lo + hi) / 2;
+
+				if (cache->category_id[mid] == cat)
+				{
+					at = mid;
+					break;
+				}
+				if (cache->category_id[mid] < cat)
+					lo = mid + 1;
+				else
+					hi = mid - 1;
+			}
+			if (at < 0 || !cache->has_parent[at])
+				break;
+			cat = cache->parent_id[at];
+			if (n == size)
+			{
+				size *= 2;
+				path = repalloc(path, sizeof(int32) * size);
+			}
+			path[n++] = cat;
+		}
+		c->lines[i].categories = path;
+		c->lines[i].ncategories = n;
+	}
+}
+
+/*
+ * The client's use counts of the rules, merged into the rules.  Only a
+ * rule with uses_per_client looks at them: without one, they are not read
+ * (unless the caller may not read them, so that the query raises the same
+ * error as always).
+ */
 static void
 load_usage(DiscCart *c)
 {
@@ -716,6 +1035,15 @@ load_usage(DiscCart *c)
 	Datum		args[1] = {Int64GetDatum(c->client_id)};
 	int			rc;
 	int			nuse;
+	bool		limited = false;
+	Oid			usage;
+
+	for (int i = 0; i < c->nrules && !limited; i++)
+		limited = c->rule_store[i].uses_limit >= 0;
+	usage = get_relname_relid("discount_usage", get_namespace_oid("crm", true));
+	if (!limited && OidIsValid(usage) &&
+		pg_class_aclcheck(usage, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
+		return;
 
 	rc = SPI_execute_plan(prepare(&plan_usage, sql_usage, 1, types), args, NULL,
 						  true, 0);
@@ -801,71 +1129,94 @@ rank_lines(DiscCart *c)
 }
 
 /*
- * Output: the answer is built as a JsonbValue tree with pushJsonbValue, so
- * that no JSON text is written and parsed again.  Amounts are numerics
- * with two decimals (12.30); quantities and rule values with the decimals
- * they need.
+ * Output: the answer is built as a JsonbValue tree, each object and array
+ * allocated at its size and filled in place, then turned into a jsonb
+ * once: no JSON text is written and parsed again, and no parse state
+ * grows value by value.  The builders emit each object's keys in jsonb's
+ * own order (shorter keys first, then bytewise); jo_end checks the order
+ * and sorts when it is not (the totals), as jsonb's own input does.
+ * Amounts are numerics with two decimals (12.30); quantities and rule
+ * values with the decimals they need.
  */
 
-typedef JsonbParseState *JB;
-
-static void
-jb_begin_object(JB *st)
+/* an object of at most n pairs */
+static JsonbValue *
+jo_begin(int n)
 {
-	pushJsonbValue(st, WJB_BEGIN_OBJECT, NULL);
+	JsonbValue *o = palloc(sizeof(JsonbValue));
+
+	o->type = jbvObject;
+	o->val.object.nPairs = 0;
+	o->val.object.pairs = palloc(sizeof(JsonbPair) * Max(n, 1));
+	return o;
 }
 
-static void
-jb_end_object(JB *st)
+static JsonbValue *
+jo_key(JsonbValue *o, const char *key)
 {
-	pushJsonbValue(st, WJB_END_OBJECT, NULL);
+	JsonbPair  *p = &o->val.object.pairs[o->val.object.nPairs];
+
+	p->key.type = jbvString;
+	p->key.val.string.val = (char *) key;
+	p->key.val.string.len = strlen(key);
+	p->order = o->val.object.nPairs++;
+	return &p->value;
 }
 
-static void
-jb_begin_array(JB *st)
+static int
+key_cmp(const JsonbValue *a, const JsonbValue *b)
 {
-	pushJsonbValue(st, WJB_BEGIN_ARRAY, NULL);
+	if (a->val.string.len != b->val.string.len)
+		return a->val.string.len < b->val.string.len ? -1 : 1;
+	return memcmp(a->val.string.val, b->val.string.val, a->val.string.len);
 }
 
+/* the pairs in jsonb's key order (an insertion sort: they nearly are) */
 static void
-jb_end_array(JB *st)
+jo_end(JsonbValue *o)
 {
-	pushJsonbValue(st, WJB_END_ARRAY, NULL);
-}
+	JsonbPair  *p = o->val.object.pairs;
 
-static void
-jb_key(JB *st, const char *key)
-{
-	JsonbValue	v;
-
-	v.type = jbvString;
-	v.val.string.val = (char *) key;
-	v.val.string.len = strlen(key);
-	pushJsonbValue(st, WJB_KEY, &v);
-}
-
-/* a value in an object (in_array false) or an element of an array */
-static void
-jb_value(JB *st, JsonbValue *v, bool in_array)
-{
-	pushJsonbValue(st, in_array ? WJB_ELEM : WJB_VALUE, v);
-}
-
-static void
-jb_str(JB *st, const char *key, const char *str)
-{
-	JsonbValue	v;
-
-	jb_key(st, key);
-	if (str == NULL)
-		v.type = jbvNull;
-	else
+	for (int i = 1; i < o->val.object.nPairs; i++)
 	{
-		v.type = jbvString;
-		v.val.string.val = (char *) str;
-		v.val.string.len = strlen(str);
+		JsonbPair	x = p[i];
+		int			j = i - 1;
+
+		while (j >= 0 && key_cmp(&p[j].key, &x.key) > 0)
+		{
+			p[j + 1] = p[j];
+			j--;
+		}
+		p[j + 1] = x;
 	}
-	jb_value(st, &v, false);
+}
+
+static void
+ja_init(JsonbValue *a, int n)
+{
+	a->type = jbvArray;
+	a->val.array.nElems = 0;
+	a->val.array.rawScalar = false;
+	a->val.array.elems = palloc(sizeof(JsonbValue) * Max(n, 1));
+}
+
+static JsonbValue *
+ja_next(JsonbValue *a)
+{
+	return &a->val.array.elems[a->val.array.nElems++];
+}
+
+static void
+jv_str(JsonbValue *v, const char *str)
+{
+	if (str == NULL)
+	{
+		v->type = jbvNull;
+		return;
+	}
+	v->type = jbvString;
+	v->val.string.val = (char *) str;
+	v->val.string.len = strlen(str);
 }
 
 /* val / 10^scale as a numeric, trailing zeros dropped down to min_scale */
@@ -881,60 +1232,89 @@ scaled_numeric(int64 val, int scale, int min_scale)
 }
 
 static void
-jb_num(JB *st, const char *key, int64 val, int scale, int min_scale)
+jv_num(JsonbValue *v, int64 val, int scale, int min_scale)
 {
-	JsonbValue	v;
-
-	if (key)
-		jb_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = scaled_numeric(val, scale, min_scale);
-	jb_value(st, &v, key == NULL);
+	v->type = jbvNumeric;
+	v->val.numeric = scaled_numeric(val, scale, min_scale);
 }
 
 /*
- * Small integers (ranks, line numbers, small ids) recur through an answer:
- * their numerics are made once per call.
+ * Small integers (ranks, line numbers, small ids) recur through every
+ * answer: their numerics are made once per backend (a numeric does not
+ * change).
  */
 #define SMALL_INTS 4096
 static Numeric *small_ints = NULL;
 
 static void
-jb_int(JB *st, const char *key, int64 val)
+jv_int(JsonbValue *v, int64 val)
 {
-	JsonbValue	v;
-
 	if (val < 0 || val >= SMALL_INTS)
 	{
-		jb_num(st, key, val, 0, 0);
+		jv_num(v, val, 0, 0);
 		return;
 	}
 	if (small_ints == NULL)
-		small_ints = palloc0(sizeof(Numeric) * SMALL_INTS);
+		small_ints = MemoryContextAllocZero(TopMemoryContext, sizeof(Numeric) * SMALL_INTS);
 	if (small_ints[val] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
 		small_ints[val] = int64_to_numeric(val);
-	if (key)
-		jb_key(st, key);
-	v.type = jbvNumeric;
-	v.val.numeric = small_ints[val];
-	jb_value(st, &v, key == NULL);
+		MemoryContextSwitchTo(old);
+	}
+	v->type = jbvNumeric;
+	v->val.numeric = small_ints[val];
 }
 
 static void
-jb_money(JB *st, const char *key, int64 cents)
+jv_money(JsonbValue *v, int64 cents)
 {
-	jb_num(st, key, cents, 2, 2);
+	jv_num(v, cents, 2, 2);
 }
 
+/* a jsonb container (the cart) as a tree of JsonbValues */
 static void
-jb_bool(JB *st, const char *key, bool b)
+jv_container(JsonbValue *out, JsonbContainer *jc)
 {
+	JsonbIterator *it = JsonbIteratorInit(jc);
 	JsonbValue	v;
+	JsonbIteratorToken tok;
 
-	jb_key(st, key);
-	v.type = jbvBool;
-	v.val.boolean = b;
-	jb_value(st, &v, false);
+	tok = JsonbIteratorNext(&it, &v, true);
+	if (tok == WJB_BEGIN_ARRAY)
+	{
+		ja_init(out, v.val.array.nElems);
+		out->val.array.rawScalar = v.val.array.rawScalar;
+		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_ELEM)
+		{
+			JsonbValue *e = ja_next(out);
+
+			if (v.type == jbvBinary)
+				jv_container(e, v.val.binary.data);
+			else
+				*e = v;
+		}
+	}
+	else
+	{
+		JsonbValue *o = jo_begin(v.val.object.nPairs);
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) == WJB_KEY)
+		{
+			JsonbPair  *p = &o->val.object.pairs[o->val.object.nPairs];
+
+			p->key = v;
+			p->order = o->val.object.nPairs++;
+			tok = JsonbIteratorNext(&it, &v, true);
+			Assert(tok == WJB_VALUE);
+			if (v.type == jbvBinary)
+				jv_container(&p->value, v.val.binary.data);
+			else
+				p->value = v;
+		}
+		*out = *o;
+	}
 }
 
 static const char *
@@ -977,200 +1357,475 @@ line_reason(DiscCart *c, int ri, int i)
 }
 
 /*
- * The builders emit each object's keys in jsonb's own order (shorter keys
- * first, then bytewise), so that sorting them on the way in costs little.
+ * A line; applied[] lists the discount rules that applied (n of them), in
+ * evaluation order: only those can have discounted or skipped the line.
  */
 static void
-build_line(JB *st, DiscCart *c, int i)
+build_line(JsonbValue *out, DiscCart *c, int i, const int *applied, int n)
 {
 	DiscLine   *l = &c->lines[i];
+	JsonbValue *o = jo_begin(11);
+	JsonbValue *a;
 
-	jb_begin_object(st);
-	jb_money(st, "net", l->remaining);
-	jb_money(st, "cost", l->cost);
-	jb_int(st, "line", l->line_no);
-	jb_money(st, "gross", l->gross);
+	jv_money(jo_key(o, "net"), l->remaining);
+	jv_money(jo_key(o, "cost"), l->cost);
+	jv_int(jo_key(o, "line"), l->line_no);
+	jv_money(jo_key(o, "gross"), l->gross);
 
-	jb_key(st, "skipped");
-	jb_begin_array(st);
-	for (int ri = 0; ri < c->nrules; ri++)
+	a = jo_key(o, "skipped");
+	ja_init(a, n);
+	for (int k = 0; k < n; k++)
 	{
+		int			ri = applied[k];
 		DiscRule   *r = c->rules[ri];
 		char	   *why;
+		JsonbValue *e;
 
-		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS)
-			continue;
 		why = line_reason(c, ri, i);
 		if (why == NULL)
 			continue;
-		jb_begin_object(st);
-		jb_str(st, "code", r->code);
-		jb_str(st, "reason", why);
-		jb_int(st, "rule_id", r->rule_id);
-		jb_end_object(st);
+		e = jo_begin(3);
+		jv_str(jo_key(e, "code"), r->code);
+		jv_str(jo_key(e, "reason"), why);
+		jv_int(jo_key(e, "rule_id"), r->rule_id);
+		jo_end(e);
+		*ja_next(a) = *e;
 	}
-	jb_end_array(st);
 
-	jb_money(st, "discount", l->gross - l->remaining);
-	jb_num(st, "quantity", l->qty_milli, 3, 0);
+	jv_money(jo_key(o, "discount"), l->gross - l->remaining);
+	jv_num(jo_key(o, "quantity"), l->qty_milli, 3, 0);
 
-	jb_key(st, "discounts");
-	jb_begin_array(st);
-	for (int ri = 0; ri < c->nrules; ri++)
+	a = jo_key(o, "discounts");
+	ja_init(a, n);
+	for (int k = 0; k < n; k++)
 	{
+		int			ri = applied[k];
 		DiscRule   *r = c->rules[ri];
+		JsonbValue *e;
 
-		if (r->status != DISC_APPLIED || r->phase == DISC_PHASE_BONUS ||
-			DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
+		if (DISC_MARK(c, ri, i) != DISC_MARK_APPLIED)
 			continue;
-		jb_begin_object(st);
-		jb_str(st, "code", r->code);
-		jb_money(st, "amount", DISC_AMT(c, ri, i));
-		jb_int(st, "rule_id", r->rule_id);
-		jb_end_object(st);
+		e = jo_begin(3);
+		jv_str(jo_key(e, "code"), r->code);
+		jv_money(jo_key(e, "amount"), DISC_AMT(c, ri, i));
+		jv_int(jo_key(e, "rule_id"), r->rule_id);
+		jo_end(e);
+		*ja_next(a) = *e;
 	}
-	jb_end_array(st);
 
-	jb_int(st, "product_id", l->product_id);
-	jb_money(st, "unit_price", l->unit_price);
-	jb_int(st, "price_list_id", l->price_list_id);
-	jb_end_object(st);
+	jv_int(jo_key(o, "product_id"), l->product_id);
+	jv_money(jo_key(o, "unit_price"), l->unit_price);
+	jv_int(jo_key(o, "price_list_id"), l->price_list_id);
+	jo_end(o);
+	*out = *o;
 }
 
 /*
  * A rule that applied is described in full; a skipped rule by its id, code,
- * rank and the reason (its other fields are in crm.discount_rules).
+ * rank and the reason (its other fields are in crm.discount_rules), which
+ * out_skipped writes.
  */
 static void
-build_rule(JB *st, DiscCart *c, int ri)
+build_rule(JsonbValue *out, DiscCart *c, int ri)
 {
 	DiscRule   *r = c->rules[ri];
 	bool		discount = r->phase != DISC_PHASE_BONUS;
+	JsonbValue *o;
 
-	jb_begin_object(st);
-	if (r->status != DISC_APPLIED)
-	{
-		jb_str(st, "code", r->code);
-		jb_int(st, "rank", r->rank);
-		jb_str(st, "reason", r->reason ? r->reason : "not evaluated");
-		jb_str(st, "status", "skipped");
-		jb_int(st, "rule_id", r->rule_id);
-		jb_end_object(st);
-		return;
-	}
+	Assert(r->status == DISC_APPLIED);	/* out_skipped writes the others */
+	o = jo_begin(13);
 	if (discount)
-		jb_str(st, "base", r->base_original ? "original" : "remaining");
-	jb_str(st, "code", r->code);
-	jb_int(st, "rank", r->rank);
-	jb_str(st, "level", r->phase == DISC_PHASE_LINE ? "line" : "order");
+		jv_str(jo_key(o, "base"), r->base_original ? "original" : "remaining");
+	jv_str(jo_key(o, "code"), r->code);
+	jv_int(jo_key(o, "rank"), r->rank);
+	jv_str(jo_key(o, "level"), r->phase == DISC_PHASE_LINE ? "line" : "order");
 	if (discount)
 	{
-		jb_key(st, "lines");
-		jb_begin_array(st);
+		JsonbValue *a = jo_key(o, "lines");
+
+		ja_init(a, c->nlines);
 		for (int i = 0; i < c->nlines; i++)
 			if (DISC_MARK(c, ri, i) == DISC_MARK_APPLIED)
-				jb_int(st, NULL, c->lines[i].line_no);
-		jb_end_array(st);
+				jv_int(ja_next(a), c->lines[i].line_no);
 	}
 	if (r->action == DISC_FIXED)
-		jb_money(st, "value", r->value);
+		jv_money(jo_key(o, "value"), r->value);
 	else
-		jb_num(st, "value", r->value, 4, 0);
-	jb_str(st, "action", action_name(r->action));
+		jv_num(jo_key(o, "value"), r->value, 4, 0);
+	jv_str(jo_key(o, "action"), action_name(r->action));
 	if (discount)
 	{
-		jb_money(st, "amount", r->amount);
+		jv_money(jo_key(o, "amount"), r->amount);
 		if (r->capped)
-			jb_bool(st, "capped", true);
+		{
+			JsonbValue *b = jo_key(o, "capped");
+
+			b->type = jbvBool;
+			b->val.boolean = true;
+		}
 	}
 	else
-		jb_int(st, "points", r->points);
-	jb_str(st, "status", "applied");
-	jb_int(st, "rule_id", r->rule_id);
+		jv_int(jo_key(o, "points"), r->points);
+	jv_str(jo_key(o, "status"), "applied");
+	jv_int(jo_key(o, "rule_id"), r->rule_id);
 	if (discount)
-		jb_str(st, "stacking", stacking_name(r->stacking));
-	jb_end_object(st);
+		jv_str(jo_key(o, "stacking"), stacking_name(r->stacking));
+	jo_end(o);
+	*out = *o;
+}
+
+/*
+ * The tree is written out in jsonb's binary form here rather than by
+ * JsonbValueToJsonb, for two reasons: into a buffer kept for the backend
+ * (an answer is some hundred kilobytes, which a buffer grown from 1 kB for
+ * every call copies and faults in again and again), and so that the
+ * explanations of the rules, most of an answer, are built one at a time
+ * as they are written (an array whose elems is NULL is the rules' array).
+ * The layout is jsonb's own (utils/jsonb.h), written exactly as
+ * convertToJsonb writes it: a container's header, its JEntrys (keys first,
+ * then values, for an object), an offset instead of a length in every
+ * JB_OFFSET_STRIDE'th, numerics and containers aligned to 4 bytes with the
+ * padding counted in their length.
+ */
+static StringInfoData outbuf;
+static DiscCart *out_cart;
+
+static int
+out_pad(StringInfo b)
+{
+	int			padlen = INTALIGN(b->len) - b->len;
+
+	if (padlen > 0)
+	{
+		enlargeStringInfo(b, padlen);
+		memset(b->data + b->len, 0, padlen);
+		b->len += padlen;
+	}
+	return padlen;
+}
+
+static int
+out_reserve(StringInfo b, int len)
+{
+	int			offset = b->len;
+
+	enlargeStringInfo(b, len);
+	b->len += len;
+	return offset;
+}
+
+static void out_value(StringInfo b, JEntry *header, JsonbValue *v, int level);
+
+static void
+out_scalar(StringInfo b, JEntry *header, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			*header = JENTRY_ISNULL;
+			break;
+		case jbvString:
+			appendBinaryStringInfoNT(b, v->val.string.val, v->val.string.len);
+			*header = v->val.string.len;
+			break;
+		case jbvNumeric:
+			{
+				int			numlen = VARSIZE_ANY(v->val.numeric);
+				int			padlen = out_pad(b);
+
+				appendBinaryStringInfoNT(b, (char *) v->val.numeric, numlen);
+				*header = JENTRY_ISNUMERIC | (padlen + numlen);
+				break;
+			}
+		case jbvBool:
+			*header = v->val.boolean ? JENTRY_ISBOOL_TRUE : JENTRY_ISBOOL_FALSE;
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb value type %d in an answer", (int) v->type);
+	}
+}
+
+/* one child written: its JEntry, with the running total as the offset every stride */
+static void
+out_entry(StringInfo b, int *jentry_offset, JEntry meta, int i, int *totallen)
+{
+	*totallen += JBE_OFFLENFLD(meta);
+	if (*totallen > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
+						JENTRY_OFFLENMASK)));
+	if ((i % JB_OFFSET_STRIDE) == 0)
+		meta = (meta & JENTRY_TYPEMASK) | *totallen | JENTRY_HAS_OFF;
+	memcpy(b->data + *jentry_offset, &meta, sizeof(JEntry));
+	*jentry_offset += sizeof(JEntry);
+}
+
+static void
+out_container_end(StringInfo b, JEntry *header, int base_offset)
+{
+	int			totallen = b->len - base_offset;
+
+	if (totallen > JENTRY_OFFLENMASK)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("total size of jsonb array elements exceeds the maximum of %d bytes",
+						JENTRY_OFFLENMASK)));
+	*header = JENTRY_ISCONTAINER | totallen;
+}
+
+static void build_rule(JsonbValue *out, DiscCart *c, int ri);
+
+static void
+put_numeric(char *buf, int *len, Numeric n, uint32 *entry)
+{
+	int			numlen = VARSIZE_ANY(n);
+	int			padlen = INTALIGN(*len) - *len;
+
+	memset(buf + *len, 0, padlen);
+	memcpy(buf + *len + padlen, n, numlen);
+	*len += padlen + numlen;
+	*entry = JENTRY_ISNUMERIC | (padlen + numlen);
+}
+
+/*
+ * A skipped rule's explanation, {"code", "rank", "reason", "status":
+ * "skipped", "rule_id"}, written in one piece: what build_rule and
+ * out_object would write for it (five pairs, fewer than a stride: lengths
+ * only, the first of the ten JEntrys an offset).
+ */
+static void
+out_skipped(StringInfo b, JEntry *header, DiscRule *r)
+{
+	static const char keys[] = "coderankreasonstatusrule_id";
+	static const int keylen[5] = {4, 4, 6, 6, 7};
+	const char *reason = r->reason ? r->reason : "not evaluated";
+	int			codelen = strlen(r->code);
+	int			reasonlen = strlen(reason);
+	JsonbValue	rank;
+	JsonbValue	id;
+	int			base_offset;
+	int			start;
+	int			len;
+	uint32		entries[10];
+	uint32		head = 5 | JB_FOBJECT;
+	int			total = 0;
+	char	   *p;
+
+	jv_int(&rank, r->rank);
+	jv_int(&id, r->rule_id);
+	base_offset = b->len;
+	out_pad(b);
+	start = b->len;
+	/* the most it takes: header, entries, keys, values with two paddings */
+	enlargeStringInfo(b, 4 + 40 + 27 + codelen + reasonlen + 7 + 6 +
+					  VARSIZE_ANY(rank.val.numeric) + VARSIZE_ANY(id.val.numeric));
+	p = b->data + start;
+	memcpy(p, &head, 4);
+	len = 4 + 40;
+	memcpy(p + len, keys, 27);
+	len += 27;
+	for (int k = 0; k < 5; k++)
+		entries[k] = keylen[k];
+	memcpy(p + len, r->code, codelen);
+	len += codelen;
+	entries[5] = codelen;
+	/* numerics are aligned as in the whole answer: p is at an aligned offset */
+	put_numeric(p, &len, rank.val.numeric, &entries[6]);
+	memcpy(p + len, reason, reasonlen);
+	len += reasonlen;
+	entries[7] = reasonlen;
+	memcpy(p + len, "skipped", 7);
+	len += 7;
+	entries[8] = 7;
+	put_numeric(p, &len, id.val.numeric, &entries[9]);
+	for (int k = 0; k < 10; k++)
+	{
+		total += JBE_OFFLENFLD(entries[k]);
+		if (k == 0)
+			entries[k] = (entries[k] & JENTRY_TYPEMASK) | total | JENTRY_HAS_OFF;
+	}
+	memcpy(p + 4, entries, 40);
+	b->len = start + len;
+	b->data[b->len] = '\0';
+	*header = JENTRY_ISCONTAINER | (b->len - base_offset);
+}
+
+static void
+out_array(StringInfo b, JEntry *header, JsonbValue *v, int level)
+{
+	int			base_offset = b->len;
+	int			n = v->val.array.nElems;
+	uint32		head = n | JB_FARRAY;
+	int			jentry_offset;
+	int			totallen = 0;
+
+	out_pad(b);
+	if (v->val.array.rawScalar)
+		head |= JB_FSCALAR;
+	appendBinaryStringInfoNT(b, (char *) &head, sizeof(uint32));
+	jentry_offset = out_reserve(b, sizeof(JEntry) * n);
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		if (v->val.array.elems == NULL && out_cart->rules[i]->status != DISC_APPLIED)
+			out_skipped(b, &meta, out_cart->rules[i]);
+		else if (v->val.array.elems == NULL)
+		{
+			/* the rules: each explanation built as it is written */
+			JsonbValue	rule;
+
+			build_rule(&rule, out_cart, i);
+			out_value(b, &meta, &rule, level + 1);
+		}
+		else
+			out_value(b, &meta, &v->val.array.elems[i], level + 1);
+		out_entry(b, &jentry_offset, meta, i, &totallen);
+	}
+	out_container_end(b, header, base_offset);
+}
+
+static void
+out_object(StringInfo b, JEntry *header, JsonbValue *v, int level)
+{
+	int			base_offset = b->len;
+	int			n = v->val.object.nPairs;
+	uint32		head = n | JB_FOBJECT;
+	int			jentry_offset;
+	int			totallen = 0;
+
+	out_pad(b);
+	appendBinaryStringInfoNT(b, (char *) &head, sizeof(uint32));
+	jentry_offset = out_reserve(b, sizeof(JEntry) * n * 2);
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		out_scalar(b, &meta, &v->val.object.pairs[i].key);
+		out_entry(b, &jentry_offset, meta, i, &totallen);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		JEntry		meta;
+
+		out_value(b, &meta, &v->val.object.pairs[i].value, level + 1);
+		out_entry(b, &jentry_offset, meta, i + n, &totallen);
+	}
+	out_container_end(b, header, base_offset);
+}
+
+static void
+out_value(StringInfo b, JEntry *header, JsonbValue *v, int level)
+{
+	check_stack_depth();
+	if (v->type == jbvArray)
+		out_array(b, header, v, level);
+	else if (v->type == jbvObject)
+		out_object(b, header, v, level);
+	else
+		out_scalar(b, header, v);
+}
+
+/* the tree as a jsonb, allocated in cxt */
+static Jsonb *
+out_jsonb(JsonbValue *root, DiscCart *c, MemoryContext cxt)
+{
+	JEntry		header;
+	Jsonb	   *res;
+
+	if (outbuf.data == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		initStringInfo(&outbuf);
+		MemoryContextSwitchTo(old);
+	}
+	resetStringInfo(&outbuf);
+	out_cart = c;
+	out_reserve(&outbuf, VARHDRSZ);
+	out_value(&outbuf, &header, root, 0);
+	res = MemoryContextAlloc(cxt, outbuf.len);
+	memcpy(res, outbuf.data, outbuf.len);
+	SET_VARSIZE(res, outbuf.len);
+	/* a buffer grown for a very large answer is not kept */
+	if (outbuf.maxlen > 16 * 1024 * 1024)
+	{
+		pfree(outbuf.data);
+		outbuf.data = NULL;
+	}
+	return res;
 }
 
 static Jsonb *
-build_result(DiscCart *c)
+build_result(DiscCart *c, MemoryContext caller)
 {
-	JB			st = NULL;
-	JsonbValue	v;
-	JsonbValue *res;
+	JsonbValue *o = jo_begin(13);
+	JsonbValue *a;
+	JsonbValue *t;
+	int		   *applied;
+	int			napplied = 0;
 
-	jb_begin_object(&st);
-	jb_str(&st, "at", at_text(c->at));
-	jb_key(&st, "cart");
-	v.type = jbvBinary;
-	v.val.binary.data = &c->cart->root;
-	v.val.binary.len = VARSIZE(c->cart) - VARHDRSZ;
-	jb_value(&st, &v, false);
+	jv_str(jo_key(o, "at"), at_text(c->at));
+	jv_container(jo_key(o, "cart"), &c->cart->root);
 
-	jb_key(&st, "lines");
-	jb_begin_array(&st);
-	for (int i = 0; i < c->nlines; i++)
-		build_line(&st, c, i);
-	jb_end_array(&st);
-
-	jb_key(&st, "rules");
-	jb_begin_array(&st);
+	applied = palloc(sizeof(int) * Max(c->nrules, 1));
 	for (int ri = 0; ri < c->nrules; ri++)
-		build_rule(&st, c, ri);
-	jb_end_array(&st);
+		if (c->rules[ri]->status == DISC_APPLIED && c->rules[ri]->phase != DISC_PHASE_BONUS)
+			applied[napplied++] = ri;
+	a = jo_key(o, "lines");
+	ja_init(a, c->nlines);
+	for (int i = 0; i < c->nlines; i++)
+		build_line(ja_next(a), c, i, applied, napplied);
 
-	jb_key(&st, "tiers");
+	/* the rules' explanations are built as they are written (out_array) */
+	a = jo_key(o, "rules");
+	a->type = jbvArray;
+	a->val.array.nElems = c->nrules;
+	a->val.array.rawScalar = false;
+	a->val.array.elems = NULL;
+
+	a = jo_key(o, "tiers");
 	if (c->tiers_known)
 	{
-		jb_begin_array(&st);
+		ja_init(a, c->ntiers);
 		for (int k = 0; k < c->ntiers; k++)
-		{
-			v.type = jbvString;
-			v.val.string.val = c->tiers[k];
-			v.val.string.len = strlen(c->tiers[k]);
-			jb_value(&st, &v, true);
-		}
-		jb_end_array(&st);
+			jv_str(ja_next(a), c->tiers[k]);
 	}
 	else
-	{
-		v.type = jbvNull;
-		jb_value(&st, &v, false);
-	}
+		a->type = jbvNull;
 
-	jb_key(&st, "totals");
-	jb_begin_object(&st);
-	jb_money(&st, "net", c->net);
-	jb_money(&st, "gross", c->gross);
-	jb_money(&st, "discount", c->discount);
-	jb_int(&st, "points_paid", c->points_paid);
-	jb_int(&st, "points_earned", c->points_earned);
-	jb_int(&st, "points_earned_program", c->program_earned);
-	jb_int(&st, "points_earned_rules", c->rules_earned);
-	jb_int(&st, "max_points_payable", c->max_points);
-	jb_end_object(&st);
+	t = jo_begin(8);
+	jv_money(jo_key(t, "net"), c->net);
+	jv_money(jo_key(t, "gross"), c->gross);
+	jv_money(jo_key(t, "discount"), c->discount);
+	jv_int(jo_key(t, "points_paid"), c->points_paid);
+	jv_int(jo_key(t, "points_earned"), c->points_earned);
+	jv_int(jo_key(t, "points_earned_program"), c->program_earned);
+	jv_int(jo_key(t, "points_earned_rules"), c->rules_earned);
+	jv_int(jo_key(t, "max_points_payable"), c->max_points);
+	jo_end(t);
+	*jo_key(o, "totals") = *t;
 
-	jb_str(&st, "program", c->has_program ? c->program : NULL);
-	jb_str(&st, "segment", c->segment);
-	jb_str(&st, "segment_from", c->segment == NULL ? NULL :
+	jv_str(jo_key(o, "program"), c->has_program ? c->program : NULL);
+	jv_str(jo_key(o, "segment"), c->segment);
+	jv_str(jo_key(o, "segment_from"), c->segment == NULL ? NULL :
 		   c->segment_stored ? "stored" : "cart");
-	jb_str(&st, "segment_since", c->segment_stored ? at_text(c->segment_since) : NULL);
-	jb_str(&st, "currency", c->currency);
-	jb_int(&st, "client_id", c->client_id);
-	jb_money(&st, "turnover_before", c->turnover);
-
-	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
-	return JsonbValueToJsonb(res);
+	jv_str(jo_key(o, "segment_since"), c->segment_stored ? at_text(c->segment_since) : NULL);
+	jv_str(jo_key(o, "currency"), c->currency);
+	jv_int(jo_key(o, "client_id"), c->client_id);
+	jv_money(jo_key(o, "turnover_before"), c->turnover);
+	jo_end(o);
+	return out_jsonb(o, c, caller);
 }
+
+static Jsonb *price_cart(FunctionCallInfo fcinfo, MemoryContext caller);
 
 Datum
 discount_price_cart(PG_FUNCTION_ARGS)
 {
-	DiscCart	c;
 	MemoryContext caller = CurrentMemoryContext;
-	Jsonb	   *result;
-	Jsonb	   *built;
-	bool		need_tier = false;
+	Jsonb	   *volatile result = NULL;
 
 	/* not STRICT: a NULL argument is an error naming it */
 	for (int i = 0; i < 3; i++)
@@ -1187,10 +1842,43 @@ discount_price_cart(PG_FUNCTION_ARGS)
 				 errmsg("the moment to price at must be finite: %s",
 						timestamptz_to_str(PG_GETARG_TIMESTAMPTZ(2)))));
 
-	work_cxt = AllocSetContextCreate(caller, "crm price_cart",
-									 ALLOCSET_DEFAULT_SIZES);
+	if (in_call)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("crm.price_cart cannot be called while it prices a cart")));
+	if (keep_cxt == NULL)
+		keep_cxt = AllocSetContextCreate(TopMemoryContext, "crm price_cart",
+										 1024 * 1024, 1024 * 1024, ALLOCSET_DEFAULT_MAXSIZE);
+	in_call = true;
+	PG_TRY();
+	{
+		result = price_cart(fcinfo, caller);
+	}
+	PG_FINALLY();
+	{
+		in_call = false;
+		MemoryContextSwitchTo(caller);
+		MemoryContextReset(keep_cxt);
+		work_cxt = NULL;
+	}
+	PG_END_TRY();
+	PG_RETURN_JSONB_P(result);
+}
+
+/* the body of crm.price_cart, in work_cxt */
+static Jsonb *
+price_cart(FunctionCallInfo fcinfo, MemoryContext caller)
+{
+	DiscCart	c;
+	Jsonb	   *result;
+	bool		need_tier = false;
+	FastPath	fp;
+	DiscCache  *cache;
+	int64		version = 0;
+	TransactionId xmin = InvalidTransactionId;
+
+	work_cxt = keep_cxt;
 	MemoryContextSwitchTo(work_cxt);
-	small_ints = NULL;			/* it lives in work_cxt */
 
 	memset(&c, 0, sizeof(c));
 	c.client_id = PG_GETARG_INT64(0);
@@ -1202,10 +1890,17 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(work_cxt);
+	fastpath_init(&fp, "crm.price_cart");
+	cache = discount_cache_usable(&fp, &version, &xmin);
+	if (cache && !(cache->valid && cache->version == version && cache->xmin == xmin))
+		fill_cache(cache, version, xmin);
 	load_client(&c);
-	load_lines(&c);
+	load_lines(&c, cache);
 	turnover_in_cart_currency(&c);
-	load_rules(&c);
+	if (cache)
+		load_rules_cached(&c, cache);
+	else
+		load_rules(&c);
 	load_usage(&c);
 	load_program(&c);
 	for (int i = 0; i < c.nrules; i++)
@@ -1218,15 +1913,13 @@ discount_price_cart(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many rules (%d) for a cart of %d lines", c.nrules, c.nlines)));
 	rank_lines(&c);
+	c.held_reason = scratch(SCRATCH_HELD, sizeof(char *) * Max(c.nrules, 1), true);
+	c.amt = scratch(SCRATCH_AMT, sizeof(int64) * Max(1, (size_t) c.nrules * c.nlines), true);
+	c.mark = scratch(SCRATCH_MARK, sizeof(uint8) * Max(1, (size_t) c.nrules * c.nlines), true);
 	discount_evaluate(&c);
 
-	built = build_result(&c);
-	result = MemoryContextAlloc(caller, VARSIZE(built));
-	memcpy(result, built, VARSIZE(built));
+	result = build_result(&c, caller);
 
 	SPI_finish();
-	MemoryContextSwitchTo(caller);
-	MemoryContextDelete(work_cxt);
-	work_cxt = NULL;
-	PG_RETURN_JSONB_P(result);
+	return result;
 }

@@ -96,6 +96,14 @@ typedef struct DiscRule
 	int32		uses_limit;		/* -1: unlimited */
 	int64		uses;
 	int64		point_value;	/* 1/10000 of the currency */
+	/* the validity window's bounds, for a cached rule (its window is found per call) */
+	bool		lower_inf;
+	bool		upper_inf;
+	bool		lower_inc;
+	bool		upper_inc;
+	TimestampTz lower;
+	TimestampTz upper;
+	char	   *no_line_reason; /* a cached rule's reason when it covers no line */
 	/* results */
 	int			status;
 	char	   *reason;			/* why skipped */
@@ -140,6 +148,11 @@ typedef struct DiscCart
 	int64		rules_earned;	/* the bonus rules' points */
 	/* fills program_cap and program_earned once the net is known */
 	void		(*program_terms) (struct DiscCart *c);
+	/* every category of the lines (with their ancestors), sorted, unique */
+	int32	   *cart_categories;
+	int			ncart_categories;
+	/* per stop rule, the reason of the rules whose lines it holds */
+	char	  **held_reason;
 	/* (rule, line) matrices, nrules * nlines */
 	int64	   *amt;
 	uint8	   *mark;
@@ -153,11 +166,47 @@ typedef struct DiscCart
 	int			multiplier_rule;	/* index of the multiplier rule, -1 */
 } DiscCart;
 
+/*
+ * What crm.price_cart keeps between calls in a backend (discount_cache.c):
+ * the active general rules (client_id NULL), in evaluation order, and the
+ * category tree, as of one version of crm.pricing_version.
+ */
+typedef struct DiscCache
+{
+	MemoryContext cxt;			/* holds all of it; NULL before the first */
+	bool		valid;
+	Oid			rules_relid;
+	Oid			categories_relid;
+	Oid			version_relid;
+	int64		version;		/* crm.pricing_version.version read at */
+	TransactionId xmin;			/* and the xmin of that row version */
+	int			nrules;
+	DiscRule   *rules;			/* in evaluation order */
+	int			client_rules;	/* active rules with a client_id: 0 none, 1 some, -1 not known */
+	bool		reader_sees_all;	/* this call's role reads every rule, row security or not */
+	int			ncategories;
+	int32	   *category_id;	/* sorted */
+	int32	   *parent_id;		/* 0 with has_parent false: a root */
+	bool	   *has_parent;
+} DiscCache;
+
+struct FastPath;
+
+/* discount_cache.c */
+extern void discount_cache_define_settings(void);
+extern DiscCache *discount_cache_usable(struct FastPath *fp, int64 *version,
+										TransactionId *xmin);
+extern uint64 discount_cache_begin(DiscCache *cache);
+extern void discount_cache_done(DiscCache *cache, uint64 begun, int64 version,
+								TransactionId xmin);
+extern void discount_cache_window(DiscRule *r, TimestampTz at);
+
 /* discount_cart.c */
 extern void discount_parse_cart(DiscCart *c, Jsonb *cart);
 
 /* discount_eval.c */
 extern void discount_evaluate(DiscCart *c);
+extern int	discount_rule_cmp(const void *a, const void *b);
 extern int64 discount_round_div(int128 num, int128 den);
 extern char *discount_money(int64 cents);
 extern void discount_allocate(int64 total, int n, const int64 *weights,

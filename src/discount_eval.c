@@ -143,8 +143,8 @@ discount_allocate(int64 total, int n, const int64 *weights,
 	pfree(idx);
 }
 
-static int
-rule_cmp(const void *a, const void *b)
+int
+discount_rule_cmp(const void *a, const void *b)
 {
 	const DiscRule *x = *(DiscRule *const *) a;
 	const DiscRule *y = *(DiscRule *const *) b;
@@ -158,14 +158,19 @@ rule_cmp(const void *a, const void *b)
 	return 0;
 }
 
-/* Sorts the rules into evaluation order: an array of pointers. */
+/*
+ * Sorts the rules into evaluation order: an array of pointers (unless the
+ * caller gave them in that order already, from the cache).
+ */
 static void
 sort_rules(DiscCart *c)
 {
+	if (c->rules != NULL)
+		return;
 	c->rules = palloc(sizeof(DiscRule *) * Max(c->nrules, 1));
 	for (int i = 0; i < c->nrules; i++)
 		c->rules[i] = &c->rule_store[i];
-	qsort(c->rules, c->nrules, sizeof(DiscRule *), rule_cmp);
+	qsort(c->rules, c->nrules, sizeof(DiscRule *), discount_rule_cmp);
 }
 
 static void
@@ -177,6 +182,35 @@ skip(DiscRule *r, char *reason)
 
 #define SKIP(r, reason) \
 	do { skip((r), (reason)); return; } while (0)
+
+static int
+int32_cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* every category of the cart's lines, sorted, once per call */
+static void
+cart_categories(DiscCart *c)
+{
+	int			n = 0;
+	int			k = 0;
+
+	for (int i = 0; i < c->nlines; i++)
+		n += c->lines[i].ncategories;
+	c->cart_categories = palloc(sizeof(int32) * Max(n, 1));
+	for (int i = 0; i < c->nlines; i++)
+		for (int j = 0; j < c->lines[i].ncategories; j++)
+			c->cart_categories[k++] = c->lines[i].categories[j];
+	qsort(c->cart_categories, n, sizeof(int32), int32_cmp);
+	c->ncart_categories = 0;
+	for (int i = 0; i < n; i++)
+		if (i == 0 || c->cart_categories[i] != c->cart_categories[i - 1])
+			c->cart_categories[c->ncart_categories++] = c->cart_categories[i];
+}
 
 static bool
 in_category(DiscLine *l, int32 category_id)
@@ -206,6 +240,7 @@ check_conditions(DiscCart *c, int ri)
 {
 	DiscRule   *r = c->rules[ri];
 	int			ncovered = 0;
+	bool		some_line;
 
 	r->status = DISC_CANDIDATE;
 	if (r->window < 0)
@@ -254,7 +289,11 @@ check_conditions(DiscCart *c, int ri)
 				discount_money(c->turnover), discount_money(r->min_turnover)));
 
 	r->covered_gross = 0;
-	for (int i = 0; i < c->nlines; i++)
+	/* a category none of the lines is in: no line to look at */
+	some_line = !r->has_category ||
+		bsearch(&r->category_id, c->cart_categories, c->ncart_categories,
+				sizeof(int32), int32_cmp) != NULL;
+	for (int i = 0; some_line && i < c->nlines; i++)
 	{
 		DiscLine   *l = &c->lines[i];
 
@@ -268,6 +307,8 @@ check_conditions(DiscCart *c, int ri)
 	}
 	if (ncovered == 0)
 	{
+		if (r->no_line_reason)
+			SKIP(r, r->no_line_reason);
 		if (r->has_price_list && r->has_category)
 			SKIP(r, psprintf("no line is on price list %d in category %d",
 					r->price_list_id, r->category_id));
@@ -362,8 +403,14 @@ apply_discount(DiscCart *c, int ri, Scratch *s)
 	if (nactive == 0)
 	{
 		if (stopper >= 0)
-			skip(r, psprintf("every line it covers is held by stop rule \"%s\"",
-							 c->rules[stopper]->code));
+		{
+			/* one text per stop rule, however many rules it holds lines of */
+			if (c->held_reason[stopper] == NULL)
+				c->held_reason[stopper] =
+					psprintf("every line it covers is held by stop rule \"%s\"",
+							 c->rules[stopper]->code);
+			skip(r, c->held_reason[stopper]);
+		}
 		else
 			skip(r, pstrdup("nothing is left to discount on its lines"));
 		return;
@@ -701,8 +748,14 @@ discount_evaluate(DiscCart *c)
 	Scratch		s;
 
 	sort_rules(c);
-	c->amt = palloc0(sizeof(int64) * Max(1, (size_t) c->nrules * n));
-	c->mark = palloc0(sizeof(uint8) * Max(1, (size_t) c->nrules * n));
+	cart_categories(c);
+	/* zeroed arrays the caller may give */
+	if (c->held_reason == NULL)
+		c->held_reason = palloc0(sizeof(char *) * Max(c->nrules, 1));
+	if (c->amt == NULL)
+		c->amt = palloc0(sizeof(int64) * Max(1, (size_t) c->nrules * n));
+	if (c->mark == NULL)
+		c->mark = palloc0(sizeof(uint8) * Max(1, (size_t) c->nrules * n));
 	s.a = palloc(sizeof(int64) * n);
 	s.w = palloc(sizeof(int64) * n);
 	s.out = palloc(sizeof(int64) * n);

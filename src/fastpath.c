@@ -465,6 +465,13 @@ fastpath_taken(FastPath *fp)
 	count_decision(fp, "c");
 }
 
+void
+fastpath_declined(FastPath *fp)
+{
+	Assert(fp->reason != NULL);
+	count_decision(fp, "sql");
+}
+
 bool
 fastpath_may_gather(FastPath *fp)
 {

@@ -132,6 +132,12 @@ extern bool fastpath_decline(FastPath *fp, const char *reason, const char *detai
 extern void fastpath_taken(FastPath *fp);
 
 /*
+ * The call does its work by statements, for fp's reason, without calling
+ * a twin (crm.price_cart reading its rules by query): counted and logged.
+ */
+extern void fastpath_declined(FastPath *fp);
+
+/*
  * Calls crm.<sql_name>, the twin, with the caller's argument types and
  * arguments, and returns what it returns; a set-returning twin fills the
  * caller's own result set (its ReturnSetInfo is passed on).  Counts and

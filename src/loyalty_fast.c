@@ -513,6 +513,66 @@ program_lookup(LoyaltyCall *call, text *code, ProgramRow *p)
 	return found;
 }
 
+/* the columns of crm.household_members the fast path reads */
+enum
+{
+	HM_CLIENT, HM_PROGRAM, HM_LEFT, HM_NATTS
+};
+
+static const FastPathColumn member_columns[HM_NATTS] = {
+	{"client_id", INT8OID, true}, {"program_id", INT8OID, true},
+	{"left_at", TIMESTAMPTZOID, false}
+};
+
+/*
+ * Whether the client is a member of a household in the programme now,
+ * through the index of current memberships, read as a query would
+ * (fastpath_open_read).  A household member's redemption is the SQL
+ * implementation's (it locks the household first and may draw on the
+ * other members' points), so true also when the table cannot be read
+ * directly: the call then goes to SQL, which decides.
+ */
+static bool
+household_member(LoyaltyCall *call, int64 client_id, int64 program_id)
+{
+	FastPathTable members;
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	ScanKeyData keys[2];
+	TupleTableSlot *slot;
+	bool		found = false;
+
+	if (!fastpath_open_read(&call->fp, &members, "household_members", member_columns, HM_NATTS))
+		return true;
+	rel = members.top;
+	idx = crm_index(call, "household_members_active_key");
+	if (members.nrels != 1 || members.rels[0].rel != rel || idx == NULL)
+	{
+		if (idx)
+			index_close(idx, AccessShareLock);
+		fastpath_close(&members);
+		return true;
+	}
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(client_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(program_id));
+	slot = table_slot_create(rel, NULL);
+	scan = crm_index_beginscan(rel, idx, GetActiveSnapshot(), 2);
+	index_rescan(scan, keys, 2, NULL, 0);
+	while (!found && index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+
+		(void) slot_getattr(slot, members.rels[0].attnum[HM_LEFT], &isnull);
+		found = isnull;
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	fastpath_close(&members);
+	return found;
+}
+
 /*
  * Finds and locks the account row as SELECT ... FOR UPDATE does, into
  * slot.  False when there is none (or it vanished): the SQL
@@ -768,7 +828,7 @@ key_ok(text *key)
  * False: the call goes to SQL (after call_end).
  */
 static bool
-call_begin(LoyaltyCall *call, int64 client_id, text *program, text *key,
+call_begin(LoyaltyCall *call, int64 client_id, text *program, text *key, bool redeem,
 		   ProgramRow *prog, TupleTableSlot **acct, int64 *balance)
 {
 	bool		isnull;
@@ -780,6 +840,9 @@ call_begin(LoyaltyCall *call, int64 client_id, text *program, text *key,
 	*acct = table_slot_create(call->rels[LY_ACCOUNTS], NULL);
 	if (!program_lookup(call, program, prog))
 		return fastpath_decline(&call->fp, "unknown programme", NULL);	/* unless set */
+	/* a household member's redemption: before the account is locked, as SQL locks the household first */
+	if (redeem && household_member(call, client_id, prog->program_id))
+		return fastpath_decline(&call->fp, "household member", NULL);	/* unless set */
 	if (!account_lock(call, client_id, prog->program_id, *acct))
 		return fastpath_decline(&call->fp, "no account yet", NULL);
 	call_next_snapshot(call);
@@ -848,7 +911,7 @@ loyalty_earn_points(PG_FUNCTION_ARGS)
 		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_earn_sql");
 	}
 
-	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance))
+	if (!call_begin(&call, client_id, program, key, false, &prog, &acct, &balance))
 		goto sql;
 	if (points > PG_INT64_MAX - balance)
 	{
@@ -1038,7 +1101,7 @@ loyalty_redeem_points(PG_FUNCTION_ARGS)
 		return fastpath_call_sql(&call.fp, fcinfo, "loyalty_redeem_sql");
 	}
 
-	if (!call_begin(&call, client_id, program, key, &prog, &acct, &balance))
+	if (!call_begin(&call, client_id, program, key, true, &prog, &acct, &balance))
 		goto sql;
 	if (balance < points)
 	{

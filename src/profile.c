@@ -67,7 +67,6 @@ PG_FUNCTION_INFO_V1(profile_deserialfn);
 PG_FUNCTION_INFO_V1(profile_finalfn);
 PG_FUNCTION_INFO_V1(profile_state_size);
 PG_FUNCTION_INFO_V1(profile_from_state);
-PG_FUNCTION_INFO_V1(profile_windows_transfn);
 PG_FUNCTION_INFO_V1(profile_windows_combinefn);
 PG_FUNCTION_INFO_V1(profile_windows_serialfn);
 PG_FUNCTION_INFO_V1(profile_windows_deserialfn);
@@ -298,6 +297,13 @@ profile_check_time(TimestampTz t)
  * crm.purchase_profile transition: (state, purchased_at, amount [, offer]).
  * A row with a NULL time or amount is not a purchase and is skipped; a NULL
  * offer counts as no offer.
+ *
+ * With window bounds (state, purchased_at, amount, offer, recent_from,
+ * previous_from), the transition of crm.purchase_profile_state's second
+ * form: the state is a ProfileWindows, whose windows take the purchases
+ * after recent_from, and those after previous_from up to recent_from (a
+ * NULL bound: the window takes no purchase, as SQL's t > NULL).  The
+ * windows' bounds are each row's own: constants in practice.
  */
 Datum
 profile_transfn(PG_FUNCTION_ARGS)
@@ -327,8 +333,19 @@ profile_transfn(PG_FUNCTION_ARGS)
 	offer = PG_NARGS() > 3 && !PG_ARGISNULL(3) && PG_GETARG_BOOL(3);
 
 	if (s == NULL)
-		s = (ProfileState *) MemoryContextAllocZero(aggcontext, sizeof(ProfileState));
+		s = (ProfileState *) MemoryContextAllocZero(aggcontext, PG_NARGS() > 4 ?
+													sizeof(ProfileWindows) :
+													sizeof(ProfileState));
 	profile_state_add(s, t, amount, dscale, offer);
+	if (PG_NARGS() > 4 && !PG_ARGISNULL(4))
+	{
+		ProfileWindow *w = ((ProfileWindows *) s)->w;
+
+		if (t > PG_GETARG_TIMESTAMPTZ(4))
+			profile_window_sum_add(&w[0], amount, dscale);
+		else if (!PG_ARGISNULL(5) && t > PG_GETARG_TIMESTAMPTZ(5))
+			profile_window_sum_add(&w[1], amount, dscale);
+	}
 
 	PG_RETURN_POINTER(s);
 }
@@ -413,34 +430,46 @@ profile_merge(ProfileState *a, const ProfileState *b)
 	a->nwin = m;
 }
 
+/*
+ * The two states of a combine call (of size bytes each), when both are
+ * there; otherwise sets *result to the answer (NULL, the one state, or a
+ * copy of the second in the aggregate context, where the result must live)
+ * and returns false.
+ */
+static bool
+profile_combine_args(FunctionCallInfo fcinfo, Size size, void **a, void **b, Datum *result)
+{
+	MemoryContext aggcontext;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "crm.purchase_profile's combine function called in non-aggregate context");
+	*a = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
+	*b = PG_ARGISNULL(1) ? NULL : PG_GETARG_POINTER(1);
+	if (*a != NULL && *b != NULL)
+		return true;
+	fcinfo->isnull = (*a == NULL && *b == NULL);
+	if (*b == NULL)
+		*result = PointerGetDatum(*a);
+	else
+	{
+		void	   *copy = MemoryContextAlloc(aggcontext, size);
+
+		memcpy(copy, *b, size);
+		*result = PointerGetDatum(copy);
+	}
+	return false;
+}
+
 Datum
 profile_combinefn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
-	ProfileState *a;
-	ProfileState *b;
+	void	   *a;
+	void	   *b;
+	Datum		result;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "profile_combinefn called in non-aggregate context");
-
-	a = PG_ARGISNULL(0) ? NULL : (ProfileState *) PG_GETARG_POINTER(0);
-	b = PG_ARGISNULL(1) ? NULL : (ProfileState *) PG_GETARG_POINTER(1);
-
-	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
-	if (a == NULL)
-	{
-		/* the result must live in the aggregate context: copy */
-		a = (ProfileState *) MemoryContextAlloc(aggcontext, sizeof(ProfileState));
-		memcpy(a, b, sizeof(ProfileState));
-		PG_RETURN_POINTER(a);
-	}
-
-	profile_merge(a, b);
+	if (!profile_combine_args(fcinfo, sizeof(ProfileState), &a, &b, &result))
+		return result;
+	profile_merge((ProfileState *) a, (const ProfileState *) b);
 	PG_RETURN_POINTER(a);
 }
 
@@ -684,75 +713,19 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 
 /*
  * crm.purchase_profile_state(purchased_at, amount, offer, recent_from,
- * previous_from): the profile's state and two windows, the purchases after
- * recent_from and those after previous_from up to recent_from (a NULL
- * bound: the window takes no purchase, as SQL's t > NULL), in one pass;
- * crm.churn_signals gathers it per client from the shards of a Citus
- * cluster.  The windows' bounds are each row's own: constants in practice.
+ * previous_from): the profile's state and two windows in one pass (its
+ * transition is profile_transfn's); crm.churn_signals gathers it per client
+ * from the shards of a Citus cluster.
  */
-Datum
-profile_windows_transfn(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcontext;
-	ProfileWindows *s;
-	TimestampTz t;
-	int128		amount;
-	int			dscale;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "profile_windows_transfn called in non-aggregate context");
-
-	s = PG_ARGISNULL(0) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(0);
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-	{
-		if (s == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(s);
-	}
-
-	t = PG_GETARG_TIMESTAMPTZ(1);
-	profile_check_time(t);
-	amount = profile_numeric_to_micro(PG_GETARG_DATUM(2), &dscale);
-	if (s == NULL)
-		s = (ProfileWindows *) MemoryContextAllocZero(aggcontext, sizeof(ProfileWindows));
-	profile_state_add(&s->p, t, amount, dscale, !PG_ARGISNULL(3) && PG_GETARG_BOOL(3));
-	if (!PG_ARGISNULL(4))
-	{
-		TimestampTz recent_from = PG_GETARG_TIMESTAMPTZ(4);
-
-		if (t > recent_from)
-			profile_window_sum_add(&s->w[0], amount, dscale);
-		else if (!PG_ARGISNULL(5) && t > PG_GETARG_TIMESTAMPTZ(5))
-			profile_window_sum_add(&s->w[1], amount, dscale);
-	}
-	PG_RETURN_POINTER(s);
-}
-
 Datum
 profile_windows_combinefn(PG_FUNCTION_ARGS)
 {
-	MemoryContext aggcontext;
 	ProfileWindows *a;
 	ProfileWindows *b;
+	Datum		result;
 
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "profile_windows_combinefn called in non-aggregate context");
-
-	a = PG_ARGISNULL(0) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(0);
-	b = PG_ARGISNULL(1) ? NULL : (ProfileWindows *) PG_GETARG_POINTER(1);
-	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
-	if (a == NULL)
-	{
-		a = (ProfileWindows *) MemoryContextAlloc(aggcontext, sizeof(ProfileWindows));
-		memcpy(a, b, sizeof(ProfileWindows));
-		PG_RETURN_POINTER(a);
-	}
-
+	if (!profile_combine_args(fcinfo, sizeof(ProfileWindows), (void **) &a, (void **) &b, &result))
+		return result;
 	profile_merge(&a->p, &b->p);
 	for (int i = 0; i < 2; i++)
 	{

@@ -17,6 +17,7 @@
 #include "miscadmin.h"
 #include "utils/snapmgr.h"
 
+#include "progress.h"
 #include "scan.h"
 
 const FastPathColumn scan_orders_columns[PC_N] = {
@@ -58,6 +59,26 @@ scan_begin(ScanPass *pass, FastPathTable *table)
 	scan_leaf(pass, 0);
 }
 
+/* the rows read so far, against the planner's estimate of the table's */
+static void
+scan_progress(ScanPass *pass)
+{
+	double		total = 0;
+
+	for (int i = 0; i < pass->table->nrels; i++)
+	{
+		double		n = pass->table->rels[i].rel->rd_rel->reltuples;
+
+		if (n < 0)
+		{
+			total = -1;
+			break;
+		}
+		total += n;
+	}
+	progress_rows(RelationGetRelationName(pass->table->top), pass->rows, total);
+}
+
 TupleTableSlot *
 scan_next(ScanPass *pass)
 {
@@ -67,6 +88,8 @@ scan_next(ScanPass *pass)
 		if (table_scan_getnextslot(pass->scan, ForwardScanDirection, pass->slot))
 		{
 			slot_getsomeattrs(pass->slot, pass->table->rels[pass->leaf].maxatt);
+			if ((++pass->rows & (PROGRESS_ROWS_EVERY - 1)) == 0)
+				scan_progress(pass);
 			return pass->slot;
 		}
 		scan_leaf(pass, pass->leaf + 1);

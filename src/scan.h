@@ -28,6 +28,7 @@ typedef struct ScanPass
 	TableScanDesc scan;
 	TupleTableSlot *slot;
 	const AttrNumber *att;		/* where each column read is in this leaf */
+	uint64		rows;			/* rows read so far (progress) */
 } ScanPass;
 
 extern void scan_begin(ScanPass *pass, FastPathTable *table);

@@ -115,7 +115,7 @@ COMMENT ON AGGREGATE crm.purchase_profile_state(timestamptz, numeric, boolean) I
  */
 CREATE FUNCTION crm.purchase_profile_windows_transfn(internal, timestamptz, numeric, boolean, timestamptz, timestamptz)
 RETURNS internal
-AS 'MODULE_PATHNAME', 'profile_windows_transfn'
+AS 'MODULE_PATHNAME', 'profile_transfn'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.purchase_profile_windows_transfn(internal, timestamptz, numeric, boolean, timestamptz, timestamptz) IS 'transition function of crm.purchase_profile_state(timestamptz, numeric, boolean, timestamptz, timestamptz)';
 

@@ -16,9 +16,11 @@ CREATE TYPE crm.churn_signal AS (
 	engagement_silence_days double precision,
 	offers_since_last_purchase bigint,
 	status				text,
-	behaviour_class		text
+	behaviour_class		text,
+	class_confidence	double precision,
+	runner_up_class		text
 );
-COMMENT ON TYPE crm.churn_signal IS 'churn signals of one client: rhythm, overdue ratio, probability of a gap this long, season share, engagement silence, status and behavioural class (docs/churn.md)';
+COMMENT ON TYPE crm.churn_signal IS 'churn signals of one client: rhythm, overdue ratio, probability of a gap this long, season share, engagement silence, status and behavioural class with its confidence and runner-up (docs/churn.md)';
 
 CREATE FUNCTION crm.churn_signal(profile crm.purchase_profile, as_of timestamptz,
 								 population_gap_days double precision,
@@ -26,11 +28,25 @@ CREATE FUNCTION crm.churn_signal(profile crm.purchase_profile, as_of timestamptz
 								 previous_purchases bigint DEFAULT 0,
 								 last_engagement timestamptz DEFAULT NULL,
 								 offers_since_last_purchase bigint DEFAULT 0,
-								 options jsonb DEFAULT '{}')
+								 options jsonb DEFAULT '{}',
+								 purchases_after_offer bigint DEFAULT 0)
 RETURNS crm.churn_signal
 AS 'MODULE_PATHNAME', 'churn_signal'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION crm.churn_signal(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb) IS 'churn signals, status and behavioural class of one client from its purchase profile at as_of; error if the last purchase is after as_of';
+COMMENT ON FUNCTION crm.churn_signal(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint) IS 'churn signals, status and behavioural class of one client from its purchase profile at as_of; error if the last purchase is after as_of';
+
+CREATE FUNCTION crm.churn_class_scores(profile crm.purchase_profile, as_of timestamptz,
+									   population_gap_days double precision,
+									   recent_purchases bigint DEFAULT 0,
+									   previous_purchases bigint DEFAULT 0,
+									   last_engagement timestamptz DEFAULT NULL,
+									   offers_since_last_purchase bigint DEFAULT 0,
+									   options jsonb DEFAULT '{}',
+									   purchases_after_offer bigint DEFAULT 0)
+RETURNS TABLE (class text, score double precision, chosen text, conditions jsonb)
+AS 'MODULE_PATHNAME', 'churn_class_scores'
+LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 9;
+COMMENT ON FUNCTION crm.churn_class_scores(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint) IS 'the score of each behavioural class for one client (the arguments of crm.churn_signal) and the conditions behind it: feature, value and evidence';
 
 CREATE FUNCTION crm.churn_options(options jsonb DEFAULT '{}')
 RETURNS jsonb
@@ -79,7 +95,10 @@ CREATE TYPE crm.churn_signals_row AS (
 	season_share	double precision,
 	population_gap_days double precision,
 	status			text,
-	behaviour_class text
+	behaviour_class text,
+	purchases_after_offer bigint,
+	class_confidence double precision,
+	runner_up_class text
 );
 COMMENT ON TYPE crm.churn_signals_row IS 'a row of crm.churn_signals (and of crm.churn_signals_sql): a client''s churn signals, status and behavioural class';
 
@@ -110,6 +129,7 @@ DECLARE
 	w			interval;
 	recent_from timestamptz;
 	previous_from timestamptz;
+	lag			interval;
 	pop			double precision;
 	min_gap		double precision;
 BEGIN
@@ -128,6 +148,7 @@ BEGIN
 	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
 	recent_from := as_of - w;
 	previous_from := as_of - 2 * w;
+	lag := make_interval(secs => (opts ->> 'offer_lag_days')::double precision * 86400);
 	/*
 	 * One pass over the purchases per client (p), one over the
 	 * interactions per client for the last inbound contact (e) and one for
@@ -187,11 +208,27 @@ BEGIN
 			ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
 		 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
 		 GROUP BY c.client_id),
+	/*
+	 * of each client's latest 16 purchases (the profile's window), those
+	 * that came soon after an offer: a marketing message at most lag before
+	 */
+	a AS MATERIALIZED (
+		SELECT r.client_id, count(*) AS after_offer
+		  FROM (SELECT o.client_id, o.ordered_at,
+					   row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k
+				  FROM crm.orders o
+				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of) r
+		 WHERE r.k <= 16
+		   AND EXISTS (SELECT 1 FROM crm.interactions i
+						WHERE i.client_id = r.client_id AND i.direction = 'outbound'
+						  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+						  AND i.occurred_at >= r.ordered_at - lag)
+		 GROUP BY r.client_id),
 	x AS (
 		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
-			   coalesce(f.offers, 0) AS offers, g.gap,
+			   coalesce(f.offers, 0) AS offers, g.gap, coalesce(a.after_offer, 0) AS after_offer,
 			   crm.churn_signal(p.pr, as_of, g.gap, w.rn, w.pn, e.last_at,
-								coalesce(f.offers, 0), opts) AS s
+								coalesce(f.offers, 0), opts, coalesce(a.after_offer, 0)) AS s
 		  FROM p
 		 CROSS JOIN g
 		 CROSS JOIN k
@@ -200,6 +237,7 @@ BEGIN
 				   coalesce(p.rs, 0) AS rs, coalesce(p.ps, 0) AS ps) w
 		  LEFT JOIN e ON e.client_id = p.client_id
 		  LEFT JOIN f ON f.client_id = p.client_id
+		  LEFT JOIN a ON a.client_id = p.client_id
 		OFFSET 0)
 	SELECT x.client_id, (x.pr).purchases, (x.pr).first_purchase, (x.pr).last_purchase,
 		   (x.pr).total_spend,
@@ -210,7 +248,8 @@ BEGIN
 		   x.rs, x.ps,
 		   CASE WHEN x.ps > 0 THEN (x.rs / x.ps)::double precision END,
 		   x.last_at, (x.s).engagement_silence_days, x.offers, (x.pr).offer_share,
-		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class
+		   (x.s).season_share, x.gap, (x.s).status, (x.s).behaviour_class,
+		   x.after_offer, (x.s).class_confidence, (x.s).runner_up_class
 	  FROM x;
 END
 $$;
@@ -230,9 +269,10 @@ AS 'MODULE_PATHNAME', 'churn_signals';
 COMMENT ON FUNCTION crm.churn_signals(timestamptz, jsonb) IS 'churn signals, status and behavioural class of every client with a purchase (placed or paid) at or before as_of; options as crm.churn_options; an error (0A000) when the purchases are in more than one currency';
 
 /*
- * The behavioural classifier beside the RFM maps: the classes in the order
- * their rules are tried (the rules themselves are in src/churn.c, their
- * thresholds are the options of crm.churn_options).
+ * The behavioural classifier beside the RFM maps: the classes, each with
+ * the conditions its score is the minimum of (the scores are computed in
+ * src/churn.c, their settings are the options of crm.churn_options);
+ * priority breaks a tie of scores.
  */
 CREATE TABLE crm.behaviour_classes (
 	class			text NOT NULL,
@@ -242,28 +282,118 @@ CREATE TABLE crm.behaviour_classes (
 	CONSTRAINT behaviour_classes_pkey PRIMARY KEY (class),
 	CONSTRAINT behaviour_classes_priority_key UNIQUE (priority)
 );
-COMMENT ON TABLE crm.behaviour_classes IS 'the eight behavioural classes (and unclassified) of crm.churn_signal, in the order their rules are tried';
+COMMENT ON TABLE crm.behaviour_classes IS 'the eight behavioural classes (and unclassified) of crm.churn_signal, with the conditions of their scores; priority breaks ties';
 
 INSERT INTO crm.behaviour_classes (class, priority, description, rule) VALUES
 	('promo_dependent', 1, 'buys only after an offer',
-	 'purchases >= 2 and offer_share >= promo_share'),
+	 'promo evidence (the larger of the shrunk shares of purchases with an offer and of purchases soon after an offer, plus half the smaller) above promo_share'),
 	('lost', 2, 'long gone, offers did not help',
-	 'silence_days >= lost_days and offers_since_last_purchase >= lost_offers'),
+	 'silence_days above lost_days and offers_since_last_purchase at least lost_offers'),
 	('about_to_lose', 3, 'long overdue',
-	 'silence_days >= lost_days (no offer tried yet), or (rule 9) overdue_ratio > about_to_lose_overdue and silence_days >= about_to_lose_days'),
+	 'silence_days above lost_days without an offer tried, or stopped: silence above about_to_lose_overdue times the recent gap (the longer of the recent mean gap and the last gap), silence_days above about_to_lose_days, gap cv below drifting_cv'),
 	('promising', 4, 'habit forming, about every two weeks',
-	 'age_days <= promising_days and purchases >= promising_purchases and own gap <= promising_gap_days and overdue_ratio <= about_to_lose_overdue'),
+	 'age_days below promising_days, purchases at least promising_purchases, own gap below promising_gap_days, overdue_ratio below about_to_lose_overdue'),
 	('seasonal_sleeper', 5, 'buys around holidays and events only',
-	 'purchases >= 2 and season_share >= season_share and age_days > promising_days and own gap > seasonal_gap_days'),
+	 'purchases at least 2, shrunk season share above season_share, age_days above promising_days, own gap above seasonal_gap_days'),
 	('at_risk', 6, 'was loyal, now buys less often',
-	 'purchases > frequent_purchases and earlier rate >= 1 / loyal_gap_days and recent rate < at_risk_rate_ratio * earlier rate and silence_days < lost_days / 3'),
+	 'purchases above frequent_purchases, earlier rate above 1 / loyal_gap_days, recent rate below at_risk_rate_ratio times the earlier rate, silence_days below lost_days / 3, silence below 1.5 about_to_lose_overdue recent gaps'),
 	('drifting', 7, 'buys often, vanishes, comes back',
-	 'purchases > frequent_purchases and own gap cv >= drifting_cv and silence_days < drifting_days'),
+	 'purchases above frequent_purchases, gap cv above drifting_cv, silence_days below drifting_days'),
 	('loyal', 8, 'buys about weekly, more than 10 orders',
-	 'purchases > frequent_purchases and own gap <= loyal_gap_days and overdue_ratio <= about_to_lose_overdue'),
+	 'purchases above frequent_purchases, the at-risk score negated, own gap below loyal_gap_days, gap cv below drifting_cv, overdue_ratio below about_to_lose_overdue or silence_days below about_to_lose_days'),
 	('unclassified', 10, 'none of the eight classes',
-	 'none of the rules above holds');
+	 'score 0: no class scores above it');
 SELECT pg_catalog.pg_extension_config_dump('crm.behaviour_classes', 'WHERE false');
+
+/*
+ * Why a client has its class: the score of each class and the conditions
+ * behind it (crm.churn_class_scores) for one client, from the same inputs
+ * that crm.churn_signals gives crm.churn_signal, the population's rhythm
+ * included (the option, or the geometric mean over every client, as
+ * crm.churn_signals_sql computes it).
+ */
+CREATE FUNCTION crm.explain_class(client_id bigint, as_of timestamptz, options jsonb DEFAULT '{}')
+RETURNS TABLE (class text, score double precision, chosen text, conditions jsonb)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	opts		jsonb;
+	w			interval;
+	lag			interval;
+	recent_from timestamptz;
+	previous_from timestamptz;
+	pop			double precision;
+	min_gap		double precision;
+BEGIN
+	IF explain_class.client_id IS NULL THEN
+		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF as_of IS NULL THEN
+		RAISE EXCEPTION 'as_of must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF options IS NULL THEN
+		RAISE EXCEPTION 'options must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	opts := crm.churn_options(options);
+	IF NOT isfinite(as_of) THEN
+		RAISE EXCEPTION 'as_of must be finite: %', as_of
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.clients c WHERE c.client_id = explain_class.client_id) THEN
+		RAISE EXCEPTION 'client % does not exist', explain_class.client_id
+			USING ERRCODE = 'no_data_found';
+	END IF;
+	pop := (opts ->> 'population_gap_days')::double precision;
+	min_gap := (opts ->> 'min_gap_days')::double precision;
+	w := make_interval(secs => (opts ->> 'window_days')::double precision * 86400);
+	lag := make_interval(secs => (opts ->> 'offer_lag_days')::double precision * 86400);
+	recent_from := as_of - w;
+	previous_from := as_of - 2 * w;
+	IF pop IS NULL THEN
+		SELECT coalesce(exp(avg(ln(greatest(q.gap, min_gap))::numeric)::double precision),
+						greatest(30, min_gap))
+		  INTO pop
+		  FROM (SELECT (crm.purchase_profile(o.ordered_at, o.net_amount)).recent_mean_gap_days AS gap
+				  FROM crm.orders o
+				 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+				 GROUP BY o.client_id) q
+		 WHERE q.gap IS NOT NULL;
+	END IF;
+	RETURN QUERY
+	WITH mine AS (
+		SELECT o.ordered_at, o.net_amount, o.promo_used
+		  FROM crm.orders o
+		 WHERE o.client_id = explain_class.client_id
+		   AND o.status IN ('placed', 'paid') AND o.ordered_at <= as_of),
+	p AS (
+		SELECT crm.purchase_profile(m.ordered_at, m.net_amount, m.promo_used) AS pr,
+			   count(*) FILTER (WHERE m.ordered_at > recent_from) AS rn,
+			   count(*) FILTER (WHERE m.ordered_at > previous_from
+								AND m.ordered_at <= recent_from) AS pn,
+			   max(m.ordered_at) AS last_purchase
+		  FROM mine m
+		HAVING count(*) > 0),
+	a AS (
+		SELECT count(*) AS after_offer
+		  FROM (SELECT m.ordered_at FROM mine m ORDER BY m.ordered_at DESC LIMIT 16) r
+		 WHERE EXISTS (SELECT 1 FROM crm.interactions i
+						WHERE i.client_id = explain_class.client_id AND i.direction = 'outbound'
+						  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+						  AND i.occurred_at >= r.ordered_at - lag))
+	SELECT k.class, k.score, k.chosen, k.conditions
+	  FROM p, a,
+		   crm.churn_class_scores(
+			   p.pr, as_of, pop, p.rn, p.pn,
+			   (SELECT max(i.occurred_at) FROM crm.interactions i
+				 WHERE i.client_id = explain_class.client_id AND i.direction = 'inbound'
+				   AND i.kind <> 'sale' AND i.occurred_at <= as_of),
+			   (SELECT count(*) FROM crm.interactions c
+				 WHERE c.client_id = explain_class.client_id AND c.direction = 'outbound'
+				   AND c.campaign IS NOT NULL AND c.occurred_at > p.last_purchase
+				   AND c.occurred_at <= as_of),
+			   opts, a.after_offer) k;
+END
+$$;
+COMMENT ON FUNCTION crm.explain_class(bigint, timestamptz, jsonb) IS 'why a client has its behavioural class: each class''s score, which class won and which came second, and the conditions behind each score (feature, value, evidence)';
 
 /*
  * Repeat-purchase curve: for each order number n, the clients whose n-th

@@ -126,6 +126,8 @@ BEGIN
 				  HINT = format('SELECT * FROM crm.segment_map_problems(%L) lists the problems.', map_name);
 	END IF;
 
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 1 of 3: waiting for the lock on crm.client_segments (as_of %s)', as_of));
 	LOCK TABLE crm.client_segments IN SHARE ROW EXCLUSIVE MODE;
 
 	SELECT max(r.as_of) INTO latest FROM crm.segment_refreshes r;
@@ -145,6 +147,8 @@ BEGIN
 	 * crm.client_segments, the upsert and delete, the transitions in client
 	 * order; it returns the number of clients and of transitions.
 	 */
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 2 of 3: scoring every client and writing the changes (as_of %s)', as_of));
 	WITH v AS MATERIALIZED (
 		SELECT c.client_id, crm.recency_days(c.last_purchase, as_of) AS r,
 			   c.purchases AS f, c.monetary::double precision AS m,
@@ -211,6 +215,8 @@ BEGIN
 	SELECT (SELECT count(*) FROM n), (SELECT count(*) FROM logged)
 	  INTO n_clients, n_changes;
 
+	PERFORM crm.report_progress('refresh_segments',
+		format('step 3 of 3: notifying %s transitions of %s clients', n_changes, n_clients));
 	IF n_changes > 0 THEN
 		INSERT INTO crm.segment_refreshes (as_of, clients, transitions)
 		VALUES (as_of, n_clients, n_changes)

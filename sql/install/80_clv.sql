@@ -35,9 +35,11 @@ CREATE TYPE crm.bgnbd_model AS (
 	loglik		float8,
 	n			bigint,
 	iterations	integer,
-	converged	boolean
+	converged	boolean,
+	std_errors	float8[],
+	covariance	float8[]
 );
-COMMENT ON TYPE crm.bgnbd_model IS 'a fitted BG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence';
+COMMENT ON TYPE crm.bgnbd_model IS 'a fitted BG/NBD model: purchase rate ~ Gamma(r, alpha) (alpha in the time unit of the data), drop-out probability ~ Beta(a, b); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
 
 CREATE TYPE crm.pareto_nbd_model AS (
 	r			float8,
@@ -47,9 +49,11 @@ CREATE TYPE crm.pareto_nbd_model AS (
 	loglik		float8,
 	n			bigint,
 	iterations	integer,
-	converged	boolean
+	converged	boolean,
+	std_errors	float8[],
+	covariance	float8[]
 );
-COMMENT ON TYPE crm.pareto_nbd_model IS 'a fitted Pareto/NBD model: purchase rate ~ Gamma(r, alpha), drop-out rate ~ Gamma(s, beta) (alpha, beta in the time unit of the data); total log-likelihood, clients, optimiser iterations, convergence';
+COMMENT ON TYPE crm.pareto_nbd_model IS 'a fitted Pareto/NBD model: purchase rate ~ Gamma(r, alpha), drop-out rate ~ Gamma(s, beta) (alpha, beta in the time unit of the data); total log-likelihood, clients, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
 
 CREATE TYPE crm.gamma_gamma_model AS (
 	p			float8,
@@ -58,9 +62,11 @@ CREATE TYPE crm.gamma_gamma_model AS (
 	loglik		float8,
 	n			bigint,
 	iterations	integer,
-	converged	boolean
+	converged	boolean,
+	std_errors	float8[],
+	covariance	float8[]
 );
-COMMENT ON TYPE crm.gamma_gamma_model IS 'a fitted Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v) (v in money units); total log-likelihood, repeat buyers used, optimiser iterations, convergence';
+COMMENT ON TYPE crm.gamma_gamma_model IS 'a fitted Gamma-Gamma spend model: spend per purchase ~ Gamma(p, nu), nu ~ Gamma(q, v) (v in money units); total log-likelihood, repeat buyers used, optimiser iterations, convergence; standard errors of the parameters and their covariance matrix (observed information)';
 
 -- transition, combine and final functions
 CREATE FUNCTION crm.clv_bgnbd_trans(crm.clv_fit_state, float8, float8, float8)
@@ -397,8 +403,8 @@ BEGIN
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
 	-- horizon, discount rate and period, checked by crm.clv itself
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	/*
 	 * The models, unless given, fitted by the _or_null aggregates: where the
@@ -472,8 +478,8 @@ BEGIN
 	END IF;
 	checked := crm.clv_unit_days(unit);
 	checked := extract(epoch FROM as_of AT TIME ZONE time_zone);
-	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true)::crm.bgnbd_model,
-					   ROW(2, 2, 1, 0, 1, 0, true)::crm.gamma_gamma_model,
+	checked := crm.clv(ROW(1, 1, 1, 1, 0, 1, 0, true, NULL, NULL)::crm.bgnbd_model,
+					   ROW(2, 2, 1, 0, 1, 0, true, NULL, NULL)::crm.gamma_gamma_model,
 					   0, 0, 1, 0, horizon, discount_rate, period);
 	RETURN QUERY
 	WITH r AS MATERIALIZED (
@@ -569,3 +575,79 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.retention_clv(float8, float8, float8, integer) IS 'simple retention-based CLV: margin per period times sum over k < periods of (retention_rate / (1 + discount_rate))^k; periods null means forever: margin (1 + d) / (1 + d - r)';
+
+/*
+ * CLV: the probability of exactly n purchases, and predictions with their
+ * standard errors and confidence intervals (delta method, from the
+ * covariance the fits carry).
+ */
+CREATE FUNCTION crm.bgnbd_probability_of_purchases(model crm.bgnbd_model, n integer, horizon float8,
+												   frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_bgnbd_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_probability_of_purchases(model crm.pareto_nbd_model, n integer, horizon float8,
+														frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_pareto_probability'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_probability_of_purchases(crm.bgnbd_model, integer, float8, float8, float8, float8) IS 'BG/NBD probability that the client makes exactly n purchases in the next horizon time units (frequency, recency, t all 0: a new client)';
+COMMENT ON FUNCTION crm.pareto_nbd_probability_of_purchases(crm.pareto_nbd_model, integer, float8, float8, float8, float8) IS 'Pareto/NBD probability that the client makes exactly n purchases in the next horizon time units (frequency, recency, t all 0: a new client)';
+
+CREATE TYPE crm.prediction_interval AS (
+	estimate	float8,
+	std_error	float8,
+	lower		float8,
+	upper		float8
+);
+COMMENT ON TYPE crm.prediction_interval IS 'a prediction, its standard error (delta method, from the model''s covariance) and the bounds of its confidence interval (symmetric on the logit scale for probabilities, on the log scale for the others); null error and bounds when the model carries no covariance';
+
+CREATE FUNCTION crm.bgnbd_p_alive_interval(model crm.bgnbd_model, frequency float8, recency float8, t float8,
+										   level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_p_alive_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_p_alive_interval(model crm.pareto_nbd_model, frequency float8, recency float8, t float8,
+												level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_p_alive_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgnbd_expected_purchases_interval(model crm.bgnbd_model, horizon float8, frequency float8,
+													  recency float8, t float8, level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_expected_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_expected_purchases_interval(model crm.pareto_nbd_model, horizon float8, frequency float8,
+														   recency float8, t float8, level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_expected_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.bgnbd_probability_of_purchases_interval(model crm.bgnbd_model, n integer, horizon float8,
+															frequency float8, recency float8, t float8,
+															level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_probability_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.pareto_nbd_probability_of_purchases_interval(model crm.pareto_nbd_model, n integer, horizon float8,
+																 frequency float8, recency float8, t float8,
+																 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_probability_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.gamma_gamma_expected_spend_interval(model crm.gamma_gamma_model, frequency float8, monetary float8,
+														level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_gamma_spend_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_interval(transactions crm.bgnbd_model, spend crm.gamma_gamma_model,
+								 frequency float8, recency float8, t float8, monetary float8,
+								 horizon float8, discount_rate float8, period float8 DEFAULT 1,
+								 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_bgnbd_clv_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_interval(transactions crm.pareto_nbd_model, spend crm.gamma_gamma_model,
+								 frequency float8, recency float8, t float8, monetary float8,
+								 horizon float8, discount_rate float8, period float8 DEFAULT 1,
+								 level float8 DEFAULT 0.95)
+RETURNS crm.prediction_interval AS 'MODULE_PATHNAME', 'clv_pareto_clv_interval'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.bgnbd_p_alive_interval(crm.bgnbd_model, float8, float8, float8, float8) IS 'crm.bgnbd_p_alive with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_p_alive_interval(crm.pareto_nbd_model, float8, float8, float8, float8) IS 'crm.pareto_nbd_p_alive with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.bgnbd_expected_purchases_interval(crm.bgnbd_model, float8, float8, float8, float8, float8) IS 'crm.bgnbd_expected_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_expected_purchases_interval(crm.pareto_nbd_model, float8, float8, float8, float8, float8) IS 'crm.pareto_nbd_expected_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.bgnbd_probability_of_purchases_interval(crm.bgnbd_model, integer, float8, float8, float8, float8, float8) IS 'crm.bgnbd_probability_of_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.pareto_nbd_probability_of_purchases_interval(crm.pareto_nbd_model, integer, float8, float8, float8, float8, float8) IS 'crm.pareto_nbd_probability_of_purchases with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.gamma_gamma_expected_spend_interval(crm.gamma_gamma_model, float8, float8, float8) IS 'crm.gamma_gamma_expected_spend with its standard error and confidence interval at the level (delta method)';
+COMMENT ON FUNCTION crm.clv_interval(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';
+COMMENT ON FUNCTION crm.clv_interval(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8) IS 'crm.clv with its standard error and confidence interval at the level (delta method over both models'' parameters, the two fits taken as independent)';

@@ -142,6 +142,7 @@ DECLARE
 	v_limit		timestamptz := pg_catalog.clock_timestamp() + crm.future_tolerance();
 BEGIN
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_paid_orders', p.program_id);
 	FOR r IN
 		SELECT o.client_id, o.order_id
 		  FROM crm.loyalty_accounts a
@@ -156,6 +157,8 @@ BEGIN
 							  AND l.idempotency_key = 'crm:order:' || o.order_id)
 		 ORDER BY o.client_id, o.order_id
 	LOOP
+		PERFORM crm.report_progress('award_paid_orders',
+			format('order %s of client %s, %s awarded so far', r.order_id, r.client_id, n));
 		IF (crm.award_order_points(r.client_id, r.order_id, program, actor)).entry_id IS NOT NULL THEN
 			n := n + 1;
 		END IF;
@@ -201,6 +204,7 @@ DECLARE
 	n			bigint := 0;
 BEGIN
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_welcome_bonuses', p.program_id);
 	IF p.welcome_points = 0 THEN
 		RETURN 0;
 	END IF;
@@ -212,6 +216,8 @@ BEGIN
 							  AND l.idempotency_key = 'crm:welcome')
 		 ORDER BY a.client_id
 	LOOP
+		PERFORM crm.report_progress('award_welcome_bonuses',
+			format('client %s, %s awarded so far', r.client_id, n));
 		PERFORM crm.award_welcome_bonus(r.client_id, program, actor);
 		n := n + 1;
 	END LOOP;
@@ -358,6 +364,7 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'allow_other_day must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('award_birthday_bonuses', p.program_id);
 	IF NOT allow_other_day THEN
 		PERFORM crm.refuse_other_day('crm.award_birthday_bonuses', on_date);
 	END IF;
@@ -374,6 +381,8 @@ BEGIN
 							  AND l.idempotency_key = 'crm:birthday:' || extract(year FROM on_date))
 		 ORDER BY a.client_id
 	LOOP
+		PERFORM crm.report_progress('award_birthday_bonuses',
+			format('client %s, %s awarded so far', r.client_id, n));
 		PERFORM crm.award_birthday_bonus(r.client_id, program, on_date, actor, allow_other_day);
 		n := n + 1;
 	END LOOP;
@@ -526,6 +535,7 @@ BEGIN
 		PERFORM crm.loyalty_raise('22004', 'allow_future must not be NULL');
 	END IF;
 	p := crm.loyalty_program_row(program);
+	PERFORM crm.job_lock('update_tiers', p.program_id);
 	IF NOT allow_future AND isfinite(as_of) THEN
 		PERFORM crm.loyalty_refuse_future('crm.update_tiers', 'as_of', as_of);
 	END IF;
@@ -533,6 +543,8 @@ BEGIN
 		SELECT a.client_id FROM crm.loyalty_accounts a
 		 WHERE a.program_id = p.program_id ORDER BY a.client_id
 	LOOP
+		PERFORM crm.report_progress('update_tiers',
+			format('client %s, %s moved so far', r.client_id, n));
 		IF (crm.update_tier(r.client_id, program, as_of, actor, allow_future)).change_id IS NOT NULL THEN
 			n := n + 1;
 		END IF;
@@ -574,6 +586,7 @@ BEGIN
 	IF program IS NOT NULL THEN
 		v_program := (crm.loyalty_program_row(program)).program_id;
 	END IF;
+	PERFORM crm.job_lock('expire_points', v_program);
 	accounts := 0; lots := 0; points := 0;
 	FOR r IN
 		SELECT DISTINCT t.client_id, t.program_id
@@ -582,6 +595,8 @@ BEGIN
 		   AND (v_program IS NULL OR t.program_id = v_program)
 		 ORDER BY t.client_id, t.program_id
 	LOOP
+		PERFORM crm.report_progress('expire_points',
+			format('client %s, programme %s, %s lots expired so far', r.client_id, r.program_id, lots));
 		PERFORM crm.loyalty_lock_account(r.client_id, r.program_id, false);
 		x := crm.loyalty_expire_account(r.client_id, r.program_id, as_of,
 										pg_catalog.clock_timestamp(), actor);

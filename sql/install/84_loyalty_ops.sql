@@ -612,6 +612,9 @@ DECLARE
 	v_request	jsonb;
 	v_cap		bigint;
 	v_used		bigint;
+	m			crm.household_members;
+	h			crm.households;
+	v_members	bigint[];
 BEGIN
 	PERFORM crm.loyalty_refuse_in_citus_task('crm.redeem_points');
 	/* the required arguments, in their order */
@@ -635,6 +638,21 @@ BEGIN
 	END IF;
 	v_request := jsonb_build_object('op', 'redeem_points', 'points', points, 'order_id', order_id,
 									'note', note);
+	/*
+	 * A household member (84_loyalty_households.sql): the household's row
+	 * first, then every member's account in client_id order, the
+	 * redeemer's among them (opened if the member has none yet).
+	 */
+	m := crm.loyalty_membership(client_id, p.program_id);
+	IF m.client_id IS NOT NULL THEN
+		h := crm.loyalty_household_lock(m.owner_client_id, p.program_id);
+		m := crm.loyalty_membership(client_id, p.program_id);
+		IF m.client_id IS NOT NULL THEN
+			v_members := crm.loyalty_household_lock_accounts(m.owner_client_id, m.household_id,
+															 p.program_id);
+			PERFORM crm.loyalty_lock_account(client_id, p.program_id, true);
+		END IF;
+	END IF;
 	SELECT * INTO a FROM crm.loyalty_accounts x
 	 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id
 	   FOR UPDATE;
@@ -665,6 +683,13 @@ BEGIN
 				format('At most %s of the order''s %s %s may be paid with points; %s points are already redeemed on it.',
 					   p.max_redeem_share, o.net_amount, o.currency, v_used));
 		END IF;
+	END IF;
+
+	/* a member lacking points: the household's limit, its points, the transfers */
+	IF v_members IS NOT NULL THEN
+		PERFORM crm.loyalty_household_draw(m, p, v_members, points, idempotency_key, actor);
+		SELECT * INTO a FROM crm.loyalty_accounts x
+		 WHERE x.client_id = loyalty_redeem_sql.client_id AND x.program_id = p.program_id;
 	END IF;
 
 	/* the debit: due lots expire first, then the lots in the programme's order */
@@ -875,6 +900,12 @@ BEGIN
 		PERFORM crm.loyalty_raise('22023', format('ledger entry %s does not exist', entry_id));
 	END IF;
 	PERFORM crm.loyalty_check_args(o.client_id, idempotency_key);
+	IF o.source = 'household_transfer' THEN
+		PERFORM crm.loyalty_raise('22023',
+			format('ledger entry %s cannot be reversed: it is a household transfer', entry_id),
+			NULL,
+			'Reverse the redemption it paid for; a transfer stands with it.');
+	END IF;
 	IF o.kind IN ('reversal', 'expire') THEN
 		PERFORM crm.loyalty_raise('22023',
 			format('ledger entry %s cannot be reversed: it is %s', entry_id,

@@ -135,6 +135,38 @@ AS $$
 								WHERE o.client_id = r.client_id AND o.program_id = r.program_id
 								  AND o.entry_id = r.reversed_entry_id)) x
 	UNION ALL
+	/* a household transfer adds up to zero: what the givers lost, the redeemer got */
+	SELECT 'household_transfer_balanced', NULL, t.program_id, t.transfer,
+		   format('transfer %s: its entries sum to %s', t.transfer, t.total)
+	  FROM (SELECT (l.request->>'transfer')::bigint AS transfer, min(l.program_id) AS program_id,
+				   sum(l.points) AS total
+			  FROM crm.loyalty_ledger l
+			 WHERE l.source = 'household_transfer'
+			 GROUP BY 1) t
+	 WHERE t.total <> 0
+	UNION ALL
+	/*
+	 * every membership belongs to a household of its programme, open while
+	 * the membership lasts (the reference spans two clients: each side is
+	 * read on its own, which a Citus cluster does shard by shard)
+	 */
+	(WITH h AS MATERIALIZED (
+			SELECT x.client_id, x.household_id, x.program_id, x.closed_at FROM crm.households x),
+		  mb AS MATERIALIZED (
+			SELECT x.client_id, x.program_id, x.membership_id, x.owner_client_id, x.household_id,
+				   x.left_at
+			  FROM crm.household_members x)
+	 SELECT 'household_member_resolves', mb.client_id, mb.program_id, NULL::bigint,
+			format('membership %s names household %s of client %s%s', mb.membership_id,
+				   mb.household_id, mb.owner_client_id,
+				   CASE WHEN h.household_id IS NULL THEN ', which does not exist'
+						WHEN h.program_id <> mb.program_id THEN ', which is of another programme'
+						ELSE ', which is closed' END)
+	   FROM mb
+	   LEFT JOIN h ON h.client_id = mb.owner_client_id AND h.household_id = mb.household_id
+	  WHERE h.household_id IS NULL OR h.program_id <> mb.program_id
+		 OR (mb.left_at IS NULL AND h.closed_at IS NOT NULL))
+	UNION ALL
 	/* the ledger is append-only: its guards are in place */
 	SELECT 'append_only_trigger', NULL, NULL, NULL,
 		   format('trigger %s on %s is missing or not enabled always', g.name, g.tab)
@@ -153,7 +185,7 @@ AS $$
 						  AND tg.tgenabled = 'A')
 	ORDER BY 1, 2, 3, 4
 $$;
-COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, every reference inside the ledger resolves, every entry has its account, append-only and account guards) and returns each violation; no rows = clean';
+COMMENT ON FUNCTION crm.verify_ledger() IS 'checks every invariant of the loyalty ledger (balances = sum of entries, running balances, no negative balance, lots neither over-drawn nor over-filled, no draw from an expired lot, no entry reversed twice, every reference inside the ledger resolves, every entry has its account, household transfers add up to zero, every household membership resolves, append-only and account guards) and returns each violation; no rows = clean';
 
 /*
  * Privileges: the loyalty functions run as the extension's owner (the
@@ -174,7 +206,11 @@ BEGIN
 							 'loyalty_is_birthday', 'loyalty_earn_sql', 'loyalty_redeem_sql',
 							 'loyalty_earn', 'loyalty_redeem_cap', 'loyalty_raise',
 							 'loyalty_check_client', 'loyalty_refuse_future',
-							 'loyalty_refuse_in_citus_task',
+							 'loyalty_refuse_in_citus_task', 'loyalty_household_lock',
+							 'loyalty_membership', 'loyalty_household_lock_accounts',
+							 'loyalty_household_draw', 'loyalty_household_args',
+							 'create_household', 'join_household', 'leave_household',
+							 'set_household_limit', 'household_balance', 'household_statement',
 							 'earn_points', 'redeem_points', 'adjust_points', 'reverse_entry',
 							 'refund_order_points', 'points_balance', 'points_statement',
 							 'points_expiring', 'open_loyalty_account', 'award_order_points',

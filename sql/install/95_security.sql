@@ -52,7 +52,7 @@ GRANT USAGE ON SCHEMA crm TO crm_admin, crm_analyst, crm_app, crm_manager;
 /* reference data and configuration: everybody reads, the admin writes */
 GRANT SELECT ON crm.categories, crm.products, crm.price_lists, crm.prices,
 	crm.segment_maps, crm.segment_map_rules, crm.behaviour_classes, crm.contact_caps,
-	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules
+	crm.loyalty_programs, crm.loyalty_tiers, crm.discount_rules, crm.pricing_version
 	TO crm_admin, crm_analyst, crm_app, crm_manager;
 GRANT INSERT, UPDATE, DELETE ON crm.categories, crm.products, crm.price_lists, crm.prices,
 	crm.segment_maps, crm.segment_map_rules, crm.contact_caps,
@@ -333,3 +333,53 @@ $$;
 COMMENT ON FUNCTION crm.anonymize_client(bigint) IS 'erases what identifies a person (names, e-mail, phone, birth date, city, attributes, free text of interactions and incidents), withdraws every consent in force, keeps orders, loyalty and analytics; caller''s rights: a manager anonymizes only their own clients';
 REVOKE EXECUTE ON FUNCTION crm.anonymize_client(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.anonymize_client(bigint) TO crm_admin, crm_manager;
+
+/*
+ * Households (84_loyalty_households.sql): read like the loyalty tables,
+ * written only by the household functions, which the DBA grants.
+ */
+GRANT SELECT ON crm.households, crm.household_members
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.loyalty_membership(bigint, bigint),
+	crm.loyalty_household_args(text, bigint, text, text),
+	crm.household_balance(bigint, text),
+	crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)
+	TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT EXECUTE ON FUNCTION crm.create_household(bigint, text, text),
+	crm.join_household(bigint, bigint, text, bigint, interval),
+	crm.leave_household(bigint, text),
+	crm.set_household_limit(bigint, bigint, text, bigint, interval)
+	TO crm_admin, crm_app;
+DO $$
+DECLARE
+	t			text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['households', 'household_members']
+	LOOP
+		EXECUTE pg_catalog.format('ALTER TABLE crm.%I ENABLE ROW LEVEL SECURITY', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_staff ON crm.%I TO crm_admin, crm_analyst, crm_app'
+			' USING (true) WITH CHECK (true)', t);
+		EXECUTE pg_catalog.format(
+			'CREATE POLICY crm_manager ON crm.%I TO crm_manager'
+			' USING (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))'
+			' WITH CHECK (client_id = ANY ((SELECT crm.owned_client_ids())::bigint[]))', t);
+	END LOOP;
+END
+$$;
+
+/*
+ * Service levels, staff results and the scheduled jobs: the levels are
+ * configuration (everybody reads, the admin writes); the analyst reads the
+ * new columns of crm.incidents; the ledger check is for those who may run
+ * crm.verify_ledger; the internal helpers of the jobs are for the owner.
+ */
+GRANT SELECT ON crm.service_levels TO crm_admin, crm_analyst, crm_app, crm_manager;
+GRANT INSERT, UPDATE, DELETE ON crm.service_levels TO crm_admin;
+GRANT USAGE, SELECT ON SEQUENCE crm.service_levels_level_id_seq TO crm_admin;
+GRANT SELECT (service_level_id, response_due_at, responded_at) ON crm.incidents TO crm_analyst;
+GRANT SELECT ON crm.job_progress TO crm_admin, crm_analyst, crm_app, crm_manager;
+REVOKE EXECUTE ON FUNCTION crm.check_ledger(),
+	crm.job_lock(text, bigint)
+	FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.check_ledger() TO crm_admin, crm_analyst;

@@ -12,7 +12,11 @@ LANGUAGE plpgsql AS $$
 BEGIN
 	RETURN QUERY EXECUTE format('SELECT t::text FROM %s t ORDER BY t::text', rel);
 END $$;
-SELECT 'row-' || c.relname || ' ' || r
+-- crm.pricing_version counts the statements that wrote the discount rules
+-- (crm.price_cart's cache on one node; on a cluster nothing counts them):
+-- its row is there, its number is not compared
+SELECT 'row-' || c.relname || ' ' ||
+	   CASE WHEN c.relname = 'pricing_version' THEN '(the version is not compared)' ELSE r END
   FROM pg_class c, LATERAL pg_temp.table_rows(c.oid) r
  WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p')
  ORDER BY c.relname;

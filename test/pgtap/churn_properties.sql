@@ -4,7 +4,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS crm_demo;
 RESET client_min_messages;
-SELECT plan(12);
+SELECT plan(15);
 SET LOCAL client_min_messages = warning;
 SELECT lives_ok($$SELECT crm.generate_demo_data(2000, 7, '2025-01-01')$$, 'demo data generated');
 CREATE TEMP TABLE s AS SELECT * FROM crm.churn_signals('2025-01-01');
@@ -42,5 +42,19 @@ SELECT is((SELECT count(*) FROM crm.interactions i
 			WHERE i.direction = 'outbound' AND i.campaign IS NOT NULL AND i.kind IN ('email', 'sms', 'push')
 			  AND NOT crm.can_contact(i.client_id, i.channel, i.occurred_at)), 0::bigint,
 		  'the demo campaigns respect consent and the default cap');
+SELECT is((SELECT count(*) FROM s WHERE NOT class_confidence BETWEEN 0 AND 1
+			  OR runner_up_class = behaviour_class
+			  OR runner_up_class NOT IN (SELECT class FROM crm.behaviour_classes)
+			  OR purchases_after_offer NOT BETWEEN 0 AND LEAST(purchases, 16)),
+		  0::bigint, 'confidence in [0, 1], a runner-up other than the class, purchases after an offer within the window');
+
+-- the noisy mode: archetypes widened as real clients are; the classes hold
+TRUNCATE crm.clients CASCADE;
+SELECT lives_ok($$SELECT crm.generate_demo_data(2000, 8, '2025-01-01', noisy => true)$$,
+				'noisy demo data generated');
+SELECT cmp_ok((SELECT avg((c.behaviour_class = d.archetype)::int)::float8
+				 FROM crm.churn_signals('2025-01-01') c JOIN crm.demo_clients d USING (client_id)
+				WHERE d.archetype <> 'regular'),
+			  '>=', 0.92::float8, 'at least 92 % of the non-regular noisy demo clients in their true class');
 SELECT * FROM finish();
 ROLLBACK;

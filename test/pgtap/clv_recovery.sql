@@ -7,7 +7,7 @@
 -- The random generator is seeded, so the data and the fits are fixed.
 --
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 
 -- standard normal (Box-Muller) and Gamma(shape, rate) (Marsaglia-Tsang)
 CREATE FUNCTION pg_temp.rnorm() RETURNS float8 LANGUAGE sql VOLATILE
@@ -106,22 +106,30 @@ CREATE FUNCTION pg_temp.close(est float8, truth float8) RETURNS boolean LANGUAGE
 AS $$ SELECT abs(est / truth - 1) <= 0.15 $$;
 
 SELECT ok((bg).converged AND (pn).converged AND (gg).converged, 'the three fits converge') FROM fits;
+-- the standard errors the fits carry describe their error: every true
+-- parameter within 4 standard errors of its estimate
+SELECT ok(bool_and(abs(e - tr) <= 4 * se), format('BG/NBD within 4 standard errors: %s', string_agg(round(((e - tr) / se)::numeric, 2)::text, ', ')))
+  FROM fits, unnest(ARRAY[(bg).r, (bg).alpha, (bg).a, (bg).b], ARRAY[0.5, 5, 0.7, 3], (bg).std_errors) u(e, tr, se);
+SELECT ok(bool_and(abs(e - tr) <= 4 * se), format('Pareto/NBD within 4 standard errors: %s', string_agg(round(((e - tr) / se)::numeric, 2)::text, ', ')))
+  FROM fits, unnest(ARRAY[(pn).r, (pn).alpha, (pn).s, (pn).beta], ARRAY[0.5, 5, 0.6, 12], (pn).std_errors) u(e, tr, se);
+SELECT ok(bool_and(abs(e - tr) <= 4 * se), format('Gamma-Gamma within 4 standard errors: %s', string_agg(round(((e - tr) / se)::numeric, 2)::text, ', ')))
+  FROM fits, unnest(ARRAY[(gg).p, (gg).q, (gg).v], ARRAY[6, 4, 15], (gg).std_errors) u(e, tr, se);
 SELECT ok(pg_temp.close((bg).r, 0.5), format('BG/NBD r %s recovers 0.5', round((bg).r::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((bg).alpha, 5), format('BG/NBD alpha %s recovers 5', round((bg).alpha::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((bg).a, 0.7), format('BG/NBD a %s recovers 0.7', round((bg).a::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((bg).b, 3), format('BG/NBD b %s recovers 3', round((bg).b::numeric, 4))) FROM fits;
-SELECT ok((bg).loglik >= (SELECT sum(crm.bgnbd_loglik(ROW(0.5, 5, 0.7, 3, NULL, NULL, NULL, NULL), x, tx, tt)) FROM sim_bg),
+SELECT ok((bg).loglik >= (SELECT sum(crm.bgnbd_loglik(ROW(0.5, 5, 0.7, 3, NULL, NULL, NULL, NULL, NULL, NULL), x, tx, tt)) FROM sim_bg),
 		  'BG/NBD log-likelihood at the fit is at least that at the truth') FROM fits;
 SELECT ok(pg_temp.close((pn).r, 0.5), format('Pareto/NBD r %s recovers 0.5', round((pn).r::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((pn).alpha, 5), format('Pareto/NBD alpha %s recovers 5', round((pn).alpha::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((pn).s, 0.6), format('Pareto/NBD s %s recovers 0.6', round((pn).s::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((pn).beta, 12), format('Pareto/NBD beta %s recovers 12', round((pn).beta::numeric, 4))) FROM fits;
-SELECT ok((pn).loglik >= (SELECT sum(crm.pareto_nbd_loglik(ROW(0.5, 5, 0.6, 12, NULL, NULL, NULL, NULL), x, tx, tt)) FROM sim_pn),
+SELECT ok((pn).loglik >= (SELECT sum(crm.pareto_nbd_loglik(ROW(0.5, 5, 0.6, 12, NULL, NULL, NULL, NULL, NULL, NULL), x, tx, tt)) FROM sim_pn),
 		  'Pareto/NBD log-likelihood at the fit is at least that at the truth') FROM fits;
 SELECT ok(pg_temp.close((gg).p, 6), format('Gamma-Gamma p %s recovers 6', round((gg).p::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((gg).q, 4), format('Gamma-Gamma q %s recovers 4', round((gg).q::numeric, 4))) FROM fits;
 SELECT ok(pg_temp.close((gg).v, 15), format('Gamma-Gamma v %s recovers 15', round((gg).v::numeric, 4))) FROM fits;
-SELECT ok((gg).loglik >= (SELECT sum(crm.gamma_gamma_loglik(ROW(6, 4, 15, NULL, NULL, NULL, NULL), x, m)) FROM sim_gg),
+SELECT ok((gg).loglik >= (SELECT sum(crm.gamma_gamma_loglik(ROW(6, 4, 15, NULL, NULL, NULL, NULL, NULL, NULL), x, m)) FROM sim_gg),
 		  'Gamma-Gamma log-likelihood at the fit is at least that at the truth') FROM fits;
 
 -- the model predicts the simulated repeat purchases: sum of E[X(T)] over the

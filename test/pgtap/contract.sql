@@ -65,12 +65,40 @@ SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
 	'crm.gamma_gamma_loglik(crm.gamma_gamma_model, float8, float8)',
 	'crm.gamma_gamma_expected_spend(crm.gamma_gamma_model, float8, float8)',
 	'crm.clv(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)',
-	'crm.clv(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)'
+	'crm.clv(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)',
+	'crm.mbgnbd_loglik(crm.mbgnbd_model, float8, float8, float8)',
+	'crm.mbgnbd_p_alive(crm.mbgnbd_model, float8, float8, float8)',
+	'crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8)',
+	'crm.mbgnbd_expected_purchases(crm.mbgnbd_model, float8, float8, float8, float8)',
+	'crm.clv(crm.mbgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8)',
+	'crm.bgbb_loglik(crm.bgbb_model, float8, float8, float8)',
+	'crm.bgbb_p_alive(crm.bgbb_model, float8, float8, float8)',
+	'crm.bgbb_expected_purchases(crm.bgbb_model, float8)',
+	'crm.bgbb_expected_purchases(crm.bgbb_model, float8, float8, float8, float8)',
+	'crm.bgnbd_cov_client(crm.bgnbd_cov_model, float8[], float8[])',
+	'crm.pareto_nbd_cov_client(crm.pareto_nbd_cov_model, float8[], float8[])'
+]) f;
+
+-- CLV: probabilities of n purchases and prediction intervals
+INSERT INTO contract (fn, class)
+SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
+	'crm.bgnbd_probability_of_purchases(crm.bgnbd_model, integer, float8, float8, float8, float8)',
+	'crm.pareto_nbd_probability_of_purchases(crm.pareto_nbd_model, integer, float8, float8, float8, float8)',
+	'crm.bgnbd_p_alive_interval(crm.bgnbd_model, float8, float8, float8, float8)',
+	'crm.pareto_nbd_p_alive_interval(crm.pareto_nbd_model, float8, float8, float8, float8)',
+	'crm.bgnbd_expected_purchases_interval(crm.bgnbd_model, float8, float8, float8, float8, float8)',
+	'crm.pareto_nbd_expected_purchases_interval(crm.pareto_nbd_model, float8, float8, float8, float8, float8)',
+	'crm.bgnbd_probability_of_purchases_interval(crm.bgnbd_model, integer, float8, float8, float8, float8, float8)',
+	'crm.pareto_nbd_probability_of_purchases_interval(crm.pareto_nbd_model, integer, float8, float8, float8, float8, float8)',
+	'crm.gamma_gamma_expected_spend_interval(crm.gamma_gamma_model, float8, float8, float8)',
+	'crm.clv_interval(crm.bgnbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8)',
+	'crm.clv_interval(crm.pareto_nbd_model, crm.gamma_gamma_model, float8, float8, float8, float8, float8, float8, float8, float8)'
 ]) f;
 
 INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'own_nulls' FROM unnest(ARRAY[
-	'crm.churn_signal(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb)',
+	'crm.churn_signal(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint)',
+	'crm.churn_class_scores(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint)',
 	'crm.retention_clv(float8, float8, float8, integer)'
 ]) f;
 
@@ -94,7 +122,7 @@ INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'no_args' FROM unnest(ARRAY[
 	'crm.future_tolerance()', 'crm.fast_path_stats()', 'crm.fast_path_stats_reset()',
 	'crm.in_citus_task()', 'crm.sync_sequences()', 'crm.owned_client_ids()',
-	'crm.distribution_plan()', 'crm.verify_ledger()'
+	'crm.distribution_plan()', 'crm.verify_ledger()', 'crm.check_ledger()'
 ]) f;
 
 INSERT INTO contract (fn, class) VALUES
@@ -123,6 +151,8 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.category_subtree(integer)', 'table', '{"category_id": "880001"}', '{}'),
 	('crm.churn_signals(timestamptz, jsonb)', 'table', '{"as_of": "now()", "options": "''{}''"}', '{}'),
 	('crm.churn_signals_sql(timestamptz, jsonb)', 'table', '{"as_of": "now()", "options": "''{}''"}', '{}'),
+	('crm.explain_class(bigint, timestamptz, jsonb)', 'table',
+	 '{"client_id": "880001", "as_of": "now()", "options": "''{}''"}', '{}'),
 	('crm.repeat_curve(timestamptz, timestamptz)', 'table',
 	 '{"as_of": "now()", "since": "''-infinity''"}', '{}'),
 	('crm.cohort_retention(timestamptz, text)', 'table', '{"as_of": "now()", "period": "''month''"}', '{}'),
@@ -138,6 +168,14 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.client_card(bigint, integer)', 'table', '{"client_id": "880001", "last_interactions": "10"}', '{}'),
 	('crm.clv_summary(timestamptz, text, text)', 'table',
 	 '{"as_of": "now()", "unit": "''day''", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_calibration_holdout(timestamptz, timestamptz, text, text)', 'table',
+	 '{"calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_holdout_diagnostics(crm.bgnbd_model, timestamptz, timestamptz, text, float8, integer, text)', 'table',
+	 '{"model": "ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)", "calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "period": "7", "max_frequency": "7", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_holdout_diagnostics(crm.mbgnbd_model, timestamptz, timestamptz, text, float8, integer, text)', 'table',
+	 '{"model": "ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)", "calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "period": "7", "max_frequency": "7", "time_zone": "''UTC''"}', '{}'),
+	('crm.clv_holdout_diagnostics(crm.pareto_nbd_model, timestamptz, timestamptz, text, float8, integer, text)', 'table',
+	 '{"model": "ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)", "calibration_end": "now() - interval ''30 days''", "holdout_end": "now()", "unit": "''day''", "period": "7", "max_frequency": "7", "time_zone": "''UTC''"}', '{}'),
 	('crm.clv_report(timestamptz, float8, text, float8, float8, float8, text, crm.bgnbd_model, crm.gamma_gamma_model)', 'table',
 	 '{"as_of": "now()", "horizon": "30", "unit": "''day''", "discount_rate": "0", "period": "1", "penalty": "0", "time_zone": "''UTC''", "transactions": "NULL", "spend": "NULL"}',
 	 '{transactions,spend}'),
@@ -194,7 +232,30 @@ INSERT INTO contract (fn, class, args, nullable) VALUES
 	('crm.points_expiring(bigint, text, timestamptz, interval)', 'table',
 	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()", "within": "NULL"}', '{within}'),
 	('crm.tier_turnover(bigint, text, timestamptz)', 'table',
-	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()"}', '{}');
+	 '{"client_id": "880001", "program": "''contract''", "as_of": "now()"}', '{}'),
+	-- households
+	('crm.create_household(bigint, text, text)', 'table',
+	 '{"owner_client_id": "880001", "program": "''contract''", "name": "NULL"}', '{name}'),
+	('crm.join_household(bigint, bigint, text, bigint, interval)', 'table',
+	 '{"client_id": "880001", "owner_client_id": "880001", "program": "''contract''", "redeem_limit": "NULL", "limit_period": "''30 days''"}',
+	 '{redeem_limit}'),
+	('crm.leave_household(bigint, text)', 'table',
+	 '{"client_id": "880001", "program": "''contract''"}', '{}'),
+	('crm.set_household_limit(bigint, bigint, text, bigint, interval)', 'table',
+	 '{"owner_client_id": "880001", "client_id": "880001", "program": "''contract''", "redeem_limit": "NULL", "limit_period": "''30 days''"}',
+	 '{redeem_limit}'),
+	('crm.household_balance(bigint, text)', 'table',
+	 '{"client_id": "880001", "program": "''contract''"}', '{}'),
+	('crm.household_statement(bigint, text, bigint, timestamptz, timestamptz)', 'table',
+	 '{"client_id": "880001", "program": "''contract''", "member": "NULL", "from_at": "NULL", "to_at": "NULL"}',
+	 '{member,from_at,to_at}'),
+	-- service levels and staff results
+	('crm.service_level_for(bigint, text)', 'table',
+	 '{"client_id": "880001", "priority": "''normal''"}', '{}'),
+	('crm.sla_report(timestamptz, timestamptz)', 'table',
+	 '{"from_at": "''-infinity''", "to_at": "now()"}', '{}'),
+	('crm.staff_performance(timestamptz, timestamptz, text)', 'table',
+	 '{"from_at": "''-infinity''", "to_at": "now()", "by": "''owner''"}', '{}');
 
 /*
  * Checks that may be marked TODO while a change is under way: (function,

@@ -11,7 +11,7 @@ BEGIN;
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS crm_demo;
 RESET client_min_messages;
-SELECT plan(13);
+SELECT plan(18);
 
 SELECT lives_ok($$SELECT crm.generate_demo_data(4000, 2024, '2025-01-01 00:00:00+00')$$,
 				'4,000 demo clients load');
@@ -75,6 +75,31 @@ SELECT is((SELECT count(*) FROM crm.demo_archetypes() a
 -- new rows after the demo data take the next identifiers
 SELECT is((SELECT max(order_id) + 1 FROM crm.orders),
 		  (SELECT nextval('crm.orders_order_id_seq')), 'the order sequence continues after the demo orders');
+
+-- family cards among the demo clients (crm.demo_households)
+INSERT INTO crm.loyalty_programs (code, name, points_per_unit) VALUES ('demo-family', 'Family', 1);
+CREATE TEMP TABLE made AS SELECT * FROM crm.demo_households('demo-family');
+CREATE TEMP TABLE hh AS
+SELECT m.owner_client_id, m.household_id, count(*) AS n, min(m.client_id) AS first_member,
+	   count(DISTINCT (c.last_name, c.city)) AS surnames, bool_and(c.kind = 'person') AS persons,
+	   count(*) FILTER (WHERE m.role = 'owner') AS owners
+  FROM crm.household_members m JOIN crm.clients c USING (client_id)
+ GROUP BY 1, 2;
+SELECT is((SELECT (households, members) FROM made),
+		  (SELECT (count(*), sum(n)::bigint) FROM hh), 'demo_households returns what it made');
+SELECT ok((SELECT bool_and(n BETWEEN 2 AND 3 AND surnames = 1 AND persons AND owners = 1
+						   AND first_member = owner_client_id) FROM hh)
+		  AND (SELECT households FROM made) > 0,
+		  'each household: two or three persons of one surname and city, the first its owner');
+-- three to a household in client_id order: a surname and city of k persons makes ceil(k/3) households
+-- (but a last person alone), and leaves out k % 3 = 1 of them
+SELECT is((SELECT sum(CASE WHEN k % 3 = 1 THEN k / 3 ELSE (k + 2) / 3 END)::bigint
+			 FROM (SELECT count(*) AS k FROM crm.clients WHERE kind = 'person'
+					GROUP BY last_name, city) g),
+		  (SELECT count(*) FROM hh), 'households per surname and city: three to one, a pair at the end');
+SELECT is((SELECT (households, members) FROM crm.demo_households('demo-family')),
+		  (0::bigint, 0::bigint), 'a second call makes none');
+SELECT is((SELECT count(*) FROM crm.verify_ledger()), 0::bigint, 'verify_ledger is clean');
 
 SELECT * FROM finish();
 ROLLBACK;

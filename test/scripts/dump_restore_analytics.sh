@@ -70,7 +70,8 @@ for what in rfm rfm-sql rfm-mean churn churn-sql profile bgnbd gamma-gamma clv a
 	cohort segment-revenue balance statement cart fastpath; do
 	grep -q "^$what " "$work/analytics-before" || fail "no '$what' result before the dump"
 done
-grep -q '^bgnbd (.*,t)$' "$work/analytics-before" || fail "the BG/NBD fit did not converge"
+# (converged is the eighth field: r, alpha, a, b, loglik, n, iterations, converged, ...)
+grep -Eq '^bgnbd \(([^,]*,){7}t[,)]' "$work/analytics-before" || fail "the BG/NBD fit did not converge"
 ! grep -q '^verify_ledger ' "$work/analytics-before" || fail "crm.verify_ledger() is not clean before the dump"
 echo "before: $(grep -c '^table ' "$work/rows-before") tables, $(grep -c '^sequence ' "$work/rows-before") sequences, $(wc -l <"$work/analytics-before") analytics lines"
 

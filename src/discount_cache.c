@@ -1,0 +1,432 @@
+/*-------------------------------------------------------------------------
+ *
+ * src/discount_cache.c
+ *
+ * What crm.price_cart keeps between calls in a backend: the active general
+ * rules of crm.discount_rules (client_id NULL), already in evaluation
+ * order, and the category tree (crm.categories), read once and used again
+ * for as long as they are what the call's own snapshot would read.
+ *
+ * When the cache is right.  Every statement that writes crm.discount_rules
+ * or crm.categories first adds one to crm.pricing_version.version (the
+ * statement trigger crm.pricing_changed(), below), in the writer's own
+ * transaction.  A call reads that one row under its snapshot, like any
+ * query: a snapshot that sees a change of the rules sees the new version
+ * row too, and one that does not see the change does not see the new row
+ * either.  Committed versions only ever grow, so the version (with the xmin
+ * of the row version, which tells rewritten rows apart) names one committed
+ * state of the rules and categories: the cache keeps the one it was read
+ * at, and is read again when the call sees another.
+ *   - A change made by the calling transaction itself, not committed yet:
+ *     the version row's xmin is the transaction's own; the call reads the
+ *     rules by query (as without a cache) and nothing is cached, so that an
+ *     uncommitted state is never kept.  After a rollback (or a rollback to
+ *     a savepoint) the call sees the committed version again.
+ *   - Another session's change: seen when the call's snapshot sees its
+ *     commit, whatever the isolation level (under REPEATABLE READ the
+ *     version a transaction sees does not move, nor do its rules).
+ *   - Two versions in turn (sessions at different snapshots): each call
+ *     reads the rules again when the version differs from the cached one.
+ * A relcache invalidation of either table or of the version table (DDL,
+ * TRUNCATE, triggers disabled or enabled, DROP EXTENSION) also empties the
+ * cache.
+ *
+ * When it is used.  Only when the call would read every general rule and
+ * every category by query: the caller holds SELECT on both tables, and
+ * row security either does not apply to the caller or lets it read every
+ * row the cache holds (a permissive policy for SELECT that applies to the
+ * role, whose USING clause is true, or true for every general rule: an OR
+ * with "client_id IS NULL", as crm's manager policy; no restrictive policy
+ * applies; no policy hook is installed).  Otherwise, on a Citus cluster
+ * (crm's tables managed by Citus), with crm.price_cart_cache off, or inside
+ * a transaction that changed the rules, the rules and categories are read
+ * by query.  The client's own rules (client_id set) are always read by
+ * query, as are the client, the cart's products and prices, the use counts,
+ * segments and loyalty accounts: they are per call.  crm.fast_path_stats()
+ * counts the calls on each path, with the reason (docs/fastpath.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_authid.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "rewrite/rowsecurity.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+
+#include "discount.h"
+#include "fastpath.h"
+
+static bool cache_enabled = true;
+static DiscCache cache;
+static uint64 invalidations = 0;	/* relcache invalidations seen */
+static bool callback_registered = false;
+
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == cache.rules_relid ||
+		relid == cache.categories_relid || relid == cache.version_relid)
+	{
+		cache.valid = false;
+		invalidations++;
+	}
+}
+
+void
+discount_cache_define_settings(void)
+{
+	DefineCustomBoolVariable("crm.price_cart_cache",
+							 "Lets crm.price_cart keep the general discount rules and the category tree between calls.",
+							 "Off: every call reads them by query. The answers are the same either way.",
+							 &cache_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+}
+
+/* whether the role is one of those the policy is for */
+static bool
+policy_applies(RowSecurityPolicy *p, Oid user)
+{
+	Oid		   *roles = (Oid *) ARR_DATA_PTR(p->roles);
+	int			n = ARR_DIMS(p->roles)[0];
+
+	for (int i = 0; i < n; i++)
+		if (roles[i] == ACL_ID_PUBLIC || has_privs_of_role(user, roles[i]))
+			return true;
+	return false;
+}
+
+/*
+ * Whether a USING clause is true for every row the cache holds: the
+ * constant true, or (for the rules) "client_id IS NULL", or an OR with one
+ * such arm, or an AND of such.
+ */
+static bool
+qual_holds(Node *q, AttrNumber client_att)
+{
+	if (q == NULL)
+		return false;
+	if (IsA(q, Const))
+	{
+		Const	   *k = (Const *) q;
+
+		return k->consttype == BOOLOID && !k->constisnull && DatumGetBool(k->constvalue);
+	}
+	if (IsA(q, NullTest))
+	{
+		NullTest   *t = (NullTest *) q;
+		Var		   *v = (Var *) t->arg;
+
+		return client_att != InvalidAttrNumber && t->nulltesttype == IS_NULL &&
+			!t->argisrow && v != NULL && IsA(v, Var) && v->varlevelsup == 0 &&
+			v->varattno == client_att;
+	}
+	if (IsA(q, BoolExpr))
+	{
+		BoolExpr   *b = (BoolExpr *) q;
+		ListCell   *lc;
+
+		if (b->boolop == OR_EXPR)
+		{
+			foreach(lc, b->args)
+			{
+				if (qual_holds(lfirst(lc), client_att))
+					return true;
+			}
+			return false;
+		}
+		if (b->boolop == AND_EXPR)
+		{
+			foreach(lc, b->args)
+			{
+				if (!qual_holds(lfirst(lc), client_att))
+					return false;
+			}
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Whether a query by the current user would read every row of the table
+ * that the cache holds (for the rules, those whose client_column is NULL);
+ * *whole: and every row of the table, whatever its client_column.
+ */
+static bool
+reads_every_row(FastPath *fp, Oid relid, const char *client_column, bool *whole)
+{
+	Oid			user = GetUserId();
+	Relation	rel;
+	RowSecurityDesc *rs;
+	ListCell   *lc;
+	bool		all = false;
+	AttrNumber	client_att = InvalidAttrNumber;
+
+	/*
+	 * Locked as a query would lock it, until the transaction ends: a change
+	 * of its policies waits, and invalidations are taken in first.
+	 */
+	rel = table_open(relid, AccessShareLock);
+	table_close(rel, NoLock);
+	*whole = false;
+	if (pg_class_aclcheck(relid, user, ACL_SELECT) != ACLCHECK_OK)
+		return fastpath_decline(fp, "privileges", get_rel_name(relid));
+	switch (check_enable_rls(relid, InvalidOid, true))
+	{
+		case RLS_NONE:
+		case RLS_NONE_ENV:
+			*whole = true;
+			return true;
+		default:
+			break;
+	}
+	if (!row_security || row_security_policy_hook_permissive != NULL ||
+		row_security_policy_hook_restrictive != NULL)
+		return fastpath_decline(fp, "row security", get_rel_name(relid));
+	if (client_column)
+		client_att = get_attnum(relid, client_column);
+	rel = RelationIdGetRelation(relid);
+	if (!RelationIsValid(rel))
+		return fastpath_decline(fp, "row security", get_rel_name(relid));
+	rs = rel->rd_rsdesc;
+	if (rs != NULL)
+	{
+		foreach(lc, rs->policies)
+		{
+			RowSecurityPolicy *p = lfirst(lc);
+
+			if ((p->polcmd != '*' && p->polcmd != ACL_SELECT_CHR) ||
+				!policy_applies(p, user))
+				continue;
+			if (!p->permissive)
+			{
+				all = false;
+				*whole = false;
+				break;
+			}
+			if (qual_holds((Node *) p->qual, client_att))
+				all = true;
+			if (qual_holds((Node *) p->qual, InvalidAttrNumber))
+				*whole = true;
+		}
+	}
+	RelationClose(rel);
+	if (!all)
+		return fastpath_decline(fp, "row security", get_rel_name(relid));
+	return true;
+}
+
+/*
+ * The cache, when this call may use it, with the version the call's
+ * snapshot sees in *version and *xmin (the caller compares them with the
+ * cache's and reads the rules again when they differ).  NULL, with fp's
+ * reason, when the call must read the rules by query.
+ */
+static DiscCache *cache_usable(FastPath *fp, int64 *version, TransactionId *xmin);
+
+DiscCache *
+discount_cache_usable(FastPath *fp, int64 *version, TransactionId *xmin)
+{
+
+	DiscCache  *c = cache_usable(fp, version, xmin);
+
+	if (c)
+		fastpath_taken(fp);
+	else
+		fastpath_declined(fp);
+	return c;
+}
+
+static DiscCache *
+cache_usable(FastPath *fp, int64 *version, TransactionId *xmin)
+{
+	bool		whole;
+	bool		whole_categories;
+	Oid			ns;
+	Oid			rules,
+				categories,
+				ver;
+	Relation	rel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (!cache_enabled)
+	{
+		fastpath_decline(fp, "crm.price_cart_cache is off", NULL);
+		return NULL;
+	}
+	ns = get_namespace_oid("crm", true);
+	rules = get_relname_relid("discount_rules", ns);
+	categories = get_relname_relid("categories", ns);
+	ver = get_relname_relid("pricing_version", ns);
+	if (!OidIsValid(rules) || !OidIsValid(categories) || !OidIsValid(ver) ||
+		get_rel_relkind(rules) != RELKIND_RELATION ||
+		get_rel_relkind(categories) != RELKIND_RELATION ||
+		get_rel_relkind(ver) != RELKIND_RELATION)
+	{
+		fastpath_decline(fp, "unusual tables", NULL);
+		return NULL;
+	}
+	if (fastpath_citus_table(rules) || fastpath_citus_table(categories))
+	{
+		fastpath_decline(fp, "managed by Citus", NULL);
+		return NULL;
+	}
+	if (!reads_every_row(fp, rules, "client_id", &whole) ||
+		!reads_every_row(fp, categories, NULL, &whole_categories))
+		return NULL;
+	cache.reader_sees_all = whole;
+
+	/* the version row, under the call's snapshot */
+	rel = table_open(ver, AccessShareLock);
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
+		RelationGetDescr(rel)->natts != 2 ||
+		TupleDescAttr(RelationGetDescr(rel), 1)->atttypid != INT8OID)
+	{
+		table_close(rel, AccessShareLock);
+		fastpath_decline(fp, "unusual tables", NULL);
+		return NULL;
+	}
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	tup = heap_getnext(scan, ForwardScanDirection);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, 2, RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+		{
+			found = true;
+			*version = DatumGetInt64(d);
+			*xmin = HeapTupleHeaderGetXmin(tup->t_data);
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!found)
+	{
+		fastpath_decline(fp, "no pricing version", NULL);
+		return NULL;
+	}
+	if (TransactionIdIsCurrentTransactionId(*xmin))
+	{
+		fastpath_decline(fp, "rules changed in this transaction", NULL);
+		return NULL;
+	}
+	if (cache.rules_relid != rules || cache.categories_relid != categories ||
+		cache.version_relid != ver)
+	{
+		cache.valid = false;
+		cache.rules_relid = rules;
+		cache.categories_relid = categories;
+		cache.version_relid = ver;
+	}
+	return &cache;
+}
+
+/*
+ * Empties the cache before it is filled again; returns the count of
+ * invalidations, for discount_cache_done.
+ */
+uint64
+discount_cache_begin(DiscCache *c)
+{
+	MemoryContext old = c->cxt;
+
+	c->valid = false;
+	c->cxt = AllocSetContextCreate(CacheMemoryContext, "crm price_cart cache",
+								   ALLOCSET_DEFAULT_SIZES);
+	if (old)
+		MemoryContextDelete(old);
+	c->nrules = 0;
+	c->rules = NULL;
+	c->ncategories = 0;
+	c->client_rules = -1;
+	return invalidations;
+}
+
+/*
+ * The cache is filled, as of this version: valid unless an invalidation
+ * came while it was read.
+ */
+void
+discount_cache_done(DiscCache *c, uint64 begun, int64 version, TransactionId xmin)
+{
+	c->version = version;
+	c->xmin = xmin;
+	c->valid = (begun == invalidations);
+}
+
+/*
+ * A cached rule's window at this moment, as the query's
+ * CASE WHEN valid @> at THEN 0 WHEN valid >> [at, at] THEN -1 ELSE 1 END.
+ */
+void
+discount_cache_window(DiscRule *r, TimestampTz at)
+{
+	bool		after_lower = r->lower_inf || r->lower < at ||
+		(r->lower == at && r->lower_inc);
+	bool		before_upper = r->upper_inf || at < r->upper ||
+		(at == r->upper && r->upper_inc);
+
+	if (after_lower && before_upper)
+		r->window = 0;
+	else if (!r->lower_inf && (r->lower > at || (r->lower == at && !r->lower_inc)))
+		r->window = -1;
+	else
+		r->window = 1;
+}
+
+/*
+ * crm.pricing_changed(): BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ...
+ * FOR EACH STATEMENT on crm.discount_rules and crm.categories.  Adds one to
+ * crm.pricing_version in the writer's transaction (SECURITY DEFINER: as the
+ * owner of crm's tables).  Nothing in a query a Citus node sent, nor when
+ * Citus manages the version table (on a cluster the cache is not used).
+ */
+PG_FUNCTION_INFO_V1(discount_pricing_changed);
+
+Datum
+discount_pricing_changed(PG_FUNCTION_ARGS)
+{
+	Oid			ver;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("crm.pricing_changed() must be called as a trigger")));
+	if (fastpath_in_citus_task())
+		return PointerGetDatum(NULL);
+	ver = get_relname_relid("pricing_version", get_namespace_oid("crm", false));
+	if (!OidIsValid(ver) || fastpath_citus_table(ver))
+		return PointerGetDatum(NULL);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("UPDATE crm.pricing_version SET version = version + 1", false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "updating crm.pricing_version failed");
+	SPI_finish();
+	return PointerGetDatum(NULL);
+}
