@@ -6702,11 +6702,13 @@ CREATE TABLE crm.profile_store (
 	state			bytea,
 	last_engagement	timestamptz,
 	offers_since_last_purchase bigint NOT NULL,
+	purchases_after_offer bigint NOT NULL DEFAULT 0,
 	next_change_at	timestamptz,
 	CONSTRAINT profile_store_pkey PRIMARY KEY (client_id),
 	CONSTRAINT profile_store_client_fkey FOREIGN KEY (client_id)
 		REFERENCES crm.clients (client_id) ON DELETE CASCADE,
-	CONSTRAINT profile_store_offers_check CHECK (offers_since_last_purchase >= 0)
+	CONSTRAINT profile_store_offers_check CHECK (offers_since_last_purchase >= 0),
+	CONSTRAINT profile_store_after_offer_check CHECK (purchases_after_offer BETWEEN 0 AND 16)
 );
 /* the clients whose row the passing of time changes by a later as_of */
 CREATE INDEX profile_store_next_change_idx ON crm.profile_store (next_change_at);
@@ -6716,6 +6718,7 @@ CREATE TABLE crm.profile_store_state (
 	one_row			boolean NOT NULL DEFAULT true,
 	as_of			timestamptz NOT NULL,
 	window_days		double precision NOT NULL,
+	offer_lag_days	double precision NOT NULL,
 	recent_from		timestamptz NOT NULL,
 	previous_from	timestamptz NOT NULL,
 	rebuilt_at		timestamptz NOT NULL,
@@ -6820,6 +6823,8 @@ DECLARE
 	opts		jsonb;
 	wd			double precision;
 	w			interval;
+	ld			double precision;
+	lag			interval;
 	rf			timestamptz;
 	pf			timestamptz;
 	st			crm.profile_store_state;
@@ -6874,7 +6879,9 @@ BEGIN
 	END IF;
 	LOCK TABLE crm.profile_store IN SHARE ROW EXCLUSIVE MODE;
 	SELECT * INTO st FROM crm.profile_store_state;
-	full_build := rebuild OR NOT FOUND OR st.window_days <> wd;
+	ld := (opts ->> 'offer_lag_days')::double precision;
+	lag := make_interval(secs => ld * 86400);
+	full_build := rebuild OR NOT FOUND OR st.window_days <> wd OR st.offer_lag_days <> ld;
 	IF st.as_of IS NULL THEN
 		LOCK TABLE crm.orders, crm.interactions IN SHARE MODE;
 	END IF;
@@ -6884,7 +6891,8 @@ BEGIN
 		DELETE FROM crm.profile_changes;
 		DELETE FROM crm.profile_store;
 		INSERT INTO crm.profile_store
-			(client_id, currency, state, last_engagement, offers_since_last_purchase, next_change_at)
+			(client_id, currency, state, last_engagement, offers_since_last_purchase,
+			 purchases_after_offer, next_change_at)
 		WITH p AS MATERIALIZED (
 			SELECT o.client_id,
 				   CASE WHEN min(o.currency) FILTER (WHERE o.ordered_at <= as_of)
@@ -6916,12 +6924,26 @@ BEGIN
 			  FROM crm.interactions c
 			  JOIN p ON p.client_id = c.client_id AND c.occurred_at > p.last_purchase
 			 WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= as_of
-			 GROUP BY c.client_id)
+			 GROUP BY c.client_id),
+		/* of the latest 16 purchases, those soon after an offer (crm.churn_signals_sql's a) */
+		a AS (
+			SELECT r.client_id, count(*) AS after_offer
+			  FROM (SELECT o.client_id, o.ordered_at,
+						   row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k
+					  FROM crm.orders o
+					 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of) r
+			 WHERE r.k <= 16
+			   AND EXISTS (SELECT 1 FROM crm.interactions i
+							WHERE i.client_id = r.client_id AND i.direction = 'outbound'
+							  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+							  AND i.occurred_at >= r.ordered_at - lag)
+			 GROUP BY r.client_id)
 		SELECT p.client_id, p.currency, p.state, e.last_at, coalesce(f.offers, 0),
-			   least(p.next_change_at, n.next_at)
+			   coalesce(a.after_offer, 0), least(p.next_change_at, n.next_at)
 		  FROM p
 		  LEFT JOIN e ON e.client_id = p.client_id
 		  LEFT JOIN f ON f.client_id = p.client_id
+		  LEFT JOIN a ON a.client_id = p.client_id
 		  LEFT JOIN n ON n.client_id = p.client_id;
 		GET DIAGNOSTICS n_clients = ROW_COUNT;
 		n_done := n_clients;
@@ -6958,7 +6980,8 @@ BEGIN
 			DELETE FROM crm.profile_store s WHERE s.client_id = ANY (ids);
 			GET DIAGNOSTICS n_gone = ROW_COUNT;
 			INSERT INTO crm.profile_store
-				(client_id, currency, state, last_engagement, offers_since_last_purchase, next_change_at)
+				(client_id, currency, state, last_engagement, offers_since_last_purchase,
+				 purchases_after_offer, next_change_at)
 			SELECT p.client_id, p.currency, p.state,
 				   (SELECT max(i.occurred_at) FROM crm.interactions i
 					 WHERE i.client_id = p.client_id AND i.direction = 'inbound'
@@ -6967,6 +6990,14 @@ BEGIN
 					 WHERE c.client_id = p.client_id AND c.direction = 'outbound'
 					   AND c.campaign IS NOT NULL AND c.occurred_at > p.last_purchase
 					   AND c.occurred_at <= as_of),
+				   (SELECT count(*) FROM (SELECT o.ordered_at FROM crm.orders o
+											WHERE o.client_id = p.client_id
+											  AND o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+											ORDER BY o.ordered_at DESC LIMIT 16) r
+					 WHERE EXISTS (SELECT 1 FROM crm.interactions i
+									WHERE i.client_id = p.client_id AND i.direction = 'outbound'
+									  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+									  AND i.occurred_at >= r.ordered_at - lag)),
 				   least(p.next_change_at,
 						 (SELECT min(i.occurred_at) FROM crm.interactions i
 						   WHERE i.client_id = p.client_id AND i.occurred_at > as_of))
@@ -6993,10 +7024,12 @@ BEGIN
 		RETURN;
 	END IF;
 	INSERT INTO crm.profile_store_state AS s
-		(as_of, window_days, recent_from, previous_from, rebuilt_at, refreshed_at, clients, recomputed)
-	VALUES (as_of, wd, rf, pf, clock_timestamp(), clock_timestamp(), n_clients, n_done)
+		(as_of, window_days, offer_lag_days, recent_from, previous_from, rebuilt_at, refreshed_at,
+		 clients, recomputed)
+	VALUES (as_of, wd, ld, rf, pf, clock_timestamp(), clock_timestamp(), n_clients, n_done)
 	ON CONFLICT ON CONSTRAINT profile_store_state_pkey DO UPDATE
 		SET as_of = excluded.as_of, window_days = excluded.window_days,
+			offer_lag_days = excluded.offer_lag_days,
 			recent_from = excluded.recent_from, previous_from = excluded.previous_from,
 			rebuilt_at = CASE WHEN full_build THEN excluded.rebuilt_at ELSE s.rebuilt_at END,
 			refreshed_at = excluded.refreshed_at, clients = excluded.clients,

@@ -85,6 +85,12 @@ SELECT pg_temp.differences() AS store_differences;
 SELECT crm.fast_path_stats_reset();
 SELECT * FROM pg_temp.analytics_differences('2024-09-01');
 SELECT * FROM pg_temp.paths();
+-- the purchases soon after an offer are the store's for its offer_lag_days
+-- only: another lag reads the orders (path c), with the twin's rows
+SELECT sum(purchases_after_offer) > 0 AS some_after_offer FROM crm.profile_store;
+SELECT crm.fast_path_stats_reset();
+SELECT * FROM pg_temp.analytics_differences('2024-09-01', '{"offer_lag_days": 30}');
+SELECT * FROM pg_temp.paths();
 
 /*
  * Rounds of writes between refreshes: new orders (late ones among them,

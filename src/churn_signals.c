@@ -562,6 +562,8 @@ read_profiles(ChurnClients *cs)
 		c->engaged = r.engaged;
 		c->engagement = r.engagement;
 		c->offers = r.offers;
+		/* the count, as the twin gives it: the first after_offer bits */
+		c->after_offer = (uint16) ((UINT64CONST(1) << r.after_offer) - 1);
 		if ((cs->n & (SCAN_BATCH - 1)) == 0 && !pass_memory_within(cs->n, CHURN_CLIENT_BYTES))
 		{
 			cs->over = true;
@@ -783,7 +785,7 @@ churn_signals(PG_FUNCTION_ARGS)
 		churn_settings_parse(options, &settings);
 		windows[0] = seconds_before(as_of, settings.window_days * 86400, 1);
 		windows[1] = seconds_before(as_of, settings.window_days * 86400, 2);
-		from_profiles = profiles_current(as_of, windows, true);
+		from_profiles = profiles_current(as_of, windows, settings.offer_lag_days, true);
 	}
 	if (from_profiles)
 		;						/* the store: no table is opened */

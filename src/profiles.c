@@ -125,7 +125,8 @@ may_read(const char *relname, const char *const *columns)
  * would let changes pass unlogged: the store is then not trusted).
  */
 static const char current_sql[] =
-"SELECT s.as_of = $1 AND ($4 OR (s.recent_from = $2 AND s.previous_from = $3))"
+"SELECT s.as_of = $1 AND ($4 OR (s.recent_from = $2 AND s.previous_from = $3"
+"                                AND s.offer_lag_days = $5))"
 "   AND NOT EXISTS (SELECT 1 FROM crm.profile_changes)"
 "   AND (SELECT count(*) FROM pg_catalog.pg_trigger t"
 "         WHERE t.tgrelid IN ('crm.orders'::pg_catalog.regclass, 'crm.interactions'::pg_catalog.regclass)"
@@ -136,13 +137,14 @@ static const char current_sql[] =
 "  FROM crm.profile_store_state s";
 
 bool
-profiles_current(TimestampTz as_of, const TimestampTz *windows, bool interactions)
+profiles_current(TimestampTz as_of, const TimestampTz *windows, double offer_lag_days,
+				 bool interactions)
 {
 	static const char *const interaction_columns[] = {
 		"client_id", "occurred_at", "direction", "kind", "campaign", NULL
 	};
-	Oid			types[4] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID};
-	Datum		args[4];
+	Oid			types[5] = {TIMESTAMPTZOID, TIMESTAMPTZOID, TIMESTAMPTZOID, BOOLOID, FLOAT8OID};
+	Datum		args[5];
 	GatherCall	g;
 	bool		current = false;
 
@@ -172,8 +174,9 @@ profiles_current(TimestampTz as_of, const TimestampTz *windows, bool interaction
 	args[1] = TimestampTzGetDatum(windows ? windows[0] : 0);
 	args[2] = TimestampTzGetDatum(windows ? windows[1] : 0);
 	args[3] = BoolGetDatum(windows == NULL);
+	args[4] = Float8GetDatum(offer_lag_days);
 	gather_begin(&g);
-	if (SPI_execute_with_args(current_sql, 4, types, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(current_sql, 5, types, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm.profile_store_state");
 	if (SPI_processed == 1)
 	{
@@ -189,7 +192,7 @@ profiles_current(TimestampTz as_of, const TimestampTz *windows, bool interaction
 /* the columns read, in this order */
 enum
 {
-	SC_CLIENT, SC_CURRENCY, SC_STATE, SC_ENGAGEMENT, SC_OFFERS, SC_N
+	SC_CLIENT, SC_CURRENCY, SC_STATE, SC_ENGAGEMENT, SC_OFFERS, SC_AFTER_OFFER, SC_N
 };
 
 static const FastPathColumn store_columns[SC_N] = {
@@ -197,11 +200,13 @@ static const FastPathColumn store_columns[SC_N] = {
 	{"currency", TEXTOID, false},
 	{"state", BYTEAOID, false},
 	{"last_engagement", TIMESTAMPTZOID, false},
-	{"offers_since_last_purchase", INT8OID, true}
+	{"offers_since_last_purchase", INT8OID, true},
+	{"purchases_after_offer", INT8OID, true}
 };
 
 static const char rows_sql[] =
-"SELECT p.client_id, p.currency, p.state, p.last_engagement, p.offers_since_last_purchase"
+"SELECT p.client_id, p.currency, p.state, p.last_engagement, p.offers_since_last_purchase,"
+"       p.purchases_after_offer"
 "  FROM crm.profile_store p"
 " WHERE p.state IS NOT NULL";
 
@@ -271,13 +276,17 @@ profiles_next(ProfileSource *src, ProfileRow *row)
 		heap_deform_tuple(src->tt->vals[src->next++], src->tt->tupdesc, v, n);
 	}
 	/* a NULL currency: the client's purchases are in more than one */
-	if (n[0] || n[1] || n[2] || n[4] || !scan_same_currency(&src->cur, v[1]))
+	if (n[0] || n[1] || n[2] || n[4] || n[5] || !scan_same_currency(&src->cur, v[1]))
 		return -1;
 	row->client_id = DatumGetInt64(v[0]);
 	profile_windows_read(DatumGetByteaPP(v[2]), &row->state, row->window);
 	row->engaged = !n[3];
 	row->engagement = n[3] ? 0 : DatumGetTimestampTz(v[3]);
 	row->offers = DatumGetInt64(v[4]);
+	row->after_offer = DatumGetInt64(v[5]);
+	/* a count of the profile's window (its latest purchases) */
+	if (row->after_offer < 0 || row->after_offer > row->state.nwin)
+		return -1;
 	return 1;
 }
 

@@ -27,6 +27,7 @@ typedef struct ProfileRow
 	bool		engaged;		/* a last engagement */
 	TimestampTz engagement;
 	int64		offers;			/* campaign messages after the last purchase */
+	int64		after_offer;	/* of the window's purchases, those soon after an offer */
 } ProfileRow;
 
 /* a read of the store, row after row: a pass over its heap, or a query */
@@ -53,7 +54,8 @@ typedef struct ProfileSource
  * are in place and enabled, and the log has no row the caller's snapshot
  * sees.  Read with the caller's snapshot, as the caller (row security).
  */
-extern bool profiles_current(TimestampTz as_of, const TimestampTz *windows, bool interactions);
+extern bool profiles_current(TimestampTz as_of, const TimestampTz *windows,
+							 double offer_lag_days, bool interactions);
 
 /* Reads the store (after profiles_current said yes, in the same snapshot). */
 extern void profiles_begin(ProfileSource *src);

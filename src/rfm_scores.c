@@ -460,7 +460,7 @@ rfm_scores(PG_FUNCTION_ARGS)
 	else if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE ||
 			 !fastpath_result_layout(desc, shape, RS_N, pos))
 		fastpath_decline(&fp, "result shape", NULL);
-	if (fp.reason == NULL && profiles_current(as_of, NULL, false))
+	if (fp.reason == NULL && profiles_current(as_of, NULL, 0, false))
 		from_profiles = true;
 	else if (fp.reason || !fastpath_open_read(&fp, &orders, "orders", scan_orders_columns, PC_N))
 	{
