@@ -6712,7 +6712,7 @@ CREATE TABLE crm.profile_store (
 );
 /* the clients whose row the passing of time changes by a later as_of */
 CREATE INDEX profile_store_next_change_idx ON crm.profile_store (next_change_at);
-COMMENT ON TABLE crm.profile_store IS 'each client''s purchase profile state with the churn windows (crm.purchase_profile_state with window bounds), last engagement and offers since the last purchase, at the as_of of crm.profile_store_state (state NULL: every purchase after it), and the earliest later as_of at which time alone changes the row; currency NULL: purchases in more than one; kept by crm.refresh_profiles';
+COMMENT ON TABLE crm.profile_store IS 'each client''s purchase profile state with the churn windows (crm.purchase_profile_state with window bounds), last engagement, offers since the last purchase and purchases soon after an offer, at the as_of of crm.profile_store_state (state NULL: every purchase after it), and the earliest later as_of at which time alone changes the row; currency NULL: purchases in more than one; kept by crm.refresh_profiles';
 
 CREATE TABLE crm.profile_store_state (
 	one_row			boolean NOT NULL DEFAULT true,
@@ -6729,7 +6729,7 @@ CREATE TABLE crm.profile_store_state (
 	CONSTRAINT profile_store_state_one_row_check CHECK (one_row),
 	CONSTRAINT profile_store_state_window_check CHECK (window_days > 0)
 );
-COMMENT ON TABLE crm.profile_store_state IS 'the as_of and churn windows crm.profile_store holds, when it was last rebuilt and refreshed, its clients and the clients the last refresh recomputed';
+COMMENT ON TABLE crm.profile_store_state IS 'the as_of, churn windows and offer lag crm.profile_store holds, when it was last rebuilt and refreshed, its clients and the clients the last refresh recomputed';
 
 CREATE TABLE crm.profile_changes (
 	client_id		bigint NOT NULL,
