@@ -10,6 +10,9 @@
 -- COMMITTED and REPEATABLE READ: test/isolation/specs/discount_cache.spec.)
 --
 SET TimeZone = 'UTC';
+-- crm.fast_path_stats() counts this backend's calls: none in parallel workers
+-- (also when the suite runs with debug_parallel_query)
+SET max_parallel_workers_per_gather = 0;
 \set SHOW_CONTEXT never
 
 \i sql/include/try.sql
