@@ -24,8 +24,7 @@
 # and the run goes on.  crm.refresh_segments (a write) runs once in each.
 # Then the cluster's plans (EXPLAIN (COSTS OFF), key lines): the per-client
 # queries of the shards paths of crm.rfm_scores and crm.churn_signals (the
-# churn windows at their default, 90 days; its offers after each client's
-# last purchase a join on the shards), crm.quantile_breaks over a
+# churn windows at their default, 90 days), crm.quantile_breaks over a
 # distributed table; and
 # crm.fast_path_stats() after crm.rfm_scores and crm.churn_signals in each
 # database.  No target is asserted: the machine is shared and noisy.
@@ -215,7 +214,7 @@ SELECT o.client_id, count(*), max(o.ordered_at), min(o.ordered_at), sum(o.net_am
   FROM crm.orders o
  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
  GROUP BY o.client_id, o.currency"
-explain "crm.churn_signals' shards path: its one query (src/churn_signals.c): per client, the profile's state with the two windows, the last engagement, and the offers after the last purchase (interactions joined to each client's last purchase), joined on client_id, all on the shards" "
+explain "crm.churn_signals' shards path: its one query (src/churn_signals.c): per client, the profile's state with the two windows, the last engagement and the times of the campaign messages, joined on client_id, all on the shards" "
 SELECT p.client_id, p.state, p.currency, e.engaged, f.offers
   FROM (SELECT o.client_id, o.currency,
 			   crm.purchase_profile_state(o.ordered_at, o.net_amount, o.promo_used,
@@ -228,13 +227,8 @@ SELECT p.client_id, p.state, p.currency, e.engaged, f.offers
 			   FROM crm.interactions i
 			  WHERE i.direction = 'inbound' AND i.kind <> 'sale' AND i.occurred_at <= $as_of
 			  GROUP BY i.client_id) e ON e.client_id = p.client_id
-  LEFT JOIN (SELECT c.client_id, count(*) AS offers
+  LEFT JOIN (SELECT c.client_id, array_agg(c.occurred_at) AS offers
 			   FROM crm.interactions c
-			   JOIN (SELECT o.client_id, max(o.ordered_at) AS last_purchase
-					   FROM crm.orders o
-					  WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= $as_of
-					  GROUP BY o.client_id) l
-				 ON l.client_id = c.client_id AND c.occurred_at > l.last_purchase
 			  WHERE c.direction = 'outbound' AND c.campaign IS NOT NULL AND c.occurred_at <= $as_of
 			  GROUP BY c.client_id) f ON f.client_id = p.client_id"
 explain "crm.quantile_breaks over a distributed table (partial aggregates on the shards)" "
