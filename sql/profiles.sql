@@ -1,6 +1,9 @@
 -- the profile store: incremental refreshes equal a full rebuild; crm.rfm_scores and
 -- crm.churn_signals read it when current and give the rows of their twins
 SET TimeZone = 'UTC';
+-- crm.fast_path_stats() counts this backend's calls: none in parallel workers
+-- (also when the suite runs with debug_parallel_query)
+SET max_parallel_workers_per_gather = 0;
 BEGIN;
 SET LOCAL client_min_messages = warning;
 TRUNCATE crm.clients CASCADE;	-- only these clients (rolled back below)

@@ -576,7 +576,7 @@ profile_read(bytea *sstate, ProfileState *s, ProfileWindow *w)
 	uint64		hi;
 	int64		month_total = 0;
 	int			i;
-	int			extra;
+	int			extra = 0;
 
 	if (len >= 1 && *p == PROFILE_SERIAL_VERSION)
 		extra = 0;

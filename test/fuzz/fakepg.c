@@ -46,6 +46,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "libpq/pqformat.h"
 #include "nodes/memnodes.h"
 #include "port/pg_bswap.h"
@@ -1111,4 +1112,28 @@ JsonbIteratorNext(JsonbIterator **it, JsonbValue *val, bool skipNested)
 {
 	UNSUPPORTED("JsonbIteratorNext");
 	return WJB_DONE;
+}
+
+/* the fits' and models' code linked with the state's parser; never reached from it */
+volatile sig_atomic_t InterruptPending = false;
+
+void
+ProcessInterrupts(void)
+{
+	UNSUPPORTED("ProcessInterrupts");
+}
+
+struct HeapTupleHeaderData *
+DatumGetHeapTupleHeader(Datum t)
+{
+	UNSUPPORTED("DatumGetHeapTupleHeader");
+	return NULL;
+}
+
+ArrayType *
+construct_md_array(Datum *elems, bool *nulls, int ndims, int *dims, int *lbs,
+				   Oid elmtype, int elmlen, bool elmbyval, char elmalign)
+{
+	UNSUPPORTED("construct_md_array");
+	return NULL;
 }
