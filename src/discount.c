@@ -294,9 +294,72 @@ prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
 	return *cache;
 }
 
+/*
+ * The per-call statements run through run(): with the memo
+ * (discount_cache.c) on for the call, a statement already run under the
+ * same snapshot with the same arguments is not run again, and its rows come
+ * from the memo (rows); otherwise from SPI_tuptable.  qrows is the count
+ * either way.
+ */
+static bool memo_on = false;
+static DiscRows *rows = NULL;
+static uint64 qrows = 0;
+
+static int
+run(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *args,
+	const char *nulls, long tcount)
+{
+	SPIPlanPtr	plan = prepare(slot, sql, nargs, types);
+	StringInfoData key;
+	int			rc;
+
+	rows = NULL;
+	if (memo_on)
+	{
+		initStringInfo(&key);
+		appendBinaryStringInfo(&key, (char *) &slot, sizeof(slot));
+		appendBinaryStringInfo(&key, (char *) &tcount, sizeof(tcount));
+		for (int i = 0; i < nargs; i++)
+		{
+			bool		isnull = nulls != NULL && nulls[i] == 'n';
+
+			appendStringInfoChar(&key, isnull ? 'n' : ' ');
+			if (isnull)
+				continue;
+			if (types[i] == INT8OID || types[i] == INT4OID || types[i] == TIMESTAMPTZOID)
+				appendBinaryStringInfo(&key, (char *) &args[i], sizeof(Datum));
+			else
+			{
+				struct varlena *v = PG_DETOAST_DATUM_PACKED(args[i]);
+				int32		len = VARSIZE_ANY(v);
+
+				appendBinaryStringInfo(&key, (char *) &len, sizeof(len));
+				appendBinaryStringInfo(&key, (char *) v, len);
+			}
+		}
+		rows = discount_memo_get(key.data, key.len);
+		if (rows)
+		{
+			qrows = rows->nrows;
+			return SPI_OK_SELECT;
+		}
+	}
+	rc = SPI_execute_plan(plan, args, nulls, true, tcount);
+	MemoryContextSwitchTo(work_cxt);
+	qrows = SPI_processed;
+	if (memo_on && rc == SPI_OK_SELECT && SPI_tuptable != NULL)
+		rows = discount_memo_put(key.data, key.len, SPI_tuptable, (int) SPI_processed);
+	return rc;
+}
+
 static Datum
 col(int row, int colno, bool *isnull)
 {
+	if (rows)
+	{
+		*isnull = rows->nulls[row * rows->ncols + colno - 1];
+		return rows->values[row * rows->ncols + colno - 1];
+	}
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						 colno, isnull);
 }
@@ -356,6 +419,7 @@ load_ancestors(DiscCart *c, Datum *cats)
 											  true, TYPALIGN_INT));
 	rc = SPI_execute_plan(prepare(&plan_ancestors, sql_ancestors, 1, types), args,
 						  NULL, true, 0);
+	rows = NULL;
 	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the category paths failed");
@@ -414,10 +478,8 @@ load_lines(DiscCart *c, DiscCache *cache)
 	args[1] = PointerGetDatum(construct_array(lids, c->nlines, INT4OID, 4,
 											  true, TYPALIGN_INT));
 	args[2] = TimestampTzGetDatum(c->at);
-	rc = SPI_execute_plan(prepare(&plan_lines, sql_lines, 3, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != (uint64) c->nlines)
+	rc = run(&plan_lines, sql_lines, 3, types, args, NULL, 0);
+	if (rc != SPI_OK_SELECT || qrows != (uint64) c->nlines)
 		elog(ERROR, "reading the cart's products failed");
 
 	for (int i = 0; i < c->nlines; i++)
@@ -488,10 +550,8 @@ load_client(DiscCart *c)
 	Datum		args[2] = {Int64GetDatum(c->client_id), TimestampTzGetDatum(c->at)};
 	int			rc;
 
-	rc = SPI_execute_plan(prepare(&plan_client, sql_client, 2, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	rc = run(&plan_client, sql_client, 2, types, args, NULL, 0);
+	if (rc != SPI_OK_SELECT || qrows != 1)
 		elog(ERROR, "reading the client failed");
 	if (!col_bool(0, 1))
 		ereport(ERROR,
@@ -507,12 +567,10 @@ load_client(DiscCart *c)
 		bool		isnull;
 		Datum		since;
 
-		rc = SPI_execute_plan(prepare(&plan_segment_stored, sql_segment_stored, 1, ctypes),
-							  cargs, NULL, true, 1);
-		MemoryContextSwitchTo(work_cxt);
+		rc = run(&plan_segment_stored, sql_segment_stored, 1, ctypes, cargs, NULL, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "reading the client's segment failed");
-		if (SPI_processed == 1)
+		if (qrows == 1)
 		{
 			c->segment = col_text(0, 1);
 			since = col(0, 2, &isnull);
@@ -531,10 +589,8 @@ load_client(DiscCart *c)
 		Oid			stypes[1] = {TEXTOID};
 		Datum		sargs[1] = {CStringGetTextDatum(c->segment)};
 
-		rc = SPI_execute_plan(prepare(&plan_segment, sql_segment, 1, stypes), sargs, NULL,
-							  true, 1);
-		MemoryContextSwitchTo(work_cxt);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		rc = run(&plan_segment, sql_segment, 1, stypes, sargs, NULL, 1);
+		if (rc != SPI_OK_SELECT || qrows != 1)
 			elog(ERROR, "reading the segment maps failed");
 		if (!col_bool(0, 1))
 			ereport(ERROR,
@@ -557,10 +613,8 @@ program_terms(DiscCart *c)
 	args[1] = Int64GetDatum(c->net);
 	args[2] = c->program_tier ? CStringGetTextDatum(c->program_tier) : (Datum) 0;
 	args[3] = Int64GetDatum(c->points_paid);
-	rc = SPI_execute_plan(prepare(&plan_program_terms, sql_program_terms, 4, types), args,
-						  nulls, true, 1);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	rc = run(&plan_program_terms, sql_program_terms, 4, types, args, nulls, 1);
+	if (rc != SPI_OK_SELECT || qrows != 1)
 		elog(ERROR, "reading the loyalty programme's terms failed");
 	c->program_cap = col_int64(0, 1, 0);
 	c->program_earned = col_int64(0, 2, 0);
@@ -585,23 +639,20 @@ load_program(DiscCart *c)
 	if (c->program)
 	{
 		args[0] = CStringGetTextDatum(c->program);
-		rc = SPI_execute_plan(prepare(&plan_program_named, sql_program_named, 1, text_type),
-							  args, NULL, true, 0);
+		rc = run(&plan_program_named, sql_program_named, 1, text_type, args, NULL, 0);
 	}
 	else
 	{
 		args[0] = Int64GetDatum(c->client_id);
-		rc = SPI_execute_plan(prepare(&plan_program, sql_program, 1, types), args, NULL,
-							  true, 0);
+		rc = run(&plan_program, sql_program, 1, types, args, NULL, 0);
 	}
-	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the loyalty programmes failed");
-	if (c->program && SPI_processed == 0)
+	if (c->program && qrows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cart: loyalty programme \"%s\" does not exist", c->program)));
-	if (SPI_processed != 1)
+	if (qrows != 1)
 		return;					/* no account, or several: no programme */
 	currency = col_text(0, 3);
 	if (strcmp(currency, c->currency) != 0)
@@ -621,12 +672,10 @@ load_program(DiscCart *c)
 	{
 		args[0] = Int64GetDatum(c->client_id);
 		args[1] = Int64GetDatum(c->program_id);
-		rc = SPI_execute_plan(prepare(&plan_program_tier, sql_program_tier, 2, types), args,
-							  NULL, true, 0);
-		MemoryContextSwitchTo(work_cxt);
+		rc = run(&plan_program_tier, sql_program_tier, 2, types, args, NULL, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "reading the client's loyalty account failed");
-		if (SPI_processed == 1)
+		if (qrows == 1)
 			tier = col_text(0, 1);
 	}
 	else
@@ -663,10 +712,8 @@ turnover_in_cart_currency(DiscCart *c)
 	args[0] = Int64GetDatum(c->client_id);
 	args[1] = TimestampTzGetDatum(c->at);
 	args[2] = CStringGetTextDatum(c->currency);
-	rc = SPI_execute_plan(prepare(&plan_turnover, sql_turnover, 3, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	rc = run(&plan_turnover, sql_turnover, 3, types, args, NULL, 0);
+	if (rc != SPI_OK_SELECT || qrows != 1)
 		elog(ERROR, "reading the client's turnover failed");
 	c->turnover = col_int64(0, 1, 0);
 	c->turnover_currency = c->currency;
@@ -882,6 +929,7 @@ fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
 	{
 		rc = SPI_execute_plan(prepare(&plan_any_client_rule, sql_any_client_rule, 0, NULL),
 							  NULL, NULL, true, 1);
+		rows = NULL;
 		MemoryContextSwitchTo(work_cxt);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the discount rules failed");
@@ -890,6 +938,7 @@ fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
 
 	rc = SPI_execute_plan(prepare(&plan_categories, sql_categories, 0, NULL), NULL, NULL,
 						  true, 0);
+	rows = NULL;
 	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the categories failed");
@@ -1045,12 +1094,10 @@ load_usage(DiscCart *c)
 		pg_class_aclcheck(usage, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
 		return;
 
-	rc = SPI_execute_plan(prepare(&plan_usage, sql_usage, 1, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
+	rc = run(&plan_usage, sql_usage, 1, types, args, NULL, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the client's rule uses failed");
-	nuse = (int) SPI_processed;
+	nuse = (int) qrows;
 	if (nuse == 0)
 		return;
 	for (int i = 0; i < c->nrules; i++)
@@ -1087,12 +1134,10 @@ load_tiers(DiscCart *c)
 
 	args[0] = Int64GetDatum(c->client_id);
 	args[1] = c->program ? CStringGetTextDatum(c->program) : (Datum) 0;
-	rc = SPI_execute_plan(prepare(&plan_tiers, sql_tiers, 2, types), args, nulls,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
+	rc = run(&plan_tiers, sql_tiers, 2, types, args, nulls, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the client's tiers failed");
-	c->ntiers = (int) SPI_processed;
+	c->ntiers = (int) qrows;
 	c->tiers = palloc(sizeof(char *) * Max(c->ntiers, 1));
 	for (int i = 0; i < c->ntiers; i++)
 		c->tiers[i] = col_text(i, 1);
@@ -1857,6 +1902,8 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	PG_FINALLY();
 	{
 		in_call = false;
+		memo_on = false;
+		rows = NULL;
 		MemoryContextSwitchTo(caller);
 		MemoryContextReset(keep_cxt);
 		work_cxt = NULL;
@@ -1894,6 +1941,7 @@ price_cart(FunctionCallInfo fcinfo, MemoryContext caller)
 	cache = discount_cache_usable(&fp, &version, &xmin);
 	if (cache && !(cache->valid && cache->version == version && cache->xmin == xmin))
 		fill_cache(cache, version, xmin);
+	memo_on = cache != NULL && discount_memo_usable();
 	load_client(&c);
 	load_lines(&c, cache);
 	turnover_in_cart_currency(&c);

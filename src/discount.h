@@ -191,6 +191,16 @@ typedef struct DiscCache
 } DiscCache;
 
 struct FastPath;
+struct SPITupleTable;
+
+/* a statement's rows as the memo keeps them: nrows * ncols values, row by row */
+typedef struct DiscRows
+{
+	int			nrows;
+	int			ncols;
+	Datum	   *values;
+	bool	   *nulls;
+} DiscRows;
 
 /* discount_cache.c */
 extern void discount_cache_define_settings(void);
@@ -200,6 +210,10 @@ extern uint64 discount_cache_begin(DiscCache *cache);
 extern void discount_cache_done(DiscCache *cache, uint64 begun, int64 version,
 								TransactionId xmin);
 extern void discount_cache_window(DiscRule *r, TimestampTz at);
+extern bool discount_memo_usable(void);
+extern DiscRows *discount_memo_get(const char *key, int keylen);
+extern DiscRows *discount_memo_put(const char *key, int keylen,
+								   struct SPITupleTable *tt, int n);
 
 /* discount_cart.c */
 extern void discount_parse_cart(DiscCart *c, Jsonb *cart);
