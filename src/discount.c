@@ -217,17 +217,28 @@ static const char *sql_tiers =
 "   AND ($2::text IS NULL OR p.code = $2::text)"
 " ORDER BY 1";
 
-static const char *sql_rules =
-"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
-"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
-"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
+/*
+ * The rule queries share their columns: RULE_SELECT_HEAD, then the window
+ * (at the moment $2, or 0 with the bounds at the end for the cache), then
+ * RULE_SELECT_TAIL.
+ */
+#define RULE_SELECT_HEAD \
+"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action," \
+"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8," \
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original'," \
 "       r.price_list_id, r.category_id,"
-"       CASE WHEN r.valid @> $2 THEN 0"
+#define RULE_WINDOW_AT \
+"       CASE WHEN r.valid @> $2 THEN 0" \
 "            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
-"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
-"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       CASE WHEN r.action IN ('cashback', 'points_share')"
+#define RULE_SELECT_TAIL \
+"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8," \
+"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client," \
+"       CASE WHEN r.action IN ('cashback', 'points_share')" \
 "            THEN (r.point_value * 10000)::int8 END"
+
+/* every active rule that concerns the client ($1) at the moment $2 */
+static const char *sql_rules =
+RULE_SELECT_HEAD RULE_WINDOW_AT RULE_SELECT_TAIL
 "  FROM crm.discount_rules r"
 " WHERE r.active AND (r.client_id IS NULL OR r.client_id = $1)";
 
@@ -236,14 +247,7 @@ static const char *sql_rules =
  * windows' bounds instead of the window at a moment (found per call).
  */
 static const char *sql_rules_general =
-"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
-"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
-"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
-"       r.price_list_id, r.category_id, 0,"
-"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
-"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       CASE WHEN r.action IN ('cashback', 'points_share')"
-"            THEN (r.point_value * 10000)::int8 END,"
+RULE_SELECT_HEAD " 0," RULE_SELECT_TAIL ","
 "       pg_catalog.lower(r.valid), pg_catalog.upper(r.valid),"
 "       pg_catalog.lower_inc(r.valid), pg_catalog.upper_inc(r.valid),"
 "       pg_catalog.lower_inf(r.valid), pg_catalog.upper_inf(r.valid)"
@@ -252,16 +256,7 @@ static const char *sql_rules_general =
 
 /* with the cache: the client's own rules, by query (the same columns as sql_rules) */
 static const char *sql_rules_client =
-"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
-"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
-"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
-"       r.price_list_id, r.category_id,"
-"       CASE WHEN r.valid @> $2 THEN 0"
-"            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
-"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
-"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       CASE WHEN r.action IN ('cashback', 'points_share')"
-"            THEN (r.point_value * 10000)::int8 END"
+RULE_SELECT_HEAD RULE_WINDOW_AT RULE_SELECT_TAIL
 "  FROM crm.discount_rules r"
 " WHERE r.active AND r.client_id = $1";
 
