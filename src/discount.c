@@ -273,6 +273,7 @@ static const char *sql_usage =
 " WHERE u.client_id = $1 ORDER BY u.rule_id";
 
 static void cached_ancestors(DiscCart *c, DiscCache *cache, Datum *cats);
+static void precompute_no_line(DiscCache *cache);
 
 static SPIPlanPtr
 prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
@@ -914,6 +915,7 @@ fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
 	for (int i = 0; i < tmp.nrules; i++)
 		cache->rules[i] = *order[i];
 	cache->nrules = tmp.nrules;
+	precompute_no_line(cache);
 
 	/*
 	 * Whether there is any active rule of one client at all, when this role
@@ -1516,18 +1518,19 @@ build_rule(JsonbValue *out, DiscCart *c, int ri)
 
 /*
  * The tree is written out in jsonb's binary form here rather than by
- * JsonbValueToJsonb, for two reasons: into a buffer kept for the backend
- * (an answer is some hundred kilobytes, which a buffer grown from 1 kB for
- * every call copies and faults in again and again), and so that the
- * explanations of the rules, most of an answer, are built one at a time
- * as they are written (an array whose elems is NULL is the rules' array).
+ * JsonbValueToJsonb, for two reasons: into one buffer of the answer's
+ * size (an answer is some hundred kilobytes, which a buffer grown from 1 kB
+ * for every call copies again and again), and so that the explanations of
+ * the rules, most of an answer, are built one at a time as they are
+ * written (an array whose elems is NULL is the rules' array); those of the
+ * cached rules that cover no line of the cart are copied as written when
+ * the cache was filled (precompute_no_line).
  * The layout is jsonb's own (utils/jsonb.h), written exactly as
  * convertToJsonb writes it: a container's header, its JEntrys (keys first,
  * then values, for an object), an offset instead of a length in every
  * JB_OFFSET_STRIDE'th, numerics and containers aligned to 4 bytes with the
  * padding counted in their length.
  */
-static StringInfoData outbuf;
 static DiscCart *out_cart;
 
 static int
@@ -1652,11 +1655,21 @@ out_skipped(StringInfo b, JEntry *header, DiscRule *r)
 	int			total = 0;
 	char	   *p;
 
-	jv_int(&rank, r->rank);
-	jv_int(&id, r->rule_id);
 	base_offset = b->len;
 	out_pad(b);
 	start = b->len;
+	if (r->no_line_out != NULL && r->reason == r->no_line_reason)
+	{
+		/* written when the cache was filled */
+		enlargeStringInfo(b, r->no_line_outlen);
+		memcpy(b->data + start, r->no_line_out, r->no_line_outlen);
+		b->len = start + r->no_line_outlen;
+		b->data[b->len] = '\0';
+		*header = JENTRY_ISCONTAINER | (b->len - base_offset);
+		return;
+	}
+	jv_int(&rank, r->rank);
+	jv_int(&id, r->rule_id);
 	/* the most it takes: header, entries, keys, values with two paddings */
 	enlargeStringInfo(b, 4 + 40 + 27 + codelen + reasonlen + 7 + 6 +
 					  VARSIZE_ANY(rank.val.numeric) + VARSIZE_ANY(id.val.numeric));
@@ -1767,34 +1780,67 @@ out_value(StringInfo b, JEntry *header, JsonbValue *v, int level)
 		out_scalar(b, header, v);
 }
 
-/* the tree as a jsonb, allocated in cxt */
+/*
+ * The tree as a jsonb, written straight into memory of cxt: a buffer of the
+ * size of the last answer (and a little more), so that an answer of some
+ * hundred kilobytes is neither grown by doubling nor copied once written.
+ */
+static int	last_answer_len = 0;
+
 static Jsonb *
 out_jsonb(JsonbValue *root, DiscCart *c, MemoryContext cxt)
 {
 	JEntry		header;
 	Jsonb	   *res;
+	StringInfoData b;
+	int			size = Min(Max(last_answer_len + last_answer_len / 16, 1024),
+						   16 * 1024 * 1024);
 
-	if (outbuf.data == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		initStringInfo(&outbuf);
-		MemoryContextSwitchTo(old);
-	}
-	resetStringInfo(&outbuf);
+	b.data = MemoryContextAlloc(cxt, size);
+	b.maxlen = size;
+	b.len = 0;
+	b.cursor = 0;
+	b.data[0] = '\0';
 	out_cart = c;
-	out_reserve(&outbuf, VARHDRSZ);
-	out_value(&outbuf, &header, root, 0);
-	res = MemoryContextAlloc(cxt, outbuf.len);
-	memcpy(res, outbuf.data, outbuf.len);
-	SET_VARSIZE(res, outbuf.len);
-	/* a buffer grown for a very large answer is not kept */
-	if (outbuf.maxlen > 16 * 1024 * 1024)
-	{
-		pfree(outbuf.data);
-		outbuf.data = NULL;
-	}
+	out_reserve(&b, VARHDRSZ);
+	out_value(&b, &header, root, 0);
+	res = (Jsonb *) b.data;
+	SET_VARSIZE(res, b.len);
+	last_answer_len = b.len;
 	return res;
+}
+
+/*
+ * The explanation of each cached rule skipped because it covers no line of
+ * the cart, written once when the cache is filled: out_skipped copies it.
+ * (It is the same wherever it goes in an answer: an object starts at an
+ * aligned offset, and its numerics' padding depends only on what precedes
+ * them in it.)
+ */
+static void
+precompute_no_line(DiscCache *cache)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	for (int i = 0; i < cache->nrules; i++)
+	{
+		DiscRule   *r = &cache->rules[i];
+		JEntry		header;
+
+		if (r->no_line_reason == NULL)
+			continue;
+		resetStringInfo(&b);
+		r->reason = r->no_line_reason;
+		r->no_line_out = NULL;
+		out_skipped(&b, &header, r);
+		r->reason = NULL;
+		Assert(b.len == (int) JBE_OFFLENFLD(header));
+		r->no_line_out = MemoryContextAlloc(cache->cxt, b.len);
+		memcpy(r->no_line_out, b.data, b.len);
+		r->no_line_outlen = b.len;
+	}
+	pfree(b.data);
 }
 
 static Jsonb *

@@ -104,6 +104,8 @@ typedef struct DiscRule
 	TimestampTz lower;
 	TimestampTz upper;
 	char	   *no_line_reason; /* a cached rule's reason when it covers no line */
+	char	   *no_line_out;	/* its explanation skipped for it, as the answer writes it */
+	int			no_line_outlen;
 	/* results */
 	int			status;
 	char	   *reason;			/* why skipped */
