@@ -13,9 +13,12 @@
  * cache, the client's own rules (one query, when there are any); the
  * client's use counts of the rules, when a rule has a limit; the loyalty
  * programme; and, only when a rule needs a tier the cart does not give,
- * the client's tiers from crm.loyalty_accounts.  The rules are evaluated in C by discount_eval.c;
- * the answer, which explains every rule considered, is a tree of
- * JsonbValues written out in jsonb's binary form.
+ * the client's tiers from crm.loyalty_accounts.  With the cache, the rows
+ * of these per-call statements are kept under one snapshot (run(), and the
+ * memo in discount_cache.c), so that the calls of one statement run each
+ * once.  The rules are evaluated in C by discount_eval.c; the answer, which
+ * explains every rule considered, is a tree of JsonbValues written out in
+ * jsonb's binary form.
  *
  *-------------------------------------------------------------------------
  */

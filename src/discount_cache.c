@@ -42,7 +42,8 @@
  * a transaction that changed the rules, the rules and categories are read
  * by query.  The client's own rules (client_id set) are always read by
  * query, as are the client, the cart's products and prices, the use counts,
- * segments and loyalty accounts: they are per call.  crm.fast_path_stats()
+ * segments and loyalty accounts: they are per call (but kept under one
+ * snapshot: the memo, at the end of this file).  crm.fast_path_stats()
  * counts the calls on each path, with the reason (docs/fastpath.md).
  *
  *-------------------------------------------------------------------------
@@ -122,7 +123,7 @@ void
 discount_cache_define_settings(void)
 {
 	DefineCustomBoolVariable("crm.price_cart_cache",
-							 "Lets crm.price_cart keep the general discount rules and the category tree between calls.",
+							 "Lets crm.price_cart keep the general discount rules and the category tree between calls, and the rows of its statements for the client and the cart under one snapshot.",
 							 "Off: every call reads them by query. The answers are the same either way.",
 							 &cache_enabled, true, PGC_USERSET, 0, NULL, NULL, NULL);
 	if (!callback_registered)
