@@ -74,6 +74,7 @@
 #include "utils/syscache.h"
 #include "utils/datum.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_inherits.h"
 #include "nodes/value.h"
 #include "common/hashfn.h"
 
@@ -482,7 +483,8 @@ discount_pricing_changed(PG_FUNCTION_ARGS)
  * the transaction ends, when a subtransaction is rolled back (its rows
  * vanish from a snapshot that does not change), on any relcache
  * invalidation (DDL, TRUNCATE) and on a change of a function or of roles.
- * It is used only by a call that may use the rule cache, whose role holds
+ * It is used only by a call that may use the rule cache, when the tables
+ * are plain tables without partitions or children, whose role holds
  * SELECT on every table the statements read and EXECUTE on the functions
  * they call, and reads every row of each (no row security applies to it,
  * or a permissive policy that is true for every row and no restrictive
@@ -608,6 +610,13 @@ discount_memo_usable(void)
 	{
 		bool		whole;
 
+		/*
+		 * Plain tables only: rows of a foreign table (or of a partition or
+		 * child that is one) may change under one snapshot.
+		 */
+		if (get_rel_relkind(memo.tables[i]) != RELKIND_RELATION ||
+			has_subclass(memo.tables[i]))
+			return false;
 		if (!reads_every_row(&fp, memo.tables[i], NULL, &whole) || !whole)
 			return false;
 	}
