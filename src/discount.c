@@ -767,6 +767,7 @@ rule_receive(TupleTableSlot *slot, DestReceiver *self)
 	stacking = TEXT(8);
 	r->rule_id = I64(1, 0);
 	r->code = TEXT(2);
+	r->codelen = strlen(r->code);
 	r->rank = I32(3, 0);
 	r->action = strcmp(action, "percent") == 0 ? DISC_PERCENT :
 		strcmp(action, "fixed") == 0 ? DISC_FIXED :
@@ -1646,7 +1647,7 @@ out_skipped(StringInfo b, JEntry *header, DiscRule *r)
 	static const char keys[] = "coderankreasonstatusrule_id";
 	static const int keylen[5] = {4, 4, 6, 6, 7};
 	const char *reason = r->reason ? r->reason : "not evaluated";
-	int			codelen = strlen(r->code);
+	int			codelen = r->codelen;
 	int			reasonlen = strlen(reason);
 	JsonbValue	rank;
 	JsonbValue	id;

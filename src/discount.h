@@ -76,6 +76,7 @@ typedef struct DiscRule
 {
 	int64		rule_id;
 	char	   *code;
+	int			codelen;		/* strlen(code) */
 	int32		rank;
 	int			phase;			/* DISC_PHASE_* */
 	char		action;			/* DISC_PERCENT ... */
