@@ -324,6 +324,11 @@ DELETE FROM crm.client_segments WHERE client_id = 1;
 SELECT pg_temp.facts(1, :cart);
 ROLLBACK TO SAVEPOINT s;
 SELECT pg_temp.facts(1, :cart);
+-- crm_app, which reads the stored segment's columns only: its answer is the one without the
+-- rows kept
+SET ROLE crm_app;
+SELECT pg_temp.facts(1, :cart);
+RESET ROLE;
 -- a role under row security on the clients (a manager sees Bob, its client, not Ada):
 -- the statements are run, and the answer is the manager's
 SET ROLE crm_manager;

@@ -209,8 +209,19 @@ qual_holds(Node *q, AttrNumber client_att)
  * that the cache holds (for the rules, those whose client_column is NULL);
  * *whole: and every row of the table, whatever its client_column.
  */
+static bool reads_every_row_ext(FastPath *fp, Oid relid, const char *client_column,
+								bool *whole, bool check_privilege);
+
 static bool
 reads_every_row(FastPath *fp, Oid relid, const char *client_column, bool *whole)
+{
+	return reads_every_row_ext(fp, relid, client_column, whole, true);
+}
+
+/* the same, without the check of SELECT on the table (the caller checks columns) */
+static bool
+reads_every_row_ext(FastPath *fp, Oid relid, const char *client_column, bool *whole,
+					bool check_privilege)
 {
 	Oid			user = GetUserId();
 	Relation	rel;
@@ -226,7 +237,7 @@ reads_every_row(FastPath *fp, Oid relid, const char *client_column, bool *whole)
 	rel = table_open(relid, AccessShareLock);
 	table_close(rel, NoLock);
 	*whole = false;
-	if (pg_class_aclcheck(relid, user, ACL_SELECT) != ACLCHECK_OK)
+	if (check_privilege && pg_class_aclcheck(relid, user, ACL_SELECT) != ACLCHECK_OK)
 		return fastpath_decline(fp, "privileges", get_rel_name(relid));
 	switch (check_enable_rls(relid, InvalidOid, true))
 	{
@@ -485,10 +496,10 @@ discount_pricing_changed(PG_FUNCTION_ARGS)
  * invalidation (DDL, TRUNCATE) and on a change of a function or of roles.
  * It is used only by a call that may use the rule cache, when the tables
  * are plain tables without partitions or children, whose role holds
- * SELECT on every table the statements read and EXECUTE on the functions
- * they call, and reads every row of each (no row security applies to it,
- * or a permissive policy that is true for every row and no restrictive
- * one): a statement's answer does not depend on settings such as a policy
+ * SELECT on every table the statements read (or on the columns they read)
+ * and EXECUTE on the functions they call, and reads every row of each (no
+ * row security applies to it, or a permissive policy that is true for
+ * every row and no restrictive one): a statement's answer does not depend on settings such as a policy
  * might read.  These checks are made on every call, so that a privilege
  * revoked meanwhile is seen as a fresh statement would see it.
  */
@@ -504,10 +515,31 @@ typedef struct MemoEntry
 	DiscRows	rows;
 } MemoEntry;
 
-static const char *const memo_tables[] = {
-	"clients", "orders", "client_segments", "segment_map_rules", "household_members",
-	"loyalty_accounts", "loyalty_programs", "loyalty_tiers", "products", "prices",
-	"price_lists", "discount_usage"
+/*
+ * The tables the statements read, with the columns they read: a role with
+ * SELECT on those columns only (crm_app on crm.client_segments) runs them
+ * as well as one with SELECT on the table.  NULL: every column (a whole row
+ * is read).
+ */
+typedef struct MemoTable
+{
+	const char *name;
+	const char *columns[6];
+} MemoTable;
+
+static const MemoTable memo_tables[] = {
+	{"clients", {"client_id"}},
+	{"orders", {"client_id", "net_amount", "currency", "status", "ordered_at"}},
+	{"client_segments", {"client_id", "rfm_segment", "since"}},
+	{"segment_map_rules", {"segment"}},
+	{"household_members", {"client_id", "program_id", "left_at"}},
+	{"loyalty_accounts", {"client_id", "program_id", "tier_code"}},
+	{"loyalty_programs", {NULL}},
+	{"loyalty_tiers", {"program_id", "tier_code", "earn_multiplier"}},
+	{"products", {"product_id", "category_id", "unit_cost"}},
+	{"prices", {"price_list_id", "product_id", "price"}},
+	{"price_lists", {"price_list_id", "valid", "currency"}},
+	{"discount_usage", {"client_id", "rule_id", "uses"}}
 };
 
 #define MEMO_NTABLES lengthof(memo_tables)
@@ -531,6 +563,7 @@ static struct
 	/* the tables and functions the statements use, looked up again after a reset */
 	bool		have_oids;
 	Oid			tables[MEMO_NTABLES];
+	AttrNumber	columns[MEMO_NTABLES][6];	/* InvalidAttrNumber: no more */
 	Oid			functions[3];
 	uint64		hits;
 	uint64		misses;
@@ -572,9 +605,17 @@ memo_lookup_oids(void)
 		return false;
 	for (int i = 0; i < (int) MEMO_NTABLES; i++)
 	{
-		memo.tables[i] = get_relname_relid(memo_tables[i], ns);
+		memo.tables[i] = get_relname_relid(memo_tables[i].name, ns);
 		if (!OidIsValid(memo.tables[i]))
 			return false;
+		for (int k = 0; k < (int) lengthof(memo_tables[i].columns); k++)
+		{
+			const char *col = memo_tables[i].columns[k];
+
+			memo.columns[i][k] = col ? get_attnum(memo.tables[i], col) : InvalidAttrNumber;
+			if (col && memo.columns[i][k] <= 0)
+				return false;
+		}
 	}
 	for (int i = 0; i < 3; i++)
 	{
@@ -617,8 +658,22 @@ discount_memo_usable(void)
 		if (get_rel_relkind(memo.tables[i]) != RELKIND_RELATION ||
 			has_subclass(memo.tables[i]))
 			return false;
-		if (!reads_every_row(&fp, memo.tables[i], NULL, &whole) || !whole)
+		if (!reads_every_row_ext(&fp, memo.tables[i], NULL, &whole, false) || !whole)
 			return false;
+		if (pg_class_aclcheck(memo.tables[i], user, ACL_SELECT) == ACLCHECK_OK)
+			continue;
+		if (memo_tables[i].columns[0] == NULL)
+		{
+			if (pg_attribute_aclcheck_all(memo.tables[i], user, ACL_SELECT,
+										  ACLMASK_ALL) != ACLCHECK_OK)
+				return false;
+			continue;
+		}
+		for (int k = 0; k < (int) lengthof(memo_tables[i].columns) &&
+			 memo.columns[i][k] != InvalidAttrNumber; k++)
+			if (pg_attribute_aclcheck(memo.tables[i], memo.columns[i][k], user,
+									  ACL_SELECT) != ACLCHECK_OK)
+				return false;
 	}
 	for (int i = 0; i < 3; i++)
 #if PG_VERSION_NUM >= 160000
