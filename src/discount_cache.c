@@ -499,9 +499,10 @@ discount_pricing_changed(PG_FUNCTION_ARGS)
  * SELECT on every table the statements read (or on the columns they read)
  * and EXECUTE on the functions they call, and reads every row of each (no
  * row security applies to it, or a permissive policy that is true for
- * every row and no restrictive one): a statement's answer does not depend on settings such as a policy
- * might read.  These checks are made on every call, so that a privilege
- * revoked meanwhile is seen as a fresh statement would see it.
+ * every row and no restrictive one): a statement's answer then does not
+ * depend on settings such as a policy might read.  These checks are made
+ * on every call, so that a privilege revoked meanwhile is seen as a fresh
+ * statement would see it.
  */
 #define MEMO_SLOTS		2048	/* a power of 2 */
 #define MEMO_MAX_ENTRIES	1024
@@ -788,8 +789,13 @@ discount_memo_put(const char *key, int keylen, SPITupleTable *tt, int n)
 			Datum		d = SPI_getbinval(tt->vals[r], desc, k + 1, &isnull);
 
 			e->rows.nulls[r * ncols + k] = isnull;
-			e->rows.values[r * ncols + k] = isnull ? (Datum) 0 :
-				datumCopy(d, att->attbyval, att->attlen);
+			if (isnull)
+				e->rows.values[r * ncols + k] = (Datum) 0;
+			else if (att->attlen == -1)
+				/* a value in a TOAST table is kept as it was read, not as a pointer */
+				e->rows.values[r * ncols + k] = PointerGetDatum(PG_DETOAST_DATUM_COPY(d));
+			else
+				e->rows.values[r * ncols + k] = datumCopy(d, att->attbyval, att->attlen);
 		}
 	MemoryContextSwitchTo(old);
 	e->keylen = keylen;
