@@ -4,7 +4,9 @@
 # evaluator (bench/discount_plpgsql.sql, written only for this benchmark):
 # a 10-line cart against 1,000 active rules, in one run, on a throwaway
 # cluster.  Prints the time per call and the carts per second of
-# crm.price_cart with its per-backend cache of the rules (the default), of
+# crm.price_cart with its per-backend cache of the rules (the default), the
+# same cart for a different client on each call (2,000 more clients with
+# orders and loyalty accounts: the client's rows are read on every call), of
 # crm.price_cart with crm.price_cart_cache off (the rules read by query on
 # every call) and of the PL/pgSQL evaluator, their ratios, and whether the
 # evaluators agree (lines, rules and totals) on the benchmark cart and on
@@ -86,6 +88,13 @@ SELECT c AS cart_id, 1 + (c * 13) % 100 AS client_id,
 																		'price_list_id', 1 + (random() * 2)::int))
 									  FROM generate_series(1, CASE WHEN c = 0 THEN 10 ELSE 1 + c % 10 END) WHERE c >= 0)) AS cart
   FROM generate_series(0, 20) c;
+-- 2,000 more clients, with 5 orders each and most with an account, priced in turn
+INSERT INTO crm.clients (client_id, kind, first_name) SELECT g, 'person', 'c' || g FROM generate_series(101, 2100) g;
+INSERT INTO crm.orders (client_id, ordered_at, channel, gross_amount, net_amount)
+SELECT 101 + g % 2000, '2026-01-01'::timestamptz + (g % 300) * interval '1 day', 'web', a, a
+  FROM (SELECT g, round((random() * 300)::numeric, 2) a FROM generate_series(1, 10000) g) x;
+INSERT INTO crm.loyalty_accounts (client_id, program_id, tier_code)
+SELECT g, 1, (ARRAY['silver', 'gold', NULL])[1 + g % 3] FROM generate_series(101, 2100) g WHERE g % 10 <> 0;
 ANALYZE;
 
 CREATE FUNCTION bench.per_call_ms(kind text, n integer, client bigint, cart jsonb, at timestamptz)
@@ -98,6 +107,8 @@ BEGIN
 	FOR i IN 1 .. n LOOP
 		IF kind IN ('c', 'u') THEN
 			PERFORM crm.price_cart(client, cart, at);
+		ELSIF kind = 'm' THEN
+			PERFORM crm.price_cart(101 + (random() * 1999)::int, cart, at);
 		ELSE
 			PERFORM bench.price_cart_plpgsql(client, cart, at);
 		END IF;
@@ -129,9 +140,10 @@ SQL
 psql -At <<SQL
 -- warm up both (plans, caches), then time them in alternating rounds
 SELECT bench.per_call_ms('c', 20, client_id, cart, '$at') + bench.per_call_ms('u', 20, client_id, cart, '$at')
+	   + bench.per_call_ms('m', 20, client_id, cart, '$at')
 	   + bench.per_call_ms('p', 2, client_id, cart, '$at') >= 0 AS warm
   FROM bench.carts WHERE cart_id = 0 \gset
-CREATE TEMP TABLE timing (round integer, c_ms float8, u_ms float8, p_ms float8);
+CREATE TEMP TABLE timing (round integer, c_ms float8, u_ms float8, p_ms float8, m_ms float8);
 DO \$\$
 DECLARE
 	cart jsonb;
@@ -141,27 +153,31 @@ BEGIN
 	FOR r IN 1 .. $rounds LOOP
 		INSERT INTO timing VALUES (r, bench.per_call_ms('c', $c_calls, client, cart, '$at'),
 									  bench.per_call_ms('u', $c_calls, client, cart, '$at'),
-									  bench.per_call_ms('p', $p_calls, client, cart, '$at'));
+									  bench.per_call_ms('p', $p_calls, client, cart, '$at'),
+									  bench.per_call_ms('m', $c_calls, client, cart, '$at'));
 	END LOOP;
 END
 \$\$;
 SELECT line FROM (
 	SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY c_ms) AS c_med, min(c_ms) AS c_min,
 		   percentile_cont(0.5) WITHIN GROUP (ORDER BY u_ms) AS u_med, min(u_ms) AS u_min,
-		   percentile_cont(0.5) WITHIN GROUP (ORDER BY p_ms) AS p_med, min(p_ms) AS p_min, count(*) AS n
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY p_ms) AS p_med, min(p_ms) AS p_min,
+		   percentile_cont(0.5) WITHIN GROUP (ORDER BY m_ms) AS m_med, min(m_ms) AS m_min, count(*) AS n
 	  FROM timing) t,
 	LATERAL (VALUES
 		(1, format('crm.price_cart (C, cached rules):   median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
 				   round(c_med::numeric, 3), round(1000 / c_med), round(c_min::numeric, 3), round(1000 / c_min), n, $c_calls)),
-		(2, format('crm.price_cart (C, rules by query): median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
+		(2, format('crm.price_cart (C, cached, another client each call): median %s ms per call, %s carts/s (min %s ms, %s carts/s)',
+				   round(m_med::numeric, 3), round(1000 / m_med), round(m_min::numeric, 3), round(1000 / m_min))),
+		(3, format('crm.price_cart (C, rules by query): median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
 				   round(u_med::numeric, 3), round(1000 / u_med), round(u_min::numeric, 3), round(1000 / u_min), n, $c_calls)),
-		(3, format('PL/pgSQL evaluator:                 median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
+		(4, format('PL/pgSQL evaluator:                 median %s ms per call, %s carts/s (min %s ms, %s carts/s; %s rounds of %s calls)',
 				   round(p_med::numeric, 3), round(1000 / p_med), round(p_min::numeric, 3), round(1000 / p_min), n, $p_calls)),
-		(4, format('ratio PL/pgSQL / C cached:          %s x (medians; %s x from the minimums)',
+		(5, format('ratio PL/pgSQL / C cached:          %s x (medians; %s x from the minimums)',
 				   round((p_med / c_med)::numeric, 1), round((p_min / c_min)::numeric, 1))),
-		(5, format('ratio C by query / C cached:        %s x (medians; %s x from the minimums)',
+		(6, format('ratio C by query / C cached:        %s x (medians; %s x from the minimums)',
 				   round((u_med / c_med)::numeric, 1), round((u_min / c_min)::numeric, 1))),
-		(6, format('load average while timing:          %s (the machine may be shared: ratios from one run)',
+		(7, format('load average while timing:          %s (the machine may be shared: ratios from one run)',
 				   (SELECT split_part(pg_read_file('/proc/loadavg'), ' ', 1))))) AS v(k, line)
  ORDER BY k;
 SQL

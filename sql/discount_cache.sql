@@ -274,7 +274,101 @@ SELECT count(*) AS answers, count(*) FILTER (WHERE s LIKE 'net%') AS same,
 	   LATERAL pg_temp.same(client_id, cart, t) s;
 SELECT pg_temp.paths();
 
--- 10. off: by query, counted with its reason
+-- 10. the rows of the per-call statements kept under one snapshot (the client, its turnover,
+-- segment, programme and tier, the cart's products and prices, the programme's terms): a
+-- change of any of them in the calling transaction is seen by its next call; one rolled
+-- back to a savepoint is gone again; a role with fewer rights gets what it gets without
+-- them.  facts(): the cached answer's client facts and net, after same()'s comparison
+CREATE FUNCTION pg_temp.facts(cl bigint, cart jsonb, at timestamptz DEFAULT '2026-11-25 10:00+00')
+RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+	s	text := pg_temp.same(cl, cart, at);
+	q	jsonb;
+BEGIN
+	IF s LIKE 'DIFFERENT%' THEN
+		RETURN s;
+	END IF;
+	q := crm.price_cart(cl, cart, at);
+	RETURN format('turnover %s, segment %s, program %s, net %s, earned %s, payable %s',
+				  q ->> 'turnover_before', coalesce(q ->> 'segment', '-'), coalesce(q ->> 'program', '-'),
+				  q #>> '{totals,net}',
+				  q #>> '{totals,points_earned}', q #>> '{totals,max_points_payable}');
+END
+$$;
+INSERT INTO crm.loyalty_programs (program_id, code, name, points_per_unit, point_value, max_redeem_share)
+VALUES (91, 'memo', 'Memo club', 2, 0.01, 0.3);
+INSERT INTO crm.loyalty_tiers (program_id, tier_code, name, threshold, earn_multiplier)
+VALUES (91, 'gold', 'Gold', 1000, 1.5);
+SELECT crm.fast_path_stats_reset();
+
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT pg_temp.facts(1, :cart);
+SELECT pg_temp.facts(1, :cart);
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (1, '2026-07-01', 'web', 'paid', 500, 500);
+SELECT pg_temp.facts(1, :cart);
+UPDATE crm.prices SET price = 50 WHERE price_list_id = 1 AND product_id = 10;
+SELECT pg_temp.facts(1, :cart);
+INSERT INTO crm.client_segments (client_id, rfm, rfm_segment, behaviour_class, churn_status, since)
+VALUES (1, '555', 'Champions', 'loyal', 'active', '2026-11-01 00:00+00');
+INSERT INTO crm.loyalty_accounts (client_id, program_id) VALUES (1, 91);
+SELECT pg_temp.facts(1, :cart);
+UPDATE crm.loyalty_accounts SET tier_code = 'gold' WHERE client_id = 1;
+SELECT pg_temp.facts(1, :cart);
+SELECT pg_temp.facts(1, '{"segment": "Loyal", "lines": [{"product_id": 10, "quantity": 1, "price_list_id": 1}]}');
+SELECT pg_temp.try($$SELECT crm.price_cart(1, '{"segment": "Nobody", "lines": [{"product_id": 20, "quantity": 1, "price_list_id": 1}]}', '2026-11-25 10:00+00')$$);
+SAVEPOINT s;
+UPDATE crm.prices SET price = 10 WHERE price_list_id = 1 AND product_id = 10;
+UPDATE crm.loyalty_programs SET max_redeem_share = 0.5 WHERE program_id = 91;
+DELETE FROM crm.client_segments WHERE client_id = 1;
+SELECT pg_temp.facts(1, :cart);
+ROLLBACK TO SAVEPOINT s;
+SELECT pg_temp.facts(1, :cart);
+-- crm_app, which reads the stored segment's columns only: its answer is the one without the
+-- rows kept
+SET ROLE crm_app;
+SELECT pg_temp.facts(1, :cart);
+RESET ROLE;
+-- a role under row security on the clients (a manager sees Bob, its client, not Ada):
+-- the statements are run, and the answer is the manager's
+SET ROLE crm_manager;
+SELECT pg_temp.try($$SELECT pg_temp.facts(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]')$$);
+SELECT pg_temp.facts(2, :cart);
+RESET ROLE;
+SELECT pg_temp.facts(1, :cart);
+-- a role that reads every rule (the cache is used) without SELECT on the orders: the same
+-- error as without the memo, which Ada's rows are in
+CREATE ROLE crm_memo_limited;
+GRANT USAGE ON SCHEMA crm TO crm_memo_limited;
+GRANT SELECT ON ALL TABLES IN SCHEMA crm TO crm_memo_limited;
+REVOKE SELECT ON crm.orders FROM crm_memo_limited;
+CREATE POLICY crm_memo_limited ON crm.discount_rules FOR SELECT TO crm_memo_limited USING (true);
+CREATE POLICY crm_memo_limited ON crm.clients FOR SELECT TO crm_memo_limited USING (true);
+SELECT pg_temp.paths();
+SET ROLE crm_memo_limited;
+SELECT pg_temp.try($$SELECT crm.price_cart(1, '[{"product_id": 20, "quantity": 1, "price_list_id": 1}]', '2026-11-25 10:00+00')$$);
+RESET ROLE;
+SELECT pg_temp.paths();
+DROP POLICY crm_memo_limited ON crm.discount_rules;
+DROP POLICY crm_memo_limited ON crm.clients;
+-- the same under one statement's snapshot, many carts of one client and one cart for
+-- many clients
+SELECT count(*) AS answers, count(*) FILTER (WHERE s LIKE 'net%') AS same
+  FROM generate_series(1, 3) cl, generate_series(1, 5) k, LATERAL pg_temp.same(cl + 0 * k, :cart) s;
+COMMIT;
+SELECT pg_temp.paths();
+-- committed: the same facts in the next transaction
+SELECT pg_temp.facts(1, :cart);
+REVOKE ALL ON ALL TABLES IN SCHEMA crm FROM crm_memo_limited;
+REVOKE USAGE ON SCHEMA crm FROM crm_memo_limited;
+DROP ROLE crm_memo_limited;
+DELETE FROM crm.loyalty_accounts;
+DELETE FROM crm.loyalty_tiers;
+DELETE FROM crm.loyalty_programs;
+DELETE FROM crm.client_segments;
+SELECT crm.fast_path_stats_reset();
+
+-- 11. off: by query, counted with its reason
 SET crm.price_cart_cache = off;
 SELECT crm.price_cart(1, :cart, '2026-11-25 10:00') IS NOT NULL AS priced;
 RESET crm.price_cart_cache;

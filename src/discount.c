@@ -13,9 +13,12 @@
  * cache, the client's own rules (one query, when there are any); the
  * client's use counts of the rules, when a rule has a limit; the loyalty
  * programme; and, only when a rule needs a tier the cart does not give,
- * the client's tiers from crm.loyalty_accounts.  The rules are evaluated in C by discount_eval.c;
- * the answer, which explains every rule considered, is a tree of
- * JsonbValues written out in jsonb's binary form.
+ * the client's tiers from crm.loyalty_accounts.  With the cache, the rows
+ * of these per-call statements are kept under one snapshot (run(), and the
+ * memo in discount_cache.c), so that the calls of one statement run each
+ * once.  The rules are evaluated in C by discount_eval.c; the answer, which
+ * explains every rule considered, is a tree of JsonbValues written out in
+ * jsonb's binary form.
  *
  *-------------------------------------------------------------------------
  */
@@ -217,17 +220,28 @@ static const char *sql_tiers =
 "   AND ($2::text IS NULL OR p.code = $2::text)"
 " ORDER BY 1";
 
-static const char *sql_rules =
-"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
-"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
-"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
+/*
+ * The rule queries share their columns: RULE_SELECT_HEAD, then the window
+ * (at the moment $2, or 0 with the bounds at the end for the cache), then
+ * RULE_SELECT_TAIL.
+ */
+#define RULE_SELECT_HEAD \
+"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action," \
+"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8," \
+"       (r.cap * 100)::int8, r.stacking, r.base = 'original'," \
 "       r.price_list_id, r.category_id,"
-"       CASE WHEN r.valid @> $2 THEN 0"
+#define RULE_WINDOW_AT \
+"       CASE WHEN r.valid @> $2 THEN 0" \
 "            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
-"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
-"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       CASE WHEN r.action IN ('cashback', 'points_share')"
+#define RULE_SELECT_TAIL \
+"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8," \
+"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client," \
+"       CASE WHEN r.action IN ('cashback', 'points_share')" \
 "            THEN (r.point_value * 10000)::int8 END"
+
+/* every active rule that concerns the client ($1) at the moment $2 */
+static const char *sql_rules =
+RULE_SELECT_HEAD RULE_WINDOW_AT RULE_SELECT_TAIL
 "  FROM crm.discount_rules r"
 " WHERE r.active AND (r.client_id IS NULL OR r.client_id = $1)";
 
@@ -236,14 +250,7 @@ static const char *sql_rules =
  * windows' bounds instead of the window at a moment (found per call).
  */
 static const char *sql_rules_general =
-"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
-"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
-"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
-"       r.price_list_id, r.category_id, 0,"
-"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
-"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       CASE WHEN r.action IN ('cashback', 'points_share')"
-"            THEN (r.point_value * 10000)::int8 END,"
+RULE_SELECT_HEAD " 0," RULE_SELECT_TAIL ","
 "       pg_catalog.lower(r.valid), pg_catalog.upper(r.valid),"
 "       pg_catalog.lower_inc(r.valid), pg_catalog.upper_inc(r.valid),"
 "       pg_catalog.lower_inf(r.valid), pg_catalog.upper_inf(r.valid)"
@@ -252,16 +259,7 @@ static const char *sql_rules_general =
 
 /* with the cache: the client's own rules, by query (the same columns as sql_rules) */
 static const char *sql_rules_client =
-"SELECT r.rule_id, r.code, r.rank, r.level = 'order', r.action,"
-"       (CASE WHEN r.action = 'fixed' THEN r.value * 100 ELSE r.value * 10000 END)::int8,"
-"       (r.cap * 100)::int8, r.stacking, r.base = 'original',"
-"       r.price_list_id, r.category_id,"
-"       CASE WHEN r.valid @> $2 THEN 0"
-"            WHEN r.valid >> pg_catalog.tstzrange($2, $2, '[]') THEN -1 ELSE 1 END,"
-"       (r.min_order_amount * 100)::int8, (r.min_turnover * 100)::int8,"
-"       (r.crossing_threshold * 100)::int8, r.segment, r.tier, r.uses_per_client,"
-"       CASE WHEN r.action IN ('cashback', 'points_share')"
-"            THEN (r.point_value * 10000)::int8 END"
+RULE_SELECT_HEAD RULE_WINDOW_AT RULE_SELECT_TAIL
 "  FROM crm.discount_rules r"
 " WHERE r.active AND r.client_id = $1";
 
@@ -278,6 +276,7 @@ static const char *sql_usage =
 " WHERE u.client_id = $1 ORDER BY u.rule_id";
 
 static void cached_ancestors(DiscCart *c, DiscCache *cache, Datum *cats);
+static void precompute_no_line(DiscCache *cache);
 
 static SPIPlanPtr
 prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
@@ -294,9 +293,72 @@ prepare(SPIPlanPtr *cache, const char *sql, int nargs, Oid *types)
 	return *cache;
 }
 
+/*
+ * The per-call statements run through run(): with the memo
+ * (discount_cache.c) on for the call, a statement already run under the
+ * same snapshot with the same arguments is not run again, and its rows come
+ * from the memo (rows); otherwise from SPI_tuptable.  qrows is the count
+ * either way.
+ */
+static bool memo_on = false;
+static DiscRows *rows = NULL;
+static uint64 qrows = 0;
+
+static int
+run(SPIPlanPtr *slot, const char *sql, int nargs, Oid *types, Datum *args,
+	const char *nulls, long tcount)
+{
+	SPIPlanPtr	plan = prepare(slot, sql, nargs, types);
+	StringInfoData key;
+	int			rc;
+
+	rows = NULL;
+	if (memo_on)
+	{
+		initStringInfo(&key);
+		appendBinaryStringInfo(&key, (char *) &slot, sizeof(slot));
+		appendBinaryStringInfo(&key, (char *) &tcount, sizeof(tcount));
+		for (int i = 0; i < nargs; i++)
+		{
+			bool		isnull = nulls != NULL && nulls[i] == 'n';
+
+			appendStringInfoChar(&key, isnull ? 'n' : ' ');
+			if (isnull)
+				continue;
+			if (types[i] == INT8OID || types[i] == INT4OID || types[i] == TIMESTAMPTZOID)
+				appendBinaryStringInfo(&key, (char *) &args[i], sizeof(Datum));
+			else
+			{
+				struct varlena *v = PG_DETOAST_DATUM_PACKED(args[i]);
+				int32		len = VARSIZE_ANY(v);
+
+				appendBinaryStringInfo(&key, (char *) &len, sizeof(len));
+				appendBinaryStringInfo(&key, (char *) v, len);
+			}
+		}
+		rows = discount_memo_get(key.data, key.len);
+		if (rows)
+		{
+			qrows = rows->nrows;
+			return SPI_OK_SELECT;
+		}
+	}
+	rc = SPI_execute_plan(plan, args, nulls, true, tcount);
+	MemoryContextSwitchTo(work_cxt);
+	qrows = SPI_processed;
+	if (memo_on && rc == SPI_OK_SELECT && SPI_tuptable != NULL)
+		rows = discount_memo_put(key.data, key.len, SPI_tuptable, (int) SPI_processed);
+	return rc;
+}
+
 static Datum
 col(int row, int colno, bool *isnull)
 {
+	if (rows)
+	{
+		*isnull = rows->nulls[row * rows->ncols + colno - 1];
+		return rows->values[row * rows->ncols + colno - 1];
+	}
 	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
 						 colno, isnull);
 }
@@ -356,6 +418,7 @@ load_ancestors(DiscCart *c, Datum *cats)
 											  true, TYPALIGN_INT));
 	rc = SPI_execute_plan(prepare(&plan_ancestors, sql_ancestors, 1, types), args,
 						  NULL, true, 0);
+	rows = NULL;
 	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the category paths failed");
@@ -414,10 +477,8 @@ load_lines(DiscCart *c, DiscCache *cache)
 	args[1] = PointerGetDatum(construct_array(lids, c->nlines, INT4OID, 4,
 											  true, TYPALIGN_INT));
 	args[2] = TimestampTzGetDatum(c->at);
-	rc = SPI_execute_plan(prepare(&plan_lines, sql_lines, 3, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != (uint64) c->nlines)
+	rc = run(&plan_lines, sql_lines, 3, types, args, NULL, 0);
+	if (rc != SPI_OK_SELECT || qrows != (uint64) c->nlines)
 		elog(ERROR, "reading the cart's products failed");
 
 	for (int i = 0; i < c->nlines; i++)
@@ -488,10 +549,8 @@ load_client(DiscCart *c)
 	Datum		args[2] = {Int64GetDatum(c->client_id), TimestampTzGetDatum(c->at)};
 	int			rc;
 
-	rc = SPI_execute_plan(prepare(&plan_client, sql_client, 2, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	rc = run(&plan_client, sql_client, 2, types, args, NULL, 0);
+	if (rc != SPI_OK_SELECT || qrows != 1)
 		elog(ERROR, "reading the client failed");
 	if (!col_bool(0, 1))
 		ereport(ERROR,
@@ -507,12 +566,10 @@ load_client(DiscCart *c)
 		bool		isnull;
 		Datum		since;
 
-		rc = SPI_execute_plan(prepare(&plan_segment_stored, sql_segment_stored, 1, ctypes),
-							  cargs, NULL, true, 1);
-		MemoryContextSwitchTo(work_cxt);
+		rc = run(&plan_segment_stored, sql_segment_stored, 1, ctypes, cargs, NULL, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "reading the client's segment failed");
-		if (SPI_processed == 1)
+		if (qrows == 1)
 		{
 			c->segment = col_text(0, 1);
 			since = col(0, 2, &isnull);
@@ -531,10 +588,8 @@ load_client(DiscCart *c)
 		Oid			stypes[1] = {TEXTOID};
 		Datum		sargs[1] = {CStringGetTextDatum(c->segment)};
 
-		rc = SPI_execute_plan(prepare(&plan_segment, sql_segment, 1, stypes), sargs, NULL,
-							  true, 1);
-		MemoryContextSwitchTo(work_cxt);
-		if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		rc = run(&plan_segment, sql_segment, 1, stypes, sargs, NULL, 1);
+		if (rc != SPI_OK_SELECT || qrows != 1)
 			elog(ERROR, "reading the segment maps failed");
 		if (!col_bool(0, 1))
 			ereport(ERROR,
@@ -557,10 +612,8 @@ program_terms(DiscCart *c)
 	args[1] = Int64GetDatum(c->net);
 	args[2] = c->program_tier ? CStringGetTextDatum(c->program_tier) : (Datum) 0;
 	args[3] = Int64GetDatum(c->points_paid);
-	rc = SPI_execute_plan(prepare(&plan_program_terms, sql_program_terms, 4, types), args,
-						  nulls, true, 1);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	rc = run(&plan_program_terms, sql_program_terms, 4, types, args, nulls, 1);
+	if (rc != SPI_OK_SELECT || qrows != 1)
 		elog(ERROR, "reading the loyalty programme's terms failed");
 	c->program_cap = col_int64(0, 1, 0);
 	c->program_earned = col_int64(0, 2, 0);
@@ -585,23 +638,20 @@ load_program(DiscCart *c)
 	if (c->program)
 	{
 		args[0] = CStringGetTextDatum(c->program);
-		rc = SPI_execute_plan(prepare(&plan_program_named, sql_program_named, 1, text_type),
-							  args, NULL, true, 0);
+		rc = run(&plan_program_named, sql_program_named, 1, text_type, args, NULL, 0);
 	}
 	else
 	{
 		args[0] = Int64GetDatum(c->client_id);
-		rc = SPI_execute_plan(prepare(&plan_program, sql_program, 1, types), args, NULL,
-							  true, 0);
+		rc = run(&plan_program, sql_program, 1, types, args, NULL, 0);
 	}
-	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the loyalty programmes failed");
-	if (c->program && SPI_processed == 0)
+	if (c->program && qrows == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("cart: loyalty programme \"%s\" does not exist", c->program)));
-	if (SPI_processed != 1)
+	if (qrows != 1)
 		return;					/* no account, or several: no programme */
 	currency = col_text(0, 3);
 	if (strcmp(currency, c->currency) != 0)
@@ -621,12 +671,10 @@ load_program(DiscCart *c)
 	{
 		args[0] = Int64GetDatum(c->client_id);
 		args[1] = Int64GetDatum(c->program_id);
-		rc = SPI_execute_plan(prepare(&plan_program_tier, sql_program_tier, 2, types), args,
-							  NULL, true, 0);
-		MemoryContextSwitchTo(work_cxt);
+		rc = run(&plan_program_tier, sql_program_tier, 2, types, args, NULL, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "reading the client's loyalty account failed");
-		if (SPI_processed == 1)
+		if (qrows == 1)
 			tier = col_text(0, 1);
 	}
 	else
@@ -663,10 +711,8 @@ turnover_in_cart_currency(DiscCart *c)
 	args[0] = Int64GetDatum(c->client_id);
 	args[1] = TimestampTzGetDatum(c->at);
 	args[2] = CStringGetTextDatum(c->currency);
-	rc = SPI_execute_plan(prepare(&plan_turnover, sql_turnover, 3, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
-	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+	rc = run(&plan_turnover, sql_turnover, 3, types, args, NULL, 0);
+	if (rc != SPI_OK_SELECT || qrows != 1)
 		elog(ERROR, "reading the client's turnover failed");
 	c->turnover = col_int64(0, 1, 0);
 	c->turnover_currency = c->currency;
@@ -721,6 +767,7 @@ rule_receive(TupleTableSlot *slot, DestReceiver *self)
 	stacking = TEXT(8);
 	r->rule_id = I64(1, 0);
 	r->code = TEXT(2);
+	r->codelen = strlen(r->code);
 	r->rank = I32(3, 0);
 	r->action = strcmp(action, "percent") == 0 ? DISC_PERCENT :
 		strcmp(action, "fixed") == 0 ? DISC_FIXED :
@@ -872,6 +919,7 @@ fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
 	for (int i = 0; i < tmp.nrules; i++)
 		cache->rules[i] = *order[i];
 	cache->nrules = tmp.nrules;
+	precompute_no_line(cache);
 
 	/*
 	 * Whether there is any active rule of one client at all, when this role
@@ -882,6 +930,7 @@ fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
 	{
 		rc = SPI_execute_plan(prepare(&plan_any_client_rule, sql_any_client_rule, 0, NULL),
 							  NULL, NULL, true, 1);
+		rows = NULL;
 		MemoryContextSwitchTo(work_cxt);
 		if (rc != SPI_OK_SELECT || SPI_processed != 1)
 			elog(ERROR, "reading the discount rules failed");
@@ -890,6 +939,7 @@ fill_cache(DiscCache *cache, int64 version, TransactionId xmin)
 
 	rc = SPI_execute_plan(prepare(&plan_categories, sql_categories, 0, NULL), NULL, NULL,
 						  true, 0);
+	rows = NULL;
 	MemoryContextSwitchTo(work_cxt);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the categories failed");
@@ -1045,12 +1095,10 @@ load_usage(DiscCart *c)
 		pg_class_aclcheck(usage, GetUserId(), ACL_SELECT) == ACLCHECK_OK)
 		return;
 
-	rc = SPI_execute_plan(prepare(&plan_usage, sql_usage, 1, types), args, NULL,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
+	rc = run(&plan_usage, sql_usage, 1, types, args, NULL, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the client's rule uses failed");
-	nuse = (int) SPI_processed;
+	nuse = (int) qrows;
 	if (nuse == 0)
 		return;
 	for (int i = 0; i < c->nrules; i++)
@@ -1087,12 +1135,10 @@ load_tiers(DiscCart *c)
 
 	args[0] = Int64GetDatum(c->client_id);
 	args[1] = c->program ? CStringGetTextDatum(c->program) : (Datum) 0;
-	rc = SPI_execute_plan(prepare(&plan_tiers, sql_tiers, 2, types), args, nulls,
-						  true, 0);
-	MemoryContextSwitchTo(work_cxt);
+	rc = run(&plan_tiers, sql_tiers, 2, types, args, nulls, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "reading the client's tiers failed");
-	c->ntiers = (int) SPI_processed;
+	c->ntiers = (int) qrows;
 	c->tiers = palloc(sizeof(char *) * Max(c->ntiers, 1));
 	for (int i = 0; i < c->ntiers; i++)
 		c->tiers[i] = col_text(i, 1);
@@ -1476,18 +1522,19 @@ build_rule(JsonbValue *out, DiscCart *c, int ri)
 
 /*
  * The tree is written out in jsonb's binary form here rather than by
- * JsonbValueToJsonb, for two reasons: into a buffer kept for the backend
- * (an answer is some hundred kilobytes, which a buffer grown from 1 kB for
- * every call copies and faults in again and again), and so that the
- * explanations of the rules, most of an answer, are built one at a time
- * as they are written (an array whose elems is NULL is the rules' array).
+ * JsonbValueToJsonb, for two reasons: into one buffer of the answer's
+ * size (an answer is some hundred kilobytes, which a buffer grown from 1 kB
+ * for every call copies again and again), and so that the explanations of
+ * the rules, most of an answer, are built one at a time as they are
+ * written (an array whose elems is NULL is the rules' array); those of the
+ * cached rules that cover no line of the cart are copied as written when
+ * the cache was filled (precompute_no_line).
  * The layout is jsonb's own (utils/jsonb.h), written exactly as
  * convertToJsonb writes it: a container's header, its JEntrys (keys first,
  * then values, for an object), an offset instead of a length in every
  * JB_OFFSET_STRIDE'th, numerics and containers aligned to 4 bytes with the
  * padding counted in their length.
  */
-static StringInfoData outbuf;
 static DiscCart *out_cart;
 
 static int
@@ -1600,7 +1647,7 @@ out_skipped(StringInfo b, JEntry *header, DiscRule *r)
 	static const char keys[] = "coderankreasonstatusrule_id";
 	static const int keylen[5] = {4, 4, 6, 6, 7};
 	const char *reason = r->reason ? r->reason : "not evaluated";
-	int			codelen = strlen(r->code);
+	int			codelen = r->codelen;
 	int			reasonlen = strlen(reason);
 	JsonbValue	rank;
 	JsonbValue	id;
@@ -1612,11 +1659,21 @@ out_skipped(StringInfo b, JEntry *header, DiscRule *r)
 	int			total = 0;
 	char	   *p;
 
-	jv_int(&rank, r->rank);
-	jv_int(&id, r->rule_id);
 	base_offset = b->len;
 	out_pad(b);
 	start = b->len;
+	if (r->no_line_out != NULL && r->reason == r->no_line_reason)
+	{
+		/* written when the cache was filled */
+		enlargeStringInfo(b, r->no_line_outlen);
+		memcpy(b->data + start, r->no_line_out, r->no_line_outlen);
+		b->len = start + r->no_line_outlen;
+		b->data[b->len] = '\0';
+		*header = JENTRY_ISCONTAINER | (b->len - base_offset);
+		return;
+	}
+	jv_int(&rank, r->rank);
+	jv_int(&id, r->rule_id);
 	/* the most it takes: header, entries, keys, values with two paddings */
 	enlargeStringInfo(b, 4 + 40 + 27 + codelen + reasonlen + 7 + 6 +
 					  VARSIZE_ANY(rank.val.numeric) + VARSIZE_ANY(id.val.numeric));
@@ -1727,34 +1784,67 @@ out_value(StringInfo b, JEntry *header, JsonbValue *v, int level)
 		out_scalar(b, header, v);
 }
 
-/* the tree as a jsonb, allocated in cxt */
+/*
+ * The tree as a jsonb, written straight into memory of cxt: a buffer of the
+ * size of the last answer (and a little more), so that an answer of some
+ * hundred kilobytes is neither grown by doubling nor copied once written.
+ */
+static int	last_answer_len = 0;
+
 static Jsonb *
 out_jsonb(JsonbValue *root, DiscCart *c, MemoryContext cxt)
 {
 	JEntry		header;
 	Jsonb	   *res;
+	StringInfoData b;
+	int			size = Min(Max(last_answer_len + last_answer_len / 16, 1024),
+						   16 * 1024 * 1024);
 
-	if (outbuf.data == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-
-		initStringInfo(&outbuf);
-		MemoryContextSwitchTo(old);
-	}
-	resetStringInfo(&outbuf);
+	b.data = MemoryContextAlloc(cxt, size);
+	b.maxlen = size;
+	b.len = 0;
+	b.cursor = 0;
+	b.data[0] = '\0';
 	out_cart = c;
-	out_reserve(&outbuf, VARHDRSZ);
-	out_value(&outbuf, &header, root, 0);
-	res = MemoryContextAlloc(cxt, outbuf.len);
-	memcpy(res, outbuf.data, outbuf.len);
-	SET_VARSIZE(res, outbuf.len);
-	/* a buffer grown for a very large answer is not kept */
-	if (outbuf.maxlen > 16 * 1024 * 1024)
-	{
-		pfree(outbuf.data);
-		outbuf.data = NULL;
-	}
+	out_reserve(&b, VARHDRSZ);
+	out_value(&b, &header, root, 0);
+	res = (Jsonb *) b.data;
+	SET_VARSIZE(res, b.len);
+	last_answer_len = b.len;
 	return res;
+}
+
+/*
+ * The explanation of each cached rule skipped because it covers no line of
+ * the cart, written once when the cache is filled: out_skipped copies it.
+ * (It is the same wherever it goes in an answer: an object starts at an
+ * aligned offset, and its numerics' padding depends only on what precedes
+ * them in it.)
+ */
+static void
+precompute_no_line(DiscCache *cache)
+{
+	StringInfoData b;
+
+	initStringInfo(&b);
+	for (int i = 0; i < cache->nrules; i++)
+	{
+		DiscRule   *r = &cache->rules[i];
+		JEntry		header;
+
+		if (r->no_line_reason == NULL)
+			continue;
+		resetStringInfo(&b);
+		r->reason = r->no_line_reason;
+		r->no_line_out = NULL;
+		out_skipped(&b, &header, r);
+		r->reason = NULL;
+		Assert(b.len == (int) JBE_OFFLENFLD(header));
+		r->no_line_out = MemoryContextAlloc(cache->cxt, b.len);
+		memcpy(r->no_line_out, b.data, b.len);
+		r->no_line_outlen = b.len;
+	}
+	pfree(b.data);
 }
 
 static Jsonb *
@@ -1857,6 +1947,8 @@ discount_price_cart(PG_FUNCTION_ARGS)
 	PG_FINALLY();
 	{
 		in_call = false;
+		memo_on = false;
+		rows = NULL;
 		MemoryContextSwitchTo(caller);
 		MemoryContextReset(keep_cxt);
 		work_cxt = NULL;
@@ -1894,6 +1986,7 @@ price_cart(FunctionCallInfo fcinfo, MemoryContext caller)
 	cache = discount_cache_usable(&fp, &version, &xmin);
 	if (cache && !(cache->valid && cache->version == version && cache->xmin == xmin))
 		fill_cache(cache, version, xmin);
+	memo_on = cache != NULL && discount_memo_usable();
 	load_client(&c);
 	load_lines(&c, cache);
 	turnover_in_cart_currency(&c);

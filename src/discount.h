@@ -76,6 +76,7 @@ typedef struct DiscRule
 {
 	int64		rule_id;
 	char	   *code;
+	int			codelen;		/* strlen(code) */
 	int32		rank;
 	int			phase;			/* DISC_PHASE_* */
 	char		action;			/* DISC_PERCENT ... */
@@ -104,6 +105,8 @@ typedef struct DiscRule
 	TimestampTz lower;
 	TimestampTz upper;
 	char	   *no_line_reason; /* a cached rule's reason when it covers no line */
+	char	   *no_line_out;	/* its explanation skipped for it, as the answer writes it */
+	int			no_line_outlen;
 	/* results */
 	int			status;
 	char	   *reason;			/* why skipped */
@@ -191,6 +194,16 @@ typedef struct DiscCache
 } DiscCache;
 
 struct FastPath;
+struct SPITupleTable;
+
+/* a statement's rows as the memo keeps them: nrows * ncols values, row by row */
+typedef struct DiscRows
+{
+	int			nrows;
+	int			ncols;
+	Datum	   *values;
+	bool	   *nulls;
+} DiscRows;
 
 /* discount_cache.c */
 extern void discount_cache_define_settings(void);
@@ -200,6 +213,10 @@ extern uint64 discount_cache_begin(DiscCache *cache);
 extern void discount_cache_done(DiscCache *cache, uint64 begun, int64 version,
 								TransactionId xmin);
 extern void discount_cache_window(DiscRule *r, TimestampTz at);
+extern bool discount_memo_usable(void);
+extern DiscRows *discount_memo_get(const char *key, int keylen);
+extern DiscRows *discount_memo_put(const char *key, int keylen,
+								   struct SPITupleTable *tt, int n);
 
 /* discount_cart.c */
 extern void discount_parse_cart(DiscCart *c, Jsonb *cart);

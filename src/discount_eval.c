@@ -49,13 +49,27 @@ discount_round_div(int128 num, int128 den)
 	return (int64) ((num + den / 2) / den);
 }
 
+/* cents as text with two decimals ("-12.05"), written by hand: reasons use many */
 char *
 discount_money(int64 cents)
 {
-	int64		a = cents < 0 ? -cents : cents;
+	char		buf[32];
+	char	   *p = buf + sizeof(buf);
+	uint64		a = cents < 0 ? -(uint64) cents : (uint64) cents;
 
-	return psprintf("%s" INT64_FORMAT ".%02d", cents < 0 ? "-" : "",
-					a / 100, (int) (a % 100));
+	*--p = '\0';
+	*--p = '0' + (int) (a % 10);
+	*--p = '0' + (int) (a / 10 % 10);
+	*--p = '.';
+	a /= 100;
+	do
+	{
+		*--p = '0' + (int) (a % 10);
+		a /= 10;
+	} while (a > 0);
+	if (cents < 0)
+		*--p = '-';
+	return pstrdup(p);
 }
 
 static char *
