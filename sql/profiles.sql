@@ -243,7 +243,19 @@ VALUES (2000, '2024-06-30', 'web', 'paid', 3, 3);
 SELECT * FROM crm.refresh_profiles('2024-07-01 14:00');
 SELECT folded FROM crm.profile_store_state;
 SELECT pg_temp.differences() AS store_differences;
-DELETE FROM crm.orders WHERE client_id = 2000;	-- logged: recomputed, its row goes
+-- a lapsed client (no purchase in either window, nothing ahead: no next change) buys
+INSERT INTO crm.clients (client_id, first_name) VALUES (2001, 'lapsed');
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (2001, '2023-01-01', 'web', 'paid', 8, 8), (2001, '2023-02-01', 'web', 'paid', 9, 9);
+SELECT * FROM crm.refresh_profiles('2024-07-01 14:00');
+SELECT next_change_at FROM crm.profile_store WHERE client_id = 2001;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (2001, '2024-07-01 13:59', 'web', 'paid', 4, 4);
+SELECT * FROM crm.refresh_profiles('2024-07-01 14:00');
+SELECT folded FROM crm.profile_store_state;
+SELECT next_change_at FROM crm.profile_store WHERE client_id = 2001;
+SELECT pg_temp.differences() AS store_differences;
+DELETE FROM crm.orders WHERE client_id IN (2000, 2001);	-- logged: recomputed, their rows go
 
 -- time passes: the folded rows' next changes are due (purchases leave the recent window)
 SELECT * FROM crm.refresh_profiles('2024-10-01');

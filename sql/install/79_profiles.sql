@@ -357,12 +357,12 @@ BEGIN
 		 * then, not as an offer before one of the latest purchases), any
 		 * interaction after as_of.  The others are recomputed.
 		 */
-		SELECT coalesce(array_agg(g.client_id) FILTER (WHERE NOT g.recompute), '{}'),
-			   coalesce(array_agg(g.client_id) FILTER (WHERE g.recompute), '{}')
+		SELECT coalesce(array_agg(g.client_id) FILTER (WHERE g.recompute IS FALSE), '{}'),
+			   coalesce(array_agg(g.client_id) FILTER (WHERE g.recompute IS NOT FALSE), '{}')
 		  INTO folded, ids
 		  FROM (SELECT c.client_id,
 					   as_of < st.as_of OR bool_or(s.client_id IS NULL)
-					   OR bool_or(s.next_change_at <= as_of) OR bool_or(c.change IS NULL)
+					   OR coalesce(bool_or(s.next_change_at <= as_of), false) OR bool_or(c.change IS NULL)
 					   OR coalesce(min(c.happened_at) FILTER (WHERE c.change = 'c' AND c.happened_at <= as_of)
 								   <= greatest(max(CASE WHEN c.change = 'c' THEN crm.profile_state_last(s.state) END),
 											   max(c.happened_at) FILTER (WHERE c.change = 'p' AND c.happened_at <= as_of)),
