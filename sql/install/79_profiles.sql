@@ -394,7 +394,8 @@ BEGIN
 		END IF;
 		SELECT coalesce(array_agg(DISTINCT u.id), '{}') INTO ids FROM unnest(ids) u(id);
 		SELECT coalesce(array_agg(u.id), '{}') INTO folded
-		  FROM unnest(folded) u(id) WHERE u.id <> ALL (ids);
+		  FROM unnest(folded) u(id)
+		 WHERE NOT EXISTS (SELECT 1 FROM unnest(ids) r(id) WHERE r.id = u.id);
 		n_done := cardinality(ids);
 		n_clients := st.clients;
 		IF n_done > 0 THEN
@@ -460,7 +461,8 @@ BEGIN
 			   SET state = f.state, currency = f.currency, last_engagement = f.last_engagement,
 				   offers_since_last_purchase = f.offers, purchases_after_offer = f.after_offer,
 				   next_change_at = f.next_change_at
-			  FROM (WITH c AS (SELECT x.* FROM unnest(taken) x WHERE x.client_id = ANY (folded)),
+			  FROM (WITH c AS (SELECT x.* FROM unnest(taken) x
+									 WHERE x.client_id IN (SELECT u.id FROM unnest(folded) u(id))),
 					o AS (SELECT c.client_id,
 								 crm.purchase_profile_state(c.happened_at, c.amount, c.promo, rf, pf)
 									 FILTER (WHERE c.happened_at <= as_of) AS state,
