@@ -104,7 +104,7 @@ SELECT * FROM pg_temp.paths();
  * analytics (read from the store) against their twins.
  */
 CREATE FUNCTION pg_temp.round(i integer, as_of timestamptz)
-RETURNS TABLE (step integer, at timestamptz, recomputed bigint, store_differences bigint,
+RETURNS TABLE (step integer, at timestamptz, recomputed bigint, folded bigint, store_differences bigint,
 			   rfm_differences bigint, churn_differences bigint, paths text)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -139,6 +139,7 @@ BEGIN
 	step := i;
 	at := as_of;
 	SELECT r.recomputed INTO recomputed FROM crm.refresh_profiles(as_of) r;
+	SELECT s.folded INTO folded FROM crm.profile_store_state s;
 	store_differences := pg_temp.differences();
 	PERFORM crm.fast_path_stats_reset();
 	SELECT * INTO d FROM pg_temp.analytics_differences(as_of);
@@ -156,6 +157,110 @@ SELECT * FROM pg_temp.round(5, '2024-10-15');
 SELECT * FROM pg_temp.round(6, '2024-10-15');	-- the same as_of: the log only
 SELECT * FROM pg_temp.round(7, '2024-12-31');
 SELECT * FROM pg_temp.round(8, '2024-06-30');	-- far back
+
+/*
+ * Rounds of inserts only (what a refresh folds into the stored rows
+ * instead of reading the client's history): purchases late (before the
+ * store's as_of, before the client's last and first purchase, at the same
+ * instant as one), in either window and after as_of, other orders,
+ * engagements, campaign messages (after the client's last purchase: folded;
+ * before it: recomputed), other interactions; a client whose purchases all
+ * lay after as_of buys before it; a client's latest 16 purchases renewed
+ * by purchases soon after offers (the purchases after an offer that enter
+ * and leave them); and the passing of time (a purchase leaving a window).
+ */
+CREATE FUNCTION pg_temp.inserts(i integer, as_of timestamptz)
+RETURNS TABLE (step integer, at timestamptz, recomputed bigint, folded bigint, store_differences bigint,
+			   rfm_differences bigint, churn_differences bigint, paths text)
+LANGUAGE plpgsql AS $$
+DECLARE
+	prev		timestamptz := (SELECT s.as_of FROM crm.profile_store_state s);
+	d			record;
+BEGIN
+	INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount, promo_used)
+	SELECT 1 + floor(random() * 190)::int,
+		   prev - interval '200 days' + random() * (as_of - prev + interval '205 days'), 'app',
+		   (ARRAY['placed', 'paid', 'paid', 'cancelled'])[1 + floor(random() * 4)::int], a, a, random() < 0.3
+	  FROM (SELECT round((random() * 100)::numeric, 3) AS a FROM generate_series(1, 40)) x;
+	-- at the same instant as a client's latest and earliest purchase
+	INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+	SELECT o.client_id, t, 'web', 'paid', 9.99, 9.99
+	  FROM (SELECT client_id, max(ordered_at) AS l, min(ordered_at) AS f FROM crm.orders
+			 WHERE client_id IN (30 + i, 60 + i) AND status IN ('placed', 'paid') AND ordered_at <= prev
+			 GROUP BY client_id) o
+	 CROSS JOIN LATERAL (VALUES (o.l), (o.f), (o.f - interval '1 day')) v(t);
+	INSERT INTO crm.interactions (client_id, occurred_at, channel, kind, direction, campaign)
+	SELECT 1 + floor(random() * 200)::int, prev - interval '30 days' + random() * (as_of - prev + interval '40 days'),
+		   'email', (ARRAY['call', 'email', 'sale'])[1 + floor(random() * 3)::int],
+		   CASE WHEN random() < 0.5 THEN 'inbound' ELSE 'outbound' END,
+		   CASE WHEN random() < 0.6 THEN 'winter' END
+	  FROM generate_series(1, 30);
+
+	step := i;
+	at := as_of;
+	SELECT r.recomputed INTO recomputed FROM crm.refresh_profiles(as_of) r;
+	SELECT s.folded INTO folded FROM crm.profile_store_state s;
+	store_differences := pg_temp.differences();
+	PERFORM crm.fast_path_stats_reset();
+	SELECT * INTO d FROM pg_temp.analytics_differences(as_of);
+	rfm_differences := d.rfm;
+	churn_differences := d.churn;
+	SELECT string_agg(p.function || ':' || p.path, ' ' ORDER BY p.function) INTO paths FROM pg_temp.paths() p;
+	RETURN NEXT;
+END
+$$;
+SELECT * FROM crm.refresh_profiles('2024-07-01');
+SELECT step, at, recomputed > 0 AS some_recomputed, folded > 0 AS some_folded, store_differences,
+	   rfm_differences, churn_differences, paths
+  FROM (SELECT (pg_temp.inserts(g, '2024-07-01'::timestamptz + g * interval '2 hours')).*
+		  FROM generate_series(1, 6) g) r;
+-- a client (20) sent offers after its last purchase (folded), then buying
+-- soon after each: 20 purchases, 16 kept, some after an offer
+SELECT max(ordered_at) < '2024-07-01 12:00' AS before_offers
+  FROM crm.orders WHERE client_id = 20 AND status IN ('placed', 'paid') AND ordered_at <= '2024-07-01 12:00';
+INSERT INTO crm.interactions (client_id, occurred_at, channel, kind, direction, campaign)
+SELECT 20, '2024-07-01 12:00'::timestamptz + g * interval '1 minute', 'email', 'email', 'outbound', 'summer'
+  FROM generate_series(1, 10) g;
+SELECT * FROM crm.refresh_profiles('2024-07-01 13:00');
+SELECT folded, recomputed FROM crm.profile_store_state;
+SELECT pg_temp.differences() AS store_differences;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+SELECT 20, '2024-07-01 11:00'::timestamptz + g * interval '5 minutes', 'web', 'paid', g, g
+  FROM generate_series(1, 20) g;
+SELECT * FROM crm.refresh_profiles('2024-07-01 13:30');
+SELECT folded, recomputed FROM crm.profile_store_state;
+SELECT purchases_after_offer, (crm.purchase_profile_from_state(state)).purchases > 16 AS more_than_kept
+  FROM crm.profile_store WHERE client_id = 20;
+SELECT pg_temp.differences() AS store_differences;
+-- a client whose only purchase lies after as_of (a row without state) buys before it
+INSERT INTO crm.clients (client_id, first_name) VALUES (2000, 'later');
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (2000, '2024-07-05', 'web', 'paid', 7, 7);
+SELECT * FROM crm.refresh_profiles('2024-07-01 14:00');
+SELECT state IS NULL AS no_state, next_change_at FROM crm.profile_store WHERE client_id = 2000;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (2000, '2024-06-30', 'web', 'paid', 3, 3);
+SELECT * FROM crm.refresh_profiles('2024-07-01 14:00');
+SELECT folded FROM crm.profile_store_state;
+SELECT pg_temp.differences() AS store_differences;
+-- a lapsed client (no purchase in either window, nothing ahead: no next change) buys
+INSERT INTO crm.clients (client_id, first_name) VALUES (2001, 'lapsed');
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (2001, '2023-01-01', 'web', 'paid', 8, 8), (2001, '2023-02-01', 'web', 'paid', 9, 9);
+SELECT * FROM crm.refresh_profiles('2024-07-01 14:00');
+SELECT next_change_at FROM crm.profile_store WHERE client_id = 2001;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+VALUES (2001, '2024-07-01 13:59', 'web', 'paid', 4, 4);
+SELECT * FROM crm.refresh_profiles('2024-07-01 14:00');
+SELECT folded FROM crm.profile_store_state;
+SELECT next_change_at FROM crm.profile_store WHERE client_id = 2001;
+SELECT pg_temp.differences() AS store_differences;
+DELETE FROM crm.orders WHERE client_id IN (2000, 2001);	-- logged: recomputed, their rows go
+
+-- time passes: the folded rows' next changes are due (purchases leave the recent window)
+SELECT * FROM crm.refresh_profiles('2024-10-01');
+SELECT pg_temp.differences() AS store_differences;
+SELECT * FROM pg_temp.analytics_differences('2024-10-01');
 
 -- other windows: a full rebuild, then incremental again with those windows
 SELECT * FROM crm.refresh_profiles('2024-07-10', '{"window_days": 30}');

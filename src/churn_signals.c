@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <float.h>
 
 #include "access/htup_details.h"
 #include "access/table.h"
@@ -163,6 +164,28 @@ typedef struct ChurnRow
 	int64		idx;			/* the client's index, -1: none */
 } ChurnRow;
 
+/* A new client at the end of the table, zeroed; its index. */
+static int64
+new_client(ChurnClients *cs, int64 client_id)
+{
+	ChurnClient *c;
+
+	if ((cs->n >> CHUNK_BITS) >= cs->nchunks_max)
+	{
+		cs->nchunks_max *= 2;
+		cs->chunks = (ChurnClient **)
+			repalloc_huge(cs->chunks, cs->nchunks_max * sizeof(ChurnClient *));
+	}
+	if ((cs->n & (CHUNK_SIZE - 1)) == 0)
+		cs->chunks[cs->n >> CHUNK_BITS] = (ChurnClient *)
+			MemoryContextAllocHuge(CurrentMemoryContext,
+								   CHUNK_SIZE * sizeof(ChurnClient));
+	c = client_at(cs, cs->n);
+	memset(c, 0, sizeof(ChurnClient));
+	c->client_id = client_id;
+	return cs->n++;
+}
+
 /* The index of each row's client; new clients are added when add is true. */
 static void
 find_clients(ChurnClients *cs, ChurnRow *rows, int nrows, bool add)
@@ -187,25 +210,7 @@ find_clients(ChurnClients *cs, ChurnRow *rows, int nrows, bool add)
 			continue;
 		}
 		if (!found)
-		{
-			ChurnClient *c;
-
-			if ((cs->n >> CHUNK_BITS) >= cs->nchunks_max)
-			{
-				cs->nchunks_max *= 2;
-				cs->chunks = (ChurnClient **)
-					repalloc_huge(cs->chunks, cs->nchunks_max * sizeof(ChurnClient *));
-			}
-			if ((cs->n & (CHUNK_SIZE - 1)) == 0)
-				cs->chunks[cs->n >> CHUNK_BITS] = (ChurnClient *)
-					MemoryContextAllocHuge(CurrentMemoryContext,
-										   CHUNK_SIZE * sizeof(ChurnClient));
-			slot->idx = (uint32) cs->n;
-			c = client_at(cs, cs->n);
-			memset(c, 0, sizeof(ChurnClient));
-			c->client_id = r->p.client_id;
-			cs->n++;
-		}
+			slot->idx = (uint32) new_client(cs, r->p.client_id);
 		r->idx = slot->idx;
 		__builtin_prefetch(client_at(cs, r->idx), 1);
 	}
@@ -539,23 +544,17 @@ read_profiles(ChurnClients *cs)
 {
 	ProfileSource src;
 	ProfileRow	r;
-	ChurnRow	row;
 	int			is;
 
+	/*
+	 * a row per client (the store's primary key): appended, without the
+	 * hash table that the passes over the orders group by
+	 */
 	profiles_begin(&src);
 	while ((is = profiles_next(&src, &r)) > 0)
 	{
-		ChurnClient *c;
+		ChurnClient *c = client_at(cs, new_client(cs, r.client_id));
 
-		row.p.client_id = r.client_id;
-		row.hash = scan_client_hash(r.client_id);
-		find_clients(cs, &row, 1, true);
-		c = client_at(cs, row.idx);
-		if (c->profile.n > 0)
-		{
-			is = -1;			/* a client twice */
-			break;
-		}
 		c->profile = r.state;
 		c->recent = r.window[0];
 		c->previous = r.window[1];
@@ -583,6 +582,146 @@ read_profiles(ChurnClients *cs)
  * converted as float8::numeric does), an exact sum whatever the order of
  * the clients, and averaged as avg(numeric) does.
  */
+/*
+ * A double as float8::numeric reads it (the text of "%.*g" with DBL_DIG
+ * digits): *digits x 10^-*dscale, with the numeric's display scale; false
+ * for a value that is not finite.
+ */
+static bool
+float8_decimal(double v, int64 *digits, int *dscale)
+{
+	char		buf[64];
+	const char *p = buf;
+	bool		negative = false;
+	int64		m = 0;
+	int			after = 0;
+	bool		point = false;
+	int			exponent = 0;
+
+	if (!isfinite(v))
+		return false;
+	snprintf(buf, sizeof(buf), "%.*g", DBL_DIG, v);
+	if (*p == '-')
+	{
+		negative = true;
+		p++;
+	}
+	for (; *p != '\0' && *p != 'e'; p++)
+	{
+		if (*p == '.')
+			point = true;
+		else if (*p >= '0' && *p <= '9')
+		{
+			m = m * 10 + (*p - '0');	/* at most DBL_DIG digits */
+			if (point)
+				after++;
+		}
+		else
+			return false;
+	}
+	if (*p == 'e')
+		exponent = atoi(p + 1);
+	/* set_var_from_str: the digits after the point, less the exponent */
+	after -= exponent;
+	if (after < 0)
+	{
+		for (; after < 0; after++)
+		{
+			if (__builtin_mul_overflow(m, (int64) 10, &m))
+				return false;
+		}
+	}
+	*digits = negative ? -m : m;
+	*dscale = after;
+	return true;
+}
+
+#define GAP_SCALE_MAX	36
+
+/*
+ * The numeric sum of the logarithms (float8::numeric each) of the clients'
+ * recent mean gaps, added exactly as integers at the largest display scale
+ * among them (the sum numeric_add gives: the exact value, at that scale);
+ * false when a value does not fit (the caller then adds numerics).
+ */
+static bool
+population_log_sum(const ChurnSettings *s, const ChurnClients *cs, Datum *sum, int64 *count)
+{
+	int128		acc = 0;
+	int			scale = 0;
+	int64		n = 0;
+	char		buf[GAP_SCALE_MAX + 48];
+	char		digits[48];
+	int			len;
+	int128		a;
+	bool		negative;
+
+	for (int64 i = 0; i < cs->n; i++)
+	{
+		double		gap;
+		int64		m;
+		int			d;
+		int128		v;
+
+		if (!profile_state_recent_gap(&client_at(cs, i)->profile, &gap))
+			continue;
+		if (!float8_decimal(log(Max(gap, s->min_gap_days)), &m, &d) || d > GAP_SCALE_MAX)
+			return false;
+		for (; scale < d; scale++)
+		{
+			if (__builtin_mul_overflow(acc, (int128) 10, &acc))
+				return false;
+		}
+		v = m;
+		for (int k = d; k < scale; k++)
+		{
+			if (__builtin_mul_overflow(v, (int128) 10, &v))
+				return false;
+		}
+		if (__builtin_add_overflow(acc, v, &acc))
+			return false;
+		n++;
+	}
+	/* the sum's text, read as numeric: its value at that display scale */
+	negative = acc < 0;
+	a = negative ? -acc : acc;
+	len = 0;
+	do
+	{
+		digits[len++] = '0' + (int) (a % 10);
+		a /= 10;
+	} while (a != 0);
+	{
+		char	   *p = buf;
+
+		if (negative)
+			*p++ = '-';
+		if (len <= scale)
+		{
+			*p++ = '0';
+			*p++ = '.';
+			for (int k = scale; k > len; k--)
+				*p++ = '0';
+			while (len > 0)
+				*p++ = digits[--len];
+		}
+		else
+		{
+			while (len > 0)
+			{
+				if (len == scale)
+					*p++ = '.';
+				*p++ = digits[--len];
+			}
+		}
+		*p = '\0';
+	}
+	*sum = DirectFunctionCall3(numeric_in, CStringGetDatum(buf),
+							   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	*count = n;
+	return true;
+}
+
 static double
 population_gap(const ChurnSettings *s, const ChurnClients *cs)
 {
@@ -600,8 +739,19 @@ population_gap(const ChurnSettings *s, const ChurnClients *cs)
 
 	if (!isnan(s->population_gap_days))
 		result = s->population_gap_days;
+	else if (population_log_sum(s, cs, &sum, &n))
+	{
+		if (n > 0)
+			result = exp(DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+															DirectFunctionCall2(numeric_div, sum,
+																				NumericGetDatum(int64_to_numeric(n))))));
+		else
+			result = Max(30, s->min_gap_days);
+	}
 	else
 	{
+		sum = NumericGetDatum(int64_to_numeric(0));
+		n = 0;
 		for (i = 0; i < cs->n; i++)
 		{
 			double		gap;

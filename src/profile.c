@@ -978,3 +978,122 @@ profile_days_since(TimestampTz last, TimestampTz as_of)
 		days--;
 	return (int32) days;
 }
+
+/*
+ * The pieces crm.refresh_profiles folds new purchases with (into a stored
+ * client's state, without reading the client's history again).
+ */
+
+/* the bytes of a state with windows */
+static bytea *
+profile_windows_bytes(const ProfileWindows *s)
+{
+	bytea	   *result;
+	char	   *p;
+
+	result = profile_serialize(&s->p, PROFILE_SERIAL_WINDOWS, PROFILE_WINDOWS_BYTES, &p);
+	for (int i = 0; i < 2; i++)
+	{
+		p = profile_put64(p, (uint64) s->w[i].n);
+		p = profile_put64(p, (uint64) ((uint128) s->w[i].total >> 64));
+		p = profile_put64(p, (uint64) s->w[i].total);
+		*p++ = (char) s->w[i].scale;
+	}
+	Assert(p == VARDATA(result) + VARSIZE(result) - VARHDRSZ);
+	return result;
+}
+
+/*
+ * crm.profile_state_merge(a, b): the state with windows of the purchases of
+ * both (the combine function of crm.purchase_profile_state with window
+ * bounds, outside an aggregate); NULL is the empty state.
+ */
+PG_FUNCTION_INFO_V1(profile_state_merge);
+Datum
+profile_state_merge(PG_FUNCTION_ARGS)
+{
+	ProfileWindows a;
+	ProfileWindows b;
+
+	if (PG_ARGISNULL(0) && PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	if (PG_ARGISNULL(1))
+	{
+		profile_windows_read(PG_GETARG_BYTEA_PP(0), &a.p, a.w);
+		PG_RETURN_BYTEA_P(profile_windows_bytes(&a));
+	}
+	if (PG_ARGISNULL(0))
+	{
+		profile_windows_read(PG_GETARG_BYTEA_PP(1), &b.p, b.w);
+		PG_RETURN_BYTEA_P(profile_windows_bytes(&b));
+	}
+	profile_windows_read(PG_GETARG_BYTEA_PP(0), &a.p, a.w);
+	profile_windows_read(PG_GETARG_BYTEA_PP(1), &b.p, b.w);
+	profile_merge(&a.p, &b.p);
+	for (int i = 0; i < 2; i++)
+	{
+		a.w[i].n += b.w[i].n;
+		profile_add_amount(&a.w[i].total, b.w[i].total);
+		a.w[i].scale = Max(a.w[i].scale, b.w[i].scale);
+	}
+	PG_RETURN_BYTEA_P(profile_windows_bytes(&a));
+}
+
+/* crm.profile_state_last(state): the latest purchase time of a state; NULL: NULL */
+PG_FUNCTION_INFO_V1(profile_state_last);
+Datum
+profile_state_last(PG_FUNCTION_ARGS)
+{
+	ProfileState s;
+
+	profile_state_read(PG_GETARG_BYTEA_PP(0), &s);
+	PG_RETURN_TIMESTAMPTZ(s.last);
+}
+
+/*
+ * crm.profile_latest_change(old, new, entering): of the latest purchase
+ * times the states keep (the latest 16, with repeats), those of new that
+ * are not in old (entering) or those of old that are not in new (leaving),
+ * as multisets; NULL is the empty state.
+ */
+PG_FUNCTION_INFO_V1(profile_latest_change);
+Datum
+profile_latest_change(PG_FUNCTION_ARGS)
+{
+	ProfileState o;
+	ProfileState n;
+	const ProfileState *from;
+	const ProfileState *minus;
+	Datum		out[PROFILE_WINDOW];
+	int			k = 0;
+	int			i = 0;
+	int			j = 0;
+	bool		entering;
+
+	if (PG_ARGISNULL(2))
+		PG_RETURN_NULL();
+	entering = PG_GETARG_BOOL(2);
+	memset(&o, 0, sizeof(o));
+	memset(&n, 0, sizeof(n));
+	if (!PG_ARGISNULL(0))
+		profile_state_read(PG_GETARG_BYTEA_PP(0), &o);
+	if (!PG_ARGISNULL(1))
+		profile_state_read(PG_GETARG_BYTEA_PP(1), &n);
+	from = entering ? &n : &o;
+	minus = entering ? &o : &n;
+	/* both ascending: a merge */
+	while (i < from->nwin)
+	{
+		if (j < minus->nwin && minus->win[j] < from->win[i])
+			j++;
+		else if (j < minus->nwin && minus->win[j] == from->win[i])
+		{
+			i++;
+			j++;
+		}
+		else
+			out[k++] = TimestampTzGetDatum(from->win[i++]);
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, k, TIMESTAMPTZOID, sizeof(TimestampTz),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
