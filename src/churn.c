@@ -451,6 +451,8 @@ class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 	term(&k[BC_DRIFTING], "silence_days", f->silence, above(s->drifting_days, f->silence, 10));
 
 	term(&k[BC_LOYAL], "purchases", f->n, frequent);
+	/* established: a client younger than promising_days is promising instead */
+	term(&k[BC_LOYAL], "age_days", f->age, above(f->age, s->promising_days, 10));
 	if (earlier_rate >= 0)
 		term(&k[BC_LOYAL], "not_at_risk", tanh(k[BC_AT_RISK].score), -k[BC_AT_RISK].score);
 	term(&k[BC_LOYAL], "own_gap_days", f->own_gap, above_log(s->loyal_gap_days, f->own_gap, 0.2));
