@@ -88,6 +88,23 @@ SELECT count(*) AS disagreements
  WHERE x.class <> s.behaviour_class OR x.runner_up <> s.runner_up_class
 	OR x.confidence <> s.class_confidence;
 
+-- slowed, not drifting: every 12 days for a year, then one purchase 150 days
+-- after the last of them; the window's spread is wide (gap_cv's evidence,
+-- 0.93, above at_risk's score) only because of its last gap, and the gaps
+-- before it are regular (gap_cv_before_last 0): at_risk
+INSERT INTO crm.clients (client_id, first_name) VALUES (119, 'c119');
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount)
+SELECT 119, '2025-01-01'::timestamptz - d * interval '1 day', 'web', 'paid', 10, 10
+  FROM (SELECT generate_series(160, 520, 12) UNION ALL SELECT 10) g(d);
+SELECT behaviour_class, runner_up_class, round(gap_cv::numeric, 2) AS gap_cv
+  FROM crm.churn_signals('2025-01-01', '{"population_gap_days": 20}') WHERE client_id = 119;
+SELECT class, round(score::numeric, 3) AS score, chosen,
+	   (SELECT string_agg(format('%s=%s (%s)', e ->> 'feature', round((e ->> 'value')::numeric, 2),
+							round((e ->> 'evidence')::numeric, 2)), ', ')
+		  FROM jsonb_array_elements(conditions) e) AS conditions
+  FROM crm.explain_class(119, '2025-01-01', '{"population_gap_days": 20}')
+ WHERE class IN ('at_risk', 'drifting');
+
 -- errors
 SELECT pg_temp.try($$SELECT * FROM crm.explain_class(NULL, '2025-01-01')$$);
 SELECT pg_temp.try($$SELECT * FROM crm.explain_class(101, NULL)$$);

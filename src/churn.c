@@ -327,6 +327,9 @@ typedef struct ClassFeatures
 	double		silence;
 	double		own_gap;		/* recent mean gap, or the expected gap for one purchase */
 	double		own_cv;			/* 0 with fewer than two gaps */
+	double		cv_before_last;	/* the window's gaps but the last: their cv (own_cv if < 3 gaps) */
+	double		gap_before_last;	/* mean of the window's gaps but the last (own_gap if < 3 gaps) */
+	double		pre_window_gap;	/* mean of the gaps before the profile's window; NaN if < 3 */
 	double		last_gap;		/* the own gap for one purchase */
 	double		recent_n;
 	double		offers_since_last;
@@ -351,12 +354,23 @@ class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 	double		after = (f->after_offer + a * PRIOR_OFFER_SHARE) / (f->window_purchases + a);
 	double		season = (f->in_season + a * PRIOR_SEASON_SHARE) / (f->n + a);
 	double		overdue = f->silence / f->own_gap;
-	double		recent_gap = Max(f->own_gap, f->last_gap);
+	/*
+	 * the recent gap: the last gap where it is long for the rhythm before it
+	 * (a slowdown: from 1.5 to 3 times the gaps before it, the log of the
+	 * recent gap moves from the mean gap's to the last gap's), else the
+	 * window's mean gap
+	 */
+	double		rhythm_before = isnan(f->pre_window_gap) ? f->gap_before_last :
+		Min(f->gap_before_last, f->pre_window_gap);
+	double		slowdown = Min(Max(log(Max(f->last_gap, 1e-9) / rhythm_before) / M_LN2 - log2(1.5), 0), 1);
+	double		recent_gap = exp(log(f->own_gap) + slowdown * (log(Max(f->own_gap, f->last_gap)) - log(f->own_gap)));
 	double		overdue_recent = f->silence / recent_gap;
+	double		overdue_longest = f->silence / Max(f->own_gap, f->last_gap);
 	double		gone = above(f->silence, s->lost_days, 20);
 	double		offered = above(f->offers_since_last, s->lost_offers - 0.5, 0.25);
 	double		frequent = above(f->n, s->frequent_purchases + 0.5, 2);
 	double		earlier_rate = -1;
+	double		frequent_before = -1;
 	double		recent_rate = f->recent_n > 0 ? f->recent_n / s->window_days : 1e-3;
 
 	for (int i = 0; i < BC_N; i++)
@@ -365,7 +379,13 @@ class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 		k[i].score = 0;
 	}
 	if (f->age > s->window_days)
-		earlier_rate = (f->n - f->recent_n) / (f->age - s->window_days);
+	{
+		earlier_rate = (f->n - f->recent_n - 1) / (f->age - s->window_days);
+		/* was frequent: the rhythm before the window of recent gaps, where it is known */
+		frequent_before = earlier_rate;
+		if (!isnan(f->pre_window_gap))
+			frequent_before = Max(earlier_rate, 1 / f->pre_window_gap);
+	}
 
 	/* promo-dependent: purchases with an offer's code, or soon after an offer */
 	term(&k[BC_PROMO], "promo_evidence",
@@ -413,21 +433,26 @@ class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 	else
 	{
 		term(&k[BC_AT_RISK], "purchases", f->n, frequent);
-		term(&k[BC_AT_RISK], "earlier_rate", earlier_rate,
-			 above_log(earlier_rate * s->loyal_gap_days, 1, 0.3));
+		term(&k[BC_AT_RISK], "earlier_rate", frequent_before,
+			 above_log(frequent_before * s->loyal_gap_days * 1.3, 1, 0.3));
 		term(&k[BC_AT_RISK], "rate_ratio", recent_rate / earlier_rate,
 			 above_log(s->at_risk_rate_ratio * earlier_rate, recent_rate, 0.3));
 		term(&k[BC_AT_RISK], "silence_days", f->silence,
 			 above(s->lost_days / 3, f->silence, 10));
-		term(&k[BC_AT_RISK], "silence_over_recent_gap", overdue_recent,
-			 above_log(s->about_to_lose_overdue * 1.5, overdue_recent, 0.25));
+		term(&k[BC_AT_RISK], "silence_over_longest_recent_gap", overdue_longest,
+			 above_log(s->about_to_lose_overdue * 1.5, overdue_longest, 0.25));
 	}
 
 	term(&k[BC_DRIFTING], "purchases", f->n, frequent);
 	term(&k[BC_DRIFTING], "gap_cv", f->own_cv, above_log(Max(f->own_cv, 1e-3), s->drifting_cv, 0.2));
+	/* more than one long gap: a single one at the end is a slowdown, not a drift */
+	term(&k[BC_DRIFTING], "gap_cv_before_last", f->cv_before_last,
+		 above_log(Max(f->cv_before_last, 1e-3), s->drifting_cv, 0.2));
 	term(&k[BC_DRIFTING], "silence_days", f->silence, above(s->drifting_days, f->silence, 10));
 
 	term(&k[BC_LOYAL], "purchases", f->n, frequent);
+	/* established: a client younger than promising_days is promising instead */
+	term(&k[BC_LOYAL], "age_days", f->age, above(f->age, s->promising_days, 10));
 	if (earlier_rate >= 0)
 		term(&k[BC_LOYAL], "not_at_risk", tanh(k[BC_AT_RISK].score), -k[BC_AT_RISK].score);
 	term(&k[BC_LOYAL], "own_gap_days", f->own_gap, above_log(s->loyal_gap_days, f->own_gap, 0.2));
@@ -777,6 +802,7 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	/* the client's own rhythm, over the profile's window of recent gaps */
 	own_gap = NAN;
 	own_cv = NAN;
+	own_sd = 0;
 	if (g >= 1 && !pn[PF_RECENT_GAP])
 	{
 		own_gap = Max(DatumGetFloat8(pv[PF_RECENT_GAP]), s->min_gap_days);
@@ -863,6 +889,27 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	f.silence = silence;
 	f.own_gap = isnan(own_gap) ? expected : own_gap;
 	f.own_cv = isnan(own_cv) ? 0 : own_cv;
+	f.cv_before_last = f.own_cv;
+	f.gap_before_last = f.own_gap;
+	f.pre_window_gap = NAN;
+	if (g >= 1 && n - 1 - g >= 3 && !pn[PF_SPAN])
+		f.pre_window_gap = Max((DatumGetFloat8(pv[PF_SPAN]) - g * DatumGetFloat8(pv[PF_RECENT_GAP])) /
+							   (double) (n - 1 - g), s->min_gap_days);
+	if (g >= 3 && !isnan(own_cv) && !pn[PF_LAST_GAP])
+	{
+		/*
+		 * The window's g gaps without the last one: their mean and sample
+		 * deviation from the window's (mean, deviation and last gap), by
+		 * taking the last gap out of the sums.
+		 */
+		double		mean = DatumGetFloat8(pv[PF_RECENT_GAP]);
+		double		lastg = DatumGetFloat8(pv[PF_LAST_GAP]);
+		double		m1 = (g * mean - lastg) / (g - 1);
+		double		ss1 = (g - 1) * own_sd * own_sd - (g - 1.0) / g * (lastg - m1) * (lastg - m1);
+
+		f.cv_before_last = sqrt(Max(ss1, 0) / (g - 2)) / Max(m1, s->min_gap_days);
+		f.gap_before_last = Max(m1, s->min_gap_days);
+	}
 	f.last_gap = (!pn[PF_LAST_GAP] && g >= 1) ? DatumGetFloat8(pv[PF_LAST_GAP]) : f.own_gap;
 	f.recent_n = recent_n;
 	f.offers_since_last = offers;
