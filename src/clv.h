@@ -272,8 +272,6 @@ extern void clv_model_params_cached(FunctionCallInfo fcinfo, int argno,
 #define CLV_KIND_BGBB		4
 #define CLV_BGBB_MAX_PERIODS	1.0e6
 
-extern double clv_bgnbd_expected_alive(const double *p, double t, double x,
-									   double T);
 extern void clv_bgbb_validate_row(const double *v);
 extern double clv_mbgnbd_row_ll(double r, double alpha, double a, double b,
 								double x, double tx, double T);

@@ -912,6 +912,66 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
 }
 
 /*
+ * sum_{j>=1} (A)_j (a)_(j-1) / ((C)_j j!) z^j, 0 <= z < 1, in double, two
+ * terms a step (c_j + c_(j+1) z) z^j with the two coefficient ratios taken
+ * with one division, as clv_bgnbd_expected_alive_multi sums each horizon.
+ * For a < 20, C > 0 and |A| < 1e6, where the coefficients stay in the range
+ * of a double (they grow like j^(a-2)); NaN where the sum leaves that range
+ * or needs more than BGNBD_DOUBLE_TERMS terms (z within about 1e-5 of 1):
+ * the caller then takes clv_hyp2f1_series_tail, whose sum is in long double
+ * and whose remainder past its last term is estimated.
+ */
+#define BGNBD_DOUBLE_TERMS	1000000
+
+static double
+bgnbd_series_double(double A, double a, double C, double z)
+{
+	double		coef = A / C,	/* the j = 1 coefficient */
+				pw = z,
+				z2 = z * z,
+				s = 0;
+	int			j;
+
+	if (z == 0)
+		return 0;
+	for (j = 1; j < BGNBD_DOUBLE_TERMS; j += 2)
+	{
+		double		num1 = (A + j) * (a + j - 1),
+					den1 = (C + j) * (j + 1),
+					num2 = (A + j + 1) * (a + j),
+					den2 = (C + j + 1) * (j + 2),
+					inv = 1 / (den1 * den2),
+					c2 = coef * (num1 * den2 * inv),
+					ratio = num2 * den1 * inv;
+
+		s += (coef + c2 * z) * pw;
+		pw *= z2;
+		coef = c2 * ratio;
+		if (fabs(ratio) * z < 1 && fabs(coef * pw) <= 1e-17 * fabs(s))
+			return s;
+		if (!isfinite(s))
+			break;
+	}
+	return NAN;
+}
+
+/*
+ * -expm1(e L)/e - e^(e L) s, the bracket of clv_bgnbd_expected_alive_v;
+ * e^(e L) as 1 + expm1(e L) where that loses nothing (e^(e L) > 1/2), one
+ * exp call less a horizon.
+ */
+static inline double
+bgnbd_bracket(double e, double L, double s)
+{
+	double		em;
+
+	if (e == 0)
+		return -L - s;
+	em = expm1(e * L);
+	return -em / e - (em > -0.5 ? 1 + em : exp(e * L)) * s;
+}
+
+/*
  * E[Y(t) | x, t_x, T], expected purchases in (T, T+t].  By Euler's
  * transformation the paper's eq. 10 numerator becomes
  *   (a+b+x-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)] / (a-1),
@@ -919,7 +979,10 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
  *   -expm1(e L)/e - e^(e L) sum_{j>=1} (a+b-1-r)_j (a)_(j-1) / ((a+b+x-1)_j j!) z^j,
  * which has no singularity at a = 1 and does not overflow for large x.  The
  * series needs about a z/(1-z) terms and overflows for large a: from
- * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.
+ * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.  The series
+ * is summed in double where it stays in range, else in long double.  The
+ * MBG/NBD model (src/clv_mbgnbd.c) calls this with b + 1 in place of b: a
+ * client alive at T has survived x + 1 drop-out opportunities there, not x.
  */
 double
 clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
@@ -931,6 +994,8 @@ clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
 	double		z,
 				L,
 				e = a - 1,
+				A = a + b - 1 - r,
+				C = a + b + x - 1,
 				G;
 
 	if (t == 0)
@@ -939,10 +1004,109 @@ clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
 		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
 	z = t / (alpha + T + t);
 	L = -log1p(t / (alpha + T));
+	if (a < 20 && C > 0 && fabs(A) < 1e6 && z < 0.999)
+	{
+		/*
+		 * in double where it stays in range (see bgnbd_series_double) and
+		 * needs at most some tens of thousands of terms (their rounding
+		 * errors add up: 1e-13 of the result at 1e5 terms)
+		 */
+		double		s = bgnbd_series_double(A, a, C, z);
+
+		if (isfinite(s))
+		{
+			double		v = C * bgnbd_bracket(e, L, s);
+
+			if (isfinite(v))
+				return v;
+		}
+	}
 	G = (e == 0 ? -L : -expm1(e * L) / e)
-		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
-	return (a + b + x - 1) * G;
+		- clv_hyp2f1_series_tail(A, a, C, z, e * L);
+	return C * G;
 }
+
+#if defined(__GNUC__) && CLV_MULTI_MAX <= 16 && !defined(CLV_NO_VECTORS)
+#define BGNBD_V2
+/* two doubles, the width of SSE2's registers (GCC's and clang's vectors) */
+typedef double bgnbd_v2 __attribute__((vector_size(16)));
+
+#define BGNBD_PAIRS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define BGNBD_DECL(k) \
+	bgnbd_v2	vz##k = {0, 0}, vq##k = {0, 0}, vp##k = {0, 0}, vs##k = {0, 0};
+#define BGNBD_INIT(k) \
+	if (NB > k) \
+	{ \
+		vz##k = (bgnbd_v2) {z[2 * k], z[2 * k + 1]}; \
+		vq##k = (bgnbd_v2) {z2[2 * k], z2[2 * k + 1]}; \
+		vp##k = vz##k; \
+	}
+#define BGNBD_STEP(k) \
+	if (NB > k && k >= lo) \
+	{ \
+		vs##k += (c1v + c2v * vz##k) * vp##k; \
+		vp##k *= vq##k; \
+	}
+/* pair k done: its next terms no longer count (and decrease) */
+#define BGNBD_CHECK(k) \
+	if (NB > k && lo == k) \
+	{ \
+		if (fabs(ratio) * Max(vz##k[0], vz##k[1]) < 1 && \
+			fabs(coef * vp##k[0]) <= 1e-17 * fabs(vs##k[0]) && \
+			fabs(coef * vp##k[1]) <= 1e-17 * fabs(vs##k[1])) \
+			lo = k + 1; \
+	}
+#define BGNBD_STORE(k) \
+	if (NB > k) \
+	{ \
+		s[2 * k] = vs##k[0]; \
+		s[2 * k + 1] = vs##k[1]; \
+	}
+
+/*
+ * The series of clv_bgnbd_expected_alive_multi for NB pairs of horizons
+ * (z[], z2[] = z^2, padded with zeros), their sums into s[]: the same
+ * operations, lane by lane, as the loop below, with NB a constant where
+ * this is inlined so that the sums and powers stay in registers.  The
+ * horizons come in increasing order (the periods of crm.clv), and a short
+ * horizon's series ends sooner: the pairs whose next terms no longer count
+ * stop, from the first on (a horizon of a year after a short T needs ten
+ * times the terms of its first month).
+ */
+static pg_attribute_always_inline void
+bgnbd_multi_sum(const int NB, double A, double a, double C,
+				const double *z, const double *z2, double *s)
+{
+	double		coef = A / C;	/* the j = 1 coefficient */
+	int			j,
+				lo = 0;			/* the pairs before it are done */
+
+	BGNBD_PAIRS(BGNBD_DECL)
+	BGNBD_PAIRS(BGNBD_INIT)
+	for (j = 1; j < 1000000; j += 2)
+	{
+		double		num1 = (A + j) * (a + j - 1),
+					den1 = (C + j) * (j + 1),
+					num2 = (A + j + 1) * (a + j),
+					den2 = (C + j + 1) * (j + 2),
+					inv = 1 / (den1 * den2),
+					c2 = coef * (num1 * den2 * inv),
+					ratio = num2 * den1 * inv;
+		bgnbd_v2	c1v = {coef, coef},
+					c2v = {c2, c2};
+
+		BGNBD_PAIRS(BGNBD_STEP)
+		coef = c2 * ratio;
+		if ((j & 7) == 7)
+		{
+			BGNBD_PAIRS(BGNBD_CHECK)
+			if (lo >= NB)
+				break;
+		}
+	}
+	BGNBD_PAIRS(BGNBD_STORE)
+}
+#endif
 
 /*
  * clv_bgnbd_expected_alive_v at n horizons t[] at once, for the discounted
@@ -967,13 +1131,9 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 				C = a + b + x - 1;
 	double		z[CLV_MULTI_MAX + 3],
 				z2[CLV_MULTI_MAX + 3],
-				pw[CLV_MULTI_MAX + 3],
 				s[CLV_MULTI_MAX + 3];
-	double		coef,
-				ratio = 0,
-				zmax = 0;
-	int			j,
-				k,
+	double		zmax = 0;
+	int			k,
 				nb;
 
 	if (n <= 0)
@@ -990,16 +1150,52 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 	{
 		z[k] = k < n ? t[k] / (alpha + T + t[k]) : 0;
 		z2[k] = z[k] * z[k];
-		pw[k] = z[k];
 		s[k] = 0;
 		zmax = Max(zmax, z[k]);
 	}
+#ifdef BGNBD_V2
+	/* the sums and powers in registers, for the number of pairs of lanes */
+	switch ((n + 1) / 2)
+	{
+		case 1:
+			bgnbd_multi_sum(1, A, a, C, z, z2, s);
+			break;
+		case 2:
+			bgnbd_multi_sum(2, A, a, C, z, z2, s);
+			break;
+		case 3:
+			bgnbd_multi_sum(3, A, a, C, z, z2, s);
+			break;
+		case 4:
+			bgnbd_multi_sum(4, A, a, C, z, z2, s);
+			break;
+		case 5:
+			bgnbd_multi_sum(5, A, a, C, z, z2, s);
+			break;
+		case 6:
+			bgnbd_multi_sum(6, A, a, C, z, z2, s);
+			break;
+		case 7:
+			bgnbd_multi_sum(7, A, a, C, z, z2, s);
+			break;
+		default:
+			bgnbd_multi_sum(8, A, a, C, z, z2, s);
+			break;
+	}
+#else
 
 	/*
 	 * Two terms a step, c_j z^j + c_(j+1) z^(j+1) = (c_j + c_(j+1) z) z^j,
 	 * their two coefficient ratios with one division.
 	 */
-	coef = A / C;				/* the j = 1 coefficient */
+	{
+	double		coef = A / C,	/* the j = 1 coefficient */
+				ratio,
+				pw[CLV_MULTI_MAX + 3];
+	int			j;
+
+	for (k = 0; k < nb * 4; k++)
+		pw[k] = z[k];
 	for (j = 1; j < 1000000; j += 2)
 	{
 		double		num1 = (A + j) * (a + j - 1),
@@ -1038,12 +1234,13 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 				break;
 		}
 	}
+	}
+#endif
 	for (k = 0; k < n; k++)
 	{
 		double		L = -log1p(t[k] / (alpha + T));
 
-		out[k] = t[k] == 0 ? 0
-			: (a + b + x - 1) * ((e == 0 ? -L : -expm1(e * L) / e) - exp(e * L) * s[k]);
+		out[k] = t[k] == 0 ? 0 : C * bgnbd_bracket(e, L, s[k]);
 		if (!isfinite(out[k]))
 			out[k] = clv_bgnbd_expected_alive_v(p, t[k], x, T);
 	}
@@ -1137,33 +1334,4 @@ Datum
 clv_bgnbd_final_or_null(PG_FUNCTION_ARGS)
 {
 	return clv_fit_or_null(clv_bgnbd_final, fcinfo);
-}
-
-/*
- * E[Y(t) | alive at T, x, T] of the BG/NBD model at p = (r, alpha, a, b):
- * clv_bgnbd_expected_v without its P(alive) factor.  The MBG/NBD model
- * (src/clv_mbgnbd.c) uses it with b + 1 in place of b: a client alive at T
- * has survived x + 1 drop-out opportunities there, not x.
- */
-double
-clv_bgnbd_expected_alive(const double *p, double t, double x, double T)
-{
-	double		r = p[0],
-				alpha = p[1],
-				a = p[2],
-				b = p[3];
-	double		z,
-				L,
-				e = a - 1,
-				G;
-
-	if (t == 0)
-		return 0;
-	if (a >= CLV_BGNBD_A_EXPAND)
-		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
-	z = t / (alpha + T + t);
-	L = -log1p(t / (alpha + T));
-	G = (e == 0 ? -L : -expm1(e * L) / e)
-		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
-	return (a + b + x - 1) * G;
 }

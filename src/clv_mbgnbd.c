@@ -203,7 +203,7 @@ mbgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 
 	if (t == 0)
 		return 0;
-	return clv_bgnbd_expected_alive(q, t, x, T) * mbgnbd_p_alive_v(p, x, tx, T);
+	return clv_bgnbd_expected_alive_v(q, t, x, T) * mbgnbd_p_alive_v(p, x, tx, T);
 }
 
 static const ClvTransactionModel mbgnbd_model = {
