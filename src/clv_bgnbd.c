@@ -912,9 +912,7 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
 }
 
 /*
- * sum_{j>=1} (A)_j (a)_(j-1) / ((C)_j j!) z^j, 0 <= z < 1, in double, two
- * terms a step (c_j + c_(j+1) z) z^j with the two coefficient ratios taken
- * with one division, as clv_bgnbd_expected_alive_multi sums each horizon.
+ * sum_{j>=1} (A)_j (a)_(j-1) / ((C)_j j!) z^j, 0 <= z < 1, in double.
  * For a < 20, C > 0 and |A| < 1e6, where the coefficients stay in the range
  * of a double (they grow like j^(a-2)); NaN where the sum leaves that range
  * or needs more than BGNBD_DOUBLE_TERMS terms (z within about 1e-5 of 1):
@@ -929,24 +927,40 @@ bgnbd_series_double(double A, double a, double C, double z)
 	double		coef = A / C,	/* the j = 1 coefficient */
 				pw = z,
 				z2 = z * z,
+				z4 = z2 * z2,
 				s = 0;
 	int			j;
 
 	if (z == 0)
 		return 0;
-	for (j = 1; j < BGNBD_DOUBLE_TERMS; j += 2)
-	{
-		double		num1 = (A + j) * (a + j - 1),
-					den1 = (C + j) * (j + 1),
-					num2 = (A + j + 1) * (a + j),
-					den2 = (C + j + 1) * (j + 2),
-					inv = 1 / (den1 * den2),
-					c2 = coef * (num1 * den2 * inv),
-					ratio = num2 * den1 * inv;
 
-		s += (coef + c2 * z) * pw;
-		pw *= z2;
-		coef = c2 * ratio;
+	/*
+	 * Four terms a step, ((c_j + c_(j+1) z) + (c_(j+2) + c_(j+3) z) z^2) z^j,
+	 * the coefficients from c_j by products of the ratios (two divisions),
+	 * so that one multiplication a step chains c_j to c_(j+4).
+	 */
+	for (j = 1; j < BGNBD_DOUBLE_TERMS; j += 4)
+	{
+		double		n1 = (A + j) * (a + j - 1),
+					d1 = (C + j) * (j + 1),
+					n2 = (A + j + 1) * (a + j),
+					d2 = (C + j + 1) * (j + 2),
+					n3 = (A + j + 2) * (a + j + 1),
+					d3 = (C + j + 2) * (j + 3),
+					n4 = (A + j + 3) * (a + j + 2),
+					d4 = (C + j + 3) * (j + 4),
+					i12 = 1 / (d1 * d2),
+					i34 = 1 / (d3 * d4),
+					r12 = n1 * n2 * i12,	/* c_(j+2) / c_j */
+					r34 = n3 * n4 * i34,
+					c2 = coef * (n1 * d2 * i12),
+					c3 = coef * r12,
+					c4 = c3 * (n3 * d4 * i34),
+					ratio = n4 * d3 * i34;	/* c_(j+4) / c_(j+3) */
+
+		s += ((coef + c2 * z) + (c3 + c4 * z) * z2) * pw;
+		pw *= z4;
+		coef *= r12 * r34;
 		if (fabs(ratio) * z < 1 && fabs(coef * pw) <= 1e-17 * fabs(s))
 			return s;
 		if (!isfinite(s))
