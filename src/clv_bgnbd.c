@@ -99,7 +99,10 @@ clv_bgnbd_row_ll(double r, double alpha, double a, double b,
  * parameters.  The lnG and psi
  * differences are taken without cancellation (clv_lgamma_ratio,
  * clv_digamma_diff), so the value and the gradient stay accurate when a and
- * b are huge.
+ * b are huge.  The two branches of a repeat buyer's likelihood combine as
+ * m + ln(1 + e), e = e^-|t3 - t4| <= 1: log rather than log1p, several
+ * times faster, its rounding (2e-16 absolute) far below what a row's
+ * log-likelihood (of the order of 1 to 100) keeps.
  */
 /*
  * The terms of the log-likelihood and its gradient that depend on one
@@ -201,7 +204,7 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 			{
 				double		e = exp(t4 - t3);
 
-				ll = t3 + log1p(e);
+				ll = t3 + log(1 + e);
 				w3 = 1 / (1 + e);
 				w4 = e / (1 + e);
 			}
@@ -209,7 +212,7 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 			{
 				double		e = exp(t3 - t4);
 
-				ll = t4 + log1p(e);
+				ll = t4 + log(1 + e);
 				w3 = e / (1 + e);
 				w4 = 1 / (1 + e);
 			}
@@ -398,14 +401,14 @@ bgnbd_objective_hessian(BgnbdFit *f, const double *theta, double *grad, double *
 			if (t3 >= t4)
 			{
 				e = exp(t4 - t3);
-				ll = t3 + log1p(e);
+				ll = t3 + log(1 + e);
 				w3 = 1 / (1 + e);
 				w4 = e * w3;
 			}
 			else
 			{
 				e = exp(t3 - t4);
-				ll = t4 + log1p(e);
+				ll = t4 + log(1 + e);
 				w4 = 1 / (1 + e);
 				w3 = e * w4;
 			}
@@ -480,7 +483,8 @@ static bool
 bgnbd_newton(BgnbdFit *f, double *theta, double gtol, double *grad,
 			 double *hess, int *iterations)
 {
-	double		fval;
+	double		fval = 0;
+	bool		have = false;	/* fval, grad and hess are theta's */
 	int			it,
 				i,
 				j;
@@ -499,7 +503,9 @@ bgnbd_newton(BgnbdFit *f, double *theta, double gtol, double *grad,
 		for (i = 0; i < 4; i++)
 			if (!(fabs(theta[i]) < 20) || exp(theta[i]) >= 100)
 				return false;
-		fval = bgnbd_objective_hessian(f, theta, grad, hess);
+		if (!have)
+			fval = bgnbd_objective_hessian(f, theta, grad, hess);
+		have = false;
 		(*iterations)++;
 		if (isnan(fval) || !clv_spd_inverse(4, hess, inv))
 			return false;
@@ -532,20 +538,48 @@ bgnbd_newton(BgnbdFit *f, double *theta, double gtol, double *grad,
 				theta[i] += dir[i];
 			continue;
 		}
+		/*
+		 * The line search's first try (a full step, but far from the
+		 * optimum) takes the Hessian with the objective: one pass over the
+		 * rows for both, and the step is almost always accepted, its
+		 * point the next iteration's.
+		 */
 		for (tries = 0; tries < 30; tries++)
 		{
 			double		t[4],
-						fn;
+						fn,
+						g2[4],
+						h2[16];
 
 			for (i = 0; i < 4; i++)
 				t[i] = theta[i] + step * dir[i];
-			fn = bgnbd_objective(t, NULL, f);
+			if (tries == 0)
+			{
+				for (i = 0; i < 4; i++)
+					if (!(fabs(t[i]) < 20) || exp(t[i]) >= 100)
+						break;
+				fn = i == 4 ? bgnbd_objective_hessian(f, t, g2, h2)
+					: bgnbd_objective(t, NULL, f);
+				have = i == 4;
+			}
+			else
+			{
+				fn = bgnbd_objective(t, NULL, f);
+				have = false;
+			}
 			if (isfinite(fn) && fn <= fval + 1e-4 * step * gd)
 			{
 				memcpy(theta, t, sizeof(t));
+				if (have)
+				{
+					fval = fn;
+					memcpy(grad, g2, sizeof(g2));
+					memcpy(hess, h2, sizeof(h2));
+				}
 				accepted = true;
 				break;
 			}
+			have = false;
 			step *= 0.5;
 		}
 		if (!accepted)
