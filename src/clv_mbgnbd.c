@@ -118,6 +118,35 @@ mbgnbd_objective(const double *theta, double *grad, void *arg)
 		+ d->penalty * (p[0] * p[0] + p[1] * p[1] + p[2] * p[2] + p[3] * p[3]);
 }
 
+/*
+ * The objective on the boundary a + b = CLV_BGNBD_KAPPA_CAP, at
+ * theta = (ln r, ln alpha, logit q), a = q K, b = (1-q) K, as for BG/NBD
+ * (src/clv_bgnbd.c): one drop-out probability for every client.
+ */
+static double
+mbgnbd_objective_capped(const double *theta, double *grad, void *arg)
+{
+	double		lnk = log(CLV_BGNBD_KAPPA_CAP);
+	double		q = 1 / (1 + exp(-theta[2])),
+				q1 = 1 / (1 + exp(theta[2]));
+	double		t4[4] = {theta[0], theta[1],
+		lnk - log1p(exp(-theta[2])), lnk - log1p(exp(theta[2]))};
+	double		g4[4];
+	double		v = mbgnbd_objective(t4, grad ? g4 : NULL, arg);
+
+	if (grad)
+	{
+		/* d ln a / d logit q = 1 - q, d ln b / d logit q = -q */
+		grad[0] = g4[0];
+		grad[1] = g4[1];
+		grad[2] = g4[2] * q1 - g4[3] * q;
+	}
+	return v;
+}
+
+/* r beyond this: the rates have no spread left (as for BG/NBD) */
+#define CLV_MBGNBD_R_EDGE		1.0e4
+
 Datum
 clv_mbgnbd_final(PG_FUNCTION_ARGS)
 {
@@ -144,6 +173,46 @@ clv_mbgnbd_final(PG_FUNCTION_ARGS)
 	clv_bfgs(4, theta, mbgnbd_objective, &data, 1000, 1e-9, &res);
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);
+
+	/*
+	 * As BG/NBD's: a fit running towards a, b -> infinity (the drop-out
+	 * probability the same for every client) has no interior maximum in
+	 * that direction; it is fitted again on the boundary a + b =
+	 * CLV_BGNBD_KAPPA_CAP, and the boundary fit kept where it is better or
+	 * the first went beyond the boundary.  Without a penalty only (one
+	 * keeps a and b finite).
+	 */
+	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH)
+	{
+		double		theta2[3];
+		double		q = params[2] / (params[2] + params[3]);
+		ClvOptimResult res2;
+
+		theta2[0] = theta[0];
+		theta2[1] = theta[1];
+		theta2[2] = log(q) - log1p(-q);
+		if (!isfinite(theta2[2]))
+			theta2[2] = q > 0.5 ? 30.0 : -30.0;
+		clv_bfgs(3, theta2, mbgnbd_objective_capped, &data, 1000, 1e-9, &res2);
+		if (isfinite(res2.fval) &&
+			(params[2] + params[3] > CLV_BGNBD_KAPPA_CAP || !(res2.fval > res.fval)))
+		{
+			params[0] = exp(theta2[0]);
+			params[1] = exp(theta2[1]);
+			q = 1 / (1 + exp(-theta2[2]));
+			params[2] = q * CLV_BGNBD_KAPPA_CAP;
+			params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
+			res.converged = res2.converged;
+		}
+		res.iterations += res2.iterations;
+	}
+	/* r past 1e4: the rates' spread vanishing, not a maximum (as for BG/NBD) */
+	if (params[0] > CLV_MBGNBD_R_EDGE && res.converged)
+	{
+		res.converged = false;
+		clv_set_fit_why("r passed %g: the purchase rates' spread vanishes (r and alpha growing together) and the likelihood only flattens out towards that edge",
+						CLV_MBGNBD_R_EDGE);
+	}
 	params[1] *= scale;
 	for (i = 0; i < data.n; i++)
 		loglik += data.w[i] * clv_mbgnbd_row_ll(params[0], params[1], params[2],
