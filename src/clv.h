@@ -174,6 +174,8 @@ extern void clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 					 int maxiter, double gtol, ClvOptimResult *res);
 extern bool clv_check_start(int n, const double *theta, ClvObjective fn,
 							void *arg, const char *model);
+extern bool clv_kappa_refit(const double *theta, double *params,
+							ClvOptimResult *res, ClvObjective capped, void *arg);
 
 /*
  * clv_hessian.c: standard errors and covariance of the fits.  A model

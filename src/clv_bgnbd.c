@@ -749,43 +749,14 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 		params[i] = exp(theta[i]);
 
 	/*
-	 * A fit that runs towards a, b -> infinity (the Beta distribution of the
-	 * drop-out probability collapsing to a point) has no interior maximum in
-	 * that direction: the likelihood keeps rising ever more slowly.  Fit the
-	 * model again on the boundary a + b = CLV_BGNBD_KAPPA_CAP, where the
-	 * model equals its limit (one drop-out probability for every client) to
-	 * within about 1/a, and keep whichever fit is better (the boundary one
-	 * when the first went beyond it: a + b <= CLV_BGNBD_KAPPA_CAP is the
-	 * parameter space).  A penalty keeps a
-	 * and b finite, so this is done without one only.
+	 * A fit that runs towards a, b -> infinity: fitted again on the boundary
+	 * a + b = CLV_BGNBD_KAPPA_CAP (clv_kappa_refit), which has no interior
+	 * maximum and so no covariance.  A penalty keeps a and b finite, so this
+	 * is done without one only.
 	 */
-	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH)
-	{
-		double		theta2[3];
-		double		q = params[2] / (params[2] + params[3]);
-		ClvOptimResult res2;
-
-		theta2[0] = theta[0];
-		theta2[1] = theta[1];
-		theta2[2] = log(q) - log1p(-q);
-		if (!isfinite(theta2[2]))
-			theta2[2] = q > 0.5 ? 30.0 : -30.0;
-		clv_bfgs(3, theta2, bgnbd_objective_capped, &f, 1000, 1e-9, &res2);
-		/* a stage-1 point beyond the cap is outside the parameter space */
-		if (isfinite(res2.fval) &&
-			(params[2] + params[3] > CLV_BGNBD_KAPPA_CAP || !(res2.fval > res.fval)))
-		{
-			q = 1 / (1 + exp(-theta2[2]));
-			params[0] = exp(theta2[0]);
-			params[1] = exp(theta2[1]);
-			params[2] = q * CLV_BGNBD_KAPPA_CAP;
-			params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
-			res.converged = res2.converged;
-			/* on the boundary: no interior maximum, no covariance */
-			have_cov = false;
-		}
-		res.iterations += res2.iterations;
-	}
+	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH &&
+		clv_kappa_refit(theta, params, &res, bgnbd_objective_capped, &f))
+		have_cov = false;
 
 	/*
 	 * r past 1e4 (a Gamma distribution of the purchase rates with no spread

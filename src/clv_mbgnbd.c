@@ -176,36 +176,12 @@ clv_mbgnbd_final(PG_FUNCTION_ARGS)
 
 	/*
 	 * As BG/NBD's: a fit running towards a, b -> infinity (the drop-out
-	 * probability the same for every client) has no interior maximum in
-	 * that direction; it is fitted again on the boundary a + b =
-	 * CLV_BGNBD_KAPPA_CAP, and the boundary fit kept where it is better or
-	 * the first went beyond the boundary.  Without a penalty only (one
-	 * keeps a and b finite).
+	 * probability the same for every client) is fitted again on the
+	 * boundary a + b = CLV_BGNBD_KAPPA_CAP (clv_kappa_refit).  Without a
+	 * penalty only (one keeps a and b finite).
 	 */
 	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH)
-	{
-		double		theta2[3];
-		double		q = params[2] / (params[2] + params[3]);
-		ClvOptimResult res2;
-
-		theta2[0] = theta[0];
-		theta2[1] = theta[1];
-		theta2[2] = log(q) - log1p(-q);
-		if (!isfinite(theta2[2]))
-			theta2[2] = q > 0.5 ? 30.0 : -30.0;
-		clv_bfgs(3, theta2, mbgnbd_objective_capped, &data, 1000, 1e-9, &res2);
-		if (isfinite(res2.fval) &&
-			(params[2] + params[3] > CLV_BGNBD_KAPPA_CAP || !(res2.fval > res.fval)))
-		{
-			params[0] = exp(theta2[0]);
-			params[1] = exp(theta2[1]);
-			q = 1 / (1 + exp(-theta2[2]));
-			params[2] = q * CLV_BGNBD_KAPPA_CAP;
-			params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
-			res.converged = res2.converged;
-		}
-		res.iterations += res2.iterations;
-	}
+		(void) clv_kappa_refit(theta, params, &res, mbgnbd_objective_capped, &data);
 	/* r past 1e4: the rates' spread vanishing, not a maximum (as for BG/NBD) */
 	if (params[0] > CLV_MBGNBD_R_EDGE && res.converged)
 	{
