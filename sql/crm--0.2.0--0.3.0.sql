@@ -7174,7 +7174,8 @@ BEGIN
 	END IF;
 	cal_day := (calibration_end AT TIME ZONE time_zone)::date;
 	hold_day := (holdout_end AT TIME ZONE time_zone)::date;
-	nstar := floor((hold_day - cal_day) / unit_days + 1e-9)::integer;
+	-- whole periods, to within half a day (a year of 365 days is one of 365.25)
+	nstar := floor((hold_day - cal_day + 0.5) / unit_days)::integer;
 	IF nstar < 1 THEN
 		RAISE EXCEPTION 'holdout_end % is less than one % after calibration_end %', holdout_end, unit, calibration_end
 			USING ERRCODE = 'invalid_parameter_value',
