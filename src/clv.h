@@ -117,6 +117,20 @@ extern bool clv_fit_soft;
 extern bool clv_unidentified(const char *model, const char *message,
 							 const char *detail);
 extern Datum clv_fit_or_null(PGFunction final, FunctionCallInfo fcinfo);
+
+/*
+ * CLV_FIT_OR_NULL(final) defines final##_or_null, the final function of a
+ * fit_or_null aggregate: the fit's final function run by clv_fit_or_null
+ * (the fit, or where the data cannot identify the model or the fit does
+ * not converge, a notice and null).
+ */
+#define CLV_FIT_OR_NULL(final) \
+	PG_FUNCTION_INFO_V1(final##_or_null); \
+	Datum \
+	final##_or_null(PG_FUNCTION_ARGS) \
+	{ \
+		return clv_fit_or_null(final, fcinfo); \
+	}
 extern ClvFitState *clv_state_detoast(Datum d);
 extern void clv_state_to_data(const ClvFitState *st, ClvData *data);
 extern double clv_scaled_time_data(const ClvFitState *st, ClvData *data,

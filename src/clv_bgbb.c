@@ -296,18 +296,8 @@ clv_bgbb_final(PG_FUNCTION_ARGS)
 							res.iterations, res.converged);
 }
 
-/*
- * The final function of crm.bgbb_fit_or_null: the fit, or where the data
- * cannot identify the model or the fit does not converge, a notice and
- * null.
- */
-PG_FUNCTION_INFO_V1(clv_bgbb_final_or_null);
-
-Datum
-clv_bgbb_final_or_null(PG_FUNCTION_ARGS)
-{
-	return clv_fit_or_null(clv_bgbb_final, fcinfo);
-}
+/* the final function of crm.bgbb_fit_or_null */
+CLV_FIT_OR_NULL(clv_bgbb_final)
 
 static void
 bgbb_args(FunctionCallInfo fcinfo, int first, double *p, double *v)

@@ -836,25 +836,9 @@ clv_pareto_cov_final(PG_FUNCTION_ARGS)
 	return cov_final(fcinfo, true);
 }
 
-/*
- * The final functions of crm.bgnbd_cov_fit_or_null and
- * crm.pareto_nbd_cov_fit_or_null: the fit, or where the data cannot
- * identify the model or the fit does not converge, a notice and null.
- */
-PG_FUNCTION_INFO_V1(clv_bgnbd_cov_final_or_null);
-PG_FUNCTION_INFO_V1(clv_pareto_cov_final_or_null);
-
-Datum
-clv_bgnbd_cov_final_or_null(PG_FUNCTION_ARGS)
-{
-	return clv_fit_or_null(clv_bgnbd_cov_final, fcinfo);
-}
-
-Datum
-clv_pareto_cov_final_or_null(PG_FUNCTION_ARGS)
-{
-	return clv_fit_or_null(clv_pareto_cov_final, fcinfo);
-}
+/* the final functions of crm.bgnbd_cov_fit_or_null and crm.pareto_nbd_cov_fit_or_null */
+CLV_FIT_OR_NULL(clv_bgnbd_cov_final)
+CLV_FIT_OR_NULL(clv_pareto_cov_final)
 
 /*
  * crm.bgnbd_cov_client(model, purchase_covariates, dropout_covariates): the

@@ -201,18 +201,8 @@ clv_mbgnbd_final(PG_FUNCTION_ARGS)
 							res.iterations, res.converged);
 }
 
-/*
- * The final function of crm.mbgnbd_fit_or_null: the fit, or where the data
- * cannot identify the model or the fit does not converge, a notice and
- * null.
- */
-PG_FUNCTION_INFO_V1(clv_mbgnbd_final_or_null);
-
-Datum
-clv_mbgnbd_final_or_null(PG_FUNCTION_ARGS)
-{
-	return clv_fit_or_null(clv_mbgnbd_final, fcinfo);
-}
+/* the final function of crm.mbgnbd_fit_or_null */
+CLV_FIT_OR_NULL(clv_mbgnbd_final)
 
 static void
 mbgnbd_summary(FunctionCallInfo fcinfo, int first, double *v)
