@@ -21,7 +21,9 @@
 #            reading the same rows by COPY; Debian's python3-numpy); target
 #            crm at least 5x faster
 # CLV_BENCH_NUMPY_PLAIN=1 also runs numpy's plain form (every client's
-# series summed as long as the longest one's: slow).
+# series summed as long as the longest one's: slow).  CLV_BENCH_PERF=FILE
+# records perf's profile of three more BG/NBD fits into FILE (perf report -i
+# FILE: where the fit's time goes).
 #
 # Usage: PG_CONFIG=... bench/clv_bench.sh   (crm built and installed for it)
 case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
@@ -126,6 +128,13 @@ SELECT (bg).r, (bg).alpha, (bg).a, (bg).b, (gg).p, (gg).q, (gg).v FROM m \gset
 SELECT pg_temp.cpu_timed('scan of the summaries', $q$SELECT sum(frequency + recency + t + monetary)::text FROM s$q$) \g /dev/null
 SELECT pg_temp.cpu_timed('rows into the fit state', $q$SELECT (pg_temp.bgnbd_state(frequency, recency, t) IS NOT NULL)::text FROM s$q$) \g /dev/null
 SELECT pg_temp.cpu_timed('bgnbd_fit with standard errors', $q$SELECT (crm.bgnbd_fit(frequency, recency, t)).std_errors::text FROM s$q$) \g /dev/null
+-- with CLV_BENCH_PERF=FILE, perf's profile of three more fits (where the time goes)
+SELECT pg_backend_pid() AS backend_pid \gset
+\setenv CLV_BENCH_PID :backend_pid
+\! if [ -n "${CLV_BENCH_PERF:-}" ]; then perf record -F 2000 -g -p "$CLV_BENCH_PID" -o "$CLV_BENCH_PERF" >/dev/null 2>&1 & echo $! > "$CRM_CLUSTER_DIR/perf.pid"; sleep 2; fi
+\set perf_runs `if [ -n "${CLV_BENCH_PERF:-}" ]; then echo 3; else echo 0; fi`
+SELECT count((SELECT (crm.bgnbd_fit(frequency, recency, t)).std_errors FROM s WHERE g > 0)) FROM generate_series(1, :perf_runs) g \g /dev/null
+\! if [ -n "${CLV_BENCH_PERF:-}" ]; then kill -INT "$(cat "$CRM_CLUSTER_DIR/perf.pid")"; sleep 3; fi
 SELECT pg_temp.cpu_timed('p_alive: crm.bgnbd_p_alive', $q$SELECT sum(crm.bgnbd_p_alive(bg, frequency, recency, t))::text FROM s, m$q$) \g /dev/null
 SELECT pg_temp.cpu_timed('p_alive: plain SQL expression', format($q$SELECT sum(CASE WHEN frequency = 0 THEN 1 ELSE 1 / (1 + exp(ln(%s) - ln(%s + frequency - 1) + (%s + frequency) * (ln(%s + t) - ln(%s + recency)))) END)::text FROM s$q$, :a, :b, :r, :alpha, :alpha)) \g /dev/null
 SELECT pg_temp.cpu_timed('expected purchases (365)', $q$SELECT sum(crm.bgnbd_expected_purchases(bg, 365, frequency, recency, t))::text FROM s, m$q$) \g /dev/null

@@ -49,6 +49,13 @@ SELECT (bg).a + (bg).b = 1e10 AS on_boundary, (bg).converged,
 	   round(((bg).a / ((bg).a + (bg).b))::numeric, 4) AS dropout_q,
 	   abs(sum(crm.bgnbd_loglik(bg, frequency, recency, t)) - (bg).loglik) < 1e-6 AS loglik_is_sum
   FROM bfit, bsum GROUP BY bg;
+-- MBG/NBD on the same base: the same boundary (before, a + b ran to 4e12
+-- and the fit said converged); its log-likelihood the sum of the clients'
+SELECT abs((m).a + (m).b - 1e10) < 1 AS mbgnbd_on_boundary, (m).converged,
+	   round(((m).a / ((m).a + (m).b))::numeric, 4) AS dropout_q,
+	   abs(sum(crm.mbgnbd_loglik(m, frequency, recency, t)) - (m).loglik) < 1e-6 AS loglik_is_sum,
+	   (m).loglik >= (SELECT (bg).loglik FROM bfit) - 1 AS near_bgnbd
+  FROM (SELECT crm.mbgnbd_fit(frequency, recency, t) AS m FROM bsum) f, bsum GROUP BY m;
 -- finite predictions for every client, and CLV, the report and LTV/CAC work
 SELECT count(*) AS clients,
 	   bool_and(p.p_alive BETWEEN 0 AND 1 AND p.e >= 0 AND p.e < 'Infinity' AND p.clv >= 0 AND p.clv < 'Infinity') AS finite
@@ -74,6 +81,14 @@ SELECT (m).converged, (m).loglik < 0 AS loglik_finite
 SELECT count(*) AS report_rows, count(*) FILTER (WHERE clv = clv) AS finite_clv
   FROM crm.clv_report('2025-02-01', 365, discount_rate => 0.01, period => 30);
 ROLLBACK;
+
+-- ten clients (x, t_x) in 100 time units: MBG/NBD's a runs to 0 and r, alpha
+-- away together; the fit ends converged false and its notice says why
+SELECT (m).converged, (m).a < 1e-6 AS a_to_0, (m).r > 1e4 AS r_runs_away
+  FROM (SELECT crm.mbgnbd_fit(x, tx, 100) AS m
+		  FROM (VALUES (1, 50), (2, 90), (3, 60), (1, 20), (2, 99), (4, 80), (3, 95), (5, 100), (2, 70), (1, 90)) v(x, tx)) f;
+SELECT crm.mbgnbd_fit_or_null(x, tx, 100) IS NULL AS or_null
+  FROM (VALUES (1, 50), (2, 90), (3, 60), (1, 20), (2, 99), (4, 80), (3, 95), (5, 100), (2, 70), (1, 90)) v(x, tx);
 
 -- ten clients buying at one rate: Pareto/NBD's r and alpha run away together
 SELECT (m).converged, (m).n, (m).r > 1e6 AS r_runs_away

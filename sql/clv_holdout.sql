@@ -104,3 +104,60 @@ SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NU
 SELECT d.* FROM crm.clv_holdout_diagnostics(NULL::crm.bgnbd_model, '1997-09-30', '1998-06-30') d;
 SELECT d.* FROM crm.clv_holdout_diagnostics(ROW(-1, 1, 1, 1, NULL, NULL, NULL, NULL, NULL, NULL)::crm.bgnbd_model, '1997-09-30', '1998-06-30') d;
 SELECT d.* FROM crm.clv_holdout_diagnostics_run(1, '1997-09-30', '1998-06-30') d;
+
+-- BG/BB, discrete time: simulated donors, one opportunity a year (365.25
+-- days, counted from the calibration end).  4,000 donors give first on
+-- 1 July 2013; each later year a donor is still there with probability
+-- 1 - theta, theta ~ Beta(1, 3) (a drop-out before every opportunity), and
+-- gives with probability p ~ Beta(1, 0.75) while there.  Calibration to
+-- 2019-12-31 (6 opportunities after the first), holdout to 2025-01-01 (5
+-- whole years).
+BEGIN;
+SELECT setseed(0.19);
+CREATE TEMP TABLE donors AS
+SELECT 9800000 + i AS id, 1 - random() ^ (1 / 0.75) AS p, 1 - random() ^ (1.0 / 3) AS theta
+  FROM generate_series(1, 4000) i;
+CREATE TEMP TABLE gifts AS
+WITH RECURSIVE y(id, yr, alive, p, theta) AS (
+	SELECT id, 2013, true, p, theta FROM donors
+	UNION ALL
+	SELECT id, yr + 1, alive AND random() >= theta, p, theta FROM y WHERE yr < 2024
+)
+SELECT id, yr FROM y WHERE yr = 2013 OR (alive AND random() < p);
+INSERT INTO crm.clients (client_id, first_name, created_at)
+SELECT id, 'donor', timestamptz '2013-01-01' FROM donors;
+INSERT INTO crm.orders (client_id, ordered_at, channel, status, gross_amount, net_amount, cost_amount)
+SELECT id, make_date(yr, 7, 1), 'web', 'paid', 50, 50, 0 FROM gifts;
+CREATE TEMP TABLE bsplit AS
+SELECT * FROM crm.bgbb_calibration_holdout('2019-12-31', '2025-01-01') WHERE client_id > 9800000;
+-- the split against the gifts by hand
+SELECT count(*) AS donors,
+	   count(*) FILTER (WHERE s.frequency = g.x AND s.recency = g.tx AND s.periods = 6
+						  AND s.holdout_frequency = g.hx AND s.holdout_periods = 5) AS equal
+  FROM bsplit s
+  JOIN (SELECT id, count(*) FILTER (WHERE yr BETWEEN 2014 AND 2019) AS x,
+			   coalesce(max(yr) FILTER (WHERE yr BETWEEN 2014 AND 2019) - 2013, 0) AS tx,
+			   count(*) FILTER (WHERE yr >= 2020) AS hx
+		  FROM gifts GROUP BY id) g ON g.id = s.client_id;
+-- at the generating parameters: the expected histogram sums to the donors,
+-- tracking and the conditional expectations within sampling error (a few per cent)
+SELECT d.diagnostic, d.clients,
+	   abs(d.expected / d.actual - 1) < CASE d.diagnostic WHEN 'histogram' THEN 1e-12 ELSE 0.05 END AS close
+  FROM crm.clv_holdout_diagnostics(ROW(1, 0.75, 1, 3, NULL, NULL, NULL, NULL)::crm.bgbb_model,
+								   '2019-12-31', '2025-01-01') d
+ WHERE d.bucket IS NULL;
+-- the fit to the calibration, and its diagnostics
+CREATE TEMP TABLE bm AS SELECT crm.bgbb_fit(frequency, recency, periods) AS m FROM bsplit;
+SELECT round((m).alpha::numeric, 1) AS alpha, round((m).beta::numeric, 1) AS beta,
+	   round((m).gamma::numeric, 1) AS gamma, round((m).delta::numeric, 0) AS delta, (m).converged
+  FROM bm;
+SELECT d.diagnostic, d.bucket, d.period_end, d.clients, round(d.actual::numeric, 3) AS actual,
+	   round(d.expected::numeric, 3) AS expected, round(d.mae::numeric, 3) AS mae, round(d.bias::numeric, 3) AS bias
+  FROM bm, crm.clv_holdout_diagnostics(bm.m, '2019-12-31', '2025-01-01', 'year', 4) d
+ WHERE d.diagnostic IN ('tracking', 'histogram', 'conditional') OR d.bucket IS NULL;
+ROLLBACK;
+-- errors
+SELECT * FROM crm.bgbb_calibration_holdout('2019-12-31', '2020-06-30');
+SELECT * FROM crm.bgbb_calibration_holdout('2019-12-31', '2025-01-01', 'fortnight');
+SELECT * FROM crm.clv_holdout_diagnostics(NULL::crm.bgbb_model, '2019-12-31', '2025-01-01');
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, -1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgbb_model, '2019-12-31', '2025-01-01');

@@ -222,4 +222,22 @@ SELECT crm.bgnbd_cov_fit(1, 1, 2, '{NaN}', '{}');
 SELECT crm.bgnbd_cov_fit(1, 1, 2, '{1,NULL}', '{}');
 SELECT crm.bgnbd_cov_fit(0, 0, t, '{}', '{}') FROM generate_series(1, 3) t;
 SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{0.5}', '{}', NULL, NULL, NULL, NULL), '{1,2}', '{}');
+-- the _or_null forms: the fit where it converges; where the data cannot
+-- identify the model, or the fit does not converge, a notice and null;
+-- bad input still an error
+SELECT (SELECT crm.mbgnbd_fit_or_null(frequency, recency, t) FROM mdl_cdnow) = (SELECT m FROM mdl_mbg) AS mbgnbd_same,
+	   (SELECT crm.bgbb_fit_or_null(frequency, recency, periods) FROM mdl_donations, generate_series(1, weights))
+	   = (SELECT m FROM mdl_bgbb) AS bgbb_same,
+	   (SELECT crm.bgnbd_cov_fit_or_null(frequency, recency, t, ARRAY[(id % 2)::float8], '{}') FROM mdl_cdnow)
+	   = (SELECT crm.bgnbd_cov_fit(frequency, recency, t, ARRAY[(id % 2)::float8], '{}') FROM mdl_cdnow) AS bgnbd_cov_same,
+	   (SELECT crm.pareto_nbd_cov_fit_or_null(frequency, recency, t, '{}', ARRAY[(id % 2)::float8], 0.01) FROM mdl_cdnow)
+	   = (SELECT crm.pareto_nbd_cov_fit(frequency, recency, t, '{}', ARRAY[(id % 2)::float8], 0.01) FROM mdl_cdnow) AS pareto_cov_same;
+SELECT crm.mbgnbd_fit_or_null(0, 0, t) IS NULL AS mbgnbd FROM generate_series(1, 3) t;
+SELECT crm.bgbb_fit_or_null(0, 0, 6) IS NULL AS bgbb FROM generate_series(1, 3) t;
+SELECT crm.bgnbd_cov_fit_or_null(0, 0, t, '{}', '{}') IS NULL AS bgnbd_cov FROM generate_series(1, 3) t;
+SELECT crm.pareto_nbd_cov_fit_or_null(frequency, recency, t, '{1}', '{}') IS NULL AS constant_covariate FROM mdl_cdnow;
+-- a sample whose likelihood keeps rising towards the edge of the parameter space
+SELECT crm.bgbb_fit_or_null(x, CASE WHEN x > 0 THEN x + 1 ELSE 0 END, 6) IS NULL AS bgbb_edge FROM generate_series(0, 4) x;
+SELECT crm.bgbb_fit_or_null(-1, 0, 6);
+SELECT crm.bgnbd_cov_fit_or_null(1, 1, 2, '{NaN}', '{}');
 DROP TABLE mdl_cdnow, mdl_donations, mdl_mbg, mdl_bgbb, mdl_cdnow_big, mdl_donors, mdl_serial;

@@ -386,3 +386,17 @@ SELECT crm.bgnbd_cov_fit(1, 1, 2, '{}', '{}', -1);
 SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{1}', '{}', NULL, NULL, NULL, NULL), '{1e308}', '{}');
 SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, '{1}', '{}', NULL, NULL, NULL, NULL), '{-1e308}', '{}');
 SELECT crm.bgnbd_cov_client(ROW(0.5, 6, 0.8, 3, NULL, '{}', NULL, NULL, NULL, NULL), '{}', '{}');
+-- the _or_null forms of the newer fits: no rows, NULL; a NULL penalty, an error
+SELECT crm.mbgnbd_fit_or_null(x, x, 10) IS NULL AS mbg_empty, crm.bgbb_fit_or_null(x, x, 10) IS NULL AS bgbb_empty,
+	   crm.bgnbd_cov_fit_or_null(x, x, 10, '{}', '{}') IS NULL AS cov_empty
+  FROM generate_series(1, 0) x;
+SELECT crm.bgbb_fit_or_null(1, 1, 2, NULL);
+SELECT crm.pareto_nbd_cov_fit_or_null(1, 1, 2, '{}', '{Infinity}');
+-- BG/BB calibration and holdout: NULL, infinite dates, a holdout under one unit, no purchases
+SELECT * FROM crm.bgbb_calibration_holdout(NULL, '2025-01-01');
+SELECT * FROM crm.bgbb_calibration_holdout('2019-12-31', 'infinity');
+SELECT * FROM crm.bgbb_calibration_holdout('2019-12-31', '2020-01-06', 'week');
+SELECT count(*) AS no_purchases FROM crm.bgbb_calibration_holdout('1900-12-31', '1901-12-31');
+SELECT count(*) AS no_rows FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgbb_model, '1900-12-31', '1901-12-31');
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgbb_model, '1900-12-31', '1901-12-31', 'year', 0);
+SELECT * FROM crm.clv_holdout_diagnostics(ROW(1, 1, 1, 1, NULL, NULL, NULL, NULL)::crm.bgbb_model, '1900-12-31', '1901-12-31', 'year', 7, NULL);

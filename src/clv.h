@@ -117,6 +117,20 @@ extern bool clv_fit_soft;
 extern bool clv_unidentified(const char *model, const char *message,
 							 const char *detail);
 extern Datum clv_fit_or_null(PGFunction final, FunctionCallInfo fcinfo);
+
+/*
+ * CLV_FIT_OR_NULL(final) defines final##_or_null, the final function of a
+ * fit_or_null aggregate: the fit's final function run by clv_fit_or_null
+ * (the fit, or where the data cannot identify the model or the fit does
+ * not converge, a notice and null).
+ */
+#define CLV_FIT_OR_NULL(final) \
+	PG_FUNCTION_INFO_V1(final##_or_null); \
+	Datum \
+	final##_or_null(PG_FUNCTION_ARGS) \
+	{ \
+		return clv_fit_or_null(final, fcinfo); \
+	}
 extern ClvFitState *clv_state_detoast(Datum d);
 extern void clv_state_to_data(const ClvFitState *st, ClvData *data);
 extern double clv_scaled_time_data(const ClvFitState *st, ClvData *data,
@@ -174,6 +188,8 @@ extern void clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 					 int maxiter, double gtol, ClvOptimResult *res);
 extern bool clv_check_start(int n, const double *theta, ClvObjective fn,
 							void *arg, const char *model);
+extern bool clv_kappa_refit(const double *theta, double *params,
+							ClvOptimResult *res, ClvObjective capped, void *arg);
 
 /*
  * clv_hessian.c: standard errors and covariance of the fits.  A model
@@ -272,8 +288,6 @@ extern void clv_model_params_cached(FunctionCallInfo fcinfo, int argno,
 #define CLV_KIND_BGBB		4
 #define CLV_BGBB_MAX_PERIODS	1.0e6
 
-extern double clv_bgnbd_expected_alive(const double *p, double t, double x,
-									   double T);
 extern void clv_bgbb_validate_row(const double *v);
 extern double clv_mbgnbd_row_ll(double r, double alpha, double a, double b,
 								double x, double tx, double T);

@@ -296,6 +296,9 @@ clv_bgbb_final(PG_FUNCTION_ARGS)
 							res.iterations, res.converged);
 }
 
+/* the final function of crm.bgbb_fit_or_null */
+CLV_FIT_OR_NULL(clv_bgbb_final)
+
 static void
 bgbb_args(FunctionCallInfo fcinfo, int first, double *p, double *v)
 {

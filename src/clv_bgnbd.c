@@ -99,7 +99,10 @@ clv_bgnbd_row_ll(double r, double alpha, double a, double b,
  * parameters.  The lnG and psi
  * differences are taken without cancellation (clv_lgamma_ratio,
  * clv_digamma_diff), so the value and the gradient stay accurate when a and
- * b are huge.
+ * b are huge.  The two branches of a repeat buyer's likelihood combine as
+ * m + ln(1 + e), e = e^-|t3 - t4| <= 1: log rather than log1p, several
+ * times faster, its rounding (2e-16 absolute) far below what a row's
+ * log-likelihood (of the order of 1 to 100) keeps.
  */
 /*
  * The terms of the log-likelihood and its gradient that depend on one
@@ -201,7 +204,7 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 			{
 				double		e = exp(t4 - t3);
 
-				ll = t3 + log1p(e);
+				ll = t3 + log(1 + e);
 				w3 = 1 / (1 + e);
 				w4 = e / (1 + e);
 			}
@@ -209,7 +212,7 @@ bgnbd_nll(BgnbdFit *f, double r, double alpha, double a, double b, double *g)
 			{
 				double		e = exp(t3 - t4);
 
-				ll = t4 + log1p(e);
+				ll = t4 + log(1 + e);
 				w3 = e / (1 + e);
 				w4 = 1 / (1 + e);
 			}
@@ -398,14 +401,14 @@ bgnbd_objective_hessian(BgnbdFit *f, const double *theta, double *grad, double *
 			if (t3 >= t4)
 			{
 				e = exp(t4 - t3);
-				ll = t3 + log1p(e);
+				ll = t3 + log(1 + e);
 				w3 = 1 / (1 + e);
 				w4 = e * w3;
 			}
 			else
 			{
 				e = exp(t3 - t4);
-				ll = t4 + log1p(e);
+				ll = t4 + log(1 + e);
 				w4 = 1 / (1 + e);
 				w3 = e * w4;
 			}
@@ -480,7 +483,8 @@ static bool
 bgnbd_newton(BgnbdFit *f, double *theta, double gtol, double *grad,
 			 double *hess, int *iterations)
 {
-	double		fval;
+	double		fval = 0;
+	bool		have = false;	/* fval, grad and hess are theta's */
 	int			it,
 				i,
 				j;
@@ -499,7 +503,9 @@ bgnbd_newton(BgnbdFit *f, double *theta, double gtol, double *grad,
 		for (i = 0; i < 4; i++)
 			if (!(fabs(theta[i]) < 20) || exp(theta[i]) >= 100)
 				return false;
-		fval = bgnbd_objective_hessian(f, theta, grad, hess);
+		if (!have)
+			fval = bgnbd_objective_hessian(f, theta, grad, hess);
+		have = false;
 		(*iterations)++;
 		if (isnan(fval) || !clv_spd_inverse(4, hess, inv))
 			return false;
@@ -532,20 +538,48 @@ bgnbd_newton(BgnbdFit *f, double *theta, double gtol, double *grad,
 				theta[i] += dir[i];
 			continue;
 		}
+		/*
+		 * The line search's first try (a full step, but far from the
+		 * optimum) takes the Hessian with the objective: one pass over the
+		 * rows for both, and the step is almost always accepted, its
+		 * point the next iteration's.
+		 */
 		for (tries = 0; tries < 30; tries++)
 		{
 			double		t[4],
-						fn;
+						fn,
+						g2[4],
+						h2[16];
 
 			for (i = 0; i < 4; i++)
 				t[i] = theta[i] + step * dir[i];
-			fn = bgnbd_objective(t, NULL, f);
+			if (tries == 0)
+			{
+				for (i = 0; i < 4; i++)
+					if (!(fabs(t[i]) < 20) || exp(t[i]) >= 100)
+						break;
+				fn = i == 4 ? bgnbd_objective_hessian(f, t, g2, h2)
+					: bgnbd_objective(t, NULL, f);
+				have = i == 4;
+			}
+			else
+			{
+				fn = bgnbd_objective(t, NULL, f);
+				have = false;
+			}
 			if (isfinite(fn) && fn <= fval + 1e-4 * step * gd)
 			{
 				memcpy(theta, t, sizeof(t));
+				if (have)
+				{
+					fval = fn;
+					memcpy(grad, g2, sizeof(g2));
+					memcpy(hess, h2, sizeof(h2));
+				}
 				accepted = true;
 				break;
 			}
+			have = false;
 			step *= 0.5;
 		}
 		if (!accepted)
@@ -715,43 +749,14 @@ clv_bgnbd_final(PG_FUNCTION_ARGS)
 		params[i] = exp(theta[i]);
 
 	/*
-	 * A fit that runs towards a, b -> infinity (the Beta distribution of the
-	 * drop-out probability collapsing to a point) has no interior maximum in
-	 * that direction: the likelihood keeps rising ever more slowly.  Fit the
-	 * model again on the boundary a + b = CLV_BGNBD_KAPPA_CAP, where the
-	 * model equals its limit (one drop-out probability for every client) to
-	 * within about 1/a, and keep whichever fit is better (the boundary one
-	 * when the first went beyond it: a + b <= CLV_BGNBD_KAPPA_CAP is the
-	 * parameter space).  A penalty keeps a
-	 * and b finite, so this is done without one only.
+	 * A fit that runs towards a, b -> infinity: fitted again on the boundary
+	 * a + b = CLV_BGNBD_KAPPA_CAP (clv_kappa_refit), which has no interior
+	 * maximum and so no covariance.  A penalty keeps a and b finite, so this
+	 * is done without one only.
 	 */
-	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH)
-	{
-		double		theta2[3];
-		double		q = params[2] / (params[2] + params[3]);
-		ClvOptimResult res2;
-
-		theta2[0] = theta[0];
-		theta2[1] = theta[1];
-		theta2[2] = log(q) - log1p(-q);
-		if (!isfinite(theta2[2]))
-			theta2[2] = q > 0.5 ? 30.0 : -30.0;
-		clv_bfgs(3, theta2, bgnbd_objective_capped, &f, 1000, 1e-9, &res2);
-		/* a stage-1 point beyond the cap is outside the parameter space */
-		if (isfinite(res2.fval) &&
-			(params[2] + params[3] > CLV_BGNBD_KAPPA_CAP || !(res2.fval > res.fval)))
-		{
-			q = 1 / (1 + exp(-theta2[2]));
-			params[0] = exp(theta2[0]);
-			params[1] = exp(theta2[1]);
-			params[2] = q * CLV_BGNBD_KAPPA_CAP;
-			params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
-			res.converged = res2.converged;
-			/* on the boundary: no interior maximum, no covariance */
-			have_cov = false;
-		}
-		res.iterations += res2.iterations;
-	}
+	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH &&
+		clv_kappa_refit(theta, params, &res, bgnbd_objective_capped, &f))
+		have_cov = false;
 
 	/*
 	 * r past 1e4 (a Gamma distribution of the purchase rates with no spread
@@ -912,6 +917,80 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
 }
 
 /*
+ * sum_{j>=1} (A)_j (a)_(j-1) / ((C)_j j!) z^j, 0 <= z < 1, in double.
+ * For a < 20, C > 0 and |A| < 1e6, where the coefficients stay in the range
+ * of a double (they grow like j^(a-2)); NaN where the sum leaves that range
+ * or needs more than BGNBD_DOUBLE_TERMS terms (z within about 1e-5 of 1):
+ * the caller then takes clv_hyp2f1_series_tail, whose sum is in long double
+ * and whose remainder past its last term is estimated.
+ */
+#define BGNBD_DOUBLE_TERMS	1000000
+
+static double
+bgnbd_series_double(double A, double a, double C, double z)
+{
+	double		coef = A / C,	/* the j = 1 coefficient */
+				pw = z,
+				z2 = z * z,
+				z4 = z2 * z2,
+				s = 0;
+	int			j;
+
+	if (z == 0)
+		return 0;
+
+	/*
+	 * Four terms a step, ((c_j + c_(j+1) z) + (c_(j+2) + c_(j+3) z) z^2) z^j,
+	 * the coefficients from c_j by products of the ratios (two divisions),
+	 * so that one multiplication a step chains c_j to c_(j+4).
+	 */
+	for (j = 1; j < BGNBD_DOUBLE_TERMS; j += 4)
+	{
+		double		n1 = (A + j) * (a + j - 1),
+					d1 = (C + j) * (j + 1),
+					n2 = (A + j + 1) * (a + j),
+					d2 = (C + j + 1) * (j + 2),
+					n3 = (A + j + 2) * (a + j + 1),
+					d3 = (C + j + 2) * (j + 3),
+					n4 = (A + j + 3) * (a + j + 2),
+					d4 = (C + j + 3) * (j + 4),
+					i12 = 1 / (d1 * d2),
+					i34 = 1 / (d3 * d4),
+					r12 = n1 * n2 * i12,	/* c_(j+2) / c_j */
+					r34 = n3 * n4 * i34,
+					c2 = coef * (n1 * d2 * i12),
+					c3 = coef * r12,
+					c4 = c3 * (n3 * d4 * i34),
+					ratio = n4 * d3 * i34;	/* c_(j+4) / c_(j+3) */
+
+		s += ((coef + c2 * z) + (c3 + c4 * z) * z2) * pw;
+		pw *= z4;
+		coef *= r12 * r34;
+		if (fabs(ratio) * z < 1 && fabs(coef * pw) <= 1e-17 * fabs(s))
+			return s;
+		if (!isfinite(s))
+			break;
+	}
+	return NAN;
+}
+
+/*
+ * -expm1(e L)/e - e^(e L) s, the bracket of clv_bgnbd_expected_alive_v;
+ * e^(e L) as 1 + expm1(e L) where that loses nothing (e^(e L) > 1/2), one
+ * exp call less a horizon.
+ */
+static inline double
+bgnbd_bracket(double e, double L, double s)
+{
+	double		em;
+
+	if (e == 0)
+		return -L - s;
+	em = expm1(e * L);
+	return -em / e - (em > -0.5 ? 1 + em : exp(e * L)) * s;
+}
+
+/*
  * E[Y(t) | x, t_x, T], expected purchases in (T, T+t].  By Euler's
  * transformation the paper's eq. 10 numerator becomes
  *   (a+b+x-1) [1 - (1-z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z)] / (a-1),
@@ -919,7 +998,10 @@ bgnbd_expected_alive_expand(double r, double alpha, double a, double b,
  *   -expm1(e L)/e - e^(e L) sum_{j>=1} (a+b-1-r)_j (a)_(j-1) / ((a+b+x-1)_j j!) z^j,
  * which has no singularity at a = 1 and does not overflow for large x.  The
  * series needs about a z/(1-z) terms and overflows for large a: from
- * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.
+ * a = CLV_BGNBD_A_EXPAND on, the expansion above is used instead.  The series
+ * is summed in double where it stays in range, else in long double.  The
+ * MBG/NBD model (src/clv_mbgnbd.c) calls this with b + 1 in place of b: a
+ * client alive at T has survived x + 1 drop-out opportunities there, not x.
  */
 double
 clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
@@ -931,6 +1013,8 @@ clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
 	double		z,
 				L,
 				e = a - 1,
+				A = a + b - 1 - r,
+				C = a + b + x - 1,
 				G;
 
 	if (t == 0)
@@ -939,10 +1023,109 @@ clv_bgnbd_expected_alive_v(const double *p, double t, double x, double T)
 		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
 	z = t / (alpha + T + t);
 	L = -log1p(t / (alpha + T));
+	if (a < 20 && C > 0 && fabs(A) < 1e6 && z < 0.999)
+	{
+		/*
+		 * in double where it stays in range (see bgnbd_series_double) and
+		 * needs at most some tens of thousands of terms (their rounding
+		 * errors add up: 1e-13 of the result at 1e5 terms)
+		 */
+		double		s = bgnbd_series_double(A, a, C, z);
+
+		if (isfinite(s))
+		{
+			double		v = C * bgnbd_bracket(e, L, s);
+
+			if (isfinite(v))
+				return v;
+		}
+	}
 	G = (e == 0 ? -L : -expm1(e * L) / e)
-		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
-	return (a + b + x - 1) * G;
+		- clv_hyp2f1_series_tail(A, a, C, z, e * L);
+	return C * G;
 }
+
+#if defined(__GNUC__) && CLV_MULTI_MAX <= 16 && !defined(CLV_NO_VECTORS)
+#define BGNBD_V2
+/* two doubles, the width of SSE2's registers (GCC's and clang's vectors) */
+typedef double bgnbd_v2 __attribute__((vector_size(16)));
+
+#define BGNBD_PAIRS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define BGNBD_DECL(k) \
+	bgnbd_v2	vz##k = {0, 0}, vq##k = {0, 0}, vp##k = {0, 0}, vs##k = {0, 0};
+#define BGNBD_INIT(k) \
+	if (NB > k) \
+	{ \
+		vz##k = (bgnbd_v2) {z[2 * k], z[2 * k + 1]}; \
+		vq##k = (bgnbd_v2) {z2[2 * k], z2[2 * k + 1]}; \
+		vp##k = vz##k; \
+	}
+#define BGNBD_STEP(k) \
+	if (NB > k && k >= lo) \
+	{ \
+		vs##k += (c1v + c2v * vz##k) * vp##k; \
+		vp##k *= vq##k; \
+	}
+/* pair k done: its next terms no longer count (and decrease) */
+#define BGNBD_CHECK(k) \
+	if (NB > k && lo == k) \
+	{ \
+		if (fabs(ratio) * Max(vz##k[0], vz##k[1]) < 1 && \
+			fabs(coef * vp##k[0]) <= 1e-17 * fabs(vs##k[0]) && \
+			fabs(coef * vp##k[1]) <= 1e-17 * fabs(vs##k[1])) \
+			lo = k + 1; \
+	}
+#define BGNBD_STORE(k) \
+	if (NB > k) \
+	{ \
+		s[2 * k] = vs##k[0]; \
+		s[2 * k + 1] = vs##k[1]; \
+	}
+
+/*
+ * The series of clv_bgnbd_expected_alive_multi for NB pairs of horizons
+ * (z[], z2[] = z^2, padded with zeros), their sums into s[]: the same
+ * operations, lane by lane, as the loop below, with NB a constant where
+ * this is inlined so that the sums and powers stay in registers.  The
+ * horizons come in increasing order (the periods of crm.clv), and a short
+ * horizon's series ends sooner: the pairs whose next terms no longer count
+ * stop, from the first on (a horizon of a year after a short T needs ten
+ * times the terms of its first month).
+ */
+static pg_attribute_always_inline void
+bgnbd_multi_sum(const int NB, double A, double a, double C,
+				const double *z, const double *z2, double *s)
+{
+	double		coef = A / C;	/* the j = 1 coefficient */
+	int			j,
+				lo = 0;			/* the pairs before it are done */
+
+	BGNBD_PAIRS(BGNBD_DECL)
+	BGNBD_PAIRS(BGNBD_INIT)
+	for (j = 1; j < 1000000; j += 2)
+	{
+		double		num1 = (A + j) * (a + j - 1),
+					den1 = (C + j) * (j + 1),
+					num2 = (A + j + 1) * (a + j),
+					den2 = (C + j + 1) * (j + 2),
+					inv = 1 / (den1 * den2),
+					c2 = coef * (num1 * den2 * inv),
+					ratio = num2 * den1 * inv;
+		bgnbd_v2	c1v = {coef, coef},
+					c2v = {c2, c2};
+
+		BGNBD_PAIRS(BGNBD_STEP)
+		coef = c2 * ratio;
+		if ((j & 7) == 7)
+		{
+			BGNBD_PAIRS(BGNBD_CHECK)
+			if (lo >= NB)
+				break;
+		}
+	}
+	BGNBD_PAIRS(BGNBD_STORE)
+}
+#endif
 
 /*
  * clv_bgnbd_expected_alive_v at n horizons t[] at once, for the discounted
@@ -967,13 +1150,9 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 				C = a + b + x - 1;
 	double		z[CLV_MULTI_MAX + 3],
 				z2[CLV_MULTI_MAX + 3],
-				pw[CLV_MULTI_MAX + 3],
 				s[CLV_MULTI_MAX + 3];
-	double		coef,
-				ratio = 0,
-				zmax = 0;
-	int			j,
-				k,
+	double		zmax = 0;
+	int			k,
 				nb;
 
 	if (n <= 0)
@@ -990,16 +1169,52 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 	{
 		z[k] = k < n ? t[k] / (alpha + T + t[k]) : 0;
 		z2[k] = z[k] * z[k];
-		pw[k] = z[k];
 		s[k] = 0;
 		zmax = Max(zmax, z[k]);
 	}
+#ifdef BGNBD_V2
+	/* the sums and powers in registers, for the number of pairs of lanes */
+	switch ((n + 1) / 2)
+	{
+		case 1:
+			bgnbd_multi_sum(1, A, a, C, z, z2, s);
+			break;
+		case 2:
+			bgnbd_multi_sum(2, A, a, C, z, z2, s);
+			break;
+		case 3:
+			bgnbd_multi_sum(3, A, a, C, z, z2, s);
+			break;
+		case 4:
+			bgnbd_multi_sum(4, A, a, C, z, z2, s);
+			break;
+		case 5:
+			bgnbd_multi_sum(5, A, a, C, z, z2, s);
+			break;
+		case 6:
+			bgnbd_multi_sum(6, A, a, C, z, z2, s);
+			break;
+		case 7:
+			bgnbd_multi_sum(7, A, a, C, z, z2, s);
+			break;
+		default:
+			bgnbd_multi_sum(8, A, a, C, z, z2, s);
+			break;
+	}
+#else
 
 	/*
 	 * Two terms a step, c_j z^j + c_(j+1) z^(j+1) = (c_j + c_(j+1) z) z^j,
 	 * their two coefficient ratios with one division.
 	 */
-	coef = A / C;				/* the j = 1 coefficient */
+	{
+	double		coef = A / C,	/* the j = 1 coefficient */
+				ratio,
+				pw[CLV_MULTI_MAX + 3];
+	int			j;
+
+	for (k = 0; k < nb * 4; k++)
+		pw[k] = z[k];
 	for (j = 1; j < 1000000; j += 2)
 	{
 		double		num1 = (A + j) * (a + j - 1),
@@ -1038,12 +1253,13 @@ clv_bgnbd_expected_alive_multi(const double *p, const double *t, int n,
 				break;
 		}
 	}
+	}
+#endif
 	for (k = 0; k < n; k++)
 	{
 		double		L = -log1p(t[k] / (alpha + T));
 
-		out[k] = t[k] == 0 ? 0
-			: (a + b + x - 1) * ((e == 0 ? -L : -expm1(e * L) / e) - exp(e * L) * s[k]);
+		out[k] = t[k] == 0 ? 0 : C * bgnbd_bracket(e, L, s[k]);
 		if (!isfinite(out[k]))
 			out[k] = clv_bgnbd_expected_alive_v(p, t[k], x, T);
 	}
@@ -1126,44 +1342,5 @@ clv_bgnbd_clv(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &clv_bgnbd_tmodel, p, v));
 }
 
-/*
- * The final function of crm.bgnbd_fit_or_null: the fit, or, when the data
- * cannot identify the model or the fit does not converge, a notice saying
- * why and a null model.
- */
-PG_FUNCTION_INFO_V1(clv_bgnbd_final_or_null);
-
-Datum
-clv_bgnbd_final_or_null(PG_FUNCTION_ARGS)
-{
-	return clv_fit_or_null(clv_bgnbd_final, fcinfo);
-}
-
-/*
- * E[Y(t) | alive at T, x, T] of the BG/NBD model at p = (r, alpha, a, b):
- * clv_bgnbd_expected_v without its P(alive) factor.  The MBG/NBD model
- * (src/clv_mbgnbd.c) uses it with b + 1 in place of b: a client alive at T
- * has survived x + 1 drop-out opportunities there, not x.
- */
-double
-clv_bgnbd_expected_alive(const double *p, double t, double x, double T)
-{
-	double		r = p[0],
-				alpha = p[1],
-				a = p[2],
-				b = p[3];
-	double		z,
-				L,
-				e = a - 1,
-				G;
-
-	if (t == 0)
-		return 0;
-	if (a >= CLV_BGNBD_A_EXPAND)
-		return bgnbd_expected_alive_expand(r, alpha, a, b, t, x, T);
-	z = t / (alpha + T + t);
-	L = -log1p(t / (alpha + T));
-	G = (e == 0 ? -L : -expm1(e * L) / e)
-		- clv_hyp2f1_series_tail(a + b - 1 - r, a, a + b + x - 1, z, e * L);
-	return (a + b + x - 1) * G;
-}
+/* the final function of crm.bgnbd_fit_or_null */
+CLV_FIT_OR_NULL(clv_bgnbd_final)

@@ -510,6 +510,7 @@ cov_bfgs(int d, double *theta, const CovFit *f, ClvOptimResult *res)
 			H[i][j] = (i == j);
 	fv = cov_eval(theta, g, f);
 	res->converged = false;
+	clv_fit_why = NULL;
 	for (iter = 0; iter < 2000; iter++)
 	{
 		double		gmax = 0,
@@ -567,6 +568,9 @@ cov_bfgs(int d, double *theta, const CovFit *f, ClvOptimResult *res)
 		{
 			if (gmax <= 1e-6)
 				res->converged = true;
+			else
+				clv_set_fit_why("no step lowers the objective any more, with the gradient still at %.3g (above %g)",
+								gmax, 1e-6);
 			break;
 		}
 		stalled = (fv - fn <= 1e-15 * (1 + fabs(fv))) ? stalled + 1 : 0;
@@ -613,6 +617,8 @@ cov_bfgs(int d, double *theta, const CovFit *f, ClvOptimResult *res)
 		memcpy(g, gn, d * sizeof(double));
 		fv = fn;
 	}
+	if (iter == 2000)
+		clv_set_fit_why("the iteration limit %d was reached", 2000);
 	res->fval = fv;
 	res->iterations = iter;
 }
@@ -699,11 +705,12 @@ cov_final(FunctionCallInfo fcinfo, bool pareto)
 		for (j = 0; j < k; j++)
 			mean[j] += row[3 + j];
 	}
-	if (!repeat)
-		CLV_ERROR((errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				   errmsg("cannot fit the %s model: no client made a repeat purchase", model),
-				   errdetail("All %lld clients have frequency 0, which does not identify the model.",
-							 (long long) st->n)));
+	if (!repeat &&
+		!clv_unidentified(model,
+						  psprintf("cannot fit the %s model: no client made a repeat purchase", model),
+						  psprintf("All %lld clients have frequency 0, which does not identify the model.",
+								   (long long) st->n)))
+		PG_RETURN_NULL();
 	if (scale <= 0)
 		scale = 1;
 	for (j = 0; j < k; j++)
@@ -720,12 +727,13 @@ cov_final(FunctionCallInfo fcinfo, bool pareto)
 	for (j = 0; j < k; j++)
 	{
 		sd[j] = sqrt(sd[j] / st->n);
-		if (!(sd[j] > 1e-12 * Max(1.0, fabs(mean[j]))))
-			CLV_ERROR((errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					   errmsg("%s covariate %d is the same for every client",
-							  j < st->k1 ? "purchase" : "dropout",
-							  j < st->k1 ? j + 1 : j - st->k1 + 1),
-					   errdetail("A constant covariate does not identify its coefficient.")));
+		if (!(sd[j] > 1e-12 * Max(1.0, fabs(mean[j]))) &&
+			!clv_unidentified(model,
+							  psprintf("%s covariate %d is the same for every client",
+									   j < st->k1 ? "purchase" : "dropout",
+									   j < st->k1 ? j + 1 : j - st->k1 + 1),
+							  "A constant covariate does not identify its coefficient."))
+			PG_RETURN_NULL();
 	}
 	for (i = 0; i < st->n; i++)
 		for (j = 0; j < k; j++)
@@ -733,9 +741,11 @@ cov_final(FunctionCallInfo fcinfo, bool pareto)
 
 	for (j = 0; j < d; j++)
 		theta[j] = 0;
-	if (!isfinite(cov_objective(theta, NULL, &f)))
-		CLV_ERROR((errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				   errmsg("the %s log-likelihood is not finite at the starting point", model)));
+	if (!isfinite(cov_objective(theta, NULL, &f)) &&
+		!clv_unidentified(model,
+						  psprintf("the %s log-likelihood is not finite at the starting point", model),
+						  NULL))
+		PG_RETURN_NULL();
 	cov_bfgs(d, theta, &f, &res);
 
 	/* back to the covariates' own scale and the caller's time unit */
@@ -771,15 +781,36 @@ cov_final(FunctionCallInfo fcinfo, bool pareto)
 			: cov_bgnbd_row(p, row[0], row[1], row[2], NULL);
 	}
 	if (!isfinite(loglik) || !isfinite(alpha0) || !isfinite(a0))
-		CLV_ERROR((errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				   errmsg("fitted crm.%s_model out of range", model),
-				   errdetail("The fit gives alpha %s, %s %s, log-likelihood %s after %d iterations.",
-							 clv_fmt(alpha0), pareto ? "beta" : "a", clv_fmt(a0),
-							 clv_fmt(loglik), res.iterations)));
+	{
+		char	   *detail = psprintf("The fit gives alpha %s, %s %s, log-likelihood %s after %d iterations.",
+									  clv_fmt(alpha0), pareto ? "beta" : "a", clv_fmt(a0),
+									  clv_fmt(loglik), res.iterations);
+
+		if (!clv_fit_soft)
+			CLV_ERROR((errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					   errmsg("fitted crm.%s_model out of range", model),
+					   errdetail_internal("%s", detail)));
+		clv_unidentified(model, psprintf("fitted crm.%s_model out of range", model), detail);
+		PG_RETURN_NULL();
+	}
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
+	/* as the other fits: a notice, or in a fit_or_null a notice and null */
+	if (!res.converged)
+	{
+		if (clv_fit_soft)
+		{
+			clv_unidentified(model,
+							 psprintf("the %s fit did not converge", model),
+							 psprintf("The optimiser stopped after %d iterations without reaching a maximum of the likelihood: %s.",
+									  res.iterations,
+									  clv_fit_why ? clv_fit_why : "its stopping rule was not met"));
+			PG_RETURN_NULL();
+		}
+		clv_notice_not_converged(tupdesc, res.iterations);
+	}
 	values[0] = Float8GetDatum(exp(theta[0]));
 	values[1] = Float8GetDatum(alpha0);
 	values[2] = Float8GetDatum(pareto ? exp(theta[2]) : a0);
@@ -804,6 +835,10 @@ clv_pareto_cov_final(PG_FUNCTION_ARGS)
 {
 	return cov_final(fcinfo, true);
 }
+
+/* the final functions of crm.bgnbd_cov_fit_or_null and crm.pareto_nbd_cov_fit_or_null */
+CLV_FIT_OR_NULL(clv_bgnbd_cov_final)
+CLV_FIT_OR_NULL(clv_pareto_cov_final)
 
 /*
  * crm.bgnbd_cov_client(model, purchase_covariates, dropout_covariates): the

@@ -236,15 +236,5 @@ clv_gamma_expected_spend(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(clv_gamma_spend_v(p, v[0], v[1]));
 }
 
-/*
- * The final function of crm.gamma_gamma_fit_or_null: the fit, or, when the data
- * cannot identify the model or the fit does not converge, a notice saying
- * why and a null model.
- */
-PG_FUNCTION_INFO_V1(clv_gamma_final_or_null);
-
-Datum
-clv_gamma_final_or_null(PG_FUNCTION_ARGS)
-{
-	return clv_fit_or_null(clv_gamma_final, fcinfo);
-}
+/* the final function of crm.gamma_gamma_fit_or_null */
+CLV_FIT_OR_NULL(clv_gamma_final)

@@ -118,6 +118,35 @@ mbgnbd_objective(const double *theta, double *grad, void *arg)
 		+ d->penalty * (p[0] * p[0] + p[1] * p[1] + p[2] * p[2] + p[3] * p[3]);
 }
 
+/*
+ * The objective on the boundary a + b = CLV_BGNBD_KAPPA_CAP, at
+ * theta = (ln r, ln alpha, logit q), a = q K, b = (1-q) K, as for BG/NBD
+ * (src/clv_bgnbd.c): one drop-out probability for every client.
+ */
+static double
+mbgnbd_objective_capped(const double *theta, double *grad, void *arg)
+{
+	double		lnk = log(CLV_BGNBD_KAPPA_CAP);
+	double		q = 1 / (1 + exp(-theta[2])),
+				q1 = 1 / (1 + exp(theta[2]));
+	double		t4[4] = {theta[0], theta[1],
+		lnk - log1p(exp(-theta[2])), lnk - log1p(exp(theta[2]))};
+	double		g4[4];
+	double		v = mbgnbd_objective(t4, grad ? g4 : NULL, arg);
+
+	if (grad)
+	{
+		/* d ln a / d logit q = 1 - q, d ln b / d logit q = -q */
+		grad[0] = g4[0];
+		grad[1] = g4[1];
+		grad[2] = g4[2] * q1 - g4[3] * q;
+	}
+	return v;
+}
+
+/* r beyond this: the rates have no spread left (as for BG/NBD) */
+#define CLV_MBGNBD_R_EDGE		1.0e4
+
 Datum
 clv_mbgnbd_final(PG_FUNCTION_ARGS)
 {
@@ -144,6 +173,22 @@ clv_mbgnbd_final(PG_FUNCTION_ARGS)
 	clv_bfgs(4, theta, mbgnbd_objective, &data, 1000, 1e-9, &res);
 	for (i = 0; i < 4; i++)
 		params[i] = exp(theta[i]);
+
+	/*
+	 * As BG/NBD's: a fit running towards a, b -> infinity (the drop-out
+	 * probability the same for every client) is fitted again on the
+	 * boundary a + b = CLV_BGNBD_KAPPA_CAP (clv_kappa_refit).  Without a
+	 * penalty only (one keeps a and b finite).
+	 */
+	if (data.penalty == 0 && params[2] + params[3] > CLV_BGNBD_KAPPA_SWITCH)
+		(void) clv_kappa_refit(theta, params, &res, mbgnbd_objective_capped, &data);
+	/* r past 1e4: the rates' spread vanishing, not a maximum (as for BG/NBD) */
+	if (params[0] > CLV_MBGNBD_R_EDGE && res.converged)
+	{
+		res.converged = false;
+		clv_set_fit_why("r passed %g: the purchase rates' spread vanishes (r and alpha growing together) and the likelihood only flattens out towards that edge",
+						CLV_MBGNBD_R_EDGE);
+	}
 	params[1] *= scale;
 	for (i = 0; i < data.n; i++)
 		loglik += data.w[i] * clv_mbgnbd_row_ll(params[0], params[1], params[2],
@@ -155,6 +200,9 @@ clv_mbgnbd_final(PG_FUNCTION_ARGS)
 	return clv_model_result(fcinfo, 4, params, loglik, st->nclients,
 							res.iterations, res.converged);
 }
+
+/* the final function of crm.mbgnbd_fit_or_null */
+CLV_FIT_OR_NULL(clv_mbgnbd_final)
 
 static void
 mbgnbd_summary(FunctionCallInfo fcinfo, int first, double *v)
@@ -203,7 +251,7 @@ mbgnbd_expected_v(const double *p, double t, double x, double tx, double T)
 
 	if (t == 0)
 		return 0;
-	return clv_bgnbd_expected_alive(q, t, x, T) * mbgnbd_p_alive_v(p, x, tx, T);
+	return clv_bgnbd_expected_alive_v(q, t, x, T) * mbgnbd_p_alive_v(p, x, tx, T);
 }
 
 static const ClvTransactionModel mbgnbd_model = {

@@ -298,3 +298,49 @@ clv_bfgs(int n, double *theta, ClvObjective fn, void *arg,
 	res->fval = f;
 	res->iterations = iter;
 }
+
+/*
+ * The boundary refit of the BG/NBD and MBG/NBD fits.  A fit running towards
+ * a, b -> infinity (the Beta distribution of the drop-out probability
+ * collapsing to a point) has no interior maximum in that direction: the
+ * likelihood keeps rising ever more slowly.  The model is fitted again on
+ * the boundary a + b = CLV_BGNBD_KAPPA_CAP, where it equals its limit (one
+ * drop-out probability for every client) to within about 1/a, by the
+ * objective capped at theta = (ln r, ln alpha, logit q), a = q K,
+ * b = (1-q) K, from the first fit's ln parameters theta (params their
+ * values, res its result); the boundary fit is kept where it is better or
+ * the first went beyond the boundary (a + b <= CLV_BGNBD_KAPPA_CAP is the
+ * parameter space).  True when it is kept: params and res->converged are
+ * then the boundary fit's.  The iterations of both count.
+ */
+bool
+clv_kappa_refit(const double *theta, double *params, ClvOptimResult *res,
+				ClvObjective capped, void *arg)
+{
+	double		theta2[3];
+	double		q = params[2] / (params[2] + params[3]);
+	ClvOptimResult res2;
+	bool		kept = false;
+
+	theta2[0] = theta[0];
+	theta2[1] = theta[1];
+	theta2[2] = log(q) - log1p(-q);
+	if (!isfinite(theta2[2]))
+		theta2[2] = q > 0.5 ? 30.0 : -30.0;
+	clv_bfgs(3, theta2, capped, arg, 1000, 1e-9, &res2);
+	/* a first point beyond the cap is outside the parameter space */
+	if (isfinite(res2.fval) &&
+		(params[2] + params[3] > CLV_BGNBD_KAPPA_CAP || !(res2.fval > res->fval)))
+	{
+		q = 1 / (1 + exp(-theta2[2]));
+		params[0] = exp(theta2[0]);
+		params[1] = exp(theta2[1]);
+		params[2] = q * CLV_BGNBD_KAPPA_CAP;
+		params[3] = CLV_BGNBD_KAPPA_CAP / (1 + exp(theta2[2]));
+		res->converged = res2.converged;
+		kept = true;
+	}
+	res->iterations += res2.iterations;
+	return kept;
+}
+

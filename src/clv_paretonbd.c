@@ -491,15 +491,5 @@ clv_pareto_clv(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(clv_discounted(fcinfo, &clv_pareto_tmodel, p, v));
 }
 
-/*
- * The final function of crm.pareto_nbd_fit_or_null: the fit, or, when the data
- * cannot identify the model or the fit does not converge, a notice saying
- * why and a null model.
- */
-PG_FUNCTION_INFO_V1(clv_pareto_final_or_null);
-
-Datum
-clv_pareto_final_or_null(PG_FUNCTION_ARGS)
-{
-	return clv_fit_or_null(clv_pareto_final, fcinfo);
-}
+/* the final function of crm.pareto_nbd_fit_or_null */
+CLV_FIT_OR_NULL(clv_pareto_final)

@@ -28,7 +28,6 @@
 
 #include <math.h>
 
-#include "common/hashfn.h"
 #include "common/shortest_dec.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
@@ -156,12 +155,31 @@ clv_validate_penalty(double penalty)
 static uint32
 clv_row_hash(const double *v)
 {
-	double		k[3];
+	static const uint64 mul[3] = {UINT64CONST(0x9E3779B97F4A7C15),
+		UINT64CONST(0xC2B2AE3D27D4EB4F), UINT64CONST(0x165667B19E3779F9)};
+	uint64		h = 0;
 	int			i;
 
+	/*
+	 * The three values' bits, each times its odd constant, rotated apart,
+	 * then murmur3's 64-bit finaliser: a few multiplications, where
+	 * hash_bytes over the 24 bytes took a tenth of the transition step.
+	 */
 	for (i = 0; i < 3; i++)
-		k[i] = (v[i] == 0.0) ? 0.0 : v[i];	/* -0 and 0 alike */
-	return hash_bytes((const unsigned char *) k, sizeof(k));
+	{
+		double		x = (v[i] == 0.0) ? 0.0 : v[i];	/* -0 and 0 alike */
+		uint64		k;
+
+		memcpy(&k, &x, sizeof(k));
+		k *= mul[i];
+		h ^= (k << (21 * i)) | (i ? k >> (64 - 21 * i) : 0);
+	}
+	h ^= h >> 33;
+	h *= UINT64CONST(0xFF51AFD7ED558CCD);
+	h ^= h >> 33;
+	h *= UINT64CONST(0xC4CEB9FE1A85EC53);
+	h ^= h >> 33;
+	return (uint32) h;
 }
 
 static void

@@ -249,3 +249,75 @@ CREATE FUNCTION crm.pareto_nbd_cov_client(model crm.pareto_nbd_cov_model, purcha
 RETURNS crm.pareto_nbd_model AS 'MODULE_PATHNAME', 'clv_pareto_cov_client'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.pareto_nbd_cov_client(crm.pareto_nbd_cov_model, float8[], float8[]) IS 'the Pareto/NBD model of a client with these covariates (r, alpha exp(-purchase_coefficients . purchase_covariates), s, beta exp(-dropout_coefficients . dropout_covariates)), for every Pareto/NBD prediction';
+
+/*
+ * The _or_null forms of the MBG/NBD, BG/BB and covariate fits, as those of
+ * crm.bgnbd_fit (sql/install/80_clv.sql): where the data cannot identify
+ * the model or the fit does not converge, a notice saying why and a null
+ * model; bad input is still an error.
+ */
+CREATE FUNCTION crm.clv_mbgnbd_final_or_null(crm.clv_fit_state) RETURNS crm.mbgnbd_model
+AS 'MODULE_PATHNAME', 'clv_mbgnbd_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgbb_final_or_null(crm.clv_fit_state) RETURNS crm.bgbb_model
+AS 'MODULE_PATHNAME', 'clv_bgbb_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_bgnbd_cov_final_or_null(internal) RETURNS crm.bgnbd_cov_model
+AS 'MODULE_PATHNAME', 'clv_bgnbd_cov_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION crm.clv_pareto_cov_final_or_null(internal) RETURNS crm.pareto_nbd_cov_model
+AS 'MODULE_PATHNAME', 'clv_pareto_cov_final_or_null'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clv_mbgnbd_final_or_null(crm.clv_fit_state) IS 'final function of crm.mbgnbd_fit_or_null: the fit, or a notice and null';
+COMMENT ON FUNCTION crm.clv_bgbb_final_or_null(crm.clv_fit_state) IS 'final function of crm.bgbb_fit_or_null: the fit, or a notice and null';
+COMMENT ON FUNCTION crm.clv_bgnbd_cov_final_or_null(internal) IS 'final function of crm.bgnbd_cov_fit_or_null: the fit, or a notice and null';
+COMMENT ON FUNCTION crm.clv_pareto_cov_final_or_null(internal) IS 'final function of crm.pareto_nbd_cov_fit_or_null: the fit, or a notice and null';
+
+CREATE AGGREGATE crm.mbgnbd_fit_or_null(frequency float8, recency float8, t float8) (
+	SFUNC = crm.clv_bgnbd_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_mbgnbd_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.mbgnbd_fit_or_null(frequency float8, recency float8, t float8, penalty float8) (
+	SFUNC = crm.clv_bgnbd_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_mbgnbd_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.bgbb_fit_or_null(frequency float8, recency float8, periods float8) (
+	SFUNC = crm.clv_bgbb_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgbb_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.bgbb_fit_or_null(frequency float8, recency float8, periods float8, penalty float8) (
+	SFUNC = crm.clv_bgbb_trans, STYPE = crm.clv_fit_state,
+	FINALFUNC = crm.clv_bgbb_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_fit_combine, PARALLEL = SAFE);
+CREATE AGGREGATE crm.bgnbd_cov_fit_or_null(frequency float8, recency float8, t float8,
+										   purchase_covariates float8[], dropout_covariates float8[]) (
+	SFUNC = crm.clv_cov_trans, STYPE = internal,
+	FINALFUNC = crm.clv_bgnbd_cov_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine, SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE crm.bgnbd_cov_fit_or_null(frequency float8, recency float8, t float8,
+										   purchase_covariates float8[], dropout_covariates float8[], penalty float8) (
+	SFUNC = crm.clv_cov_trans, STYPE = internal,
+	FINALFUNC = crm.clv_bgnbd_cov_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine, SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE crm.pareto_nbd_cov_fit_or_null(frequency float8, recency float8, t float8,
+												purchase_covariates float8[], dropout_covariates float8[]) (
+	SFUNC = crm.clv_cov_trans, STYPE = internal,
+	FINALFUNC = crm.clv_pareto_cov_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine, SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial, PARALLEL = SAFE);
+CREATE AGGREGATE crm.pareto_nbd_cov_fit_or_null(frequency float8, recency float8, t float8,
+												purchase_covariates float8[], dropout_covariates float8[], penalty float8) (
+	SFUNC = crm.clv_cov_trans, STYPE = internal,
+	FINALFUNC = crm.clv_pareto_cov_final_or_null, FINALFUNC_MODIFY = READ_ONLY,
+	COMBINEFUNC = crm.clv_cov_combine, SERIALFUNC = crm.clv_cov_serial,
+	DESERIALFUNC = crm.clv_cov_deserial, PARALLEL = SAFE);
+COMMENT ON AGGREGATE crm.mbgnbd_fit_or_null(float8, float8, float8) IS 'crm.mbgnbd_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.mbgnbd_fit_or_null(float8, float8, float8, float8) IS 'crm.mbgnbd_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.bgbb_fit_or_null(float8, float8, float8) IS 'crm.bgbb_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.bgbb_fit_or_null(float8, float8, float8, float8) IS 'crm.bgbb_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.bgnbd_cov_fit_or_null(float8, float8, float8, float8[], float8[]) IS 'crm.bgnbd_cov_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.bgnbd_cov_fit_or_null(float8, float8, float8, float8[], float8[], float8) IS 'crm.bgnbd_cov_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.pareto_nbd_cov_fit_or_null(float8, float8, float8, float8[], float8[]) IS 'crm.pareto_nbd_cov_fit, or a notice saying why and null where the data cannot identify the model or the fit does not converge';
+COMMENT ON AGGREGATE crm.pareto_nbd_cov_fit_or_null(float8, float8, float8, float8[], float8[], float8) IS 'crm.pareto_nbd_cov_fit with a penalty, or a notice saying why and null where the data cannot identify the model or the fit does not converge';

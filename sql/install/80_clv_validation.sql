@@ -381,3 +381,210 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.pareto_nbd_model, timestamptz, timestamptz, text, float8, integer, text) IS 'for a fitted Pareto/NBD model and the split of crm.clv_calibration_holdout(calibration_end, holdout_end): the tables behind the standard diagnostics (tracking and cumulative repeat purchases per period counted from the calibration end, the calibration frequency histogram (expected null for Pareto/NBD), the holdout purchases by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';
+
+/*
+ * Calibration and holdout for BG/BB, the discrete-time model: periods of
+ * one unit counted from the calibration end (period k covers the days
+ * (calibration day + (k-1) unit, calibration day + k unit], k <= 0 in the
+ * calibration, k >= 1 in the holdout), one transaction opportunity each; a
+ * client transacts in a period when it has an order there.  Reference:
+ * docs/clv.md.
+ */
+CREATE FUNCTION crm.bgbb_calibration_holdout(calibration_end timestamptz, holdout_end timestamptz,
+											 unit text DEFAULT 'year', time_zone text DEFAULT 'UTC')
+RETURNS TABLE (client_id bigint, frequency float8, recency float8, periods float8,
+			   holdout_frequency float8, holdout_periods float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	unit_days	float8;
+	cal_day		date;
+	hold_day	date;
+	nstar		integer;
+BEGIN
+	IF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	END IF;
+	unit_days := crm.clv_unit_days(unit);
+	IF NOT isfinite(calibration_end) THEN
+		RAISE EXCEPTION 'calibration_end must be finite: %', calibration_end
+			USING ERRCODE = 'invalid_parameter_value';
+	ELSIF NOT isfinite(holdout_end) THEN
+		RAISE EXCEPTION 'holdout_end must be finite: %', holdout_end
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	cal_day := (calibration_end AT TIME ZONE time_zone)::date;
+	hold_day := (holdout_end AT TIME ZONE time_zone)::date;
+	-- whole periods, to within half a day (a year of 365 days is one of 365.25)
+	nstar := floor((hold_day - cal_day + 0.5) / unit_days)::integer;
+	IF nstar < 1 THEN
+		RAISE EXCEPTION 'holdout_end % is less than one % after calibration_end %', holdout_end, unit, calibration_end
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'The holdout is a whole number of periods of one unit, at least one.';
+	END IF;
+	RETURN QUERY
+	WITH k AS (
+		SELECT o.client_id, ceil(((o.ordered_at AT TIME ZONE time_zone)::date - cal_day) / unit_days - 1e-9)::integer AS k
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid')
+		   AND o.ordered_at <= holdout_end
+		   AND (o.ordered_at <= calibration_end OR (o.ordered_at AT TIME ZONE time_zone)::date > cal_day)
+		 GROUP BY 1, 2
+	), c AS (
+		SELECT k.client_id, min(k.k) AS f FROM k WHERE k.k <= 0 GROUP BY 1
+	)
+	SELECT c.client_id,
+		   count(*) FILTER (WHERE k.k > c.f AND k.k <= 0)::float8,
+		   coalesce(max(k.k) FILTER (WHERE k.k > c.f AND k.k <= 0) - c.f, 0)::float8,
+		   (-c.f)::float8,
+		   count(*) FILTER (WHERE k.k BETWEEN 1 AND nstar)::float8,
+		   nstar::float8
+	  FROM c JOIN k ON k.client_id = c.client_id
+	 GROUP BY c.client_id, c.f;
+END
+$$;
+COMMENT ON FUNCTION crm.bgbb_calibration_holdout(timestamptz, timestamptz, text, text) IS 'per client with purchases up to calibration_end, in periods of one unit counted from the calibration end, one transaction opportunity each: the calibration summary of BG/BB (frequency: periods after the first purchase''s with a purchase, recency: the last of them, periods: those after the first purchase''s) and the holdout actuals (holdout_frequency: periods of the holdout with a purchase, of holdout_periods, the whole periods up to holdout_end)';
+
+CREATE FUNCTION crm.clv_holdout_diagnostics(model crm.bgbb_model, calibration_end timestamptz,
+											holdout_end timestamptz, unit text DEFAULT 'year',
+											max_frequency integer DEFAULT 7, time_zone text DEFAULT 'UTC')
+RETURNS TABLE (diagnostic text, bucket integer, period_end date, clients bigint,
+			   actual float8, expected float8, mae float8, rmse float8, bias float8)
+LANGUAGE plpgsql STABLE PARALLEL SAFE
+SET search_path = pg_catalog, crm, pg_temp
+AS $$
+DECLARE
+	unit_days	float8;
+BEGIN
+	IF model IS NULL THEN
+		RAISE EXCEPTION 'model must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF calibration_end IS NULL THEN
+		RAISE EXCEPTION 'calibration_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF holdout_end IS NULL THEN
+		RAISE EXCEPTION 'holdout_end must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF unit IS NULL THEN
+		RAISE EXCEPTION 'unit must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency IS NULL THEN
+		RAISE EXCEPTION 'max_frequency must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF time_zone IS NULL THEN
+		RAISE EXCEPTION 'time_zone must not be NULL' USING ERRCODE = 'null_value_not_allowed';
+	ELSIF max_frequency < 1 OR max_frequency > 1000 THEN
+		RAISE EXCEPTION 'max_frequency % is not between 1 and 1000', max_frequency
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	unit_days := crm.clv_unit_days(unit);
+	-- the model's parameters, the dates
+	PERFORM crm.bgbb_expected_purchases(model, 1);
+	PERFORM 1 FROM crm.bgbb_calibration_holdout(calibration_end, holdout_end, unit, time_zone) LIMIT 0;
+
+	RETURN QUERY
+	WITH c AS MATERIALIZED (
+		SELECT h.client_id, h.frequency, h.recency, h.periods, h.holdout_frequency, h.holdout_periods,
+			   crm.bgbb_expected_purchases(model, h.holdout_periods, h.frequency, h.recency, h.periods) AS expected
+		  FROM crm.bgbb_calibration_holdout(calibration_end, holdout_end, unit, time_zone) h
+	), firsts AS (
+		-- clients by the period of their first purchase, -periods
+		SELECT (-c.periods)::integer AS f, count(*) AS n FROM c GROUP BY 1
+	), kk AS (
+		SELECT k FROM generate_series((SELECT min(f) + 1 FROM firsts),
+									  (SELECT max(c.holdout_periods)::integer FROM c)) k
+	), act AS (
+		-- clients with a repeat purchase in period k
+		SELECT ceil(((o.ordered_at AT TIME ZONE time_zone)::date - (calibration_end AT TIME ZONE time_zone)::date)
+					/ unit_days - 1e-9)::integer AS k,
+			   count(DISTINCT o.client_id)::float8 AS n
+		  FROM crm.orders o JOIN c ON c.client_id = o.client_id
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= holdout_end
+		   AND (o.ordered_at <= calibration_end
+				OR (o.ordered_at AT TIME ZONE time_zone)::date > (calibration_end AT TIME ZONE time_zone)::date)
+		 GROUP BY 1
+	), ex AS (
+		-- a new client's expected transactions at its first m opportunities, summed over the cohorts
+		SELECT kk.k, sum(f.n * crm.bgbb_expected_purchases(model, (kk.k - f.f)::float8)) FILTER (WHERE kk.k > f.f) AS cum,
+			   sum(f.n) FILTER (WHERE kk.k > f.f)::bigint AS clients
+		  FROM kk CROSS JOIN firsts f
+		 GROUP BY kk.k
+	), t AS (
+		SELECT ex.k, ((calibration_end AT TIME ZONE time_zone)::date + floor(ex.k * unit_days + 1e-9)::integer) AS period_end,
+			   ex.clients, coalesce(act.n, 0) AS actual,
+			   ex.cum - coalesce(lag(ex.cum) OVER (ORDER BY ex.k), 0) AS expected,
+			   sum(coalesce(act.n, 0)) OVER (ORDER BY ex.k) AS cum_actual, ex.cum AS cum_expected
+		  FROM ex LEFT JOIN act ON act.k = ex.k
+	), lf AS (
+		-- ln j! for j = 0 .. the most periods
+		SELECT j, coalesce(sum(ln(j)) FILTER (WHERE j > 0)
+							   OVER (ORDER BY j ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW), 0)::float8 AS v
+		  FROM generate_series(0, (SELECT max(c.periods)::integer FROM c)) j
+	), ng AS (
+		SELECT c.periods::integer AS n, count(*) AS clients FROM c GROUP BY 1
+	), pxn AS (
+		-- P(X(n) = x): the likelihood of one pattern with x transactions, the last at t_x,
+		-- times the C(t_x - 1, x - 1) patterns, summed over t_x
+		SELECT ng.n, ng.clients, x.x,
+			   CASE WHEN x.x = 0 THEN exp(crm.bgbb_loglik(model, 0, 0, ng.n))
+					ELSE (SELECT sum(exp(l1.v - l2.v - l3.v + crm.bgbb_loglik(model, x.x, tx, ng.n)))
+							FROM generate_series(x.x, ng.n) tx
+							JOIN lf l1 ON l1.j = tx - 1 JOIN lf l2 ON l2.j = x.x - 1 JOIN lf l3 ON l3.j = tx - x.x) END AS p
+		  FROM ng, LATERAL generate_series(0, least(ng.n, max_frequency - 1)) x
+	), hist_ex AS (
+		SELECT pxn.x, sum(pxn.clients * pxn.p) AS n FROM pxn GROUP BY 1
+		UNION ALL
+		SELECT max_frequency, sum(s.clients * greatest(1 - s.p, 0))
+		  FROM (SELECT pxn.n, pxn.clients, sum(pxn.p) AS p FROM pxn GROUP BY 1, 2) s
+	), hist AS (
+		SELECT x, coalesce(a.n, 0)::float8 AS actual, coalesce(e.n, 0) AS expected
+		  FROM generate_series(0, max_frequency) x
+		  LEFT JOIN (SELECT least(c.frequency, max_frequency)::integer AS x, count(*) AS n FROM c GROUP BY 1) a USING (x)
+		  LEFT JOIN (SELECT hist_ex.x, sum(hist_ex.n) AS n FROM hist_ex GROUP BY 1) e USING (x)
+	), cond AS (
+		SELECT least(c.frequency, max_frequency)::integer AS x, count(*) AS n,
+			   avg(c.holdout_frequency) AS actual, avg(c.expected) AS expected
+		  FROM c GROUP BY 1
+	)
+	SELECT d.diagnostic, d.bucket, d.period_end, d.clients, d.actual, d.expected, d.mae, d.rmse, d.bias
+	  FROM (
+		SELECT 1 AS o, 'tracking'::text AS diagnostic, t.k AS bucket, t.period_end, t.clients,
+			   t.actual, t.expected, NULL::float8 AS mae, NULL::float8 AS rmse, NULL::float8 AS bias FROM t
+		UNION ALL
+		SELECT 1, 'tracking', NULL, NULL, max(t.clients), sum(t.actual), sum(t.expected),
+			   avg(abs(t.expected - t.actual)), sqrt(avg((t.expected - t.actual) ^ 2)), avg(t.expected - t.actual)
+		  FROM t WHERE t.k >= 1 HAVING count(*) > 0
+		UNION ALL
+		SELECT 2, 'cumulative', t.k, t.period_end, t.clients, t.cum_actual, t.cum_expected, NULL, NULL, NULL FROM t
+		UNION ALL
+		SELECT 2, 'cumulative', NULL, NULL, max(t.clients), max(t.cum_actual), max(t.cum_expected),
+			   avg(abs(t.cum_expected - t.cum_actual)), sqrt(avg((t.cum_expected - t.cum_actual) ^ 2)),
+			   avg(t.cum_expected - t.cum_actual)
+		  FROM t WHERE t.k >= 1 HAVING count(*) > 0
+		UNION ALL
+		SELECT 3, 'histogram', hist.x, NULL, hist.actual::bigint, hist.actual, hist.expected, NULL, NULL, NULL FROM hist
+		UNION ALL
+		SELECT 3, 'histogram', NULL, NULL, sum(hist.actual)::bigint, sum(hist.actual), sum(hist.expected),
+			   avg(abs(hist.expected - hist.actual)), sqrt(avg((hist.expected - hist.actual) ^ 2)),
+			   avg(hist.expected - hist.actual)
+		  FROM hist HAVING sum(hist.actual) > 0
+		UNION ALL
+		SELECT 4, 'conditional', cond.x, NULL, cond.n, cond.actual, cond.expected, NULL, NULL, NULL FROM cond
+		UNION ALL
+		SELECT 4, 'conditional', NULL, NULL, sum(cond.n)::bigint,
+			   sum(cond.actual * cond.n) / sum(cond.n), sum(cond.expected * cond.n) / sum(cond.n),
+			   avg(abs(cond.expected - cond.actual)), sqrt(avg((cond.expected - cond.actual) ^ 2)),
+			   avg(cond.expected - cond.actual)
+		  FROM cond HAVING count(*) > 0
+		UNION ALL
+		SELECT 5, 'clients', NULL, NULL, count(*), sum(c.holdout_frequency), sum(c.expected),
+			   avg(abs(c.expected - c.holdout_frequency)), sqrt(avg((c.expected - c.holdout_frequency) ^ 2)),
+			   avg(c.expected - c.holdout_frequency)
+		  FROM c HAVING count(*) > 0) d
+	 WHERE EXISTS (SELECT 1 FROM c)
+	 ORDER BY d.o, d.bucket NULLS LAST;
+END
+$$;
+COMMENT ON FUNCTION crm.clv_holdout_diagnostics(crm.bgbb_model, timestamptz, timestamptz, text, integer, text) IS 'for a fitted BG/BB model and the split of crm.bgbb_calibration_holdout(calibration_end, holdout_end, unit): the tables behind the standard diagnostics in periods of one unit, one opportunity each (tracking and cumulative repeat transactions per period counted from the calibration end, the calibration frequency histogram, the holdout transactions by calibration frequency, per client), expected against actual, each with a total row (bucket null) carrying MAE, RMSE and bias (expected minus actual)';

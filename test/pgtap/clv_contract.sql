@@ -94,7 +94,8 @@ SELECT is_empty($$
 SELECT is_empty($$
 	SELECT oid::regprocedure::text FROM pg_proc
 	 WHERE pronamespace = 'crm'::regnamespace
-	   AND proname IN ('clv_calibration_holdout', 'clv_holdout_diagnostics', 'clv_holdout_diagnostics_run')
+	   AND proname IN ('clv_calibration_holdout', 'clv_holdout_diagnostics', 'clv_holdout_diagnostics_run',
+					   'bgbb_calibration_holdout')
 	   AND (provolatile <> 's' OR proparallel <> 's'
 			OR NOT 'search_path=pg_catalog, crm, pg_temp' = ANY (proconfig))$$,
 	'the calibration/holdout functions are STABLE PARALLEL SAFE with a fixed search_path');
