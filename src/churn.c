@@ -115,6 +115,8 @@ settings_defaults(ChurnSettings *s)
 	for (int i = 0; i < N_DEFS; i++)
 		*(double *) ((char *) s + churn_defs[i].offset) = churn_defs[i].def;
 	s->population_gap_days = NAN;
+	s->population_offer_share = NAN;
+	s->population_season_share = NAN;
 	memset(s->season_months, 0, sizeof(s->season_months));
 	for (int i = 0; i < lengthof(default_season_months); i++)
 		s->season_months[default_season_months[i] - 1] = true;
@@ -189,6 +191,27 @@ churn_settings_parse(Jsonb *options, ChurnSettings *s)
 			}
 			else
 				s->population_gap_days = NAN;
+			continue;
+		}
+		if (strcmp(key, "population_offer_share") == 0 ||
+			strcmp(key, "population_season_share") == 0)
+		{
+			/* null: measured over the population; else a share from 0 to 1 */
+			double		x = NAN;
+
+			if (v.type != jbvNull)
+			{
+				x = jsonb_number(&v, key);
+				if (!(x >= 0 && x <= 1))
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("churn option \"%s\" must be a share from 0 to 1 or null: %g",
+									key, x)));
+			}
+			if (strcmp(key, "population_offer_share") == 0)
+				s->population_offer_share = x;
+			else
+				s->population_season_share = x;
 			continue;
 		}
 		if (strcmp(key, "season_months") == 0)
@@ -283,7 +306,10 @@ const char *const churn_class_names[BC_N] = {
 	"at_risk", "drifting", "loyal", "unclassified"
 };
 
-/* the prior means that the shares are shrunk toward (share_prior pseudo-purchases) */
+/*
+ * The prior means that the shares are shrunk toward (share_prior
+ * pseudo-purchases) where the population is empty and no option sets them.
+ */
 #define PRIOR_OFFER_SHARE	0.1
 #define PRIOR_SEASON_SHARE	0.5
 
@@ -337,6 +363,9 @@ typedef struct ClassFeatures
 	double		after_offer;	/* of the window's purchases, those that followed an offer */
 	double		window_purchases;	/* the profile's window: min(n, 16) */
 	double		in_season;
+	double		prior_offer;	/* the population's share of purchases with an offer */
+	double		prior_after;	/* ... of window purchases soon after an offer */
+	double		prior_season;	/* ... of purchases in the season months */
 } ClassFeatures;
 
 /*
@@ -350,9 +379,9 @@ static void
 class_scores(const ChurnSettings *s, const ClassFeatures *f, ChurnClassScore *k)
 {
 	double		a = s->share_prior;
-	double		promo = (f->offer_purchases + a * PRIOR_OFFER_SHARE) / (f->n + a);
-	double		after = (f->after_offer + a * PRIOR_OFFER_SHARE) / (f->window_purchases + a);
-	double		season = (f->in_season + a * PRIOR_SEASON_SHARE) / (f->n + a);
+	double		promo = (f->offer_purchases + a * f->prior_offer) / (f->n + a);
+	double		after = (f->after_offer + a * f->prior_after) / (f->window_purchases + a);
+	double		season = (f->in_season + a * f->prior_season) / (f->n + a);
 	double		overdue = f->silence / f->own_gap;
 	/*
 	 * the recent gap: the last gap where it is long for the rhythm before it
@@ -599,6 +628,51 @@ check_profile_field(Datum d, bool isnull, const char *field, double max)
 static Datum churn_signal_common(FunctionCallInfo fcinfo, ChurnClassScore *scores,
 								 ChurnCache **cache);
 
+/*
+ * The population's counts from the argument population_counts: bigint[16],
+ * {purchases, purchases with an offer, purchases in the profiles' windows,
+ * of those the ones soon after an offer, then purchases per month, January
+ * to December}; errors name what is wrong.
+ */
+static void
+population_counts(ArrayType *a, ChurnPopulation *p)
+{
+	int64	   *x;
+	int64		months = 0;
+
+	if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] != CHURN_POPULATION_COUNTS ||
+		ARR_HASNULL(a) || ARR_ELEMTYPE(a) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("population_counts must be %d counts without nulls",
+						CHURN_POPULATION_COUNTS)));
+	x = (int64 *) ARR_DATA_PTR(a);
+	for (int i = 0; i < CHURN_POPULATION_COUNTS; i++)
+		if (x[i] < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("population_counts[%d] is negative: %lld", i + 1,
+							(long long) x[i])));
+	p->purchases = x[0];
+	p->offer_purchases = x[1];
+	p->window_purchases = x[2];
+	p->after_offer = x[3];
+	for (int i = 0; i < 12; i++)
+	{
+		p->months[i] = x[4 + i];
+		if (__builtin_add_overflow(months, x[4 + i], &months))
+			months = PG_INT64_MAX;	/* beyond any count of purchases */
+	}
+	if (p->offer_purchases > p->purchases || p->window_purchases > p->purchases ||
+		p->after_offer > p->window_purchases || months > p->purchases)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("inconsistent population_counts: %lld purchases, %lld with an offer, %lld in the windows, %lld after an offer, %lld by month",
+						(long long) p->purchases, (long long) p->offer_purchases,
+						(long long) p->window_purchases, (long long) p->after_offer,
+						(long long) months)));
+}
+
 Datum
 churn_signal(PG_FUNCTION_ARGS)
 {
@@ -621,6 +695,8 @@ churn_signal_common(FunctionCallInfo fcinfo, ChurnClassScore *scores, ChurnCache
 	bool		nulls[CS_NATTS];
 	ChurnCache *c;
 	const ChurnSettings *s;
+	ChurnPopulation population;
+	const ChurnPopulation *pop = NULL;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
 		PG_RETURN_NULL();
@@ -639,13 +715,18 @@ churn_signal_common(FunctionCallInfo fcinfo, ChurnClassScore *scores, ChurnCache
 	tuple.t_data = ph;
 	heap_deform_tuple(&tuple, c->profile_desc, pv, pn);
 
+	if (PG_NARGS() > 9 && !PG_ARGISNULL(9))
+	{
+		population_counts(PG_GETARG_ARRAYTYPE_P(9), &population);
+		pop = &population;
+	}
 	churn_compute(s, pv, pn, PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_FLOAT8(2),
 				  PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
 				  PG_ARGISNULL(4) ? 0 : PG_GETARG_INT64(4),
 				  !PG_ARGISNULL(5), PG_ARGISNULL(5) ? 0 : PG_GETARG_TIMESTAMPTZ(5),
 				  PG_ARGISNULL(6) ? 0 : PG_GETARG_INT64(6),
 				  (PG_NARGS() > 8 && !PG_ARGISNULL(8)) ? PG_GETARG_INT64(8) : 0,
-				  values, nulls, scores);
+				  pop, values, nulls, scores);
 	if (cache)
 		*cache = c;
 	if (scores)
@@ -703,7 +784,8 @@ void
 churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 			  TimestampTz as_of, double population_gap, int64 recent_count,
 			  int64 previous_count, bool has_engagement, TimestampTz engagement,
-			  int64 offers_count, int64 after_offer, Datum *values, bool *nulls,
+			  int64 offers_count, int64 after_offer,
+			  const ChurnPopulation *population, Datum *values, bool *nulls,
 			  ChurnClassScore *scores)
 {
 	ChurnClassScore own_scores[BC_N];
@@ -917,6 +999,30 @@ churn_compute(const ChurnSettings *s, const Datum *pv, const bool *pn,
 	f.after_offer = (double) after_offer;
 	f.window_purchases = (double) window_n;
 	f.in_season = (double) in_season;
+
+	/*
+	 * The priors of the shares: the options, else the population's shares
+	 * (exact counts), else the fixed means for an empty population.
+	 */
+	f.prior_offer = PRIOR_OFFER_SHARE;
+	f.prior_after = PRIOR_OFFER_SHARE;
+	f.prior_season = PRIOR_SEASON_SHARE;
+	if (population && population->purchases > 0)
+	{
+		int64		pop_season = 0;
+
+		for (int i = 0; i < 12; i++)
+			if (s->season_months[i])
+				pop_season += population->months[i];
+		f.prior_offer = (double) population->offer_purchases / (double) population->purchases;
+		f.prior_season = (double) pop_season / (double) population->purchases;
+	}
+	if (population && population->window_purchases > 0)
+		f.prior_after = (double) population->after_offer / (double) population->window_purchases;
+	if (!isnan(s->population_offer_share))
+		f.prior_offer = f.prior_after = s->population_offer_share;
+	if (!isnan(s->population_season_share))
+		f.prior_season = s->population_season_share;
 	if (scores == NULL)
 		scores = own_scores;
 	class_scores(s, &f, scores);
@@ -955,6 +1061,16 @@ churn_options(PG_FUNCTION_ARGS)
 	else
 		appendStringInfo(&buf, ", \"population_gap_days\": %s",
 						 float8out_internal(s.population_gap_days));
+	if (isnan(s.population_offer_share))
+		appendStringInfoString(&buf, ", \"population_offer_share\": null");
+	else
+		appendStringInfo(&buf, ", \"population_offer_share\": %s",
+						 float8out_internal(s.population_offer_share));
+	if (isnan(s.population_season_share))
+		appendStringInfoString(&buf, ", \"population_season_share\": null");
+	else
+		appendStringInfo(&buf, ", \"population_season_share\": %s",
+						 float8out_internal(s.population_season_share));
 	appendStringInfoString(&buf, ", \"season_months\": [");
 	first = true;
 	for (int i = 0; i < 12; i++)

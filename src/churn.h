@@ -73,8 +73,25 @@ typedef struct ChurnSettings
 	double		offer_lag_days;
 	double		share_prior;
 	double		population_gap_days;	/* NaN: computed by crm.churn_signals */
+	double		population_offer_share;	/* NaN: measured (ChurnPopulation) */
+	double		population_season_share;	/* NaN: measured (ChurnPopulation) */
 	bool		season_months[12];
 } ChurnSettings;
+
+/*
+ * The population's purchase counts that the shares are shrunk toward:
+ * exact integer sums over the scored clients, whatever their order.
+ */
+typedef struct ChurnPopulation
+{
+	int64		purchases;
+	int64		offer_purchases;	/* purchases with an offer */
+	int64		window_purchases;	/* purchases in the profiles' windows */
+	int64		after_offer;	/* of those, the ones soon after an offer */
+	int64		months[12];		/* purchases per calendar month */
+} ChurnPopulation;
+
+#define CHURN_POPULATION_COUNTS	16
 
 /* the settings of an options object over the defaults; errors name the key */
 extern void churn_settings_parse(Jsonb *options, ChurnSettings *s);
@@ -88,6 +105,7 @@ extern void churn_compute(const ChurnSettings *s, const Datum *pv, const bool *p
 						  int64 recent_count, int64 previous_count,
 						  bool has_engagement, TimestampTz engagement,
 						  int64 offers_count, int64 after_offer,
+						  const ChurnPopulation *population,
 						  Datum *values, bool *nulls, ChurnClassScore *scores);
 
 #endif							/* CRM_CHURN_H */

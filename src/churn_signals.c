@@ -789,6 +789,27 @@ population_gap(const ChurnSettings *s, const ChurnClients *cs)
 	return result;
 }
 
+/*
+ * The population's counts that the shares are shrunk toward: integer sums
+ * over the clients, exact whatever their order (shards, the store).
+ */
+static void
+population_counts(const ChurnClients *cs, ChurnPopulation *p)
+{
+	memset(p, 0, sizeof(*p));
+	for (int64 i = 0; i < cs->n; i++)
+	{
+		const ChurnClient *c = client_at(cs, i);
+
+		p->purchases += c->profile.n;
+		p->offer_purchases += c->profile.n_offer;
+		p->window_purchases += c->profile.nwin;
+		p->after_offer += __builtin_popcount(c->after_offer);
+		for (int m = 0; m < 12; m++)
+			p->months[m] += c->profile.months[m];
+	}
+}
+
 /* A window's spend as crm.churn_signals_sql gives it: 0 when empty. */
 static Datum
 window_spend(const WindowSum *w)
@@ -826,7 +847,8 @@ seconds_before(TimestampTz as_of, double secs, double times)
  */
 static void
 client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
-		   double gap, const int *pos, Datum *values, bool *nulls)
+		   double gap, const ChurnPopulation *population, const int *pos,
+		   Datum *values, bool *nulls)
 {
 	Datum		pv[PROFILE_NATTS];
 	bool		pn[PROFILE_NATTS];
@@ -848,7 +870,7 @@ client_row(const ChurnSettings *s, const ChurnClient *c, TimestampTz as_of,
 
 	profile_state_values(&c->profile, pv, pn);
 	churn_compute(s, pv, pn, as_of, gap, c->recent.n, c->previous.n,
-				  c->engaged, c->engagement, c->offers, after, sv, sn, NULL);
+				  c->engaged, c->engagement, c->offers, after, population, sv, sn, NULL);
 	rs = window_spend(&c->recent);
 	ps = window_spend(&c->previous);
 
@@ -911,6 +933,7 @@ churn_signals(PG_FUNCTION_ARGS)
 	bool		from_profiles = false;
 	bool		usual;
 	double		gap;
+	ChurnPopulation population;
 	int64		i;
 
 	/* not STRICT: a NULL argument is an error, as in crm.churn_signals_sql */
@@ -996,6 +1019,7 @@ churn_signals(PG_FUNCTION_ARGS)
 		fastpath_taken(&fp);
 
 	gap = population_gap(&settings, &cs);
+	population_counts(&cs, &population);
 
 	MemoryContextSwitchTo(outer);
 	InitMaterializedSRF(fcinfo, 0);
@@ -1007,7 +1031,7 @@ churn_signals(PG_FUNCTION_ARGS)
 
 		CHECK_FOR_INTERRUPTS();
 		MemoryContextSwitchTo(row);
-		client_row(&settings, client_at(&cs, i), as_of, gap, pos, values, nulls);
+		client_row(&settings, client_at(&cs, i), as_of, gap, &population, pos, values, nulls);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		MemoryContextSwitchTo(work);
 		MemoryContextReset(row);

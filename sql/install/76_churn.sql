@@ -29,11 +29,12 @@ CREATE FUNCTION crm.churn_signal(profile crm.purchase_profile, as_of timestamptz
 								 last_engagement timestamptz DEFAULT NULL,
 								 offers_since_last_purchase bigint DEFAULT 0,
 								 options jsonb DEFAULT '{}',
-								 purchases_after_offer bigint DEFAULT 0)
+								 purchases_after_offer bigint DEFAULT 0,
+									population_counts bigint[] DEFAULT NULL)
 RETURNS crm.churn_signal
 AS 'MODULE_PATHNAME', 'churn_signal'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
-COMMENT ON FUNCTION crm.churn_signal(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint) IS 'churn signals, status and behavioural class of one client from its purchase profile at as_of; error if the last purchase is after as_of';
+COMMENT ON FUNCTION crm.churn_signal(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint, bigint[]) IS 'churn signals, status and behavioural class of one client from its purchase profile at as_of; error if the last purchase is after as_of';
 
 CREATE FUNCTION crm.churn_class_scores(profile crm.purchase_profile, as_of timestamptz,
 									   population_gap_days double precision,
@@ -42,11 +43,12 @@ CREATE FUNCTION crm.churn_class_scores(profile crm.purchase_profile, as_of times
 									   last_engagement timestamptz DEFAULT NULL,
 									   offers_since_last_purchase bigint DEFAULT 0,
 									   options jsonb DEFAULT '{}',
-									   purchases_after_offer bigint DEFAULT 0)
+									   purchases_after_offer bigint DEFAULT 0,
+										population_counts bigint[] DEFAULT NULL)
 RETURNS TABLE (class text, score double precision, chosen text, conditions jsonb)
 AS 'MODULE_PATHNAME', 'churn_class_scores'
 LANGUAGE C IMMUTABLE PARALLEL SAFE ROWS 9;
-COMMENT ON FUNCTION crm.churn_class_scores(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint) IS 'the score of each behavioural class for one client (the arguments of crm.churn_signal) and the conditions behind it: feature, value and evidence';
+COMMENT ON FUNCTION crm.churn_class_scores(crm.purchase_profile, timestamptz, double precision, bigint, bigint, timestamptz, bigint, jsonb, bigint, bigint[]) IS 'the score of each behavioural class for one client (the arguments of crm.churn_signal) and the conditions behind it: feature, value and evidence';
 
 CREATE FUNCTION crm.churn_options(options jsonb DEFAULT '{}')
 RETURNS jsonb
@@ -224,13 +226,31 @@ BEGIN
 						  AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
 						  AND i.occurred_at >= r.ordered_at - lag)
 		 GROUP BY r.client_id),
+	/*
+	 * the population's counts that the shares are shrunk toward: purchases,
+	 * with an offer, in the profiles' windows, of those soon after an offer,
+	 * then per month; integer sums, exact in any order
+	 */
+	pc AS (
+		SELECT ARRAY[coalesce(sum((p.pr).purchases), 0)::bigint,
+					 coalesce(sum((p.pr).offer_purchases), 0)::bigint,
+					 coalesce(sum((p.pr).gap_window + 1), 0)::bigint,
+					 (SELECT coalesce(sum(a.after_offer), 0)::bigint FROM a)] ||
+			   (SELECT array_agg(coalesce(mt.total, 0)::bigint ORDER BY m.m)
+				  FROM generate_series(1, 12) m(m)
+				  LEFT JOIN (SELECT u.k, sum(u.x) AS total
+							   FROM p, unnest((p.pr).month_purchases) WITH ORDINALITY u(x, k)
+							  GROUP BY u.k) mt ON mt.k = m.m) AS counts
+		  FROM p),
 	x AS (
 		SELECT p.client_id, p.pr, w.rn, w.pn, w.rs, w.ps, e.last_at,
 			   coalesce(f.offers, 0) AS offers, g.gap, coalesce(a.after_offer, 0) AS after_offer,
 			   crm.churn_signal(p.pr, as_of, g.gap, w.rn, w.pn, e.last_at,
-								coalesce(f.offers, 0), opts, coalesce(a.after_offer, 0)) AS s
+								coalesce(f.offers, 0), opts, coalesce(a.after_offer, 0),
+								pc.counts) AS s
 		  FROM p
 		 CROSS JOIN g
+		 CROSS JOIN pc
 		 CROSS JOIN k
 		 CROSS JOIN LATERAL (
 			SELECT coalesce(p.rn, 0) AS rn, coalesce(p.pn, 0) AS pn,
@@ -325,6 +345,7 @@ DECLARE
 	previous_from timestamptz;
 	pop			double precision;
 	min_gap		double precision;
+	counts		bigint[];
 BEGIN
 	IF explain_class.client_id IS NULL THEN
 		RAISE EXCEPTION 'client_id must not be NULL' USING ERRCODE = 'null_value_not_allowed';
@@ -358,6 +379,33 @@ BEGIN
 				 GROUP BY o.client_id) q
 		 WHERE q.gap IS NOT NULL;
 	END IF;
+	/* the population's counts that the shares are shrunk toward, as crm.churn_signals_sql */
+	WITH q AS MATERIALIZED (
+		SELECT crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+		 GROUP BY o.client_id),
+	r AS (
+		SELECT o.client_id, o.ordered_at,
+			   row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k
+		  FROM crm.orders o
+		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of)
+	SELECT ARRAY[coalesce(sum((q.pr).purchases), 0)::bigint,
+				 coalesce(sum((q.pr).offer_purchases), 0)::bigint,
+				 coalesce(sum((q.pr).gap_window + 1), 0)::bigint,
+				 (SELECT count(*) FROM r
+				   WHERE r.k <= 16
+					 AND EXISTS (SELECT 1 FROM crm.interactions i
+								  WHERE i.client_id = r.client_id AND i.direction = 'outbound'
+									AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+									AND i.occurred_at >= r.ordered_at - lag))] ||
+		   (SELECT array_agg(coalesce(mt.total, 0)::bigint ORDER BY m.m)
+			  FROM generate_series(1, 12) m(m)
+			  LEFT JOIN (SELECT u.k, sum(u.x) AS total
+						   FROM q, unnest((q.pr).month_purchases) WITH ORDINALITY u(x, k)
+						  GROUP BY u.k) mt ON mt.k = m.m)
+	  INTO counts
+	  FROM q;
 	RETURN QUERY
 	WITH mine AS (
 		SELECT o.ordered_at, o.net_amount, o.promo_used
@@ -390,7 +438,7 @@ BEGIN
 				 WHERE c.client_id = explain_class.client_id AND c.direction = 'outbound'
 				   AND c.campaign IS NOT NULL AND c.occurred_at > p.last_purchase
 				   AND c.occurred_at <= as_of),
-			   opts, a.after_offer) k;
+			   opts, a.after_offer, counts) k;
 END
 $$;
 COMMENT ON FUNCTION crm.explain_class(bigint, timestamptz, jsonb) IS 'why a client has its behavioural class: each class''s score, which class won and which came second, and the conditions behind each score (feature, value, evidence)';

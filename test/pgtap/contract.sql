@@ -97,8 +97,8 @@ SELECT f::regprocedure, 'pure' FROM unnest(ARRAY[
 
 INSERT INTO contract (fn, class)
 SELECT f::regprocedure, 'own_nulls' FROM unnest(ARRAY[
-	'crm.churn_signal(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint)',
-	'crm.churn_class_scores(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint)',
+	'crm.churn_signal(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint, bigint[])',
+	'crm.churn_class_scores(crm.purchase_profile, timestamptz, float8, bigint, bigint, timestamptz, bigint, jsonb, bigint, bigint[])',
 	'crm.retention_clv(float8, float8, float8, integer)'
 ]) f;
 
