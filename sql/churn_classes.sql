@@ -87,6 +87,18 @@ SELECT count(*) AS disagreements
 					   FROM crm.explain_class(s.client_id, '2025-01-01') e) x
  WHERE x.class <> s.behaviour_class OR x.runner_up <> s.runner_up_class
 	OR x.confidence <> s.class_confidence;
+-- and with the population's rhythm and shares set by the options (the
+-- shares then are not measured): still the same, and the options move a score
+SELECT count(*) FILTER (WHERE x.class <> s.behaviour_class OR x.confidence <> s.class_confidence)
+		AS disagreements,
+	   count(*) FILTER (WHERE s.class_confidence <> d.class_confidence) > 0 AS options_move_a_score
+  FROM crm.churn_signals('2025-01-01', '{"population_gap_days": 20, "population_offer_share": 0.3, "population_season_share": 0.6}') s
+  JOIN crm.churn_signals('2025-01-01', '{"population_gap_days": 20}') d USING (client_id)
+ CROSS JOIN LATERAL (SELECT max(e.class) FILTER (WHERE e.chosen = 'class') AS class,
+							max(e.score) FILTER (WHERE e.chosen = 'class')
+							 - max(e.score) FILTER (WHERE e.chosen = 'runner-up') AS confidence
+					   FROM crm.explain_class(s.client_id, '2025-01-01',
+											  '{"population_gap_days": 20, "population_offer_share": 0.3, "population_season_share": 0.6}') e) x;
 
 -- slowed, not drifting: every 12 days for a year, then one purchase 150 days
 -- after the last of them; the window's spread is wide (gap_cv's evidence,

@@ -379,33 +379,38 @@ BEGIN
 				 GROUP BY o.client_id) q
 		 WHERE q.gap IS NOT NULL;
 	END IF;
-	/* the population's counts that the shares are shrunk toward, as crm.churn_signals_sql */
-	WITH q AS MATERIALIZED (
-		SELECT crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr
-		  FROM crm.orders o
-		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
-		 GROUP BY o.client_id),
-	r AS (
-		SELECT o.client_id, o.ordered_at,
-			   row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k
-		  FROM crm.orders o
-		 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of)
-	SELECT ARRAY[coalesce(sum((q.pr).purchases), 0)::bigint,
-				 coalesce(sum((q.pr).offer_purchases), 0)::bigint,
-				 coalesce(sum((q.pr).gap_window + 1), 0)::bigint,
-				 (SELECT count(*) FROM r
-				   WHERE r.k <= 16
-					 AND EXISTS (SELECT 1 FROM crm.interactions i
-								  WHERE i.client_id = r.client_id AND i.direction = 'outbound'
-									AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
-									AND i.occurred_at >= r.ordered_at - lag))] ||
-		   (SELECT array_agg(coalesce(mt.total, 0)::bigint ORDER BY m.m)
-			  FROM generate_series(1, 12) m(m)
-			  LEFT JOIN (SELECT u.k, sum(u.x) AS total
-						   FROM q, unnest((q.pr).month_purchases) WITH ORDINALITY u(x, k)
-						  GROUP BY u.k) mt ON mt.k = m.m)
-	  INTO counts
-	  FROM q;
+	/*
+	 * the population's counts that the shares are shrunk toward, as
+	 * crm.churn_signals_sql, unless the options set both shares
+	 */
+	IF opts ->> 'population_offer_share' IS NULL OR opts ->> 'population_season_share' IS NULL THEN
+		WITH q AS MATERIALIZED (
+			SELECT crm.purchase_profile(o.ordered_at, o.net_amount, o.promo_used) AS pr
+			  FROM crm.orders o
+			 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of
+			 GROUP BY o.client_id),
+		r AS (
+			SELECT o.client_id, o.ordered_at,
+				   row_number() OVER (PARTITION BY o.client_id ORDER BY o.ordered_at DESC) AS k
+			  FROM crm.orders o
+			 WHERE o.status IN ('placed', 'paid') AND o.ordered_at <= as_of)
+		SELECT ARRAY[coalesce(sum((q.pr).purchases), 0)::bigint,
+					 coalesce(sum((q.pr).offer_purchases), 0)::bigint,
+					 coalesce(sum((q.pr).gap_window + 1), 0)::bigint,
+					 (SELECT count(*) FROM r
+					   WHERE r.k <= 16
+						 AND EXISTS (SELECT 1 FROM crm.interactions i
+									  WHERE i.client_id = r.client_id AND i.direction = 'outbound'
+										AND i.campaign IS NOT NULL AND i.occurred_at < r.ordered_at
+										AND i.occurred_at >= r.ordered_at - lag))] ||
+			   (SELECT array_agg(coalesce(mt.total, 0)::bigint ORDER BY m.m)
+				  FROM generate_series(1, 12) m(m)
+				  LEFT JOIN (SELECT u.k, sum(u.x) AS total
+							   FROM q, unnest((q.pr).month_purchases) WITH ORDINALITY u(x, k)
+							  GROUP BY u.k) mt ON mt.k = m.m)
+		  INTO counts
+		  FROM q;
+	END IF;
 	RETURN QUERY
 	WITH mine AS (
 		SELECT o.ordered_at, o.net_amount, o.promo_used

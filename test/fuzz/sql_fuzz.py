@@ -83,7 +83,8 @@ CHURN_RANGES = {
     'promising_purchases': (2, 100000), 'promising_gap_days': (0, 3650),
     'at_risk_rate_ratio': (0, 1), 'drifting_cv': (0, 100), 'drifting_days': (1, 36500),
     'about_to_lose_overdue': (1, 1000), 'about_to_lose_days': (0, 36500),
-    'population_gap_days': (0, 1000),
+    'population_gap_days': (0, 1000), 'population_offer_share': (0, 1),
+    'population_season_share': (0, 1),
 }
 CHURN_KEYS = sorted(CHURN_RANGES) + ['season_months']
 TIMES = ["'2025-01-01'", "'2025-01-01'", "'2025-01-01'", "'2024-06-30 12:00'",
