@@ -590,7 +590,8 @@ memo_same_snapshot(Snapshot s)
 		s->xmin == memo.xmin && s->xmax == memo.xmax && s->xcnt == memo.xcnt &&
 		s->subxcnt == memo.subxcnt && s->suboverflowed == memo.suboverflowed &&
 		s->takenDuringRecovery == memo.during_recovery && s->curcid == memo.curcid &&
-		memcmp(s->xip, memo.xip, sizeof(TransactionId) * s->xcnt) == 0 &&
+		(s->xcnt == 0 ||
+		 memcmp(s->xip, memo.xip, sizeof(TransactionId) * s->xcnt) == 0) &&
 		(s->subxcnt <= 0 ||
 		 memcmp(s->subxip, memo.subxip, sizeof(TransactionId) * s->subxcnt) == 0);
 }
@@ -704,7 +705,8 @@ discount_memo_usable(void)
 		memo.during_recovery = s->takenDuringRecovery;
 		memo.curcid = s->curcid;
 		memo.xip = palloc(sizeof(TransactionId) * Max(s->xcnt, 1));
-		memcpy(memo.xip, s->xip, sizeof(TransactionId) * s->xcnt);
+		if (s->xcnt > 0)
+			memcpy(memo.xip, s->xip, sizeof(TransactionId) * s->xcnt);
 		memo.subxip = palloc(sizeof(TransactionId) * Max(s->subxcnt, 1));
 		if (s->subxcnt > 0)
 			memcpy(memo.subxip, s->subxip, sizeof(TransactionId) * s->subxcnt);
