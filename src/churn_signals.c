@@ -739,40 +739,35 @@ population_gap(const ChurnSettings *s, const ChurnClients *cs)
 
 	if (!isnan(s->population_gap_days))
 		result = s->population_gap_days;
-	else if (population_log_sum(s, cs, &sum, &n))
-	{
-		if (n > 0)
-			result = exp(DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-															DirectFunctionCall2(numeric_div, sum,
-																				NumericGetDatum(int64_to_numeric(n))))));
-		else
-			result = Max(30, s->min_gap_days);
-	}
 	else
 	{
-		sum = NumericGetDatum(int64_to_numeric(0));
-		n = 0;
-		for (i = 0; i < cs->n; i++)
+		if (!population_log_sum(s, cs, &sum, &n))
 		{
-			double		gap;
-			Datum		next;
-			MemoryContext swap;
+			/* the numeric additions, value by value */
+			sum = NumericGetDatum(int64_to_numeric(0));
+			n = 0;
+			for (i = 0; i < cs->n; i++)
+			{
+				double		gap;
+				Datum		next;
+				MemoryContext swap;
 
-			if (!profile_state_recent_gap(&client_at(cs, i)->profile, &gap))
-				continue;
-			/* the new sum in one context, the old one freed with the other */
-			MemoryContextSwitchTo(step);
-			next = DirectFunctionCall2(numeric_add, sum,
-									   DirectFunctionCall1(float8_numeric,
-														   Float8GetDatum(log(Max(gap, s->min_gap_days)))));
-			MemoryContextReset(other);
-			MemoryContextSwitchTo(other);
-			sum = datumCopy(next, false, -1);
-			MemoryContextReset(step);
-			swap = cur;
-			cur = other;
-			other = swap;
-			n++;
+				if (!profile_state_recent_gap(&client_at(cs, i)->profile, &gap))
+					continue;
+				/* the new sum in one context, the old one freed with the other */
+				MemoryContextSwitchTo(step);
+				next = DirectFunctionCall2(numeric_add, sum,
+										   DirectFunctionCall1(float8_numeric,
+															   Float8GetDatum(log(Max(gap, s->min_gap_days)))));
+				MemoryContextReset(other);
+				MemoryContextSwitchTo(other);
+				sum = datumCopy(next, false, -1);
+				MemoryContextReset(step);
+				swap = cur;
+				cur = other;
+				other = swap;
+				n++;
+			}
 		}
 		MemoryContextSwitchTo(step);
 		if (n > 0)
