@@ -736,16 +736,13 @@ profile_windows_combinefn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-Datum
-profile_windows_serialfn(PG_FUNCTION_ARGS)
+/* the bytes of a state with windows */
+static bytea *
+profile_windows_bytes(const ProfileWindows *s)
 {
-	ProfileWindows *s;
 	bytea	   *result;
 	char	   *p;
 
-	if (!AggCheckCallContext(fcinfo, NULL))
-		elog(ERROR, "profile_windows_serialfn called in non-aggregate context");
-	s = (ProfileWindows *) PG_GETARG_POINTER(0);
 	result = profile_serialize(&s->p, PROFILE_SERIAL_WINDOWS, PROFILE_WINDOWS_BYTES, &p);
 	for (int i = 0; i < 2; i++)
 	{
@@ -755,7 +752,15 @@ profile_windows_serialfn(PG_FUNCTION_ARGS)
 		*p++ = (char) s->w[i].scale;
 	}
 	Assert(p == VARDATA(result) + VARSIZE(result) - VARHDRSZ);
-	PG_RETURN_BYTEA_P(result);
+	return result;
+}
+
+Datum
+profile_windows_serialfn(PG_FUNCTION_ARGS)
+{
+	if (!AggCheckCallContext(fcinfo, NULL))
+		elog(ERROR, "profile_windows_serialfn called in non-aggregate context");
+	PG_RETURN_BYTEA_P(profile_windows_bytes((ProfileWindows *) PG_GETARG_POINTER(0)));
 }
 
 Datum
@@ -983,25 +988,6 @@ profile_days_since(TimestampTz last, TimestampTz as_of)
  * The pieces crm.refresh_profiles folds new purchases with (into a stored
  * client's state, without reading the client's history again).
  */
-
-/* the bytes of a state with windows */
-static bytea *
-profile_windows_bytes(const ProfileWindows *s)
-{
-	bytea	   *result;
-	char	   *p;
-
-	result = profile_serialize(&s->p, PROFILE_SERIAL_WINDOWS, PROFILE_WINDOWS_BYTES, &p);
-	for (int i = 0; i < 2; i++)
-	{
-		p = profile_put64(p, (uint64) s->w[i].n);
-		p = profile_put64(p, (uint64) ((uint128) s->w[i].total >> 64));
-		p = profile_put64(p, (uint64) s->w[i].total);
-		*p++ = (char) s->w[i].scale;
-	}
-	Assert(p == VARDATA(result) + VARSIZE(result) - VARHDRSZ);
-	return result;
-}
 
 /*
  * crm.profile_state_merge(a, b): the state with windows of the purchases of
