@@ -711,6 +711,19 @@ profile_deserialfn(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+/* a += b: the purchases of both, and their windows */
+static void
+profile_windows_merge(ProfileWindows *a, const ProfileWindows *b)
+{
+	profile_merge(&a->p, &b->p);
+	for (int i = 0; i < 2; i++)
+	{
+		a->w[i].n += b->w[i].n;
+		profile_add_amount(&a->w[i].total, b->w[i].total);
+		a->w[i].scale = Max(a->w[i].scale, b->w[i].scale);
+	}
+}
+
 /*
  * crm.purchase_profile_state(purchased_at, amount, offer, recent_from,
  * previous_from): the profile's state and two windows in one pass (its
@@ -726,13 +739,7 @@ profile_windows_combinefn(PG_FUNCTION_ARGS)
 
 	if (!profile_combine_args(fcinfo, sizeof(ProfileWindows), (void **) &a, (void **) &b, &result))
 		return result;
-	profile_merge(&a->p, &b->p);
-	for (int i = 0; i < 2; i++)
-	{
-		a->w[i].n += b->w[i].n;
-		profile_add_amount(&a->w[i].total, b->w[i].total);
-		a->w[i].scale = Max(a->w[i].scale, b->w[i].scale);
-	}
+	profile_windows_merge(a, b);
 	PG_RETURN_POINTER(a);
 }
 
@@ -1015,13 +1022,7 @@ profile_state_merge(PG_FUNCTION_ARGS)
 	}
 	profile_windows_read(PG_GETARG_BYTEA_PP(0), &a.p, a.w);
 	profile_windows_read(PG_GETARG_BYTEA_PP(1), &b.p, b.w);
-	profile_merge(&a.p, &b.p);
-	for (int i = 0; i < 2; i++)
-	{
-		a.w[i].n += b.w[i].n;
-		profile_add_amount(&a.w[i].total, b.w[i].total);
-		a.w[i].scale = Max(a.w[i].scale, b.w[i].scale);
-	}
+	profile_windows_merge(&a, &b);
 	PG_RETURN_BYTEA_P(profile_windows_bytes(&a));
 }
 
